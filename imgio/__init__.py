@@ -1,0 +1,66 @@
+"""imgio: microscopy and whole-slide images of any size as lazy, dims-labelled arrays.
+
+>>> import imgio
+>>> img = imgio.Image("slide.ome.tif")          # doctest: +SKIP
+>>> img.xarray_dask_data.sel(C="DAPI")          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .dims import Dims, PhysicalPixelSizes
+from .errors import (
+    CorruptFileError,
+    ImgioError,
+    ImgioWarning,
+    MissingDependencyError,
+    MissingFileError,
+    SelectionError,
+    TargetExistsError,
+    UnsupportedFormatError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CorruptFileError",
+    "Dims",
+    "Image",
+    "ImgioError",
+    "ImgioWarning",
+    "MissingDependencyError",
+    "MissingFileError",
+    "PhysicalPixelSizes",
+    "SelectionError",
+    "TargetExistsError",
+    "UnsupportedFormatError",
+    "create",
+    "imread",
+    "imread_dask",
+    "mosaic",
+    "write",
+]
+
+# heavy modules load on first use so that `import imgio` stays fast
+_LAZY = {
+    "Image": "imgio.image",
+    "imread": "imgio.image",
+    "imread_dask": "imgio.image",
+    "write": "imgio.writers",
+    "create": "imgio.writers",
+    "mosaic": "imgio.writers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'imgio' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,269 @@
+"""Where a file lives: a local path or an fsspec URL with its options.
+
+A :class:`Location` pickles to ``(url, storage_options)`` and reopens its handle
+lazily in each process, so array sources that hold one run on any dask worker.
+Local reads use ``os.pread`` on one descriptor (thread safe, no seek lock);
+remote reads ask fsspec for exactly the byte ranges needed.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import CorruptFileError, MissingFileError
+
+__all__ = ["Location", "as_location"]
+
+
+def _is_url(text: str) -> bool:
+    head, sep, _ = text.partition("://")
+    return bool(sep) and head.isidentifier() and len(head) > 1
+
+
+class Location:
+    """A local path or fsspec URL plus ``storage_options``; cheap to pickle."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+    ) -> None:
+        text = os.fspath(path)
+        if text.startswith("file://"):
+            text = text[len("file://") :]
+        self.is_local = not _is_url(text)
+        self.url = str(Path(text).expanduser().absolute()) if self.is_local else text
+        self.storage_options: dict[str, Any] = dict(storage_options or {})
+        self._reset()
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = os.getpid()
+        self._fs: Any = None
+        self._fs_path: str | None = None
+        self._local = threading.local()
+        self._size: int | None = None
+
+    # pickling: only the address travels; handles reopen lazily
+    def __getstate__(self) -> dict[str, Any]:
+        return {"url": self.url, "is_local": self.is_local, "storage_options": self.storage_options}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.url = state["url"]
+        self.is_local = state["is_local"]
+        self.storage_options = state["storage_options"]
+        self._reset()
+
+    def __repr__(self) -> str:
+        return f"Location({self.url!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Location)
+            and self.url == other.url
+            and self.storage_options == other.storage_options
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    # naming
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.url.rstrip("/")) if not self.is_local else Path(self.url).name
+
+    @property
+    def suffixes(self) -> str:
+        """All suffixes, lower case (``".ome.tif"``)."""
+        name = self.name.lower()
+        dot = name.find(".", 1)
+        return name[dot:] if dot > 0 else ""
+
+    def sibling(self, name: str) -> Location:
+        """A file in the same folder (multi-file sets, companions)."""
+        if self.is_local:
+            return Location(Path(self.url).parent / name)
+        base = self.url.rstrip("/").rsplit("/", 1)[0]
+        return Location(f"{base}/{name}", self.storage_options)
+
+    def child(self, name: str) -> Location:
+        """A file inside this location (a directory store)."""
+        if self.is_local:
+            return Location(Path(self.url) / name)
+        return Location(f"{self.url.rstrip('/')}/{name}", self.storage_options)
+
+    # filesystem
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem (remote locations; local uses the OS directly)."""
+        if self._fs is None:
+            import fsspec.core
+
+            fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
+            self._fs, self._fs_path = fs, path
+        return self._fs
+
+    @property
+    def fs_path(self) -> str:
+        self.fs  # noqa: B018 - resolves _fs_path
+        assert self._fs_path is not None
+        return self._fs_path
+
+    def exists(self) -> bool:
+        if self.is_local:
+            return os.path.exists(self.url)
+        try:
+            return bool(self.fs.exists(self.fs_path))
+        except (OSError, ValueError):
+            return False
+
+    def isdir(self) -> bool:
+        if self.is_local:
+            return os.path.isdir(self.url)
+        try:
+            return bool(self.fs.isdir(self.fs_path))
+        except (OSError, ValueError):
+            return False
+
+    def check_exists(self) -> None:
+        """Raise :class:`MissingFileError` when nothing is at this location."""
+        if not self.exists():
+            raise MissingFileError(f"no such file or directory: {self.url!r}")
+
+    @property
+    def size(self) -> int:
+        if self._size is None:
+            if self.is_local:
+                self._size = os.path.getsize(self.url)
+            else:
+                self._size = int(self.fs.size(self.fs_path))
+        return self._size
+
+    def token(self) -> str:
+        """Identity for dask keys: address plus modification stamp."""
+        if self.is_local:
+            try:
+                st = os.stat(self.url)
+                return f"{self.url}:{st.st_mtime_ns}:{st.st_size}"
+            except OSError:
+                return self.url
+        try:
+            info = self.fs.info(self.fs_path)
+        except (OSError, ValueError):
+            return self.url
+        stamp = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("size")
+        return f"{self.url}:{stamp}"
+
+    # reading
+    def _descriptor(self) -> int:
+        if self._fd is None or self._pid != os.getpid():
+            with self._lock:
+                if self._fd is None or self._pid != os.getpid():
+                    try:
+                        self._fd = os.open(self.url, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+                    except FileNotFoundError as exc:
+                        raise MissingFileError(f"no such file: {self.url!r}") from exc
+                    self._pid = os.getpid()
+        return self._fd
+
+    def open(self) -> IO[bytes]:
+        """A new seekable binary file object (for parsers such as tifffile)."""
+        if self.is_local:
+            try:
+                return open(self.url, "rb")  # noqa: SIM115 - caller closes
+            except FileNotFoundError as exc:
+                raise MissingFileError(f"no such file: {self.url!r}") from exc
+        return self.fs.open(self.fs_path, "rb", block_size=1 << 16, cache_type="readahead")  # type: ignore[no-any-return]
+
+    def head(self, nbytes: int = 4096) -> bytes:
+        """The first ``nbytes`` of the file (fewer for short files)."""
+        return self.read_range(0, nbytes, exact=False)
+
+    def read_range(self, offset: int, nbytes: int, *, exact: bool = True) -> bytes:
+        """Bytes ``[offset, offset + nbytes)``; with ``exact`` a short read is an error."""
+        if self.is_local:
+            data = os.pread(self._descriptor(), nbytes, offset)
+        else:
+            data = bytes(self.fs.cat_file(self.fs_path, start=offset, end=offset + nbytes))
+        if exact and len(data) != nbytes:
+            raise CorruptFileError(
+                f"{self.url}: expected {nbytes} bytes at offset {offset}, "
+                f"file ends at {offset + len(data)}"
+            )
+        return data
+
+    def read_into(self, offset: int, buffer: memoryview) -> None:
+        """Fill ``buffer`` with the bytes at ``offset`` (zero copy for local files)."""
+        if self.is_local:
+            fd = self._descriptor()
+            done = 0
+            while done < len(buffer):
+                n = os.preadv(fd, [buffer[done:]], offset + done)
+                if n <= 0:
+                    raise CorruptFileError(
+                        f"{self.url}: expected {len(buffer)} bytes at offset {offset}, "
+                        f"file ends at {offset + done}"
+                    )
+                done += n
+            return
+        buffer[:] = self.read_range(offset, len(buffer))
+
+    def read_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Bytes of many ``(offset, nbytes)`` ranges; remote ranges go out concurrently."""
+        if not ranges:
+            return []
+        if self.is_local:
+            fd = self._descriptor()
+            out = [os.pread(fd, n, o) if n > 0 else b"" for o, n in ranges]
+        else:
+            wanted = [(o, n) for o, n in ranges if n > 0]
+            got = self.fs.cat_ranges(
+                [self.fs_path] * len(wanted),
+                [o for o, _ in wanted],
+                [o + n for o, n in wanted],
+            )
+            it = iter(got)
+            out = []
+            for o, n in ranges:
+                if n <= 0:
+                    out.append(b"")
+                    continue
+                item = next(it)
+                if isinstance(item, Exception):
+                    raise CorruptFileError(f"{self.url}: reading {n} bytes at {o} failed: {item}")
+                out.append(bytes(item))
+        for (o, n), data in zip(ranges, out, strict=True):
+            if len(data) != n:
+                raise CorruptFileError(
+                    f"{self.url}: expected {n} bytes at offset {o}, file ends at {o + len(data)}"
+                )
+        return out
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+        self._fd = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+def as_location(
+    path: str | os.PathLike[str] | Location, storage_options: Mapping[str, Any] | None = None
+) -> Location:
+    """Turn a path, URL or :class:`Location` into a :class:`Location`."""
+    if isinstance(path, Location):
+        if storage_options:
+            return Location(path.url, {**path.storage_options, **storage_options})
+        return path
+    return Location(path, storage_options)

@@ -1,0 +1,96 @@
+"""Pick a reader for a location: ``reader=`` name > sniffed bytes > suffix.
+
+Readers come from :data:`imgio.readers.BUILTIN_READERS` and the entry-point group
+``imgio.readers`` (other packages add formats there without touching imgio).
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from importlib.metadata import entry_points
+
+from ._location import Location
+from .errors import ImgioError, MissingDependencyError, UnsupportedFormatError
+from .readers import BUILTIN_READERS
+from .readers.base import Reader
+
+__all__ = ["available_readers", "open_reader", "reader_class"]
+
+ENTRY_POINT_GROUP = "imgio.readers"
+
+
+@cache
+def _specs() -> dict[str, str]:
+    specs = dict(BUILTIN_READERS)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        specs.setdefault(ep.name, ep.value)
+    return specs
+
+
+def available_readers() -> list[str]:
+    """Names of every reader imgio knows (built in and from entry points)."""
+    return list(_specs())
+
+
+def reader_class(name: str) -> type[Reader]:
+    """The reader class registered under ``name``."""
+    specs = _specs()
+    if name not in specs:
+        raise UnsupportedFormatError(name, {name: f"no reader of that name; known: {sorted(specs)}"})
+    module, _, attr = specs[name].partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    if not (isinstance(cls, type) and issubclass(cls, Reader)):
+        raise TypeError(f"{specs[name]} is not an imgio Reader subclass")
+    return cls
+
+
+def _candidates(location: Location, head: bytes) -> tuple[list[str], dict[str, str]]:
+    """Reader names in the order to try: sniffed, then by suffix."""
+    sniffed, by_suffix, declined = [], [], {}
+    suffixes = location.suffixes
+    for name in _specs():
+        try:
+            cls = reader_class(name)
+        except (ImportError, AttributeError, TypeError) as exc:
+            declined[name] = f"could not be loaded ({exc})"
+            continue
+        if (head and cls.sniff(head)) or cls.sniff_location(location):
+            sniffed.append(name)
+        elif any(suffixes.endswith(s) for s in cls.suffixes):
+            by_suffix.append(name)
+        else:
+            declined[name] = "neither its signature nor its suffixes " + (
+                f"({', '.join(cls.suffixes)})" if cls.suffixes else ""
+            ) + " match"
+    return sniffed + by_suffix, declined
+
+
+def open_reader(location: Location, reader: str | type[Reader] | None = None) -> Reader:
+    """Open ``location`` with the forced ``reader`` or the first that accepts it.
+
+    Raises
+    ------
+    MissingFileError
+        Nothing exists at the location.
+    UnsupportedFormatError
+        Every reader declined; the message gives each one's reason.
+    """
+    location.check_exists()
+    if reader is not None:
+        cls = reader if isinstance(reader, type) else reader_class(reader)
+        return cls(location)
+    head = b"" if location.isdir() else location.head(4096)
+    names, declined = _candidates(location, head)
+    for name in names:
+        cls = reader_class(name)
+        try:
+            return cls(location)
+        except MissingDependencyError:
+            raise
+        except ImgioError as exc:
+            # a reader that recognised the bytes but found them corrupt speaks for the file
+            if cls.sniff(head) and not isinstance(exc, UnsupportedFormatError):
+                raise
+            declined[name] = str(exc)
+    raise UnsupportedFormatError(location.url, declined)

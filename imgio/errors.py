@@ -1,0 +1,72 @@
+"""Errors and warnings raised by imgio.
+
+Every error derives from :class:`ImgioError` and also from the builtin exception
+that callers already catch (``FileNotFoundError``, ``ValueError``, ...). Messages
+say what was expected, what was found and where.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "CorruptFileError",
+    "ImgioError",
+    "ImgioWarning",
+    "MissingDependencyError",
+    "MissingFileError",
+    "SelectionError",
+    "TargetExistsError",
+    "UnsupportedFormatError",
+]
+
+
+class ImgioError(Exception):
+    """Base class of every error raised by imgio."""
+
+
+class ImgioWarning(UserWarning):
+    """Metadata that was ignored or repaired while reading leniently."""
+
+
+class UnsupportedFormatError(ImgioError, ValueError):
+    """No reader accepts the file; ``declined`` maps each reader to its reason."""
+
+    def __init__(self, location: str, declined: Mapping[str, str]) -> None:
+        why = "; ".join(f"{name}: {reason}" for name, reason in declined.items())
+        super().__init__(f"no reader accepts {location!r} ({why or 'no readers installed'})")
+        self.location = location
+        self.declined = dict(declined)
+
+
+class MissingFileError(ImgioError, FileNotFoundError):
+    """The file or URL does not exist."""
+
+
+class CorruptFileError(ImgioError, ValueError):
+    """The file is truncated or malformed; the message names scene, page/tile and offset."""
+
+
+class MissingDependencyError(ImgioError, ImportError):
+    """An optional dependency is needed; the message ends with the pip line."""
+
+
+class SelectionError(ImgioError, IndexError):
+    """A selection (scene, level, dim index or name) is out of range."""
+
+
+class TargetExistsError(ImgioError, FileExistsError):
+    """A write target exists and ``overwrite=True`` was not given."""
+
+
+def require(module: str, *, extra: str, package: str | None = None) -> object:
+    """Import an optional module or raise :class:`MissingDependencyError`."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{module!r} is needed for this ({package or module} is not installed): "
+            f'pip install "imgio[{extra}]"'
+        ) from exc

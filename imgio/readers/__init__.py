@@ -1,0 +1,7 @@
+"""Built-in readers, one line per format, resolved lazily (``"module:Class"``)."""
+
+from __future__ import annotations
+
+BUILTIN_READERS: dict[str, str] = {
+    "tiff": "imgio.readers.tiff:TiffReader",
+}

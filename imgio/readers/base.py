@@ -1,0 +1,138 @@
+"""The reader contract: a :class:`Reader` per format, an :class:`ArraySource` per (scene, level).
+
+Readers never import dask: :mod:`imgio._lazy` is the only code that turns sources
+into dask arrays and DataArrays.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..dims import PhysicalPixelSizes
+
+if TYPE_CHECKING:
+    from ome_types import OME
+
+    from .._location import Location
+
+__all__ = ["ArraySource", "Reader", "SceneInfo", "STATS"]
+
+
+class _Stats:
+    """Process-wide counters of decoded native chunks (tests check laziness with them)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.chunks_decoded = 0
+        self.bytes_read = 0
+
+    def add(self, chunks: int, nbytes: int) -> None:
+        with self._lock:
+            self.chunks_decoded += chunks
+            self.bytes_read += nbytes
+
+    def reset(self) -> None:
+        with self._lock:
+            self.chunks_decoded = 0
+            self.bytes_read = 0
+
+
+STATS = _Stats()
+
+
+@runtime_checkable
+class ArraySource(Protocol):
+    """One (scene, level) of a file: pickles, holds no open handle."""
+
+    dims: str  # native order, e.g. "TCZYX" or "YXS"
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    chunks: tuple[int, ...]  # native grid: tile edge for Y/X, 1 for plane axes
+    token: str  # location + mtime/etag + scene + level
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
+        """Decode the native chunks covering ``key`` (step-1 slices, one per dim)."""
+        ...
+
+
+@dataclass(frozen=True)
+class SceneInfo:
+    """What is known of one scene without reading pixels."""
+
+    name: str
+    dims: str  # native dims of every level
+    shapes: tuple[tuple[int, ...], ...]  # one shape per level, level 0 first
+    dtype: np.dtype[Any]
+    channel_names: tuple[str, ...] | None = None
+    channel_colors: tuple[int | None, ...] | None = None  # RGBA packed into an int
+    pixel_sizes: PhysicalPixelSizes = PhysicalPixelSizes()
+    time_interval: float | None = None  # seconds
+    origin: Mapping[str, float] = field(default_factory=dict)  # µm for Z/Y/X, s for T
+    level_scales: tuple[Mapping[str, float], ...] | None = None  # explicit per-level sizes
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.shapes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.shapes[0]
+
+
+class Reader(ABC):
+    """One file format. Subclasses read structure only in ``__init__``."""
+
+    name: ClassVar[str]
+    suffixes: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str | None] = None  # pip extra that brings the decoder
+
+    @classmethod
+    def sniff(cls, head: bytes) -> bool:
+        """Decide from the first 4 KiB whether this reader understands the file."""
+        return False
+
+    @classmethod
+    def sniff_location(cls, location: Location) -> bool:
+        """Decide from a location (directories such as Zarr stores have no head bytes)."""
+        return False
+
+    def __init__(self, location: Location) -> None:
+        self.location = location
+
+    @abstractmethod
+    def scenes(self) -> Sequence[SceneInfo]:
+        """Every scene: name, dims, level shapes, dtype, channels, µm sizes."""
+
+    @abstractmethod
+    def source(self, scene: int, level: int = 0) -> ArraySource:
+        """The array source of one scene and level."""
+
+    @property
+    def metadata(self) -> Any:
+        """The native metadata of the file (format specific)."""
+        return None
+
+    def ome_xml(self) -> str | None:
+        """The file's own OME-XML text, when it has one."""
+        return None
+
+    @cached_property
+    def ome_metadata(self) -> OME:
+        """An ``ome_types.OME`` model, built on first access, never during open."""
+        from .._ome import build_ome
+
+        return build_ome(self)
+
+    def close(self) -> None:
+        """Release file handles (sources reopen their own)."""
+        self.location.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.location.url!r}>"
