@@ -92,5 +92,8 @@ def open_reader(location: Location, reader: str | type[Reader] | None = None) ->
             # a reader that recognised the bytes but found them corrupt speaks for the file
             if cls.sniff(head) and not isinstance(exc, UnsupportedFormatError):
                 raise
-            declined[name] = str(exc)
+            if isinstance(exc, UnsupportedFormatError):
+                declined.update(exc.declined)
+            else:
+                declined[name] = str(exc)
     raise UnsupportedFormatError(location.url, declined)

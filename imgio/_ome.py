@@ -1,0 +1,197 @@
+"""OME-XML: a light parse at open (names, sizes, channels) and the full model on demand."""
+
+from __future__ import annotations
+
+import re
+import warnings
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import ImgioWarning
+
+if TYPE_CHECKING:
+    from ome_types import OME
+
+    from .readers.base import Reader
+
+__all__ = ["OmeImage", "build_ome", "parse_light", "to_micrometres", "to_seconds"]
+
+_LENGTH = {
+    "Ym": 1e30, "Zm": 1e27, "Em": 1e24, "Pm": 1e21, "Tm": 1e18, "Gm": 1e15, "Mm": 1e12,
+    "km": 1e9, "hm": 1e8, "dam": 1e7, "m": 1e6, "meter": 1e6, "dm": 1e5, "cm": 1e4,
+    "centimeter": 1e4, "mm": 1e3, "millimeter": 1e3, "µm": 1.0, "um": 1.0, "μm": 1.0,
+    "micron": 1.0, "micrometer": 1.0, "nm": 1e-3, "nanometer": 1e-3, "pm": 1e-6, "fm": 1e-9,
+    "am": 1e-12, "zm": 1e-15, "ym": 1e-18, "Å": 1e-4, "angstrom": 1e-4, "in": 25400.0,
+    "inch": 25400.0, "ft": 304800.0, "yd": 914400.0, "mi": 1.609344e9, "pixel": 1.0,
+    "reference frame": 1.0,
+}
+_TIME = {
+    "s": 1.0, "second": 1.0, "sec": 1.0, "ms": 1e-3, "millisecond": 1e-3, "µs": 1e-6,
+    "us": 1e-6, "microsecond": 1e-6, "ns": 1e-9, "nanosecond": 1e-9, "ps": 1e-12,
+    "min": 60.0, "minute": 60.0, "h": 3600.0, "hour": 3600.0, "d": 86400.0, "day": 86400.0,
+}
+
+
+def to_micrometres(value: Any, unit: str | None = "µm") -> float | None:
+    """A length in µm, or ``None`` when missing, non-positive or in an unknown unit."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    factor = _LENGTH.get((unit or "µm").strip())
+    if factor is None or not v > 0 or v != v:
+        return None
+    return v * factor
+
+
+def to_seconds(value: Any, unit: str | None = "s") -> float | None:
+    """A duration in seconds, or ``None``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    factor = _TIME.get((unit or "s").strip())
+    if factor is None or not v > 0:
+        return None
+    return v * factor
+
+
+@dataclass
+class OmeImage:
+    """What a light parse learns of one OME ``Image``."""
+
+    id: str
+    name: str | None
+    dimension_order: str
+    sizes: dict[str, int]
+    type: str | None
+    pixel_sizes: tuple[float | None, float | None, float | None]  # Z, Y, X µm
+    time_increment: float | None
+    channel_names: list[str | None] = field(default_factory=list)
+    channel_colors: list[int | None] = field(default_factory=list)
+    samples_per_pixel: list[int | None] = field(default_factory=list)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def parse_light(xml: str) -> list[OmeImage]:
+    """Parse only Image/Pixels/Channel attributes; never raises, warns on trouble."""
+    try:
+        root = ET.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
+    except ET.ParseError as exc:
+        # common damage: stray bytes after the root element, bad characters
+        cleaned = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", xml)
+        end = cleaned.rfind("</OME>")
+        try:
+            root = ET.fromstring(cleaned[: end + 6] if end > 0 else cleaned)
+        except ET.ParseError:
+            warnings.warn(f"OME-XML is not well-formed ({exc}); metadata ignored", ImgioWarning, stacklevel=3)
+            return []
+    images = []
+    for image in root:
+        if _local(image.tag) != "Image":
+            continue
+        pixels = next((c for c in image if _local(c.tag) == "Pixels"), None)
+        if pixels is None:
+            continue
+        a = pixels.attrib
+        sizes = {}
+        for d in "XYZCT":
+            try:
+                sizes[d] = int(a.get(f"Size{d}", "1"))
+            except ValueError:
+                sizes[d] = 1
+        names, colors, spp = [], [], []
+        for ch in pixels:
+            if _local(ch.tag) != "Channel":
+                continue
+            names.append(ch.attrib.get("Name"))
+            color = ch.attrib.get("Color")
+            try:
+                colors.append(int(color) & 0xFFFFFFFF if color is not None else None)
+            except ValueError:
+                colors.append(None)
+            try:
+                spp.append(int(ch.attrib["SamplesPerPixel"]) if "SamplesPerPixel" in ch.attrib else None)
+            except ValueError:
+                spp.append(None)
+        images.append(
+            OmeImage(
+                id=image.attrib.get("ID", ""),
+                name=image.attrib.get("Name"),
+                dimension_order=a.get("DimensionOrder", "XYZCT"),
+                sizes=sizes,
+                type=a.get("Type"),
+                pixel_sizes=tuple(  # type: ignore[arg-type]
+                    to_micrometres(a.get(f"PhysicalSize{d}"), a.get(f"PhysicalSize{d}Unit", "µm"))
+                    for d in "ZYX"
+                ),
+                time_increment=to_seconds(a.get("TimeIncrement"), a.get("TimeIncrementUnit", "s")),
+                channel_names=names,
+                channel_colors=colors,
+                samples_per_pixel=spp,
+            )
+        )
+    return images
+
+
+def build_ome(reader: Reader) -> OME:
+    """The full ``ome_types.OME`` model: from the file's OME-XML when valid, else assembled."""
+    from ome_types import from_xml, model
+
+    xml = reader.ome_xml()
+    if xml:
+        try:
+            return from_xml(xml, validate=False)
+        except Exception as exc:  # noqa: BLE001 - any parse failure falls back to assembly
+            warnings.warn(
+                f"the OME-XML could not be parsed into a model ({type(exc).__name__}: {exc}); "
+                "assembled one from what is known",
+                ImgioWarning,
+                stacklevel=2,
+            )
+    ome = model.OME(creator="imgio")
+    for i, info in enumerate(reader.scenes()):
+        sizes = dict(zip(info.dims, info.shapes[0], strict=True))
+        samples = sizes.get("S", 1)
+        n_channels = sizes.get("C", 1)
+        channels = [
+            model.Channel(
+                id=f"Channel:{i}:{c}",
+                name=(info.channel_names[c] if info.channel_names and c < len(info.channel_names) else None),
+                samples_per_pixel=samples,
+            )
+            for c in range(n_channels)
+        ]
+        kwargs: dict[str, Any] = {}
+        for d, v in zip("ZYX", info.pixel_sizes, strict=True):
+            if v:
+                kwargs[f"physical_size_{d.lower()}"] = v
+        if info.time_interval:
+            kwargs["time_increment"] = info.time_interval
+        pixel_type = _pixel_type(info.dtype.name)
+        pixels = model.Pixels(
+            id=f"Pixels:{i}",
+            dimension_order="XYZCT",
+            size_x=sizes.get("X", 1),
+            size_y=sizes.get("Y", 1),
+            size_z=sizes.get("Z", 1),
+            size_c=n_channels * samples,
+            size_t=sizes.get("T", 1),
+            type=pixel_type,
+            channels=channels,
+            metadata_only=True,
+            **kwargs,
+        )
+        ome.images.append(model.Image(id=f"Image:{i}", name=info.name, pixels=pixels))
+    return ome
+
+
+def _pixel_type(name: str) -> str:
+    return {
+        "bool": "bit", "float32": "float", "float64": "double", "complex64": "complex",
+        "complex128": "double-complex",
+    }.get(name, name if name in {"int8", "int16", "int32", "uint8", "uint16", "uint32"} else "double")

@@ -1,0 +1,126 @@
+"""Zarr stores from locations, and the array source of one zarr array.
+
+A :class:`ZarrSource` pickles to its location, array path and layout; each process
+reopens the array once (one metadata read) and then every read is ``array[key]``:
+zarr reads and decodes only the covering chunks, concurrently.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+from ..._location import Location
+from ...errors import CorruptFileError
+from ..base import STATS
+
+__all__ = ["ZarrSource", "open_store"]
+
+
+def open_store(location: Location) -> Any:
+    """A read-only zarr store over a local directory or an fsspec URL."""
+    import zarr.storage
+
+    if location.is_local:
+        return zarr.storage.LocalStore(location.url, read_only=True)
+    return zarr.storage.FsspecStore.from_url(
+        location.url, storage_options=location.storage_options or None, read_only=True
+    )
+
+
+def covered_chunks(key: tuple[slice, ...], shape: tuple[int, ...], chunks: tuple[int, ...]) -> int:
+    """How many chunks of the grid ``chunks`` a selection of step-1 slices touches."""
+    n = 1
+    for k, size, c in zip(key, shape, chunks, strict=True):
+        start, stop, _ = k.indices(size)
+        if stop <= start:
+            return 0
+        n *= (stop - 1) // c - start // c + 1
+    return n
+
+
+class ZarrSource:
+    """One zarr array as an :class:`~imgio.readers.base.ArraySource`."""
+
+    def __init__(
+        self,
+        location: Location,
+        path: str,
+        *,
+        dims: str,
+        shape: tuple[int, ...],
+        dtype: np.dtype[Any],
+        chunks: tuple[int, ...],
+        token: str,
+        zarr_format: int,
+        array: Any = None,
+    ) -> None:
+        self.location = location
+        self.path = path
+        self.dims = dims
+        self.shape = tuple(int(s) for s in shape)
+        self.dtype = np.dtype(dtype)
+        self.chunks = tuple(int(c) for c in chunks)
+        self.token = token
+        self.zarr_format = zarr_format
+        self._lock = threading.Lock()
+        self._array = array
+        self._pid = os.getpid()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for key in ("_lock", "_array", "_pid"):
+            state.pop(key)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._array = None
+        self._pid = os.getpid()
+
+    def __repr__(self) -> str:
+        return f"<ZarrSource {self.location.url!r} {self.path!r} {self.dims} {self.shape} {self.dtype}>"
+
+    def _open(self) -> Any:
+        with self._lock:
+            if self._array is None or self._pid != os.getpid():
+                import zarr
+
+                try:
+                    arr = zarr.open_array(
+                        open_store(self.location), path=self.path, mode="r", zarr_format=self.zarr_format  # type: ignore[arg-type]
+                    )
+                except (FileNotFoundError, KeyError, ValueError) as exc:
+                    raise CorruptFileError(
+                        f"{self.location.url}: cannot reopen the zarr array {self.path!r}: {exc}"
+                    ) from exc
+                if tuple(arr.shape) != self.shape or arr.dtype != self.dtype:
+                    raise CorruptFileError(
+                        f"{self.location.url}: array {self.path!r} changed since it was opened: expected "
+                        f"{self.shape} {self.dtype}, found {tuple(arr.shape)} {arr.dtype}"
+                    )
+                self._array, self._pid = arr, os.getpid()
+            return self._array
+
+    @property
+    def array(self) -> Any:
+        """The opened ``zarr.Array`` (opened once per process)."""
+        arr = self._array
+        if arr is None or self._pid != os.getpid():
+            arr = self._open()
+        return arr
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
+        """Read the region ``key`` (step-1 slices, one per dim); zarr reads only its chunks."""
+        arr = self._array
+        if arr is None or self._pid != os.getpid():
+            arr = self._open()
+        n = covered_chunks(key, self.shape, self.chunks)
+        data = arr[key] if n else np.empty(tuple(len(range(*k.indices(s))) for k, s in zip(key, self.shape)),
+                                           dtype=self.dtype)
+        STATS.add(n, 0)
+        return np.asarray(data)

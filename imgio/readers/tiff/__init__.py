@@ -1,0 +1,255 @@
+"""TIFF family reader on tifffile: each tifffile series is a scene, its levels the pyramid.
+
+OME-TIFF (multi-scene, multi-file, SubIFD pyramids), ImageJ hyperstacks, generic
+single/multi-page TIFF, whole-slide variants (SVS, NDPI, SCN, BIF, Philips, generic
+pyramids), LSM, STK and every other series kind tifffile recognises.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from ..._location import Location
+from ..._ome import OmeImage, parse_light
+from ...dims import PhysicalPixelSizes
+from ...errors import CorruptFileError, ImgioWarning, SelectionError, UnsupportedFormatError
+from ..base import Reader, SceneInfo
+from .layout import LevelShape, build_source
+from .meta import imagej_sizes, vendor_sizes
+from .source import TiffSource
+
+__all__ = ["TiffReader", "TiffSource"]
+
+SIGNATURES = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+", b"EP*\0", b"IIRO")
+
+
+class TiffReader(Reader):
+    """Reads every TIFF flavour tifffile understands, lazily and tile by tile."""
+
+    name = "tiff"
+    suffixes = (
+        ".tif", ".tiff", ".ome.tif", ".ome.tiff", ".ome.tf2", ".ome.tf8", ".ome.btf", ".btf",
+        ".tf2", ".tf8", ".svs", ".ndpi", ".scn", ".bif", ".lsm", ".stk", ".qptiff", ".gel",
+        ".vsi.tif", ".zif", ".ptif",
+    )
+
+    @classmethod
+    def sniff(cls, head: bytes) -> bool:
+        return head[:4] in SIGNATURES
+
+    def __init__(self, location: Location) -> None:
+        super().__init__(location)
+        import tifffile
+
+        self._lock = threading.RLock()
+        self._sources: dict[tuple[int, int], TiffSource] = {}
+        head = location.head(8)
+        if head[:4] not in SIGNATURES:
+            raise UnsupportedFormatError(location.url, {"tiff": f"not a TIFF file (header {head[:4]!r})"})
+        self._fh = None
+        try:
+            quiet = _quiet_tifffile()
+            quiet.__enter__()
+            if location.is_local:
+                self._tif = tifffile.TiffFile(location.url)
+            else:
+                self._fh = location.open()
+                self._tif = tifffile.TiffFile(self._fh, name=location.name)
+            self._series = list(self._tif.series)
+        except (tifffile.TiffFileError, ValueError, IndexError, KeyError, struct_error(), OSError) as exc:
+            self.close()
+            raise CorruptFileError(f"{location.url}: corrupted TIFF structure: {exc}") from exc
+        except MemoryError as exc:
+            self.close()
+            raise CorruptFileError(f"{location.url}: TIFF structure claims impossible sizes") from exc
+        finally:
+            quiet.__exit__()
+        if not self._series:
+            self.close()
+            raise CorruptFileError(f"{location.url}: the TIFF file holds no image series")
+        self._token = location.token()
+
+    # ---------------------------------------------------------------- metadata
+    def ome_xml(self) -> str | None:
+        if self._tif.is_ome:
+            return self._tif.pages.first.description or None
+        return None
+
+    @property
+    def metadata(self) -> Any:
+        """Native metadata: OME-XML text, ImageJ dict, or the first page's description/tags."""
+        tif = self._tif
+        if tif.is_ome:
+            return self.ome_xml()
+        if tif.is_imagej:
+            return tif.imagej_metadata
+        for flag in ("svs", "ndpi", "scn", "philips", "bif", "lsm", "stk", "fei", "sem", "micromanager"):
+            if getattr(tif, f"is_{flag}", False):
+                value = getattr(tif, f"{flag}_metadata", None)
+                if value is None and flag == "svs":
+                    value = tif.pages.first.description
+                return value
+        page = tif.pages.first
+        return {tag.name: tag.value for tag in page.tags.values() if tag.code not in (273, 279, 324, 325)}
+
+    @cached_property
+    def _ome_images(self) -> list[OmeImage]:
+        xml = self.ome_xml()
+        return parse_light(xml) if xml else []
+
+    def _ome_for(self, index: int) -> OmeImage | None:
+        images = self._ome_images
+        if not images:
+            return None
+        series = self._series[index]
+        if len(images) == len(self._series):
+            return images[index]
+        named = [im for im in images if im.name == series.name]
+        if len(named) == 1:
+            return named[0]
+        warnings.warn(
+            f"{self.location.name}: cannot match OME Image of series {index} ({series.name!r}); "
+            "its OME metadata is ignored",
+            ImgioWarning,
+            stacklevel=3,
+        )
+        return None
+
+    @cached_property
+    def _scenes(self) -> list[SceneInfo]:
+        names: list[str] = []
+        out = []
+        for i, series in enumerate(self._series):
+            try:
+                out.append(self._scene_info(i, series, names))
+            except CorruptFileError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds on bad files
+                raise CorruptFileError(f"{self.location.url}: series {i}: {exc}") from exc
+        return out
+
+    def scenes(self) -> Sequence[SceneInfo]:
+        return self._scenes
+
+    def _scene_info(self, index: int, series: Any, names: list[str]) -> SceneInfo:
+        levels = [LevelShape(level) for level in series.levels]
+        base = levels[0]
+        if base.dtype is None:
+            raise CorruptFileError(
+                f"{self.location.url}: series {index} has an unsupported sample format "
+                f"({base.keyframe.sampleformat}, {base.keyframe.bitspersample} bits)"
+            )
+        # levels must share dims; drop the ones that do not (warn)
+        kept = [lv for lv in levels if lv.dims == base.dims]
+        if len(kept) != len(levels):
+            warnings.warn(
+                f"{self.location.name}: series {index} has levels with other dims; ignored",
+                ImgioWarning,
+                stacklevel=4,
+            )
+        self._level_maps = getattr(self, "_level_maps", {})
+        self._level_maps[index] = [i for i, lv in enumerate(levels) if lv.dims == base.dims]
+        ome = self._ome_for(index)
+        name = (ome.name if ome and ome.name else None) or series.name or f"Image:{index}"
+        if name in names:
+            name = f"{name} ({index})"
+        names.append(name)
+        sizes: dict[str, float] = {}
+        channel_names = channel_colors = None
+        n_channels = dict(zip(base.dims, base.shape, strict=True)).get("C", 1)
+        if ome is not None:
+            sizes = {d: v for d, v in zip("ZYX", ome.pixel_sizes, strict=True) if v}
+            if ome.time_increment:
+                sizes["T"] = ome.time_increment
+            if ome.channel_names and len(ome.channel_names) == n_channels:
+                channel_names = tuple(
+                    n if n else f"Channel:{index}:{c}" for c, n in enumerate(ome.channel_names)
+                )
+                channel_colors = tuple(ome.channel_colors)
+            elif ome.channel_names:
+                warnings.warn(
+                    f"{self.location.name}: scene {name!r} has {len(ome.channel_names)} OME "
+                    f"channels for {n_channels} in the pixels; channel names ignored",
+                    ImgioWarning,
+                    stacklevel=4,
+                )
+        elif self._tif.is_imagej:
+            sizes = imagej_sizes(self._tif)
+            labels = (self._tif.imagej_metadata or {}).get("Labels")
+            if isinstance(labels, list) and len(labels) == n_channels > 1 and "C" in base.dims:
+                channel_names = tuple(str(v) for v in labels)
+        else:
+            sizes = vendor_sizes(self._tif, series)
+        return SceneInfo(
+            name=name,
+            dims=base.dims,
+            shapes=tuple(lv.shape for lv in kept),
+            dtype=np.dtype(base.dtype),
+            channel_names=channel_names,
+            channel_colors=channel_colors,
+            pixel_sizes=PhysicalPixelSizes(sizes.get("Z"), sizes.get("Y"), sizes.get("X")),
+            time_interval=sizes.get("T"),
+        )
+
+    # ------------------------------------------------------------------ pixels
+    def source(self, scene: int, level: int = 0) -> TiffSource:
+        infos = self.scenes()
+        if not 0 <= scene < len(infos):
+            raise SelectionError(f"scene {scene} out of range (0..{len(infos) - 1})")
+        if not 0 <= level < infos[scene].n_levels:
+            raise SelectionError(
+                f"level {level} out of range for scene {infos[scene].name!r} "
+                f"(0..{infos[scene].n_levels - 1})"
+            )
+        key = (scene, level)
+        with self._lock:
+            src = self._sources.get(key)
+            if src is None:
+                series = self._series[scene]
+                native_level = self._level_maps[scene][level]
+                try:
+                    with _quiet_tifffile():
+                        src = build_source(
+                            self.location, self._tif, series, native_level, infos[scene].name, self._token
+                        )
+                except CorruptFileError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds on bad files
+                    raise CorruptFileError(
+                        f"{self.location.url}: scene {infos[scene].name!r} level {level}: {exc}"
+                    ) from exc
+                self._sources[key] = src
+        return src
+
+    def close(self) -> None:
+        tif = getattr(self, "_tif", None)
+        if tif is not None:
+            tif.close()
+        if getattr(self, "_fh", None) is not None:
+            self._fh.close()  # type: ignore[union-attr]
+        super().close()
+
+
+def struct_error() -> type[Exception]:
+    import struct
+
+    return struct.error
+
+
+class _quiet_tifffile:
+    """Silence tifffile's logger while parsing; imgio warns on what matters."""
+
+    def __enter__(self) -> None:
+        self._logger = logging.getLogger("tifffile")
+        self._level = self._logger.level
+        self._logger.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.setLevel(self._level)

@@ -1,0 +1,219 @@
+"""From tifffile's series and levels to imgio dims and :class:`TiffSource` layouts."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from ..._location import Location
+from ...errors import CorruptFileError
+from .source import Geometry, TiffSource, register_decoder
+
+__all__ = ["LevelShape", "build_source", "level_shape"]
+
+SPARE_LETTERS = "QRVWUABDFGJKNO"
+KEEP_SINGLETON = set("TCZ")
+
+
+class LevelShape:
+    """Dims and shape of one level, worked out from the keyframe without reading offsets."""
+
+    def __init__(self, level: Any) -> None:
+        key = level.keyframe
+        self.keyframe = key
+        sep, depth, length, width, contig = (int(v) for v in key.shaped)
+        axes = level.get_axes(False)
+        shape = tuple(int(v) for v in level.get_shape(False))
+        page_size = sep * depth * length * width * contig
+        total = math.prod(shape)
+        if page_size == 0 or total % page_size:
+            raise CorruptFileError(
+                f"series shape {shape} ({axes}) is not a whole number of pages of {key.shaped}"
+            )
+        self.n_planes = total // page_size
+        # the longest prefix of the series axes whose size product is the number of planes
+        k = 0
+        for i in range(len(shape) + 1):
+            if "Y" in axes[i:] and "X" in axes[i:] and math.prod(shape[:i]) == self.n_planes:
+                k = i
+        lead_axes, lead_shape = axes[:k], shape[:k]
+        page_dims = ("S" if sep > 1 else "") + ("Z" if depth > 1 else "") + "YX"
+        page_dims += "S" if contig > 1 else ""
+        used = set(page_dims)
+        dims, keep = [], []
+        for letter, n in zip(lead_axes, lead_shape, strict=True):
+            if n == 1 and letter not in KEEP_SINGLETON:
+                keep.append(False)
+                continue
+            if letter in used:
+                letter = next(c for c in SPARE_LETTERS if c not in used)
+            used.add(letter)
+            dims.append(letter)
+            keep.append(True)
+        self.lead_shape = lead_shape
+        self.lead_keep = keep
+        self.plane_dims = "".join(dims)
+        self.plane_shape = tuple(n for n, kept in zip(lead_shape, keep, strict=True) if kept)
+        self.page_dims = page_dims
+        self.geometry = Geometry(
+            sep=sep,
+            depth=depth,
+            length=length,
+            width=width,
+            contig=contig,
+            seg_depth=int(getattr(key, "tiledepth", 1) or 1) if key.is_tiled else 1,
+            seg_length=int(key.tilelength) if key.is_tiled else max(1, min(int(key.rowsperstrip or length), length)),
+            seg_width=int(key.tilewidth) if key.is_tiled else width,
+        )
+        sizes = {"Z": depth, "Y": length, "X": width}
+        page_shape = tuple(sep if (d == "S" and i == 0 and page_dims[-1] != "S") else
+                           contig if d == "S" else sizes[d] for i, d in enumerate(page_dims))
+        self.dims = self.plane_dims + page_dims
+        self.shape = self.plane_shape + page_shape
+        self.dtype = np.dtype(key.dtype) if key.dtype is not None else None
+
+
+def level_shape(level: Any) -> LevelShape:
+    return LevelShape(level)
+
+
+def _raw_dtype(key: Any, byteorder: str) -> np.dtype[Any] | None:
+    if (
+        key.compression == 1
+        and key.predictor == 1
+        and key.fillorder == 1
+        and key.bitspersample in (8, 16, 32, 64)
+        and key.dtype is not None
+        and key.dtype.kind in "uif"
+        and not key.is_subsampled
+    ):
+        return np.dtype(key.dtype).newbyteorder(byteorder)
+    return None
+
+
+def build_source(
+    location: Location, tif: Any, series: Any, level_index: int, scene_name: str, token: str
+) -> TiffSource:
+    """Extract offsets of every plane of one level and make its source."""
+    level = series.levels[level_index]
+    shape = LevelShape(level)
+    key = shape.keyframe
+    where = f"{location.name} scene {scene_name!r} level {level_index}"
+    if shape.dtype is None:
+        raise CorruptFileError(
+            f"{where}: unsupported sample format {key.sampleformat} with {key.bitspersample} bits"
+        )
+    geometry = shape.geometry
+    n_seg = geometry.n_segments
+    locations = [location]
+    paths: dict[str, int] = {}
+
+    def file_index(page: Any) -> int:
+        parent = page.parent
+        if parent is tif:
+            return 0
+        path = parent.filehandle.path
+        if path not in paths:
+            paths[path] = len(locations)
+            name = os.path.basename(path)
+            locations.append(Location(path) if location.is_local else location.sibling(name))
+        return paths[path]
+
+    raw = _raw_dtype(key, tif.byteorder)
+    page_bytes = math.prod(key.shaped) * (raw.itemsize if raw is not None else 0)
+    pages = level.pages
+    planes: list[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any], bool] | None] = []
+    if len(pages) != shape.n_planes and series.dataoffset is not None and raw is not None:
+        # contiguous series (ImageJ, STK, shaped): pages follow each other, not all have IFDs
+        for i in range(shape.n_planes):
+            offset = np.array([series.dataoffset + i * page_bytes], dtype=np.int64)
+            planes.append((0, offset, np.array([page_bytes], dtype=np.int64), True))
+        n_seg = 1 if geometry.n_segments == 1 else geometry.n_segments
+        if geometry.n_segments != 1:
+            # pretend one strip per page: the page's samples are contiguous
+            geometry = Geometry(
+                geometry.sep, geometry.depth, geometry.length, geometry.width,
+                geometry.contig, geometry.depth, geometry.length, geometry.width,
+            )
+            if geometry.sep > 1:
+                raise CorruptFileError(f"{where}: contiguous planar-separate series are not supported")
+    else:
+        if len(pages) != shape.n_planes:
+            raise CorruptFileError(
+                f"{where}: {len(pages)} pages for {shape.n_planes} planes of shape {key.shaped}"
+            )
+        for page in pages:
+            if page is None:
+                planes.append(None)
+                continue
+            offsets = np.asarray(page.dataoffsets, dtype=np.int64)
+            counts = np.asarray(page.databytecounts, dtype=np.int64)
+            planes.append((file_index(page), offsets, counts, False))
+    _validate(where, planes, locations, n_seg)
+    if raw is not None:
+        planes = [
+            (p[0], p[1], p[2], bool(p[3] or _contiguous(p[1], p[2], page_bytes))) if p is not None else None
+            for p in planes
+        ]
+    fidx = file_index(key)
+    register_decoder(locations[fidx], int(key.offset), key)
+    return TiffSource(
+        locations=locations,
+        dims=shape.dims,
+        plane_shape=shape.plane_shape,
+        geometry=geometry,
+        page_dims=shape.page_dims,
+        dtype=shape.dtype,
+        planes=planes,
+        keyframe=(fidx, int(key.offset)),
+        raw_dtype=raw,
+        fill=float(key.nodata or 0),
+        token=f"{token}|{scene_name}|{level_index}",
+        where=where,
+    )
+
+
+def _contiguous(offsets: np.ndarray[Any, Any], counts: np.ndarray[Any, Any], nbytes: int) -> bool:
+    if len(offsets) == 1:
+        return bool(counts[0] >= nbytes)
+    return bool(
+        np.all(offsets[1:] == offsets[:-1] + counts[:-1]) and int(counts.sum()) >= nbytes
+    )
+
+
+def _validate(
+    where: str,
+    planes: list[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any], bool] | None],
+    locations: list[Location],
+    n_seg: int,
+) -> None:
+    """Every segment must exist and lie inside its file: catches corrupt files at open."""
+    for i, plane in enumerate(planes):
+        if plane is None:
+            continue
+        fidx, offsets, counts, _ = plane
+        if len(offsets) != n_seg or len(counts) != n_seg:
+            raise CorruptFileError(
+                f"{where}: plane {i} has {len(offsets)} segment offsets and {len(counts)} byte "
+                f"counts, expected {n_seg}"
+            )
+    by_file: dict[int, list[int]] = {}
+    for i, plane in enumerate(planes):
+        if plane is not None:
+            by_file.setdefault(plane[0], []).append(i)
+    for fidx, ids in by_file.items():
+        offsets = np.concatenate([planes[i][1] for i in ids])  # type: ignore[index]
+        counts = np.concatenate([planes[i][2] for i in ids])  # type: ignore[index]
+        ends = offsets + counts
+        size = locations[fidx].size
+        bad = np.flatnonzero((counts > 0) & ((offsets <= 0) | (ends > size)))
+        if bad.size:
+            j = int(bad[0])
+            plane = ids[j // n_seg] if n_seg else 0
+            raise CorruptFileError(
+                f"{where}: segment {j % max(n_seg, 1)} of plane {plane} needs bytes "
+                f"{int(offsets[j])}..{int(ends[j])}, but {locations[fidx].name} has {size} bytes"
+            )

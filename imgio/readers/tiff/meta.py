@@ -1,0 +1,141 @@
+"""Physical sizes, time intervals and channel names from the many TIFF flavours."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..._ome import to_micrometres, to_seconds
+
+__all__ = ["imagej_sizes", "resolution_sizes", "vendor_sizes"]
+
+Sizes = dict[str, float]  # "Z"/"Y"/"X" in µm, "T" in seconds
+
+
+def _unit_text(unit: Any) -> str | None:
+    if unit is None:
+        return None
+    text = str(unit).strip()
+    text = text.replace("\\u00B5", "µ").replace("\\u00b5", "µ").replace("u00B5", "µ")
+    aliases = {"micron": "µm", "microns": "µm", "um": "µm", "μm": "µm", "nanometer": "nm", "mm": "mm"}
+    return aliases.get(text, text)
+
+
+def resolution_sizes(page: Any, *, unit_override: str | None = None) -> Sizes:
+    """Pixel size from XResolution/YResolution (pixels per unit).
+
+    Centimetre (and millimetre/micrometre) units are trusted; inch only above 1000 dpi,
+    because 72/96/300 dpi are screen or print defaults, not a microscope's calibration.
+    """
+    tags = page.tags
+    x, y = tags.get(282), tags.get(283)
+    if x is None or y is None:
+        return {}
+    unit = tags.get(296)
+    unit_value = int(unit.value) if unit is not None else 2
+    out: Sizes = {}
+    for letter, tag in (("X", x), ("Y", y)):
+        value = tag.value
+        try:
+            per_unit = value[0] / value[1] if isinstance(value, tuple) else float(value)
+        except (TypeError, ZeroDivisionError, IndexError):
+            continue
+        if not per_unit > 0:
+            continue
+        if unit_override is None and _is_default_dpi(per_unit, unit_value):
+            continue
+        if unit_override is not None:
+            size = to_micrometres(1.0 / per_unit, unit_override)
+        elif unit_value == 3:  # centimetre
+            size = 1e4 / per_unit
+        elif unit_value == 4:  # millimetre (tifffile extension)
+            size = 1e3 / per_unit
+        elif unit_value == 5:  # micrometre (tifffile extension)
+            size = 1.0 / per_unit
+        elif unit_value == 2 and per_unit >= 1000:
+            size = 25400.0 / per_unit
+        else:
+            size = None
+        if size:
+            out[letter] = size
+    return out
+
+
+def _is_default_dpi(per_unit: float, unit_value: int) -> bool:
+    """72/96/150/300 dpi (also stored per centimetre) are software defaults, not calibration."""
+    dpi = per_unit if unit_value == 2 else per_unit * 2.54 if unit_value == 3 else 0.0
+    return any(abs(dpi - d) <= d * 1e-3 for d in (72.0, 96.0, 150.0, 300.0, 600.0))
+
+
+def imagej_sizes(tif: Any) -> Sizes:
+    """ImageJ: resolution in ``unit``, ``spacing`` for Z, ``finterval`` for T."""
+    meta = tif.imagej_metadata or {}
+    unit = _unit_text(meta.get("unit"))
+    out: Sizes = {}
+    if unit and unit not in ("pixel", "pixels", ""):
+        out.update(resolution_sizes(tif.pages.first, unit_override=unit))
+        z = to_micrometres(meta.get("spacing"), unit)
+        if z:
+            out["Z"] = z
+    t = to_seconds(meta.get("finterval"), _time_unit(meta.get("tunit")))
+    if t:
+        out["T"] = t
+    return out
+
+
+def _time_unit(unit: Any) -> str:
+    text = str(unit or "s").strip().lower()
+    return {"sec": "s", "seconds": "s", "msec": "ms", "min": "min", "hours": "h"}.get(text, text)
+
+
+def vendor_sizes(tif: Any, series: Any) -> Sizes:
+    """Sizes from whole-slide descriptions and instrument tags (SVS, LSM, FEI, STK...)."""
+    out: Sizes = {}
+    page = series.keyframe
+    if tif.is_svs:
+        match = re.search(r"MPP\s*=\s*([0-9.eE+-]+)", page.description or tif.pages.first.description or "")
+        if match:
+            mpp = float(match.group(1))
+            if mpp > 0:
+                out["X"] = out["Y"] = mpp
+        return out
+    if tif.is_lsm and tif.lsm_metadata:
+        meta = tif.lsm_metadata
+        for d, key in (("X", "VoxelSizeX"), ("Y", "VoxelSizeY"), ("Z", "VoxelSizeZ")):
+            v = to_micrometres(meta.get(key), "m")
+            if v:
+                out[d] = v
+        t = to_seconds(meta.get("TimeIntervall"), "s")
+        if t:
+            out["T"] = t
+        return out
+    if tif.is_fei and tif.fei_metadata:
+        scan = tif.fei_metadata.get("Scan", {})
+        for d, key in (("X", "PixelWidth"), ("Y", "PixelHeight")):
+            v = to_micrometres(scan.get(key), "m")
+            if v:
+                out[d] = v
+        return out
+    if tif.is_sem and tif.sem_metadata:
+        ps = tif.sem_metadata.get("ap_image_pixel_size")
+        if isinstance(ps, tuple) and len(ps) >= 3:
+            v = to_micrometres(ps[1], str(ps[2]))
+            if v:
+                out["X"] = out["Y"] = v
+        return out
+    if tif.is_stk and tif.stk_metadata:
+        meta = tif.stk_metadata
+        unit = _unit_text(meta.get("CalibrationUnits")) or "µm"
+        for d, key in (("X", "XCalibration"), ("Y", "YCalibration"), ("Z", "ZDistance")):
+            val = meta.get(key)
+            if hasattr(val, "__len__") and not isinstance(val, (str, bytes)):
+                val = val[0] if len(val) else None
+            v = to_micrometres(val, unit)
+            if v:
+                out[d] = v
+        return out
+    if tif.is_ndpi or tif.is_scn or tif.is_philips or tif.is_bif or tif.is_qpi:
+        out.update(resolution_sizes(page))
+        return out
+    out.update(resolution_sizes(page))
+    return out

@@ -1,0 +1,302 @@
+"""Array source for one (series, level) of a TIFF file: decodes only covering segments.
+
+The layout (per plane: file, segment offsets and byte counts; the keyframe's IFD
+offset) is parsed once at open and pickled with the source. The decode function
+comes from tifffile's keyframe, rebuilt lazily once per process from its IFD offset,
+so the source never carries tifffile's file handle or zarr store into a graph.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..._location import Location
+from ..._threads import map_threaded
+from ...errors import CorruptFileError
+from ..base import STATS
+
+__all__ = ["Geometry", "TiffSource", "keyframe_decoder"]
+
+_DECODERS: dict[tuple[str, int], tuple[Any, dict[str, Any]]] = {}
+_DECODERS_LOCK = threading.Lock()
+JPEG_CODES = {6, 7, 34892, 33007}
+
+
+def register_decoder(location: Location, ifd_offset: int, page: Any) -> None:
+    """Remember a keyframe's decode function for this process (no re-parse needed)."""
+    args: dict[str, Any] = {"_fullsize": False}
+    if page.compression in JPEG_CODES:
+        args["jpegtables"] = page.jpegtables
+        args["jpegheader"] = page.jpegheader
+    with _DECODERS_LOCK:
+        _DECODERS[(location.url, ifd_offset)] = (page.decode, args)
+
+
+def keyframe_decoder(location: Location, ifd_offset: int) -> tuple[Any, dict[str, Any]]:
+    """The keyframe's decode function and arguments, parsing only that IFD if needed."""
+    key = (location.url, ifd_offset)
+    found = _DECODERS.get(key)
+    if found is not None:
+        return found
+    import tifffile
+
+    fh = location.open()
+    try:
+        tif = tifffile.TiffFile(fh, _useframes=False)
+        tif.filehandle.seek(ifd_offset)
+        page = tifffile.TiffPage(tif, index=0)
+        register_decoder(location, ifd_offset, page)
+    except Exception as exc:  # noqa: BLE001 - anything tifffile raises means a broken file
+        raise CorruptFileError(f"{location.url}: cannot parse the IFD at offset {ifd_offset}: {exc}") from exc
+    return _DECODERS[key]
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The segment grid of one page, in tifffile's normalized page shape."""
+
+    sep: int  # separate samples
+    depth: int
+    length: int
+    width: int
+    contig: int  # contiguous samples
+    seg_depth: int
+    seg_length: int
+    seg_width: int
+
+    @property
+    def grid(self) -> tuple[int, int, int, int]:
+        return (
+            self.sep,
+            math.ceil(self.depth / self.seg_depth),
+            math.ceil(self.length / self.seg_length),
+            math.ceil(self.width / self.seg_width),
+        )
+
+    @property
+    def n_segments(self) -> int:
+        return math.prod(self.grid)
+
+
+class TiffSource:
+    """One (scene, level): ``plane dims`` + page dims (``[S] [Z] Y X [S]``) in native order.
+
+    ``planes[i]`` is ``None`` (missing page, filled with ``fill``) or
+    ``(file index, offsets, bytecounts, contiguous)``; with ``raw_dtype`` set (plain
+    uncompressed samples) a contiguous page is read straight into the output.
+    """
+
+    def __init__(
+        self,
+        *,
+        locations: list[Location],
+        dims: str,
+        plane_shape: tuple[int, ...],
+        geometry: Geometry,
+        page_dims: str,
+        dtype: np.dtype[Any],
+        planes: list[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any], bool] | None],
+        keyframe: tuple[int, int],
+        raw_dtype: np.dtype[Any] | None,
+        fill: float,
+        token: str,
+        where: str,
+    ) -> None:
+        self.locations = locations
+        self.dims = dims
+        self.plane_shape = plane_shape
+        self.geometry = geometry
+        self.page_dims = page_dims  # subset of "SZYX" + trailing "S", native page order
+        self.dtype = np.dtype(dtype)
+        self.planes = planes
+        self.keyframe = keyframe
+        self.raw_dtype = raw_dtype
+        self.fill = fill
+        self.token = token
+        self.where = where
+        g = geometry
+        sizes = {"sep": g.sep, "Z": g.depth, "Y": g.length, "X": g.width, "contig": g.contig}
+        self._page_sizes = [sizes[_page_key(d, i, page_dims)] for i, d in enumerate(page_dims)]
+        self.shape = tuple(plane_shape) + tuple(self._page_sizes)
+        seg = {"sep": 1, "Z": g.seg_depth, "Y": g.seg_length, "X": g.seg_width, "contig": g.contig}
+        self.chunks = (1,) * len(plane_shape) + tuple(
+            min(seg[_page_key(d, i, page_dims)], n)
+            for i, (d, n) in enumerate(zip(page_dims, self._page_sizes, strict=True))
+        )
+
+    def __repr__(self) -> str:
+        return f"<TiffSource {self.where} dims={self.dims} shape={self.shape} chunks={self.chunks}>"
+
+    # ------------------------------------------------------------------ reading
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
+        out = np.empty(tuple(k.stop - k.start for k in key), dtype=self.dtype)
+        self.read_into(key, out)
+        return out
+
+    def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
+        """Decode the segments covering ``key`` straight into ``out``."""
+        nplane = len(self.plane_shape)
+        plane_key, page_key = key[:nplane], key[nplane:]
+        ranges = [range(k.start, k.stop) for k in plane_key]
+        plane_ids = (
+            np.ravel_multi_index(np.meshgrid(*ranges, indexing="ij"), self.plane_shape).ravel()
+            if nplane
+            else np.zeros(1, dtype=np.int64)
+        )
+        page_out = out.reshape((len(plane_ids), *out.shape[nplane:]))
+        norm = self._normal_window(page_key)
+        whole = all(k.start == 0 and k.stop == n for k, n in zip(page_key, self._page_sizes, strict=True))
+        jobs: list[tuple[int, int, int]] = []  # (output plane, plane id, segment index)
+        for j, pid in enumerate(plane_ids.tolist()):
+            plane = self.planes[pid]
+            if plane is None:
+                page_out[j] = self.fill
+                continue
+            if whole and self.raw_dtype is not None and plane[3]:
+                jobs.append((j, pid, -1))  # contiguous raw page: one read, no decode
+                continue
+            jobs.extend((j, pid, s) for s in self._segments(norm))
+        if not jobs:
+            return True
+        views = [self._normal_view(page_out[j], page_key) for j in range(len(plane_ids))]
+
+        def run(job: tuple[int, int, int]) -> int:
+            j, pid, seg = job
+            plane = self.planes[pid]
+            assert plane is not None
+            fidx, offsets, counts, _ = plane
+            loc = self.locations[fidx]
+            if seg < 0:
+                buf = page_out[j]
+                if self.raw_dtype is not None and self.raw_dtype != self.dtype:
+                    data = np.frombuffer(loc.read_range(int(offsets[0]), buf.nbytes), self.raw_dtype)
+                    buf[...] = data.reshape(buf.shape)
+                else:
+                    loc.read_into(int(offsets[0]), memoryview(buf.reshape(-1).view(np.uint8)))
+                return int(buf.nbytes)
+            offset, count = int(offsets[seg]), int(counts[seg])
+            data = loc.read_range(offset, count) if count > 0 and offset > 0 else None
+            self._place(views[j], norm, seg, data, pid)
+            return count
+
+        nbytes = sum(map_threaded(run, jobs))
+        STATS.add(len(jobs), nbytes)
+        return True
+
+    def _normal_window(self, page_key: tuple[slice, ...]) -> list[tuple[int, int]]:
+        """The requested window as (start, stop) in the normalized (sep, Z, Y, X, contig) page."""
+        g = self.geometry
+        win = [(0, g.sep), (0, g.depth), (0, g.length), (0, g.width), (0, g.contig)]
+        slot = {"sep": 0, "Z": 1, "Y": 2, "X": 3, "contig": 4}
+        for i, (d, k) in enumerate(zip(self.page_dims, page_key, strict=True)):
+            win[slot[_page_key(d, i, self.page_dims)]] = (k.start, k.stop)
+        return win
+
+    def _normal_view(self, page: np.ndarray[Any, Any], page_key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
+        """A view of one output page with the normalized 5 axes (missing ones of size 1)."""
+        order = [_page_key(d, i, self.page_dims) for i, d in enumerate(self.page_dims)]
+        names = ["sep", "Z", "Y", "X", "contig"]
+        present = [n for n in names if n in order]
+        view = np.transpose(page, [order.index(n) for n in present])
+        shape = []
+        for n in names:
+            shape.append(view.shape[present.index(n)] if n in present else 1)
+        return view.reshape(shape) if view.ndim != 5 else view
+
+    def _segments(self, win: list[tuple[int, int]]) -> list[int]:
+        g = self.geometry
+        gs, gd, gy, gx = g.grid
+        s_range = range(win[0][0], win[0][1])
+        d_range = range(win[1][0] // g.seg_depth, (win[1][1] - 1) // g.seg_depth + 1)
+        y_range = range(win[2][0] // g.seg_length, (win[2][1] - 1) // g.seg_length + 1)
+        x_range = range(win[3][0] // g.seg_width, (win[3][1] - 1) // g.seg_width + 1)
+        return [
+            ((s * gd + d) * gy + y) * gx + x
+            for s in s_range
+            for d in d_range
+            for y in y_range
+            for x in x_range
+        ]
+
+    def _place(
+        self,
+        view: np.ndarray[Any, Any],
+        win: list[tuple[int, int]],
+        seg: int,
+        data: bytes | None,
+        pid: int,
+    ) -> None:
+        g = self.geometry
+        gs, gd, gy, gx = g.grid
+        s, rest = divmod(seg, gd * gy * gx)
+        d, rest = divmod(rest, gy * gx)
+        y, x = divmod(rest, gx)
+        z0, y0, x0 = d * g.seg_depth, y * g.seg_length, x * g.seg_width
+        z1 = min(z0 + g.seg_depth, g.depth)
+        y1 = min(y0 + g.seg_length, g.length)
+        x1 = min(x0 + g.seg_width, g.width)
+        # intersection with the window, in image and in view coordinates
+        zs, ze = max(z0, win[1][0]), min(z1, win[1][1])
+        ys, ye = max(y0, win[2][0]), min(y1, win[2][1])
+        xs, xe = max(x0, win[3][0]), min(x1, win[3][1])
+        c0, c1 = win[4]
+        dst = view[
+            s - win[0][0],
+            zs - win[1][0] : ze - win[1][0],
+            ys - win[2][0] : ye - win[2][0],
+            xs - win[3][0] : xe - win[3][0],
+        ]
+        if data is None:
+            dst[...] = self.fill
+            return
+        try:
+            if self.raw_dtype is not None:
+                tile = self._raw_tile(data)
+            else:
+                decode, args = keyframe_decoder(self.locations[self.keyframe[0]], self.keyframe[1])
+                tile, _index, _shape = decode(data, seg, **args)
+        except Exception as exc:  # noqa: BLE001 - codec errors vary by codec
+            raise CorruptFileError(
+                f"{self.where}: cannot decode segment {seg} of plane {pid} "
+                f"(tile row {y}, column {x}): {type(exc).__name__}: {exc}"
+            ) from exc
+        if tile is None:
+            dst[...] = self.fill
+            return
+        tile = np.asarray(tile)
+        if tile.ndim == 3:
+            tile = tile[np.newaxis]
+        have = tile.shape
+        src = tile[
+            zs - z0 : ze - z0,
+            ys - y0 : ye - y0,
+            xs - x0 : xe - x0,
+            c0:c1,
+        ]
+        if src.shape != dst.shape:
+            raise CorruptFileError(
+                f"{self.where}: segment {seg} of plane {pid} decoded to shape {have}, "
+                f"too small for window {dst.shape}"
+            )
+        dst[...] = src
+
+
+    def _raw_tile(self, data: bytes) -> np.ndarray[Any, Any]:
+        """An uncompressed segment as (depth, length, width, samples), no copy."""
+        g = self.geometry
+        arr = np.frombuffer(data, self.raw_dtype)
+        per = g.seg_depth * g.seg_width * g.contig
+        rows = min(g.seg_length, arr.size // per)
+        return arr[: rows * per].reshape(g.seg_depth, rows, g.seg_width, g.contig)
+
+
+def _page_key(d: str, i: int, page_dims: str) -> str:
+    """Name of a page dim: "sep" for a leading S, "contig" for a trailing S."""
+    if d == "S":
+        return "sep" if i == 0 and len(page_dims) > 1 and page_dims[-1] != "S" else "contig"
+    return d
