@@ -8,7 +8,9 @@ Pure functions over the JSON attributes; no store access. Rules:
   ``TCZYXS``), else the first free of ``QPIRVEAHLMNOUWBDFGJK``.
 - Space units convert to µm and time units to seconds (every NGFF unit name, SI
   prefixes, and the usual symbols ``nm``, ``µm``, ``mm``, ``ms``, ...). A missing
-  unit takes the values as they are (as µm / s); an unknown unit warns and does too.
+  space unit takes the values as they are (as µm); a missing time unit leaves the
+  interval unknown (bioformats2raw writes placeholder 1.0 scales); an unknown unit
+  warns and takes the values as µm / s.
 - Transforms compose in order (dataset's, then the multiscale's global ones):
   ``scale`` multiplies scale and offset, ``translation`` adds to the offset.
 """
@@ -198,7 +200,8 @@ def parse_levels(ms: Mapping[str, Any], axes: Sequence[Axis], where: str) -> Lev
         origin = {a.letter: offset[k] * a.factor for k, a in enumerate(axes)
                   if (a.type == "space" and a.letter in "ZYX") or (a.type == "time" and a.letter == "T")}
         origins.append(origin)
-        t = next((scale[k] * a.factor for k, a in enumerate(axes) if a.type == "time" and a.letter == "T"), None)
+        t = next((scale[k] * a.factor for k, a in enumerate(axes)
+                  if a.type == "time" and a.letter == "T" and a.unit is not None), None)
         intervals.append(t)
     return Levels(tuple(paths), tuple(scales), origins[0], intervals[0])
 
