@@ -88,6 +88,7 @@ class OmeZarrReader(Reader):
         self._paths: list[tuple[str, ...]] = []
         self._arrays: list[list[Any]] = []
         self._sources: dict[tuple[int, int], ZarrSource] = {}
+        self._xml_images: dict[str, Any] = {}  # series path -> light-parsed OME Image
         self._discover()
         if not self._scenes:
             raise UnsupportedFormatError(location.url, {self.name: "the zarr group holds no arrays"})
@@ -100,6 +101,8 @@ class OmeZarrReader(Reader):
             return
         attrs = _attrs(root)
         if "plate" in attrs:
+            if "bioformats2raw.layout" in attrs:
+                self._read_ome(root)
             self._plate(root, attrs["plate"])
         elif "well" in attrs:
             self._well(root, "", attrs["well"], "")
@@ -167,6 +170,10 @@ class OmeZarrReader(Reader):
         shape0 = tuple(int(s) for s in arrays[0].shape)
         n_channels = shape0[dims.index("C")] if "C" in dims else None
         channels = parse_omero(omero, n_channels, where)
+        xml_image = self._xml_images.get(path)
+        if channels is None and xml_image is not None and len(xml_image.channel_names) == (n_channels or 1):
+            if all(xml_image.channel_names):
+                channels = (tuple(xml_image.channel_names), tuple(xml_image.channel_colors))
         if channels is None and n_channels is not None:
             channels = (tuple(f"Channel:{len(self._scenes)}:{c}" for c in range(n_channels)), (None,) * n_channels)
         s0 = levels.level_scales[0]
@@ -239,7 +246,8 @@ class OmeZarrReader(Reader):
                 continue
             self._image(field, _join(wpath, ipath), f"{prefix}{ipath.strip('/')}", "", labels=False)
 
-    def _bioformats2raw(self, root: Any) -> None:
+    def _read_ome(self, root: Any) -> tuple[list[str] | None, list[Any]]:
+        """The bioformats2raw ``OME`` group: series paths (when listed) and light-parsed images."""
         from ..._ome import parse_light
 
         ome_group = self._child(root, "OME")
@@ -247,10 +255,17 @@ class OmeZarrReader(Reader):
         try:
             with self.location.child("OME").child("METADATA.ome.xml").open() as fh:
                 self._xml = fh.read().decode("utf-8", errors="replace")
-        except (FileNotFoundError, OSError):
+        except OSError:  # FileNotFoundError and MissingFileError included
             self._xml = None
         images = parse_light(self._xml) if self._xml else []
-        paths = [str(s) for s in series] if isinstance(series, list) else None
+        paths = [str(s).strip("/") for s in series] if isinstance(series, list) else None
+        for i, path in enumerate(paths or []):
+            if i < len(images):
+                self._xml_images[path] = images[i]
+        return paths, images
+
+    def _bioformats2raw(self, root: Any) -> None:
+        paths, images = self._read_ome(root)
         i = 0
         while paths is None or i < len(paths):
             path = paths[i] if paths is not None else str(i)
@@ -260,6 +275,8 @@ class OmeZarrReader(Reader):
                     break
                 warnings.warn(f"{self._where(path)}: listed series missing; skipped", ImgioWarning, stacklevel=3)
             elif "multiscales" in _attrs(node):
+                if i < len(images):
+                    self._xml_images[path] = images[i]
                 name = images[i].name if i < len(images) and images[i].name else path
                 self._image(node, path, name, f"{name}/")
             i += 1
