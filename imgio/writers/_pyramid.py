@@ -1,0 +1,135 @@
+"""Pyramid levels: how many, their shapes, and 2 x 2 downsampling of numpy and dask arrays.
+
+Each level halves Y and X of the previous one (odd sizes round up: the last row or
+column is averaged with itself, i.e. edge-replicated). ``"mean"`` averages the 2 x 2
+block (integers round half up: ``(a + b + c + d + 2) // 4``), ``"nearest"`` keeps its
+top-left pixel (for label images).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ImgioError
+
+if TYPE_CHECKING:
+    import dask.array as da
+
+__all__ = ["METHODS", "check_method", "downsample_block", "downsample_dask", "level_count", "level_shapes"]
+
+METHODS = ("mean", "nearest")
+
+
+def check_method(method: str) -> str:
+    """Validate ``downsample=``."""
+    if method not in METHODS:
+        raise ImgioError(f"downsample={method!r}: expected one of {METHODS}")
+    return method
+
+
+def level_count(pyramid_levels: int | str | None, yx: Sequence[int], tile: int) -> int:
+    """Number of levels in total (level 0 included); ``"auto"`` halves down to about one tile."""
+    if pyramid_levels is None or pyramid_levels == "auto":
+        n, y, x = 1, int(yx[0]), int(yx[1])
+        while max(y, x) > tile:
+            y, x, n = -(-y // 2), -(-x // 2), n + 1
+        return n
+    if isinstance(pyramid_levels, bool) or not isinstance(pyramid_levels, (int, np.integer)):
+        raise ImgioError(f"pyramid_levels={pyramid_levels!r}: expected an int >= 1 or 'auto'")
+    if pyramid_levels < 1:
+        raise ImgioError(
+            f"pyramid_levels={pyramid_levels}: expected >= 1 (levels in total, full resolution included)"
+        )
+    limit = max(int(yx[0]), int(yx[1])).bit_length()
+    return int(min(pyramid_levels, limit))
+
+
+def level_shapes(shape: Sequence[int], y_axis: int, x_axis: int, n: int) -> list[tuple[int, ...]]:
+    """Shapes of ``n`` levels: Y and X halved (rounding up) per level."""
+    out = [tuple(int(s) for s in shape)]
+    for _ in range(1, n):
+        s = list(out[-1])
+        s[y_axis], s[x_axis] = -(-s[y_axis] // 2), -(-s[x_axis] // 2)
+        out.append(tuple(s))
+    return out
+
+
+_WIDER = {
+    "u": {1: np.uint16, 2: np.uint32, 4: np.uint64, 8: np.uint64},
+    "i": {1: np.int16, 2: np.int32, 4: np.int64, 8: np.int64},
+}
+
+
+def _pad_odd(block: np.ndarray[Any, Any], axes: Sequence[int]) -> np.ndarray[Any, Any]:
+    pad = [(0, 0)] * block.ndim
+    for a in axes:
+        if block.shape[a] % 2:
+            pad[a] = (0, 1)
+    return np.pad(block, pad, mode="edge") if any(p != (0, 0) for p in pad) else block
+
+
+def downsample_block(block: np.ndarray[Any, Any], y_axis: int, x_axis: int, method: str) -> np.ndarray[Any, Any]:
+    """Halve Y and X of a numpy block (odd edges replicated)."""
+
+    def sel(axis_offsets: tuple[int, int]) -> tuple[slice, ...]:
+        key = [slice(None)] * block.ndim
+        key[y_axis] = slice(axis_offsets[0], None, 2)
+        key[x_axis] = slice(axis_offsets[1], None, 2)
+        return tuple(key)
+
+    if method == "nearest":
+        return np.ascontiguousarray(block[sel((0, 0))])
+    block = _pad_odd(block, (y_axis, x_axis))
+    kind = block.dtype.kind
+    if kind in "ui":
+        wide = _WIDER[kind][block.dtype.itemsize]
+        acc = block[sel((0, 0))].astype(wide)
+        acc += block[sel((1, 0))]
+        acc += block[sel((0, 1))]
+        acc += block[sel((1, 1))]
+        acc += 2
+        acc //= 4
+        return acc.astype(block.dtype)
+    if kind == "b":
+        return np.ascontiguousarray(block[sel((0, 0))])
+    acc = block[sel((0, 0))].astype(np.float64)
+    acc += block[sel((1, 0))]
+    acc += block[sel((0, 1))]
+    acc += block[sel((1, 1))]
+    acc *= 0.25
+    return acc.astype(block.dtype)
+
+
+def _even_chunks(chunks: tuple[int, ...]) -> tuple[int, ...]:
+    """Chunk sizes made even (all but the last), so 2 x 2 blocks never straddle chunks."""
+    if all(c % 2 == 0 for c in chunks[:-1]):
+        return chunks
+    total, out = sum(chunks), []
+    step = max(2, chunks[0] + chunks[0] % 2)
+    while sum(out) < total:
+        out.append(min(step, total - sum(out)))
+    return tuple(out)
+
+
+def downsample_dask(arr: da.Array, y_axis: int, x_axis: int, method: str) -> da.Array:
+    """A lazy array with Y and X halved; each block is downsampled on its own."""
+    fixed = list(arr.chunks)
+    for a in (y_axis, x_axis):
+        fixed[a] = _even_chunks(arr.chunks[a])
+    if tuple(fixed) != arr.chunks:
+        arr = arr.rechunk(tuple(fixed))
+    out_chunks = list(arr.chunks)
+    for a in (y_axis, x_axis):
+        out_chunks[a] = tuple(-(-c // 2) for c in arr.chunks[a])
+    return arr.map_blocks(
+        downsample_block,
+        y_axis,
+        x_axis,
+        method,
+        chunks=tuple(out_chunks),
+        dtype=arr.dtype,
+        meta=np.empty((0,) * arr.ndim, dtype=arr.dtype),
+    )

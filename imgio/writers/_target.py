@@ -1,0 +1,88 @@
+"""Safe writes: write to a hidden partial name beside the target, rename on success.
+
+An interrupted or failed write (any exception, ``KeyboardInterrupt`` included)
+removes the partial and never leaves anything under the target name. Replacing an
+existing directory (a ``.zarr`` store) moves the old one aside first, renames the
+new one in, then deletes the old one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from uuid import uuid4
+
+from ..errors import ImgioError, TargetExistsError
+
+__all__ = ["atomic_target", "check_target", "partial_name", "publish", "remove"]
+
+
+def partial_name(target: Path) -> Path:
+    """A unique hidden name in the target's folder (same filesystem, so rename is atomic)."""
+    return target.with_name(f".{target.name}.{uuid4().hex[:12]}.partial")
+
+
+def check_target(target: Path, *, overwrite: bool) -> None:
+    """Raise :class:`TargetExistsError` when ``target`` exists and ``overwrite`` is false."""
+    if (target.exists() or target.is_symlink()) and not overwrite:
+        kind = "directory" if target.is_dir() else "file"
+        raise TargetExistsError(
+            f"{str(target)!r} exists (a {kind}); expected a new path: pass overwrite=True to replace it"
+        )
+    if not target.parent.is_dir():
+        raise ImgioError(f"cannot write {str(target)!r}: expected an existing folder {str(target.parent)!r}")
+
+
+def remove(path: Path) -> None:
+    """Delete a file or directory tree if it exists; never raises for a missing path."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def publish(partial: Path, target: Path) -> None:
+    """Rename ``partial`` to ``target``, replacing whatever is there."""
+    if target.is_dir() and not target.is_symlink():
+        trash = target.with_name(f".{target.name}.{uuid4().hex[:12]}.old")
+        os.replace(target, trash)
+        try:
+            os.replace(partial, target)
+        except BaseException:
+            os.replace(trash, target)
+            raise
+        remove(trash)
+    elif partial.is_dir() and target.exists():
+        remove(target)
+        os.replace(partial, target)
+    else:
+        os.replace(partial, target)
+
+
+@contextmanager
+def atomic_target(target: str | os.PathLike[str], *, overwrite: bool) -> Iterator[Path]:
+    """Yield a partial path to write; rename it to ``target`` when the block succeeds.
+
+    Raises
+    ------
+    TargetExistsError
+        ``target`` exists and ``overwrite`` is false.
+    """
+    target = Path(target).expanduser().absolute()
+    check_target(target, overwrite=overwrite)
+    partial = partial_name(target)
+    try:
+        yield partial
+        if not partial.exists():
+            raise ImgioError(f"the writer produced nothing at {str(partial)!r}; expected a file or folder")
+        check_target(target, overwrite=overwrite)  # someone else may have created it meanwhile
+        publish(partial, target)
+    except BaseException:
+        remove(partial)
+        raise
