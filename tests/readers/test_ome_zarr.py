@@ -23,7 +23,9 @@ from imgio.readers.base import STATS
 from imgio.readers.ome_zarr import OmeZarrReader
 
 # tests/readers/test_ome_zarr.py -> parents[2] is the project root; shared/ sits beside it
-SHARED = Path(os.environ.get("IMGIO_SAMPLES", Path(__file__).resolve().parents[3] / "shared" / "samples"))
+SHARED = Path(
+    os.environ.get("IMGIO_SAMPLES", Path(__file__).resolve().parents[3] / "shared" / "samples")
+)
 DATA = Path(__file__).resolve().parents[1] / "data" / "ome-zarr"
 
 
@@ -37,7 +39,9 @@ def read_all(reader: OmeZarrReader, scene: int, level: int) -> np.ndarray:
 
 
 def sha256(a: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"))).tobytes()).hexdigest()
+    return hashlib.sha256(
+        np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"))).tobytes()
+    ).hexdigest()
 
 
 # ---------------------------------------------------------------- synthetic stores
@@ -80,7 +84,9 @@ def write_image(
         group.attrs.update(meta)
 
 
-def pyramid(shape: tuple[int, ...], n: int, dtype: str = "uint16", seed: int = 0) -> list[np.ndarray]:
+def pyramid(
+    shape: tuple[int, ...], n: int, dtype: str = "uint16", seed: int = 0
+) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 60000, size=shape).astype(dtype)
     return [np.ascontiguousarray(base[..., :: 2**i, :: 2**i]) for i in range(n)]
@@ -95,19 +101,26 @@ AXES_CZYX = [
 
 
 @pytest.fixture(scope="module", params=["v2", "v3", "v3-sharded"])
-def image_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.ndarray], str]:
+def image_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[np.ndarray], str]:
     """A CZYX 3-level image in nm, with translations and a global scale."""
     kind = request.param
     path = tmp_path_factory.mktemp(kind) / "img.ome.zarr"
     group = zarr.open_group(str(path), mode="w", zarr_format=2 if kind == "v2" else 3)
     levels = pyramid((2, 3, 150, 170), 3)
     write_image(
-        group, levels, AXES_CZYX,
+        group,
+        levels,
+        AXES_CZYX,
         scales=[[1, 500, 200 * 2**i, 200 * 2**i] for i in range(3)],
         translations=[[0, 1000, 100 * 2**i, 50] for i in range(3)],
         global_scale=[1, 2, 1, 1],
-        chunks=(1, 1, 16, 16), shards=(1, 1, 64, 64) if kind == "v3-sharded" else None,
-        omero={"channels": [{"label": "DAPI", "color": "0000FF"}, {"label": "GFP", "color": "00FF00"}]},
+        chunks=(1, 1, 16, 16),
+        shards=(1, 1, 64, 64) if kind == "v3-sharded" else None,
+        omero={
+            "channels": [{"label": "DAPI", "color": "0000FF"}, {"label": "GFP", "color": "00FF00"}]
+        },
         name="cells",
     )
     return path, levels, kind
@@ -153,8 +166,13 @@ def test_region_touches_only_covering_chunks(tmp_path: Path) -> None:
     path = tmp_path / "img.zarr"
     group = zarr.open_group(str(path), mode="w", zarr_format=2)
     data = pyramid((64, 64), 1)[0]
-    write_image(group, [data], [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}],
-                scales=[[1, 1]], chunks=(16, 16))
+    write_image(
+        group,
+        [data],
+        [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}],
+        scales=[[1, 1]],
+        chunks=(16, 16),
+    )
     covering = {(1, 1), (1, 2), (2, 1), (2, 2)}  # rows/cols 20:40 hit chunks 1 and 2 on each axis
     for i in range(4):
         for j in range(4):
@@ -168,7 +186,9 @@ def test_region_touches_only_covering_chunks(tmp_path: Path) -> None:
         src[(slice(0, 20), slice(20, 40))]
 
 
-def test_source_pickles_and_reads_in_new_process(image_store: tuple[Path, list[np.ndarray], str]) -> None:
+def test_source_pickles_and_reads_in_new_process(
+    image_store: tuple[Path, list[np.ndarray], str],
+) -> None:
     path, levels, _ = image_store
     src = open_zarr(path).source(0, 1)
     blob = pickle.dumps(src)
@@ -179,9 +199,14 @@ def test_source_pickles_and_reads_in_new_process(image_store: tuple[Path, list[n
         "print(hashlib.sha256(a.tobytes()).hexdigest())"
     )
     out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, check=True)
-    assert out.stdout.decode().strip() == hashlib.sha256(levels[1][:2, 1:3, 5:70, 3:80].tobytes()).hexdigest()
+    assert (
+        out.stdout.decode().strip()
+        == hashlib.sha256(levels[1][:2, 1:3, 5:70, 3:80].tobytes()).hexdigest()
+    )
     again = pickle.loads(blob)  # in this process too
-    np.testing.assert_array_equal(again[(slice(0, 1),) * 2 + (slice(0, 9), slice(0, 9))], levels[1][:1, :1, :9, :9])
+    np.testing.assert_array_equal(
+        again[(slice(0, 1),) * 2 + (slice(0, 9), slice(0, 9))], levels[1][:1, :1, :9, :9]
+    )
 
 
 def test_token_changes_when_array_rewritten(tmp_path: Path) -> None:
@@ -197,7 +222,10 @@ def test_token_changes_when_array_rewritten(tmp_path: Path) -> None:
 def test_labels_are_scenes(tmp_path: Path) -> None:
     path = tmp_path / "with-labels.zarr"
     root = zarr.open_group(str(path), mode="w", zarr_format=2)
-    yx = [{"name": "y", "type": "space", "unit": "micrometer"}, {"name": "x", "type": "space", "unit": "micrometer"}]
+    yx = [
+        {"name": "y", "type": "space", "unit": "micrometer"},
+        {"name": "x", "type": "space", "unit": "micrometer"},
+    ]
     write_image(root, pyramid((40, 30), 2), yx, scales=[[0.5, 0.5], [1, 1]], chunks=(16, 16))
     labels = root.create_group("labels")
     labels.attrs["labels"] = ["nuclei", "gone"]
@@ -207,7 +235,12 @@ def test_labels_are_scenes(tmp_path: Path) -> None:
         reader = open_zarr(path)
     assert [s.name for s in reader.scenes()] == ["Image:0", "labels/nuclei"]
     info = reader.scenes()[1]
-    assert (info.dims, info.shape, info.dtype, info.pixel_sizes.X) == ("YX", (40, 30), np.dtype("uint32"), 0.5)
+    assert (info.dims, info.shape, info.dtype, info.pixel_sizes.X) == (
+        "YX",
+        (40, 30),
+        np.dtype("uint32"),
+        0.5,
+    )
     np.testing.assert_array_equal(read_all(reader, 1, 0), mask)
 
 
@@ -215,18 +248,31 @@ def test_hcs_plate(tmp_path: Path) -> None:
     path = tmp_path / "plate.zarr"
     root = zarr.open_group(str(path), mode="w", zarr_format=3)
     wells = [("A", "1"), ("B", "2")]
-    root.attrs["ome"] = {"version": "0.5", "plate": {
-        "rows": [{"name": "A"}, {"name": "B"}], "columns": [{"name": "1"}, {"name": "2"}],
-        "wells": [{"path": f"{r}/{c}", "rowIndex": i, "columnIndex": i} for i, (r, c) in enumerate(wells)],
-    }}
-    axes = [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+    root.attrs["ome"] = {
+        "version": "0.5",
+        "plate": {
+            "rows": [{"name": "A"}, {"name": "B"}],
+            "columns": [{"name": "1"}, {"name": "2"}],
+            "wells": [
+                {"path": f"{r}/{c}", "rowIndex": i, "columnIndex": i}
+                for i, (r, c) in enumerate(wells)
+            ],
+        },
+    }
+    axes = [
+        {"name": "c", "type": "channel"},
+        {"name": "y", "type": "space"},
+        {"name": "x", "type": "space"},
+    ]
     expected = {}
     for k, (r, c) in enumerate(wells):
         well = root.create_group(f"{r}/{c}")
         well.attrs["ome"] = {"version": "0.5", "well": {"images": [{"path": "0"}, {"path": "1"}]}}
         for f in ("0", "1"):
             data = pyramid((1, 20, 24), 2, seed=10 * k + int(f))
-            write_image(well.create_group(f), data, axes, scales=[[1, 1, 1], [1, 2, 2]], chunks=(1, 8, 8))
+            write_image(
+                well.create_group(f), data, axes, scales=[[1, 1, 1], [1, 2, 2]], chunks=(1, 8, 8)
+            )
             expected[f"{r}/{c}/{f}"] = data
     reader = open_zarr(path)
     assert [s.name for s in reader.scenes()] == list(expected)
@@ -237,10 +283,12 @@ def test_hcs_plate(tmp_path: Path) -> None:
 
 OME_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">
-<Image ID="Image:0" Name="first"><Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint8" SizeX="12"
- SizeY="10" SizeZ="1" SizeC="1" SizeT="1"><Channel ID="Channel:0:0" Name="Brightfield"/></Pixels></Image>
-<Image ID="Image:1" Name="second"><Pixels ID="Pixels:1" DimensionOrder="XYZCT" Type="uint8" SizeX="6"
- SizeY="5" SizeZ="1" SizeC="1" SizeT="1"><Channel ID="Channel:1:0" Name="Red"/></Pixels></Image>
+<Image ID="Image:0" Name="first"><Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint8"
+ SizeX="12" SizeY="10" SizeZ="1" SizeC="1" SizeT="1">
+ <Channel ID="Channel:0:0" Name="Brightfield"/></Pixels></Image>
+<Image ID="Image:1" Name="second"><Pixels ID="Pixels:1" DimensionOrder="XYZCT" Type="uint8"
+ SizeX="6" SizeY="5" SizeZ="1" SizeC="1" SizeT="1">
+ <Channel ID="Channel:1:0" Name="Red"/></Pixels></Image>
 </OME>"""
 
 
@@ -249,7 +297,10 @@ def test_bioformats2raw_series(tmp_path: Path, with_xml: bool) -> None:
     path = tmp_path / "bf.ome.zarr"
     root = zarr.open_group(str(path), mode="w", zarr_format=2)
     root.attrs["bioformats2raw.layout"] = 3
-    axes = [{"name": n, "type": t} for n, t in zip("tczyx", ["time", "channel", "space", "space", "space"])]
+    axes = [
+        {"name": n, "type": t}
+        for n, t in zip("tczyx", ["time", "channel", "space", "space", "space"], strict=True)
+    ]
     datas = [pyramid((1, 1, 1, 10, 12), 1, "uint8", 1), pyramid((1, 1, 1, 5, 6), 1, "uint8", 2)]
     for i, data in enumerate(datas):
         write_image(root.create_group(str(i)), data, axes, scales=[[1] * 5], chunks=(1, 1, 1, 4, 4))
@@ -261,7 +312,9 @@ def test_bioformats2raw_series(tmp_path: Path, with_xml: bool) -> None:
     assert names == (["first", "second"] if with_xml else ["0", "1"])
     if with_xml:
         assert reader.ome_xml() == OME_XML
-        assert reader.metadata["ome_xml"] == OME_XML and reader.metadata["bioformats2raw.layout"] == 3
+        assert (
+            reader.metadata["ome_xml"] == OME_XML and reader.metadata["bioformats2raw.layout"] == 3
+        )
         assert [s.channel_names for s in reader.scenes()] == [("Brightfield",), ("Red",)]
     else:
         assert reader.ome_xml() is None
@@ -274,17 +327,26 @@ def test_plain_arrays_and_groups(tmp_path: Path) -> None:
     a = v2.create_array("signal", shape=(3, 8, 9), chunks=(1, 4, 4), dtype="float32")
     a.attrs["_ARRAY_DIMENSIONS"] = ["time", "y", "x"]
     a[...] = np.arange(a.size, dtype="float32").reshape(a.shape)
-    v2.create_array("x", shape=(9,), dtype="float64").attrs["_ARRAY_DIMENSIONS"] = ["x"]  # a coordinate
+    v2.create_array("x", shape=(9,), dtype="float64").attrs["_ARRAY_DIMENSIONS"] = [
+        "x"
+    ]  # a coordinate
     v2.create_array("guess", shape=(2, 3, 4, 5), chunks=(1, 1, 4, 5), dtype="uint8")
     reader = open_zarr(tmp_path / "xr.zarr")
     by_name = {s.name: s for s in reader.scenes()}
     assert set(by_name) == {"signal", "guess"}
     assert by_name["signal"].dims == "TYX" and by_name["guess"].dims == "CZYX"
     i = [s.name for s in reader.scenes()].index("signal")
-    np.testing.assert_array_equal(reader.source(i, 0)[(slice(1, 3), slice(2, 7), slice(0, 9))], a[1:3, 2:7, :])
+    np.testing.assert_array_equal(
+        reader.source(i, 0)[(slice(1, 3), slice(2, 7), slice(0, 9))], a[1:3, 2:7, :]
+    )
 
-    v3 = zarr.create_array(str(tmp_path / "one.zarr"), shape=(4, 6, 5), chunks=(2, 3, 5), dtype="int16",
-                           dimension_names=["angle", "y", "x"])
+    v3 = zarr.create_array(
+        str(tmp_path / "one.zarr"),
+        shape=(4, 6, 5),
+        chunks=(2, 3, 5),
+        dtype="int16",
+        dimension_names=["angle", "y", "x"],
+    )
     v3[...] = 7
     reader = open_zarr(tmp_path / "one.zarr")
     (info,) = reader.scenes()
@@ -307,7 +369,9 @@ def test_unsupported_and_corrupt(tmp_path: Path) -> None:
     ms = group.attrs["multiscales"]
     ms[0]["datasets"][0]["coordinateTransformations"][0]["scale"] = [1.0, 1.0, 1.0]
     group.attrs["multiscales"] = ms
-    with pytest.raises(CorruptFileError, match=r"datasets\[0\]\.coordinateTransformations\[0\]\.scale"):
+    with pytest.raises(
+        CorruptFileError, match=r"datasets\[0\]\.coordinateTransformations\[0\]\.scale"
+    ):
         open_zarr(bad)
     ms[0]["datasets"][0] = {"path": "missing"}
     group.attrs["multiscales"] = ms
@@ -318,14 +382,27 @@ def test_unsupported_and_corrupt(tmp_path: Path) -> None:
 def test_lenient_omero_and_selection_errors(tmp_path: Path) -> None:
     path = tmp_path / "c.zarr"
     group = zarr.open_group(str(path), mode="w", zarr_format=3)
-    axes = [{"name": "c", "type": "channel"}, {"name": "y", "type": "space", "unit": "millimeter"},
-            {"name": "x", "type": "space", "unit": "millimeter"}, ]
-    write_image(group, [np.ones((3, 4, 4), "uint8")], axes, scales=[[1, 0.002, 0.001]], chunks=(1, 4, 4),
-                omero={"channels": [{"label": "a"}]})
+    axes = [
+        {"name": "c", "type": "channel"},
+        {"name": "y", "type": "space", "unit": "millimeter"},
+        {"name": "x", "type": "space", "unit": "millimeter"},
+    ]
+    write_image(
+        group,
+        [np.ones((3, 4, 4), "uint8")],
+        axes,
+        scales=[[1, 0.002, 0.001]],
+        chunks=(1, 4, 4),
+        omero={"channels": [{"label": "a"}]},
+    )
     with pytest.warns(ImgioWarning, match="1 entries for 3 channels"):
         reader = open_zarr(path)
     info = reader.scenes()[0]
-    assert info.channel_names is not None and len(info.channel_names) == 3 and info.channel_names[0] == "a"
+    assert (
+        info.channel_names is not None
+        and len(info.channel_names) == 3
+        and info.channel_names[0] == "a"
+    )
     assert (info.pixel_sizes.Y, info.pixel_sizes.X) == pytest.approx((2.0, 1.0))
     with pytest.raises(SelectionError, match=r"0\.\.0"):
         reader.source(0, 1)
@@ -337,7 +414,10 @@ def test_remote_fsspec_store() -> None:
     url = "memory://imgio-test/remote.ome.zarr"
     store = zarr.storage.FsspecStore.from_url(url, read_only=False)
     group = zarr.open_group(store, mode="w", zarr_format=3)
-    yx = [{"name": "y", "type": "space", "unit": "micrometer"}, {"name": "x", "type": "space", "unit": "micrometer"}]
+    yx = [
+        {"name": "y", "type": "space", "unit": "micrometer"},
+        {"name": "x", "type": "space", "unit": "micrometer"},
+    ]
     data = pyramid((30, 40), 2)
     write_image(group, data, yx, scales=[[0.3, 0.3], [0.6, 0.6]], chunks=(8, 8))
     location = Location(url)
@@ -369,20 +449,31 @@ def _sample_cases() -> list[Any]:
     cases = []
     for manifest in (DATA / "manifest.json", SHARED / "manifest.json"):
         if not manifest.is_file():
-            cases.append(pytest.param(None, id=f"{manifest.parent.name}-absent", marks=pytest.mark.skip("absent")))
+            cases.append(
+                pytest.param(
+                    None, id=f"{manifest.parent.name}-absent", marks=pytest.mark.skip("absent")
+                )
+            )
             continue
         root = manifest.parent if manifest.parent != DATA else DATA.parent
         for entry in json.loads(manifest.read_text())["files"]:
             if entry.get("category") == "ome-zarr" and entry.get("kind") == "directory":
-                cases.append(pytest.param((root / entry["file"], entry), id=f"{manifest.parent.name}:{entry['file']}"))
+                cases.append(
+                    pytest.param(
+                        (root / entry["file"], entry), id=f"{manifest.parent.name}:{entry['file']}"
+                    )
+                )
     return cases
 
 
 def _expected_scenes(gt: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:
     """(scene name or None, image ground truth) per scene the manifest describes."""
     if "plate" in gt:
-        return [(f"{w}/{img}", gt["wells"][w]["field0"]) for w in gt["plate"]["wells"]
-                for img in gt["wells"][w]["images"][:1]]
+        return [
+            (f"{w}/{img}", gt["wells"][w]["field0"])
+            for w in gt["plate"]["wells"]
+            for img in gt["wells"][w]["images"][:1]
+        ]
     if gt.get("layout") == "bioformats2raw":
         names = [im["name"] for im in gt["ome_xml"]["images"]]
         return [(names[int(k)] if names[int(k)] else k, v) for k, v in gt["series"].items()]
@@ -414,3 +505,21 @@ def test_sample(case: tuple[Path, dict[str, Any]]) -> None:
         omero = image.get("omero_channels")
         if omero:
             assert info.channel_names == tuple(c["label"] for c in omero)
+
+
+# ---------------------------------------------------------------- through imgio.Image
+def test_image_object(image_store: tuple[Path, list[np.ndarray], str]) -> None:
+    imgio = pytest.importorskip("imgio")
+    if not hasattr(imgio, "Image"):
+        pytest.skip("imgio.Image not available")
+    path, levels, _ = image_store
+    img = imgio.Image(path)
+    assert img.reader.name == "ome-zarr"
+    assert img.scenes == ("cells",)
+    assert img.dims.order == "TCZYX" and img.shape == (1, *levels[0].shape)
+    assert img.channel_names == ["DAPI", "GFP"]
+    assert tuple(img.physical_pixel_sizes) == pytest.approx((1.0, 0.2, 0.2))
+    np.testing.assert_array_equal(img.data[0], levels[0])  # read_into path
+    np.testing.assert_array_equal(img.get_image_data("ZYX", C=1, T=0), levels[0][1])
+    img.set_resolution_level(2)
+    np.testing.assert_array_equal(img.xarray_dask_data.isel(T=0, C=0).values, levels[2][0])

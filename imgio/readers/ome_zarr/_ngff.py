@@ -24,28 +24,87 @@ from typing import Any
 
 from ...errors import CorruptFileError, ImgioWarning
 
-__all__ = ["Axis", "Levels", "guess_dims", "names_to_dims", "parse_axes", "parse_levels", "parse_omero"]
+__all__ = [
+    "Axis",
+    "Levels",
+    "guess_dims",
+    "names_to_dims",
+    "parse_axes",
+    "parse_levels",
+    "parse_omero",
+]
 
 _FALLBACK = "QPIRVEAHLMNOUWBDFGJK"
 _KNOWN = {"t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}
 _PREFIX = {
-    "yocto": -24, "zepto": -21, "atto": -18, "femto": -15, "pico": -12, "nano": -9,
-    "micro": -6, "milli": -3, "centi": -2, "deci": -1, "": 0, "deca": 1, "deka": 1,
-    "hecto": 2, "kilo": 3, "mega": 6, "giga": 9, "tera": 12, "peta": 15, "exa": 18,
-    "zetta": 21, "yotta": 24,
+    "yocto": -24,
+    "zepto": -21,
+    "atto": -18,
+    "femto": -15,
+    "pico": -12,
+    "nano": -9,
+    "micro": -6,
+    "milli": -3,
+    "centi": -2,
+    "deci": -1,
+    "": 0,
+    "deca": 1,
+    "deka": 1,
+    "hecto": 2,
+    "kilo": 3,
+    "mega": 6,
+    "giga": 9,
+    "tera": 12,
+    "peta": 15,
+    "exa": 18,
+    "zetta": 21,
+    "yotta": 24,
 }
-_SPACE: dict[str, float] = {f"{p}{base}": 10.0 ** (e + 6) for p, e in _PREFIX.items() for base in ("meter", "metre")}
-_SPACE.update({
-    "micron": 1.0, "angstrom": 1e-4, "inch": 25400.0, "foot": 304800.0, "yard": 914400.0,
-    "mile": 1.609344e9, "parsec": 3.0856775814913673e22, "nm": 1e-3, "µm": 1.0, "μm": 1.0,
-    "um": 1.0, "mm": 1e3, "cm": 1e4, "dm": 1e5, "m": 1e6, "km": 1e9, "pm": 1e-6, "Å": 1e-4,
-    "in": 25400.0, "ft": 304800.0,
-})
-_TIME: dict[str, float] = {f"{p}second": 10.0 ** e for p, e in _PREFIX.items()}
-_TIME.update({
-    "minute": 60.0, "hour": 3600.0, "day": 86400.0, "s": 1.0, "sec": 1.0, "ms": 1e-3,
-    "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9, "ps": 1e-12, "min": 60.0, "h": 3600.0,
-})
+_SPACE: dict[str, float] = {
+    f"{p}{base}": 10.0 ** (e + 6) for p, e in _PREFIX.items() for base in ("meter", "metre")
+}
+_SPACE.update(
+    {
+        "micron": 1.0,
+        "angstrom": 1e-4,
+        "inch": 25400.0,
+        "foot": 304800.0,
+        "yard": 914400.0,
+        "mile": 1.609344e9,
+        "parsec": 3.0856775814913673e22,
+        "nm": 1e-3,
+        "µm": 1.0,
+        "μm": 1.0,
+        "um": 1.0,
+        "mm": 1e3,
+        "cm": 1e4,
+        "dm": 1e5,
+        "m": 1e6,
+        "km": 1e9,
+        "pm": 1e-6,
+        "Å": 1e-4,
+        "in": 25400.0,
+        "ft": 304800.0,
+    }
+)
+_TIME: dict[str, float] = {f"{p}second": 10.0**e for p, e in _PREFIX.items()}
+_TIME.update(
+    {
+        "minute": 60.0,
+        "hour": 3600.0,
+        "day": 86400.0,
+        "s": 1.0,
+        "sec": 1.0,
+        "ms": 1e-3,
+        "us": 1e-6,
+        "µs": 1e-6,
+        "μs": 1e-6,
+        "ns": 1e-9,
+        "ps": 1e-12,
+        "min": 60.0,
+        "h": 3600.0,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -67,7 +126,11 @@ def _unit_factor(unit: str | None, kind: str | None, where: str) -> float:
     factor = table.get(text, table.get(text.lower()))
     if factor is None:
         target = "µm" if kind == "space" else "s"
-        warnings.warn(f"{where}: unknown {kind} unit {unit!r}; values taken as {target}", ImgioWarning, stacklevel=4)
+        warnings.warn(
+            f"{where}: unknown {kind} unit {unit!r}; values taken as {target}",
+            ImgioWarning,
+            stacklevel=4,
+        )
         return 1.0
     return factor
 
@@ -81,7 +144,14 @@ def _letters(names: Sequence[str], types: Sequence[str | None]) -> str:
         pick = {"time": "T", "channel": "C"}.get(kind or "")
         if pick is None or pick in used:
             first = name[:1].upper()
-            pick = first if first.isascii() and first.isalpha() and first not in used and first not in "TCZYXS" else None
+            pick = (
+                first
+                if first.isascii()
+                and first.isalpha()
+                and first not in used
+                and first not in "TCZYXS"
+                else None
+            )
             pick = pick or next(x for x in _FALLBACK if x not in used)
         out[i] = pick
         used.add(pick)
@@ -91,7 +161,9 @@ def _letters(names: Sequence[str], types: Sequence[str | None]) -> str:
 def names_to_dims(names: Sequence[str]) -> str:
     """Dims letters for dimension names (``_ARRAY_DIMENSIONS``, ``dimension_names``)."""
     lowered = [str(n) for n in names]
-    types = [{"time": "time", "channel": "channel", "ch": "channel"}.get(n.lower()) for n in lowered]
+    types = [
+        {"time": "time", "channel": "channel", "ch": "channel"}.get(n.lower()) for n in lowered
+    ]
     return _letters(lowered, types)
 
 
@@ -111,16 +183,22 @@ def parse_axes(axes: Any, ndim: int, where: str) -> tuple[Axis, ...]:
         return tuple(Axis(d.lower(), d, None, None, 1.0) for d in guess_dims(ndim))
     if not isinstance(axes, list) or len(axes) != ndim:
         found = len(axes) if isinstance(axes, list) else type(axes).__name__
-        raise CorruptFileError(f"{where}.axes: expected a list of {ndim} axes (the arrays' ndim), found {found}")
+        raise CorruptFileError(
+            f"{where}.axes: expected a list of {ndim} axes (the arrays' ndim), found {found}"
+        )
     names, types, units = [], [], []
     for i, ax in enumerate(axes):
         if isinstance(ax, str):
             ax = {"name": ax}
         if not isinstance(ax, Mapping) or not isinstance(ax.get("name"), str) or not ax["name"]:
-            raise CorruptFileError(f"{where}.axes[{i}]: expected an object with a 'name', found {ax!r}")
+            raise CorruptFileError(
+                f"{where}.axes[{i}]: expected an object with a 'name', found {ax!r}"
+            )
         kind = ax.get("type")
         if kind is None:
-            kind = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}.get(ax["name"].lower())
+            kind = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}.get(
+                ax["name"].lower()
+            )
         names.append(ax["name"])
         types.append(kind)
         units.append(ax.get("unit"))
@@ -135,8 +213,11 @@ def _vector(ct: Mapping[str, Any], key: str, n: int, where: str) -> list[float] 
     values = ct.get(key)
     if values is None:
         if "path" in ct:
-            warnings.warn(f"{where}: {key} stored in a file ({ct['path']!r}) is not supported; ignored",
-                          ImgioWarning, stacklevel=5)
+            warnings.warn(
+                f"{where}: {key} stored in a file ({ct['path']!r}) is not supported; ignored",
+                ImgioWarning,
+                stacklevel=5,
+            )
             return None
         raise CorruptFileError(f"{where}: a {key!r} transform without values")
     if not isinstance(values, list) or len(values) != n:
@@ -168,7 +249,9 @@ def _compose(cts: Any, n: int, scale: list[float], offset: list[float], where: s
                 for i in range(n):
                     offset[i] += t[i]
         elif kind != "identity":
-            raise CorruptFileError(f"{where}[{j}]: expected a scale/translation/identity transform, found {ct!r}")
+            raise CorruptFileError(
+                f"{where}[{j}]: expected a scale/translation/identity transform, found {ct!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -185,23 +268,53 @@ def parse_levels(ms: Mapping[str, Any], axes: Sequence[Axis], where: str) -> Lev
     """Dataset paths and composed transforms of one multiscale."""
     datasets = ms.get("datasets")
     if not isinstance(datasets, list) or not datasets:
-        raise CorruptFileError(f"{where}.datasets: expected a non-empty list of datasets, found {datasets!r}")
+        raise CorruptFileError(
+            f"{where}.datasets: expected a non-empty list of datasets, found {datasets!r}"
+        )
     n = len(axes)
     paths, scales, origins, intervals = [], [], [], []
     for i, ds in enumerate(datasets):
         if not isinstance(ds, Mapping) or not isinstance(ds.get("path"), str):
-            raise CorruptFileError(f"{where}.datasets[{i}]: expected an object with a 'path', found {ds!r}")
+            raise CorruptFileError(
+                f"{where}.datasets[{i}]: expected an object with a 'path', found {ds!r}"
+            )
         scale, offset = [1.0] * n, [0.0] * n
-        _compose(ds.get("coordinateTransformations"), n, scale, offset,
-                 f"{where}.datasets[{i}].coordinateTransformations")
-        _compose(ms.get("coordinateTransformations"), n, scale, offset, f"{where}.coordinateTransformations")
+        _compose(
+            ds.get("coordinateTransformations"),
+            n,
+            scale,
+            offset,
+            f"{where}.datasets[{i}].coordinateTransformations",
+        )
+        _compose(
+            ms.get("coordinateTransformations"),
+            n,
+            scale,
+            offset,
+            f"{where}.coordinateTransformations",
+        )
         paths.append(ds["path"].strip("/"))
-        scales.append({a.letter: scale[k] * a.factor for k, a in enumerate(axes) if a.type == "space" and a.letter in "ZYX"})
-        origin = {a.letter: offset[k] * a.factor for k, a in enumerate(axes)
-                  if (a.type == "space" and a.letter in "ZYX") or (a.type == "time" and a.letter == "T")}
+        scales.append(
+            {
+                a.letter: scale[k] * a.factor
+                for k, a in enumerate(axes)
+                if a.type == "space" and a.letter in "ZYX"
+            }
+        )
+        origin = {
+            a.letter: offset[k] * a.factor
+            for k, a in enumerate(axes)
+            if (a.type == "space" and a.letter in "ZYX") or (a.type == "time" and a.letter == "T")
+        }
         origins.append(origin)
-        t = next((scale[k] * a.factor for k, a in enumerate(axes)
-                  if a.type == "time" and a.letter == "T" and a.unit is not None), None)
+        t = next(
+            (
+                scale[k] * a.factor
+                for k, a in enumerate(axes)
+                if a.type == "time" and a.letter == "T" and a.unit is not None
+            ),
+            None,
+        )
         intervals.append(t)
     return Levels(tuple(paths), tuple(scales), origins[0], intervals[0])
 
@@ -217,25 +330,36 @@ def _color(value: Any) -> int | None:
     return (rgba << 8 | 0xFF) if len(text) == 6 else rgba
 
 
-def parse_omero(omero: Any, n_channels: int | None, where: str) -> tuple[tuple[str, ...], tuple[int | None, ...]] | None:
+def parse_omero(
+    omero: Any, n_channels: int | None, where: str
+) -> tuple[tuple[str, ...], tuple[int | None, ...]] | None:
     """Channel names and packed RGBA colors from ``omero.channels``; warns on a count mismatch."""
     channels = omero.get("channels") if isinstance(omero, Mapping) else None
     if not isinstance(channels, list) or not channels:
         return None
-    names = [str(c.get("label") or f"Channel:{i}") if isinstance(c, Mapping) else f"Channel:{i}"
-             for i, c in enumerate(channels)]
+    names = [
+        str(c.get("label") or f"Channel:{i}") if isinstance(c, Mapping) else f"Channel:{i}"
+        for i, c in enumerate(channels)
+    ]
     colors = [_color(c.get("color")) if isinstance(c, Mapping) else None for c in channels]
     if n_channels is None:
         if len(channels) != 1:
-            warnings.warn(f"{where}.omero: {len(channels)} channels for an image without a channel axis; ignored",
-                          ImgioWarning, stacklevel=3)
+            warnings.warn(
+                f"{where}.omero: {len(channels)} channels for an image without a channel axis; "
+                "ignored",
+                ImgioWarning,
+                stacklevel=3,
+            )
             return None
         return tuple(names), tuple(colors)
     if len(channels) != n_channels:
         warnings.warn(
             f"{where}.omero.channels: {len(channels)} entries for {n_channels} channels; "
-            f"{'extra entries dropped' if len(channels) > n_channels else 'missing names filled in'}",
-            ImgioWarning, stacklevel=3,
+            + (
+                "extra entries dropped" if len(channels) > n_channels else "missing names filled in"
+            ),
+            ImgioWarning,
+            stacklevel=3,
         )
         names = (names + [f"Channel:{i}" for i in range(len(names), n_channels)])[:n_channels]
         colors = (colors + [None] * n_channels)[:n_channels]

@@ -83,7 +83,8 @@ class ZarrSource:
         self._pid = os.getpid()
 
     def __repr__(self) -> str:
-        return f"<ZarrSource {self.location.url!r} {self.path!r} {self.dims} {self.shape} {self.dtype}>"
+        where = f"{self.location.url!r} {self.path!r}"
+        return f"<ZarrSource {where} {self.dims} {self.shape} {self.dtype}>"
 
     def _open(self) -> Any:
         with self._lock:
@@ -92,7 +93,10 @@ class ZarrSource:
 
                 try:
                     arr = zarr.open_array(
-                        open_store(self.location), path=self.path, mode="r", zarr_format=self.zarr_format  # type: ignore[arg-type]
+                        open_store(self.location),
+                        path=self.path,
+                        mode="r",
+                        zarr_format=self.zarr_format,  # type: ignore[arg-type]
                     )
                 except (FileNotFoundError, KeyError, ValueError) as exc:
                     raise CorruptFileError(
@@ -100,7 +104,8 @@ class ZarrSource:
                     ) from exc
                 if tuple(arr.shape) != self.shape or arr.dtype != self.dtype:
                     raise CorruptFileError(
-                        f"{self.location.url}: array {self.path!r} changed since it was opened: expected "
+                        f"{self.location.url}: array {self.path!r} changed since it was opened: "
+                        "expected "
                         f"{self.shape} {self.dtype}, found {tuple(arr.shape)} {arr.dtype}"
                     )
                 self._array, self._pid = arr, os.getpid()
@@ -114,13 +119,33 @@ class ZarrSource:
             arr = self._open()
         return arr
 
+    def _region_shape(self, key: tuple[slice, ...]) -> tuple[int, ...]:
+        return tuple(len(range(*k.indices(n))) for k, n in zip(key, self.shape, strict=True))
+
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         """Read the region ``key`` (step-1 slices, one per dim); zarr reads only its chunks."""
         arr = self._array
         if arr is None or self._pid != os.getpid():
             arr = self._open()
         n = covered_chunks(key, self.shape, self.chunks)
-        data = arr[key] if n else np.empty(tuple(len(range(*k.indices(s))) for k, s in zip(key, self.shape)),
-                                           dtype=self.dtype)
+        data = arr[key] if n else np.empty(self._region_shape(key), dtype=self.dtype)
         STATS.add(n, 0)
         return np.asarray(data)
+
+    def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
+        """Decode the region ``key`` straight into ``out`` (no copy); ``False`` when it cannot."""
+        shape = tuple(len(range(*k.indices(s))) for k, s in zip(key, self.shape, strict=True))
+        if (
+            out.shape != shape
+            or out.dtype != self.dtype
+            or not out.flags.c_contiguous
+            or 0 in shape
+        ):
+            return False
+        try:
+            from zarr.core.buffer.cpu import NDBuffer
+        except ImportError:  # a zarr without that buffer class: the caller copies instead
+            return False
+        self.array.get_basic_selection(key, out=NDBuffer.from_numpy_array(out))
+        STATS.add(covered_chunks(key, self.shape, self.chunks), 0)
+        return True
