@@ -264,7 +264,7 @@ def level_sizes(info: SceneInfo, level: int) -> dict[str, float]:
         if s is None or d not in info.dims:
             continue
         i = info.dims.index(d)
-        sizes[d] = float(s) * base[i] / shape[i] if shape[i] else float(s)
+        sizes[d] = float(s) * (base[i] / shape[i]) if shape[i] and shape[i] != base[i] else float(s)
     return sizes
 
 

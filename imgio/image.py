@@ -131,8 +131,8 @@ class Image:
     # ------------------------------------------------------------- shape info
     def _info(self, scene: int) -> SceneInfo:
         info = self._infos()[scene]
-        if info.channel_names is None and "C" in info.dims:
-            n = info.shapes[0][info.dims.index("C")]
+        if info.channel_names is None:  # the presented C always exists (size 1 when the file has none)
+            n = info.shapes[0][info.dims.index("C")] if "C" in info.dims else 1
             info = dataclasses.replace(info, channel_names=tuple(f"Channel:{scene}:{c}" for c in range(n)))
         return info
 

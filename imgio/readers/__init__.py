@@ -5,4 +5,5 @@ from __future__ import annotations
 BUILTIN_READERS: dict[str, str] = {
     "tiff": "imgio.readers.tiff:TiffReader",
     "ome-zarr": "imgio.readers.ome_zarr:OmeZarrReader",
+    "ome-companion": "imgio.readers.tiff.companion:CompanionReader",
 }

@@ -12,7 +12,7 @@ from ..._location import Location
 from ...errors import CorruptFileError
 from .source import Geometry, TiffSource, register_decoder
 
-__all__ = ["LevelShape", "build_source", "level_shape"]
+__all__ = ["LevelShape", "build_source", "level_shape", "page_dims", "page_geometry"]
 
 SPARE_LETTERS = "QRVWUABDFGJKNO"
 KEEP_SINGLETON = set("TCZ")
@@ -58,22 +58,35 @@ class LevelShape:
         self.plane_dims = "".join(dims)
         self.plane_shape = tuple(n for n, kept in zip(lead_shape, keep, strict=True) if kept)
         self.page_dims = page_dims
-        self.geometry = Geometry(
-            sep=sep,
-            depth=depth,
-            length=length,
-            width=width,
-            contig=contig,
-            seg_depth=int(getattr(key, "tiledepth", 1) or 1) if key.is_tiled else 1,
-            seg_length=int(key.tilelength) if key.is_tiled else max(1, min(int(key.rowsperstrip or length), length)),
-            seg_width=int(key.tilewidth) if key.is_tiled else width,
-        )
+        self.geometry = page_geometry(key)
         sizes = {"Z": depth, "Y": length, "X": width}
         page_shape = tuple(sep if (d == "S" and i == 0 and page_dims[-1] != "S") else
                            contig if d == "S" else sizes[d] for i, d in enumerate(page_dims))
         self.dims = self.plane_dims + page_dims
         self.shape = self.plane_shape + page_shape
         self.dtype = np.dtype(key.dtype) if key.dtype is not None else None
+
+
+def page_geometry(key: Any) -> Geometry:
+    """The segment grid of a page (tiles, volumetric tiles or strips)."""
+    sep, depth, length, width, contig = (int(v) for v in key.shaped)
+    return Geometry(
+        sep=sep,
+        depth=depth,
+        length=length,
+        width=width,
+        contig=contig,
+        seg_depth=int(getattr(key, "tiledepth", 1) or 1) if key.is_tiled else 1,
+        seg_length=int(key.tilelength) if key.is_tiled else max(1, min(int(key.rowsperstrip or length), length)),
+        seg_width=int(key.tilewidth) if key.is_tiled else width,
+    )
+
+
+def page_dims(key: Any) -> str:
+    """Dims of one page: ``[S] [Z] Y X [S]`` (leading S for planar-separate samples)."""
+    sep, depth, _, _, contig = (int(v) for v in key.shaped)
+    dims = ("S" if sep > 1 else "") + ("Z" if depth > 1 else "") + "YX"
+    return dims + ("S" if contig > 1 else "")
 
 
 def level_shape(level: Any) -> LevelShape:

