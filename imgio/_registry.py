@@ -89,8 +89,9 @@ def open_reader(location: Location, reader: str | type[Reader] | None = None) ->
         except MissingDependencyError:
             raise
         except ImgioError as exc:
-            # a reader that recognised the bytes but found them corrupt speaks for the file
-            if cls.sniff(head) and not isinstance(exc, UnsupportedFormatError):
+            # a reader that recognised the file but found it corrupt speaks for the file
+            recognised = (bool(head) and cls.sniff(head)) or cls.sniff_location(location)
+            if recognised and not isinstance(exc, UnsupportedFormatError):
                 raise
             if isinstance(exc, UnsupportedFormatError):
                 declined.update(exc.declined)

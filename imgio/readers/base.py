@@ -76,6 +76,7 @@ class SceneInfo:
     time_interval: float | None = None  # seconds
     origin: Mapping[str, float] = field(default_factory=dict)  # µm for Z/Y/X, s for T
     level_scales: tuple[Mapping[str, float], ...] | None = None  # explicit per-level sizes
+    level_origins: tuple[Mapping[str, float], ...] | None = None  # explicit per-level origins
 
     @property
     def n_levels(self) -> int:
