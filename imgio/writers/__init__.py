@@ -1,0 +1,125 @@
+"""Writers: ``write`` (OME-TIFF or OME-Zarr by suffix), ``create`` (incremental sink), ``mosaic``.
+
+>>> imgio.write(array, "out.ome.tif", dims="CYX", channel_names=["DAPI", "GFP"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ImgioError
+from ._input import SizesArg, as_scenes
+from ._target import atomic_target
+from .mosaic import mosaic
+from .sink import ZarrSink, create
+
+__all__ = ["create", "format_of", "mosaic", "write", "ZarrSink"]
+
+TIFF_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".ome.btf", ".btf")
+ZARR_SUFFIXES = (".ome.zarr", ".zarr")
+
+
+def format_of(path: str | os.PathLike[str]) -> str:
+    """``"ome-tiff"`` or ``"ome-zarr"`` from the path's suffix."""
+    name = Path(path).name.lower()
+    if name.endswith(TIFF_SUFFIXES):
+        return "ome-tiff"
+    if name.endswith(ZARR_SUFFIXES):
+        return "ome-zarr"
+    raise ImgioError(
+        f"cannot tell the format of {str(path)!r}: expected a suffix among {TIFF_SUFFIXES + ZARR_SUFFIXES}"
+    )
+
+
+def write(
+    data: Any,
+    path: str | os.PathLike[str],
+    *,
+    dims: str | Sequence[str] | None = None,
+    channel_names: Sequence[str] | None = None,
+    physical_pixel_sizes: SizesArg = None,
+    scenes: Sequence[int | str] | None = None,
+    tile: int | Sequence[int] | None = None,
+    chunks: int | Sequence[int] | dict[str, int] | None = None,
+    shards: int | Sequence[int] | dict[str, int] | None = None,
+    compression: str | None = "zstd",
+    quality: int | None = None,
+    pyramid_levels: int | str | None = "auto",
+    downsample: str = "mean",
+    ngff_version: str | None = None,
+    bigtiff: bool | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write numpy, dask, xarray or an ``imgio.Image`` to OME-TIFF or OME-Zarr.
+
+    Parameters
+    ----------
+    data
+        An array, a DataArray (dims, C labels, Z/Y/X coordinates and ``attrs["pixel_sizes"]``
+        are used) or an ``Image`` (every scene, or those in ``scenes``).
+    path
+        ``.ome.tif``/``.ome.tiff`` for OME-TIFF, ``.ome.zarr``/``.zarr`` for OME-Zarr.
+    dims, channel_names, physical_pixel_sizes
+        Override or supply dims letters, channel names and µm sizes ``(Z, Y, X)``.
+    tile
+        OME-TIFF tile edge (default 512, multiples of 16).
+    chunks, shards
+        OME-Zarr chunk shape (int: Y/X edge, default 1024) and, with NGFF 0.5, shard shape.
+    compression, quality
+        ``none``, ``zlib``, ``zstd``, ``lzw``, ``jpeg``, ``jpeg2000``, ``jpegxl`` (OME-TIFF);
+        ``none``, ``zstd``, ``lz4``, ``zlib`` (OME-Zarr). ``quality`` is the codec level.
+    pyramid_levels
+        Levels in total, full resolution included, or ``"auto"`` (down to about one tile).
+    downsample
+        ``"mean"`` for intensities, ``"nearest"`` for labels.
+    ngff_version
+        ``"0.4"`` (Zarr v2, default) or ``"0.5"`` (Zarr v3).
+    overwrite
+        Replace an existing target; otherwise it is an error.
+    progress
+        Called as ``progress(done, total)`` while writing.
+
+    Returns
+    -------
+    Path
+        The written file or folder.
+
+    Raises
+    ------
+    TargetExistsError
+        The target exists and ``overwrite`` is false.
+    ImgioError
+        Unknown suffix, option or codec, or data the format cannot hold.
+    """
+    fmt = format_of(path)
+    items = as_scenes(
+        data, dims=dims, channel_names=channel_names, physical_pixel_sizes=physical_pixel_sizes, scenes=scenes
+    )
+    if fmt == "ome-tiff":
+        for name, value in (("chunks", chunks), ("shards", shards), ("ngff_version", ngff_version)):
+            if value is not None:
+                raise ImgioError(f"{name}= is an OME-Zarr option; for OME-TIFF use tile= (found {name}={value!r})")
+        from .ome_tiff import write_ome_tiff
+
+        with atomic_target(path, overwrite=overwrite) as partial:
+            write_ome_tiff(
+                items, partial, tile=512 if tile is None else tile, compression=compression, quality=quality,
+                pyramid_levels=pyramid_levels, downsample=downsample, bigtiff=bigtiff, progress=progress,
+            )
+    else:
+        for name, value in (("tile", tile), ("bigtiff", bigtiff)):
+            if value is not None:
+                raise ImgioError(f"{name}= is an OME-TIFF option; for OME-Zarr use chunks= (found {name}={value!r})")
+        from .ome_zarr import write_ome_zarr
+
+        with atomic_target(path, overwrite=overwrite) as partial:
+            write_ome_zarr(
+                items, partial, ngff_version=ngff_version or "0.4", chunks=chunks, shards=shards,
+                compression=compression, quality=quality, pyramid_levels=pyramid_levels,
+                downsample=downsample, progress=progress,
+            )
+    return Path(path).expanduser().absolute()

@@ -1,0 +1,114 @@
+"""Join images into one lazy DataArray on a row-major grid, without reading pixels.
+
+Column ``j`` is as wide as its widest item and row ``i`` as tall as its tallest; smaller
+items are padded with ``background`` on the right and bottom. ``spacing`` puts that
+many background pixels between cells; ``overlap`` makes each cell start that many
+pixels before the previous one ends (the later item wins the overlapping strip).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ImgioError
+from ._input import SizesArg, standardize
+
+if TYPE_CHECKING:
+    import dask.array as da
+    import xarray as xr
+
+__all__ = ["mosaic"]
+
+
+def _load(item: Any, dims: str | None) -> xr.DataArray:
+    if isinstance(item, (str, os.PathLike)):
+        from ..image import Image
+
+        return Image(item).get_xarray_dask_data()
+    if hasattr(item, "xarray_dask_data"):
+        return item.xarray_dask_data  # type: ignore[no-any-return]
+    return standardize(item, dims=dims).data
+
+
+def _fit(arr: da.Array, y: int, x: int, height: int, width: int, background: float) -> da.Array:
+    """Crop or pad (bottom/right, with ``background``) Y and X to ``height`` x ``width``."""
+    import dask.array as da
+
+    key = [slice(None)] * arr.ndim
+    key[y], key[x] = slice(0, height), slice(0, width)
+    arr = arr[tuple(key)]
+    pad = [(0, 0)] * arr.ndim
+    pad[y], pad[x] = (0, height - arr.shape[y]), (0, width - arr.shape[x])
+    if pad[y][1] or pad[x][1]:
+        arr = da.pad(arr, pad, mode="constant", constant_values=background)
+    return arr
+
+
+def mosaic(
+    items: Sequence[Any],
+    *,
+    across: int,
+    spacing: int = 0,
+    overlap: int = 0,
+    background: float = 0,
+    dims: str | None = None,
+    channel_names: Sequence[str] | None = None,
+    physical_pixel_sizes: SizesArg = None,
+) -> xr.DataArray:
+    """Place ``items`` (paths, ``Image``s, numpy/dask/xarray) on a grid ``across`` columns wide.
+
+    Metadata (channel names, pixel sizes) comes from the first item unless given. The
+    result is lazy; ``imgio.write`` streams it in bands.
+
+    Raises
+    ------
+    ImgioError
+        No items, a bad grid option, or items whose dims, non-spatial sizes or dtypes differ.
+    """
+    import dask.array as da
+
+    if not items:
+        raise ImgioError("mosaic: expected at least one item, found none")
+    if across < 1 or spacing < 0 or overlap < 0:
+        raise ImgioError(f"mosaic: expected across >= 1, spacing >= 0, overlap >= 0; found {across}, {spacing}, {overlap}")
+    arrays = [_load(item, dims) for item in items]
+    first = arrays[0]
+    order = "".join(str(d) for d in first.dims)
+    y, x = order.index("Y"), order.index("X")
+    for i, a in enumerate(arrays[1:], start=1):
+        other = "".join(str(d) for d in a.dims)
+        rest = [n for k, n in enumerate(a.shape) if k not in (y, x)]
+        want = [n for k, n in enumerate(first.shape) if k not in (y, x)]
+        if other != order or rest != want or a.dtype != first.dtype:
+            raise ImgioError(
+                f"mosaic item {i}: expected dims {order}, non-YX sizes {want}, {first.dtype}; "
+                f"found {other}, {rest}, {a.dtype}"
+            )
+    rows = -(-len(arrays) // across)
+    cols = min(across, len(arrays))
+    grid = [arrays[r * across : (r + 1) * across] for r in range(rows)]
+    heights = [max(a.shape[y] for a in row) for row in grid]
+    widths = [max(grid[r][c].shape[x] for r in range(rows) if c < len(grid[r])) for c in range(cols)]
+    steps_y = [h + spacing - overlap for h in heights[:-1]] + [heights[-1]]
+    steps_x = [w + spacing - overlap for w in widths[:-1]] + [widths[-1]]
+    if min(steps_y + steps_x) <= 0:
+        raise ImgioError(f"mosaic: overlap={overlap} must be smaller than every cell size plus spacing")
+    band_rows = []
+    for r, row in enumerate(grid):
+        pieces = []
+        for c in range(cols):
+            if c < len(row):
+                pieces.append(_fit(row[c].data, y, x, steps_y[r], steps_x[c], background))
+            else:
+                shape = list(first.shape)
+                shape[y], shape[x] = steps_y[r], steps_x[c]
+                pieces.append(da.full(shape, background, dtype=first.dtype, chunks=first.data.chunksize))
+        band_rows.append(da.concatenate(pieces, axis=x) if len(pieces) > 1 else pieces[0])
+    joined = da.concatenate(band_rows, axis=y) if len(band_rows) > 1 else band_rows[0]
+    names = channel_names
+    if names is None and "C" in first.coords:
+        names = [str(v) for v in first.coords["C"].values]
+    sizes = physical_pixel_sizes if physical_pixel_sizes is not None else first.attrs.get("pixel_sizes")
+    return standardize(joined, dims=order, channel_names=names, physical_pixel_sizes=sizes, name="mosaic").data
