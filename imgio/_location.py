@@ -19,6 +19,14 @@ from .errors import CorruptFileError, MissingFileError
 
 __all__ = ["Location", "as_location"]
 
+# Remote header parses (tifffile walking IFDs through a file object) fetch this much
+# past each read: one request per IFD, little over-fetch. Tile and chunk reads never go
+# through this cache; they ask for their exact byte ranges.
+HEADER_BLOCK = 1 << 14
+HEAD_BYTES = 4096
+# HTTP cannot list folders: a directory store there is known by its metadata documents
+_HTTP_DIR_MARKERS = ("zarr.json", ".zgroup", ".zattrs", ".zarray")
+
 
 def _is_url(text: str) -> bool:
     head, sep, _ = text.partition("://")
@@ -47,6 +55,9 @@ class Location:
         self._fs_path: str | None = None
         self._local = threading.local()
         self._size: int | None = None
+        self._info: dict[str, Any] | None = None
+        self._info_done = False
+        self._head: bytes | None = None
 
     # pickling: only the address travels; handles reopen lazily
     def __getstate__(self) -> dict[str, Any]:
@@ -113,9 +124,32 @@ class Location:
         assert self._fs_path is not None
         return self._fs_path
 
+    @property
+    def is_http(self) -> bool:
+        return not self.is_local and self.url.split("://", 1)[0].lower() in ("http", "https")
+
+    def _remote_info(self) -> dict[str, Any] | None:
+        """fsspec ``info`` of the object (one HEAD request, remembered); ``None`` if absent."""
+        if not self._info_done:
+            try:
+                self._info = dict(self.fs.info(self.fs_path))
+            except (OSError, ValueError):
+                self._info = None
+            self._info_done = True
+        return self._info
+
+    def _http_store(self) -> bool:
+        """An HTTP URL with directory-store metadata below it (HTTP has no listing)."""
+        if self.name in _HTTP_DIR_MARKERS:
+            return False
+        return any(self.child(m)._remote_info() is not None for m in _HTTP_DIR_MARKERS)
+
     def exists(self) -> bool:
         if self.is_local:
             return os.path.exists(self.url)
+        if self.is_http:
+            # fsspec's HTTP exists() GETs the whole body; info() is a HEAD request
+            return self._remote_info() is not None or self._http_store()
         try:
             return bool(self.fs.exists(self.fs_path))
         except (OSError, ValueError):
@@ -124,6 +158,9 @@ class Location:
     def isdir(self) -> bool:
         if self.is_local:
             return os.path.isdir(self.url)
+        if self.is_http:
+            # fsspec's HTTP isdir() downloads the body to look for links
+            return self._remote_info() is None and self._http_store()
         try:
             return bool(self.fs.isdir(self.fs_path))
         except (OSError, ValueError):
@@ -140,7 +177,10 @@ class Location:
             if self.is_local:
                 self._size = os.path.getsize(self.url)
             else:
-                self._size = int(self.fs.size(self.fs_path))
+                info = self._remote_info()
+                if info is None or info.get("size") is None:
+                    raise MissingFileError(f"no such file, or its size is unknown: {self.url!r}")
+                self._size = int(info["size"])
         return self._size
 
     def token(self) -> str:
@@ -151,9 +191,8 @@ class Location:
                 return f"{self.url}:{st.st_mtime_ns}:{st.st_size}"
             except OSError:
                 return self.url
-        try:
-            info = self.fs.info(self.fs_path)
-        except (OSError, ValueError):
+        info = self._remote_info()
+        if info is None:
             return self.url
         stamp = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("size")
         return f"{self.url}:{stamp}"
@@ -177,11 +216,20 @@ class Location:
                 return open(self.url, "rb")  # noqa: SIM115 - caller closes
             except FileNotFoundError as exc:
                 raise MissingFileError(f"no such file: {self.url!r}") from exc
-        return self.fs.open(self.fs_path, "rb", block_size=1 << 16, cache_type="readahead")  # type: ignore[no-any-return]
+        # a small read-ahead block: a header parse costs about one request per IFD and
+        # never pulls pixel data; the size is passed so that no second HEAD is sent
+        options: dict[str, Any] = {"block_size": HEADER_BLOCK, "cache_type": "readahead"}
+        if self.is_http:
+            options["size"] = self.size
+        return self.fs.open(self.fs_path, "rb", **options)  # type: ignore[no-any-return]
 
-    def head(self, nbytes: int = 4096) -> bytes:
-        """The first ``nbytes`` of the file (fewer for short files)."""
-        return self.read_range(0, nbytes, exact=False)
+    def head(self, nbytes: int = HEAD_BYTES) -> bytes:
+        """The first ``nbytes`` of the file (fewer for short files); fetched once when remote."""
+        if self.is_local or nbytes > HEAD_BYTES:
+            return self.read_range(0, nbytes, exact=False)
+        if self._head is None:
+            self._head = self.read_range(0, HEAD_BYTES, exact=False)
+        return self._head[:nbytes]
 
     def read_range(self, offset: int, nbytes: int, *, exact: bool = True) -> bytes:
         """Bytes ``[offset, offset + nbytes)``; with ``exact`` a short read is an error."""
