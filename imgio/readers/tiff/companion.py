@@ -26,7 +26,7 @@ from ..._ome import OmeImage, parse_light
 from ...dims import PhysicalPixelSizes
 from ...errors import CorruptFileError, ImgioWarning, MissingFileError, SelectionError, UnsupportedFormatError
 from ..base import Reader, SceneInfo
-from .layout import _contiguous, _raw_dtype, _validate, page_dims, page_geometry
+from .layout import _contiguous, _raw_dtype, _validate, page_dims, page_geometry, row_major
 from .source import TiffSource, register_decoder
 
 __all__ = ["CompanionReader"]
@@ -209,7 +209,7 @@ class CompanionReader(Reader):
             warnings.warn(f"{where}: {missing} of {n_planes} planes have no TiffData; they read as 0", ImgioWarning, stacklevel=4)
         _validate(where, planes, locations, geometry.n_segments)
         raw = _raw_dtype(key, byteorders.pop())
-        if raw is not None:
+        if raw is not None and row_major(geometry):
             nbytes = math.prod(shape_key) * raw.itemsize
             planes = [
                 (p[0], p[1], p[2], _contiguous(p[1], p[2], nbytes)) if p is not None else None for p in planes

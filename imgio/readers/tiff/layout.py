@@ -166,7 +166,8 @@ def build_source(
             counts = np.asarray(page.databytecounts, dtype=np.int64)
             planes.append((file_index(page), offsets, counts, False))
     _validate(where, planes, locations, n_seg)
-    if raw is not None:
+    # a page is read in one go only when its segments, back to back, are its row-major bytes
+    if raw is not None and row_major(geometry):
         planes = [
             (p[0], p[1], p[2], bool(p[3] or _contiguous(p[1], p[2], page_bytes))) if p is not None else None
             for p in planes
@@ -187,6 +188,15 @@ def build_source(
         token=f"{token}|{scene_name}|{level_index}",
         where=where,
     )
+
+
+def row_major(g: Geometry) -> bool:
+    """Whether a page's segments, back to back, are its row-major bytes.
+
+    True for strips and full-width tiles without padding between sample planes; never
+    for narrower tiles (their bytes are tile by tile, not row by row).
+    """
+    return g.seg_width == g.width and g.depth == 1 and (g.sep == 1 or g.length % g.seg_length == 0)
 
 
 def _contiguous(offsets: np.ndarray[Any, Any], counts: np.ndarray[Any, Any], nbytes: int) -> bool:
