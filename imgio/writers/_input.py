@@ -233,7 +233,7 @@ def as_scenes(
     physical_pixel_sizes: SizesArg = None,
     scenes: Sequence[int | str] | None = None,
 ) -> list[Scene]:
-    """Every scene to write: one for an array, one per chosen scene of an ``Image``."""
+    """Every scene to write: one per array (a list of arrays is several scenes), or per scene of an ``Image``."""
     if hasattr(data, "get_xarray_dask_data") and hasattr(data, "scenes"):
         names = list(data.scenes)
         chosen = list(range(len(names))) if scenes is None else [_scene_index(s, names) for s in scenes]
@@ -253,6 +253,15 @@ def as_scenes(
                     name=names[i],
                 )
             )
+        return out
+    if isinstance(data, (list, tuple)) and data and all(hasattr(d, "shape") and hasattr(d, "dtype") for d in data):
+        chosen = range(len(data)) if scenes is None else [_scene_index(s, [str(i) for i in range(len(data))]) for s in scenes]
+        out = []
+        for i in chosen:
+            sc = standardize(data[i], dims=dims, channel_names=channel_names, physical_pixel_sizes=physical_pixel_sizes)
+            if len(data) > 1 and sc.name == "Image:0":
+                sc.name = f"Image:{i}"
+            out.append(sc)
         return out
     if scenes is not None and list(scenes) not in ([0], []):
         raise SelectionError(f"scenes={list(scenes)}: an array has one scene (0)")

@@ -132,8 +132,9 @@ class Spool:
         self._offset += len(data)
 
     def finish(self) -> None:
-        """Store the last odd row; call when every band has been added."""
+        """Store the last odd row; call when every band has been added (idempotent)."""
         self._flush()
+        self._plane = None
         self._file.flush()
 
     def readers(self, dtype: np.dtype[Any]) -> Iterator[tuple[int, Callable[[], np.ndarray[Any, Any]]]]:
@@ -162,7 +163,11 @@ def spooled(
     spool: Spool | None,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[Band]:
-    """Bands computed one ahead on a background thread, each also fed to ``spool``."""
+    """Bands computed one ahead on a background thread, each also fed to ``spool``.
+
+    The consumer may stop after the last tile without exhausting this generator: call
+    ``spool.finish()`` once it is done.
+    """
 
     def task(plane: int, get: Callable[[], np.ndarray[Any, Any]]) -> Band:
         band = get()
@@ -173,8 +178,6 @@ def spooled(
         return plane, band
 
     yield from prefetched(lambda p=p, g=g: task(p, g) for p, g in sources)
-    if spool is not None:
-        spool.finish()
 
 
 def band_bytes(shape: tuple[int, ...], itemsize: int, rows: int) -> int:

@@ -175,14 +175,13 @@ def _write_scene(
                     extra["description"] = description
             else:
                 extra["subfiletype"] = 1
-            tif.write(
-                tiles(spooled(sources, spool, advance), tile),
-                shape=shape,
-                dtype=arr.dtype,
-                **options,
-                **extra,
-            )
+            bands = spooled(sources, spool, advance)
+            try:
+                tif.write(tiles(bands, tile), shape=shape, dtype=arr.dtype, **options, **extra)
+            finally:
+                bands.close()
             if spool is not None:
+                spool.finish()
                 sources = spool.readers(arr.dtype)
             if level > 0:
                 spools.pop(0).close()

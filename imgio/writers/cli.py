@@ -1,0 +1,157 @@
+"""``imgio convert`` and ``imgio mosaic``: short functions over the public writer API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from ..errors import ImgioError
+
+__all__ = ["Progress", "add_convert_parser", "add_mosaic_parser", "cmd_convert", "cmd_mosaic"]
+
+
+class Progress:
+    """``progress(done, total)`` shown with tqdm when installed, else one updating stderr line."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._bar: Any = None
+        self._last = 0.0
+        self._shown = False
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            self._tqdm = None
+        else:
+            self._tqdm = tqdm
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._tqdm is not None:
+            if self._bar is None:
+                self._bar = self._tqdm(total=total, desc=self.label, unit="rows", file=sys.stderr)
+            self._bar.update(done - self._bar.n)
+            return
+        now = time.monotonic()
+        if done < total and now - self._last < 0.25:
+            return
+        self._last = now
+        self._shown = True
+        pct = 100.0 * done / total if total else 100.0
+        sys.stderr.write(f"\r{self.label}: {pct:5.1f}% ({done}/{total})")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif self._shown:
+            sys.stderr.write("\n")
+
+
+def _levels(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected an int or 'auto', found {text!r}") from exc
+
+
+def _write_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tile", type=int, help="OME-TIFF tile edge (default 512)")
+    parser.add_argument("--chunks", type=int, help="OME-Zarr chunk edge for Y/X (default 1024)")
+    parser.add_argument("--compression", default="zstd",
+                        help="none, zlib, zstd, lzw, jpeg, jpeg2000, jpegxl (OME-Zarr: none, zstd, lz4, zlib)")
+    parser.add_argument("--quality", type=int, help="codec level (JPEG quality)")
+    parser.add_argument("--pyramid-levels", type=_levels, default="auto",
+                        help="levels in total, full resolution included, or 'auto' (default)")
+    parser.add_argument("--downsample", choices=("mean", "nearest"), default="mean")
+    parser.add_argument("--ngff-version", choices=("0.4", "0.5"), help="OME-Zarr version (default 0.4)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "tile": args.tile,
+        "chunks": args.chunks,
+        "compression": args.compression,
+        "quality": args.quality,
+        "pyramid_levels": args.pyramid_levels,
+        "downsample": args.downsample,
+        "ngff_version": args.ngff_version,
+        "overwrite": args.overwrite,
+    }
+
+
+def _write(data: Any, out: str, args: argparse.Namespace, **extra: Any) -> None:
+    from . import format_of, write
+
+    options = _options(args)
+    drop = ("chunks", "ngff_version") if format_of(out) == "ome-tiff" else ("tile",)
+    for key in drop:
+        if options[key] is not None:
+            raise ImgioError(f"--{key.replace('_', '-')} does not apply to {out!r}")
+        del options[key]
+    progress = None if args.quiet else Progress(f"writing {out}")
+    try:
+        write(data, out, progress=progress, **options, **extra)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Convert any readable image to OME-TIFF or OME-Zarr."""
+    from ..image import Image
+
+    with Image(args.input) as img:
+        scenes: list[int | str] | None = None
+        if args.scene:
+            scenes = [int(s) if s.lstrip("-").isdigit() else s for s in args.scene]
+        if args.level:
+            chosen = scenes if scenes is not None else list(range(len(img.scenes)))
+            data = [img.get_xarray_dask_data(scene=s, level=args.level) for s in chosen]
+            _write(data, args.output, args)
+        else:
+            _write(img, args.output, args, scenes=scenes)
+    sys.stdout.write(f"wrote {args.output}\n")
+    return 0
+
+
+def cmd_mosaic(args: argparse.Namespace) -> int:
+    """Join images on a grid and write the result."""
+    from .mosaic import mosaic
+
+    joined = mosaic(args.inputs, across=args.across, spacing=args.spacing, overlap=args.overlap,
+                    background=args.background)
+    _write(joined, args.output, args)
+    sys.stdout.write(f"wrote {args.output} ({' x '.join(str(n) for n in joined.shape[-3:])})\n")
+    return 0
+
+
+def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``imgio convert IN OUT``."""
+    parser = subparsers.add_parser("convert", help="convert an image to tiled OME-TIFF or OME-Zarr")
+    parser.add_argument("input")
+    parser.add_argument("output", help=".ome.tif / .ome.tiff or .ome.zarr")
+    parser.add_argument("--scene", action="append", help="scene index or name (repeatable; default all)")
+    parser.add_argument("--level", type=int, default=0, help="resolution level to convert (default 0)")
+    _write_options(parser)
+    parser.set_defaults(func=cmd_convert)
+    return parser  # type: ignore[no-any-return]
+
+
+def add_mosaic_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``imgio mosaic OUT IN... --across N``."""
+    parser = subparsers.add_parser("mosaic", help="join images on a grid into one tiled image")
+    parser.add_argument("output", help=".ome.tif / .ome.tiff or .ome.zarr")
+    parser.add_argument("inputs", nargs="+")
+    parser.add_argument("--across", type=int, required=True, help="columns of the grid")
+    parser.add_argument("--spacing", type=int, default=0, help="background pixels between cells")
+    parser.add_argument("--overlap", type=int, default=0, help="pixels each cell overlaps the previous")
+    parser.add_argument("--background", type=float, default=0, help="fill value")
+    _write_options(parser)
+    parser.set_defaults(func=cmd_mosaic)
+    return parser  # type: ignore[no-any-return]
