@@ -85,7 +85,9 @@ class Location:
     # naming
     @property
     def name(self) -> str:
-        return posixpath.basename(self.url.rstrip("/")) if not self.is_local else Path(self.url).name
+        if self.is_local:
+            return Path(self.url).name
+        return posixpath.basename(self.url.rstrip("/"))
 
     @property
     def suffixes(self) -> str:

@@ -50,6 +50,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     _sent = 0
 
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in separate writes: without this, Nagle's algorithm and
+        # delayed ACKs stall every response by tens of milliseconds
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         return  # quiet: the log is kept in ServedRequest records
 
@@ -228,6 +234,9 @@ class CountingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self._stopping.is_set():
+                client.close()
+                return
             try:
                 server = socket.create_connection(self.upstream)
             except OSError:
@@ -242,8 +251,12 @@ class CountingProxy:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._listener.close()
+        try:  # wake the accept() call; closing alone does not on Linux
+            socket.create_connection(self._listener.getsockname()[:2], timeout=1).close()
+        except OSError:
+            pass
         self._thread.join(timeout=5)
+        self._listener.close()
 
     def __enter__(self) -> CountingProxy:
         return self.start()
