@@ -91,9 +91,13 @@ def test_sample(root: Path, entry: dict[str, Any]) -> None:
         else:
             assert array_sha256(got) == want.sha256, want.label
             assert_samples(got, want)
-        # the dask path gives the same pixels as the direct read
-        via_dask = to_axes(lazy.values, dims, want.axes, want.shape)
-        np.testing.assert_array_equal(via_dask, got)
+        # the dask path gives the same pixels as the direct read (a corner of big images)
+        corner = lazy.isel(Y=slice(0, 512), X=slice(0, 512))
+        if corner.shape == lazy.shape:
+            np.testing.assert_array_equal(to_axes(corner.values, dims, want.axes, want.shape), got)
+        else:
+            direct = img.get_image_data(scene=want.scene, Y=slice(0, 512), X=slice(0, 512))
+            np.testing.assert_array_equal(corner.values, direct)
     check_metadata(img, entry)
 
 

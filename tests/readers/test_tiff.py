@@ -140,6 +140,16 @@ def _missing_tiles(tmp: Path) -> Path:
     return path
 
 
+def _mixed_pages(tmp: Path) -> Path:
+    """Pages of different shapes and dtypes: one tifffile series (scene) each."""
+    path = tmp / "mixed.tif"
+    with tifffile.TiffWriter(path) as tw:
+        tw.write(ramp((30, 20), np.uint8), metadata=None)
+        tw.write(ramp((10, 40, 3), np.uint8), photometric="rgb", metadata=None, tile=(16, 16))
+        tw.write(ramp((25, 25), np.float64), metadata=None, compression="zlib")
+    return path
+
+
 VARIANTS: dict[str, Writer] = {
     "strips-uint8": _imwrite("s.tif", ramp((70, 50), np.uint8), rowsperstrip=7),
     "tiled-uint16-zlib": _imwrite("t.tif", ramp((100, 70), np.uint16), tile=(32, 32), compression="zlib"),
@@ -169,6 +179,20 @@ VARIANTS: dict[str, Writer] = {
                                      predictor=True, tile=(16, 32)),
     "predictor-float": _imwrite("pf.tif", ramp((50, 60), np.float32), compression="zlib",
                                 predictor=3, rowsperstrip=8),
+    "predictor-int16-bigendian": _imwrite("pbe.tif", ramp((40, 30), np.int16), compression="zlib",
+                                          predictor=True, byteorder=">", rowsperstrip=5),
+    "predictor-float16": _imwrite("pf16.tif", ramp((40, 30), np.float16), compression="zlib",
+                                  predictor=3, tile=(16, 16)),
+    "ycbcr-jpeg-subsampled": _imwrite("ycc.tif", ramp((70, 90, 3), np.uint8), tile=(32, 32),
+                                      compression="jpeg", photometric="ycbcr", subsampling=(2, 2)),
+    "rgba-extrasamples": _imwrite("rgba.tif", ramp((40, 30, 4), np.uint8), photometric="rgb",
+                                  extrasamples=["unassalpha"], compression="lzw", tile=(16, 16)),
+    "palette": _imwrite("pal.tif", ramp((40, 30), np.uint8), photometric="palette",
+                        colormap=np.tile(np.arange(256, dtype=np.uint16) * 256, (3, 1))),
+    "tile-larger-than-image": _imwrite("big-tile.tif", ramp((20, 25), np.uint16), tile=(64, 64),
+                                       compression="zlib"),
+    "rows-per-strip-over-length": _imwrite("rps.tif", ramp((20, 25), np.uint8), rowsperstrip=100),
+    "generic-mixed-pages": _mixed_pages,
     "bigtiff": _imwrite("big.tif", ramp((2, 40, 50), np.uint16), bigtiff=True, tile=(16, 16)),
     "big-endian-raw": _imwrite("be.tif", ramp((40, 50), np.uint16), byteorder=">"),
     "big-endian-zlib-tiled": _imwrite("bez.tif", ramp((40, 50), np.float32), byteorder=">",
@@ -443,3 +467,43 @@ def test_source_pickles_without_handles(written: dict[str, Path]) -> None:
     clone = pickle.loads(pickle.dumps(src))
     key = (slice(10, 60), slice(5, 69))
     np.testing.assert_array_equal(clone[key], src[key])
+
+
+def test_garbage_tile_names_the_tile(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.tif"
+    tifffile.imwrite(path, ramp((64, 64), np.uint16), tile=(32, 32), compression="zlib")
+    with tifffile.TiffFile(path) as tif:
+        offset = tif.pages.first.dataoffsets[3]
+    raw = bytearray(path.read_bytes())
+    raw[offset : offset + 16] = b"\xff" * 16
+    path.write_bytes(bytes(raw))
+    img = imgio.Image(path)
+    np.testing.assert_array_equal(img.get_image_data("YX", Y=slice(0, 32)), ramp((64, 64), np.uint16)[:32])
+    with pytest.raises(imgio.CorruptFileError, match=r"segment 3 of plane 0 \(tile row 1, column 1\)"):
+        img.get_image_data("YX", Y=slice(40, 50), X=slice(40, 50))
+
+
+@pytest.mark.parametrize("fraction", [0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99])
+def test_truncated_anywhere_raises_imgio_errors_only(tmp_path: Path, fraction: float) -> None:
+    """Cut a multi-page tiled OME-TIFF anywhere: open and read raise ImgioError, or succeed."""
+    full = tmp_path / "full.ome.tif"
+    data = ramp((4, 64, 64), np.uint16, 8)
+    tifffile.imwrite(full, data, tile=(32, 32), compression="zlib", ome=True, metadata={"axes": "ZYX"})
+    raw = full.read_bytes()
+    cut = tmp_path / "cut.ome.tif"
+    cut.write_bytes(raw[: int(len(raw) * fraction)])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", imgio.ImgioWarning)
+            img = imgio.Image(cut)
+            got = img.get_image_data()
+    except imgio.ImgioError as exc:
+        assert "cut.ome.tif" in str(exc)
+        return
+    # what opened must be what tifffile sees in the remaining bytes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with tifffile.TiffFile(cut) as tif:
+            want = tif.series[0].asarray()
+    assert got.size == want.size
+    np.testing.assert_array_equal(got.reshape(want.shape), want)
