@@ -118,6 +118,8 @@ def test_binary_only_tiff_opens_alone(tmp_path: Path) -> None:
     write_set(tmp_path, data)
     img = imgio.Image(tmp_path / "part-a.ome.tif")
     assert img.reader.name == "tiff"
+    with pytest.warns(imgio.ImgioWarning, match=r"companion set; open 'set\.companion\.ome'"):
+        img.scenes  # noqa: B018 - metadata is read on first use
     assert img.get_image_data().size == data.size // 2
 
 

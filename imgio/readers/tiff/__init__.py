@@ -8,6 +8,7 @@ pyramids), LSM, STK and every other series kind tifffile recognises.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import warnings
 from collections.abc import Sequence
@@ -102,6 +103,15 @@ class TiffReader(Reader):
     @cached_property
     def _ome_images(self) -> list[OmeImage]:
         xml = self.ome_xml()
+        if xml and "BinaryOnly" in xml:
+            found = re.search(r'MetadataFile\s*=\s*"([^"]*)"', xml)
+            warnings.warn(
+                f"{self.location.name} holds only pixels of an OME companion set; open "
+                f"{found.group(1) if found else 'its companion file'!r} for the whole image and its "
+                "metadata (this file is read as a plain TIFF)",
+                ImgioWarning,
+                stacklevel=4,
+            )
         return parse_light(xml) if xml else []
 
     def _ome_for(self, index: int) -> OmeImage | None:
