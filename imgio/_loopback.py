@@ -103,15 +103,19 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             status = 206
             extra["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        # logged before the body goes out, so a client never sees data the log lacks
+        served = (start, stop) if status == 206 else None
+        record = ServedRequest(self.command, self.path, status, served, stop - start if body else 0)
+        self.server.log.add(record)
         self._reply(status, stop - start, extra)
         self._sent = 0
         if body:
             try:
                 self._copy(path, start, stop)
             except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True  # the client hung up; count what went out
-        served = (start, stop) if status == 206 else None
-        self.server.log.add(ServedRequest(self.command, self.path, status, served, self._sent))
+                self.close_connection = True  # the client hung up: count what went out
+                with self.server.log.lock:
+                    record.body_bytes = self._sent
 
     def _copy(self, path: Path, start: int, stop: int) -> None:
         with open(path, "rb") as fh:
@@ -216,8 +220,8 @@ class CountingProxy:
                 data = src.recv(1 << 16)
                 if not data:
                     break
+                self._count(towards_client, len(data))  # before the peer can see it
                 dst.sendall(data)
-                self._count(towards_client, len(data))
         except OSError:
             pass
         finally:
