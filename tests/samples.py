@@ -103,7 +103,9 @@ def expected_error(entry: dict[str, Any]) -> str | None:
     return None
 
 
-def to_axes(data: np.ndarray[Any, Any], dims: str, axes: str, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+def to_axes(
+    data: np.ndarray[Any, Any], dims: str, axes: str, shape: tuple[int, ...]
+) -> np.ndarray[Any, Any]:
     """Reorder ``data`` (dims ``dims``) into the manifest's ``axes`` of ``shape``.
 
     Letters are matched first (same letter, same size); what is left is matched by
@@ -128,7 +130,9 @@ def to_axes(data: np.ndarray[Any, Any], dims: str, axes: str, shape: tuple[int, 
                 used.add(j)
                 break
         else:
-            raise AssertionError(f"no imgio dim of size {n} for axis {axes[i]!r}: {dims} {data.shape}")
+            raise AssertionError(
+                f"no imgio dim of size {n} for axis {axes[i]!r}: {dims} {data.shape}"
+            )
     rest = [j for j in range(data.ndim) if j not in used]
     extra = [(dims[j], data.shape[j]) for j in rest if data.shape[j] != 1]
     if extra:

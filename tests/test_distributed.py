@@ -36,7 +36,9 @@ def _digest(arr: np.ndarray[Any, Any]) -> str:
 
 
 @pytest.mark.parametrize("dumps", [pickle.dumps, cloudpickle.dumps], ids=["pickle", "cloudpickle"])
-def test_pickled_array_computes_in_a_new_process(pyramid: tuple[Path, list[Any]], dumps: Any, tmp_path: Path) -> None:
+def test_pickled_array_computes_in_a_new_process(
+    pyramid: tuple[Path, list[Any]], dumps: Any, tmp_path: Path
+) -> None:
     path, levels = pyramid
     img = imgio.Image(path)
     lazy = img.get_xarray_dask_data(level=0)[0, 1, 0, 30:200, 10:150]  # T C Z Y X
@@ -55,7 +57,11 @@ def test_pickled_array_computes_in_a_new_process(pyramid: tuple[Path, list[Any]]
         "print(hashlib.sha256(np.ascontiguousarray(b).tobytes()).hexdigest())\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, str(blob), str(src)], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code, str(blob), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout.split()
     assert out == [_digest(levels[0][1, 30:200, 10:150]), _digest(levels[1])]
 
@@ -64,9 +70,12 @@ def test_local_cluster(pyramid: tuple[Path, list[Any]]) -> None:
     distributed = pytest.importorskip("distributed")
     path, levels = pyramid
     img = imgio.Image(path, chunks={"Y": 64, "X": 64})
-    with distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         region = img.get_xarray_dask_data(level=0).isel(Y=slice(50, 220), X=slice(7, 180))
         got = client.compute(region.data).result()
         np.testing.assert_array_equal(got[0, :, 0], levels[0][:, 50:220, 7:180])

@@ -19,18 +19,28 @@ CHANNELS = ["DAPI", "GFP", "RFP"]
 
 
 @pytest.fixture(scope="module")
-def ome_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+def ome_file(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Scene 0: TCZYX uint16 with channel names and a 3-level SubIFD pyramid; scene 1: RGB."""
     path = tmp_path_factory.mktemp("image") / "two.ome.tif"
     rng = np.random.default_rng(7)
     data = rng.integers(0, 4000, (3, 3, 4, 64, 96), dtype=np.uint16)
     rgb = rng.integers(0, 255, (30, 20, 3), dtype=np.uint8)
     with tifffile.TiffWriter(path, ome=True) as tw:
-        meta = {"axes": "TCZYX", "Name": "cells", "Channel": {"Name": CHANNELS},
-                "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5, "PhysicalSizeZ": 1.0}
+        meta = {
+            "axes": "TCZYX",
+            "Name": "cells",
+            "Channel": {"Name": CHANNELS},
+            "PhysicalSizeX": 0.5,
+            "PhysicalSizeY": 0.5,
+            "PhysicalSizeZ": 1.0,
+        }
         tw.write(data, tile=(32, 32), compression="zlib", subifds=2, metadata=meta)
         for factor in (2, 4):
-            tw.write(data[..., ::factor, ::factor], tile=(16, 16), compression="zlib", subfiletype=1)
+            tw.write(
+                data[..., ::factor, ::factor], tile=(16, 16), compression="zlib", subfiletype=1
+            )
         tw.write(rgb, photometric="rgb", metadata={"axes": "YXS", "Name": "overview"})
     return path, data, rgb
 
@@ -90,25 +100,32 @@ def test_selections(ome_file: tuple[Path, Any, Any]) -> None:
     img = imgio.Image(path)
     np.testing.assert_array_equal(img.get_image_data("ZYX", T=0, C="GFP"), data[0, 1])
     np.testing.assert_array_equal(img.get_image_data("CZYX", T=2), data[2])
-    np.testing.assert_array_equal(img.get_image_data("YXZ", T=1, C=0), data[1, 0].transpose(1, 2, 0))
+    np.testing.assert_array_equal(
+        img.get_image_data("YXZ", T=1, C=0), data[1, 0].transpose(1, 2, 0)
+    )
     np.testing.assert_array_equal(
         img.get_image_data("TCZYX", C=["RFP", "DAPI"], Z=slice(1, 3)), data[:, [2, 0], 1:3]
     )
     np.testing.assert_array_equal(img.get_image_data("TCYX", Z=[3], C=[1, 2]), data[:, 1:3, 3])
     np.testing.assert_array_equal(
-        img.get_image_data("ZYX", T=-1, C=0, Y=slice(5, 50), X=slice(60, None)), data[-1, 0, :, 5:50, 60:]
+        img.get_image_data("ZYX", T=-1, C=0, Y=slice(5, 50), X=slice(60, None)),
+        data[-1, 0, :, 5:50, 60:],
     )
     lazy = img.get_image_dask_data("CZYX", T=1, C=[2, 0])
     assert isinstance(lazy, da.Array)
     np.testing.assert_array_equal(lazy.compute(), data[1, [2, 0]])
-    np.testing.assert_array_equal(img.get_image_data("ZYX", T=0, C="DAPI", level=1), data[0, 0, :, ::2, ::2])
+    np.testing.assert_array_equal(
+        img.get_image_data("ZYX", T=0, C="DAPI", level=1), data[0, 0, :, ::2, ::2]
+    )
     with pytest.raises(imgio.SelectionError, match=r"T=3 out of range \(0\.\.2\)"):
         img.get_image_data("ZYX", T=3, C=0)
     with pytest.raises(imgio.SelectionError, match=r"Z=7 out of range \(0\.\.3\)"):
         img.get_image_data("CZYX", T=0, Z=[0, 7])
     with pytest.raises(imgio.SelectionError, match=r"no channel named 'CY5'.*DAPI"):
         img.get_image_data("ZYX", T=0, C="CY5")
-    with pytest.raises(imgio.SelectionError, match=r"dim C has size 3 and is not in the requested order"):
+    with pytest.raises(
+        imgio.SelectionError, match=r"dim C has size 3 and is not in the requested order"
+    ):
         img.get_image_data("ZYX", T=0)
     with pytest.raises(imgio.SelectionError, match=r"no dim 'Q'"):
         img.get_image_data("ZYX", T=0, C=0, Q=1)
@@ -141,7 +158,9 @@ def test_imread_and_imread_dask(ome_file: tuple[Path, Any, Any]) -> None:
     np.testing.assert_array_equal(imgio.imread(path), data)
     np.testing.assert_array_equal(imgio.imread(path, T=1, C="RFP"), data[1, 2])
     np.testing.assert_array_equal(imgio.imread(path, scene=1), rgb[None, None, None])
-    np.testing.assert_array_equal(imgio.imread(path, level=1, T=0, C=0, Z=0), data[0, 0, 0, ::2, ::2])
+    np.testing.assert_array_equal(
+        imgio.imread(path, level=1, T=0, C=0, Z=0), data[0, 0, 0, ::2, ::2]
+    )
     lazy = imgio.imread_dask(path, C=1)
     assert isinstance(lazy, da.Array) and lazy.shape == data[:, 1].shape
     np.testing.assert_array_equal(lazy.compute(), data[:, 1])

@@ -176,8 +176,9 @@ def check_companion(root: Path, entry: dict[str, Any]) -> None:
     for z, name in enumerate(files):
         want = truth["tiff_files"][name]["series"][0]["level0"]
         got = img.get_image_data("YXS" if samples > 1 else "YX", Z=z, T=0, C=0)
-        assert array_sha256(to_axes(got, "YXS"[: got.ndim], want["axes"], tuple(want["shape"]))) == want[
-            "sha256"
-        ], name
+        assert (
+            array_sha256(to_axes(got, "YXS"[: got.ndim], want["axes"], tuple(want["shape"])))
+            == want["sha256"]
+        ), name
     # opening the folder finds the companion inside it
     assert imgio.Image(folder).shape == img.shape

@@ -23,8 +23,13 @@ def _binary_only(companion: str, uid: str) -> str:
 
 
 def write_set(
-    folder: Path, data: np.ndarray[Any, Any], *, order: str = "XYZCT", drop: tuple[int, ...] = (),
-    channels: tuple[str, ...] = ("dapi", "gfp"), name: str = "set.companion.ome",
+    folder: Path,
+    data: np.ndarray[Any, Any],
+    *,
+    order: str = "XYZCT",
+    drop: tuple[int, ...] = (),
+    channels: tuple[str, ...] = ("dapi", "gfp"),
+    name: str = "set.companion.ome",
 ) -> Path:
     """data is (T, C, Z, Y, X); planes go to two files in DimensionOrder, 3 planes per TiffData."""
     sizes = dict(zip("TCZYX", data.shape, strict=True))
@@ -37,8 +42,13 @@ def write_set(
         uid = f"urn:uuid:00000000-0000-0000-0000-00000000000{f}"
         with tifffile.TiffWriter(folder / fname) as tw:
             for i, plane in enumerate(chunk):
-                tw.write(plane, tile=(16, 16), compression="zlib", metadata=None,
-                         description=_binary_only(name, uid) if i == 0 else None)
+                tw.write(
+                    plane,
+                    tile=(16, 16),
+                    compression="zlib",
+                    metadata=None,
+                    description=_binary_only(name, uid) if i == 0 else None,
+                )
         for start in range(0, len(chunk), 3):
             p = f * half + start
             if p in drop:
@@ -50,7 +60,10 @@ def write_set(
                 f'<TiffData {first} IFD="{start}" PlaneCount="{count}">'
                 f'<UUID FileName="{fname}">{uid}</UUID></TiffData>'
             )
-    chans = "".join(f'<Channel ID="Channel:0:{i}" Name="{n}" SamplesPerPixel="1"/>' for i, n in enumerate(channels))
+    chans = "".join(
+        f'<Channel ID="Channel:0:{i}" Name="{n}" SamplesPerPixel="1"/>'
+        for i, n in enumerate(channels)
+    )
     xml = (
         f'<?xml version="1.0" encoding="UTF-8"?><OME xmlns="{NS}">'
         f'<Image ID="Image:0" Name="companion-set"><Pixels ID="Pixels:0" DimensionOrder="{order}" '
@@ -125,8 +138,12 @@ def test_binary_only_tiff_opens_alone(tmp_path: Path) -> None:
 
 def test_plain_ome_xml_is_not_a_companion(tmp_path: Path) -> None:
     path = tmp_path / "meta.ome"
-    path.write_text(f'<?xml version="1.0"?><OME xmlns="{NS}"><Image ID="Image:0"><Pixels ID="Pixels:0" '
-                    'DimensionOrder="XYZCT" Type="uint8" SizeX="2" SizeY="2" SizeZ="1" SizeC="1" SizeT="1">'
-                    '<BinData Length="0"/></Pixels></Image></OME>')
-    with pytest.raises(imgio.UnsupportedFormatError, match="ome-companion: OME-XML without TiffData"):
+    path.write_text(
+        f'<?xml version="1.0"?><OME xmlns="{NS}"><Image ID="Image:0"><Pixels ID="Pixels:0" '
+        'DimensionOrder="XYZCT" Type="uint8" SizeX="2" SizeY="2" SizeZ="1" SizeC="1" SizeT="1">'
+        '<BinData Length="0"/></Pixels></Image></OME>'
+    )
+    with pytest.raises(
+        imgio.UnsupportedFormatError, match="ome-companion: OME-XML without TiffData"
+    ):
         imgio.Image(path)

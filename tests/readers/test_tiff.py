@@ -33,7 +33,7 @@ def ramp(shape: tuple[int, ...], dtype: Any, seed: int = 0) -> np.ndarray[Any, A
     """Deterministic, non-repeating-looking pixels of any dtype."""
     rng = np.random.default_rng(seed)
     dtype = np.dtype(dtype)
-    if dtype == bool:
+    if dtype.kind == "b":
         return rng.random(shape) > 0.5
     if dtype.kind == "f":
         return (rng.standard_normal(shape) * 100).astype(dtype)
@@ -54,17 +54,31 @@ def _imwrite(name: str, data: Any, **kwargs: Any) -> Writer:
     return write
 
 
-def _pyramid(name: str, *, subifds: bool, tile: tuple[int, int] = (32, 32), **kwargs: Any) -> Writer:
+def _pyramid(
+    name: str, *, subifds: bool, tile: tuple[int, int] = (32, 32), **kwargs: Any
+) -> Writer:
     def write(tmp: Path) -> Path:
         path = tmp / name
-        base = ramp((3, 150, 130), np.uint16, seed=3) if kwargs.get("channels") else ramp((150, 130), np.uint8)
+        base = (
+            ramp((3, 150, 130), np.uint16, seed=3)
+            if kwargs.get("channels")
+            else ramp((150, 130), np.uint8)
+        )
         levels = [base]
         while min(levels[-1].shape[-2:]) > 40:
             levels.append(levels[-1][..., ::2, ::2].copy())
         opts: dict[str, Any] = {"tile": tile, "compression": "zlib"}
         with tifffile.TiffWriter(path, ome=kwargs.get("ome", False)) as tw:
-            meta = {"axes": "CYX", "Channel": {"Name": ["a", "b", "c"]}, "PhysicalSizeX": 0.5,
-                    "PhysicalSizeY": 0.5} if kwargs.get("ome") else None
+            meta = (
+                {
+                    "axes": "CYX",
+                    "Channel": {"Name": ["a", "b", "c"]},
+                    "PhysicalSizeX": 0.5,
+                    "PhysicalSizeY": 0.5,
+                }
+                if kwargs.get("ome")
+                else None
+            )
             tw.write(base, subifds=len(levels) - 1 if subifds else 0, metadata=meta, **opts)
             for lvl in levels[1:]:
                 tw.write(lvl, subfiletype=1, metadata=None if subifds else None, **opts)
@@ -76,11 +90,25 @@ def _pyramid(name: str, *, subifds: bool, tile: tuple[int, int] = (32, 32), **kw
 def _ome_multiscene(tmp: Path) -> Path:
     path = tmp / "scenes.ome.tif"
     with tifffile.TiffWriter(path, ome=True) as tw:
-        tw.write(ramp((2, 3, 4, 40, 50), np.uint16, 1), tile=(16, 16), compression="zlib",
-                 metadata={"axes": "TCZYX", "Name": "first", "Channel": {"Name": ["DAPI", "GFP", "RFP"]},
-                           "PhysicalSizeX": 0.25, "PhysicalSizeY": 0.25, "PhysicalSizeZ": 2.0,
-                           "TimeIncrement": 1.5})
-        tw.write(ramp((60, 30, 3), np.uint8, 2), photometric="rgb", metadata={"axes": "YXS", "Name": "rgb"})
+        tw.write(
+            ramp((2, 3, 4, 40, 50), np.uint16, 1),
+            tile=(16, 16),
+            compression="zlib",
+            metadata={
+                "axes": "TCZYX",
+                "Name": "first",
+                "Channel": {"Name": ["DAPI", "GFP", "RFP"]},
+                "PhysicalSizeX": 0.25,
+                "PhysicalSizeY": 0.25,
+                "PhysicalSizeZ": 2.0,
+                "TimeIncrement": 1.5,
+            },
+        )
+        tw.write(
+            ramp((60, 30, 3), np.uint8, 2),
+            photometric="rgb",
+            metadata={"axes": "YXS", "Name": "rgb"},
+        )
         tw.write(ramp((3, 20, 30), np.float32, 3), metadata={"axes": "ZYX", "Name": "floats"})
     return path
 
@@ -102,7 +130,8 @@ def _ome_multifile(tmp: Path) -> Path:
     uuids = [f"urn:uuid:{uuid.UUID(int=i + 1)}" for i in range(2)]
     planes = ramp((4, 20, 16), np.uint8, 5)
     tiffdata = "".join(
-        f'<TiffData FirstZ="{2 * i}" IFD="0" PlaneCount="2"><UUID FileName="{n}">{u}</UUID></TiffData>'
+        f'<TiffData FirstZ="{2 * i}" IFD="0" PlaneCount="2">'
+        f'<UUID FileName="{n}">{u}</UUID></TiffData>'
         for i, (n, u) in enumerate(zip(names, uuids, strict=True))
     )
     for i, (n, u) in enumerate(zip(names, uuids, strict=True)):
@@ -115,17 +144,29 @@ def _ome_multifile(tmp: Path) -> Path:
         )
         with tifffile.TiffWriter(tmp / n) as tw:
             for z in (2 * i, 2 * i + 1):
-                tw.write(planes[z], description=xml if z == 2 * i else None, metadata=None,
-                         contiguous=False)
+                tw.write(
+                    planes[z],
+                    description=xml if z == 2 * i else None,
+                    metadata=None,
+                    contiguous=False,
+                )
     return tmp / names[0]
 
 
 def _imagej(tmp: Path) -> Path:
     path = tmp / "hyper.tif"
     tifffile.imwrite(
-        path, ramp((3, 4, 2, 30, 20), np.uint16, 6), imagej=True, resolution=(1 / 0.2, 1 / 0.2),
-        metadata={"axes": "TZCYX", "spacing": 1.5, "unit": "um", "finterval": 2.0,
-                  "Labels": ["ch-a", "ch-b"] * 12},
+        path,
+        ramp((3, 4, 2, 30, 20), np.uint16, 6),
+        imagej=True,
+        resolution=(1 / 0.2, 1 / 0.2),
+        metadata={
+            "axes": "TZCYX",
+            "spacing": 1.5,
+            "unit": "um",
+            "finterval": 2.0,
+            "Labels": ["ch-a", "ch-b"] * 12,
+        },
     )
     return path
 
@@ -152,13 +193,27 @@ def _mixed_pages(tmp: Path) -> Path:
 
 VARIANTS: dict[str, Writer] = {
     "strips-uint8": _imwrite("s.tif", ramp((70, 50), np.uint8), rowsperstrip=7),
-    "tiled-uint16-zlib": _imwrite("t.tif", ramp((100, 70), np.uint16), tile=(32, 32), compression="zlib"),
-    "rgb-contig-jpeg": _imwrite("j.tif", ramp((70, 90, 3), np.uint8), tile=(32, 32), compression="jpeg",
-                                photometric="rgb"),
-    "rgb-separate-tiled-lzw": _imwrite("p.tif", ramp((3, 70, 90), np.uint8), tile=(32, 32),
-                                       compression="lzw", planarconfig="separate", photometric="rgb"),
-    "rgb-separate-strips": _imwrite("ps.tif", ramp((3, 50, 40), np.uint16), rowsperstrip=9,
-                                    planarconfig="separate", photometric="rgb"),
+    "tiled-uint16-zlib": _imwrite(
+        "t.tif", ramp((100, 70), np.uint16), tile=(32, 32), compression="zlib"
+    ),
+    "rgb-contig-jpeg": _imwrite(
+        "j.tif", ramp((70, 90, 3), np.uint8), tile=(32, 32), compression="jpeg", photometric="rgb"
+    ),
+    "rgb-separate-tiled-lzw": _imwrite(
+        "p.tif",
+        ramp((3, 70, 90), np.uint8),
+        tile=(32, 32),
+        compression="lzw",
+        planarconfig="separate",
+        photometric="rgb",
+    ),
+    "rgb-separate-strips": _imwrite(
+        "ps.tif",
+        ramp((3, 50, 40), np.uint16),
+        rowsperstrip=9,
+        planarconfig="separate",
+        photometric="rgb",
+    ),
     "multipage": _imwrite("m.tif", ramp((5, 30, 40), np.int16), metadata=None),
     "shaped-4d": _imwrite("q.tif", ramp((2, 3, 30, 40), np.float32), compression="zstd"),
     "bilevel": _imwrite("b.tif", ramp((37, 45), bool)),
@@ -166,39 +221,98 @@ VARIANTS: dict[str, Writer] = {
     "12bit": _imwrite("b12.tif", ramp((30, 21), np.uint16) % 4096, bitspersample=12),
     **{
         f"dtype-{t}": _imwrite(f"d-{t}.tif", ramp((40, 30), t), tile=(16, 16), compression="zlib")
-        for t in ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
-                  "float16", "float32", "float64")
+        for t in (
+            "uint8",
+            "uint16",
+            "uint32",
+            "uint64",
+            "int8",
+            "int16",
+            "int32",
+            "int64",
+            "float16",
+            "float32",
+            "float64",
+        )
     },
     **{
-        f"comp-{c}": _imwrite(f"c-{c}.tif", ramp((50, 60, 3), np.uint8), tile=(32, 32), compression=c,
-                              photometric="rgb")
-        for c in ("none", "deflate", "lzw", "zstd", "lzma", "packbits", "jpeg2000", "webp", "png",
-                  "jpegxl", "lerc")
+        f"comp-{c}": _imwrite(
+            f"c-{c}.tif",
+            ramp((50, 60, 3), np.uint8),
+            tile=(32, 32),
+            compression=c,
+            photometric="rgb",
+        )
+        for c in (
+            "none",
+            "deflate",
+            "lzw",
+            "zstd",
+            "lzma",
+            "packbits",
+            "jpeg2000",
+            "webp",
+            "png",
+            "jpegxl",
+            "lerc",
+        )
     },
-    "predictor-horizontal": _imwrite("ph.tif", ramp((50, 60), np.uint16), compression="zlib",
-                                     predictor=True, tile=(16, 32)),
-    "predictor-float": _imwrite("pf.tif", ramp((50, 60), np.float32), compression="zlib",
-                                predictor=3, rowsperstrip=8),
-    "predictor-int16-bigendian": _imwrite("pbe.tif", ramp((40, 30), np.int16), compression="zlib",
-                                          predictor=True, byteorder=">", rowsperstrip=5),
-    "predictor-float16": _imwrite("pf16.tif", ramp((40, 30), np.float16), compression="zlib",
-                                  predictor=3, tile=(16, 16)),
-    "ycbcr-jpeg-subsampled": _imwrite("ycc.tif", ramp((70, 90, 3), np.uint8), tile=(32, 32),
-                                      compression="jpeg", photometric="ycbcr", subsampling=(2, 2)),
-    "rgba-extrasamples": _imwrite("rgba.tif", ramp((40, 30, 4), np.uint8), photometric="rgb",
-                                  extrasamples=["unassalpha"], compression="lzw", tile=(16, 16)),
-    "palette": _imwrite("pal.tif", ramp((40, 30), np.uint8), photometric="palette",
-                        colormap=np.tile(np.arange(256, dtype=np.uint16) * 256, (3, 1))),
-    "tile-larger-than-image": _imwrite("big-tile.tif", ramp((20, 25), np.uint16), tile=(64, 64),
-                                       compression="zlib"),
+    "predictor-horizontal": _imwrite(
+        "ph.tif", ramp((50, 60), np.uint16), compression="zlib", predictor=True, tile=(16, 32)
+    ),
+    "predictor-float": _imwrite(
+        "pf.tif", ramp((50, 60), np.float32), compression="zlib", predictor=3, rowsperstrip=8
+    ),
+    "predictor-int16-bigendian": _imwrite(
+        "pbe.tif",
+        ramp((40, 30), np.int16),
+        compression="zlib",
+        predictor=True,
+        byteorder=">",
+        rowsperstrip=5,
+    ),
+    "predictor-float16": _imwrite(
+        "pf16.tif", ramp((40, 30), np.float16), compression="zlib", predictor=3, tile=(16, 16)
+    ),
+    "ycbcr-jpeg-subsampled": _imwrite(
+        "ycc.tif",
+        ramp((70, 90, 3), np.uint8),
+        tile=(32, 32),
+        compression="jpeg",
+        photometric="ycbcr",
+        subsampling=(2, 2),
+    ),
+    "rgba-extrasamples": _imwrite(
+        "rgba.tif",
+        ramp((40, 30, 4), np.uint8),
+        photometric="rgb",
+        extrasamples=["unassalpha"],
+        compression="lzw",
+        tile=(16, 16),
+    ),
+    "palette": _imwrite(
+        "pal.tif",
+        ramp((40, 30), np.uint8),
+        photometric="palette",
+        colormap=np.tile(np.arange(256, dtype=np.uint16) * 256, (3, 1)),
+    ),
+    "tile-larger-than-image": _imwrite(
+        "big-tile.tif", ramp((20, 25), np.uint16), tile=(64, 64), compression="zlib"
+    ),
     "rows-per-strip-over-length": _imwrite("rps.tif", ramp((20, 25), np.uint8), rowsperstrip=100),
     "generic-mixed-pages": _mixed_pages,
     "bigtiff": _imwrite("big.tif", ramp((2, 40, 50), np.uint16), bigtiff=True, tile=(16, 16)),
     "big-endian-raw": _imwrite("be.tif", ramp((40, 50), np.uint16), byteorder=">"),
-    "big-endian-zlib-tiled": _imwrite("bez.tif", ramp((40, 50), np.float32), byteorder=">",
-                                      compression="zlib", tile=(16, 16)),
-    "volumetric-tiles": _imwrite("vol.tif", ramp((9, 40, 40), np.uint8), tile=(4, 16, 16), volumetric=True,
-                                 compression="zlib"),
+    "big-endian-zlib-tiled": _imwrite(
+        "bez.tif", ramp((40, 50), np.float32), byteorder=">", compression="zlib", tile=(16, 16)
+    ),
+    "volumetric-tiles": _imwrite(
+        "vol.tif",
+        ramp((9, 40, 40), np.uint8),
+        tile=(4, 16, 16),
+        volumetric=True,
+        compression="zlib",
+    ),
     "pyramid-subifds": _pyramid("pyr-sub.tif", subifds=True),
     "pyramid-pages": _pyramid("pyr-pages.tif", subifds=False),
     "ome-pyramid-subifds": _pyramid("pyr.ome.tif", subifds=True, ome=True, channels=True),
@@ -232,7 +346,11 @@ def reference(path: Path) -> list[dict[str, Any]]:
                 levels = []
                 for level in series.levels:
                     key = level.keyframe
-                    grid = (key.tilelength, key.tilewidth) if key.is_tiled else (key.rowsperstrip, key.imagewidth)
+                    grid = (
+                        (key.tilelength, key.tilewidth)
+                        if key.is_tiled
+                        else (key.rowsperstrip, key.imagewidth)
+                    )
                     levels.append({"data": level.asarray(), "grid": grid})
                 out.append({"axes": series.axes, "levels": levels})
     return out
@@ -272,9 +390,13 @@ def test_variant_matches_tifffile(variant: str, written: dict[str, Path]) -> Non
                 index[ya], index[xa] = slice(y0, y1), slice(x0, x1)
                 expect = want[tuple(index)]
                 region = lazy.isel(Y=slice(y0, y1), X=slice(x0, x1)).values
-                np.testing.assert_array_equal(to_axes(region, dims, series["axes"], expect.shape), expect)
+                np.testing.assert_array_equal(
+                    to_axes(region, dims, series["axes"], expect.shape), expect
+                )
                 direct = img.get_image_data(scene=s, level=lvl, Y=slice(y0, y1), X=slice(x0, x1))
-                np.testing.assert_array_equal(to_axes(direct, dims, series["axes"], expect.shape), expect)
+                np.testing.assert_array_equal(
+                    to_axes(direct, dims, series["axes"], expect.shape), expect
+                )
 
 
 # ------------------------------------------------------------------ laziness
@@ -385,7 +507,9 @@ def test_lenient_ome_wrong_channel_count(tmp_path: Path) -> None:
     tifffile.imwrite(path, ramp((2, 20, 20), np.uint8), ome=True, metadata={"axes": "CYX"})
     with tifffile.TiffFile(path) as tif:
         xml = tif.pages.first.description
-    extra = xml.replace("</Pixels>", '<Channel ID="Channel:0:9" Name="ghost" SamplesPerPixel="1"/></Pixels>')
+    extra = xml.replace(
+        "</Pixels>", '<Channel ID="Channel:0:9" Name="ghost" SamplesPerPixel="1"/></Pixels>'
+    )
     extra = re.sub(r'(<Channel ID="Channel:0:0")', r'\1 Name="one"', extra)
     tifffile.tiffcomment(path, extra.encode())
     with pytest.warns(imgio.ImgioWarning, match="channel"):
@@ -441,7 +565,9 @@ def test_truncated_tiled_file_names_the_tile(tmp_path: Path) -> None:
     cut = tmp_path / "cut.tif"
     # tifffile puts the IFD first: cutting inside the tile data keeps the structure readable
     cut.write_bytes(data[: offsets[8] + 10])
-    with pytest.raises(imgio.CorruptFileError, match=r"segment 8 of plane 0.*cut\.tif has \d+ bytes"):
+    with pytest.raises(
+        imgio.CorruptFileError, match=r"segment 8 of plane 0.*cut\.tif has \d+ bytes"
+    ):
         imgio.Image(cut).get_image_data()
 
 
@@ -454,8 +580,12 @@ def test_forced_reader_and_sniffing(tmp_path: Path) -> None:
     with pytest.raises(imgio.UnsupportedFormatError, match="no reader of that name"):
         imgio.Image(odd, reader="nonexistent")
     ome = tmp_path / "plain-suffix.tif"
-    tifffile.imwrite(ome, ramp((2, 20, 30), np.uint8), ome=True,
-                     metadata={"axes": "CYX", "Channel": {"Name": ["x", "y"]}})
+    tifffile.imwrite(
+        ome,
+        ramp((2, 20, 30), np.uint8),
+        ome=True,
+        metadata={"axes": "CYX", "Channel": {"Name": ["x", "y"]}},
+    )
     img = imgio.Image(ome)
     assert img.channel_names == ["x", "y"]
     assert img.ome_metadata.images[0].pixels.size_c == 2
@@ -478,8 +608,12 @@ def test_garbage_tile_names_the_tile(tmp_path: Path) -> None:
     raw[offset : offset + 16] = b"\xff" * 16
     path.write_bytes(bytes(raw))
     img = imgio.Image(path)
-    np.testing.assert_array_equal(img.get_image_data("YX", Y=slice(0, 32)), ramp((64, 64), np.uint16)[:32])
-    with pytest.raises(imgio.CorruptFileError, match=r"segment 3 of plane 0 \(tile row 1, column 1\)"):
+    np.testing.assert_array_equal(
+        img.get_image_data("YX", Y=slice(0, 32)), ramp((64, 64), np.uint16)[:32]
+    )
+    with pytest.raises(
+        imgio.CorruptFileError, match=r"segment 3 of plane 0 \(tile row 1, column 1\)"
+    ):
         img.get_image_data("YX", Y=slice(40, 50), X=slice(40, 50))
 
 
@@ -488,7 +622,9 @@ def test_truncated_anywhere_raises_imgio_errors_only(tmp_path: Path, fraction: f
     """Cut a multi-page tiled OME-TIFF anywhere: open and read raise ImgioError, or succeed."""
     full = tmp_path / "full.ome.tif"
     data = ramp((4, 64, 64), np.uint16, 8)
-    tifffile.imwrite(full, data, tile=(32, 32), compression="zlib", ome=True, metadata={"axes": "ZYX"})
+    tifffile.imwrite(
+        full, data, tile=(32, 32), compression="zlib", ome=True, metadata={"axes": "ZYX"}
+    )
     raw = full.read_bytes()
     cut = tmp_path / "cut.ome.tif"
     cut.write_bytes(raw[: int(len(raw) * fraction)])

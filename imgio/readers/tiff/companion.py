@@ -24,7 +24,13 @@ import numpy as np
 from ..._location import Location
 from ..._ome import OmeImage, parse_light
 from ...dims import PhysicalPixelSizes
-from ...errors import CorruptFileError, ImgioWarning, MissingFileError, SelectionError, UnsupportedFormatError
+from ...errors import (
+    CorruptFileError,
+    ImgioWarning,
+    MissingFileError,
+    SelectionError,
+    UnsupportedFormatError,
+)
 from ..base import Reader, SceneInfo
 from .layout import _contiguous, _raw_dtype, _validate, page_dims, page_geometry, row_major
 from .source import TiffSource, register_decoder
@@ -95,7 +101,10 @@ class CompanionReader(Reader):
             if len(found) != 1:
                 raise UnsupportedFormatError(
                     location.url,
-                    {self.name: f"expected one companion (*.companion.ome or *.ome) in the folder, found {found}"},
+                    {
+                        self.name: "expected one companion (*.companion.ome or *.ome) in the "
+                        f"folder, found {found}"
+                    },
                 )
             location = location.child(found[0])
         super().__init__(location)
@@ -104,19 +113,24 @@ class CompanionReader(Reader):
         try:
             root = ET.fromstring(raw)
         except ET.ParseError as exc:
-            raise UnsupportedFormatError(location.url, {self.name: f"not well-formed XML ({exc})"}) from exc
+            raise UnsupportedFormatError(
+                location.url, {self.name: f"not well-formed XML ({exc})"}
+            ) from exc
         if _local(root.tag) != "OME":
-            raise UnsupportedFormatError(location.url, {self.name: f"root element is {root.tag!r}, not OME"})
+            raise UnsupportedFormatError(
+                location.url, {self.name: f"root element is {root.tag!r}, not OME"}
+            )
         pixels = []
-        for image in root:
-            if _local(image.tag) == "Image":
-                p = next((c for c in image if _local(c.tag) == "Pixels"), None)
+        for element in root:
+            if _local(element.tag) == "Image":
+                p = next((c for c in element if _local(c.tag) == "Pixels"), None)
                 if p is not None:
                     pixels.append(p)
         self._tiff_data = [_tiff_data(p) for p in pixels]
         if not any(self._tiff_data):
             raise UnsupportedFormatError(
-                location.url, {self.name: "OME-XML without TiffData naming TIFF files (not a companion)"}
+                location.url,
+                {self.name: "OME-XML without TiffData naming TIFF files (not a companion)"},
             )
         self._images: list[OmeImage] = parse_light(self._xml)
         self._token = location.token()
@@ -132,7 +146,9 @@ class CompanionReader(Reader):
             self._sources[index] = source
 
     # ---------------------------------------------------------------- layout
-    def _build(self, index: int, image: OmeImage, tds: list[_TiffData]) -> tuple[SceneInfo, TiffSource]:
+    def _build(
+        self, index: int, image: OmeImage, tds: list[_TiffData]
+    ) -> tuple[SceneInfo, TiffSource]:
         import tifffile
 
         where = f"{self.location.name} image {index}"
@@ -150,15 +166,17 @@ class CompanionReader(Reader):
         for name in files:
             loc = self.location.sibling(name)
             if not loc.exists():
-                raise MissingFileError(f"{where}: TiffData names {name!r}, which is not beside the companion")
+                raise MissingFileError(
+                    f"{where}: TiffData names {name!r}, which is not beside the companion"
+                )
             try:
                 with loc.open() as fh, tifffile.TiffFile(fh, name=name, _useframes=False) as tif:
-                    pages = list(tif.pages)
+                    tiff_pages = list(tif.pages)
                     byteorders.add(tif.byteorder)
-                    pages_by_file[name] = [_PageInfo.of(p) for p in pages]
+                    pages_by_file[name] = [_PageInfo.of(p) for p in tiff_pages]
                     if key_info is None:
                         first_td = next(td for td in tds if td.file == name)
-                        key = pages[min(first_td.ifd, len(pages) - 1)]
+                        key = tiff_pages[min(first_td.ifd, len(tiff_pages) - 1)]
                         key_info = (len(locations), int(key.offset), key)
                         register_decoder(loc, int(key.offset), key)
             except (tifffile.TiffFileError, ValueError, IndexError, KeyError, OSError) as exc:
@@ -175,14 +193,20 @@ class CompanionReader(Reader):
         n_planes = math.prod(plane_shape)
         geometry = page_geometry(key)
         shape_key = tuple(int(v) for v in key.shaped)
-        planes: list[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any], bool] | None] = [None] * n_planes
+        planes: list[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any], bool] | None] = [
+            None
+        ] * n_planes
         for td in tds:
             fidx = files.index(td.file)
             pages = pages_by_file[td.file]
             count = td.plane_count if td.plane_count is not None else len(pages) - td.ifd
             first = [td.first[d] for d in plane_axes]
             if any(not 0 <= f < n for f, n in zip(first, plane_shape, strict=True)):
-                warnings.warn(f"{where}: TiffData First{td.first} outside the image; ignored", ImgioWarning, stacklevel=4)
+                warnings.warn(
+                    f"{where}: TiffData First{td.first} outside the image; ignored",
+                    ImgioWarning,
+                    stacklevel=4,
+                )
                 continue
             start = int(np.ravel_multi_index(first, plane_shape))
             for k in range(count):
@@ -190,15 +214,21 @@ class CompanionReader(Reader):
                 if p >= n_planes or ifd >= len(pages):
                     warnings.warn(
                         f"{where}: TiffData of {td.file} runs past the image or the file "
-                        f"(plane {p} of {n_planes}, IFD {ifd} of {len(pages)}); the rest is ignored",
+                        f"(plane {p} of {n_planes}, IFD {ifd} of {len(pages)}); "
+                        "the rest is ignored",
                         ImgioWarning,
                         stacklevel=4,
                     )
                     break
                 page = pages[ifd]
-                if page.shaped != shape_key or page.dtype != key.dtype or page.compression != key.compression:
+                if (
+                    page.shaped != shape_key
+                    or page.dtype != key.dtype
+                    or page.compression != key.compression
+                ):
                     raise CorruptFileError(
-                        f"{where}: IFD {ifd} of {td.file} is {page.shaped} {page.dtype} compression "
+                        f"{where}: IFD {ifd} of {td.file} is {page.shaped} {page.dtype} "
+                        "compression "
                         f"{page.compression}, unlike the first plane ({shape_key} {key.dtype})"
                     )
                 planes[p] = (fidx, page.offsets, page.counts, False)
@@ -206,13 +236,18 @@ class CompanionReader(Reader):
         if missing == n_planes:
             raise CorruptFileError(f"{where}: no TiffData places any plane")
         if missing:
-            warnings.warn(f"{where}: {missing} of {n_planes} planes have no TiffData; they read as 0", ImgioWarning, stacklevel=4)
+            warnings.warn(
+                f"{where}: {missing} of {n_planes} planes have no TiffData; they read as 0",
+                ImgioWarning,
+                stacklevel=4,
+            )
         _validate(where, planes, locations, geometry.n_segments)
         raw = _raw_dtype(key, byteorders.pop())
         if raw is not None and row_major(geometry):
             nbytes = math.prod(shape_key) * raw.itemsize
             planes = [
-                (p[0], p[1], p[2], _contiguous(p[1], p[2], nbytes)) if p is not None else None for p in planes
+                (p[0], p[1], p[2], _contiguous(p[1], p[2], nbytes)) if p is not None else None
+                for p in planes
             ]
         dims = plane_axes + page_dims(key)
         name = image.name or f"Image:{index}"
@@ -232,7 +267,9 @@ class CompanionReader(Reader):
         )
         channel_names = None
         if image.channel_names and len(image.channel_names) == sizes["C"]:
-            channel_names = tuple(n or f"Channel:{index}:{c}" for c, n in enumerate(image.channel_names))
+            channel_names = tuple(
+                n or f"Channel:{index}:{c}" for c, n in enumerate(image.channel_names)
+            )
         pixel_sizes = PhysicalPixelSizes(*image.pixel_sizes)
         info = SceneInfo(
             name=name,
