@@ -236,7 +236,7 @@ def _normalize_chunks(
         return tuple(base)
     if isinstance(chunks, int):
         return tuple(min(chunks, s) for s in src.shape)
-    return tuple(chunks)  # type: ignore[arg-type]
+    return tuple(chunks)  # type: ignore[arg-type,return-value,unused-ignore]
 
 
 def as_dask(
@@ -250,7 +250,9 @@ def as_dask(
     meta = np.empty((0,) * len(src.shape), dtype=src.dtype)
     name = f"imgio-{tokenize(src.token, spec)}"
     # dask's default fancy=True fuses the caller's region into the getter call
-    return da.from_array(_PlainSlices(src), chunks=spec, name=name, meta=meta, asarray=False)
+    return da.from_array(  # type: ignore[no-any-return,no-untyped-call,unused-ignore]
+        _PlainSlices(src), chunks=spec, name=name, meta=meta, asarray=False
+    )
 
 
 def level_sizes(info: SceneInfo, level: int) -> dict[str, float]:

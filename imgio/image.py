@@ -200,7 +200,7 @@ class Image:
 
     @property
     def dask_data(self) -> da.Array:
-        return self.xarray_dask_data.data
+        return self.xarray_dask_data.data  # type: ignore[no-any-return,unused-ignore]
 
     @property
     def xarray_data(self) -> xr.DataArray:
@@ -300,7 +300,9 @@ class Image:
         index, kept, wanted = self._selection(dimension_order_out, selection, s, lvl)
         data = self.get_xarray_dask_data(s, lvl).data[_one_fancy(index)]
         data = _rest_fancy(data, index)
-        return data.transpose([kept.index(d) for d in wanted]) if kept != wanted else data
+        if kept != wanted:
+            data = data.transpose([kept.index(d) for d in wanted])  # type: ignore[no-untyped-call,unused-ignore]
+        return data
 
     def get_image_data(
         self, dimension_order_out: str | None = None, *, scene: int | str | None = None,
@@ -411,7 +413,9 @@ def _rest_fancy(data: da.Array, index: tuple[Any, ...]) -> da.Array:
 
 
 def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    opts = {k: kwargs.pop(k) for k in ("reader", "storage_options", "chunks") if k in kwargs}
+    opts: dict[str, Any] = {
+        k: kwargs.pop(k) for k in ("reader", "storage_options", "chunks") if k in kwargs
+    }
     return opts, kwargs
 
 

@@ -103,7 +103,7 @@ def _raw_dtype(key: Any, byteorder: str) -> np.dtype[Any] | None:
         and key.dtype.kind in "uif"
         and not key.is_subsampled
     ):
-        return np.dtype(key.dtype).newbyteorder(byteorder)
+        return np.dtype(key.dtype).newbyteorder(byteorder)  # type: ignore[no-any-return]
     return None
 
 
@@ -235,8 +235,8 @@ def _validate(
         bad = np.flatnonzero((counts > 0) & ((offsets <= 0) | (ends > size)))
         if bad.size:
             j = int(bad[0])
-            plane = ids[j // n_seg] if n_seg else 0
+            plane_id = ids[j // n_seg] if n_seg else 0
             raise CorruptFileError(
-                f"{where}: segment {j % max(n_seg, 1)} of plane {plane} needs bytes "
+                f"{where}: segment {j % max(n_seg, 1)} of plane {plane_id} needs bytes "
                 f"{int(offsets[j])}..{int(ends[j])}, but {locations[fidx].name} has {size} bytes"
             )

@@ -174,8 +174,8 @@ class TiffSource:
             if seg < 0:
                 buf = page_out[j]
                 if self.raw_dtype is not None and self.raw_dtype != self.dtype:
-                    data = np.frombuffer(loc.read_range(int(offsets[0]), buf.nbytes), self.raw_dtype)
-                    buf[...] = data.reshape(buf.shape)
+                    raw = np.frombuffer(loc.read_range(int(offsets[0]), buf.nbytes), self.raw_dtype)
+                    buf[...] = raw.reshape(buf.shape)
                 else:
                     loc.read_into(int(offsets[0]), memoryview(buf.reshape(-1).view(np.uint8)))
                 return int(buf.nbytes)
