@@ -1,0 +1,380 @@
+"""napari plugin (npe2, ``napari.yaml``): each scene's ``Image.get_multiscale`` as a layer tuple.
+
+The reader gives one layer (or one ``channel_axis`` group) per scene with every pyramid level
+as lazy dask arrays; nothing is decoded while opening except, for float images without a
+window in the metadata, the smallest level (for contrast limits). The writer hands image
+layers to :func:`imgio.write`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from .image import Image
+
+__all__ = ["get_reader", "layers", "read", "write_images"]
+
+LayerData = tuple[Any, dict[str, Any], str]
+PathOrPaths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+#: napari's built-in colormaps for pure channel colors (RGB, alpha ignored)
+_NAMED = {
+    (255, 0, 0): "red", (0, 255, 0): "green", (0, 0, 255): "blue", (255, 0, 255): "magenta",
+    (0, 255, 255): "cyan", (255, 255, 0): "yellow", (255, 255, 255): "gray",
+}
+#: colors for channels the file gives none for while others have one (napari's own cycle)
+_CYCLE = ("cyan", "yellow", "magenta", "red", "green", "blue")
+_UNITS = {"Z": "micrometer", "Y": "micrometer", "X": "micrometer", "T": "second"}
+_ZARR_MARKERS = (".zgroup", ".zarray", ".zattrs", "zarr.json")
+#: float contrast limits read at most this much of the smallest level
+_RANGE_BYTES = 64 << 20
+
+
+# ---------------------------------------------------------------------------- reader
+def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerData]] | None:
+    """npe2 ``get_reader``: :func:`read` when imgio has a reader for every path, else ``None``."""
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    if not paths or not all(_readable(os.fspath(p)) for p in paths):
+        return None
+    return read
+
+
+def _readable(path: str) -> bool:
+    from ._location import as_location
+    from ._registry import available_readers, reader_class
+
+    name = path.rstrip("/\\").lower()
+    local_dir = "://" not in path and os.path.isdir(path)
+    if local_dir and any(os.path.exists(os.path.join(path, m)) for m in _ZARR_MARKERS):
+        return True
+    for reader in available_readers():
+        try:
+            cls = reader_class(reader)
+        except (ImportError, AttributeError, TypeError):
+            continue
+        if any(name.endswith(s.lower()) for s in cls.suffixes):
+            return True
+        if local_dir and cls.sniff_location(as_location(path)):
+            return True
+    return False
+
+
+def read(path: PathOrPaths) -> list[LayerData]:
+    """Every scene of every path as napari layer data (lazy, multiscale)."""
+    from .image import Image
+
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    out: list[LayerData] = []
+    for p in paths:
+        img = Image(os.fspath(p))
+        for scene in range(len(img.scenes)):
+            out.append(layers(img, scene))
+    return out
+
+
+def layers(img: Image, scene: int = 0) -> LayerData:
+    """One scene of ``img`` as a napari layer data tuple: all levels, ``channel_axis`` when C > 1.
+
+    Singleton dims (in every level) are dropped except Y and X; ``scale`` and ``translate``
+    are in µm (Z, Y, X) and seconds (T) where the file says, else 1 and 0.
+    """
+    levels = img.get_multiscale(scene)
+    info = img.reader.scenes()[scene]
+    full = levels[0]
+    dims = [str(d) for d in full.dims]
+    keep = [
+        d for i, d in enumerate(dims)
+        if d in "YX" or any(lvl.shape[i] != 1 for lvl in levels)
+    ]
+    index = tuple(slice(None) if d in keep else 0 for d in dims)
+    data = [lvl.data[index] for lvl in levels]
+    sizes = dict(zip(dims, full.shape, strict=True))
+    n_channels = sizes.get("C", 1)
+    rgb = "S" in keep and sizes["S"] in (3, 4)
+    spatial = [d for d in keep if d != "C" and not (rgb and d == "S")]  # the layer's own axes
+
+    names = list(info.channel_names) if info.channel_names else None
+    multi_scene = len(img.scenes) > 1
+    kwargs: dict[str, Any] = {
+        "multiscale": len(data) > 1,
+        "scale": [_step(full, d, info.time_interval) for d in spatial],
+        "translate": [_origin(full, d) for d in spatial],
+        "axis_labels": spatial,
+        "units": [_UNITS[d] if _known(full, d, info.time_interval) else "pixel" for d in spatial],
+        "metadata": {
+            "path": img.path,
+            "scene": info.name,
+            "scene_index": scene,
+            "reader": img.reader.name,
+            "dims": "".join(d for d in keep if d != "C"),
+            "level_shapes": [tuple(int(n) for n in a.shape) for a in data],
+        },
+    }
+    if info.name.split("/")[-2:-1] == ["labels"] and n_channels == 1 and info.dtype.kind in "iub":
+        kwargs["name"] = info.name
+        return (data if len(data) > 1 else data[0], kwargs, "labels")
+    if "C" in keep:
+        kwargs["channel_axis"] = keep.index("C")
+        labels = names or [f"Channel:{c}" for c in range(n_channels)]
+        kwargs["name"] = [f"{c} [{info.name}]" if multi_scene else c for c in labels]
+    else:
+        label = names[0] if names else info.name
+        kwargs["name"] = f"{label} [{info.name}]" if multi_scene and names else label
+    if rgb:
+        kwargs["rgb"] = True
+    else:
+        colormaps = _colormaps(info.channel_colors, n_channels)
+        if colormaps is not None:
+            kwargs["colormap"] = colormaps if "C" in keep else colormaps[0]
+        limits = _contrast_limits(img, scene, info.dtype, data[-1], keep)
+        if limits is not None:
+            kwargs["contrast_limits"] = limits if "C" in keep else limits[0]
+    return (data if len(data) > 1 else data[0], kwargs, "image")
+
+
+def _step(full: xr.DataArray, d: str, interval: float | None) -> float:
+    if d == "T":
+        return float(interval) if interval else 1.0
+    if d in "ZYX":
+        size = full.attrs.get("pixel_sizes", (None, None, None))["ZYX".index(d)]
+        if size:
+            return float(size)
+    return 1.0
+
+
+def _known(full: xr.DataArray, d: str, interval: float | None) -> bool:
+    if d == "T":
+        return bool(interval)
+    return d in "ZYX" and bool(full.attrs.get("pixel_sizes", (None, None, None))["ZYX".index(d)])
+
+
+def _origin(full: xr.DataArray, d: str) -> float:
+    if d in "TZYX" and d in full.coords and full.coords[d].size:
+        value = full.coords[d].values[0]
+        if np.issubdtype(np.asarray(value).dtype, np.number):
+            return float(value)
+    return 0.0
+
+
+def _colormaps(colors: Sequence[int | None] | None, n: int) -> list[Any] | None:
+    """napari colormaps from packed RGBA ints; ``None`` when the file gives no colors."""
+    if not colors or all(c is None for c in colors) or len(colors) != n:
+        return None
+    out: list[Any] = []
+    for i, packed in enumerate(colors):
+        if packed is None:
+            out.append(_CYCLE[i % len(_CYCLE)])
+            continue
+        value = int(packed) & 0xFFFFFFFF
+        rgb = ((value >> 24) & 0xFF, (value >> 16) & 0xFF, (value >> 8) & 0xFF)
+        out.append(_NAMED.get(rgb) or _custom_colormap(rgb))
+    return out
+
+
+def _custom_colormap(rgb: tuple[int, int, int]) -> Any:
+    from napari.utils.colormaps import Colormap
+
+    hexa = "#{:02x}{:02x}{:02x}".format(*rgb)
+    top = [v / 255 for v in rgb] + [1.0]
+    return Colormap([[0.0, 0.0, 0.0, 1.0], top], name=f"imgio{hexa}", display_name=hexa)
+
+
+def _contrast_limits(
+    img: Image, scene: int, dtype: np.dtype[Any], smallest: Any, keep: Sequence[str]
+) -> list[tuple[float, float]] | None:
+    """Per channel: the OME-Zarr ``omero`` window, else the integer dtype's range, else
+    (floats) min/max of the smallest level (a central part of it when that level is large)."""
+    n = smallest.shape[keep.index("C")] if "C" in keep else 1
+    windows = _omero_windows(img.metadata, scene, n)
+    if windows is not None:
+        return windows
+    if dtype.kind == "b":
+        return [(0.0, 1.0)] * n
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return [(float(info.min), float(info.max))] * n
+    if dtype.kind != "f":
+        return None
+    import dask
+    import dask.array as da
+
+    part = _bounded(smallest, keep)
+    axes = tuple(i for i, d in enumerate(keep) if d != "C")
+    lo, hi = dask.compute(  # type: ignore[attr-defined,no-untyped-call]
+        da.nanmin(part, axis=axes), da.nanmax(part, axis=axes)
+    )
+    lo, hi = np.atleast_1d(lo), np.atleast_1d(hi)
+    out = []
+    for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
+        a = 0.0 if not np.isfinite(a) else float(a)
+        b = a + 1.0 if not np.isfinite(b) or b <= a else float(b)
+        out.append((a, b))
+    return out
+
+
+def _bounded(arr: Any, keep: Sequence[str]) -> Any:
+    """The middle plane of each plane axis and a central Y/X window, when ``arr`` is large."""
+    if arr.nbytes <= _RANGE_BYTES:
+        return arr
+    index: list[Any] = []
+    for d, n in zip(keep, arr.shape, strict=True):
+        if d in ("C", "S"):
+            index.append(slice(None))
+        elif d in "YX":
+            edge = 2048
+            start = max(0, n // 2 - edge // 2)
+            index.append(slice(start, start + edge))
+        else:
+            index.append(slice(n // 2, n // 2 + 1))
+    return arr[tuple(index)]
+
+
+def _omero_windows(meta: Any, scene: int, n: int) -> list[tuple[float, float]] | None:
+    """``omero.channels[i].window`` (start, end) of a Zarr image at the store root (scene 0)."""
+    if scene != 0 or not isinstance(meta, Mapping):
+        return None
+    attrs = meta.get("ome", meta) if isinstance(meta.get("ome"), Mapping) else meta
+    omero = attrs.get("omero")
+    if "multiscales" not in attrs or not isinstance(omero, Mapping):
+        return None
+    channels = omero.get("channels")
+    if not isinstance(channels, list) or len(channels) != n:
+        return None
+    out = []
+    for ch in channels:
+        window = ch.get("window") if isinstance(ch, Mapping) else None
+        if not isinstance(window, Mapping):
+            return None
+        start, end = window.get("start"), window.get("end")
+        if not isinstance(start, (int, float)) or not isinstance(end, (int, float)) or end <= start:
+            return None
+        out.append((float(start), float(end)))
+    return out
+
+
+# ---------------------------------------------------------------------------- writer
+def write_images(path: str, layer_data: Sequence[LayerData]) -> list[str]:
+    """npe2 writer: image layers to ``.ome.tif``/``.ome.zarr`` through :func:`imgio.write`.
+
+    One layer is one image; several layers (same shape and dtype) become its channels,
+    named after the layers. A multiscale layer is written from its level 0 (the writer
+    builds its own pyramid). ``scale`` is taken as µm for Z/Y/X unless its unit says pixels.
+
+    Raises
+    ------
+    ImgioError
+        Layers of different shapes, or a suffix other than ``.ome.tif(f)``/``.ome.zarr``.
+    """
+    import dask.array as da
+    import xarray as xr
+
+    from .errors import ImgioError
+    from .writers import write
+
+    if not layer_data:
+        raise ImgioError(f"nothing to write to {path!r}: no image layers given")
+    arrays: list[da.Array] = []
+    names: list[str] = []
+    colors: list[int | None] = []
+    first_meta = layer_data[0][1]
+    for data, meta, _kind in layer_data:
+        level0 = data[0] if meta.get("multiscale") or isinstance(data, (list, tuple)) else data
+        arrays.append(level0 if isinstance(level0, da.Array) else da.asarray(level0))  # type: ignore[no-untyped-call]
+        names.append(str(meta.get("name") or f"Channel:{len(names)}"))
+        colors.append(_packed(meta.get("colormap")))
+    shapes = {(a.shape, str(a.dtype)) for a in arrays}
+    if len(shapes) > 1:
+        raise ImgioError(
+            f"layers written together become channels of one image and need one shape and dtype; "
+            f"found {sorted(shapes)}"
+        )
+    dims = _layer_dims(first_meta, arrays[0].ndim)
+    stack = da.stack(arrays, axis=0) if len(arrays) > 1 else arrays[0][None]  # type: ignore[no-untyped-call]
+    sizes, origin = _physical(first_meta, dims)
+    coords: dict[str, Any] = {"C": names}
+    for d, size in sizes.items():
+        coords[d] = origin.get(d, 0.0) + np.arange(stack.shape[1 + dims.index(d)]) * size
+    attrs: dict[str, Any] = {}
+    if any(c is not None for c in colors):
+        attrs["channel_colors"] = tuple(colors)
+    scene = names[0]
+    if len(names) > 1:  # channels of one image: keep the scene name they were read from
+        scene = str(_our(first_meta).get("scene") or names[0])
+    xarr = xr.DataArray(stack, dims=["C", *dims], coords=coords, attrs=attrs, name=scene)
+    written = write(
+        xarr, path, channel_names=names,
+        physical_pixel_sizes=tuple(sizes.get(d) for d in "ZYX"), overwrite=True,
+    )
+    return [os.fspath(written)]
+
+
+def _layer_dims(meta: Mapping[str, Any], ndim: int) -> str:
+    """Dims letters of a layer: ours from the reader, napari's axis labels, else a guess."""
+    ours = _our(meta).get("dims")
+    if isinstance(ours, str) and len(ours) == ndim and "C" not in ours:
+        return ours
+    rgb = bool(meta.get("rgb"))
+    labels = [str(a).upper() for a in meta.get("axis_labels") or ()]
+    spatial_ndim = ndim - 1 if rgb else ndim
+    known = set("TZYXQPMHIRVEAL")
+    if len(labels) == spatial_ndim == len(set(labels)) and set(labels) <= known:
+        return "".join(labels) + ("S" if rgb else "")
+    guess = "TZYX"[-spatial_ndim:] if spatial_ndim <= 4 else "QPMHI"[: spatial_ndim - 4] + "TZYX"
+    return guess + ("S" if rgb else "")
+
+
+def _our(meta: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``metadata`` this reader gave the layer (empty for other layers)."""
+    value = meta.get("metadata")
+    return value if isinstance(value, Mapping) else {}
+
+
+def _physical(meta: Mapping[str, Any], dims: str) -> tuple[dict[str, float], dict[str, float]]:
+    """µm sizes and origins of Z/Y/X from the layer's scale/translate (skipping pixel units)."""
+    axes = [d for d in dims if d != "S"]
+    scale = list(meta.get("scale") or [1.0] * len(axes))
+    translate = list(meta.get("translate") or [0.0] * len(axes))
+    units = [str(u) for u in meta.get("units") or ()]
+    sizes: dict[str, float] = {}
+    origin: dict[str, float] = {}
+    for i, d in enumerate(axes):
+        if d not in "ZYX" or i >= len(scale):
+            continue
+        unit = units[i] if i < len(units) else "pixel"
+        if unit in ("pixel", "px", "") and float(scale[i]) == 1.0:
+            continue
+        factor = _to_micrometre(unit)
+        sizes[d] = float(scale[i]) * factor
+        if i < len(translate):
+            origin[d] = float(translate[i]) * factor
+    return sizes, origin
+
+
+def _to_micrometre(unit: str) -> float:
+    return {"nanometer": 1e-3, "millimeter": 1e3, "meter": 1e6, "centimeter": 1e4}.get(unit, 1.0)
+
+
+def _packed(colormap: Any) -> int | None:
+    """A packed RGBA int from a layer's colormap (its top color), or ``None`` for gray."""
+    colors = getattr(colormap, "colors", None)
+    if colors is None and isinstance(colormap, Mapping):
+        colors = colormap.get("colors")
+    if colors is None and isinstance(colormap, str):
+        rgb = {v: k for k, v in _NAMED.items()}.get(colormap)
+        return None if rgb is None or colormap == "gray" else _pack(rgb)
+    if colors is None or len(colors) == 0:
+        return None
+    top = np.asarray(colors[-1], dtype=float)
+    r, g, b = (int(round(float(v) * 255)) for v in top[:3])
+    return None if (r, g, b) == (255, 255, 255) else _pack((r, g, b))
+
+
+def _pack(rgb: tuple[int, int, int]) -> int:
+    return (rgb[0] << 24) | (rgb[1] << 16) | (rgb[2] << 8) | 0xFF

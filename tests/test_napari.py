@@ -1,0 +1,285 @@
+"""The napari plugin through a real headless napari viewer (Qt offscreen, OpenGL on Xvfb).
+
+Files are written here with tifffile and zarr directly, opened through the plugin with
+``viewer.open(path, plugin="imgio")`` and checked against tifffile/zarr reads.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before napari (and Qt) load
+
+napari = pytest.importorskip("napari")
+npe2 = pytest.importorskip("npe2")
+tifffile = pytest.importorskip("tifffile")
+zarr = pytest.importorskip("zarr")
+
+import imgio  # noqa: E402
+from imgio import _napari  # noqa: E402
+from imgio._registry import available_readers, reader_class  # noqa: E402
+
+MANIFEST = Path(_napari.__file__).with_name("napari.yaml")
+RNG = np.random.default_rng(4)
+
+
+# ------------------------------------------------------------------ manifest
+def test_manifest_validates() -> None:
+    """``npe2 validate --imports`` on the shipped manifest (imports every python_name)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "npe2", "validate", "--imports", str(MANIFEST)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "valid" in done.stdout
+
+
+def test_manifest_covers_every_reader_suffix() -> None:
+    manifest = npe2.PluginManifest.from_file(MANIFEST)
+    (reader,) = manifest.contributions.readers
+    assert reader.accepts_directories
+    patterns = reader.filename_patterns
+    missing = []
+    for name in available_readers():
+        try:
+            cls = reader_class(name)
+        except ImportError:
+            continue
+        for suffix in cls.suffixes:
+            if not any(fnmatch.fnmatch(f"a{suffix}", p) for p in patterns):
+                missing.append((name, suffix))
+    assert not missing, f"napari.yaml lacks filename patterns for {missing}"
+    (writer,) = manifest.contributions.writers
+    assert {".ome.tif", ".ome.tiff", ".ome.zarr"} <= set(writer.filename_extensions)
+
+
+def test_get_reader_declines_foreign_files(tmp_path: Path) -> None:
+    (tmp_path / "a.png").write_bytes(b"\x89PNG")
+    (tmp_path / "plain").mkdir()
+    assert _napari.get_reader(str(tmp_path / "a.png")) is None
+    assert _napari.get_reader(str(tmp_path / "plain")) is None
+    assert _napari.get_reader(str(tmp_path / "b.ome.tif")) is _napari.read
+
+
+# ------------------------------------------------------------------ viewer
+@pytest.fixture(scope="module")
+def display() -> Iterator[None]:
+    """An X display for OpenGL: the caller's, or an Xvfb started here (Qt stays offscreen)."""
+    if os.environ.get("DISPLAY"):
+        yield
+        return
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("napari's canvas needs OpenGL: no DISPLAY and no Xvfb (apt-get install xvfb)")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        proc.kill()
+        pytest.fail("Xvfb did not report a display number")
+    os.environ["DISPLAY"] = f":{number}"
+    # Qt keeps its X connection until the interpreter ends: Xvfb must outlive the tests
+    # (killing it now aborts the process), so it ends with this process (PDEATHSIG)
+    yield
+
+
+def _die_with_parent() -> None:
+    """In the Xvfb child: get SIGTERM when the test process exits, however it exits."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def viewer(display: None) -> Iterator[Any]:
+    pm = npe2.PluginManager.instance()
+    if "imgio" not in pm._manifests:  # no entry point installed: register the shipped manifest
+        pm.register(npe2.PluginManifest.from_file(MANIFEST))
+    v = napari.Viewer(show=False)
+    try:
+        yield v
+    finally:
+        v.close()
+
+
+@pytest.fixture
+def fresh(viewer: Any) -> Any:
+    viewer.layers.clear()
+    return viewer
+
+
+def _ome_tiff(path: Path) -> np.ndarray:
+    """A 2-channel uint16 pyramid (3 levels as SubIFDs), named and colored channels."""
+    data = RNG.integers(0, 60000, size=(2, 300, 400), dtype=np.uint16)
+    levels = [data, data[:, ::2, ::2].copy(), data[:, ::4, ::4].copy()]
+    meta = {
+        "axes": "CYX",
+        "PhysicalSizeX": 0.5, "PhysicalSizeXUnit": "µm",
+        "PhysicalSizeY": 0.25, "PhysicalSizeYUnit": "µm",
+        "Channel": {"Name": ["DAPI", "GFP"], "Color": [-16776961, 16711935]},  # red, green (RGBA)
+    }
+    with tifffile.TiffWriter(path, ome=True) as tif:
+        tif.write(levels[0], subifds=2, tile=(128, 128), metadata=meta)
+        for lvl in levels[1:]:
+            tif.write(lvl, subfiletype=1, tile=(64, 64))
+    return data
+
+
+def test_open_ome_tiff_pyramid(fresh: Any, tmp_path: Path) -> None:
+    path = tmp_path / "pyr.ome.tif"
+    _ome_tiff(path)
+    layers = fresh.open(str(path), plugin="imgio")
+    assert [layer.name for layer in layers] == ["DAPI", "GFP"]
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        truth = [lvl.asarray() for lvl in series.levels]
+    for c, layer in enumerate(layers):
+        assert layer.multiscale
+        assert len(layer.data) == 3
+        assert [tuple(lvl.shape) for lvl in layer.data] == [t.shape[1:] for t in truth]
+        np.testing.assert_allclose(layer.scale, [0.25, 0.5])
+        assert tuple(layer.contrast_limits) == (0, 65535)  # dtype range: nothing was read
+        assert layer.metadata["scene"] and layer.metadata["path"].endswith("pyr.ome.tif")
+        for y, x in ((0, 0), (123, 321), (299, 399)):
+            assert int(layer.data[0][y, x]) == int(truth[0][c, y, x])
+        assert int(layer.data[2][70, 90]) == int(truth[2][c, 70, 90])
+    assert [layer.colormap.name for layer in layers] == ["red", "green"]
+
+
+CHANNELS = (("DNA", "0000FF", 3000), ("Actin", "FF00FF", 3500), ("Tub", "12AB34", 3900))
+
+
+def _ngff(path: Path) -> np.ndarray:
+    """A 3-channel NGFF 0.4 image (Zarr v2) with 2 levels, written with zarr and JSON by hand."""
+    data = RNG.integers(0, 4000, size=(3, 2, 128, 160), dtype=np.uint16)  # C Z Y X
+    root = zarr.open_group(str(path), mode="w", zarr_format=2)
+    for i, arr in enumerate((data, data[:, :, ::2, ::2])):
+        z = root.create_array(str(i), shape=arr.shape, dtype=arr.dtype, chunks=(1, 1, 64, 64))
+        z[...] = arr
+    axes = [{"name": "c", "type": "channel"}] + [
+        {"name": n, "type": "space", "unit": "micrometer"} for n in "zyx"
+    ]
+    scales = [[1.0, 2.0, 0.3, 0.4], [1.0, 2.0, 0.6, 0.8]]
+    root.attrs.update({
+        "multiscales": [{
+            "version": "0.4", "name": "ngff", "axes": axes,
+            "datasets": [
+                {"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": s}]}
+                for i, s in enumerate(scales)
+            ],
+        }],
+        "omero": {"channels": [
+            {"label": label, "color": rgb,
+             "window": {"start": 10, "end": end, "min": 0, "max": 65535}}
+            for label, rgb, end in CHANNELS
+        ]},
+    })
+    return data
+
+
+def test_open_ome_zarr(fresh: Any, tmp_path: Path) -> None:
+    try:
+        reader_class("ome-zarr")
+    except ImportError as exc:
+        pytest.skip(f"OME-Zarr reader unavailable: {exc}")
+    path = tmp_path / "img.ome.zarr"
+    _ngff(path)
+    layers = fresh.open(str(path), plugin="imgio")
+    assert [layer.name for layer in layers] == ["DNA", "Actin", "Tub"]
+    z = zarr.open_group(str(path), mode="r")
+    for c, layer in enumerate(layers):
+        assert layer.multiscale and len(layer.data) == 2
+        assert [tuple(lvl.shape) for lvl in layer.data] == [z["0"].shape[1:], z["1"].shape[1:]]
+        np.testing.assert_allclose(layer.scale, [2.0, 0.3, 0.4])
+        assert list(layer.axis_labels) == ["Z", "Y", "X"]
+        assert tuple(layer.contrast_limits) == (10, [3000, 3500, 3900][c])  # omero window
+        assert int(layer.data[0][1, 100, 150]) == int(z["0"][c, 1, 100, 150])
+        assert int(layer.data[1][0, 33, 44]) == int(z["1"][c, 0, 33, 44])
+    assert [layer.colormap.name for layer in layers[:2]] == ["blue", "magenta"]
+    top = layers[2].colormap.colors[-1][:3]
+    np.testing.assert_allclose(top, np.array([0x12, 0xAB, 0x34]) / 255, atol=1e-6)
+
+
+def test_float_contrast_limits_from_smallest_level(fresh: Any, tmp_path: Path) -> None:
+    path = tmp_path / "f.ome.tif"
+    data = RNG.normal(5.0, 2.0, size=(64, 96)).astype(np.float32)
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": "YX"})
+    (layer,) = fresh.open(str(path), plugin="imgio")
+    assert not layer.multiscale
+    np.testing.assert_allclose(layer.contrast_limits, [data.min(), data.max()], rtol=1e-6)
+    np.testing.assert_allclose(layer.scale, [1.0, 1.0])
+
+
+# ------------------------------------------------------------------ writer
+def _has_writer() -> bool:
+    import imgio.writers
+
+    return hasattr(imgio.writers, "write")
+
+
+def _ome_channels_and_sizes(path: Path) -> tuple[list[str], dict[str, float]]:
+    with tifffile.TiffFile(path) as tif:
+        root = ElementTree.fromstring(tif.ome_metadata)
+    pixels = next(el for el in root.iter() if el.tag.endswith("}Pixels"))
+    names = [el.get("Name") for el in pixels if el.tag.endswith("}Channel")]
+    sizes = {d: float(v) for d in "XY" if (v := pixels.get(f"PhysicalSize{d}"))}
+    return names, sizes
+
+
+@pytest.mark.skipif(not _has_writer(), reason="imgio.writers.write not there yet")
+def test_write_layers_ome_tiff_and_zarr(fresh: Any, tmp_path: Path) -> None:
+    src = tmp_path / "pyr.ome.tif"
+    data = _ome_tiff(src)
+    layers = fresh.open(str(src), plugin="imgio")
+
+    out = tmp_path / "out.ome.tif"
+    written = napari.save_layers(str(out), list(layers), plugin="imgio")
+    assert [Path(p).name for p in written] == ["out.ome.tif"]
+    np.testing.assert_array_equal(tifffile.imread(out, series=0, level=0).reshape(data.shape), data)
+    names, sizes = _ome_channels_and_sizes(out)
+    assert names == ["DAPI", "GFP"]
+    assert sizes == pytest.approx({"X": 0.5, "Y": 0.25})
+
+    single = tmp_path / "gfp.ome.zarr"
+    napari.save_layers(str(single), [layers[1]], plugin="imgio")
+    group = zarr.open_group(str(single), mode="r")
+    ms = group.attrs["multiscales"][0]
+    got = np.asarray(group[ms["datasets"][0]["path"]])
+    np.testing.assert_array_equal(got.reshape(data.shape[1:]), data[1])
+    assert [ch["label"] for ch in group.attrs["omero"]["channels"]] == ["GFP"]
+    scale = ms["datasets"][0]["coordinateTransformations"][0]["scale"]
+    assert scale[-2:] == pytest.approx([0.25, 0.5])
+    assert group.attrs["omero"]["channels"][0]["color"].upper() == "00FF00"  # the layer's colormap
+
+
+@pytest.mark.skipif(not _has_writer(), reason="imgio.writers.write not there yet")
+def test_layers_of_image_roundtrip_through_imgio(tmp_path: Path) -> None:
+    """The layer tuple of a written file maps back onto the same pixels (no viewer needed)."""
+    path = tmp_path / "w.ome.tif"
+    arr = RNG.integers(0, 255, size=(3, 40, 50), dtype=np.uint8)
+    names = ["a", "b", "c"]
+    imgio.write(arr, path, dims="CYX", channel_names=names, physical_pixel_sizes=(None, 2, 3))
+    data, kwargs, kind = _napari.layers(imgio.Image(path), 0)
+    assert kind == "image" and kwargs["name"] == ["a", "b", "c"] and kwargs["channel_axis"] == 0
+    assert kwargs["scale"] == [2.0, 3.0] and kwargs["contrast_limits"] == [(0.0, 255.0)] * 3
+    level0 = data[0] if kwargs["multiscale"] else data
+    np.testing.assert_array_equal(np.asarray(level0), arr)
