@@ -1,0 +1,51 @@
+"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only read|write|zarr ...]``.
+
+Each benchmark module has ``main(argv) -> int`` and prints its own markdown tables.
+``bench_read`` (issue 2) ships here; ``bench_write`` (writers) and ``bench_zarr``
+(issue 4) are run when present and skipped with a note when not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+
+from ._harness import machine_line, say
+
+MODULES = {
+    "read": "benchmarks.bench_read",
+    "write": "benchmarks.bench_write",
+    "zarr": "benchmarks.bench_zarr",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and spots (smoke run)")
+    parser.add_argument(
+        "--only", action="append", choices=sorted(MODULES), help="run only these (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    wanted = args.only or list(MODULES)
+    say(f"# imgio benchmarks\n\n{machine_line()}\n")
+    status = 0
+    for key in wanted:
+        name = MODULES[key]
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            say(f"_{name} is not present: the {key} benchmarks are skipped._\n")
+            continue
+        t0 = time.perf_counter()
+        code = int(module.main(["--quick"] if args.quick else []) or 0)
+        say(f"\n_{name}: {time.perf_counter() - t0:.0f} s, exit {code}_\n")
+        status = status or code
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
