@@ -1,0 +1,185 @@
+"""imgio graphs on a real ``LocalCluster`` of two worker processes.
+
+One cluster serves the module (start-up dominates the runtime). Checks: per-channel
+reductions over every level of a multi-level OME-TIFF equal numpy on tifffile's
+data; the tasks ran in both worker processes; a remote (HTTP) read graph runs on
+the workers, which fetch their own byte ranges; ``imgio.write`` to OME-Zarr with
+the client active writes a store that zarr reads back equal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+
+import imgio
+from imgio._location import HEADER_BLOCK
+from imgio._loopback import RangeHTTPServer
+from imgio._threads import decode_threads
+
+distributed = pytest.importorskip("distributed")
+from imgio.dask_utils import cluster_and_client  # noqa: E402
+
+try:
+    from imgio.writers import write as _write  # noqa: F401
+except ImportError:
+    HAVE_WRITERS = False
+else:
+    HAVE_WRITERS = True
+
+SHAPE = (3, 1024, 768)  # C Y X
+TILE = 128
+LEVELS = 3
+CHUNKS = {"Y": 256, "X": 256}  # many small tasks, so both workers get some
+PLANE = ["T", "Z", "Y", "X"]
+
+
+def write_pyramid(path: Path) -> list[np.ndarray[Any, Any]]:
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 60000, SHAPE, dtype=np.uint16)
+    base[1] //= 3  # channels differ
+    levels = [base]
+    for _ in range(1, LEVELS):
+        levels.append(levels[-1][:, ::2, ::2].copy())
+    opts: dict[str, Any] = {"tile": (TILE, TILE), "compression": "zlib",
+                            "photometric": "minisblack"}
+    with tifffile.TiffWriter(path, ome=True) as tw:
+        meta = {"axes": "CYX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5,
+                "Channel": {"Name": ["a", "b", "c"]}}
+        tw.write(base, subifds=LEVELS - 1, metadata=meta, **opts)
+        for lv in levels[1:]:
+            tw.write(lv, subfiletype=1, **opts)
+    return levels
+
+
+@pytest.fixture(scope="module")
+def pyramid(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.ndarray[Any, Any]]]:
+    path = tmp_path_factory.mktemp("cluster") / "pyramid.ome.tif"
+    write_pyramid(path)
+    with tifffile.TiffFile(path) as tif:  # the reference is tifffile's own read
+        levels = [lv.asarray() for lv in tif.series[0].levels]
+    return path, levels
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    with cluster_and_client(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as c:
+        c.wait_for_workers(2, timeout=60)
+        yield c
+
+
+def _workers_used(client: Any, compute: Any) -> set[str]:
+    with distributed.get_task_stream(client) as ts:
+        compute()
+    return {t["worker"] for t in ts.data}
+
+
+def test_reduction_over_every_level(client: Any, pyramid: tuple[Path, list[Any]]) -> None:
+    path, levels = pyramid
+    img = imgio.Image(path, chunks=CHUNKS)
+    assert img.resolution_levels == tuple(range(LEVELS))
+    for lvl, want in enumerate(levels):
+        data = img.get_xarray_dask_data(level=lvl)
+        assert data.data.npartitions > 1 or lvl == LEVELS - 1
+        result: dict[str, Any] = {}
+        def run(data: Any = data, result: dict[str, Any] = result) -> None:
+            futures = client.compute([data.mean(dim=PLANE), data.max(dim=PLANE)])
+            result["mean"], result["max"] = client.gather(futures)
+
+        workers = _workers_used(client, run)
+        np.testing.assert_allclose(result["mean"], want.mean(axis=(1, 2)), rtol=1e-12)
+        np.testing.assert_array_equal(result["max"], want.max(axis=(1, 2)))
+        assert list(result["mean"].coords["C"].values) == ["a", "b", "c"]
+        if lvl == 0:
+            assert len(workers) == 2, f"tasks ran on {workers}"
+
+
+def test_graph_runs_in_worker_processes(client: Any, pyramid: tuple[Path, list[Any]]) -> None:
+    """Sources pickle and reopen the file in each worker process (not the client's)."""
+    path, levels = pyramid
+    img = imgio.Image(path, chunks=CHUNKS)
+    pids = set(client.run(os.getpid).values())
+    assert os.getpid() not in pids and len(pids) == 2
+    region = img.get_image_dask_data("CYX", Y=slice(100, 700), X=slice(50, 650))
+    np.testing.assert_array_equal(client.compute(region).result(), levels[0][:, 100:700, 50:650])
+
+
+def test_remote_graph_on_workers(client: Any, pyramid: tuple[Path, list[Any]]) -> None:
+    """Workers fetch byte ranges from an HTTP server themselves."""
+    path, levels = pyramid
+    with RangeHTTPServer(path.parent) as http:
+        img = imgio.Image(f"{http.url}/{path.name}", chunks=CHUNKS)
+        http.reset()
+        total = client.compute(img.get_xarray_dask_data(level=1).sum(dim=["Y", "X"])).result()
+        want = levels[1].sum(axis=(1, 2), dtype=np.uint64)
+        np.testing.assert_array_equal(total.values.ravel(), want)
+        with tifffile.TiffFile(path) as tif:
+            tiles = sorted(
+                (int(o), int(o) + int(n))
+                for p in tif.series[0].levels[1].pages
+                for o, n in zip(p.aspage().dataoffsets, p.aspage().databytecounts, strict=True)
+            )
+        fetched = [r.range for r in http.requests if r.method == "GET"]
+        # every tile exactly once, as its own byte range
+        assert sorted(r for r in fetched if r in set(tiles)) == tiles
+        others = [r for r in http.requests if r.method == "GET" and r.range not in set(tiles)]
+        # the rest: each worker's decoding threads parse the keyframe IFD (about four
+        # read-ahead blocks per parse; at most one parse per decode thread of each worker)
+        parses = 2 * decode_threads()
+        assert sum(r.body_bytes for r in others) <= parses * 4 * (HEADER_BLOCK + 4096)
+
+
+@pytest.mark.skipif(not HAVE_WRITERS, reason="imgio.writers.write not available")
+def test_write_ome_zarr_with_client(
+    client: Any, pyramid: tuple[Path, list[Any]], tmp_path: Path
+) -> None:
+    import zarr
+
+    path, levels = pyramid
+    target = tmp_path / "x.ome.zarr"
+    with imgio.Image(path, chunks=CHUNKS) as img:
+        workers = _workers_used(client, lambda: imgio.write(img, target))
+    assert workers, "the write did not go through the cluster"
+    root = zarr.open_group(str(target), mode="r")
+    attrs = root.attrs.asdict()
+    multiscales = (attrs.get("ome") or attrs)["multiscales"]
+    first = root[multiscales[0]["datasets"][0]["path"]]
+    np.testing.assert_array_equal(np.asarray(first[:]).reshape(levels[0].shape), levels[0])
+    back = imgio.Image(target)
+    assert back.channel_names == ["a", "b", "c"]
+    assert back.physical_pixel_sizes.X == pytest.approx(0.5)
+
+
+def test_connect_to_existing_scheduler(client: Any) -> None:
+    with cluster_and_client(client.scheduler.address) as other:
+        assert other.submit(sum, [1, 2, 3]).result() == 6
+        assert set(other.scheduler_info()["workers"]) == set(client.scheduler_info()["workers"])
+    assert other.status == "closed"
+    assert client.status == "running"  # the scheduler and its workers live on
+    with pytest.raises(TypeError, match="LocalCluster"):
+        with cluster_and_client(client.scheduler.address, n_workers=3):
+            pass
+
+
+def test_local_cluster_closed_on_exit() -> None:
+    with cluster_and_client(n_workers=1, processes=False, dashboard_address=None) as c:
+        cluster = c.cluster
+        assert c.submit(pow, 2, 5).result() == 32
+    assert c.status == "closed"
+    assert cluster.status.name == "closed"
+
+
+def test_missing_distributed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(imgio.MissingDependencyError, match=r'pip install "imgio\[distributed\]"'):
+        with cluster_and_client():
+            pass
