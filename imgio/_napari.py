@@ -9,6 +9,7 @@ layers to :func:`imgio.write`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ _NAMED = {
 #: colors for channels the file gives none for while others have one (napari's own cycle)
 _CYCLE = ("cyan", "yellow", "magenta", "red", "green", "blue")
 _UNITS = {"Z": "micrometer", "Y": "micrometer", "X": "micrometer", "T": "second"}
+_GENERIC = re.compile(r"Channel:\d+(:\d+)?$")  # names imgio or tifffile make up
 _ZARR_MARKERS = (".zgroup", ".zarray", ".zattrs", "zarr.json")
 #: float contrast limits read at most this much of the smallest level
 _RANGE_BYTES = 64 << 20
@@ -101,7 +103,7 @@ def layers(img: Image, scene: int = 0) -> LayerData:
     spatial = [d for d in keep if d != "C" and not (rgb and d == "S")]  # the layer's own axes
 
     names = list(info.channel_names) if info.channel_names else None
-    multi_scene = len(img.scenes) > 1
+    multi_scene = sum(not _is_label(name) for name in img.scenes) > 1  # labels don't count
     kwargs: dict[str, Any] = {
         "multiscale": len(data) > 1,
         "scale": [_step(full, d, info.time_interval) for d in spatial],
@@ -117,16 +119,20 @@ def layers(img: Image, scene: int = 0) -> LayerData:
             "level_shapes": [tuple(int(n) for n in a.shape) for a in data],
         },
     }
-    if info.name.split("/")[-2:-1] == ["labels"] and n_channels == 1 and info.dtype.kind in "iub":
-        kwargs["name"] = info.name
+    if _is_label(info.name) and n_channels == 1 and info.dtype.kind in "iub":
+        parent, _, label = info.name.rpartition("/labels/")
+        label = label.removeprefix("labels/")
+        kwargs["name"] = f"{label} [{parent}]" if multi_scene and parent else label
         return (data if len(data) > 1 else data[0], kwargs, "labels")
     if "C" in keep:
         kwargs["channel_axis"] = keep.index("C")
         labels = names or [f"Channel:{c}" for c in range(n_channels)]
         kwargs["name"] = [f"{c} [{info.name}]" if multi_scene else c for c in labels]
     else:
-        label = names[0] if names else info.name
-        kwargs["name"] = f"{label} [{info.name}]" if multi_scene and names else label
+        if names and not _GENERIC.match(names[0]):
+            kwargs["name"] = f"{names[0]} [{info.name}]" if multi_scene else names[0]
+        else:  # an unnamed channel (or RGB): the scene, or the file when it has one scene
+            kwargs["name"] = info.name if multi_scene else _stem(img.path)
     if rgb:
         kwargs["rgb"] = True
     else:
@@ -137,6 +143,15 @@ def layers(img: Image, scene: int = 0) -> LayerData:
         if limits is not None:
             kwargs["contrast_limits"] = limits if "C" in keep else limits[0]
     return (data if len(data) > 1 else data[0], kwargs, "image")
+
+
+def _stem(path: str) -> str:
+    return os.path.basename(path.rstrip("/\\")).split(".")[0] or path
+
+
+def _is_label(scene: str) -> bool:
+    """OME-Zarr label images are scenes named ``labels/<name>`` or ``<image>/labels/<name>``."""
+    return scene.startswith("labels/") or "/labels/" in scene
 
 
 def _step(full: xr.DataArray, d: str, interval: float | None) -> float:

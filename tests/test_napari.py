@@ -165,6 +165,7 @@ def test_open_ome_tiff_pyramid(fresh: Any, tmp_path: Path) -> None:
     assert [layer.colormap.name for layer in layers] == ["red", "green"]
 
 
+SCALES = [[1.0, 2.0, 0.3, 0.4], [1.0, 2.0, 0.6, 0.8]]  # c z y x of levels 0 and 1
 CHANNELS = (("DNA", "0000FF", 3000), ("Actin", "FF00FF", 3500), ("Tub", "12AB34", 3900))
 
 
@@ -178,13 +179,12 @@ def _ngff(path: Path) -> np.ndarray:
     axes = [{"name": "c", "type": "channel"}] + [
         {"name": n, "type": "space", "unit": "micrometer"} for n in "zyx"
     ]
-    scales = [[1.0, 2.0, 0.3, 0.4], [1.0, 2.0, 0.6, 0.8]]
     root.attrs.update({
         "multiscales": [{
             "version": "0.4", "name": "ngff", "axes": axes,
             "datasets": [
                 {"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": s}]}
-                for i, s in enumerate(scales)
+                for i, s in enumerate(SCALES)
             ],
         }],
         "omero": {"channels": [
@@ -196,6 +196,23 @@ def _ngff(path: Path) -> np.ndarray:
     return data
 
 
+def _ngff_labels(path: Path) -> np.ndarray:
+    """A ``labels/cells`` image beside the NGFF image (uint32, one level)."""
+    cells = (np.arange(2 * 128 * 160, dtype=np.uint32).reshape(2, 128, 160) // 1000) % 7
+    labels = zarr.open_group(str(path), mode="a").create_group("labels")
+    labels.attrs["labels"] = ["cells"]
+    group = labels.create_group("cells")
+    group.create_array("0", shape=cells.shape, dtype=cells.dtype, chunks=(1, 64, 64))[...] = cells
+    axes = [{"name": n, "type": "space", "unit": "micrometer"} for n in "zyx"]
+    group.attrs.update({
+        "image-label": {"version": "0.4"},
+        "multiscales": [{"version": "0.4", "axes": axes, "datasets": [
+            {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": SCALES[0][1:]}]}
+        ]}],
+    })
+    return cells
+
+
 def test_open_ome_zarr(fresh: Any, tmp_path: Path) -> None:
     try:
         reader_class("ome-zarr")
@@ -203,8 +220,12 @@ def test_open_ome_zarr(fresh: Any, tmp_path: Path) -> None:
         pytest.skip(f"OME-Zarr reader unavailable: {exc}")
     path = tmp_path / "img.ome.zarr"
     _ngff(path)
-    layers = fresh.open(str(path), plugin="imgio")
+    cells = _ngff_labels(path)
+    *layers, labels = fresh.open(str(path), plugin="imgio")
     assert [layer.name for layer in layers] == ["DNA", "Actin", "Tub"]
+    assert isinstance(labels, napari.layers.Labels) and labels.name == "cells"
+    np.testing.assert_allclose(labels.scale, [2.0, 0.3, 0.4])
+    assert int(np.asarray(labels.data[1, 100:101, 150:151])[0, 0]) == int(cells[1, 100, 150])
     z = zarr.open_group(str(path), mode="r")
     for c, layer in enumerate(layers):
         assert layer.multiscale and len(layer.data) == 2
@@ -217,6 +238,38 @@ def test_open_ome_zarr(fresh: Any, tmp_path: Path) -> None:
     assert [layer.colormap.name for layer in layers[:2]] == ["blue", "magenta"]
     top = layers[2].colormap.colors[-1][:3]
     np.testing.assert_allclose(top, np.array([0x12, 0xAB, 0x34]) / 255, atol=1e-6)
+
+
+def test_open_rgb_pyramid(fresh: Any, tmp_path: Path) -> None:
+    path = tmp_path / "rgb.ome.tif"
+    rgb = RNG.integers(0, 255, size=(256, 300, 3), dtype=np.uint8)
+    with tifffile.TiffWriter(path, ome=True) as tif:
+        meta = {"axes": "YXS", "PhysicalSizeX": 2.0, "PhysicalSizeY": 2.0}
+        tif.write(rgb, photometric="rgb", tile=(64, 64), subifds=1, metadata=meta)
+        tif.write(rgb[::2, ::2].copy(), photometric="rgb", tile=(64, 64), subfiletype=1)
+    (layer,) = fresh.open(str(path), plugin="imgio")
+    assert layer.rgb and layer.multiscale and len(layer.data) == 2
+    assert layer.name == "rgb"
+    np.testing.assert_allclose(layer.scale, [2.0, 2.0])
+    level1 = tifffile.imread(path, series=0, level=1)
+    np.testing.assert_array_equal(np.asarray(layer.data[1][40, 50]), level1[40, 50])
+
+
+def test_layer_tuples_decode_nothing(tmp_path: Path, stats: Any) -> None:
+    """Building the layers of integer images reads headers only, never pixels."""
+    _ome_tiff(tmp_path / "pyr.ome.tif")
+    paths = [tmp_path / "pyr.ome.tif"]
+    try:
+        reader_class("ome-zarr")
+        _ngff(tmp_path / "img.ome.zarr")
+        paths.append(tmp_path / "img.ome.zarr")
+    except ImportError:
+        pass
+    for path in paths:
+        assert _napari.get_reader(str(path)) is _napari.read
+        (data, kwargs, kind), *_ = _napari.read(str(path))
+        assert kind == "image" and kwargs["multiscale"] and len(data) >= 2
+    assert stats.chunks_decoded == 0
 
 
 def test_float_contrast_limits_from_smallest_level(fresh: Any, tmp_path: Path) -> None:
