@@ -112,7 +112,10 @@ def _die_with_parent() -> None:
 @pytest.fixture(scope="module")
 def viewer(display: None) -> Iterator[Any]:
     pm = npe2.PluginManager.instance()
-    if "imgio" not in pm._manifests:  # no entry point installed: register the shipped manifest
+    pm.discover()  # the "napari.manifest" entry point, when imgio is installed with it
+    try:
+        pm.get_manifest("imgio")
+    except KeyError:  # no entry point: register the manifest the package ships
         pm.register(npe2.PluginManifest.from_file(MANIFEST))
     v = napari.Viewer(show=False)
     try:
@@ -336,3 +339,18 @@ def test_layers_of_image_roundtrip_through_imgio(tmp_path: Path) -> None:
     assert kwargs["scale"] == [2.0, 3.0] and kwargs["contrast_limits"] == [(0.0, 255.0)] * 3
     level0 = data[0] if kwargs["multiscale"] else data
     np.testing.assert_array_equal(np.asarray(level0), arr)
+
+
+@pytest.mark.skipif(not _has_writer(), reason="imgio.writers.write not there yet")
+def test_write_plain_napari_layer(fresh: Any, tmp_path: Path) -> None:
+    """A layer made in napari (no imgio metadata): dims guessed as ZYX, scale taken as µm."""
+    stack = RNG.integers(0, 1000, size=(5, 40, 50), dtype=np.uint16)
+    layer = fresh.add_image(stack, name="stack", scale=(2.0, 0.5, 0.5))
+    out = tmp_path / "stack.ome.tiff"
+    napari.save_layers(str(out), [layer], plugin="imgio")
+    got = tifffile.imread(out, series=0, level=0)
+    np.testing.assert_array_equal(got.reshape(stack.shape), stack)
+    names, sizes = _ome_channels_and_sizes(out)
+    assert names == ["stack"] and sizes == pytest.approx({"X": 0.5, "Y": 0.5})
+    with tifffile.TiffFile(out) as tif:
+        assert 'SizeZ="5"' in tif.ome_metadata and 'PhysicalSizeZ="2' in tif.ome_metadata
