@@ -145,6 +145,12 @@ def check_metadata(img: imgio.Image, entry: dict[str, Any]) -> None:
         # the same tissue extent at every level
         extents = [float(a.X[-1] - a.X[0] + (a.X[1] - a.X[0])) for a in img.multiscale]
         assert extents == pytest.approx([extents[0]] * len(extents), rel=0.01)
+    if "stk_metadata" in truth:
+        stk = truth["stk_metadata"]
+        if stk.get("CalibrationUnits") in ("", "pixel", None):  # uncalibrated: no size
+            assert sizes == imgio.PhysicalPixelSizes(None, None, None)
+        elif stk.get("CalibrationUnits") in ("um", "µm", "micron"):
+            assert sizes.X == pytest.approx(stk["XCalibration"])
     if "fei_pixel_size_m" in truth:
         fei = truth["fei_pixel_size_m"]
         assert sizes.X == pytest.approx(fei["PixelWidth"] * 1e6)

@@ -125,7 +125,9 @@ def vendor_sizes(tif: Any, series: Any) -> Sizes:
         return out
     if tif.is_stk and tif.stk_metadata:
         meta = tif.stk_metadata
-        unit = _unit_text(meta.get("CalibrationUnits")) or "µm"
+        unit = _unit_text(meta.get("CalibrationUnits"))
+        if not unit or unit.lower() in ("pixel", "pixels"):
+            return out  # uncalibrated: MetaMorph writes 1.0 "per pixel" with no unit
         for d, key in (("X", "XCalibration"), ("Y", "YCalibration"), ("Z", "ZDistance")):
             val = meta.get(key)
             if hasattr(val, "__len__") and not isinstance(val, (str, bytes)):
