@@ -113,6 +113,25 @@ def _ome_multiscene(tmp: Path) -> Path:
     return path
 
 
+def _ome_multiscene_pyramids(tmp: Path) -> Path:
+    """Two OME scenes, each with its own SubIFD pyramid of a different depth."""
+    path = tmp / "scene-pyramids.ome.tif"
+    with tifffile.TiffWriter(path, ome=True) as tw:
+        for i, (shape, n_sub) in enumerate((((2, 90, 70), 2), ((3, 64, 80, 3), 1))):
+            base = ramp(shape, np.uint8, 10 + i)
+            rgb = len(shape) == 4
+            opts: dict[str, Any] = {"tile": (16, 16), "compression": "zlib"}
+            if rgb:
+                opts["photometric"] = "rgb"
+            axes = "ZYXS" if rgb else "CYX"
+            tw.write(base, subifds=n_sub, metadata={"axes": axes, "Name": f"s{i}"}, **opts)
+            for k in range(1, n_sub + 1):
+                f = 2**k
+                level = base[:, ::f, ::f] if not rgb else base[:, ::f, ::f, :]
+                tw.write(level.copy(), subfiletype=1, **opts)
+    return path
+
+
 def _ome_order(axes: str) -> Writer:
     def write(tmp: Path) -> Path:
         sizes = {"T": 2, "C": 3, "Z": 4, "Y": 24, "X": 18}
@@ -317,6 +336,7 @@ VARIANTS: dict[str, Writer] = {
     "pyramid-pages": _pyramid("pyr-pages.tif", subifds=False),
     "ome-pyramid-subifds": _pyramid("pyr.ome.tif", subifds=True, ome=True, channels=True),
     "ome-multiscene": _ome_multiscene,
+    "ome-multiscene-pyramids": _ome_multiscene_pyramids,
     **{f"ome-order-{a}": _ome_order(a) for a in ("ZCTYX", "TZCYX", "CTZYX", "TCZYX")},
     "ome-multifile": _ome_multifile,
     "imagej-hyperstack": _imagej,
