@@ -1,9 +1,8 @@
-"""Shared fixtures: sample roots and a tidy decode-statistics counter."""
+"""Shared test setup: ``tests/samples.py`` importable, the shared sample folder as a fixture."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,3 @@ def shared_samples() -> Path:
     if not (SHARED / "manifest.json").is_file():
         pytest.skip(f"shared samples not found at {SHARED}")
     return SHARED
-
-
-@pytest.fixture
-def stats() -> Iterator[object]:
-    """imgio's process-wide decode counters, reset before the test."""
-    from imgio.readers.base import STATS
-
-    STATS.reset()
-    yield STATS
-    STATS.reset()

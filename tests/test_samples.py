@@ -42,7 +42,14 @@ def cases() -> list[Any]:
     out = []
     for root in ROOTS:
         if load_manifest(root) is None:
-            out.append(pytest.param(root, None, id=f"{root.name}-absent", marks=pytest.mark.skip))
+            out.append(
+                pytest.param(
+                    root,
+                    None,
+                    id=f"{root.name}-absent",
+                    marks=pytest.mark.skip(reason=f"no manifest.json in {root}"),
+                )
+            )
             continue
         for entry in tiff_entries(root):
             out.append(pytest.param(root, entry, id=f"{root.name}:{entry['file']}"))
