@@ -33,6 +33,7 @@ class ServedRequest:
     status: int
     range: tuple[int, int] | None  # [start, stop) of a 206 answer
     body_bytes: int
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,6 +60,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         return  # quiet: the log is kept in ServedRequest records
 
+    def _headers(self) -> dict[str, str]:
+        return {k.lower(): v for k, v in self.headers.items()}
+
     def _file(self) -> Path | None:
         rel = unquote(urlsplit(self.path).path).lstrip("/")
         root = self.server.root
@@ -80,7 +84,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self._file()
         if path is None:
             self._reply(404, 0)
-            self.server.log.add(ServedRequest(self.command, self.path, 404, None, 0))
+            record = ServedRequest(self.command, self.path, 404, None, 0, self._headers())
+            self.server.log.add(record)
             return
         size = path.stat().st_size
         header = self.headers.get("Range")
@@ -99,13 +104,17 @@ class _Handler(BaseHTTPRequestHandler):
                 stop = min(size, int(last) + 1) if last else size
             if not 0 <= start < stop:
                 self._reply(416, 0, {"Content-Range": f"bytes */{size}"})
-                self.server.log.add(ServedRequest(self.command, self.path, 416, None, 0))
+                self.server.log.add(
+                    ServedRequest(self.command, self.path, 416, None, 0, self._headers())
+                )
                 return
             status = 206
             extra["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
         # logged before the body goes out, so a client never sees data the log lacks
         served = (start, stop) if status == 206 else None
-        record = ServedRequest(self.command, self.path, status, served, stop - start if body else 0)
+        record = ServedRequest(
+            self.command, self.path, status, served, stop - start if body else 0, self._headers()
+        )
         self.server.log.add(record)
         self._reply(status, stop - start, extra)
         self._sent = 0
