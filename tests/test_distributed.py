@@ -84,3 +84,55 @@ def test_local_cluster(pyramid: tuple[Path, list[Any]]) -> None:
         np.testing.assert_array_equal(total.ravel(), levels[1].astype(np.int64).sum(axis=(-1, -2)))
         # the work ran in the worker processes
         assert len(client.run(lambda: 1)) == 2
+
+
+def test_decoders_rebuild_in_a_new_process(tmp_path: Path) -> None:
+    """Each codec's keyframe decoder is rebuilt from its IFD offset in a fresh process."""
+    rng = np.random.default_rng(12)
+    rgb = (np.indices((80, 96)).sum(0)[..., None] * [1, 2, 3] % 256).astype(np.uint8)
+    cases: dict[str, tuple[np.ndarray[Any, Any], dict[str, Any]]] = {
+        "jpeg.tif": (rgb, {"compression": "jpeg", "photometric": "rgb", "tile": (32, 32)}),
+        "ycbcr.tif": (
+            rgb,
+            {
+                "compression": "jpeg",
+                "photometric": "ycbcr",
+                "subsampling": (2, 2),
+                "tile": (32, 32),
+            },
+        ),
+        "j2k.tif": (rgb, {"compression": "jpeg2000", "photometric": "rgb", "tile": (32, 32)}),
+        "bits12.tif": (rng.integers(0, 4096, (50, 40), dtype=np.uint16), {"bitspersample": 12}),
+        "floatpred.tif": (
+            rng.standard_normal((50, 40)).astype(np.float32),
+            {"compression": "zlib", "predictor": 3, "tile": (16, 16)},
+        ),
+        "bigendian.tif": (
+            rng.integers(0, 60000, (50, 40), dtype=np.uint16),
+            {"byteorder": ">", "compression": "lzw", "predictor": True},
+        ),
+    }
+    arrays = []
+    for name, (data, options) in cases.items():
+        tifffile.imwrite(tmp_path / name, data, **options)
+        arrays.append(
+            imgio.Image(tmp_path / name).xarray_dask_data.isel(Y=slice(5, 45), X=slice(3, 37))
+        )
+        with tifffile.TiffFile(tmp_path / name) as tif:
+            cases[name] = (tif.asarray()[5:45, 3:37], options)
+    blob = tmp_path / "arrays.pkl"
+    blob.write_bytes(cloudpickle.dumps(arrays))
+    code = (
+        "import hashlib, pickle, sys, numpy as np\n"
+        "for a in pickle.load(open(sys.argv[1], 'rb')):\n"
+        "    v = np.squeeze(a.values)\n"
+        "    print(hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(blob)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert out == [_digest(want.astype(want.dtype.newbyteorder("="))) for want, _ in cases.values()]
