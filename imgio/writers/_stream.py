@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["Spool", "dask_bands", "prefetched", "tiles"]
 
 T = TypeVar("T")
-Band = tuple[int, np.ndarray[Any, Any]]
+Pieces = np.ndarray[Any, Any] | list[np.ndarray[Any, Any]]  # a band, whole or as column blocks
+Band = tuple[int, Pieces]
 
 
 def prefetched(tasks: Iterable[Callable[[], T]], depth: int = 1) -> Iterator[T]:
@@ -59,14 +60,52 @@ def row_groups(chunks: tuple[int, ...], min_rows: int) -> list[tuple[int, int]]:
     return out
 
 
-def dask_bands(arr: da.Array, min_rows: int) -> Iterator[tuple[int, Callable[[], np.ndarray[Any, Any]]]]:
-    """``(plane, compute)`` for every band of a ``T C Z Y X [S]`` dask array, in file order."""
+def dask_bands(arr: da.Array, min_rows: int) -> Iterator[tuple[int, Callable[[], Pieces]]]:
+    """``(plane, compute)`` for every band of a ``T C Z Y X [S]`` dask array, in file order.
+
+    A band comes back as its column blocks, not concatenated (that would copy it once
+    more). The graph is optimized once, so each band's compute only culls a flat graph
+    instead of re-optimizing every layer (a mosaic of 100 files has hundreds of layers).
+    """
+    import dask
+
+    (arr,) = dask.optimize(arr)
     groups = row_groups(arr.chunks[3], min_rows)
     for p, idx in enumerate(np.ndindex(*arr.shape[:3])):
         plane = arr[idx]
         for y0, y1 in groups:
             part = plane[y0:y1]
-            yield p, lambda part=part: np.asarray(part.compute())
+            if len(part.chunks[0]) > 1 or (part.ndim == 3 and len(part.chunks[2]) > 1):
+                part = part.rechunk({0: -1, 2: -1} if part.ndim == 3 else {0: -1})
+            blocks = part.to_delayed().ravel().tolist()
+            yield p, lambda blocks=blocks: [np.asarray(b) for b in dask.compute(*blocks)]
+
+
+def as_array(band: Pieces) -> np.ndarray[Any, Any]:
+    """One array of a band given as column pieces."""
+    if isinstance(band, np.ndarray):
+        return band
+    return band[0] if len(band) == 1 else np.concatenate(band, axis=1)
+
+
+def _columns(pieces: list[np.ndarray[Any, Any]], r0: int, r1: int, tw: int) -> Iterator[np.ndarray[Any, Any]]:
+    """Tiles of rows ``r0:r1`` across column pieces; views unless a tile straddles pieces."""
+    edges = np.cumsum([0] + [p.shape[1] for p in pieces])
+    width = int(edges[-1])
+    k = 0
+    for x0 in range(0, width, tw):
+        x1 = min(width, x0 + tw)
+        while edges[k + 1] <= x0:
+            k += 1
+        if x1 <= edges[k + 1]:
+            yield pieces[k][r0:r1, x0 - edges[k] : x1 - edges[k]]
+            continue
+        parts, j = [], k
+        while j < len(pieces) and edges[j] < x1:
+            a, b = max(x0, edges[j]) - edges[j], min(x1, edges[j + 1]) - edges[j]
+            parts.append(pieces[j][r0:r1, a:b])
+            j += 1
+        yield np.concatenate(parts, axis=1)
 
 
 def tiles(bands: Iterable[Band], tile: tuple[int, int]) -> Iterator[np.ndarray[Any, Any]]:
@@ -75,23 +114,23 @@ def tiles(bands: Iterable[Band], tile: tuple[int, int]) -> Iterator[np.ndarray[A
     plane: int | None = None
     rest: np.ndarray[Any, Any] | None = None
 
-    def row(rows: np.ndarray[Any, Any]) -> Iterator[np.ndarray[Any, Any]]:
-        for x0 in range(0, rows.shape[1], tw):
-            yield rows[:, x0 : x0 + tw]
-
     for p, band in bands:
         if p != plane:
             if rest is not None and len(rest):
-                yield from row(rest)
+                yield from _columns([rest], 0, len(rest), tw)
             plane, rest = p, None
+        pieces = [band] if isinstance(band, np.ndarray) else list(band)
+        height = pieces[0].shape[0]
         if rest is not None and len(rest):
-            band = np.concatenate([rest, band])
-        whole = (band.shape[0] // th) * th
+            pieces = [np.concatenate([rest, as_array(pieces)])]
+            height = pieces[0].shape[0]
+        whole = (height // th) * th
         for r in range(0, whole, th):
-            yield from row(band[r : r + th])
-        rest = band[whole:].copy() if whole < band.shape[0] else None
+            yield from _columns(pieces, r, r + th, tw)
+        rest = as_array([q[whole:] for q in pieces]).copy() if whole < height else None
+        del pieces, band
     if rest is not None and len(rest):
-        yield from row(rest)
+        yield from _columns([rest], 0, len(rest), tw)
 
 
 class Spool:
@@ -105,8 +144,18 @@ class Spool:
         self._odd: np.ndarray[Any, Any] | None = None
         self._offset = 0
 
-    def add(self, plane: int, band: np.ndarray[Any, Any]) -> None:
+    def add(self, plane: int, band: Pieces) -> None:
         """Halve a band of ``plane`` (keeping an odd last row for the next band) and store it."""
+        if not isinstance(band, np.ndarray):
+            widths = [q.shape[1] for q in band]
+            if self._odd is None and band[0].shape[0] % 2 == 0 and all(w % 2 == 0 for w in widths[:-1]):
+                halves = [downsample_block(q, 0, 1, self._method) for q in band]
+                if plane != self._plane:
+                    self._flush()
+                    self._plane = plane
+                self._store(plane, as_array(halves))
+                return
+            band = as_array(band)
         if plane != self._plane:
             self._flush()
             self._plane = plane
@@ -159,7 +208,7 @@ class Spool:
 
 
 def spooled(
-    sources: Iterable[tuple[int, Callable[[], np.ndarray[Any, Any]]]],
+    sources: Iterable[tuple[int, Callable[[], Pieces]]],
     spool: Spool | None,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[Band]:
@@ -169,12 +218,12 @@ def spooled(
     ``spool.finish()`` once it is done.
     """
 
-    def task(plane: int, get: Callable[[], np.ndarray[Any, Any]]) -> Band:
+    def task(plane: int, get: Callable[[], Pieces]) -> Band:
         band = get()
         if spool is not None:
             spool.add(plane, band)
         if progress is not None:
-            progress(band.shape[0])
+            progress((band if isinstance(band, np.ndarray) else band[0]).shape[0])
         return plane, band
 
     yield from prefetched(lambda p=p, g=g: task(p, g) for p, g in sources)

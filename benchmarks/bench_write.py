@@ -1,0 +1,242 @@
+"""Writer benchmarks (issue 3): mosaic of JPEGs, 2-channel pyramids, lazy RGB at scale.
+
+``python -m benchmarks.bench_write [--quick] [--only a b c]`` prints one markdown table.
+Every (case, tool) runs in a fresh interpreter; wall time is the write only (input data
+is generated before the clock starts), peak RSS is the child's ``ru_maxrss``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._harness import emit, fmt_mb, fmt_ratio, rss_peak, run_child, table
+
+MODULE = "benchmarks.bench_write"
+JPEG_SHAPE = (2048, 1450, 3)  # height, width, samples: 10 x 10 of them make 20,480 x 14,500
+
+
+# ------------------------------------------------------------------ inputs
+_WAVE = (128 + 100 * np.sin(np.arange(256) * 2 * np.pi / 256)).astype(np.uint8)
+
+
+def _pattern(y: np.ndarray, x: np.ndarray, k: int = 0) -> np.ndarray:
+    """A cheap synthetic RGB pattern with some texture (uint8 arithmetic wraps around)."""
+    y8, x8 = (y % 256).astype(np.uint8), (x % 256).astype(np.uint8)
+    out = np.empty((y.shape[0], x.shape[1], 3), np.uint8)
+    out[..., 0] = x8 // 3 + y8 // 5 + np.uint8(7 * k % 256)
+    out[..., 1] = ((x8 * np.uint8(7)) ^ (y8 * np.uint8(3))) // 2 + 64
+    out[..., 2] = _WAVE[(x8 // 2 + y8 // 2 + np.uint8(k % 256))]
+    return out
+
+
+def make_jpegs(folder: Path, n: int) -> list[str]:
+    import imagecodecs
+
+    y, x = np.ogrid[: JPEG_SHAPE[0], : JPEG_SHAPE[1]]
+    paths = []
+    for k in range(n):
+        path = folder / f"sector-{k:03d}.jpg"
+        path.write_bytes(imagecodecs.jpeg_encode(_pattern(y, x, k), level=90))
+        paths.append(str(path))
+    return paths
+
+
+def _two_channel(size: int) -> np.ndarray:
+    y, x = np.ogrid[:size, :size]
+    noise = np.random.default_rng(0).integers(0, 64, (2, size, size), dtype=np.uint16)
+    noise[0] += ((x * 3 + y) % 4096).astype(np.uint16)
+    noise[1] += ((x ^ y) % 2048).astype(np.uint16)
+    return noise
+
+
+def _halve(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[-2:]
+    b = a[..., : h // 2 * 2, : w // 2 * 2].astype(np.uint32)
+    return ((b[..., ::2, ::2] + b[..., 1::2, ::2] + b[..., ::2, 1::2] + b[..., 1::2, 1::2] + 2) // 4).astype(a.dtype)
+
+
+def _lazy_rgb(height: int, width: int) -> Any:
+    import dask.array as da
+
+    def block(block_info: Any = None) -> np.ndarray:
+        (y0, y1), (x0, x1), _ = block_info[None]["array-location"]
+        y, x = np.ogrid[y0:y1, x0:x1]
+        return _pattern(y, x)
+
+    return da.map_blocks(block, dtype=np.uint8, chunks=da.core.normalize_chunks((512, 4096, 3), (height, width, 3)),
+                         meta=np.empty((0, 0, 0), np.uint8))
+
+
+# ------------------------------------------------------------------ cases (child side)
+def a_imgio(spec: dict[str, Any]) -> None:
+    import dask
+    import dask.array as da
+    import imagecodecs
+
+    import imgio
+
+    def read(path: str) -> np.ndarray:
+        with open(path, "rb") as fh:
+            return imagecodecs.jpeg8_decode(fh.read())  # type: ignore[no-any-return]
+
+    items = [da.from_delayed(dask.delayed(read)(p), shape=JPEG_SHAPE, dtype=np.uint8) for p in spec["inputs"]]
+    joined = imgio.mosaic(items, across=10, dims="YXS")
+    imgio.write(joined, spec["out"] + ".ome.tif", tile=256, compression="jpeg", quality=75, pyramid_levels=1)
+
+
+def a_pyvips(spec: dict[str, Any]) -> None:
+    import pyvips
+
+    images = [pyvips.Image.new_from_file(p, access="sequential") for p in spec["inputs"]]
+    pyvips.Image.arrayjoin(images, across=10).tiffsave(
+        spec["out"] + ".tif", tile=True, tile_width=256, tile_height=256, compression="jpeg", Q=75)
+
+
+def b_imgio_zarr(spec: dict[str, Any], data: np.ndarray) -> None:
+    import imgio
+
+    imgio.write(data, spec["out"] + ".ome.zarr", dims="CYX", chunks=1024, pyramid_levels=3)
+
+
+def b_ngff_zarr(spec: dict[str, Any], data: np.ndarray) -> None:
+    import ngff_zarr as nz
+
+    image = nz.to_ngff_image(data, dims=["c", "y", "x"])
+    ms = nz.to_multiscales(image, scale_factors=[2, 4], method=nz.Methods.ITKWASM_BIN_SHRINK,
+                           chunks={"c": 1, "y": 1024, "x": 1024})
+    nz.to_ngff_zarr(spec["out"] + ".ome.zarr", ms, version="0.4")
+
+
+def b_ome_zarr_py(spec: dict[str, Any], data: np.ndarray) -> None:
+    import zarr
+    from ome_zarr.format import FormatV04
+    from ome_zarr.writer import write_image
+
+    root = zarr.open_group(spec["out"] + ".ome.zarr", mode="w", zarr_format=2)
+    write_image(data, root, scale_factors=(2, 4), axes="cyx", fmt=FormatV04(),
+                storage_options={"chunks": (1, 1024, 1024)})
+
+
+def b_imgio_tiff(spec: dict[str, Any], data: np.ndarray) -> None:
+    import imgio
+
+    imgio.write(data, spec["out"] + ".ome.tif", dims="CYX", tile=512, compression="zstd", pyramid_levels=3)
+
+
+def b_tifffile(spec: dict[str, Any], data: np.ndarray) -> None:
+    import tifffile
+
+    levels = [data]
+    for _ in range(2):
+        levels.append(_halve(levels[-1]))
+    options = {"tile": (512, 512), "compression": "zstd", "maxworkers": os.cpu_count(), "photometric": "minisblack"}
+    with tifffile.TiffWriter(spec["out"] + ".ome.tif", ome=True) as tif:
+        tif.write(levels[0], subifds=2, metadata={"axes": "CYX"}, **options)
+        for level in levels[1:]:
+            tif.write(level, subfiletype=1, **options)
+
+
+def c_imgio(spec: dict[str, Any]) -> None:
+    import imgio
+
+    imgio.write(_lazy_rgb(*spec["shape"]), spec["out"] + ".ome.tif", dims="YXS", tile=512,
+                compression="jpeg", quality=85)
+
+
+CASES: dict[str, Callable[..., None]] = {f.__name__: f for f in (
+    a_imgio, a_pyvips, b_imgio_zarr, b_ngff_zarr, b_ome_zarr_py, b_imgio_tiff, b_tifffile, c_imgio)}
+
+
+def child(spec: dict[str, Any]) -> None:
+    func = CASES[spec["case"]]
+    args = [_two_channel(spec["size"])] if spec["case"].startswith("b_") else []
+    t0 = time.perf_counter()
+    func(spec, *args)
+    seconds = time.perf_counter() - t0
+    out = [p for p in Path(spec["out"]).parent.iterdir() if p.name.startswith(Path(spec["out"]).name)]
+    size = sum(f.stat().st_size for p in out for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
+    emit({"seconds": seconds, "peak": rss_peak(), "bytes": size})
+
+
+# ------------------------------------------------------------------ parent side
+def _run(case: str, folder: Path, **spec: Any) -> dict[str, Any]:
+    out = folder / case
+    result = run_child(MODULE, {"case": case, "out": str(out), **spec}, timeout=1800)
+    for p in folder.iterdir():
+        if p.name.startswith(case + "."):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    return result
+
+
+def _row(label: str, tool: str, r: dict[str, Any], ref: dict[str, Any] | None, target: str) -> list[str]:
+    if "error" in r:
+        return [label, tool, "error", "-", "-", "-", "-", target + f" ({r['error'][:80]})"]
+    ok_t = fmt_ratio(r["seconds"], ref["seconds"]) if ref and "seconds" in ref else "-"
+    ok_m = fmt_ratio(r["peak"], ref["peak"]) if ref and "peak" in ref else "-"
+    return [label, tool, f"{r['seconds']:.2f}", fmt_mb(r["peak"]), ok_t, ok_m, fmt_mb(r["bytes"]), target]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m " + MODULE, description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--only", action="append", choices=["a", "b", "c"])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(json.loads(args.child))
+        return 0
+    wanted = args.only or ["a", "b", "c"]
+    rows: list[list[str]] = []
+    folder = Path(tempfile.mkdtemp(prefix="imgio-bench-write-", dir="/tmp"))
+    try:
+        if "a" in wanted:
+            n = 16 if args.quick else 100
+            inputs = make_jpegs(folder, n)
+            label = f"(a) {n} JPEGs -> {'5,800 x 8,192' if args.quick else '14,500 x 20,480'} tiled JPEG TIFF"
+            ref = _run("a_pyvips", folder, inputs=inputs)
+            rows.append(_row(label, "pyvips arrayjoin+tiffsave", ref, None, "reference"))
+            rows.append(_row(label, "imgio mosaic+write", _run("a_imgio", folder, inputs=inputs), ref,
+                             "time <= 1.00x, RSS <= 1.50x"))
+            for p in inputs:
+                os.unlink(p)
+        if "b" in wanted:
+            size = 2048 if args.quick else 8192
+            label = f"(b) 2 x {size}^2 uint16, 3 levels"
+            ref = _run("b_ngff_zarr", folder, size=size)
+            rows.append(_row(label + ", OME-Zarr 0.4", "ngff-zarr (bin-shrink)", ref, None, "reference"))
+            rows.append(_row(label + ", OME-Zarr 0.4", "ome-zarr-py", _run("b_ome_zarr_py", folder, size=size), ref, ""))
+            rows.append(_row(label + ", OME-Zarr 0.4", "imgio", _run("b_imgio_zarr", folder, size=size), ref,
+                             "time <= 1.00x ngff-zarr"))
+            ref = _run("b_tifffile", folder, size=size)
+            rows.append(_row(label + ", OME-TIFF zstd", "tifffile by hand", ref, None, "reference"))
+            rows.append(_row(label + ", OME-TIFF zstd", "imgio", _run("b_imgio_tiff", folder, size=size), ref,
+                             "time <= 1.00x tifffile"))
+        if "c" in wanted:
+            shapes = [(2500, 2500), (10000, 15000)] if args.quick else [(10000, 10000), (40000, 60000)]
+            first = None
+            for shape in shapes:
+                r = _run("c_imgio", folder, shape=list(shape))
+                label = f"(c) lazy RGB {shape[0]:,} x {shape[1]:,} -> pyramidal JPEG OME-TIFF"
+                rows.append(_row(label, "imgio", r, first, "RSS < 1 GiB, flat"))
+                first = first or r
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    headers = ["benchmark", "tool", "wall s", "peak RSS MiB", "time ratio", "RSS ratio", "output MiB", "target"]
+    print(table(headers, rows), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
