@@ -663,3 +663,37 @@ def test_truncated_anywhere_raises_imgio_errors_only(tmp_path: Path, fraction: f
             want = tif.series[0].asarray()
     assert got.size == want.size
     np.testing.assert_array_equal(got.reshape(want.shape), want)
+
+
+def _with_xml(
+    tmp_path: Path, name: str, edit: Callable[[str], str]
+) -> tuple[Path, np.ndarray[Any, Any]]:
+    path = tmp_path / name
+    data = ramp((3, 20, 20), np.uint16, 13)
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": "ZYX", "PhysicalSizeX": 0.7})
+    with tifffile.TiffFile(path) as tif:
+        xml = tif.pages.first.description
+    tifffile.tiffcomment(path, edit(xml).encode())
+    return path, data
+
+
+def test_lenient_ome_declares_more_planes_than_pages(tmp_path: Path) -> None:
+    path, data = _with_xml(tmp_path, "more.ome.tif", lambda x: x.replace('SizeZ="3"', 'SizeZ="5"'))
+    with pytest.warns(imgio.ImgioWarning, match="lacks 2 of 5 planes"):
+        img = imgio.Image(path)
+        assert img.dims.Z == 5
+    got = img.get_image_data("ZYX")
+    np.testing.assert_array_equal(got[:3], data)
+    assert got[3:].max() == 0
+    assert img.physical_pixel_sizes.X == 0.7
+
+
+def test_lenient_ome_that_does_not_fit_the_pages(tmp_path: Path) -> None:
+    def point_past_the_pages(xml: str) -> str:
+        return re.sub(r"<TiffData.*?(/>|</TiffData>)", '<TiffData IFD="7" PlaneCount="3"/>', xml)
+
+    path, data = _with_xml(tmp_path, "unfit.ome.tif", point_past_the_pages)
+    with pytest.warns(imgio.ImgioWarning, match="OME-XML does not match the pages"):
+        img = imgio.Image(path)
+        assert img.physical_pixel_sizes.X is None  # nothing from the untrusted XML
+    np.testing.assert_array_equal(img.get_image_data().reshape(data.shape), data)

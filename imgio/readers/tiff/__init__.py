@@ -119,6 +119,15 @@ class TiffReader(Reader):
         if not images:
             return None
         series = self._series[index]
+        if getattr(series, "kind", "ome") != "ome":
+            # tifffile could not lay the pages out as the OME-XML says and fell back
+            warnings.warn(
+                f"{self.location.name}: the OME-XML does not match the pages of series {index} "
+                f"(read as a {series.kind} TIFF series); its OME metadata is ignored",
+                ImgioWarning,
+                stacklevel=3,
+            )
+            return None
         if len(images) == len(self._series):
             return images[index]
         named = [im for im in images if im.name == series.name]
@@ -167,6 +176,15 @@ class TiffReader(Reader):
         self._level_maps = getattr(self, "_level_maps", {})
         self._level_maps[index] = [i for i, lv in enumerate(levels) if lv.dims == base.dims]
         ome = self._ome_for(index)
+        pages = series.levels[0].pages
+        missing = sum(page is None for page in pages)
+        if missing:
+            warnings.warn(
+                f"{self.location.name}: series {index} lacks {missing} of {len(pages)} planes "
+                "its metadata declares; they read as 0",
+                ImgioWarning,
+                stacklevel=4,
+            )
         name = (ome.name if ome and ome.name else None) or series.name or f"Image:{index}"
         if name in names:
             name = f"{name} ({index})"
