@@ -226,6 +226,12 @@ class Image:
         s = self._scene_index(scene)
         return [self.get_xarray_dask_data(s, lvl) for lvl in range(self._infos()[s].n_levels)]
 
+    def to_datatree(self) -> xr.DataTree:
+        """Every scene and level as one lazy ``xarray.DataTree`` (``/<scene>/level_<i>``)."""
+        from .xarray_backend import to_datatree
+
+        return to_datatree(self)
+
     # ------------------------------------------------------------- selections
     def _selection(
         self, order_out: str | None, selection: Mapping[str, Any], scene: int, level: int

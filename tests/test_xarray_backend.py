@@ -137,6 +137,8 @@ def test_datatree_dask_and_to_datatree(two_scenes: Any) -> None:
     assert chunked["tissue/level_0"]["image"].chunks is not None
     with imgio.Image(path) as img:
         tree = to_datatree(img)
+        if hasattr(imgio.Image, "to_datatree"):
+            xr.testing.assert_identical(img.to_datatree(), tree)
     for level, want in enumerate(scenes[0]):
         x = tree[f"tissue/level_{level}"]["image"]
         assert x.chunks is not None  # dask
