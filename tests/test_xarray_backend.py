@@ -203,7 +203,13 @@ def test_file_objects_refused(two_scenes: Any) -> None:
         xr.open_dataset(io.BytesIO(path.read_bytes()), engine=ENGINE)
 
 
-def test_entry_point() -> None:
+def test_entry_point(two_scenes: Any) -> None:
     if "imgio" not in xr.backends.list_engines():
         pytest.skip("the xarray.backends entry point 'imgio' is not installed yet")
     assert isinstance(xr.backends.list_engines()["imgio"], ImgioBackendEntrypoint)
+    path, scenes = two_scenes
+    by_name = xr.open_dataarray(path, engine="imgio", scene="overview")
+    np.testing.assert_array_equal(by_name.values[0, 0, 0], scenes[1][0])
+    guessed = xr.open_dataset(path)  # no engine: guess_can_open picks imgio
+    assert guessed["image"].attrs["scene"] == "tissue"
+    assert set(xr.open_datatree(path, engine="imgio").children) == {"tissue", "overview"}
