@@ -1,8 +1,10 @@
-"""Shared test setup: ``tests/samples.py`` importable, the shared sample folder as a fixture."""
+"""Shared test setup: ``tests/samples.py`` importable, the shared sample folder and
+reset decode counters (``stats``) as fixtures."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,3 +20,13 @@ def shared_samples() -> Path:
     if not (SHARED / "manifest.json").is_file():
         pytest.skip(f"shared samples not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture
+def stats() -> Iterator[object]:
+    """imgio's process-wide decode counters, reset before and after the test."""
+    from imgio.readers.base import STATS
+
+    STATS.reset()
+    yield STATS
+    STATS.reset()
