@@ -276,11 +276,14 @@ def level_coords(info: SceneInfo, level: int, dims: str, shape: Sequence[int]) -
     n = dict(zip(dims, shape, strict=True))
     if "C" in n and info.channel_names and len(info.channel_names) == n["C"]:
         coords["C"] = list(info.channel_names)
+    origin = info.origin
+    if info.level_origins is not None and level < len(info.level_origins):
+        origin = info.level_origins[level]
     for d, size in level_sizes(info, level).items():
         if d in n:
-            coords[d] = float(info.origin.get(d, 0.0)) + np.arange(n[d]) * size
+            coords[d] = float(origin.get(d, 0.0)) + np.arange(n[d]) * size
     if "T" in n and info.time_interval:
-        coords["T"] = float(info.origin.get("T", 0.0)) + np.arange(n["T"]) * info.time_interval
+        coords["T"] = float(origin.get("T", 0.0)) + np.arange(n["T"]) * info.time_interval
     return coords
 
 

@@ -209,6 +209,7 @@ class Layout:
             time_interval=levels.time_interval if "T" in dims else None,
             origin=levels.origin,
             level_scales=levels.level_scales,
+            level_origins=levels.level_origins or None,
         )
         self._append(info, tuple(_join(path, p) for p in levels.paths), arrays)
 

@@ -262,6 +262,7 @@ class Levels:
     level_scales: tuple[dict[str, float], ...]  # µm per pixel on Z/Y/X, per level
     origin: dict[str, float]  # level 0: µm on Z/Y/X, s on T
     time_interval: float | None  # s, level 0
+    level_origins: tuple[dict[str, float], ...] = ()  # per level, same units as origin
 
 
 def parse_levels(ms: Mapping[str, Any], axes: Sequence[Axis], where: str) -> Levels:
@@ -316,7 +317,7 @@ def parse_levels(ms: Mapping[str, Any], axes: Sequence[Axis], where: str) -> Lev
             None,
         )
         intervals.append(t)
-    return Levels(tuple(paths), tuple(scales), origins[0], intervals[0])
+    return Levels(tuple(paths), tuple(scales), origins[0], intervals[0], tuple(origins))
 
 
 def _color(value: Any) -> int | None:
