@@ -232,17 +232,21 @@ def reduction_rows(tmp: Path, gib: float, repeats: int) -> list[list[str]]:
                 data = img.xarray_dask_data
                 reduce = data.mean(dim=["T", "Z", "Y", "X"])
                 client.compute(data[0, 0, 0, :512, :512].sum()).result()  # warm the workers
-                runs = []
+                runs, cpus = [], []
                 for _ in range(repeats):
+                    cpu0 = client.run(time.process_time)
                     t0 = time.perf_counter()
                     client.compute(reduce).result()
                     runs.append(time.perf_counter() - t0)
+                    cpu1 = client.run(time.process_time)
+                    cpus.append(sum(cpu1[k] - cpu0[k] for k in cpu0))
                 best = statistics.median(runs)
+                cpu = statistics.median(cpus)
                 times[workers] = best
                 rows.append([f"{workers} worker process{'es' if workers > 1 else ''}",
                              f"{data.data.npartitions}", f"{best:.2f} s",
-                             f"{nbytes / best / 2**20:.0f} MiB/s",
-                             f"{times[1] / best:.2f}x"])
+                             f"{nbytes / best / 2**20:.0f} MiB/s", f"{cpu:.2f} s",
+                             f"{cpu / best:.2f}", f"{times[1] / best:.2f}x"])
     finally:
         if old is None:
             os.environ.pop("IMGIO_DECODE_THREADS", None)
@@ -277,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         status |= int(any(r[-1] == "no" for r in rows))
         say("## Full-image reduction (mean per channel) on a LocalCluster\n")
         red = reduction_rows(tmp, gib, 2 if args.quick else 3)
-        table(["cluster", "tasks", "median time", "throughput", "speed-up"], red)
+        table(["cluster", "tasks", "median time", "throughput", "worker CPU",
+               "cores busy", "speed-up"], red)
         speedup = float(red[-1][-1].rstrip("x"))
         load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
         say(f"_{os.cpu_count()} CPUs; load average {load} after the runs (other work on the "
