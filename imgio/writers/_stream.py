@@ -89,7 +89,12 @@ def as_array(band: Pieces) -> np.ndarray[Any, Any]:
 
 
 def _columns(pieces: list[np.ndarray[Any, Any]], r0: int, r1: int, tw: int) -> Iterator[np.ndarray[Any, Any]]:
-    """Tiles of rows ``r0:r1`` across column pieces; views unless a tile straddles pieces."""
+    """Tiles of rows ``r0:r1`` across column pieces, as contiguous copies.
+
+    Copies (which tifffile would make anyway) hold no reference to the band, so a band is
+    freed as soon as its last tile is handed over, not when that tile has been compressed:
+    at most two bands are alive (one being tiled, one being computed).
+    """
     edges = np.cumsum([0] + [p.shape[1] for p in pieces])
     width = int(edges[-1])
     k = 0
@@ -98,7 +103,7 @@ def _columns(pieces: list[np.ndarray[Any, Any]], r0: int, r1: int, tw: int) -> I
         while edges[k + 1] <= x0:
             k += 1
         if x1 <= edges[k + 1]:
-            yield pieces[k][r0:r1, x0 - edges[k] : x1 - edges[k]]
+            yield np.ascontiguousarray(pieces[k][r0:r1, x0 - edges[k] : x1 - edges[k]])
             continue
         parts, j = [], k
         while j < len(pieces) and edges[j] < x1:
@@ -131,6 +136,40 @@ def tiles(bands: Iterable[Band], tile: tuple[int, int]) -> Iterator[np.ndarray[A
         del pieces, band
     if rest is not None and len(rest):
         yield from _columns([rest], 0, len(rest), tw)
+
+
+def encoded(
+    chunks: Iterable[np.ndarray[Any, Any]],
+    encode: Callable[[np.ndarray[Any, Any]], bytes],
+    tile_shape: tuple[int, ...],
+    workers: int,
+) -> Iterator[bytes]:
+    """Tiles compressed on ``workers`` threads through a sliding window, yielded in order.
+
+    Unlike batch-wise compression, the window keeps every thread busy while the caller
+    produces the next tiles and writes finished ones. Edge tiles are zero-padded first.
+    """
+
+    def run(tile: np.ndarray[Any, Any]) -> bytes:
+        if tile.shape != tile_shape:
+            tile = np.pad(tile, [(0, want - got) for want, got in zip(tile_shape, tile.shape, strict=True)])
+        return encode(tile)
+
+    if workers <= 1:
+        yield from map(run, chunks)
+        return
+    pending: deque[Future[bytes]] = deque()
+    window = 4 * workers
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="imgio-encode")
+    try:
+        for tile in chunks:
+            pending.append(pool.submit(run, tile))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Spool:

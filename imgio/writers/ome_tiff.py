@@ -3,7 +3,8 @@
 Layout: one series (OME ``Image``) per scene; each plane (``T C Z`` order, Z fastest)
 is one tiled page whose reduced levels are SubIFDs. Level 0 is computed from dask one
 band of whole chunk rows at a time, one band ahead on a background thread, while
-tifffile compresses tiles on ``maxworkers`` threads. Each band is also halved into a
+tiles are compressed on ``maxworkers`` threads (a sliding window: no batch barriers, so
+the threads stay busy while tiles are cut). Each band is also halved into a
 spool that feeds the next level, so no level is recomputed from the source and memory
 stays at about two full-width bands of chunk rows plus the tiles being compressed.
 """
@@ -22,7 +23,7 @@ from ..errors import ImgioError, MissingDependencyError
 from ._input import Scene
 from ._omexml import ome_xml, pixel_type
 from ._pyramid import check_method, level_count, level_shapes
-from ._stream import Spool, dask_bands, spooled, tiles
+from ._stream import Spool, dask_bands, encoded, spooled, tiles
 
 __all__ = ["COMPRESSIONS", "write_ome_tiff"]
 
@@ -43,6 +44,7 @@ BIGTIFF_LIMIT = 2**32 - 2**27  # leave room for IFDs, XML and byte counts
 
 
 def _codec(compression: str | None, quality: int | None, dtype: np.dtype[Any], samples: int) -> dict[str, Any]:
+    """tifffile's ``compression`` and ``compressionargs`` for a compression name."""
     name = (compression or "none").lower()
     if name not in COMPRESSIONS:
         raise ImgioError(f"compression={compression!r}: expected one of {sorted(COMPRESSIONS)}")
@@ -58,10 +60,25 @@ def _codec(compression: str | None, quality: int | None, dtype: np.dtype[Any], s
         raise ImgioError(f"compression={name!r} needs uint8 gray or RGB(A) data; found {dtype} with {samples} samples")
     if tiff_name is None:
         return {"compression": None}
-    args: dict[str, Any] = {"compression": tiff_name}
+    args: dict[str, Any] = {"compression": tiff_name, "compressionargs": {}}
     if quality is not None:
-        args["compressionargs"] = {"level": int(quality)}
+        args["compressionargs"]["level"] = int(quality)
     return args
+
+
+def _encoder(codec: dict[str, Any], samples: int) -> Callable[[np.ndarray[Any, Any]], bytes] | None:
+    """The function that compresses one tile exactly as tifffile would, for our own threads."""
+    import tifffile
+
+    name = codec["compression"]
+    if name not in {"zstd", "zlib", "lzw", "jpeg"}:
+        return None  # tifffile compresses the others itself
+    tag = {"zstd": 50000, "zlib": 8, "lzw": 5, "jpeg": 7}[name]
+    compressor = tifffile.TIFF.COMPRESSORS[tag]
+    kwargs = dict(codec["compressionargs"])
+    if name == "jpeg" and samples == 3:  # tifffile writes RGB JPEG as YCbCr 4:2:0
+        kwargs.update(subsampling=(2, 2), colorspace="RGB", outcolorspace="YCBCR")
+    return lambda tile: compressor(tile, **kwargs)  # type: ignore[no-any-return]
 
 
 def _check_tile(tile: int | Sequence[int]) -> tuple[int, int]:
@@ -149,11 +166,12 @@ def _write_scene(
         "photometric": "rgb" if samples in (3, 4) else "minisblack",
         "planarconfig": "contig" if samples > 1 else None,
         "maxworkers": workers,
-        "buffersize": max(32 << 20, 8 * workers * tile[0] * tile[1] * samples * arr.dtype.itemsize),
         "metadata": None,
         "software": "imgio",
         **_codec(compression, quality, arr.dtype, samples),
     }
+    encode = _encoder(options, samples) if workers > 1 else None
+    tile_shape = (*tile, samples) if samples > 1 else tuple(tile)
     if samples == 4:
         options["extrasamples"] = ("unassalpha",)
     ysize, xsize = scene.pixel_sizes.Y, scene.pixel_sizes.X
@@ -177,7 +195,9 @@ def _write_scene(
                 extra["subfiletype"] = 1
             bands = spooled(sources, spool, advance)
             try:
-                tif.write(tiles(bands, tile), shape=shape, dtype=arr.dtype, **options, **extra)
+                chunks = tiles(bands, tile)
+                data = chunks if encode is None else encoded(chunks, encode, tile_shape, workers)
+                tif.write(data, shape=shape, dtype=arr.dtype, **options, **extra)
             finally:
                 bands.close()
             if spool is not None:
