@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import CorruptFileError, MissingFileError
+from .errors import CorruptFileError, MissingDependencyError, MissingFileError
 
 __all__ = ["Location", "as_location"]
 
@@ -116,7 +116,14 @@ class Location:
         if self._fs is None:
             import fsspec.core
 
-            fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
+            try:
+                fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
+            except ImportError as exc:  # fsspec names the package its protocol needs
+                scheme = self.url.split("://", 1)[0]
+                raise MissingDependencyError(
+                    f"{scheme}:// URLs need an fsspec filesystem that is not installed ({exc}); "
+                    'pip install "imgio[remote]" brings s3:// and http(s)://'
+                ) from exc
             self._fs, self._fs_path = fs, path
         return self._fs
 

@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -81,6 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _serve(self, body: bool) -> None:
+        if self.server.latency:
+            time.sleep(self.server.latency)  # a far-away server: per request, not per byte
         path = self._file()
         if path is None:
             self._reply(404, 0)
@@ -149,15 +152,20 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     root: Path
     log: _Log
+    latency: float = 0.0
 
 
 class RangeHTTPServer:
-    """A directory served on ``http://127.0.0.1:<port>/`` with byte-range support."""
+    """A directory served on ``http://127.0.0.1:<port>/`` with byte-range support.
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    ``latency`` (seconds) delays every answer, as a distant object store would.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, latency: float = 0.0) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.root = Path(root).resolve()
         self._server.log = _Log()
+        self._server.latency = latency
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -387,3 +387,12 @@ def test_servers_are_real(files: dict[str, Any], http: RangeHTTPServer) -> None:
     data = fs.cat_file(f"{http.url}/slide.ome.tif", start=100, end=1100)
     assert data == (files["root"] / "slide.ome.tif").read_bytes()[100:1100]
     assert http.bytes_sent == 1000 and http.requests[-1].status == 206
+
+
+def test_missing_filesystem_package() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("adlfs") is not None:
+        pytest.skip("adlfs is installed")
+    with pytest.raises(imgio.MissingDependencyError, match=r"abfs://.*adlfs.*pip install"):
+        imgio.Image("abfs://container/slide.ome.tif")
