@@ -187,6 +187,27 @@ def region_rows(tmp: Path, quick: bool) -> list[list[str]]:
     return rows
 
 
+FILES = (("OME-TIFF", "slide.ome.tif"), ("OME-Zarr 0.4", "v04.ome.zarr"),
+         ("OME-Zarr 0.5 sharded", "v05.ome.zarr"))
+
+
+def latency_rows(tmp: Path, latency: float) -> list[list[str]]:
+    """One 1024 x 1024 region (2 channels, 32 tiles/chunks) with ``latency`` s per request."""
+    rows = []
+    with RangeHTTPServer(tmp, latency=latency) as http:
+        for label, name in FILES:
+            img = imgio.Image(f"{http.url}/{name}")
+            img.source(level=0)
+            http.reset()
+            t0 = time.perf_counter()
+            img.get_image_data("CYX", Y=slice(512, 1536), X=slice(512, 1536))
+            elapsed = time.perf_counter() - t0
+            n = len(http.requests)
+            rows.append([label, str(n), f"{elapsed:.2f} s", f"{elapsed / latency:.1f}"])
+            img.close()
+    return rows
+
+
 # ------------------------------------------------------------- reduction
 def write_big_tiff(path: Path, gib: float) -> tuple[int, ...]:
     """A zlib-tiled OME-TIFF of about ``gib`` GiB of uint16 pixels, written tile by tile."""
@@ -279,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         table(["file", "open: headers", "covering tiles/chunks", "transferred", "ratio",
                "requests", "read time", "<= 1.2x"], rows)
         status |= int(any(r[-1] == "no" for r in rows))
+        latency = 0.02
+        say(f"### One 1024 x 1024 x 2-channel region with {latency * 1000:.0f} ms per request\n")
+        table(["file", "requests", "read time", "round trips (time / latency)"],
+              latency_rows(tmp, latency))
         say("## Full-image reduction (mean per channel) on a LocalCluster\n")
         red = reduction_rows(tmp, gib, 2 if args.quick else 3)
         table(["cluster", "tasks", "median time", "throughput", "worker CPU",
