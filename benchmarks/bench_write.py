@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.bench_write [--quick] [--only a b c]`` prints one markdown table.
 Every (case, tool) runs in a fresh interpreter; wall time is the write only (imports,
-input data and one warm-up run on a tiny input come before the clock starts), peak RSS is the child's ``ru_maxrss`` (whole
+input data and one warm-up run on a tiny input come before the clock starts), peak RSS is
+the child's ``ru_maxrss`` (whole
 process: interpreter, libraries, inputs held in memory and the write).
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
@@ -65,7 +65,9 @@ def _two_channel(size: int) -> np.ndarray:
 def _halve(a: np.ndarray) -> np.ndarray:
     h, w = a.shape[-2:]
     b = a[..., : h // 2 * 2, : w // 2 * 2].astype(np.uint32)
-    return ((b[..., ::2, ::2] + b[..., 1::2, ::2] + b[..., ::2, 1::2] + b[..., 1::2, 1::2] + 2) // 4).astype(a.dtype)
+    return (
+        (b[..., ::2, ::2] + b[..., 1::2, ::2] + b[..., ::2, 1::2] + b[..., 1::2, 1::2] + 2) // 4
+    ).astype(a.dtype)
 
 
 def _lazy_rgb(height: int, width: int) -> Any:
@@ -76,8 +78,12 @@ def _lazy_rgb(height: int, width: int) -> Any:
         y, x = np.ogrid[y0:y1, x0:x1]
         return _pattern(y, x)
 
-    return da.map_blocks(block, dtype=np.uint8, chunks=da.core.normalize_chunks((512, 4096, 3), (height, width, 3)),
-                         meta=np.empty((0, 0, 0), np.uint8))
+    return da.map_blocks(
+        block,
+        dtype=np.uint8,
+        chunks=da.core.normalize_chunks((512, 4096, 3), (height, width, 3)),
+        meta=np.empty((0, 0, 0), np.uint8),
+    )
 
 
 # ------------------------------------------------------------------ cases (child side)
@@ -92,10 +98,21 @@ def a_imgio(spec: dict[str, Any]) -> Callable[[], None]:
         with open(path, "rb") as fh:
             return imagecodecs.jpeg8_decode(fh.read())  # type: ignore[no-any-return]
 
-    items = [da.from_delayed(dask.delayed(read)(p), shape=JPEG_SHAPE, dtype=np.uint8) for p in spec["inputs"]]
+    items = [
+        da.from_delayed(dask.delayed(read)(p), shape=JPEG_SHAPE, dtype=np.uint8)
+        for p in spec["inputs"]
+    ]
+
     def run() -> None:
         joined = imgio.mosaic(items, across=10, dims="YXS")
-        imgio.write(joined, spec["out"] + ".ome.tif", tile=256, compression="jpeg", quality=75, pyramid_levels=1)
+        imgio.write(
+            joined,
+            spec["out"] + ".ome.tif",
+            tile=256,
+            compression="jpeg",
+            quality=75,
+            pyramid_levels=1,
+        )
 
     return run
 
@@ -106,7 +123,13 @@ def a_pyvips(spec: dict[str, Any]) -> Callable[[], None]:
     def run() -> None:
         images = [pyvips.Image.new_from_file(p, access="sequential") for p in spec["inputs"]]
         pyvips.Image.arrayjoin(images, across=10).tiffsave(
-            spec["out"] + ".tif", tile=True, tile_width=256, tile_height=256, compression="jpeg", Q=75)
+            spec["out"] + ".tif",
+            tile=True,
+            tile_width=256,
+            tile_height=256,
+            compression="jpeg",
+            Q=75,
+        )
 
     return run
 
@@ -114,7 +137,9 @@ def a_pyvips(spec: dict[str, Any]) -> Callable[[], None]:
 def b_imgio_zarr(spec: dict[str, Any], data: np.ndarray) -> Callable[[], None]:
     import imgio.writers.ome_zarr  # noqa: F401 - imports before the clock
 
-    return lambda: imgio.write(data, spec["out"] + ".ome.zarr", dims="CYX", chunks=1024, pyramid_levels=3)
+    return lambda: imgio.write(
+        data, spec["out"] + ".ome.zarr", dims="CYX", chunks=1024, pyramid_levels=3
+    )
 
 
 def b_ngff_zarr(spec: dict[str, Any], data: np.ndarray) -> Callable[[], None]:
@@ -122,8 +147,12 @@ def b_ngff_zarr(spec: dict[str, Any], data: np.ndarray) -> Callable[[], None]:
 
     def run() -> None:
         image = nz.to_ngff_image(data, dims=["c", "y", "x"])
-        ms = nz.to_multiscales(image, scale_factors=[2, 4], method=nz.Methods.ITKWASM_BIN_SHRINK,
-                               chunks={"c": 1, "y": 1024, "x": 1024})
+        ms = nz.to_multiscales(
+            image,
+            scale_factors=[2, 4],
+            method=nz.Methods.ITKWASM_BIN_SHRINK,
+            chunks={"c": 1, "y": 1024, "x": 1024},
+        )
         nz.to_ngff_zarr(spec["out"] + ".ome.zarr", ms, version="0.4")
 
     return run
@@ -136,8 +165,14 @@ def b_ome_zarr_py(spec: dict[str, Any], data: np.ndarray) -> Callable[[], None]:
 
     def run() -> None:
         root = zarr.open_group(spec["out"] + ".ome.zarr", mode="w", zarr_format=2)
-        write_image(data, root, scale_factors=(2, 4), axes="cyx", fmt=FormatV04(),
-                    storage_options={"chunks": (1, 1024, 1024)})
+        write_image(
+            data,
+            root,
+            scale_factors=(2, 4),
+            axes="cyx",
+            fmt=FormatV04(),
+            storage_options={"chunks": (1, 1024, 1024)},
+        )
 
     return run
 
@@ -145,8 +180,9 @@ def b_ome_zarr_py(spec: dict[str, Any], data: np.ndarray) -> Callable[[], None]:
 def b_imgio_tiff(spec: dict[str, Any], data: np.ndarray) -> Callable[[], None]:
     import imgio.writers.ome_tiff  # noqa: F401 - imports before the clock
 
-    return lambda: imgio.write(data, spec["out"] + ".ome.tif", dims="CYX", tile=512, compression="zstd",
-                               pyramid_levels=3)
+    return lambda: imgio.write(
+        data, spec["out"] + ".ome.tif", dims="CYX", tile=512, compression="zstd", pyramid_levels=3
+    )
 
 
 def b_tifffile(spec: dict[str, Any], data: np.ndarray) -> Callable[[], None]:
@@ -156,8 +192,12 @@ def b_tifffile(spec: dict[str, Any], data: np.ndarray) -> Callable[[], None]:
         levels = [data]
         for _ in range(2):
             levels.append(_halve(levels[-1]))
-        options = {"tile": (512, 512), "compression": "zstd", "maxworkers": os.cpu_count(),
-                   "photometric": "minisblack"}
+        options = {
+            "tile": (512, 512),
+            "compression": "zstd",
+            "maxworkers": os.cpu_count(),
+            "photometric": "minisblack",
+        }
         with tifffile.TiffWriter(spec["out"] + ".ome.tif", ome=True) as tif:
             tif.write(levels[0], subifds=2, metadata={"axes": "CYX"}, **options)
             for level in levels[1:]:
@@ -170,18 +210,35 @@ def c_imgio(spec: dict[str, Any]) -> Callable[[], None]:
     import imgio.writers.ome_tiff  # noqa: F401 - imports before the clock
 
     data = _lazy_rgb(*spec["shape"])
-    return lambda: imgio.write(data, spec["out"] + ".ome.tif", dims="YXS", tile=512, compression="jpeg",
-                               quality=85)
+    return lambda: imgio.write(
+        data, spec["out"] + ".ome.tif", dims="YXS", tile=512, compression="jpeg", quality=85
+    )
 
 
-CASES: dict[str, Callable[..., Callable[[], None]]] = {f.__name__: f for f in (
-    a_imgio, a_pyvips, b_imgio_zarr, b_ngff_zarr, b_ome_zarr_py, b_imgio_tiff, b_tifffile, c_imgio)}
+CASES: dict[str, Callable[..., Callable[[], None]]] = {
+    f.__name__: f
+    for f in (
+        a_imgio,
+        a_pyvips,
+        b_imgio_zarr,
+        b_ngff_zarr,
+        b_ome_zarr_py,
+        b_imgio_tiff,
+        b_tifffile,
+        c_imgio,
+    )
+}
 
 
 def _warm_up(spec: dict[str, Any]) -> None:
-    """Run the case once on a tiny input: first-call costs (lazy imports, codec setup) stay off the clock."""
+    """Run the case once on a tiny input, so first-call costs stay off the clock."""
     folder = Path(tempfile.mkdtemp(prefix="warm-", dir=Path(spec["out"]).parent))
-    tiny = {**spec, "out": str(folder / "warm"), "inputs": spec.get("inputs", [])[:2], "shape": [512, 512]}
+    tiny = {
+        **spec,
+        "out": str(folder / "warm"),
+        "inputs": spec.get("inputs", [])[:2],
+        "shape": [512, 512],
+    }
     try:
         args = [_two_channel(64)] if spec["case"].startswith("b_") else []
         CASES[spec["case"]](tiny, *args)()
@@ -197,8 +254,12 @@ def child(spec: dict[str, Any]) -> None:
     t0 = time.perf_counter()
     run()
     seconds = time.perf_counter() - t0
-    out = [p for p in Path(spec["out"]).parent.iterdir() if p.name.startswith(Path(spec["out"]).name)]
-    size = sum(f.stat().st_size for p in out for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
+    out = [
+        p for p in Path(spec["out"]).parent.iterdir() if p.name.startswith(Path(spec["out"]).name)
+    ]
+    size = sum(
+        f.stat().st_size for p in out for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()
+    )
     emit({"seconds": seconds, "peak": rss_peak(), "bytes": size})
 
 
@@ -212,12 +273,23 @@ def _run(case: str, folder: Path, **spec: Any) -> dict[str, Any]:
     return result
 
 
-def _row(label: str, tool: str, r: dict[str, Any], ref: dict[str, Any] | None, target: str) -> list[str]:
+def _row(
+    label: str, tool: str, r: dict[str, Any], ref: dict[str, Any] | None, target: str
+) -> list[str]:
     if "error" in r:
         return [label, tool, "error", "-", "-", "-", "-", target + f" ({r['error'][:80]})"]
     ok_t = fmt_ratio(r["seconds"], ref["seconds"]) if ref and "seconds" in ref else "-"
     ok_m = fmt_ratio(r["peak"], ref["peak"]) if ref and "peak" in ref else "-"
-    return [label, tool, f"{r['seconds']:.2f}", fmt_mb(r["peak"]), ok_t, ok_m, fmt_mb(r["bytes"]), target]
+    return [
+        label,
+        tool,
+        f"{r['seconds']:.2f}",
+        fmt_mb(r["peak"]),
+        ok_t,
+        ok_m,
+        fmt_mb(r["bytes"]),
+        target,
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,27 +308,61 @@ def main(argv: list[str] | None = None) -> int:
         if "a" in wanted:
             n = 16 if args.quick else 100
             inputs = make_jpegs(folder, n)
-            label = f"(a) {n} JPEGs -> {'5,800 x 8,192' if args.quick else '14,500 x 20,480'} tiled JPEG TIFF"
+            size = "5,800 x 8,192" if args.quick else "14,500 x 20,480"
+            label = f"(a) {n} JPEGs -> {size} tiled JPEG TIFF"
             ref = _run("a_pyvips", folder, inputs=inputs)
             rows.append(_row(label, "pyvips arrayjoin+tiffsave", ref, None, "reference"))
-            rows.append(_row(label, "imgio mosaic+write", _run("a_imgio", folder, inputs=inputs), ref,
-                             "time <= 1.00x, RSS <= 1.50x"))
+            rows.append(
+                _row(
+                    label,
+                    "imgio mosaic+write",
+                    _run("a_imgio", folder, inputs=inputs),
+                    ref,
+                    "time <= 1.00x, RSS <= 1.50x",
+                )
+            )
             for p in inputs:
                 os.unlink(p)
         if "b" in wanted:
             size = 2048 if args.quick else 8192
             label = f"(b) 2 x {size}^2 uint16, 3 levels"
             ref = _run("b_ngff_zarr", folder, size=size)
-            rows.append(_row(label + ", OME-Zarr 0.4", "ngff-zarr (bin-shrink)", ref, None, "reference"))
-            rows.append(_row(label + ", OME-Zarr 0.4", "ome-zarr-py", _run("b_ome_zarr_py", folder, size=size), ref, ""))
-            rows.append(_row(label + ", OME-Zarr 0.4", "imgio", _run("b_imgio_zarr", folder, size=size), ref,
-                             "time <= 1.00x ngff-zarr"))
+            rows.append(
+                _row(label + ", OME-Zarr 0.4", "ngff-zarr (bin-shrink)", ref, None, "reference")
+            )
+            rows.append(
+                _row(
+                    label + ", OME-Zarr 0.4",
+                    "ome-zarr-py",
+                    _run("b_ome_zarr_py", folder, size=size),
+                    ref,
+                    "",
+                )
+            )
+            rows.append(
+                _row(
+                    label + ", OME-Zarr 0.4",
+                    "imgio",
+                    _run("b_imgio_zarr", folder, size=size),
+                    ref,
+                    "time <= 1.00x ngff-zarr",
+                )
+            )
             ref = _run("b_tifffile", folder, size=size)
             rows.append(_row(label + ", OME-TIFF zstd", "tifffile by hand", ref, None, "reference"))
-            rows.append(_row(label + ", OME-TIFF zstd", "imgio", _run("b_imgio_tiff", folder, size=size), ref,
-                             "time <= 1.00x tifffile"))
+            rows.append(
+                _row(
+                    label + ", OME-TIFF zstd",
+                    "imgio",
+                    _run("b_imgio_tiff", folder, size=size),
+                    ref,
+                    "time <= 1.00x tifffile",
+                )
+            )
         if "c" in wanted:
-            shapes = [(2500, 2500), (10000, 15000)] if args.quick else [(10000, 10000), (40000, 60000)]
+            shapes = (
+                [(2500, 2500), (10000, 15000)] if args.quick else [(10000, 10000), (40000, 60000)]
+            )
             first = None
             for shape in shapes:
                 r = _run("c_imgio", folder, shape=list(shape))
@@ -265,8 +371,17 @@ def main(argv: list[str] | None = None) -> int:
                 first = first or r
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    headers = ["benchmark", "tool", "wall s", "peak RSS MiB", "time ratio", "RSS ratio", "output MiB", "target"]
-    print(table(headers, rows), flush=True)
+    headers = [
+        "benchmark",
+        "tool",
+        "wall s",
+        "peak RSS MiB",
+        "time ratio",
+        "RSS ratio",
+        "output MiB",
+        "target",
+    ]
+    print(table(headers, rows), flush=True)  # noqa: T201 - the report
     return 0
 
 

@@ -30,7 +30,8 @@ def format_of(path: str | os.PathLike[str]) -> str:
     if name.endswith(ZARR_SUFFIXES):
         return "ome-zarr"
     raise ImgioError(
-        f"cannot tell the format of {str(path)!r}: expected a suffix among {TIFF_SUFFIXES + ZARR_SUFFIXES}"
+        f"cannot tell the format of {str(path)!r}: "
+        f"expected a suffix among {TIFF_SUFFIXES + ZARR_SUFFIXES}"
     )
 
 
@@ -97,29 +98,53 @@ def write(
     """
     fmt = format_of(path)
     items = as_scenes(
-        data, dims=dims, channel_names=channel_names, physical_pixel_sizes=physical_pixel_sizes, scenes=scenes
+        data,
+        dims=dims,
+        channel_names=channel_names,
+        physical_pixel_sizes=physical_pixel_sizes,
+        scenes=scenes,
     )
     if fmt == "ome-tiff":
         for name, value in (("chunks", chunks), ("shards", shards), ("ngff_version", ngff_version)):
             if value is not None:
-                raise ImgioError(f"{name}= is an OME-Zarr option; for OME-TIFF use tile= (found {name}={value!r})")
+                raise ImgioError(
+                    f"{name}= is an OME-Zarr option; for OME-TIFF use tile= "
+                    f"(found {name}={value!r})"
+                )
         from .ome_tiff import write_ome_tiff
 
         with atomic_target(path, overwrite=overwrite) as partial:
             write_ome_tiff(
-                items, partial, tile=512 if tile is None else tile, compression=compression, quality=quality,
-                pyramid_levels=pyramid_levels, downsample=downsample, bigtiff=bigtiff, progress=progress,
+                items,
+                partial,
+                tile=512 if tile is None else tile,
+                compression=compression,
+                quality=quality,
+                pyramid_levels=pyramid_levels,
+                downsample=downsample,
+                bigtiff=bigtiff,
+                progress=progress,
             )
     else:
         for name, value in (("tile", tile), ("bigtiff", bigtiff)):
             if value is not None:
-                raise ImgioError(f"{name}= is an OME-TIFF option; for OME-Zarr use chunks= (found {name}={value!r})")
+                raise ImgioError(
+                    f"{name}= is an OME-TIFF option; for OME-Zarr use chunks= "
+                    f"(found {name}={value!r})"
+                )
         from .ome_zarr import write_ome_zarr
 
         with atomic_target(path, overwrite=overwrite) as partial:
             write_ome_zarr(
-                items, partial, ngff_version=ngff_version or "0.4", chunks=chunks, shards=shards,
-                compression=compression, quality=quality, pyramid_levels=pyramid_levels,
-                downsample=downsample, progress=progress,
+                items,
+                partial,
+                ngff_version=ngff_version or "0.4",
+                chunks=chunks,
+                shards=shards,
+                compression=compression,
+                quality=quality,
+                pyramid_levels=pyramid_levels,
+                downsample=downsample,
+                progress=progress,
             )
     return Path(path).expanduser().absolute()

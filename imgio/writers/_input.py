@@ -58,7 +58,9 @@ def guess_dims(shape: Sequence[int]) -> str:
         return "TCZYXS"
     if 2 <= nd <= 5:
         return "TCZYX"[-nd:]
-    raise SelectionError(f"cannot guess dims of a {nd}-d array of shape {tuple(shape)}: pass dims= (e.g. 'CZYX')")
+    raise SelectionError(
+        f"cannot guess dims of a {nd}-d array of shape {tuple(shape)}: pass dims= (e.g. 'CZYX')"
+    )
 
 
 def pixel_sizes_arg(value: SizesArg) -> PhysicalPixelSizes | None:
@@ -71,10 +73,14 @@ def pixel_sizes_arg(value: SizesArg) -> PhysicalPixelSizes | None:
         bad = set(value) - set("ZYX")
         if bad:
             raise ImgioError(f"physical_pixel_sizes keys: expected Z, Y, X; found {sorted(bad)}")
-        return PhysicalPixelSizes(*(None if value.get(d) is None else float(value[d]) for d in "ZYX"))
+        return PhysicalPixelSizes(
+            *(None if value.get(d) is None else float(value[d]) for d in "ZYX")
+        )
     values = list(value)
     if len(values) != 3:
-        raise ImgioError(f"physical_pixel_sizes: expected (Z, Y, X), found {len(values)} values {values}")
+        raise ImgioError(
+            f"physical_pixel_sizes: expected (Z, Y, X), found {len(values)} values {values}"
+        )
     return PhysicalPixelSizes(*(None if v is None else float(v) for v in values))
 
 
@@ -111,9 +117,11 @@ def standardize(
     import xarray as xr
 
     if isinstance(data, xr.DataArray):
-        arr = data.data if isinstance(data.data, da.Array) else da.from_array(np.asarray(data.data))
+        arr = data.data if isinstance(data.data, da.Array) else da.from_array(np.asarray(data.data))  # type: ignore[no-untyped-call]
         text = _dims_text(dims if dims is not None else data.dims, arr.ndim)
-        coords = {t: data.coords[d] for t, d in zip(text, data.dims, strict=True) if d in data.coords}
+        coords = {
+            t: data.coords[d] for t, d in zip(text, data.dims, strict=True) if d in data.coords
+        }
         attrs = dict(data.attrs)
         name = name or (str(data.name) if data.name is not None else None) or attrs.get("scene")
     else:
@@ -123,14 +131,17 @@ def standardize(
             arr = _numpy_to_dask(np.asarray(data))
         else:
             raise ImgioError(
-                f"cannot write a {type(data).__name__}: expected numpy, dask, xarray.DataArray or imgio.Image"
+                f"cannot write a {type(data).__name__}: "
+                "expected numpy, dask, xarray.DataArray or imgio.Image"
             )
         text = _dims_text(dims if dims is not None else guess_dims(arr.shape), arr.ndim)
         coords, attrs = {}, {}
     if "Y" not in text or "X" not in text:
         raise ImgioError(f"dims {text!r}: expected at least Y and X")
     if "S" in text and arr.shape[text.index("S")] not in (1, 3, 4):
-        raise ImgioError(f"samples axis S has {arr.shape[text.index('S')]} values; expected 1, 3 or 4")
+        raise ImgioError(
+            f"samples axis S has {arr.shape[text.index('S')]} values; expected 1, 3 or 4"
+        )
     return _build(arr, text, coords, attrs, channel_names, physical_pixel_sizes, name)
 
 
@@ -144,7 +155,7 @@ def _numpy_to_dask(arr: np.ndarray[Any, Any]) -> da.Array:
         for a in range(yx, arr.ndim):
             chunks[a] = arr.shape[a]
         chunks[yx] = min(1024, max(1, arr.shape[yx]))
-    return da.from_array(arr, chunks=tuple(chunks), asarray=True)
+    return da.from_array(arr, chunks=tuple(chunks), asarray=True)  # type: ignore[no-any-return,no-untyped-call]
 
 
 def _build(
@@ -161,7 +172,7 @@ def _build(
     # drop singleton extras, add missing T C Z, put in standard order
     for d in [d for d in text if d not in STANDARD]:
         if arr.shape[text.index(d)] == 1:
-            arr = arr.squeeze(axis=text.index(d))
+            arr = arr.squeeze(axis=text.index(d))  # type: ignore[no-untyped-call]
             text = text.replace(d, "")
     extras = "".join(d for d in text if d not in STANDARD)
     for d in "TCZ":
@@ -169,7 +180,7 @@ def _build(
             arr = arr[None]
             text = d + text
     order = extras + "TCZYX" + ("S" if "S" in text else "")
-    arr = arr.transpose([text.index(d) for d in order])
+    arr = arr.transpose([text.index(d) for d in order])  # type: ignore[no-untyped-call]
     shape = dict(zip(order, arr.shape, strict=True))
     sizes = pixel_sizes_arg(sizes_arg)
     origin: dict[str, float] = {}
@@ -183,7 +194,11 @@ def _build(
         for d, v in zip("ZYX", fallback, strict=True):
             if found.get(d) is None and v is not None:
                 found[d] = float(v)
-                if d in coords and np.asarray(coords[d]).size and np.issubdtype(np.asarray(coords[d]).dtype, np.number):
+                if (
+                    d in coords
+                    and np.asarray(coords[d]).size
+                    and np.issubdtype(np.asarray(coords[d]).dtype, np.number)
+                ):
                     origin[d] = float(np.asarray(coords[d])[0])
     if sizes is not None:
         found.update({d: v for d, v in zip("ZYX", sizes, strict=True) if v is not None})
@@ -198,7 +213,11 @@ def _build(
         arr,
         dims=list(order),
         coords=out_coords,
-        attrs={"scene": scene_name, "pixel_sizes": tuple(pixel_sizes), "units": {d: "µm" for d in "ZYX"}},
+        attrs={
+            "scene": scene_name,
+            "pixel_sizes": tuple(pixel_sizes),
+            "units": {d: "µm" for d in "ZYX"},
+        },
         name=scene_name,
     )
     colors = attrs.get("channel_colors")
@@ -216,7 +235,9 @@ def _channel_names(given: Sequence[str] | None, coord: Any, n: int) -> list[str]
     if given is not None:
         names = [str(c) for c in ([given] if isinstance(given, str) else given)]
         if len(names) != n:
-            raise ImgioError(f"channel_names: expected {n} names (size of C), found {len(names)}: {names}")
+            raise ImgioError(
+                f"channel_names: expected {n} names (size of C), found {len(names)}: {names}"
+            )
         return names
     if coord is not None:
         values = np.asarray(coord)
@@ -233,13 +254,15 @@ def as_scenes(
     physical_pixel_sizes: SizesArg = None,
     scenes: Sequence[int | str] | None = None,
 ) -> list[Scene]:
-    """Every scene to write: one per array (a list of arrays is several scenes), or per scene of an ``Image``."""
+    """Every scene to write: one per array (a list is several scenes) or per ``Image`` scene."""
     if hasattr(data, "get_xarray_dask_data") and hasattr(data, "scenes"):
         names = list(data.scenes)
-        chosen = list(range(len(names))) if scenes is None else [_scene_index(s, names) for s in scenes]
+        picked = (
+            list(range(len(names))) if scenes is None else [_scene_index(s, names) for s in scenes]
+        )
         infos = data.reader.scenes() if hasattr(data, "reader") else None
         out = []
-        for i in chosen:
+        for i in picked:
             xarr = data.get_xarray_dask_data(scene=i, level=0)
             if infos is not None and infos[i].channel_colors is not None:
                 xarr = xarr.copy()
@@ -254,18 +277,35 @@ def as_scenes(
                 )
             )
         return out
-    if isinstance(data, (list, tuple)) and data and all(hasattr(d, "shape") and hasattr(d, "dtype") for d in data):
-        chosen = range(len(data)) if scenes is None else [_scene_index(s, [str(i) for i in range(len(data))]) for s in scenes]
+    if (
+        isinstance(data, (list, tuple))
+        and data
+        and all(hasattr(d, "shape") and hasattr(d, "dtype") for d in data)
+    ):
+        chosen: Sequence[int] = (
+            range(len(data))
+            if scenes is None
+            else [_scene_index(s, [str(i) for i in range(len(data))]) for s in scenes]
+        )
         out = []
         for i in chosen:
-            sc = standardize(data[i], dims=dims, channel_names=channel_names, physical_pixel_sizes=physical_pixel_sizes)
+            sc = standardize(
+                data[i],
+                dims=dims,
+                channel_names=channel_names,
+                physical_pixel_sizes=physical_pixel_sizes,
+            )
             if len(data) > 1 and sc.name == "Image:0":
                 sc.name = f"Image:{i}"
             out.append(sc)
         return out
     if scenes is not None and list(scenes) not in ([0], []):
         raise SelectionError(f"scenes={list(scenes)}: an array has one scene (0)")
-    return [standardize(data, dims=dims, channel_names=channel_names, physical_pixel_sizes=physical_pixel_sizes)]
+    return [
+        standardize(
+            data, dims=dims, channel_names=channel_names, physical_pixel_sizes=physical_pixel_sizes
+        )
+    ]
 
 
 def _scene_index(scene: int | str, names: Sequence[str]) -> int:

@@ -71,11 +71,18 @@ def _image(i: int, scene: Scene, first_ifd: int | None) -> list[str]:
         if v is not None:
             pixels[f"PhysicalSize{d}"] = repr(float(v))
             pixels[f"PhysicalSize{d}Unit"] = "µm"
-    lines = [f"  <Image {_attrs({'ID': f'Image:{i}', 'Name': scene.name})}>", f"    <Pixels {_attrs(pixels)}>"]
+    lines = [
+        f"  <Image {_attrs({'ID': f'Image:{i}', 'Name': scene.name})}>",
+        f"    <Pixels {_attrs(pixels)}>",
+    ]
     colors = scene.channel_colors or [None] * shape["C"]
     for c, (name, color) in enumerate(zip(scene.channel_names, colors, strict=True)):
-        channel = {"ID": f"Channel:{i}:{c}", "Name": name, "SamplesPerPixel": samples,
-                   "Color": None if color is None else _signed(color)}
+        channel = {
+            "ID": f"Channel:{i}:{c}",
+            "Name": name,
+            "SamplesPerPixel": samples,
+            "Color": None if color is None else _signed(color),
+        }
         lines.append(f"      <Channel {_attrs(channel)}/>")
     if first_ifd is None:
         lines.append("      <MetadataOnly/>")

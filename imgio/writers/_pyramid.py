@@ -18,7 +18,14 @@ from ..errors import ImgioError
 if TYPE_CHECKING:
     import dask.array as da
 
-__all__ = ["METHODS", "check_method", "downsample_block", "downsample_dask", "level_count", "level_shapes"]
+__all__ = [
+    "METHODS",
+    "check_method",
+    "downsample_block",
+    "downsample_dask",
+    "level_count",
+    "level_shapes",
+]
 
 METHODS = ("mean", "nearest")
 
@@ -41,7 +48,8 @@ def level_count(pyramid_levels: int | str | None, yx: Sequence[int], tile: int) 
         raise ImgioError(f"pyramid_levels={pyramid_levels!r}: expected an int >= 1 or 'auto'")
     if pyramid_levels < 1:
         raise ImgioError(
-            f"pyramid_levels={pyramid_levels}: expected >= 1 (levels in total, full resolution included)"
+            f"pyramid_levels={pyramid_levels}: expected >= 1 "
+            "(levels in total, full resolution included)"
         )
     limit = max(int(yx[0]), int(yx[1])).bit_length()
     return int(min(pyramid_levels, limit))
@@ -71,7 +79,9 @@ def _pad_odd(block: np.ndarray[Any, Any], axes: Sequence[int]) -> np.ndarray[Any
     return np.pad(block, pad, mode="edge") if any(p != (0, 0) for p in pad) else block
 
 
-def downsample_block(block: np.ndarray[Any, Any], y_axis: int, x_axis: int, method: str) -> np.ndarray[Any, Any]:
+def downsample_block(
+    block: np.ndarray[Any, Any], y_axis: int, x_axis: int, method: str
+) -> np.ndarray[Any, Any]:
     """Halve Y and X of a numpy block (odd edges replicated)."""
 
     def sel(axis_offsets: tuple[int, int]) -> tuple[slice, ...]:
@@ -107,7 +117,7 @@ def _even_chunks(chunks: tuple[int, ...]) -> tuple[int, ...]:
     """Chunk sizes made even (all but the last), so 2 x 2 blocks never straddle chunks."""
     if all(c % 2 == 0 for c in chunks[:-1]):
         return chunks
-    total, out = sum(chunks), []
+    total, out = sum(chunks), list[int]()
     step = max(2, chunks[0] + chunks[0] % 2)
     while sum(out) < total:
         out.append(min(step, total - sum(out)))
@@ -120,12 +130,12 @@ def downsample_dask(arr: da.Array, y_axis: int, x_axis: int, method: str) -> da.
     for a in (y_axis, x_axis):
         fixed[a] = _even_chunks(arr.chunks[a])
     if tuple(fixed) != arr.chunks:
-        arr = arr.rechunk(tuple(fixed))
+        arr = arr.rechunk(tuple(fixed))  # type: ignore[no-untyped-call]
     out_chunks = list(arr.chunks)
     for a in (y_axis, x_axis):
         out_chunks[a] = tuple(-(-c // 2) for c in arr.chunks[a])
-    return arr.map_blocks(
-        downsample_block,
+    return arr.map_blocks(  # type: ignore[no-any-return]
+        downsample_block,  # type: ignore[arg-type]
         y_axis,
         x_axis,
         method,

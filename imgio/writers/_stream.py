@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -67,9 +68,9 @@ def dask_bands(arr: da.Array, min_rows: int) -> Iterator[tuple[int, Callable[[],
     more). The graph is optimized once, so each band's compute only culls a flat graph
     instead of re-optimizing every layer (a mosaic of 100 files has hundreds of layers).
     """
-    import dask
+    from dask.base import compute, optimize
 
-    (arr,) = dask.optimize(arr)
+    (arr,) = optimize(arr)  # type: ignore[no-untyped-call]
     groups = row_groups(arr.chunks[3], min_rows)
     for p, idx in enumerate(np.ndindex(*arr.shape[:3])):
         plane = arr[idx]
@@ -78,7 +79,11 @@ def dask_bands(arr: da.Array, min_rows: int) -> Iterator[tuple[int, Callable[[],
             if len(part.chunks[0]) > 1 or (part.ndim == 3 and len(part.chunks[2]) > 1):
                 part = part.rechunk({0: -1, 2: -1} if part.ndim == 3 else {0: -1})
             blocks = part.to_delayed().ravel().tolist()
-            yield p, lambda blocks=blocks: [np.asarray(b) for b in dask.compute(*blocks)]
+            yield p, partial(_compute_blocks, compute, blocks)
+
+
+def _compute_blocks(compute: Any, blocks: list[Any]) -> Pieces:
+    return [np.asarray(b) for b in compute(*blocks)]
 
 
 def as_array(band: Pieces) -> np.ndarray[Any, Any]:
@@ -88,7 +93,9 @@ def as_array(band: Pieces) -> np.ndarray[Any, Any]:
     return band[0] if len(band) == 1 else np.concatenate(band, axis=1)
 
 
-def _columns(pieces: list[np.ndarray[Any, Any]], r0: int, r1: int, tw: int) -> Iterator[np.ndarray[Any, Any]]:
+def _columns(
+    pieces: list[np.ndarray[Any, Any]], r0: int, r1: int, tw: int
+) -> Iterator[np.ndarray[Any, Any]]:
     """Tiles of rows ``r0:r1`` across column pieces, as contiguous copies.
 
     Copies (which tifffile would make anyway) hold no reference to the band, so a band is
@@ -152,7 +159,9 @@ def encoded(
 
     def run(tile: np.ndarray[Any, Any]) -> bytes:
         if tile.shape != tile_shape:
-            tile = np.pad(tile, [(0, want - got) for want, got in zip(tile_shape, tile.shape, strict=True)])
+            tile = np.pad(
+                tile, [(0, want - got) for want, got in zip(tile_shape, tile.shape, strict=True)]
+            )
         return encode(tile)
 
     if workers <= 1:
@@ -187,7 +196,11 @@ class Spool:
         """Halve a band of ``plane`` (keeping an odd last row for the next band) and store it."""
         if not isinstance(band, np.ndarray):
             widths = [q.shape[1] for q in band]
-            if self._odd is None and band[0].shape[0] % 2 == 0 and all(w % 2 == 0 for w in widths[:-1]):
+            if (
+                self._odd is None
+                and band[0].shape[0] % 2 == 0
+                and all(w % 2 == 0 for w in widths[:-1])
+            ):
                 halves = [downsample_block(q, 0, 1, self._method) for q in band]
                 if plane != self._plane:
                     self._flush()
@@ -214,7 +227,7 @@ class Spool:
     def _store(self, plane: int, half: np.ndarray[Any, Any]) -> None:
         import imagecodecs
 
-        data = imagecodecs.lz4_encode(np.ascontiguousarray(half))
+        data = imagecodecs.lz4_encode(np.ascontiguousarray(half))  # type: ignore[arg-type]
         self._file.write(data)
         self._index.append((plane, self._offset, len(data), half.shape))
         self._offset += len(data)
@@ -225,7 +238,9 @@ class Spool:
         self._plane = None
         self._file.flush()
 
-    def readers(self, dtype: np.dtype[Any]) -> Iterator[tuple[int, Callable[[], np.ndarray[Any, Any]]]]:
+    def readers(
+        self, dtype: np.dtype[Any]
+    ) -> Iterator[tuple[int, Callable[[], np.ndarray[Any, Any]]]]:
         """``(plane, read)`` for every stored band, in order."""
         import imagecodecs
 
@@ -236,11 +251,11 @@ class Spool:
 
             raw = os.pread(fd, n, offset)
             out = np.empty(shape, dtype)
-            imagecodecs.lz4_decode(raw, out=out.reshape(-1).view(np.uint8))
+            imagecodecs.lz4_decode(raw, out=out.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
             return out
 
         for plane, offset, n, shape in self._index:
-            yield plane, lambda o=offset, n=n, s=shape: read(o, n, s)
+            yield plane, partial(read, offset, n, shape)
 
     def close(self) -> None:
         self._file.close()
@@ -250,7 +265,7 @@ def spooled(
     sources: Iterable[tuple[int, Callable[[], Pieces]]],
     spool: Spool | None,
     progress: Callable[[int], None] | None = None,
-) -> Iterator[Band]:
+) -> Generator[Band, None, None]:
     """Bands computed one ahead on a background thread, each also fed to ``spool``.
 
     The consumer may stop after the last tile without exhausting this generator: call
@@ -265,7 +280,7 @@ def spooled(
             progress((band if isinstance(band, np.ndarray) else band[0]).shape[0])
         return plane, band
 
-    yield from prefetched(lambda p=p, g=g: task(p, g) for p, g in sources)
+    yield from prefetched(partial(task, p, g) for p, g in sources)
 
 
 def band_bytes(shape: tuple[int, ...], itemsize: int, rows: int) -> int:

@@ -30,10 +30,13 @@ def check_target(target: Path, *, overwrite: bool) -> None:
     if (target.exists() or target.is_symlink()) and not overwrite:
         kind = "directory" if target.is_dir() else "file"
         raise TargetExistsError(
-            f"{str(target)!r} exists (a {kind}); expected a new path: pass overwrite=True to replace it"
+            f"{str(target)!r} exists (a {kind}); expected a new path: "
+            "pass overwrite=True to replace it"
         )
     if not target.parent.is_dir():
-        raise ImgioError(f"cannot write {str(target)!r}: expected an existing folder {str(target.parent)!r}")
+        raise ImgioError(
+            f"cannot write {str(target)!r}: expected an existing folder {str(target.parent)!r}"
+        )
 
 
 def remove(path: Path) -> None:
@@ -80,7 +83,9 @@ def atomic_target(target: str | os.PathLike[str], *, overwrite: bool) -> Iterato
     try:
         yield partial
         if not partial.exists():
-            raise ImgioError(f"the writer produced nothing at {str(partial)!r}; expected a file or folder")
+            raise ImgioError(
+                f"the writer produced nothing at {str(partial)!r}; expected a file or folder"
+            )
         check_target(target, overwrite=overwrite)  # someone else may have created it meanwhile
         publish(partial, target)
     except BaseException:

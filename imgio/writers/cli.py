@@ -61,13 +61,22 @@ def _levels(text: str) -> int | str:
 def _write_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tile", type=int, help="OME-TIFF tile edge (default 512)")
     parser.add_argument("--chunks", type=int, help="OME-Zarr chunk edge for Y/X (default 1024)")
-    parser.add_argument("--compression", default="zstd",
-                        help="none, zlib, zstd, lzw, jpeg, jpeg2000, jpegxl (OME-Zarr: none, zstd, lz4, zlib)")
+    parser.add_argument(
+        "--compression",
+        default="zstd",
+        help="none, zlib, zstd, lzw, jpeg, jpeg2000, jpegxl (OME-Zarr: none, zstd, lz4, zlib)",
+    )
     parser.add_argument("--quality", type=int, help="codec level (JPEG quality)")
-    parser.add_argument("--pyramid-levels", type=_levels, default="auto",
-                        help="levels in total, full resolution included, or 'auto' (default)")
+    parser.add_argument(
+        "--pyramid-levels",
+        type=_levels,
+        default="auto",
+        help="levels in total, full resolution included, or 'auto' (default)",
+    )
     parser.add_argument("--downsample", choices=("mean", "nearest"), default="mean")
-    parser.add_argument("--ngff-version", choices=("0.4", "0.5"), help="OME-Zarr version (default 0.4)")
+    parser.add_argument(
+        "--ngff-version", choices=("0.4", "0.5"), help="OME-Zarr version (default 0.4)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -124,8 +133,13 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
     """Join images on a grid and write the result."""
     from .mosaic import mosaic
 
-    joined = mosaic(args.inputs, across=args.across, spacing=args.spacing, overlap=args.overlap,
-                    background=args.background)
+    joined = mosaic(
+        args.inputs,
+        across=args.across,
+        spacing=args.spacing,
+        overlap=args.overlap,
+        background=args.background,
+    )
     _write(joined, args.output, args)
     sys.stdout.write(f"wrote {args.output} ({' x '.join(str(n) for n in joined.shape[-3:])})\n")
     return 0
@@ -136,8 +150,12 @@ def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("convert", help="convert an image to tiled OME-TIFF or OME-Zarr")
     parser.add_argument("input")
     parser.add_argument("output", help=".ome.tif / .ome.tiff or .ome.zarr")
-    parser.add_argument("--scene", action="append", help="scene index or name (repeatable; default all)")
-    parser.add_argument("--level", type=int, default=0, help="resolution level to convert (default 0)")
+    parser.add_argument(
+        "--scene", action="append", help="scene index or name (repeatable; default all)"
+    )
+    parser.add_argument(
+        "--level", type=int, default=0, help="resolution level to convert (default 0)"
+    )
     _write_options(parser)
     parser.set_defaults(func=cmd_convert)
     return parser  # type: ignore[no-any-return]
@@ -150,7 +168,9 @@ def add_mosaic_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("inputs", nargs="+")
     parser.add_argument("--across", type=int, required=True, help="columns of the grid")
     parser.add_argument("--spacing", type=int, default=0, help="background pixels between cells")
-    parser.add_argument("--overlap", type=int, default=0, help="pixels each cell overlaps the previous")
+    parser.add_argument(
+        "--overlap", type=int, default=0, help="pixels each cell overlaps the previous"
+    )
     parser.add_argument("--background", type=float, default=0, help="fill value")
     _write_options(parser)
     parser.set_defaults(func=cmd_mosaic)

@@ -72,7 +72,10 @@ def mosaic(
     if not items:
         raise ImgioError("mosaic: expected at least one item, found none")
     if across < 1 or spacing < 0 or overlap < 0:
-        raise ImgioError(f"mosaic: expected across >= 1, spacing >= 0, overlap >= 0; found {across}, {spacing}, {overlap}")
+        raise ImgioError(
+            "mosaic: expected across >= 1, spacing >= 0, overlap >= 0; "
+            f"found {across}, {spacing}, {overlap}"
+        )
     arrays = [_load(item, dims) for item in items]
     first = arrays[0]
     order = "".join(str(d) for d in first.dims)
@@ -90,11 +93,15 @@ def mosaic(
     cols = min(across, len(arrays))
     grid = [arrays[r * across : (r + 1) * across] for r in range(rows)]
     heights = [max(a.shape[y] for a in row) for row in grid]
-    widths = [max(grid[r][c].shape[x] for r in range(rows) if c < len(grid[r])) for c in range(cols)]
+    widths = [
+        max(grid[r][c].shape[x] for r in range(rows) if c < len(grid[r])) for c in range(cols)
+    ]
     steps_y = [h + spacing - overlap for h in heights[:-1]] + [heights[-1]]
     steps_x = [w + spacing - overlap for w in widths[:-1]] + [widths[-1]]
     if min(steps_y + steps_x) <= 0:
-        raise ImgioError(f"mosaic: overlap={overlap} must be smaller than every cell size plus spacing")
+        raise ImgioError(
+            f"mosaic: overlap={overlap} must be smaller than every cell size plus spacing"
+        )
     band_rows = []
     for r, row in enumerate(grid):
         pieces = []
@@ -104,11 +111,17 @@ def mosaic(
             else:
                 shape = list(first.shape)
                 shape[y], shape[x] = steps_y[r], steps_x[c]
-                pieces.append(da.full(shape, background, dtype=first.dtype, chunks=first.data.chunksize))
-        band_rows.append(da.concatenate(pieces, axis=x) if len(pieces) > 1 else pieces[0])
-    joined = da.concatenate(band_rows, axis=y) if len(band_rows) > 1 else band_rows[0]
+                pieces.append(
+                    da.full(shape, background, dtype=first.dtype, chunks=first.data.chunksize)  # type: ignore[no-untyped-call]
+                )
+        band_rows.append(da.concatenate(pieces, axis=x) if len(pieces) > 1 else pieces[0])  # type: ignore[no-untyped-call]
+    joined = da.concatenate(band_rows, axis=y) if len(band_rows) > 1 else band_rows[0]  # type: ignore[no-untyped-call]
     names = channel_names
     if names is None and "C" in first.coords:
         names = [str(v) for v in first.coords["C"].values]
-    sizes = physical_pixel_sizes if physical_pixel_sizes is not None else first.attrs.get("pixel_sizes")
-    return standardize(joined, dims=order, channel_names=names, physical_pixel_sizes=sizes, name="mosaic").data
+    sizes = (
+        physical_pixel_sizes if physical_pixel_sizes is not None else first.attrs.get("pixel_sizes")
+    )
+    return standardize(
+        joined, dims=order, channel_names=names, physical_pixel_sizes=sizes, name="mosaic"
+    ).data

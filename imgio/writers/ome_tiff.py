@@ -43,7 +43,9 @@ LOSSY = {"jpeg", "jpeg2000", "jpegxl", "webp"}
 BIGTIFF_LIMIT = 2**32 - 2**27  # leave room for IFDs, XML and byte counts
 
 
-def _codec(compression: str | None, quality: int | None, dtype: np.dtype[Any], samples: int) -> dict[str, Any]:
+def _codec(
+    compression: str | None, quality: int | None, dtype: np.dtype[Any], samples: int
+) -> dict[str, Any]:
     """tifffile's ``compression`` and ``compressionargs`` for a compression name."""
     name = (compression or "none").lower()
     if name not in COMPRESSIONS:
@@ -54,10 +56,14 @@ def _codec(compression: str | None, quality: int | None, dtype: np.dtype[Any], s
 
         if not getattr(imagecodecs, codec).available:
             raise MissingDependencyError(
-                f"compression={name!r} needs imagecodecs built with {codec}: pip install -U imagecodecs"
+                f"compression={name!r} needs imagecodecs built with {codec}: "
+                "pip install -U imagecodecs"
             )
     if name in ("jpeg", "webp") and (dtype != np.uint8 or samples not in (1, 3, 4)):
-        raise ImgioError(f"compression={name!r} needs uint8 gray or RGB(A) data; found {dtype} with {samples} samples")
+        raise ImgioError(
+            f"compression={name!r} needs uint8 gray or RGB(A) data; "
+            f"found {dtype} with {samples} samples"
+        )
     if tiff_name is None:
         return {"compression": None}
     args: dict[str, Any] = {"compression": tiff_name, "compressionargs": {}}
@@ -78,23 +84,26 @@ def _encoder(codec: dict[str, Any], samples: int) -> Callable[[np.ndarray[Any, A
     kwargs = dict(codec["compressionargs"])
     if name == "jpeg" and samples == 3:  # tifffile writes RGB JPEG as YCbCr 4:2:0
         kwargs.update(subsampling=(2, 2), colorspace="RGB", outcolorspace="YCBCR")
-    return lambda tile: compressor(tile, **kwargs)  # type: ignore[no-any-return]
+    return lambda tile: compressor(tile, **kwargs)
 
 
 def _check_tile(tile: int | Sequence[int]) -> tuple[int, int]:
-    th, tw = (tile, tile) if isinstance(tile, int) else tuple(tile)  # type: ignore[misc]
+    th, tw = (tile, tile) if isinstance(tile, int) else tuple(tile)
     if th % 16 or tw % 16 or th <= 0 or tw <= 0:
         raise ImgioError(f"tile={tile!r}: expected positive multiples of 16 (TIFF rule), e.g. 512")
     return int(th), int(tw)
 
 
-def _plan(scenes: Sequence[Scene], tile: tuple[int, int], pyramid_levels: int | str | None) -> list[list[tuple[int, ...]]]:
+def _plan(
+    scenes: Sequence[Scene], tile: tuple[int, int], pyramid_levels: int | str | None
+) -> list[list[tuple[int, ...]]]:
     plans = []
     for scene in scenes:
         extras = [d for d in scene.dims if d not in "TCZYXS"]
         if extras:
             raise ImgioError(
-                f"scene {scene.name!r} has extra dims {extras} (dims {scene.dims!r}); OME-TIFF holds "
+                f"scene {scene.name!r} has extra dims {extras} (dims {scene.dims!r}); "
+                "OME-TIFF holds "
                 "T C Z Y X and RGB samples: select one index of each extra dim, or write OME-Zarr"
             )
         shape = scene.data.shape
@@ -122,15 +131,23 @@ def write_ome_tiff(
     th, tw = _check_tile(tile)
     check_method(downsample)
     plans = _plan(scenes, (th, tw), pyramid_levels)
-    raw = sum(math.prod(s) * sc.data.dtype.itemsize for sc, plan in zip(scenes, plans, strict=True) for s in plan)
+    raw = sum(
+        math.prod(s) * sc.data.dtype.itemsize
+        for sc, plan in zip(scenes, plans, strict=True)
+        for s in plan
+    )
     if bigtiff is None:
         bigtiff = raw > BIGTIFF_LIMIT
     firsts, count = [], 0
     for scene in scenes:
         firsts.append(count)
         count += math.prod(scene.data.shape[:3])
-    xml = ome_xml(scenes, first_ifds=firsts).encode("ascii", "xmlcharrefreplace").decode()  # TIFF: 7-bit
-    workers = maxworkers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    xml = (
+        ome_xml(scenes, first_ifds=firsts).encode("ascii", "xmlcharrefreplace").decode()
+    )  # TIFF: 7-bit
+    workers = maxworkers or max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    )
     total_rows = sum(math.prod(s[:4]) for plan in plans for s in plan)
     done = [0]
 
@@ -141,8 +158,19 @@ def write_ome_tiff(
 
     with tifffile.TiffWriter(path, bigtiff=bigtiff, ome=False) as tif:
         for i, (scene, plan) in enumerate(zip(scenes, plans, strict=True)):
-            _write_scene(tif, scene, plan, path.parent, (th, tw), compression, quality, downsample,
-                         workers, xml if i == 0 else None, advance)
+            _write_scene(
+                tif,
+                scene,
+                plan,
+                path.parent,
+                (th, tw),
+                compression,
+                quality,
+                downsample,
+                workers,
+                xml if i == 0 else None,
+                advance,
+            )
 
 
 def _write_scene(

@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     import dask.array as da
     import zarr
 
-__all__ = ["ZARR_COMPRESSIONS", "build_levels", "create_level", "open_root", "write_image_attrs", "write_ome_zarr"]
+__all__ = [
+    "ZARR_COMPRESSIONS",
+    "build_levels",
+    "create_level",
+    "open_root",
+    "write_image_attrs",
+    "write_ome_zarr",
+]
 
 ZARR_COMPRESSIONS = ("none", "zstd", "lz4", "zlib", "gzip")
 VERSIONS = {"0.4": 2, "0.5": 3}
@@ -43,7 +50,9 @@ def zarr_format(version: str) -> int:
 def _compressors(compression: str | None, quality: int | None, fmt: int, itemsize: int) -> Any:
     name = (compression or "none").lower()
     if name not in ZARR_COMPRESSIONS:
-        raise ImgioError(f"compression={compression!r} for OME-Zarr: expected one of {ZARR_COMPRESSIONS}")
+        raise ImgioError(
+            f"compression={compression!r} for OME-Zarr: expected one of {ZARR_COMPRESSIONS}"
+        )
     if name == "none":
         return None
     level = 3 if quality is None else int(quality)
@@ -57,11 +66,13 @@ def _compressors(compression: str | None, quality: int | None, fmt: int, itemsiz
 
     if name in ("zlib", "gzip"):
         return GzipCodec(level=min(level, 9))
-    return BloscCodec(cname=name, clevel=min(level, 9), shuffle="shuffle", typesize=itemsize)
+    return BloscCodec(cname=name, clevel=min(level, 9), shuffle="shuffle", typesize=itemsize)  # type: ignore[arg-type]
 
 
-def chunk_shape(chunks: ChunksArg, dims: str, shape: Sequence[int], default: int = 1024) -> tuple[int, ...]:
-    """Zarr chunk shape: an int is the Y/X edge (planes 1), a tuple follows dims, a mapping by letter."""
+def chunk_shape(
+    chunks: ChunksArg, dims: str, shape: Sequence[int], default: int = 1024
+) -> tuple[int, ...]:
+    """Zarr chunk shape: an int is the Y/X edge (planes 1), a tuple per dim, or a mapping."""
     out = [1] * len(dims)
     for d in "YX":
         if d in dims:
@@ -77,7 +88,9 @@ def chunk_shape(chunks: ChunksArg, dims: str, shape: Sequence[int], default: int
     elif chunks is not None:
         out = [int(c) for c in chunks]
         if len(out) != len(dims):
-            raise ImgioError(f"chunks={tuple(chunks)}: expected {len(dims)} values for dims {dims!r}")
+            raise ImgioError(
+                f"chunks={tuple(chunks)}: expected {len(dims)} values for dims {dims!r}"
+            )
     if any(c <= 0 for c in out):
         raise ImgioError(f"chunks {tuple(out)}: expected positive sizes")
     return tuple(max(1, min(c, s)) for c, s in zip(out, shape, strict=True))
@@ -102,7 +115,7 @@ def create_level(
     compression: str | None,
     quality: int | None,
     shards: tuple[int, ...] | None = None,
-) -> zarr.Array:
+) -> zarr.Array[Any]:
     """An empty array for one level (fill value 0, ``/`` chunk keys)."""
     fmt = zarr_format(version)
     kwargs: dict[str, Any] = {
@@ -117,39 +130,56 @@ def create_level(
         kwargs["dimension_names"] = [d.lower() for d in dims]
         if shards is not None:
             kwargs["shards"] = tuple(
-                max(c, min(s, -(-n // c) * c)) for s, c, n in zip(shards, chunks, shape, strict=True)
+                max(c, min(s, -(-n // c) * c))
+                for s, c, n in zip(shards, chunks, shape, strict=True)
             )
     return group.create_array(name, shape=tuple(shape), dtype=dtype, chunks=chunks, **kwargs)
 
 
-def _store(arr: da.Array, target: zarr.Array, progress: Callable[[], None] | None) -> None:
+def _store(arr: da.Array, target: zarr.Array[Any], progress: Callable[[], None] | None) -> None:
     import dask.array as da
 
     grid = target.shards or target.chunks
     aligned = tuple(
-        tuple(min(g, n - i) for i in range(0, n, g)) for g, n in zip(grid, target.shape, strict=True)
+        tuple(min(g, n - i) for i in range(0, n, g))
+        for g, n in zip(grid, target.shape, strict=True)
     )
     if arr.chunks != aligned:
-        arr = arr.rechunk(aligned)
-    da.store(arr, target, lock=False, compute=True)
+        arr = arr.rechunk(aligned)  # type: ignore[no-untyped-call]
+    da.store(arr, target, lock=False, compute=True)  # type: ignore[arg-type]
     if progress is not None:
         progress()
 
 
+def _array(group: zarr.Group, name: str) -> zarr.Array[Any]:
+    import zarr
+
+    arr = group[name]
+    if not isinstance(arr, zarr.Array):
+        raise ImgioError(f"{name!r} in {group.store}: expected a zarr array, found a group")
+    return arr
+
+
 def build_levels(
-    group: zarr.Group, dims: str, n_levels: int, method: str, progress: Callable[[], None] | None = None
+    group: zarr.Group,
+    dims: str,
+    n_levels: int,
+    method: str,
+    progress: Callable[[], None] | None = None,
 ) -> list[tuple[int, ...]]:
     """Write levels 1.. of an image group, each halved from the level before, read back lazily."""
     import dask.array as da
 
     y, x = dims.index("Y"), dims.index("X")
-    first = group["0"]
+    first = _array(group, "0")
     shapes = level_shapes(first.shape, y, x, n_levels)
     for level in range(1, n_levels):
-        prev = group[str(level - 1)]
+        prev = _array(group, str(level - 1))
         read = list(prev.shards or prev.chunks)
         read[y], read[x] = read[y] * 2, read[x] * 2
-        src = da.from_zarr(prev, chunks=tuple(min(r, n) for r, n in zip(read, prev.shape, strict=True)))
+        src = da.from_zarr(  # type: ignore[no-untyped-call]
+            prev, chunks=tuple(min(r, n) for r, n in zip(read, prev.shape, strict=True))
+        )
         half = downsample_dask(src, y, x, method)
         fmt = "0.4" if group.metadata.zarr_format == 2 else "0.5"
         target = _like(group, first, str(level), shapes[level], dims, fmt)
@@ -157,7 +187,14 @@ def build_levels(
     return shapes
 
 
-def _like(group: zarr.Group, first: zarr.Array, name: str, shape: tuple[int, ...], dims: str, version: str) -> zarr.Array:
+def _like(
+    group: zarr.Group,
+    first: zarr.Array[Any],
+    name: str,
+    shape: tuple[int, ...],
+    dims: str,
+    version: str,
+) -> zarr.Array[Any]:
     """A level array with the codecs, chunks and shards of level 0."""
     kwargs: dict[str, Any] = {"fill_value": 0, "compressors": first.compressors or None}
     chunks = tuple(min(c, n) for c, n in zip(first.chunks, shape, strict=True))
@@ -167,7 +204,8 @@ def _like(group: zarr.Group, first: zarr.Array, name: str, shape: tuple[int, ...
         kwargs["dimension_names"] = [d.lower() for d in dims]
         if first.shards is not None:
             kwargs["shards"] = tuple(
-                max(c, min(s, -(-n // c) * c)) for s, c, n in zip(first.shards, chunks, shape, strict=True)
+                max(c, min(s, -(-n // c) * c))
+                for s, c, n in zip(first.shards, chunks, shape, strict=True)
             )
     return group.create_array(name, shape=shape, dtype=first.dtype, chunks=chunks, **kwargs)
 
@@ -209,27 +247,45 @@ def write_image_attrs(
             axis["unit"] = "micrometer"
         axes.append(axis)
     datasets = []
-    for level, shape in enumerate(shapes):
+    for level in range(len(shapes)):
         scale = [
-            float(sizes.get(d) or 1.0) * (2**level if d in "YX" else 1) if d in "ZYX" else 1.0 for d in dims
+            float(sizes.get(d) or 1.0) * (2**level if d in "YX" else 1) if d in "ZYX" else 1.0
+            for d in dims
         ]
         transforms: list[dict[str, Any]] = [{"type": "scale", "scale": scale}]
         if origin and any(origin.get(d) for d in dims):
-            transforms.append({"type": "translation", "translation": [float((origin or {}).get(d, 0.0)) for d in dims]})
+            transforms.append(
+                {
+                    "type": "translation",
+                    "translation": [float((origin or {}).get(d, 0.0)) for d in dims],
+                }
+            )
         datasets.append({"path": str(level), "coordinateTransformations": transforms})
-    multiscale: dict[str, Any] = {"name": name, "axes": axes, "datasets": datasets, "type": method,
-                                  "metadata": {"method": f"imgio 2x2 {method}"}}
+    multiscale: dict[str, Any] = {
+        "name": name,
+        "axes": axes,
+        "datasets": datasets,
+        "type": method,
+        "metadata": {"method": f"imgio 2x2 {method}"},
+    }
     attrs: dict[str, Any] = {"multiscales": [multiscale]}
     if "C" in dims:
         n = shapes[0][dims.index("C")]
         names = list(channel_names or [f"Channel:{i}" for i in range(n)])
         palette = DEFAULT_COLORS if n == 1 else MULTI_COLORS
         colors = list(channel_colors or [None] * n)
-        dtype = group["0"].dtype
+        dtype = _array(group, "0").dtype
         attrs["omero"] = {
             "channels": [
-                {"label": str(c), "color": _hex(colors[i], palette[i % len(palette)]), "active": True,
-                 "coefficient": 1, "family": "linear", "inverted": False, "window": _window(np.dtype(str(dtype)))}
+                {
+                    "label": str(c),
+                    "color": _hex(colors[i], palette[i % len(palette)]),
+                    "active": True,
+                    "coefficient": 1,
+                    "family": "linear",
+                    "inverted": False,
+                    "window": _window(np.dtype(str(dtype))),
+                }
                 for i, c in enumerate(names)
             ],
             "rdefs": {"model": "color"},
@@ -246,9 +302,13 @@ def _fold_samples(scene: Scene) -> tuple[da.Array, list[str], list[int | None] |
     arr, names, colors = scene.array, list(scene.channel_names), scene.channel_colors
     if arr.ndim == 6:
         t, c, z, y, x, s = arr.shape
-        arr = arr.transpose(0, 1, 5, 2, 3, 4).reshape(t, c * s, z, y, x)
+        arr = arr.transpose(0, 1, 5, 2, 3, 4).reshape(t, c * s, z, y, x)  # type: ignore[no-untyped-call]
         rgb = ("red", "green", "blue", "alpha")
-        names = [n if c == 1 and s == 1 else (rgb[k] if c == 1 else f"{n}:{rgb[k]}") for n in names for k in range(s)]
+        names = [
+            n if c == 1 and s == 1 else (rgb[k] if c == 1 else f"{n}:{rgb[k]}")
+            for n in names
+            for k in range(s)
+        ]
         colors = [int(v, 16) << 8 | 0xFF for v in ("FF0000", "00FF00", "0000FF", "FFFFFF")[:s]] * c
     return arr, names, colors
 
@@ -273,10 +333,14 @@ def write_ome_zarr(
     for scene in scenes:
         extras = [d for d in scene.dims if d not in "TCZYXS"]
         if extras:
-            raise ImgioError(f"scene {scene.name!r} has extra dims {extras}; OME-Zarr images hold t c z y x")
+            raise ImgioError(
+                f"scene {scene.name!r} has extra dims {extras}; OME-Zarr images hold t c z y x"
+            )
         folded = _fold_samples(scene)
         ck = chunk_shape(chunks, "TCZYX", folded[0].shape)
-        plans.append((folded, ck, level_count(pyramid_levels, folded[0].shape[3:5], max(ck[3], ck[4]))))
+        plans.append(
+            (folded, ck, level_count(pyramid_levels, folded[0].shape[3:5], max(ck[3], ck[4])))
+        )
     total, done = sum(n for *_, n in plans), [0]
 
     def step() -> None:
@@ -286,14 +350,35 @@ def write_ome_zarr(
 
     for i, (scene, ((arr, names, colors), ck, n)) in enumerate(zip(scenes, plans, strict=True)):
         group = root if len(scenes) == 1 else root.create_group(str(i))
-        sh = None if shards is None else chunk_shape(shards, "TCZYX", arr.shape, default=max(ck) * 4)
-        first = create_level(group, "0", arr.shape, arr.dtype, "TCZYX", ck, version=ngff_version,
-                             compression=compression, quality=quality, shards=sh)
+        sh = (
+            None if shards is None else chunk_shape(shards, "TCZYX", arr.shape, default=max(ck) * 4)
+        )
+        first = create_level(
+            group,
+            "0",
+            arr.shape,
+            arr.dtype,
+            "TCZYX",
+            ck,
+            version=ngff_version,
+            compression=compression,
+            quality=quality,
+            shards=sh,
+        )
         _store(arr, first, step)
         shapes = build_levels(group, "TCZYX", n, downsample, step)
-        write_image_attrs(group, version=ngff_version, dims="TCZYX", shapes=shapes, name=scene.name,
-                          channel_names=names, pixel_sizes=tuple(scene.pixel_sizes), origin=scene.origin,
-                          channel_colors=colors, method=downsample)
+        write_image_attrs(
+            group,
+            version=ngff_version,
+            dims="TCZYX",
+            shapes=shapes,
+            name=scene.name,
+            channel_names=names,
+            pixel_sizes=tuple(scene.pixel_sizes),
+            origin=scene.origin,
+            channel_colors=colors,
+            method=downsample,
+        )
     if len(scenes) > 1:
         _bioformats2raw(root, scenes, ngff_version, path)
 
@@ -310,4 +395,3 @@ def _bioformats2raw(root: zarr.Group, scenes: Sequence[Scene], version: str, pat
         root.attrs.update({"ome": {"version": "0.5", "bioformats2raw.layout": 3}})
         ome.attrs.update({"ome": {"version": "0.5", "series": series}})
     (path / "OME" / "METADATA.ome.xml").write_text(ome_xml(scenes), encoding="utf-8")
-

@@ -59,7 +59,7 @@ class ZarrSink:
 
     @property
     def dtype(self) -> np.dtype[Any]:
-        return np.dtype(self._state["dtype"])
+        return np.dtype(str(self._state["dtype"]))
 
     @property
     def ndim(self) -> int:
@@ -74,7 +74,9 @@ class ZarrSink:
         return Path(self._state["target"])
 
     def __repr__(self) -> str:
-        return f"<ZarrSink {self._state['target']!r} dims={self.dims} shape={self.shape} {self.dtype}>"
+        return (
+            f"<ZarrSink {self._state['target']!r} dims={self.dims} shape={self.shape} {self.dtype}>"
+        )
 
     # -------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
@@ -88,7 +90,9 @@ class ZarrSink:
         if self._array is None or self._pid != os.getpid():
             import zarr
 
-            self._array = zarr.open_array(store=os.path.join(self._state["partial"], "0"), mode="r+")
+            self._array = zarr.open_array(
+                store=os.path.join(self._state["partial"], "0"), mode="r+"
+            )
             self._pid = os.getpid()
         return self._array
 
@@ -101,7 +105,9 @@ class ZarrSink:
             key = key[:i] + (slice(None),) * (self.ndim - len(key) + 1) + key[i + 1 :]
         key = key + (slice(None),) * (self.ndim - len(key))
         if len(key) != self.ndim:
-            raise SelectionError(f"{len(key)} indices for a sink with dims {self.dims!r} ({self.ndim})")
+            raise SelectionError(
+                f"{len(key)} indices for a sink with dims {self.dims!r} ({self.ndim})"
+            )
         out = []
         for k, n, d in zip(key, self.shape, self.dims, strict=True):
             if isinstance(k, (int, np.integer)):
@@ -125,7 +131,9 @@ class ZarrSink:
             spans.append([(i, (i * g, min(n, (i + 1) * g))) for i in range(a // g, -(-b // g))])
         stripes = set()
         for combo in product(*spans):
-            whole = all(a <= lo and hi <= b for (a, b), (_, (lo, hi)) in zip(region, combo, strict=True))
+            whole = all(
+                a <= lo and hi <= b for (a, b), (_, (lo, hi)) in zip(region, combo, strict=True)
+            )
             if not whole:
                 ident = ",".join(str(i) for i, _ in combo).encode()
                 stripes.add(zlib.crc32(ident) % LOCK_STRIPES)
@@ -162,15 +170,25 @@ class ZarrSink:
         if self.closed:
             return self.path
         if not self._owner:
-            raise ImgioError(f"close {self!r} in the process that created it; found a copy (pid {os.getpid()})")
+            raise ImgioError(
+                f"close {self!r} in the process that created it; found a copy (pid {os.getpid()})"
+            )
         s = self._state
         partial, target = Path(s["partial"]), Path(s["target"])
         import zarr
 
         group = zarr.open_group(store=str(partial), mode="r+")
         shapes = build_levels(group, s["dims"], s["levels"], s["downsample"])
-        write_image_attrs(group, version=s["version"], dims=s["dims"], shapes=shapes, name=target.name,
-                          channel_names=s["channel_names"], pixel_sizes=s["pixel_sizes"], method=s["downsample"])
+        write_image_attrs(
+            group,
+            version=s["version"],
+            dims=s["dims"],
+            shapes=shapes,
+            name=target.name,
+            channel_names=s["channel_names"],
+            pixel_sizes=s["pixel_sizes"],
+            method=s["downsample"],
+        )
         remove(partial / ".imgio-locks")
         check_target(target, overwrite=s["overwrite"])
         publish(partial, target)
@@ -200,7 +218,9 @@ class ZarrSink:
                 pass
 
 
-def _fit(value: np.ndarray[Any, Any], region: list[tuple[int, int]], dims: str) -> np.ndarray[Any, Any]:
+def _fit(
+    value: np.ndarray[Any, Any], region: list[tuple[int, int]], dims: str
+) -> np.ndarray[Any, Any]:
     """``value`` shaped like the region (int-indexed dims are length 1 there)."""
     shape = tuple(b - a for a, b in region)
     if value.shape == shape:
@@ -210,7 +230,9 @@ def _fit(value: np.ndarray[Any, Any], region: list[tuple[int, int]], dims: str) 
     try:
         return np.broadcast_to(value, shape)
     except ValueError as exc:
-        raise SelectionError(f"value of shape {value.shape} does not fit region {shape} (dims {dims})") from exc
+        raise SelectionError(
+            f"value of shape {value.shape} does not fit region {shape} (dims {dims})"
+        ) from exc
 
 
 def create(
@@ -251,7 +273,10 @@ def create(
     dims = dims.upper()
     order = "".join(d for d in "TCZYX" if d in dims)
     if dims != order or "Y" not in dims or "X" not in dims or len(shape) != len(dims):
-        raise ImgioError(f"dims {dims!r} for shape {tuple(shape)}: expected letters of TCZYX in that order, with Y and X")
+        raise ImgioError(
+            f"dims {dims!r} for shape {tuple(shape)}: "
+            "expected letters of TCZYX in that order, with Y and X"
+        )
     shape = tuple(int(n) for n in shape)
     check_method(downsample)
     check_target(target, overwrite=overwrite)
@@ -260,24 +285,46 @@ def create(
     n_channels = shape[dims.index("C")] if "C" in dims else 1
     names = list(channel_names) if channel_names is not None else None
     if names is not None and len(names) != n_channels:
-        raise ImgioError(f"channel_names: expected {n_channels} names (size of C), found {len(names)}")
+        raise ImgioError(
+            f"channel_names: expected {n_channels} names (size of C), found {len(names)}"
+        )
     sizes = pixel_sizes_arg(physical_pixel_sizes) or (None, None, None)
     partial = partial_name(target)
     root = open_root(partial, ngff_version)
     try:
-        level0 = create_level(root, "0", shape, np.dtype(dtype), dims, ck, version=ngff_version,
-                              compression=compression, quality=quality, shards=sh)
+        level0 = create_level(
+            root,
+            "0",
+            shape,
+            np.dtype(dtype),
+            dims,
+            ck,
+            version=ngff_version,
+            compression=compression,
+            quality=quality,
+            shards=sh,
+        )
         os.makedirs(partial / ".imgio-locks")
     except BaseException:
         remove(partial)
         raise
     grid = level0.shards or level0.chunks
     state = {
-        "target": str(target), "partial": str(partial), "shape": shape, "dims": dims,
-        "dtype": np.dtype(dtype).str, "grid": tuple(grid), "version": ngff_version,
-        "channel_names": names, "pixel_sizes": tuple(sizes), "downsample": downsample,
-        "levels": level_count(pyramid_levels, (shape[dims.index("Y")], shape[dims.index("X")]),
-                              max(ck[dims.index("Y")], ck[dims.index("X")])),
+        "target": str(target),
+        "partial": str(partial),
+        "shape": shape,
+        "dims": dims,
+        "dtype": np.dtype(dtype).str,
+        "grid": tuple(grid),
+        "version": ngff_version,
+        "channel_names": names,
+        "pixel_sizes": tuple(sizes),
+        "downsample": downsample,
+        "levels": level_count(
+            pyramid_levels,
+            (shape[dims.index("Y")], shape[dims.index("X")]),
+            max(ck[dims.index("Y")], ck[dims.index("X")]),
+        ),
         "overwrite": overwrite,
     }
     sink = ZarrSink(state)

@@ -10,7 +10,7 @@ import pytest
 
 
 def halve(a: np.ndarray[Any, Any], method: str = "mean") -> np.ndarray[Any, Any]:
-    """Reference 2x2 downsampling of the last two axes (or the two before S when last is 3/4 wide RGB)."""
+    """Reference 2x2 downsampling of the last two axes (odd edges replicated)."""
     if method == "nearest":
         return a[..., ::2, ::2]
     h, w = a.shape[-2:]

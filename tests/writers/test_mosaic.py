@@ -11,7 +11,8 @@ import imgio
 from imgio.errors import ImgioError
 
 
-def _tiles(n, rng=np.random.default_rng(3)):
+def _tiles(n):
+    rng = np.random.default_rng(3)
     sizes = [(30, 40), (25, 40), (30, 35), (20, 20), (30, 40)]
     return [rng.integers(1, 255, sizes[i % len(sizes)], dtype=np.uint8) for i in range(n)]
 
@@ -20,7 +21,10 @@ def _reference(items, across, spacing, overlap, background):
     """Each cell is a rectangle one step wide/tall (size + spacing - overlap, the last: size)."""
     rows = [items[i : i + across] for i in range(0, len(items), across)]
     heights = [max(t.shape[0] for t in row) for row in rows]
-    widths = [max(rows[r][c].shape[1] for r in range(len(rows)) if c < len(rows[r])) for c in range(across)]
+    widths = [
+        max(rows[r][c].shape[1] for r in range(len(rows)) if c < len(rows[r]))
+        for c in range(across)
+    ]
     steps_y = [h + spacing - overlap for h in heights[:-1]] + heights[-1:]
     steps_x = [w + spacing - overlap for w in widths[:-1]] + widths[-1:]
     ys, xs = np.cumsum([0] + steps_y), np.cumsum([0] + steps_x)
@@ -44,13 +48,20 @@ def test_lazy_and_streamed(tmp_path):
     def explode(block):
         raise AssertionError("pixels read while building the mosaic")
 
-    lazy = [da.zeros((64, 64), dtype=np.uint8, chunks=64).map_blocks(explode, meta=np.empty((0, 0), np.uint8))
-            for _ in range(6)]
+    lazy = [
+        da.zeros((64, 64), dtype=np.uint8, chunks=64).map_blocks(
+            explode, meta=np.empty((0, 0), np.uint8)
+        )
+        for _ in range(6)
+    ]
     joined = imgio.mosaic(lazy, across=3, dims="YX")
     assert joined.shape[-2:] == (128, 192)
     items = [np.full((64, 64), i, np.uint8) for i in range(6)]
-    out = imgio.write(imgio.mosaic([da.from_array(t) for t in items], across=3, dims="YX"),
-                      tmp_path / "m.ome.tif", tile=32)
+    out = imgio.write(
+        imgio.mosaic([da.from_array(t) for t in items], across=3, dims="YX"),
+        tmp_path / "m.ome.tif",
+        tile=32,
+    )
     got = tifffile.imread(out)
     np.testing.assert_array_equal(got, np.block([items[:3], items[3:]]))
 
@@ -58,8 +69,11 @@ def test_lazy_and_streamed(tmp_path):
 def test_rgb_metadata_from_first_item():
     import xarray as xr
 
-    first = xr.DataArray(np.zeros((2, 10, 12), np.uint16), dims=list("CYX"),
-                         coords={"C": ["a", "b"], "Y": np.arange(10) * 0.5, "X": np.arange(12) * 0.5})
+    first = xr.DataArray(
+        np.zeros((2, 10, 12), np.uint16),
+        dims=list("CYX"),
+        coords={"C": ["a", "b"], "Y": np.arange(10) * 0.5, "X": np.arange(12) * 0.5},
+    )
     joined = imgio.mosaic([first, np.ones((2, 10, 12), np.uint16)], across=2, dims="CYX")
     assert list(joined.coords["C"].values) == ["a", "b"]
     assert joined.attrs["pixel_sizes"] == (None, 0.5, 0.5)
@@ -68,7 +82,9 @@ def test_rgb_metadata_from_first_item():
 
 def test_mismatch_errors():
     with pytest.raises(ImgioError, match="non-YX sizes"):
-        imgio.mosaic([np.zeros((2, 5, 5), np.uint8), np.zeros((3, 5, 5), np.uint8)], across=2, dims="CYX")
+        imgio.mosaic(
+            [np.zeros((2, 5, 5), np.uint8), np.zeros((3, 5, 5), np.uint8)], across=2, dims="CYX"
+        )
     with pytest.raises(ImgioError, match="at least one"):
         imgio.mosaic([], across=2)
     with pytest.raises(ImgioError, match="overlap"):

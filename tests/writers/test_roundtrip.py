@@ -13,12 +13,18 @@ from imgio.cli import main
 
 @pytest.fixture
 def source(tmp_path, cyx):
-    data = xr.DataArray(cyx[:, None], dims=list("CZYX"), coords={"C": ["DAPI", "GFP"]},
-                        attrs={"pixel_sizes": (1.5, 0.25, 0.25)})
+    data = xr.DataArray(
+        cyx[:, None],
+        dims=list("CZYX"),
+        coords={"C": ["DAPI", "GFP"]},
+        attrs={"pixel_sizes": (1.5, 0.25, 0.25)},
+    )
     return imgio.write(data, tmp_path / "src.ome.tif", tile=64, pyramid_levels=2)
 
 
-@pytest.mark.parametrize(("suffix", "version"), [(".ome.tif", None), (".ome.zarr", "0.4"), (".ome.zarr", "0.5")])
+@pytest.mark.parametrize(
+    ("suffix", "version"), [(".ome.tif", None), (".ome.zarr", "0.4"), (".ome.zarr", "0.5")]
+)
 def test_image_round_trip(tmp_path, source, cyx, suffix, version):
     first = imgio.Image(source)
     options = {"ngff_version": version, "chunks": 128} if suffix == ".ome.zarr" else {"tile": 128}
@@ -34,8 +40,11 @@ def test_image_round_trip(tmp_path, source, cyx, suffix, version):
 
 
 def test_image_scenes_choice(tmp_path):
-    two = imgio.write([np.full((20, 30), 1, np.uint8), np.full((2, 10, 12), 2, np.uint16)],
-                      tmp_path / "two.ome.tif", dims=None)
+    two = imgio.write(
+        [np.full((20, 30), 1, np.uint8), np.full((2, 10, 12), 2, np.uint16)],
+        tmp_path / "two.ome.tif",
+        dims=None,
+    )
     img = imgio.Image(two)
     assert len(img.scenes) == 2
     imgio.write(img, tmp_path / "second.ome.tif", scenes=[1])
@@ -47,11 +56,26 @@ def test_image_scenes_choice(tmp_path):
 
 def test_cli_convert_options(tmp_path, source, cyx, capsys):
     out = tmp_path / "c.ome.tif"
-    code = main(["convert", str(source), str(out), "--tile", "32", "--compression", "zlib",
-                 "--pyramid-levels", "3", "--quiet"])
+    code = main(
+        [
+            "convert",
+            str(source),
+            str(out),
+            "--tile",
+            "32",
+            "--compression",
+            "zlib",
+            "--pyramid-levels",
+            "3",
+            "--quiet",
+        ]
+    )
     assert code == 0 and "wrote" in capsys.readouterr().out
     with tifffile.TiffFile(out) as tif:
-        assert tif.pages[0].tilewidth == 32 and tif.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
+        assert (
+            tif.pages[0].tilewidth == 32
+            and tif.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
+        )
         assert len(tif.series[0].levels) == 3
         np.testing.assert_array_equal(tif.series[0].asarray(), cyx)  # tifffile drops Z of 1
     assert main(["convert", str(source), str(out), "--quiet"]) == 2  # exists
@@ -65,7 +89,9 @@ def test_cli_convert_options(tmp_path, source, cyx, capsys):
 def test_cli_mosaic(tmp_path, capsys):
     paths = []
     for i in range(3):
-        paths.append(str(imgio.write(np.full((40, 50), i + 1, np.uint8), tmp_path / f"t{i}.ome.tif")))
+        paths.append(
+            str(imgio.write(np.full((40, 50), i + 1, np.uint8), tmp_path / f"t{i}.ome.tif"))
+        )
     out = tmp_path / "m.ome.tif"
     assert main(["mosaic", str(out), *paths, "--across", "2", "--spacing", "2", "--quiet"]) == 0
     got = tifffile.imread(out)

@@ -30,8 +30,12 @@ def _put(args):
 
 
 def _regions(sink, step_y, step_x):
-    return [(sink, c, y, min(y + step_y, SHAPE[1]), x, min(x + step_x, SHAPE[2]))
-            for c in range(SHAPE[0]) for y in range(0, SHAPE[1], step_y) for x in range(0, SHAPE[2], step_x)]
+    return [
+        (sink, c, y, min(y + step_y, SHAPE[1]), x, min(x + step_x, SHAPE[2]))
+        for c in range(SHAPE[0])
+        for y in range(0, SHAPE[1], step_y)
+        for x in range(0, SHAPE[2], step_x)
+    ]
 
 
 def _check(path, ref_halve):
@@ -40,15 +44,27 @@ def _check(path, ref_halve):
     np.testing.assert_array_equal(group["1"][:], ref_halve(expected()))
     attrs = dict(group.attrs)
     assert [c["label"] for c in attrs["omero"]["channels"]] == ["a", "b"]
-    assert attrs["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.0, 0.5, 0.5]
+    assert attrs["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"] == [
+        1.0,
+        0.5,
+        0.5,
+    ]
     from ome_zarr_models.v04 import Image
 
     Image.from_zarr(group)
 
 
 def _create(path, **kwargs):
-    options = {"shape": SHAPE, "dims": "CYX", "dtype": "uint16", "chunks": 64, "channel_names": ["a", "b"],
-               "physical_pixel_sizes": (None, 0.5, 0.5), "pyramid_levels": 3, **kwargs}
+    options = {
+        "shape": SHAPE,
+        "dims": "CYX",
+        "dtype": "uint16",
+        "chunks": 64,
+        "channel_names": ["a", "b"],
+        "physical_pixel_sizes": (None, 0.5, 0.5),
+        "pyramid_levels": 3,
+        **kwargs,
+    }
     return imgio.create(path, **options)
 
 
@@ -56,7 +72,9 @@ def test_unaligned_regions_from_threads(tmp_path, ref_halve):
     path = tmp_path / "t.ome.zarr"
     sink = _create(path)
     assert not path.exists()  # written under a partial name until closed
-    with ThreadPoolExecutor(4) as pool:  # 50 x 70 regions: most chunks are shared by several writers
+    with ThreadPoolExecutor(
+        4
+    ) as pool:  # 50 x 70 regions: most chunks are shared by several writers
         list(pool.map(_put, _regions(sink, 50, 70)))
     assert sink.close() == path
     _check(path, ref_halve)
@@ -75,8 +93,11 @@ def test_regions_from_process_pool(tmp_path, ref_halve):
 def test_regions_from_dask_tasks(tmp_path, ref_halve):
     path = tmp_path / "d.ome.zarr"
     with _create(path) as sink:
-        dask.compute(*[dask.delayed(_put)(r) for r in _regions(sink, 64, 128)], scheduler="processes",
-                     num_workers=2)
+        dask.compute(
+            *[dask.delayed(_put)(r) for r in _regions(sink, 64, 128)],
+            scheduler="processes",
+            num_workers=2,
+        )
     _check(path, ref_halve)
 
 
@@ -121,7 +142,9 @@ def test_sink_v05_sharded_then_convert_to_tiff(tmp_path):
     np.testing.assert_array_equal(group["0"][:], expected())
     from imgio.cli import main
 
-    assert main(["convert", str(path), str(tmp_path / "v5.ome.tif"), "--tile", "64", "--quiet"]) == 0
+    assert (
+        main(["convert", str(path), str(tmp_path / "v5.ome.tif"), "--tile", "64", "--quiet"]) == 0
+    )
     with tifffile.TiffFile(tmp_path / "v5.ome.tif") as tif:
         assert tif.is_ome
         np.testing.assert_array_equal(tif.series[0].asarray(), expected())

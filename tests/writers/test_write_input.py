@@ -22,21 +22,37 @@ def test_xarray_coords_give_metadata(tmp_path):
     data = xr.DataArray(
         np.zeros((3, 2, 20, 30), np.uint16),
         dims=["z", "c", "y", "x"],  # lower case and non-standard order
-        coords={"c": ["DAPI", "GFP"], "z": [0.0, 2.0, 4.0], "y": 10 + 0.5 * np.arange(20),
-                "x": 0.25 * np.arange(30)},
+        coords={
+            "c": ["DAPI", "GFP"],
+            "z": [0.0, 2.0, 4.0],
+            "y": 10 + 0.5 * np.arange(20),
+            "x": 0.25 * np.arange(30),
+        },
     )
     pixels, axes = _pixels(imgio.write(data, tmp_path / "a.ome.tif"))
     assert axes == "CZYX"
     assert [c.name for c in pixels.channels] == ["DAPI", "GFP"]
-    assert (pixels.physical_size_z, pixels.physical_size_y, pixels.physical_size_x) == (2.0, 0.5, 0.25)
+    assert (pixels.physical_size_z, pixels.physical_size_y, pixels.physical_size_x) == (
+        2.0,
+        0.5,
+        0.25,
+    )
 
 
 def test_attrs_pixel_sizes_and_keyword_overrides(tmp_path):
-    data = xr.DataArray(np.zeros((2, 20, 30), np.uint8), dims=list("CYX"), attrs={"pixel_sizes": (None, 0.7, 0.8)})
+    data = xr.DataArray(
+        np.zeros((2, 20, 30), np.uint8), dims=list("CYX"), attrs={"pixel_sizes": (None, 0.7, 0.8)}
+    )
     pixels, _ = _pixels(imgio.write(data, tmp_path / "a.ome.tif"))
     assert (pixels.physical_size_y, pixels.physical_size_x) == (0.7, 0.8)
-    pixels, _ = _pixels(imgio.write(data, tmp_path / "b.ome.tif", physical_pixel_sizes=(None, 0.1, 0.2),
-                                    channel_names=["x", "y"]))
+    pixels, _ = _pixels(
+        imgio.write(
+            data,
+            tmp_path / "b.ome.tif",
+            physical_pixel_sizes=(None, 0.1, 0.2),
+            channel_names=["x", "y"],
+        )
+    )
     assert (pixels.physical_size_y, pixels.physical_size_x) == (0.1, 0.2)
     assert [c.name for c in pixels.channels] == ["x", "y"]
 

@@ -26,8 +26,13 @@ def _failing(after_rows: int, exc: type[BaseException]) -> da.Array:
 def test_failure_midway_leaves_nothing(tmp_path, suffix, exc):
     target = tmp_path / f"x{suffix}"
     with pytest.raises(exc):
-        imgio.write(_failing(256, exc), target, dims="YX", pyramid_levels=2,
-                    **({"tile": 64} if suffix == ".ome.tif" else {"chunks": 64}))
+        imgio.write(
+            _failing(256, exc),
+            target,
+            dims="YX",
+            pyramid_levels=2,
+            **({"tile": 64} if suffix == ".ome.tif" else {"chunks": 64}),
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -38,7 +43,11 @@ def test_failure_keeps_the_old_target(tmp_path, suffix):
     with pytest.raises(RuntimeError):
         imgio.write(_failing(128, RuntimeError), target, dims="YX", overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == [target.name]
-    old = tifffile.imread(target) if suffix == ".ome.tif" else zarr.open_group(str(target), mode="r")["0"][0, 0, 0]
+    old = (
+        tifffile.imread(target)
+        if suffix == ".ome.tif"
+        else zarr.open_group(str(target), mode="r")["0"][0, 0, 0]
+    )
     assert (np.asarray(old) == 3).all()
 
 
@@ -51,7 +60,11 @@ def test_existing_target_needs_overwrite(tmp_path, suffix):
     with pytest.raises(FileExistsError):  # also the builtin callers catch
         imgio.write(np.ones((32, 32), np.uint8), target)
     imgio.write(np.ones((32, 32), np.uint8), target, overwrite=True)
-    got = tifffile.imread(target) if suffix == ".ome.tif" else zarr.open_group(str(target), mode="r")["0"][0, 0, 0]
+    got = (
+        tifffile.imread(target)
+        if suffix == ".ome.tif"
+        else zarr.open_group(str(target), mode="r")["0"][0, 0, 0]
+    )
     assert (np.asarray(got) == 1).all()
     assert [p.name for p in tmp_path.iterdir()] == [target.name]
 

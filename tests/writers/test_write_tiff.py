@@ -16,8 +16,15 @@ from imgio.errors import ImgioError
 
 
 def test_levels_match_independent_pyramid(tmp_path, cyx, ref_halve):
-    out = imgio.write(cyx, tmp_path / "a.ome.tif", dims="CYX", tile=128, pyramid_levels=4,
-                      physical_pixel_sizes=(None, 0.25, 0.5), channel_names=["DAPI", "GFP"])
+    out = imgio.write(
+        cyx,
+        tmp_path / "a.ome.tif",
+        dims="CYX",
+        tile=128,
+        pyramid_levels=4,
+        physical_pixel_sizes=(None, 0.25, 0.5),
+        channel_names=["DAPI", "GFP"],
+    )
     with tifffile.TiffFile(out) as tif:
         assert tif.is_ome
         assert len(tif.series) == 1
@@ -46,7 +53,12 @@ def test_rgb_jpeg_and_auto_levels(tmp_path, rgb, ref_halve_rgb):
         series = tif.series[0]
         assert series.axes == "YXS"
         # auto: 410 -> 205 -> 103 -> 52 (<= one 64 tile)
-        assert [lvl.shape for lvl in series.levels] == [(300, 410, 3), (150, 205, 3), (75, 103, 3), (38, 52, 3)]
+        assert [lvl.shape for lvl in series.levels] == [
+            (300, 410, 3),
+            (150, 205, 3),
+            (75, 103, 3),
+            (38, 52, 3),
+        ]
         got = series.levels[1].asarray().astype(int)
         assert np.abs(got - ref_halve_rgb(rgb)).mean() < 3
         ome = from_xml(tif.ome_metadata, validate=True)
@@ -57,8 +69,14 @@ def test_rgb_jpeg_and_auto_levels(tmp_path, rgb, ref_halve_rgb):
 @pytest.mark.parametrize("compression", ["none", "zlib", "zstd", "lzw", "jpeg2000", "jpegxl"])
 def test_lossless_codecs_round_trip(tmp_path, compression):
     data = np.random.default_rng(1).integers(0, 255, (3, 70, 90), dtype=np.uint8)
-    out = imgio.write(data, tmp_path / f"{compression}.ome.tif", dims="ZYX", tile=32, pyramid_levels=2,
-                      compression=compression)  # jpeg2000/jpegxl default to lossless
+    out = imgio.write(
+        data,
+        tmp_path / f"{compression}.ome.tif",
+        dims="ZYX",
+        tile=32,
+        pyramid_levels=2,
+        compression=compression,
+    )  # jpeg2000/jpegxl default to lossless
     with tifffile.TiffFile(out) as tif:
         np.testing.assert_array_equal(tif.series[0].asarray(), data)
         assert tif.series[0].axes == "ZYX"
@@ -67,9 +85,15 @@ def test_lossless_codecs_round_trip(tmp_path, compression):
 def test_planes_and_scenes(tmp_path, ref_halve):
     a = np.arange(2 * 3 * 2 * 40 * 50, dtype=np.uint16).reshape(2, 3, 2, 40, 50)
     b = np.full((60, 70), 9, dtype=np.float32)
-    out = imgio.write([xr.DataArray(a, dims=list("TCZYX"), name="first"),
-                       xr.DataArray(b, dims=["Y", "X"], name="second")],
-                      tmp_path / "two.ome.tif", tile=16, pyramid_levels=2)
+    out = imgio.write(
+        [
+            xr.DataArray(a, dims=list("TCZYX"), name="first"),
+            xr.DataArray(b, dims=["Y", "X"], name="second"),
+        ],
+        tmp_path / "two.ome.tif",
+        tile=16,
+        pyramid_levels=2,
+    )
     with tifffile.TiffFile(out) as tif:
         assert [s.name for s in tif.series] == ["first", "second"]
         assert tif.series[0].axes == "TCZYX"
@@ -89,7 +113,9 @@ def test_streams_each_block_once_in_file_order(tmp_path):
             seen.append((y0, x0))
         return block
 
-    base = da.from_array(np.random.default_rng(0).integers(0, 100, (256, 192), dtype=np.uint8), chunks=(64, 96))
+    base = da.from_array(
+        np.random.default_rng(0).integers(0, 100, (256, 192), dtype=np.uint8), chunks=(64, 96)
+    )
     data = base.map_blocks(record, dtype=np.uint8)
     imgio.write(data, tmp_path / "s.ome.tif", dims="YX", tile=32, pyramid_levels=3)
     assert sorted(seen) == sorted({(y, x) for y in range(0, 256, 64) for x in range(0, 192, 96)})
@@ -101,8 +127,14 @@ def test_streams_each_block_once_in_file_order(tmp_path):
 def test_bioio_reads_it(tmp_path, cyx):
     bioio = pytest.importorskip("bioio")
     plugin = pytest.importorskip("bioio_ome_tiff")
-    out = imgio.write(cyx, tmp_path / "b.ome.tif", dims="CYX", channel_names=["a", "b"],
-                      physical_pixel_sizes=(None, 0.3, 0.3), tile=64)
+    out = imgio.write(
+        cyx,
+        tmp_path / "b.ome.tif",
+        dims="CYX",
+        channel_names=["a", "b"],
+        physical_pixel_sizes=(None, 0.3, 0.3),
+        tile=64,
+    )
     img = bioio.BioImage(out, reader=plugin.Reader)
     assert img.dims.order == "TCZYX" and img.shape == (1, 2, 1, 301, 517)
     assert img.channel_names == ["a", "b"]
@@ -114,7 +146,9 @@ def test_bigtiff_when_asked(tmp_path):
     out = imgio.write(np.zeros((64, 64), np.uint8), tmp_path / "big.ome.tif", tile=32, bigtiff=True)
     with tifffile.TiffFile(out) as tif:
         assert tif.is_bigtiff
-    with tifffile.TiffFile(imgio.write(np.zeros((64, 64), np.uint8), tmp_path / "small.ome.tif")) as tif:
+    with tifffile.TiffFile(
+        imgio.write(np.zeros((64, 64), np.uint8), tmp_path / "small.ome.tif")
+    ) as tif:
         assert not tif.is_bigtiff
 
 

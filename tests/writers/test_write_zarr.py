@@ -19,8 +19,15 @@ def _attrs(group, version):
 
 @pytest.mark.parametrize("version", ["0.4", "0.5"])
 def test_levels_and_metadata(tmp_path, cyx, ref_halve, version):
-    out = imgio.write(cyx, tmp_path / "a.ome.zarr", dims="CYX", chunks=128, ngff_version=version,
-                      channel_names=["DAPI", "GFP"], physical_pixel_sizes=(None, 0.25, 0.5))
+    out = imgio.write(
+        cyx,
+        tmp_path / "a.ome.zarr",
+        dims="CYX",
+        chunks=128,
+        ngff_version=version,
+        channel_names=["DAPI", "GFP"],
+        physical_pixel_sizes=(None, 0.25, 0.5),
+    )
     group = zarr.open_group(str(out), mode="r")
     assert group.metadata.zarr_format == (2 if version == "0.4" else 3)
     attrs = _attrs(group, version)
@@ -48,8 +55,16 @@ def test_levels_and_metadata(tmp_path, cyx, ref_halve, version):
 
 
 def test_sharded_v3(tmp_path, cyx):
-    out = imgio.write(cyx, tmp_path / "s.ome.zarr", dims="CYX", chunks=64, shards=256, ngff_version="0.5",
-                      pyramid_levels=2, compression="lz4")
+    out = imgio.write(
+        cyx,
+        tmp_path / "s.ome.zarr",
+        dims="CYX",
+        chunks=64,
+        shards=256,
+        ngff_version="0.5",
+        pyramid_levels=2,
+        compression="lz4",
+    )
     group = zarr.open_group(str(out), mode="r")
     assert group["0"].shards == (1, 1, 1, 256, 256) and group["0"].chunks == (1, 1, 1, 64, 64)
     np.testing.assert_array_equal(group["0"][0, :, 0], cyx)
@@ -58,7 +73,9 @@ def test_sharded_v3(tmp_path, cyx):
 
 
 def test_rgb_becomes_channels_nearest(tmp_path, rgb):
-    out = imgio.write(rgb, tmp_path / "rgb.ome.zarr", chunks=64, pyramid_levels=2, downsample="nearest")
+    out = imgio.write(
+        rgb, tmp_path / "rgb.ome.zarr", chunks=64, pyramid_levels=2, downsample="nearest"
+    )
     group = zarr.open_group(str(out), mode="r")
     np.testing.assert_array_equal(group["0"][0, :, 0], np.moveaxis(rgb, -1, 0))
     np.testing.assert_array_equal(group["1"][0, :, 0], np.moveaxis(rgb, -1, 0)[:, ::2, ::2])
@@ -83,8 +100,14 @@ def test_scenes_bioformats2raw(tmp_path):
 def test_bioio_reads_it(tmp_path, cyx):
     bioio = pytest.importorskip("bioio")
     plugin = pytest.importorskip("bioio_ome_zarr")
-    out = imgio.write(cyx, tmp_path / "b.ome.zarr", dims="CYX", channel_names=["a", "b"],
-                      physical_pixel_sizes=(None, 0.3, 0.3), chunks=128)
+    out = imgio.write(
+        cyx,
+        tmp_path / "b.ome.zarr",
+        dims="CYX",
+        channel_names=["a", "b"],
+        physical_pixel_sizes=(None, 0.3, 0.3),
+        chunks=128,
+    )
     img = bioio.BioImage(out, reader=plugin.Reader)
     assert img.shape == (1, 2, 1, 301, 517)
     assert img.channel_names == ["a", "b"]
@@ -100,17 +123,28 @@ def test_levels_read_back_not_recomputed(tmp_path):
             calls.append(block.shape)
         return block
 
-    data = da.from_array(np.arange(256 * 256, dtype=np.uint16).reshape(256, 256), chunks=64).map_blocks(count)
+    data = da.from_array(
+        np.arange(256 * 256, dtype=np.uint16).reshape(256, 256), chunks=64
+    ).map_blocks(count)
     imgio.write(data, tmp_path / "c.ome.zarr", dims="YX", chunks=64, pyramid_levels=3)
     assert len(calls) == 16  # each source block once, although three levels were written
 
 
 def test_distributed_workers_write(tmp_path, cyx):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
-        out = imgio.write(da.from_array(cyx, chunks=(1, 128, 128)), tmp_path / "d.ome.zarr", dims="CYX",
-                          chunks=128, pyramid_levels=2)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        out = imgio.write(
+            da.from_array(cyx, chunks=(1, 128, 128)),
+            tmp_path / "d.ome.zarr",
+            dims="CYX",
+            chunks=128,
+            pyramid_levels=2,
+        )
     group = zarr.open_group(str(out), mode="r")
     np.testing.assert_array_equal(group["0"][0, :, 0], cyx)
 
