@@ -93,3 +93,34 @@ def test_bad_input(tmp_path, kwargs, match):
 def test_not_an_array(tmp_path):
     with pytest.raises(ImgioError, match="expected numpy, dask"):
         imgio.write("hello", tmp_path / "x.ome.tif")
+
+
+def test_channel_colors_reach_ome_tiff_and_zarr(tmp_path):
+    import zarr
+
+    data = xr.DataArray(
+        np.zeros((2, 16, 16), np.uint8),
+        dims=list("CYX"),
+        coords={"C": ["red", "green"]},
+        attrs={"channel_colors": (0xFF0000FF, 0x00FF00FF)},  # RGBA packed, as imgio readers give
+    )
+    pixels, _ = _pixels(imgio.write(data, tmp_path / "c.ome.tif"))
+    assert [c.color.as_rgb_tuple(alpha=False) for c in pixels.channels] == [
+        (255, 0, 0),
+        (0, 255, 0),
+    ]
+    group = zarr.open_group(str(imgio.write(data, tmp_path / "c.ome.zarr")), mode="r")
+    assert [c["color"] for c in dict(group.attrs)["omero"]["channels"]] == ["FF0000", "00FF00"]
+
+
+def test_progress_reaches_total(tmp_path):
+    seen = []
+    imgio.write(
+        np.zeros((2, 300, 200), np.uint8),
+        tmp_path / "p.ome.tif",
+        dims="CYX",
+        tile=64,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen and seen[-1][0] == seen[-1][1]
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
