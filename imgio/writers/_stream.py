@@ -28,7 +28,9 @@ __all__ = ["Spool", "dask_bands", "prefetched", "tiles"]
 
 T = TypeVar("T")
 Pieces = np.ndarray[Any, Any] | list[np.ndarray[Any, Any]]  # a band, whole or as column blocks
-Band = tuple[int, Pieces]
+Band = tuple[int, Pieces, bool]  # plane, rows, more segments of the same rows follow
+Source = tuple[int, Callable[[], Pieces], bool]
+SEGMENT_BYTES = 32 << 20
 
 
 def prefetched(tasks: Iterable[Callable[[], T]], depth: int = 1) -> Iterator[T]:
@@ -61,17 +63,22 @@ def row_groups(chunks: tuple[int, ...], min_rows: int) -> list[tuple[int, int]]:
     return out
 
 
-def dask_bands(arr: da.Array, min_rows: int) -> Iterator[tuple[int, Callable[[], Pieces]]]:
-    """``(plane, compute)`` for every band of a ``T C Z Y X [S]`` dask array, in file order.
+def dask_bands(arr: da.Array, min_rows: int, segment_bytes: int | None = None) -> Iterator[Source]:
+    """``(plane, compute, more)`` for every band of a ``T C Z Y X [S]`` array, in file order.
 
     A band comes back as its column blocks, not concatenated (that would copy it once
-    more). The graph is optimized once, so each band's compute only culls a flat graph
-    instead of re-optimizing every layer (a mosaic of 100 files has hundreds of layers).
+    more). A band that is exactly one tile row high is split into segments of whole
+    column blocks of about ``segment_bytes`` (``more`` is true for all but its last), so
+    memory does not grow with the image width. The graph is optimized once, so each
+    compute only culls a flat graph (a mosaic of 100 files has hundreds of layers).
     """
     from dask.base import compute, optimize
 
+    segment_bytes = segment_bytes or SEGMENT_BYTES
     (arr,) = optimize(arr)  # type: ignore[no-untyped-call]
     groups = row_groups(arr.chunks[3], min_rows)
+    height = arr.shape[3]
+    per_column = math.prod(arr.shape[5:]) * arr.dtype.itemsize
     for p, idx in enumerate(np.ndindex(*arr.shape[:3])):
         plane = arr[idx]
         for y0, y1 in groups:
@@ -79,11 +86,33 @@ def dask_bands(arr: da.Array, min_rows: int) -> Iterator[tuple[int, Callable[[],
             if len(part.chunks[0]) > 1 or (part.ndim == 3 and len(part.chunks[2]) > 1):
                 part = part.rechunk({0: -1, 2: -1} if part.ndim == 3 else {0: -1})
             blocks = part.to_delayed().ravel().tolist()
-            yield p, partial(_compute_blocks, compute, blocks)
+            segments = [blocks]
+            if y0 % min_rows == 0 and (y1 - y0 == min_rows or y1 == height):
+                segments = _segments(
+                    blocks, [(y1 - y0) * w * per_column for w in part.chunks[1]], segment_bytes
+                )
+            for k, seg in enumerate(segments):
+                yield p, partial(_compute_blocks, compute, seg), k + 1 < len(segments)
+
+
+def _segments(blocks: list[Any], sizes: list[int], target: int) -> list[list[Any]]:
+    out: list[list[Any]] = [[]]
+    total = 0
+    for block, size in zip(blocks, sizes, strict=True):
+        if out[-1] and total >= target:
+            out.append([])
+            total = 0
+        out[-1].append(block)
+        total += size
+    return out
 
 
 def _compute_blocks(compute: Any, blocks: list[Any]) -> Pieces:
     return [np.asarray(b) for b in compute(*blocks)]
+
+
+def _listed(band: Pieces) -> list[np.ndarray[Any, Any]]:
+    return [band] if isinstance(band, np.ndarray) else list(band)
 
 
 def as_array(band: Pieces) -> np.ndarray[Any, Any]:
@@ -93,10 +122,24 @@ def as_array(band: Pieces) -> np.ndarray[Any, Any]:
     return band[0] if len(band) == 1 else np.concatenate(band, axis=1)
 
 
+def _take(
+    pieces: list[np.ndarray[Any, Any]], edges: Any, r0: int, r1: int, x0: int, x1: int, k: int
+) -> np.ndarray[Any, Any]:
+    """Rows ``r0:r1``, columns ``x0:x1`` of column pieces (``k``: the piece holding ``x0``)."""
+    if x1 <= edges[k + 1]:
+        return np.ascontiguousarray(pieces[k][r0:r1, x0 - edges[k] : x1 - edges[k]])
+    parts, j = [], k
+    while j < len(pieces) and edges[j] < x1:
+        a, b = max(x0, edges[j]) - edges[j], min(x1, edges[j + 1]) - edges[j]
+        parts.append(pieces[j][r0:r1, a:b])
+        j += 1
+    return np.concatenate(parts, axis=1)
+
+
 def _columns(
-    pieces: list[np.ndarray[Any, Any]], r0: int, r1: int, tw: int
+    pieces: list[np.ndarray[Any, Any]], r0: int, r1: int, tw: int, stop: int | None = None
 ) -> Iterator[np.ndarray[Any, Any]]:
-    """Tiles of rows ``r0:r1`` across column pieces, as contiguous copies.
+    """Tiles of rows ``r0:r1`` across column pieces (up to column ``stop``), as copies.
 
     Copies (which tifffile would make anyway) hold no reference to the band, so a band is
     freed as soon as its last tile is handed over, not when that tile has been compressed:
@@ -105,33 +148,46 @@ def _columns(
     edges = np.cumsum([0] + [p.shape[1] for p in pieces])
     width = int(edges[-1])
     k = 0
-    for x0 in range(0, width, tw):
-        x1 = min(width, x0 + tw)
+    for x0 in range(0, width if stop is None else stop, tw):
         while edges[k + 1] <= x0:
             k += 1
-        if x1 <= edges[k + 1]:
-            yield np.ascontiguousarray(pieces[k][r0:r1, x0 - edges[k] : x1 - edges[k]])
-            continue
-        parts, j = [], k
-        while j < len(pieces) and edges[j] < x1:
-            a, b = max(x0, edges[j]) - edges[j], min(x1, edges[j + 1]) - edges[j]
-            parts.append(pieces[j][r0:r1, a:b])
-            j += 1
-        yield np.concatenate(parts, axis=1)
+        yield _take(pieces, edges, r0, r1, x0, min(width, x0 + tw), k)
 
 
 def tiles(bands: Iterable[Band], tile: tuple[int, int]) -> Iterator[np.ndarray[Any, Any]]:
-    """Tiles in TIFF order (planes, then tile rows, then columns) from bands of any height."""
+    """Tiles in TIFF order (planes, then tile rows, then columns) from bands of any height.
+
+    Rows left over below a whole tile row wait for the next band; in a band that comes in
+    segments, columns left over right of a whole tile wait for the next segment.
+    """
     th, tw = tile
     plane: int | None = None
     rest: np.ndarray[Any, Any] | None = None
+    cols: np.ndarray[Any, Any] | None = None
+    segmented = False
 
-    for p, band in bands:
+    for p, band, more in bands:
         if p != plane:
             if rest is not None and len(rest):
                 yield from _columns([rest], 0, len(rest), tw)
             plane, rest = p, None
         pieces = [band] if isinstance(band, np.ndarray) else list(band)
+        if segmented or more:  # one tile row, arriving left to right
+            if cols is not None:
+                pieces.insert(0, cols)
+            width = sum(q.shape[1] for q in pieces)
+            stop = width // tw * tw if more else width
+            yield from _columns(pieces, 0, pieces[0].shape[0], tw, stop)
+            edges = np.cumsum([0] + [q.shape[1] for q in pieces])
+            k = int(np.searchsorted(edges, stop, side="right")) - 1
+            cols = (
+                _take(pieces, edges, 0, pieces[0].shape[0], stop, width, k)
+                if stop < width
+                else None
+            )
+            segmented = more
+            del pieces, band
+            continue
         height = pieces[0].shape[0]
         if rest is not None and len(rest):
             pieces = [np.concatenate([rest, as_array(pieces)])]
@@ -189,11 +245,31 @@ class Spool:
         self._index: list[tuple[int, int, int, tuple[int, ...]]] = []
         self._method = method
         self._plane: int | None = None
-        self._odd: np.ndarray[Any, Any] | None = None
+        self._odd: np.ndarray[Any, Any] | None = None  # a row waiting for the next band
+        self._xodd: np.ndarray[Any, Any] | None = None  # a column waiting for the next segment
+        self._halves: list[np.ndarray[Any, Any]] = []  # halved segments of the current band
         self._offset = 0
 
-    def add(self, plane: int, band: Pieces) -> None:
-        """Halve a band of ``plane`` (keeping an odd last row for the next band) and store it."""
+    def add(self, plane: int, band: Pieces, more: bool = False) -> None:
+        """Halve a band of ``plane`` and store it.
+
+        An odd last row waits for the next band. Segments of one band (``more``) are
+        halved one by one (an odd last column waits for the next segment) and stored
+        together with the last one.
+        """
+        if plane != self._plane:
+            self._flush()
+            self._plane = plane
+        if more or self._halves:
+            seg = as_array(([self._xodd] if self._xodd is not None else []) + _listed(band))
+            self._xodd = None
+            if more and seg.shape[1] % 2:
+                self._xodd, seg = seg[:, -1:].copy(), seg[:, :-1]
+            self._halves.append(downsample_block(seg, 0, 1, self._method))
+            if not more:
+                self._store(plane, as_array(self._halves))
+                self._halves = []
+            return
         if not isinstance(band, np.ndarray):
             widths = [q.shape[1] for q in band]
             if (
@@ -201,16 +277,11 @@ class Spool:
                 and band[0].shape[0] % 2 == 0
                 and all(w % 2 == 0 for w in widths[:-1])
             ):
-                halves = [downsample_block(q, 0, 1, self._method) for q in band]
-                if plane != self._plane:
-                    self._flush()
-                    self._plane = plane
-                self._store(plane, as_array(halves))
+                self._store(
+                    plane, as_array([downsample_block(q, 0, 1, self._method) for q in band])
+                )
                 return
             band = as_array(band)
-        if plane != self._plane:
-            self._flush()
-            self._plane = plane
         if self._odd is not None:
             band = np.concatenate([self._odd, band])
             self._odd = None
@@ -238,10 +309,8 @@ class Spool:
         self._plane = None
         self._file.flush()
 
-    def readers(
-        self, dtype: np.dtype[Any]
-    ) -> Iterator[tuple[int, Callable[[], np.ndarray[Any, Any]]]]:
-        """``(plane, read)`` for every stored band, in order."""
+    def readers(self, dtype: np.dtype[Any]) -> Iterator[Source]:
+        """``(plane, read, False)`` for every stored band, in order."""
         import imagecodecs
 
         fd = self._file.fileno()
@@ -255,14 +324,14 @@ class Spool:
             return out
 
         for plane, offset, n, shape in self._index:
-            yield plane, partial(read, offset, n, shape)
+            yield plane, partial(read, offset, n, shape), False
 
     def close(self) -> None:
         self._file.close()
 
 
 def spooled(
-    sources: Iterable[tuple[int, Callable[[], Pieces]]],
+    sources: Iterable[Source],
     spool: Spool | None,
     progress: Callable[[int], None] | None = None,
 ) -> Generator[Band, None, None]:
@@ -272,15 +341,15 @@ def spooled(
     ``spool.finish()`` once it is done.
     """
 
-    def task(plane: int, get: Callable[[], Pieces]) -> Band:
+    def task(plane: int, get: Callable[[], Pieces], more: bool) -> Band:
         band = get()
         if spool is not None:
-            spool.add(plane, band)
-        if progress is not None:
+            spool.add(plane, band, more)
+        if progress is not None and not more:
             progress((band if isinstance(band, np.ndarray) else band[0]).shape[0])
-        return plane, band
+        return plane, band, more
 
-    yield from prefetched(partial(task, p, g) for p, g in sources)
+    yield from prefetched(partial(task, p, g, m) for p, g, m in sources)
 
 
 def band_bytes(shape: tuple[int, ...], itemsize: int, rows: int) -> int:

@@ -172,3 +172,29 @@ def test_bad_options(tmp_path, kwargs, match):
 def test_extra_dims_rejected(tmp_path):
     with pytest.raises(ImgioError, match="extra dims"):
         imgio.write(np.zeros((3, 20, 20), np.uint8), tmp_path / "m.ome.tif", dims="MYX")
+
+
+@pytest.mark.parametrize("rgb_data", [False, True])
+def test_wide_bands_in_segments(tmp_path, monkeypatch, ref_halve, ref_halve_rgb, rgb_data):
+    """Bands one tile row high come in column segments (memory flat in width): same pixels."""
+    import imgio.writers._stream as stream
+
+    monkeypatch.setattr(stream, "SEGMENT_BYTES", 1)  # every column block is its own segment
+    rng = np.random.default_rng(7)
+    shape = (75, 203, 3) if rgb_data else (75, 203)
+    data = rng.integers(0, 255, shape, dtype=np.uint8)
+    chunks = (32, 45, 3) if rgb_data else (32, 45)  # tile-high rows, odd widths that straddle tiles
+    out = imgio.write(
+        da.from_array(data, chunks=chunks),
+        tmp_path / "w.ome.tif",
+        dims="YXS" if rgb_data else "YX",
+        tile=32,
+        pyramid_levels=4,
+        compression="zlib",
+    )
+    halve = ref_halve_rgb if rgb_data else ref_halve
+    with tifffile.TiffFile(out) as tif:
+        want = data
+        for level in tif.series[0].levels:
+            np.testing.assert_array_equal(level.asarray(), want)
+            want = halve(want)
