@@ -150,6 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # clients open many connections at once (the default is 5)
     root: Path
     log: _Log
     latency: float = 0.0
