@@ -87,7 +87,7 @@ def dask_bands(arr: da.Array, min_rows: int, segment_bytes: int | None = None) -
                 part = part.rechunk({0: -1, 2: -1} if part.ndim == 3 else {0: -1})
             blocks = part.to_delayed().ravel().tolist()
             segments = [blocks]
-            if y0 % min_rows == 0 and (y1 - y0 == min_rows or y1 == height):
+            if y0 % min_rows == 0 and (y1 - y0 == min_rows or y1 - y0 < min_rows and y1 == height):
                 segments = _segments(
                     blocks, [(y1 - y0) * w * per_column for w in part.chunks[1]], segment_bytes
                 )

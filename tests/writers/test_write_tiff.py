@@ -174,8 +174,8 @@ def test_extra_dims_rejected(tmp_path):
         imgio.write(np.zeros((3, 20, 20), np.uint8), tmp_path / "m.ome.tif", dims="MYX")
 
 
-@pytest.mark.parametrize("rgb_data", [False, True])
-def test_wide_bands_in_segments(tmp_path, monkeypatch, ref_halve, ref_halve_rgb, rgb_data):
+@pytest.mark.parametrize(("rgb_data", "rows"), [(False, 32), (True, 32), (False, (32, 43))])
+def test_wide_bands_in_segments(tmp_path, monkeypatch, ref_halve, ref_halve_rgb, rgb_data, rows):
     """Bands one tile row high come in column segments (memory flat in width): same pixels."""
     import imgio.writers._stream as stream
 
@@ -183,7 +183,8 @@ def test_wide_bands_in_segments(tmp_path, monkeypatch, ref_halve, ref_halve_rgb,
     rng = np.random.default_rng(7)
     shape = (75, 203, 3) if rgb_data else (75, 203)
     data = rng.integers(0, 255, shape, dtype=np.uint8)
-    chunks = (32, 45, 3) if rgb_data else (32, 45)  # tile-high rows, odd widths that straddle tiles
+    # tile-high rows (or a last band taller than a tile), odd widths that straddle tiles
+    chunks = (rows, 45, 3) if rgb_data else (rows, 45)
     out = imgio.write(
         da.from_array(data, chunks=chunks),
         tmp_path / "w.ome.tif",
