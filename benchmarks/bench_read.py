@@ -454,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         "open",
         {"OME-TIFF": ome, "pyramid": pyramid},
         tools,
-        5,
+        5 if q else 10,
         rounds,
         "tifffile",
         "Open latency, {label}",

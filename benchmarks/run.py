@@ -1,8 +1,9 @@
-"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only read|write|zarr ...]``.
+"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only read|write|zarr|remote]``.
 
-Each benchmark module has ``main(argv) -> int`` and prints its own markdown tables.
-``bench_read`` (issue 2) ships here; ``bench_write`` (writers) and ``bench_zarr``
-(issue 4) are run when present and skipped with a note when not.
+Each benchmark module has ``main(argv) -> int`` and prints its own markdown tables:
+``bench_read`` (issue 2), ``bench_write`` (writers), ``bench_zarr`` (issue 4) and
+``bench_remote`` (remote reads, cluster scaling). A module that is not present is
+skipped with a note.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ MODULES = {
     "read": "benchmarks.bench_read",
     "write": "benchmarks.bench_write",
     "zarr": "benchmarks.bench_zarr",
+    "remote": "benchmarks.bench_remote",
 }
 
 
