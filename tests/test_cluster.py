@@ -159,6 +159,21 @@ def test_write_ome_zarr_with_client(
     assert back.physical_pixel_sizes.X == pytest.approx(0.5)
 
 
+def test_xarray_engine_on_workers(client: Any, pyramid: tuple[Path, list[Any]]) -> None:
+    """engine="imgio" with dask chunks: the backend array pickles to the workers."""
+    import xarray as xr
+
+    from imgio.xarray_backend import ImgioBackendEntrypoint
+
+    path, levels = pyramid
+    tree = xr.open_datatree(path, engine=ImgioBackendEntrypoint, chunks={})
+    (scene,) = tree.children
+    for lvl, want in enumerate(levels):
+        image = tree[f"{scene}/level_{lvl}"]["image"]
+        got = client.compute(image.max(dim=PLANE)).result()
+        np.testing.assert_array_equal(got.values, want.max(axis=(1, 2)))
+
+
 def test_connect_to_existing_scheduler(client: Any) -> None:
     with cluster_and_client(client.scheduler.address) as other:
         assert other.submit(sum, [1, 2, 3]).result() == 6
