@@ -1,36 +1,38 @@
-"""Row bands in file order: computed from dask one band at a time, tiled, spooled per level.
+"""Row bands in file order: computed from dask one band at a time, cut into tiles.
 
-A *band* is ``(plane, rows)``: consecutive full-width rows of one plane (``Y X [S]``).
-Bands of level 0 come from dask (whole chunk rows, so no block is computed twice); each
-band is halved on the fly and spooled, LZ4-compressed, to an unnamed temporary file,
-which then feeds the next level. Memory stays at a couple of bands, whatever the height.
+A *band* is ``(plane, rows, more)``: consecutive rows of one plane (``Y X [S]``), whole
+width, or, for a band one tile row high, a segment of whole column blocks (``more``: the
+next segment of the same rows follows). Bands of level 0 come from dask (whole chunk
+rows, so no block is computed twice), one ahead on a background thread; each is also fed
+to a :class:`~imgio.writers._spool.Spool` that builds the next level. Memory stays at a
+couple of bands (segments), whatever the height (and width).
 """
 
 from __future__ import annotations
 
 import math
-import tempfile
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
-
-from ._pyramid import downsample_block
 
 if TYPE_CHECKING:
     import dask.array as da
 
-__all__ = ["Spool", "dask_bands", "prefetched", "tiles"]
+__all__ = ["as_array", "dask_bands", "encoded", "prefetched", "spooled", "tiles"]
 
 T = TypeVar("T")
 Pieces = np.ndarray[Any, Any] | list[np.ndarray[Any, Any]]  # a band, whole or as column blocks
 Band = tuple[int, Pieces, bool]  # plane, rows, more segments of the same rows follow
 Source = tuple[int, Callable[[], Pieces], bool]
-SEGMENT_BYTES = 32 << 20
+SEGMENT_BYTES = 16 << 20
+
+
+class SpoolLike(Protocol):
+    def add(self, plane: int, band: Pieces, more: bool = False) -> None: ...
 
 
 def prefetched(tasks: Iterable[Callable[[], T]], depth: int = 1) -> Iterator[T]:
@@ -89,9 +91,11 @@ def dask_bands(arr: da.Array, min_rows: int, segment_bytes: int | None = None) -
             segments = [blocks]
             if y0 % min_rows == 0 and (y1 - y0 == min_rows or y1 - y0 < min_rows and y1 == height):
                 segments = _segments(
-                    blocks, [(y1 - y0) * w * per_column for w in part.chunks[1]], segment_bytes
+                    blocks, [min_rows * w * per_column for w in part.chunks[1]], segment_bytes
                 )
-            for k, seg in enumerate(segments):
+            for k, seg in enumerate(
+                segments
+            ):  # the same columns in every band (the spool pairs them)
                 yield p, partial(_compute_blocks, compute, seg), k + 1 < len(segments)
 
 
@@ -237,102 +241,9 @@ def encoded(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-class Spool:
-    """The next level, written as halved, LZ4-compressed bands to an unnamed temporary file."""
-
-    def __init__(self, folder: Path | None, method: str) -> None:
-        self._file = tempfile.TemporaryFile(dir=folder, prefix=".imgio-level-")
-        self._index: list[tuple[int, int, int, tuple[int, ...]]] = []
-        self._method = method
-        self._plane: int | None = None
-        self._odd: np.ndarray[Any, Any] | None = None  # a row waiting for the next band
-        self._xodd: np.ndarray[Any, Any] | None = None  # a column waiting for the next segment
-        self._halves: list[np.ndarray[Any, Any]] = []  # halved segments of the current band
-        self._offset = 0
-
-    def add(self, plane: int, band: Pieces, more: bool = False) -> None:
-        """Halve a band of ``plane`` and store it.
-
-        An odd last row waits for the next band. Segments of one band (``more``) are
-        halved one by one (an odd last column waits for the next segment) and stored
-        together with the last one.
-        """
-        if plane != self._plane:
-            self._flush()
-            self._plane = plane
-        if more or self._halves:
-            seg = as_array(([self._xodd] if self._xodd is not None else []) + _listed(band))
-            self._xodd = None
-            if more and seg.shape[1] % 2:
-                self._xodd, seg = seg[:, -1:].copy(), seg[:, :-1]
-            self._halves.append(downsample_block(seg, 0, 1, self._method))
-            if not more:
-                self._store(plane, as_array(self._halves))
-                self._halves = []
-            return
-        if not isinstance(band, np.ndarray):
-            widths = [q.shape[1] for q in band]
-            if (
-                self._odd is None
-                and band[0].shape[0] % 2 == 0
-                and all(w % 2 == 0 for w in widths[:-1])
-            ):
-                self._store(
-                    plane, as_array([downsample_block(q, 0, 1, self._method) for q in band])
-                )
-                return
-            band = as_array(band)
-        if self._odd is not None:
-            band = np.concatenate([self._odd, band])
-            self._odd = None
-        if band.shape[0] % 2:
-            self._odd, band = band[-1:].copy(), band[:-1]
-        if band.shape[0]:
-            self._store(plane, downsample_block(band, 0, 1, self._method))
-
-    def _flush(self) -> None:
-        if self._odd is not None and self._plane is not None:
-            self._store(self._plane, downsample_block(self._odd, 0, 1, self._method))
-        self._odd = None
-
-    def _store(self, plane: int, half: np.ndarray[Any, Any]) -> None:
-        import imagecodecs
-
-        data = imagecodecs.lz4_encode(np.ascontiguousarray(half))  # type: ignore[arg-type]
-        self._file.write(data)
-        self._index.append((plane, self._offset, len(data), half.shape))
-        self._offset += len(data)
-
-    def finish(self) -> None:
-        """Store the last odd row; call when every band has been added (idempotent)."""
-        self._flush()
-        self._plane = None
-        self._file.flush()
-
-    def readers(self, dtype: np.dtype[Any]) -> Iterator[Source]:
-        """``(plane, read, False)`` for every stored band, in order."""
-        import imagecodecs
-
-        fd = self._file.fileno()
-
-        def read(offset: int, n: int, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
-            import os
-
-            raw = os.pread(fd, n, offset)
-            out = np.empty(shape, dtype)
-            imagecodecs.lz4_decode(raw, out=out.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
-            return out
-
-        for plane, offset, n, shape in self._index:
-            yield plane, partial(read, offset, n, shape), False
-
-    def close(self) -> None:
-        self._file.close()
-
-
 def spooled(
     sources: Iterable[Source],
-    spool: Spool | None,
+    spool: SpoolLike | None,
     progress: Callable[[int], None] | None = None,
 ) -> Generator[Band, None, None]:
     """Bands computed one ahead on a background thread, each also fed to ``spool``.

@@ -23,7 +23,8 @@ from ..errors import ImgioError, MissingDependencyError
 from ._input import Scene
 from ._omexml import ome_xml, pixel_type
 from ._pyramid import check_method, level_count, level_shapes
-from ._stream import Spool, dask_bands, encoded, spooled, tiles
+from ._spool import Spool
+from ._stream import dask_bands, encoded, spooled, tiles
 
 __all__ = ["COMPRESSIONS", "write_ome_tiff"]
 
@@ -207,7 +208,7 @@ def _write_scene(
     spools: list[Spool] = []
     try:
         for level, shape in enumerate(plan):
-            spool = Spool(folder, method) if level + 1 < len(plan) else None
+            spool = Spool(folder, method, tile[0]) if level + 1 < len(plan) else None
             if spool is not None:
                 spools.append(spool)
             extra: dict[str, Any] = {}

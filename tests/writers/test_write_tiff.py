@@ -174,14 +174,27 @@ def test_extra_dims_rejected(tmp_path):
         imgio.write(np.zeros((3, 20, 20), np.uint8), tmp_path / "m.ome.tif", dims="MYX")
 
 
-@pytest.mark.parametrize(("rgb_data", "rows"), [(False, 32), (True, 32), (False, (32, 43))])
-def test_wide_bands_in_segments(tmp_path, monkeypatch, ref_halve, ref_halve_rgb, rgb_data, rows):
+@pytest.mark.parametrize(
+    ("rgb_data", "rows", "segment"),
+    [
+        (False, 32, 1),
+        (False, 32, 2881),
+        (True, 32, 1),
+        (False, (32, 43), 1),
+        (True, (32, 96, 32, 32, 40), 1),
+    ],
+)
+def test_wide_bands_in_segments(
+    tmp_path, monkeypatch, ref_halve, ref_halve_rgb, rgb_data, rows, segment
+):
     """Bands one tile row high come in column segments (memory flat in width): same pixels."""
     import imgio.writers._stream as stream
 
-    monkeypatch.setattr(stream, "SEGMENT_BYTES", 1)  # every column block is its own segment
+    # 1: every column block is its own segment; 2881: three blocks of a full band per segment
+    monkeypatch.setattr(stream, "SEGMENT_BYTES", segment)
     rng = np.random.default_rng(7)
-    shape = (75, 203, 3) if rgb_data else (75, 203)
+    height = sum(rows) if isinstance(rows, tuple) else 75
+    shape = (height, 203, 3) if rgb_data else (height, 203)
     data = rng.integers(0, 255, shape, dtype=np.uint8)
     # tile-high rows (or a last band taller than a tile), odd widths that straddle tiles
     chunks = (rows, 45, 3) if rgb_data else (rows, 45)
