@@ -24,6 +24,7 @@ __all__ = ["Geometry", "TiffSource", "keyframe_decoder"]
 
 _DECODERS: dict[tuple[str, int], tuple[Any, dict[str, Any]]] = {}
 _DECODERS_LOCK = threading.Lock()
+_PARSE_LOCK = threading.Lock()
 JPEG_CODES = {6, 7, 34892, 33007}
 
 
@@ -38,21 +39,33 @@ def register_decoder(location: Location, ifd_offset: int, page: Any) -> None:
 
 
 def keyframe_decoder(location: Location, ifd_offset: int) -> tuple[Any, dict[str, Any]]:
-    """The keyframe's decode function and arguments, parsing only that IFD if needed."""
+    """The keyframe's decode function and arguments, parsing only that IFD if needed.
+
+    Parsed once per process (decode threads wait for the first parse instead of
+    each re-reading the IFD).
+    """
     key = (location.url, ifd_offset)
     found = _DECODERS.get(key)
     if found is not None:
         return found
-    import tifffile
+    with _PARSE_LOCK:
+        found = _DECODERS.get(key)
+        if found is not None:
+            return found
+        import tifffile
 
-    fh = location.open()
-    try:
-        tif = tifffile.TiffFile(fh, _useframes=False)
-        tif.filehandle.seek(ifd_offset)
-        page = tifffile.TiffPage(tif, index=0)
-        register_decoder(location, ifd_offset, page)
-    except Exception as exc:  # noqa: BLE001 - anything tifffile raises means a broken file
-        raise CorruptFileError(f"{location.url}: cannot parse the IFD at offset {ifd_offset}: {exc}") from exc
+        fh = location.open()
+        try:
+            tif = tifffile.TiffFile(fh, _useframes=False)
+            tif.filehandle.seek(ifd_offset)
+            page = tifffile.TiffPage(tif, index=0)
+            register_decoder(location, ifd_offset, page)
+        except Exception as exc:  # noqa: BLE001 - anything tifffile raises means a broken file
+            raise CorruptFileError(
+                f"{location.url}: cannot parse the IFD at offset {ifd_offset}: {exc}"
+            ) from exc
+        finally:
+            fh.close()
     return _DECODERS[key]
 
 
@@ -164,6 +177,7 @@ class TiffSource:
         if not jobs:
             return True
         views = [self._normal_view(page_out[j], page_key) for j in range(len(plane_ids))]
+        fetched = self._fetch_remote(jobs)
 
         def run(job: tuple[int, int, int]) -> int:
             j, pid, seg = job
@@ -180,13 +194,31 @@ class TiffSource:
                     loc.read_into(int(offsets[0]), memoryview(buf.reshape(-1).view(np.uint8)))
                 return int(buf.nbytes)
             offset, count = int(offsets[seg]), int(counts[seg])
-            data = loc.read_range(offset, count) if count > 0 and offset > 0 else None
+            data = fetched.get((pid, seg))
+            if data is None and count > 0 and offset > 0:
+                data = loc.read_range(offset, count)
             self._place(views[j], norm, seg, data, pid)
             return count
 
         nbytes = sum(map_threaded(run, jobs))
         STATS.add(len(jobs), nbytes)
         return True
+
+    def _fetch_remote(self, jobs: list[tuple[int, int, int]]) -> dict[tuple[int, int], bytes]:
+        """Segment bytes of remote files, all ranges of one read in one concurrent request batch."""
+        wanted: dict[int, list[tuple[int, int, int, int]]] = {}
+        for _j, pid, seg in jobs:
+            plane = self.planes[pid]
+            if seg < 0 or plane is None or self.locations[plane[0]].is_local:
+                continue
+            offset, count = int(plane[1][seg]), int(plane[2][seg])
+            if count > 0 and offset > 0:
+                wanted.setdefault(plane[0], []).append((pid, seg, offset, count))
+        out: dict[tuple[int, int], bytes] = {}
+        for fidx, items in wanted.items():
+            datas = self.locations[fidx].read_ranges([(o, n) for _, _, o, n in items])
+            out.update({(pid, seg): d for (pid, seg, _, _), d in zip(items, datas, strict=True)})
+        return out
 
     def _normal_window(self, page_key: tuple[slice, ...]) -> list[tuple[int, int]]:
         """The requested window as (start, stop) in the normalized (sep, Z, Y, X, contig) page."""
