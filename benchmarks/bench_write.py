@@ -55,11 +55,17 @@ def make_jpegs(folder: Path, n: int) -> list[str]:
 
 
 def _two_channel(size: int) -> np.ndarray:
-    y, x = np.ogrid[:size, :size]
-    noise = np.random.default_rng(0).integers(0, 64, (2, size, size), dtype=np.uint16)
-    noise[0] += ((x * 3 + y) % 4096).astype(np.uint16)
-    noise[1] += ((x ^ y) % 2048).astype(np.uint16)
-    return noise
+    """Two uint16 channels (gradient + noise), built row band by row band (no big temporaries)."""
+    rng = np.random.default_rng(0)
+    out = np.empty((2, size, size), np.uint16)
+    x = np.arange(size, dtype=np.uint16)[None, :]
+    for y0 in range(0, size, 1024):
+        y = np.arange(y0, min(size, y0 + 1024), dtype=np.uint16)[:, None]
+        rows = slice(y0, y0 + y.shape[0])
+        out[0, rows] = (x * np.uint16(3) + y) % np.uint16(4096)
+        out[1, rows] = (x ^ y) % np.uint16(2048)
+        out[:, rows] += rng.integers(0, 64, (2, y.shape[0], size), dtype=np.uint16)
+    return out
 
 
 def _halve(a: np.ndarray) -> np.ndarray:

@@ -97,3 +97,14 @@ def test_cli_mosaic(tmp_path, capsys):
     got = tifffile.imread(out)
     assert got.shape == (82, 102)
     assert got[0, 0] == 1 and got[0, 60] == 2 and got[50, 10] == 3 and got[50, 60] == 0
+
+
+def test_scenes_in_ome_zarr_read_back(tmp_path):
+    first = np.ones((20, 30), np.uint8)
+    second = xr.DataArray(np.full((2, 10, 12), 5, np.uint16), dims=list("CYX"), name="second")
+    out = imgio.write([first, second], tmp_path / "two.ome.zarr")
+    img = imgio.Image(out)
+    assert img.scenes == ("Image:0", "second")
+    np.testing.assert_array_equal(img.get_xarray_dask_data(scene=1).values[0, :, 0], second.values)
+    img.save(tmp_path / "back.ome.tif")
+    assert imgio.Image(tmp_path / "back.ome.tif").scenes == ("Image:0", "second")
