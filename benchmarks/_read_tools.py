@@ -123,6 +123,18 @@ def region_imgio(path: str, level: int, size: int) -> Read:
     return lambda y, x: xa.isel(Y=slice(y, y + size), X=slice(x, x + size)).values
 
 
+def _engine_array(path: str, level: int) -> Any:
+    """``xr.open_dataarray(engine="imgio")``: lazily indexed by xarray, no dask, no cache."""
+    import xarray as xr
+
+    return xr.open_dataarray(path, engine="imgio", level=level, cache=False)
+
+
+def region_imgio_engine(path: str, level: int, size: int) -> Read:
+    xa = _engine_array(path, level)
+    return lambda y, x: xa.isel(Y=slice(y, y + size), X=slice(x, x + size)).values
+
+
 def region_tifffile_zarr(path: str, level: int, size: int) -> Read:
     import tifffile
     import zarr
@@ -191,6 +203,7 @@ def region_bioio(path: str, level: int, size: int) -> Read:
 REGION = {
     "floor": region_floor,
     "imgio": region_imgio,
+    "imgio (xarray engine, no dask)": region_imgio_engine,
     "tifffile+zarr": region_tifffile_zarr,
     "tiffslide": region_tiffslide,
     "openslide": region_openslide,
@@ -260,6 +273,10 @@ def plane_readers(path: str) -> dict[str, Callable[[], Callable[[], Any]]]:
         img = imgio.Image(path)
         return lambda: img.get_image_data("YX", T=0, C=0, Z=0)
 
+    def imgio_engine() -> Callable[[], Any]:
+        xa = _engine_array(path, 0)
+        return lambda: xa.isel(T=0, C=0, Z=0).values
+
     def tiff_imread() -> Callable[[], Any]:
         import tifffile
 
@@ -282,6 +299,7 @@ def plane_readers(path: str) -> dict[str, Callable[[], Callable[[], Any]]]:
         "floor": floor,
         "imgio (xarray isel)": imgio_xarray,
         "imgio (get_image_data)": imgio_get,
+        "imgio (xarray engine, no dask)": imgio_engine,
         "tifffile+zarr": tiff_zarr,
         "tifffile.imread(key=0)": tiff_imread,
         "bioio": bioio,
@@ -306,6 +324,10 @@ def whole_readers(path: str) -> dict[str, Callable[[], Callable[[], Any]]]:
         img = imgio.Image(path)
         return lambda: img.data
 
+    def imgio_engine() -> Callable[[], Any]:
+        xa = _engine_array(path, 0)
+        return lambda: xa.values
+
     def tiff_imread() -> Callable[[], Any]:
         import tifffile
 
@@ -321,6 +343,7 @@ def whole_readers(path: str) -> dict[str, Callable[[], Callable[[], Any]]]:
         "floor": floor,
         "imgio (xarray .values)": imgio_xarray,
         "imgio (Image.data)": imgio_data,
+        "imgio (xarray engine, no dask)": imgio_engine,
         "tifffile.imread": tiff_imread,
         "bioio": bioio,
     }

@@ -326,6 +326,9 @@ def bench_simple(
 
 
 # ============================================================ targets, main
+ENGINE = "imgio (xarray engine, no dask)"
+
+
 def _t(res: dict[str, Any], tool: str, key: str = "times") -> float:
     return median(res.get(tool, {}).get(key, []))
 
@@ -362,6 +365,7 @@ def targets(
 
     for level, res in regions.items():
         add(f"region read, level {level}", res, "imgio", "floor", 1.2)
+        add(f"region read, level {level}, no dask", res, ENGINE, "floor", 1.2)
         pair = res.get("paired")
         if pair and pair.get("times"):
             mine, ref = median(pair["times"]), median(pair["ref"])
@@ -379,9 +383,9 @@ def targets(
             )
     add("open OME-TIFF (3,000 planes)", opens.get("OME-TIFF", {}), "imgio", "tifffile", 1.5)
     add("open pyramid", opens.get("pyramid", {}), "imgio", "tifffile", 2.0)
-    for tool in ("imgio (xarray isel)", "imgio (get_image_data)"):
+    for tool in ("imgio (xarray isel)", "imgio (get_image_data)", ENGINE):
         add(f"one plane, {tool}", planes.get("OME-TIFF", {}), tool, "tifffile+zarr", 1.2)
-    for tool in ("imgio (xarray .values)", "imgio (Image.data)"):
+    for tool in ("imgio (xarray .values)", "imgio (Image.data)", ENGINE):
         add(f"whole OME-TIFF, {tool}", wholes.get("OME-TIFF", {}), tool, "floor", 1.1)
     deltas = {lv: r.get("imgio", {}) for lv, r in regions.items()}
     if deltas and all("rss_peak" in d for d in deltas.values()):
