@@ -60,9 +60,10 @@ def _codec(
                 f"compression={name!r} needs imagecodecs built with {codec}: "
                 "pip install -U imagecodecs"
             )
-    if name in ("jpeg", "webp") and (dtype != np.uint8 or samples not in (1, 3, 4)):
+    allowed = (1, 3) if name == "jpeg" else (1, 3, 4)
+    if name in ("jpeg", "webp") and (dtype != np.uint8 or samples not in allowed):
         raise ImgioError(
-            f"compression={name!r} needs uint8 gray or RGB(A) data; "
+            f"compression={name!r} needs uint8 data with {' or '.join(map(str, allowed))} samples; "
             f"found {dtype} with {samples} samples"
         )
     if tiff_name is None:

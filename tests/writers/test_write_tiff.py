@@ -157,6 +157,7 @@ def test_bigtiff_when_asked(tmp_path):
     [
         ({"compression": "snappy"}, "expected one of"),
         ({"compression": "jpeg"}, "uint8"),
+        ({"compression": "jpeg", "dims": "YXS", "data": np.zeros((32, 32, 4), np.uint8)}, "1 or 3"),
         ({"tile": 100}, "multiples of 16"),
         ({"pyramid_levels": 0}, "expected >= 1"),
         ({"downsample": "max"}, "expected one of"),
@@ -164,8 +165,10 @@ def test_bigtiff_when_asked(tmp_path):
     ],
 )
 def test_bad_options(tmp_path, kwargs, match):
+    options = {"dims": "CYX", **kwargs}
+    data = options.pop("data", np.zeros((2, 40, 40), np.uint16))
     with pytest.raises(ImgioError, match=match):
-        imgio.write(np.zeros((2, 40, 40), np.uint16), tmp_path / "x.ome.tif", dims="CYX", **kwargs)
+        imgio.write(data, tmp_path / "x.ome.tif", **options)
     assert not list(tmp_path.iterdir())
 
 
