@@ -193,6 +193,31 @@ class Image:
                 self._cache[key] = _lazy.as_dataarray(src, self._info(s), lvl, chunks=self._chunks)
             return self._cache[key]
 
+    def get_xarray_lazy_data(
+        self, scene: int | str | None = None, level: int | None = None
+    ) -> xr.DataArray:
+        """A lazy DataArray without dask: selections compose and read only covering tiles.
+
+        Chained ``isel``/``sel`` calls merge into one read when ``.values`` is asked for,
+        with no dask graph in between: the fastest way to pull regions interactively.
+        Same dims, coords and attrs as :meth:`get_xarray_dask_data`.
+        """
+        import xarray as xr
+        from xarray.core import indexing
+
+        from .xarray_backend import ImgioBackendArray
+
+        like = self.get_xarray_dask_data(scene, level)
+        s = self._scene_index(scene)
+        data = indexing.LazilyIndexedArray(ImgioBackendArray(self.source(s, self._level_index(s, level))))
+        variable = xr.Variable(like.dims, data, attrs=dict(like.attrs))
+        return xr.DataArray(variable, coords=like.coords, name=like.name)
+
+    @property
+    def xarray_lazy_data(self) -> xr.DataArray:
+        """The current scene and level, lazily indexed without dask (see :meth:`get_xarray_lazy_data`)."""
+        return self.get_xarray_lazy_data()
+
     @property
     def xarray_dask_data(self) -> xr.DataArray:
         """The current scene and level as a lazy, dims-labelled DataArray."""

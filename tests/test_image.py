@@ -176,3 +176,23 @@ def test_context_manager_closes(ome_file: tuple[Path, Any, Any]) -> None:
         lazy = img.xarray_dask_data
     # sources reopen their file after the reader is closed
     np.testing.assert_array_equal(lazy[0, 0, 0].values, data[0, 0, 0])
+
+
+def test_lazy_data_without_dask_composes_chained_selections(ome_file: tuple[Path, Any, Any]) -> None:
+    path, data, _ = ome_file
+    img = imgio.Image(path)
+    lazy = img.get_xarray_lazy_data(level=1)
+    assert not isinstance(lazy.data, da.Array)
+    like = img.get_xarray_dask_data(level=1)
+    assert lazy.dims == like.dims and lazy.shape == like.shape
+    assert list(lazy.coords["C"].values) == CHANNELS
+    np.testing.assert_allclose(lazy.coords["X"].values, like.coords["X"].values)
+    STATS.reset()
+    # three chained selections: one read of the 1 x 16 x 16 region (tiles of 16 at level 1)
+    region = lazy.isel(T=1, Z=2).sel(C="GFP").isel(Y=slice(3, 19), X=slice(16, 32))
+    got = region.values
+    assert STATS.chunks_decoded == 2  # rows 0 and 1 of tile column 1
+    np.testing.assert_array_equal(got, data[1, 1, 2, ::2, ::2][3:19, 16:32])
+    # selecting in micrometres gives the same tissue as on level 0
+    um = img.xarray_lazy_data.sel(X=slice(8.0, 15.9)).isel(T=0, C=0, Z=0, Y=0).values
+    np.testing.assert_array_equal(um, data[0, 0, 0, 0, 16:32])
