@@ -6,7 +6,12 @@ band of whole chunk rows at a time, one band ahead on a background thread, while
 tiles are compressed on ``maxworkers`` threads (a sliding window: no batch barriers, so
 the threads stay busy while tiles are cut). Each band is also halved into a
 spool that feeds the next level, so no level is recomputed from the source and memory
-stays at about two full-width bands of chunk rows plus the tiles being compressed.
+stays at about two full-width bands of chunk rows plus the tiles being compressed; a
+band one tile row high streams in column segments, so memory is also flat in the width.
+
+Memory note: bands are freed by other threads than the ones that allocated them, and
+glibc keeps such memory in per-thread arenas; on very large images ``MALLOC_ARENA_MAX=2``
+in the environment keeps the peak RSS flat (40,000 x 60,000 RGB: 320 -> 225 MiB).
 """
 
 from __future__ import annotations
