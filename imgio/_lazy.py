@@ -101,7 +101,9 @@ def _expand(key: Any, ndim: int) -> list[Any]:
     return list(key) + [slice(None)] * (ndim - len(real))
 
 
-def read(src: ArraySource, key: Any = (), out: np.ndarray[Any, Any] | None = None) -> np.ndarray[Any, Any]:
+def read(
+    src: ArraySource, key: Any = (), out: np.ndarray[Any, Any] | None = None
+) -> np.ndarray[Any, Any]:
     """Eagerly read ``src[key]`` with numpy indexing semantics (ints, slices, lists)."""
     shape = tuple(src.shape)
     parts = _expand(key, len(shape))
@@ -129,7 +131,9 @@ def read(src: ArraySource, key: Any = (), out: np.ndarray[Any, Any] | None = Non
         elif isinstance(k, (int, np.integer)):
             i = int(k) + n if k < 0 else int(k)
             if not 0 <= i < n:
-                raise SelectionError(f"index {int(k)} is out of range for a dim of size {n} (0..{n - 1})")
+                raise SelectionError(
+                    f"index {int(k)} is out of range for a dim of size {n} (0..{n - 1})"
+                )
             plain.append(slice(i, i + 1))
             post.append(0)
         else:
@@ -138,7 +142,9 @@ def read(src: ArraySource, key: Any = (), out: np.ndarray[Any, Any] | None = Non
                 arr = np.flatnonzero(arr)
             arr = np.where(arr < 0, arr + n, arr).astype(np.int64)
             if arr.size and (arr.min() < 0 or arr.max() >= n):
-                raise SelectionError(f"indices {k!r} out of range for a dim of size {n} (0..{n - 1})")
+                raise SelectionError(
+                    f"indices {k!r} out of range for a dim of size {n} (0..{n - 1})"
+                )
             lo = int(arr.min()) if arr.size else 0
             hi = int(arr.max()) + 1 if arr.size else 0
             plain.append(slice(lo, hi))
@@ -147,7 +153,11 @@ def read(src: ArraySource, key: Any = (), out: np.ndarray[Any, Any] | None = Non
     inner_shape = tuple(s.stop - s.start for s in plain)
     if 0 in inner_shape:
         data = np.empty(inner_shape, dtype=src.dtype)
-    elif out is not None and all(isinstance(p, slice) and p == slice(None) for p in post) and not newaxes:
+    elif (
+        out is not None
+        and all(isinstance(p, slice) and p == slice(None) for p in post)
+        and not newaxes
+    ):
         fill = getattr(src, "read_into", None)
         if fill is not None and out.shape == inner_shape and fill(tuple(plain), out):
             return out
@@ -227,7 +237,9 @@ def _normalize_chunks(
     if chunks is None or chunks == "auto":
         return aligned_chunks(src.shape, src.chunks, src.dtype.itemsize, target_bytes, src.dims)
     if isinstance(chunks, Mapping):
-        base = list(aligned_chunks(src.shape, src.chunks, src.dtype.itemsize, target_bytes, src.dims))
+        base = list(
+            aligned_chunks(src.shape, src.chunks, src.dtype.itemsize, target_bytes, src.dims)
+        )
         for d, n in chunks.items():
             if d not in src.dims:
                 raise SelectionError(f"chunks for dim {d!r}, but dims are {src.dims!r}")

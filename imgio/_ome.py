@@ -18,18 +18,63 @@ if TYPE_CHECKING:
 __all__ = ["OmeImage", "build_ome", "parse_light", "to_micrometres", "to_seconds"]
 
 _LENGTH = {
-    "Ym": 1e30, "Zm": 1e27, "Em": 1e24, "Pm": 1e21, "Tm": 1e18, "Gm": 1e15, "Mm": 1e12,
-    "km": 1e9, "hm": 1e8, "dam": 1e7, "m": 1e6, "meter": 1e6, "dm": 1e5, "cm": 1e4,
-    "centimeter": 1e4, "mm": 1e3, "millimeter": 1e3, "µm": 1.0, "um": 1.0, "μm": 1.0,
-    "micron": 1.0, "micrometer": 1.0, "nm": 1e-3, "nanometer": 1e-3, "pm": 1e-6, "fm": 1e-9,
-    "am": 1e-12, "zm": 1e-15, "ym": 1e-18, "Å": 1e-4, "angstrom": 1e-4, "in": 25400.0,
-    "inch": 25400.0, "ft": 304800.0, "yd": 914400.0, "mi": 1.609344e9, "pixel": 1.0,
+    "Ym": 1e30,
+    "Zm": 1e27,
+    "Em": 1e24,
+    "Pm": 1e21,
+    "Tm": 1e18,
+    "Gm": 1e15,
+    "Mm": 1e12,
+    "km": 1e9,
+    "hm": 1e8,
+    "dam": 1e7,
+    "m": 1e6,
+    "meter": 1e6,
+    "dm": 1e5,
+    "cm": 1e4,
+    "centimeter": 1e4,
+    "mm": 1e3,
+    "millimeter": 1e3,
+    "µm": 1.0,
+    "um": 1.0,
+    "μm": 1.0,
+    "micron": 1.0,
+    "micrometer": 1.0,
+    "nm": 1e-3,
+    "nanometer": 1e-3,
+    "pm": 1e-6,
+    "fm": 1e-9,
+    "am": 1e-12,
+    "zm": 1e-15,
+    "ym": 1e-18,
+    "Å": 1e-4,
+    "angstrom": 1e-4,
+    "in": 25400.0,
+    "inch": 25400.0,
+    "ft": 304800.0,
+    "yd": 914400.0,
+    "mi": 1.609344e9,
+    "pixel": 1.0,
     "reference frame": 1.0,
 }
 _TIME = {
-    "s": 1.0, "second": 1.0, "sec": 1.0, "ms": 1e-3, "millisecond": 1e-3, "µs": 1e-6,
-    "us": 1e-6, "microsecond": 1e-6, "ns": 1e-9, "nanosecond": 1e-9, "ps": 1e-12,
-    "min": 60.0, "minute": 60.0, "h": 3600.0, "hour": 3600.0, "d": 86400.0, "day": 86400.0,
+    "s": 1.0,
+    "second": 1.0,
+    "sec": 1.0,
+    "ms": 1e-3,
+    "millisecond": 1e-3,
+    "µs": 1e-6,
+    "us": 1e-6,
+    "microsecond": 1e-6,
+    "ns": 1e-9,
+    "nanosecond": 1e-9,
+    "ps": 1e-12,
+    "min": 60.0,
+    "minute": 60.0,
+    "h": 3600.0,
+    "hour": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
 }
 
 
@@ -88,7 +133,9 @@ def parse_light(xml: str) -> list[OmeImage]:
         try:
             root = ET.fromstring(cleaned[: end + 6] if end > 0 else cleaned)
         except ET.ParseError:
-            warnings.warn(f"OME-XML is not well-formed ({exc}); metadata ignored", ImgioWarning, stacklevel=3)
+            warnings.warn(
+                f"OME-XML is not well-formed ({exc}); metadata ignored", ImgioWarning, stacklevel=3
+            )
             return []
     images = []
     for image in root:
@@ -115,7 +162,9 @@ def parse_light(xml: str) -> list[OmeImage]:
             except ValueError:
                 colors.append(None)
             try:
-                spp.append(int(ch.attrib["SamplesPerPixel"]) if "SamplesPerPixel" in ch.attrib else None)
+                spp.append(
+                    int(ch.attrib["SamplesPerPixel"]) if "SamplesPerPixel" in ch.attrib else None
+                )
             except ValueError:
                 spp.append(None)
         images.append(
@@ -161,7 +210,11 @@ def build_ome(reader: Reader) -> OME:
         channels = [
             model.Channel(
                 id=f"Channel:{i}:{c}",
-                name=(info.channel_names[c] if info.channel_names and c < len(info.channel_names) else None),
+                name=(
+                    info.channel_names[c]
+                    if info.channel_names and c < len(info.channel_names)
+                    else None
+                ),
                 samples_per_pixel=samples,
             )
             for c in range(n_channels)
@@ -175,15 +228,15 @@ def build_ome(reader: Reader) -> OME:
         pixel_type = _pixel_type(info.dtype.name)
         pixels = model.Pixels(
             id=f"Pixels:{i}",
-            dimension_order="XYZCT",
+            dimension_order=model.Pixels_DimensionOrder.XYZCT,
             size_x=sizes.get("X", 1),
             size_y=sizes.get("Y", 1),
             size_z=sizes.get("Z", 1),
             size_c=n_channels * samples,
             size_t=sizes.get("T", 1),
-            type=pixel_type,
+            type=model.PixelType(pixel_type),
             channels=channels,
-            metadata_only=True,
+            metadata_only=model.MetadataOnly(),
             **kwargs,
         )
         ome.images.append(model.Image(id=f"Image:{i}", name=info.name, pixels=pixels))
@@ -192,6 +245,11 @@ def build_ome(reader: Reader) -> OME:
 
 def _pixel_type(name: str) -> str:
     return {
-        "bool": "bit", "float32": "float", "float64": "double", "complex64": "complex",
+        "bool": "bit",
+        "float32": "float",
+        "float64": "double",
+        "complex64": "complex",
         "complex128": "double-complex",
-    }.get(name, name if name in {"int8", "int16", "int32", "uint8", "uint16", "uint32"} else "double")
+    }.get(
+        name, name if name in {"int8", "int16", "int32", "uint8", "uint16", "uint32"} else "double"
+    )

@@ -37,7 +37,9 @@ def reader_class(name: str) -> type[Reader]:
     """The reader class registered under ``name``."""
     specs = _specs()
     if name not in specs:
-        raise UnsupportedFormatError(name, {name: f"no reader of that name; known: {sorted(specs)}"})
+        raise UnsupportedFormatError(
+            name, {name: f"no reader of that name; known: {sorted(specs)}"}
+        )
     module, _, attr = specs[name].partition(":")
     cls = getattr(importlib.import_module(module), attr)
     if not (isinstance(cls, type) and issubclass(cls, Reader)):
@@ -60,9 +62,11 @@ def _candidates(location: Location, head: bytes) -> tuple[list[str], dict[str, s
         elif any(suffixes.endswith(s) for s in cls.suffixes):
             by_suffix.append(name)
         else:
-            declined[name] = "neither its signature nor its suffixes " + (
-                f"({', '.join(cls.suffixes)})" if cls.suffixes else ""
-            ) + " match"
+            declined[name] = (
+                "neither its signature nor its suffixes "
+                + (f"({', '.join(cls.suffixes)})" if cls.suffixes else "")
+                + " match"
+            )
     return sniffed + by_suffix, declined
 
 

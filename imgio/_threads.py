@@ -24,7 +24,9 @@ def decode_threads() -> int:
     env = os.environ.get("IMGIO_DECODE_THREADS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
 
 
 def set_decode_threads(n: int | None) -> None:
@@ -52,8 +54,10 @@ def _get_pool() -> ThreadPoolExecutor:
 def map_threaded(func: Callable[[Any], T], items: Iterable[Any]) -> Iterator[T]:
     """``map(func, items)`` on the decode pool; serial for a single item or one thread."""
     items = list(items)
-    if len(items) <= 1 or decode_threads() <= 1 or threading.current_thread().name.startswith(
-        "imgio-decode"
+    if (
+        len(items) <= 1
+        or decode_threads() <= 1
+        or threading.current_thread().name.startswith("imgio-decode")
     ):
         return map(func, items)
     return _get_pool().map(func, items)

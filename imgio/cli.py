@@ -35,7 +35,9 @@ def _storage_options(pairs: Sequence[str] | None) -> dict[str, Any] | None:
     return out
 
 
-def describe(path: str, *, reader: str | None = None, storage_options: dict[str, Any] | None = None) -> dict[str, Any]:
+def describe(
+    path: str, *, reader: str | None = None, storage_options: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Everything ``imgio info`` reports, as plain data."""
     from .image import Image
 
@@ -54,7 +56,7 @@ def describe(path: str, *, reader: str | None = None, storage_options: dict[str,
                         "dims": img.dims.order,
                         "shape": list(img.shape),
                         "native_chunks": list(src.chunks),
-                        "dask_chunks": [c[0] if c else 0 for c in data.chunks],
+                        "dask_chunks": [c[0] if c else 0 for c in (data.chunks or ())],
                         "pixel_sizes_um": list(img.physical_pixel_sizes),
                     }
                 )
@@ -73,7 +75,9 @@ def describe(path: str, *, reader: str | None = None, storage_options: dict[str,
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    info = describe(args.path, reader=args.reader, storage_options=_storage_options(args.storage_option))
+    info = describe(
+        args.path, reader=args.reader, storage_options=_storage_options(args.storage_option)
+    )
     if args.json:
         _out(json.dumps(info, indent=2))
         return 0
@@ -106,8 +110,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         path = sample.make_sample(folder / "demo.ome.tif")
-        _out(f"wrote the built-in sample {path.name} ({path.stat().st_size / 1e6:.1f} MB) "
-             f"in {time.perf_counter() - t0:.2f} s")
+        _out(
+            f"wrote the built-in sample {path.name} ({path.stat().st_size / 1e6:.1f} MB) "
+            f"in {time.perf_counter() - t0:.2f} s"
+        )
         t0 = time.perf_counter()
         img = Image(path)
         _out(f"opened it lazily in {1e3 * (time.perf_counter() - t0):.1f} ms, no pixels read:")
@@ -155,7 +161,8 @@ def _demo_write(folder: Path, path: Path) -> list[str]:
             with Image(target) as back:
                 same = np.array_equal(back.get_image_data("CYX", level=0), want)
                 lines.append(
-                    f"wrote {name} in {took:.2f} s; read back {len(back.resolution_levels)} levels, "
+                    f"wrote {name} in {took:.2f} s; "
+                    f"read back {len(back.resolution_levels)} levels, "
                     f"channels {back.channel_names}, pixels identical: {same}"
                 )
     return lines
@@ -168,8 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("path")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument("--reader", help="force a reader (e.g. tiff, ome-zarr)")
-    info.add_argument("--storage-option", action="append", metavar="KEY=VALUE",
-                      help="fsspec option for remote paths (repeatable)")
+    info.add_argument(
+        "--storage-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="fsspec option for remote paths (repeatable)",
+    )
     info.set_defaults(func=_cmd_info)
     demo = sub.add_parser("demo", help="write a built-in sample, open it lazily, read regions")
     demo.add_argument("--out", help="keep the files in this folder")

@@ -131,9 +131,13 @@ class Image:
     # ------------------------------------------------------------- shape info
     def _info(self, scene: int) -> SceneInfo:
         info = self._infos()[scene]
-        if info.channel_names is None:  # the presented C always exists (size 1 when the file has none)
+        if (
+            info.channel_names is None
+        ):  # the presented C always exists (size 1 when the file has none)
             n = info.shapes[0][info.dims.index("C")] if "C" in info.dims else 1
-            info = dataclasses.replace(info, channel_names=tuple(f"Channel:{scene}:{c}" for c in range(n)))
+            info = dataclasses.replace(
+                info, channel_names=tuple(f"Channel:{scene}:{c}" for c in range(n))
+            )
         return info
 
     def _presented(self, scene: int, level: int) -> tuple[str, tuple[int, ...]]:
@@ -209,13 +213,18 @@ class Image:
 
         like = self.get_xarray_dask_data(scene, level)
         s = self._scene_index(scene)
-        data = indexing.LazilyIndexedArray(ImgioBackendArray(self.source(s, self._level_index(s, level))))
+        data = indexing.LazilyIndexedArray(
+            ImgioBackendArray(self.source(s, self._level_index(s, level)))
+        )
         variable = xr.Variable(like.dims, data, attrs=dict(like.attrs))
         return xr.DataArray(variable, coords=like.coords, name=like.name)
 
     @property
     def xarray_lazy_data(self) -> xr.DataArray:
-        """The current scene and level, lazily indexed without dask (see :meth:`get_xarray_lazy_data`)."""
+        """The current scene and level, lazily indexed without dask.
+
+        See :meth:`get_xarray_lazy_data`.
+        """
         return self.get_xarray_lazy_data()
 
     @property
@@ -312,7 +321,8 @@ class Image:
             if wanted is not None and d not in wanted:
                 if count != 1:
                     raise SelectionError(
-                        f"{d} selects {count} values but {d} is not in the requested order {order_out!r}"
+                        f"{d} selects {count} values but {d} is not in the requested "
+                        f"order {order_out!r}"
                     )
                 sel = sel if isinstance(sel, list) else list(range(*sel.indices(n)))
                 index.append(sel[0])
@@ -322,8 +332,12 @@ class Image:
         return tuple(index), kept, wanted if wanted is not None else kept
 
     def get_image_dask_data(
-        self, dimension_order_out: str | None = None, *, scene: int | str | None = None,
-        level: int | None = None, **selection: Selection,
+        self,
+        dimension_order_out: str | None = None,
+        *,
+        scene: int | str | None = None,
+        level: int | None = None,
+        **selection: Selection,
     ) -> da.Array:
         """A lazy array in ``dimension_order_out`` with ``T=0``, ``C="DAPI"``-style selections."""
         s = self._scene_index(scene)
@@ -333,11 +347,16 @@ class Image:
         data = _rest_fancy(data, index)
         if kept != wanted:
             data = data.transpose([kept.index(d) for d in wanted])  # type: ignore[no-untyped-call,unused-ignore]
-        return data
+        out: da.Array = data
+        return out
 
     def get_image_data(
-        self, dimension_order_out: str | None = None, *, scene: int | str | None = None,
-        level: int | None = None, **selection: Selection,
+        self,
+        dimension_order_out: str | None = None,
+        *,
+        scene: int | str | None = None,
+        level: int | None = None,
+        **selection: Selection,
     ) -> np.ndarray[Any, Any]:
         """Numpy pixels in ``dimension_order_out``; decodes only what the selection covers."""
         s = self._scene_index(scene)
@@ -362,7 +381,7 @@ class Image:
         """Write every scene (or ``scenes=[...]``) to ``.ome.tif`` or ``.ome.zarr``."""
         from .writers import write
 
-        write(self, path, **options)
+        write(self, path.url if isinstance(path, Location) else path, **options)
 
     def close(self) -> None:
         self._reader.close()
@@ -380,10 +399,16 @@ class Image:
             ("file", self._location.name),
             ("reader", self._reader.name),
             ("scene", f"{self.current_scene!r} ({self._scene + 1} of {len(self.scenes)})"),
-            ("dims", " ".join(f"{d}:{n}" for d, n in zip(self.dims.order, self.shape, strict=True))),
+            (
+                "dims",
+                " ".join(f"{d}:{n}" for d, n in zip(self.dims.order, self.shape, strict=True)),
+            ),
             ("dtype", str(self.dtype)),
-            ("levels", ", ".join("x".join(str(v) for v in s) for s in info.shapes)
-             + f" (current {self._level})"),
+            (
+                "levels",
+                ", ".join("x".join(str(v) for v in s) for s in info.shapes)
+                + f" (current {self._level})",
+            ),
             ("channels", ", ".join(self.channel_names or []) or "-"),
             ("pixel sizes", "Z {} Y {} X {} µm".format(*(f"{v:.4g}" if v else "?" for v in sizes))),
         ]

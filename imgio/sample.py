@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ TILE = 256
 LEVELS = 3
 
 
-def _channel(c: int, size: int) -> np.ndarray:
+def _channel(c: int, size: int) -> np.ndarray[Any, np.dtype[np.uint16]]:
     """Blobs of different size per channel on a soft gradient: looks like cells, compresses well."""
     rng = np.random.default_rng(c + 1)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -30,7 +31,8 @@ def _channel(c: int, size: int) -> np.ndarray:
         x0, x1 = int(max(cx - 3 * radius, 0)), int(min(cx + 3 * radius, size))
         d2 = (yy[y0:y1, x0:x1] - cy) ** 2 + (xx[y0:y1, x0:x1] - cx) ** 2
         img[y0:y1, x0:x1] += 3000.0 * np.exp(-d2 / (2 * radius**2))
-    return img.astype(np.uint16)
+    out: np.ndarray[Any, np.dtype[np.uint16]] = img.astype(np.uint16)
+    return out
 
 
 def make_sample(path: str | Path, size: int = SIZE) -> Path:
@@ -48,7 +50,11 @@ def make_sample(path: str | Path, size: int = SIZE) -> Path:
         "PhysicalSizeYUnit": "µm",
         "Name": "imgio demo",
     }
-    options = {"tile": (TILE, TILE), "compression": "zlib", "photometric": "minisblack"}
+    options: dict[str, Any] = {
+        "tile": (TILE, TILE),
+        "compression": "zlib",
+        "photometric": "minisblack",
+    }
     with tifffile.TiffWriter(path, ome=True) as tif:
         tif.write(data, subifds=LEVELS - 1, metadata=metadata, **options)
         level = data

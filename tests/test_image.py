@@ -178,7 +178,9 @@ def test_context_manager_closes(ome_file: tuple[Path, Any, Any]) -> None:
     np.testing.assert_array_equal(lazy[0, 0, 0].values, data[0, 0, 0])
 
 
-def test_lazy_data_without_dask_composes_chained_selections(ome_file: tuple[Path, Any, Any]) -> None:
+def test_lazy_data_without_dask_composes_chained_selections(
+    ome_file: tuple[Path, Any, Any],
+) -> None:
     path, data, _ = ome_file
     img = imgio.Image(path)
     lazy = img.get_xarray_lazy_data(level=1)

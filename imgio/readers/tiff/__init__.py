@@ -36,9 +36,27 @@ class TiffReader(Reader):
 
     name = "tiff"
     suffixes = (
-        ".tif", ".tiff", ".ome.tif", ".ome.tiff", ".ome.tf2", ".ome.tf8", ".ome.btf", ".btf",
-        ".tf2", ".tf8", ".svs", ".ndpi", ".scn", ".bif", ".lsm", ".stk", ".qptiff", ".gel",
-        ".vsi.tif", ".zif", ".ptif",
+        ".tif",
+        ".tiff",
+        ".ome.tif",
+        ".ome.tiff",
+        ".ome.tf2",
+        ".ome.tf8",
+        ".ome.btf",
+        ".btf",
+        ".tf2",
+        ".tf8",
+        ".svs",
+        ".ndpi",
+        ".scn",
+        ".bif",
+        ".lsm",
+        ".stk",
+        ".qptiff",
+        ".gel",
+        ".vsi.tif",
+        ".zif",
+        ".ptif",
     )
 
     @classmethod
@@ -53,7 +71,9 @@ class TiffReader(Reader):
         self._sources: dict[tuple[int, int], TiffSource] = {}
         head = location.head(8)
         if head[:4] not in SIGNATURES:
-            raise UnsupportedFormatError(location.url, {"tiff": f"not a TIFF file (header {head[:4]!r})"})
+            raise UnsupportedFormatError(
+                location.url, {"tiff": f"not a TIFF file (header {head[:4]!r})"}
+            )
         self._fh = None
         try:
             quiet = _quiet_tifffile()
@@ -64,12 +84,21 @@ class TiffReader(Reader):
                 self._fh = location.open()
                 self._tif = tifffile.TiffFile(self._fh, name=location.name)
             self._series = list(self._tif.series)
-        except (tifffile.TiffFileError, ValueError, IndexError, KeyError, struct_error(), OSError) as exc:
+        except (
+            tifffile.TiffFileError,
+            ValueError,
+            IndexError,
+            KeyError,
+            struct_error(),
+            OSError,
+        ) as exc:
             self.close()
             raise CorruptFileError(f"{location.url}: corrupted TIFF structure: {exc}") from exc
         except MemoryError as exc:
             self.close()
-            raise CorruptFileError(f"{location.url}: TIFF structure claims impossible sizes") from exc
+            raise CorruptFileError(
+                f"{location.url}: TIFF structure claims impossible sizes"
+            ) from exc
         finally:
             quiet.__exit__()
         if not self._series:
@@ -91,23 +120,39 @@ class TiffReader(Reader):
             return self.ome_xml()
         if tif.is_imagej:
             return tif.imagej_metadata
-        for flag in ("svs", "ndpi", "scn", "philips", "bif", "lsm", "stk", "fei", "sem", "micromanager"):
+        for flag in (
+            "svs",
+            "ndpi",
+            "scn",
+            "philips",
+            "bif",
+            "lsm",
+            "stk",
+            "fei",
+            "sem",
+            "micromanager",
+        ):
             if getattr(tif, f"is_{flag}", False):
                 value = getattr(tif, f"{flag}_metadata", None)
                 if value is None and flag == "svs":
                     value = tif.pages.first.description
                 return value
         page = tif.pages.first
-        return {tag.name: tag.value for tag in page.tags.values() if tag.code not in (273, 279, 324, 325)}
+        return {
+            tag.name: tag.value
+            for tag in page.tags.values()
+            if tag.code not in (273, 279, 324, 325)
+        }
 
     @cached_property
     def _ome_images(self) -> list[OmeImage]:
         xml = self.ome_xml()
         if xml and "BinaryOnly" in xml:
             found = re.search(r'MetadataFile\s*=\s*"([^"]*)"', xml)
+            companion = found.group(1) if found else "its companion file"
             warnings.warn(
                 f"{self.location.name} holds only pixels of an OME companion set; open "
-                f"{found.group(1) if found else 'its companion file'!r} for the whole image and its "
+                f"{companion!r} for the whole image and its "
                 "metadata (this file is read as a plain TIFF)",
                 ImgioWarning,
                 stacklevel=4,
@@ -245,7 +290,12 @@ class TiffReader(Reader):
                 try:
                     with _quiet_tifffile():
                         src = build_source(
-                            self.location, self._tif, series, native_level, infos[scene].name, self._token
+                            self.location,
+                            self._tif,
+                            series,
+                            native_level,
+                            infos[scene].name,
+                            self._token,
                         )
                 except CorruptFileError:
                     raise

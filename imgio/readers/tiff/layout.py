@@ -60,8 +60,14 @@ class LevelShape:
         self.page_dims = page_dims
         self.geometry = page_geometry(key)
         sizes = {"Z": depth, "Y": length, "X": width}
-        page_shape = tuple(sep if (d == "S" and i == 0 and page_dims[-1] != "S") else
-                           contig if d == "S" else sizes[d] for i, d in enumerate(page_dims))
+        page_shape = tuple(
+            sep
+            if (d == "S" and i == 0 and page_dims[-1] != "S")
+            else contig
+            if d == "S"
+            else sizes[d]
+            for i, d in enumerate(page_dims)
+        )
         self.dims = self.plane_dims + page_dims
         self.shape = self.plane_shape + page_shape
         self.dtype = np.dtype(key.dtype) if key.dtype is not None else None
@@ -77,7 +83,9 @@ def page_geometry(key: Any) -> Geometry:
         width=width,
         contig=contig,
         seg_depth=int(getattr(key, "tiledepth", 1) or 1) if key.is_tiled else 1,
-        seg_length=int(key.tilelength) if key.is_tiled else max(1, min(int(key.rowsperstrip or length), length)),
+        seg_length=int(key.tilelength)
+        if key.is_tiled
+        else max(1, min(int(key.rowsperstrip or length), length)),
         seg_width=int(key.tilewidth) if key.is_tiled else width,
     )
 
@@ -148,11 +156,19 @@ def build_source(
         if geometry.n_segments != 1:
             # pretend one strip per page: the page's samples are contiguous
             geometry = Geometry(
-                geometry.sep, geometry.depth, geometry.length, geometry.width,
-                geometry.contig, geometry.depth, geometry.length, geometry.width,
+                geometry.sep,
+                geometry.depth,
+                geometry.length,
+                geometry.width,
+                geometry.contig,
+                geometry.depth,
+                geometry.length,
+                geometry.width,
             )
             if geometry.sep > 1:
-                raise CorruptFileError(f"{where}: contiguous planar-separate series are not supported")
+                raise CorruptFileError(
+                    f"{where}: contiguous planar-separate series are not supported"
+                )
     else:
         if len(pages) != shape.n_planes:
             raise CorruptFileError(
@@ -169,7 +185,9 @@ def build_source(
     # a page is read in one go only when its segments, back to back, are its row-major bytes
     if raw is not None and row_major(geometry):
         planes = [
-            (p[0], p[1], p[2], bool(p[3] or _contiguous(p[1], p[2], page_bytes))) if p is not None else None
+            (p[0], p[1], p[2], bool(p[3] or _contiguous(p[1], p[2], page_bytes)))
+            if p is not None
+            else None
             for p in planes
         ]
     fidx = file_index(key)
@@ -202,9 +220,7 @@ def row_major(g: Geometry) -> bool:
 def _contiguous(offsets: np.ndarray[Any, Any], counts: np.ndarray[Any, Any], nbytes: int) -> bool:
     if len(offsets) == 1:
         return bool(counts[0] >= nbytes)
-    return bool(
-        np.all(offsets[1:] == offsets[:-1] + counts[:-1]) and int(counts.sum()) >= nbytes
-    )
+    return bool(np.all(offsets[1:] == offsets[:-1] + counts[:-1]) and int(counts.sum()) >= nbytes)
 
 
 def _validate(

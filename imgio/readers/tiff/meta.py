@@ -17,7 +17,14 @@ def _unit_text(unit: Any) -> str | None:
         return None
     text = str(unit).strip()
     text = text.replace("\\u00B5", "µ").replace("\\u00b5", "µ").replace("u00B5", "µ")
-    aliases = {"micron": "µm", "microns": "µm", "um": "µm", "μm": "µm", "nanometer": "nm", "mm": "mm"}
+    aliases = {
+        "micron": "µm",
+        "microns": "µm",
+        "um": "µm",
+        "μm": "µm",
+        "nanometer": "nm",
+        "mm": "mm",
+    }
     return aliases.get(text, text)
 
 
@@ -93,7 +100,9 @@ def vendor_sizes(tif: Any, series: Any) -> Sizes:
     out: Sizes = {}
     page = series.keyframe
     if tif.is_svs:
-        match = re.search(r"MPP\s*=\s*([0-9.eE+-]+)", page.description or tif.pages.first.description or "")
+        match = re.search(
+            r"MPP\s*=\s*([0-9.eE+-]+)", page.description or tif.pages.first.description or ""
+        )
         if match:
             mpp = float(match.group(1))
             if mpp > 0:

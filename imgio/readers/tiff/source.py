@@ -163,7 +163,9 @@ class TiffSource:
         )
         page_out = out.reshape((len(plane_ids), *out.shape[nplane:]))
         norm = self._normal_window(page_key)
-        whole = all(k.start == 0 and k.stop == n for k, n in zip(page_key, self._page_sizes, strict=True))
+        whole = all(
+            k.start == 0 and k.stop == n for k, n in zip(page_key, self._page_sizes, strict=True)
+        )
         jobs: list[tuple[int, int, int]] = []  # (output plane, plane id, segment index)
         for j, pid in enumerate(plane_ids.tolist()):
             plane = self.planes[pid]
@@ -229,7 +231,9 @@ class TiffSource:
             win[slot[_page_key(d, i, self.page_dims)]] = (k.start, k.stop)
         return win
 
-    def _normal_view(self, page: np.ndarray[Any, Any], page_key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
+    def _normal_view(
+        self, page: np.ndarray[Any, Any], page_key: tuple[slice, ...]
+    ) -> np.ndarray[Any, Any]:
         """A view of one output page with the normalized 5 axes (missing ones of size 1)."""
         order = [_page_key(d, i, self.page_dims) for i, d in enumerate(self.page_dims)]
         names = ["sep", "Z", "Y", "X", "contig"]
@@ -316,7 +320,6 @@ class TiffSource:
                 f"too small for window {dst.shape}"
             )
         dst[...] = src
-
 
     def _raw_tile(self, data: bytes) -> np.ndarray[Any, Any]:
         """An uncompressed segment as (depth, length, width, samples), no copy."""
