@@ -13,7 +13,6 @@ tiles or chunks (headers are counted separately, at open).
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from collections.abc import Iterator
@@ -24,10 +23,11 @@ import numpy as np
 import pytest
 import tifffile
 import zarr
+from s3_server import S3, moto_s3, s3_filesystem
 
 import imgio
 from imgio._location import HEADER_BLOCK
-from imgio._loopback import CountingProxy, RangeHTTPServer
+from imgio._loopback import RangeHTTPServer
 
 try:
     from imgio.readers.ome_zarr import OmeZarrReader  # noqa: F401
@@ -44,7 +44,6 @@ LEVELS = 3
 SIZE_UM = 0.25
 CHANNELS = ["DAPI", "GFP"]
 SLACK = 1.2  # allowed over-fetch of a region read
-S3 = tuple[dict[str, Any], CountingProxy]  # storage options, and the proxy in front of moto
 
 
 # ------------------------------------------------------------------- files
@@ -134,29 +133,13 @@ def http(files: dict[str, Any]) -> Iterator[RangeHTTPServer]:
 @pytest.fixture(scope="module")
 def s3(files: dict[str, Any]) -> Iterator[S3]:
     """A moto S3 server (bucket ``imgio``, the files uploaded), behind a byte-counting proxy."""
-    moto_server = pytest.importorskip("moto.server")
-    s3fs = pytest.importorskip("s3fs")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        try:
-            with CountingProxy(server.get_host_and_port()) as proxy:
-                options = {"endpoint_url": proxy.url, "key": "testing", "secret": "testing",
-                           "client_kwargs": {"region_name": "us-east-1"}}
-                fs = s3fs.S3FileSystem(skip_instance_cache=True, **options)
-                fs.call_s3("create_bucket", Bucket="imgio")
-                root: Path = files["root"]
-                fs.put(str(root / "slide.ome.tif"), "imgio/slide.ome.tif")
-                for name in ("v04.ome.zarr", "v05.ome.zarr"):
-                    fs.put(str(root / name), f"imgio/{name}", recursive=True)
-                yield options, proxy
-        finally:
-            server.stop()
+    with moto_s3(buckets=("imgio",)) as (options, proxy):
+        fs = s3_filesystem(options)
+        root: Path = files["root"]
+        fs.put(str(root / "slide.ome.tif"), "imgio/slide.ome.tif")
+        for name in ("v04.ome.zarr", "v05.ome.zarr"):
+            fs.put(str(root / name), f"imgio/{name}", recursive=True)
+        yield options, proxy
 
 
 # ----------------------------------------------------------------- helpers
