@@ -1,12 +1,15 @@
 """Writers: ``write`` (OME-TIFF or OME-Zarr by suffix), ``create`` (incremental sink), ``mosaic``.
 
+Targets are local paths or fsspec URLs (``s3://bucket/key.ome.zarr``) with
+``storage_options``; see :mod:`imgio.writers._remote` for how remote writes stay safe.
+
 >>> imgio.write(array, "out.ome.tif", dims="CYX", channel_names=["DAPI", "GFP"])  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +57,9 @@ def write(
     bigtiff: bool | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
-) -> Path:
+    storage_options: Mapping[str, Any] | None = None,
+    tmpdir: str | os.PathLike[str] | None = None,
+) -> Path | str:
     """Write numpy, dask, xarray or an ``imgio.Image`` to OME-TIFF or OME-Zarr.
 
     Parameters
@@ -63,7 +68,8 @@ def write(
         An array, a DataArray (dims, C labels, Z/Y/X coordinates and ``attrs["pixel_sizes"]``
         are used) or an ``Image`` (every scene, or those in ``scenes``).
     path
-        ``.ome.tif``/``.ome.tiff`` for OME-TIFF, ``.ome.zarr``/``.zarr`` for OME-Zarr.
+        ``.ome.tif``/``.ome.tiff`` for OME-TIFF, ``.ome.zarr``/``.zarr`` for OME-Zarr: a
+        local path or an fsspec URL (``s3://bucket/key.ome.zarr``).
     dims, channel_names, physical_pixel_sizes
         Override or supply dims letters, channel names and µm sizes ``(Z, Y, X)``.
     tile
@@ -83,11 +89,15 @@ def write(
         Replace an existing target; otherwise it is an error.
     progress
         Called as ``progress(done, total)`` while writing.
+    storage_options
+        fsspec options for a URL ``path`` (credentials, ``endpoint_url``, ...).
+    tmpdir
+        Folder for the local temporary file of a remote OME-TIFF (default: system temp).
 
     Returns
     -------
-    Path
-        The written file or folder.
+    Path or str
+        The written file or folder; the URL for a remote target.
 
     Raises
     ------
@@ -95,8 +105,15 @@ def write(
         The target exists and ``overwrite`` is false.
     ImgioError
         Unknown suffix, option or codec, or data the format cannot hold.
+    MissingDependencyError
+        A URL whose fsspec filesystem package is not installed.
     """
     fmt = format_of(path)
+    remote = None
+    if storage_options is not None or "://" in os.fspath(path):
+        from ._remote import remote_location
+
+        remote = remote_location(path, storage_options)
     items = as_scenes(
         data,
         dims=dims,
@@ -113,7 +130,13 @@ def write(
                 )
         from .ome_tiff import write_ome_tiff
 
-        with atomic_target(path, overwrite=overwrite) as partial:
+        if remote is not None:
+            from ._remote import remote_file_target
+
+            target: Any = remote_file_target(remote, overwrite=overwrite, tmpdir=tmpdir)
+        else:
+            target = atomic_target(path, overwrite=overwrite)
+        with target as partial:
             write_ome_tiff(
                 items,
                 partial,
@@ -134,7 +157,13 @@ def write(
                 )
         from .ome_zarr import write_ome_zarr
 
-        with atomic_target(path, overwrite=overwrite) as partial:
+        if remote is not None:
+            from ._remote import remote_zarr_target
+
+            target = remote_zarr_target(remote, overwrite=overwrite)
+        else:
+            target = atomic_target(path, overwrite=overwrite)
+        with target as partial:
             write_ome_zarr(
                 items,
                 partial,
@@ -147,4 +176,6 @@ def write(
                 downsample=downsample,
                 progress=progress,
             )
+    if remote is not None:
+        return remote.url
     return Path(path).expanduser().absolute()

@@ -23,6 +23,7 @@ from ._pyramid import check_method, downsample_dask, level_count, level_shapes
 if TYPE_CHECKING:
     import dask.array as da
     import zarr
+    from zarr.abc.store import Store
 
 __all__ = [
     "ZARR_COMPRESSIONS",
@@ -96,11 +97,12 @@ def chunk_shape(
     return tuple(max(1, min(c, s)) for c, s in zip(out, shape, strict=True))
 
 
-def open_root(path: Path, version: str) -> zarr.Group:
-    """A new, empty group at ``path`` in the Zarr format of ``version``."""
+def open_root(path: Path | Store, version: str) -> zarr.Group:
+    """A new, empty group at a local ``path`` or in a zarr store, in the format of ``version``."""
     import zarr
 
-    return zarr.open_group(store=str(path), mode="w-", zarr_format=zarr_format(version))  # type: ignore[arg-type]
+    store = str(path) if isinstance(path, Path) else path
+    return zarr.open_group(store=store, mode="w-", zarr_format=zarr_format(version))  # type: ignore[arg-type]
 
 
 def create_level(
@@ -315,7 +317,7 @@ def _fold_samples(scene: Scene) -> tuple[da.Array, list[str], list[int | None] |
 
 def write_ome_zarr(
     scenes: Sequence[Scene],
-    path: Path,
+    path: Path | Store,
     *,
     ngff_version: str = "0.4",
     chunks: ChunksArg = None,
@@ -326,7 +328,11 @@ def write_ome_zarr(
     downsample: str = "mean",
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Write ``scenes`` as an OME-Zarr at ``path`` (no temp-name handling here)."""
+    """Write ``scenes`` as an OME-Zarr at a local ``path`` or into a zarr store.
+
+    No temp-name handling here: the caller passes a partial path, or a store that holds
+    the root metadata back (:class:`~imgio.writers._remote.HeldRootStore`).
+    """
     check_method(downsample)
     root = open_root(path, ngff_version)
     plans = []
@@ -380,10 +386,10 @@ def write_ome_zarr(
             method=downsample,
         )
     if len(scenes) > 1:
-        _bioformats2raw(root, scenes, ngff_version, path)
+        _bioformats2raw(root, scenes, ngff_version)
 
 
-def _bioformats2raw(root: zarr.Group, scenes: Sequence[Scene], version: str, path: Path) -> None:
+def _bioformats2raw(root: zarr.Group, scenes: Sequence[Scene], version: str) -> None:
     from ._omexml import ome_xml
 
     series = [str(i) for i in range(len(scenes))]
@@ -394,4 +400,8 @@ def _bioformats2raw(root: zarr.Group, scenes: Sequence[Scene], version: str, pat
     else:
         root.attrs.update({"ome": {"version": "0.5", "bioformats2raw.layout": 3}})
         ome.attrs.update({"ome": {"version": "0.5", "series": series}})
-    (path / "OME" / "METADATA.ome.xml").write_text(ome_xml(scenes), encoding="utf-8")
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    data = default_buffer_prototype().buffer.from_bytes(ome_xml(scenes).encode("utf-8"))
+    sync(root.store.set("OME/METADATA.ome.xml", data))

@@ -11,6 +11,13 @@ sink serializes those with ``flock`` locks on files in the partial store (one of
 stripes per chunk), which works across threads and processes of one machine and on
 shared filesystems that support ``flock``. Overlapping regions written at the same
 time are the caller's responsibility (the last write wins).
+
+Remote sinks (``imgio.create("s3://bucket/key.ome.zarr", storage_options=...)``) write
+chunks straight to the object store and hold the root metadata back until ``close()``
+(see :mod:`imgio.writers._remote`). Object stores have no locks, so a remote sink takes
+chunk-aligned regions only (whole chunks, or shards with NGFF 0.5; regions may end at
+the image edge): an unaligned region is an :class:`~imgio.errors.ImgioError` naming the
+grid, since a read-modify-write of a shared chunk from two writers would lose pixels.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import fcntl
 import math
 import os
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from itertools import product
 from pathlib import Path
@@ -46,6 +53,8 @@ class ZarrSink:
         self._array: Any = None
         self._pid = -1
         self._owner = False
+        self._remote: Any = None  # the RemoteZarrTarget, in the creating process
+        self._root: Any = None  # its HeldRootStore, in the creating process
         self.closed = False
 
     # ------------------------------------------------------------ properties
@@ -70,8 +79,15 @@ class ZarrSink:
         return tuple(self._state["grid"])
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | str:
+        """The target: a local path, or the URL of a remote sink."""
+        if self.is_remote:
+            return str(self._state["target"])
         return Path(self._state["target"])
+
+    @property
+    def is_remote(self) -> bool:
+        return bool(self._state.get("remote"))
 
     def __repr__(self) -> str:
         return (
@@ -90,9 +106,15 @@ class ZarrSink:
         if self._array is None or self._pid != os.getpid():
             import zarr
 
-            self._array = zarr.open_array(
-                store=os.path.join(self._state["partial"], "0"), mode="r+"
-            )
+            if self.is_remote:
+                from ._remote import fsspec_store
+
+                store: Any = fsspec_store(
+                    f"{self._state['write_url']}/0", self._state["storage_options"]
+                )
+            else:
+                store = os.path.join(self._state["partial"], "0")
+            self._array = zarr.open_array(store=store, mode="r+")
             self._pid = os.getpid()
         return self._array
 
@@ -157,6 +179,12 @@ class ZarrSink:
         region = self._region(key)
         value = np.asarray(value)
         stripes = self._partial_chunks(region)
+        if stripes and self.is_remote:
+            raise ImgioError(
+                f"region {[slice(a, b) for a, b in region]} of remote {self!r} covers chunks "
+                f"partly; expected regions aligned to the chunk grid {self.chunks} (dims "
+                f"{self.dims}; ends may stop at the image edge): object stores have no locks"
+            )
         with self._locked(stripes):
             self._level0()[tuple(slice(a, b) for a, b in region)] = _fit(value, region, self.dims)
 
@@ -165,7 +193,7 @@ class ZarrSink:
         return np.asarray(self._level0()[key])
 
     # --------------------------------------------------------------- closing
-    def close(self) -> Path:
+    def close(self) -> Path | str:
         """Build the pyramid, write the metadata and move the store to its path."""
         if self.closed:
             return self.path
@@ -174,31 +202,46 @@ class ZarrSink:
                 f"close {self!r} in the process that created it; found a copy (pid {os.getpid()})"
             )
         s = self._state
-        partial, target = Path(s["partial"]), Path(s["target"])
         import zarr
 
-        group = zarr.open_group(store=str(partial), mode="r+")
+        if self.is_remote:
+            group = zarr.open_group(store=self._root, mode="r+")
+            name = str(s["target"]).rstrip("/").rsplit("/", 1)[-1]
+        else:
+            group = zarr.open_group(store=str(s["partial"]), mode="r+")
+            name = Path(s["target"]).name
         shapes = build_levels(group, s["dims"], s["levels"], s["downsample"])
         write_image_attrs(
             group,
             version=s["version"],
             dims=s["dims"],
             shapes=shapes,
-            name=target.name,
+            name=name,
             channel_names=s["channel_names"],
             pixel_sizes=s["pixel_sizes"],
             method=s["downsample"],
         )
+        if self.is_remote:
+            self._remote.publish(self._root)
+            self.closed = True
+            return self.path
+        partial, target = Path(s["partial"]), Path(s["target"])
         remove(partial / ".imgio-locks")
         check_target(target, overwrite=s["overwrite"])
         publish(partial, target)
         self.closed = True
         return target
 
+    def _discard(self) -> None:
+        if self.is_remote:
+            self._remote.abort()
+        else:
+            remove(Path(self._state["partial"]))
+
     def abort(self) -> None:
         """Discard everything written (the target is left as it was)."""
         if self._owner and not self.closed:
-            remove(Path(self._state["partial"]))
+            self._discard()
         self.closed = True
 
     def __enter__(self) -> ZarrSink:
@@ -213,7 +256,7 @@ class ZarrSink:
     def __del__(self) -> None:
         if getattr(self, "_owner", False) and not self.closed:
             try:
-                remove(Path(self._state["partial"]))
+                self._discard()
             except Exception:  # noqa: BLE001 - interpreter shutdown
                 pass
 
@@ -251,11 +294,14 @@ def create(
     pyramid_levels: int | str | None = "auto",
     downsample: str = "mean",
     overwrite: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> ZarrSink:
     """An OME-Zarr to fill region by region: ``sink[..., y0:y1, x0:x1] = tile``, then ``close()``.
 
     ``dims`` are letters of ``TCZYX`` in that order and include Y and X. ``chunks`` as in
-    :func:`imgio.write` (default 1024 for Y/X, 1 otherwise).
+    :func:`imgio.write` (default 1024 for Y/X, 1 otherwise). ``path`` may be an fsspec URL
+    (``s3://bucket/key.ome.zarr``, with ``storage_options``); a remote sink takes
+    chunk-aligned regions only.
 
     Raises
     ------
@@ -264,7 +310,10 @@ def create(
     ImgioError
         A suffix other than ``.zarr``, bad dims, sizes or options.
     """
-    target = Path(path).expanduser().absolute()
+    from ._remote import RemoteZarrTarget, remote_location
+
+    loc = remote_location(path, storage_options)
+    target = Path(path).expanduser().absolute() if loc is None else Path(loc.name)
     if not target.name.lower().endswith(".zarr"):
         raise ImgioError(
             f"create() writes OME-Zarr: expected a .ome.zarr path, found {target.name!r} "
@@ -279,7 +328,8 @@ def create(
         )
     shape = tuple(int(n) for n in shape)
     check_method(downsample)
-    check_target(target, overwrite=overwrite)
+    if loc is None:
+        check_target(target, overwrite=overwrite)
     ck = chunk_shape(chunks, dims, shape)
     sh = None if shards is None else chunk_shape(shards, dims, shape)
     n_channels = shape[dims.index("C")] if "C" in dims else 1
@@ -289,7 +339,13 @@ def create(
             f"channel_names: expected {n_channels} names (size of C), found {len(names)}"
         )
     sizes = pixel_sizes_arg(physical_pixel_sizes) or (None, None, None)
-    partial = partial_name(target)
+    remote = root_store = None
+    partial: Any
+    if loc is not None:
+        remote = RemoteZarrTarget(loc, overwrite=overwrite)
+        partial = root_store = remote.root_store()
+    else:
+        partial = partial_name(target)
     root = open_root(partial, ngff_version)
     try:
         level0 = create_level(
@@ -304,14 +360,21 @@ def create(
             quality=quality,
             shards=sh,
         )
-        os.makedirs(partial / ".imgio-locks")
+        if remote is None:
+            os.makedirs(partial / ".imgio-locks")
     except BaseException:
-        remove(partial)
+        if remote is not None:
+            remote.abort()
+        else:
+            remove(partial)
         raise
     grid = level0.shards or level0.chunks
     state = {
-        "target": str(target),
-        "partial": str(partial),
+        "target": str(target) if remote is None else remote.target.url,
+        "partial": str(partial) if remote is None else None,
+        "remote": remote is not None,
+        "write_url": None if remote is None else remote.write_url,
+        "storage_options": None if loc is None else loc.storage_options,
         "shape": shape,
         "dims": dims,
         "dtype": np.dtype(dtype).str,
@@ -329,4 +392,5 @@ def create(
     }
     sink = ZarrSink(state)
     sink._owner = True
+    sink._remote, sink._root = remote, root_store
     return sink
