@@ -28,6 +28,19 @@ HEAD_BYTES = 4096
 _HTTP_DIR_MARKERS = ("zarr.json", ".zgroup", ".zattrs", ".zarray")
 
 
+def _pip_line(scheme: str) -> str:
+    """The install line for a protocol's fsspec package (``imgio[remote]`` for s3/http)."""
+    if scheme.lower() in ("s3", "s3a", "http", "https"):
+        return 'pip install "imgio[remote]"'
+    from fsspec.registry import known_implementations
+
+    cls = str(known_implementations.get(scheme.lower(), {}).get("class", ""))
+    package = cls.split(".", 1)[0]
+    if package and package != "fsspec":
+        return f"pip install {package.replace('_', '-')}"
+    return 'pip install "imgio[remote]" brings s3:// and http(s)://'
+
+
 def _is_url(text: str) -> bool:
     head, sep, _ = text.partition("://")
     return bool(sep) and head.isidentifier() and len(head) > 1
@@ -122,7 +135,7 @@ class Location:
                 scheme = self.url.split("://", 1)[0]
                 raise MissingDependencyError(
                     f"{scheme}:// URLs need an fsspec filesystem that is not installed ({exc}); "
-                    'pip install "imgio[remote]" brings s3:// and http(s)://'
+                    f"{_pip_line(scheme)}"
                 ) from exc
             self._fs, self._fs_path = fs, path
         return self._fs

@@ -78,7 +78,19 @@ def _write_options(parser: argparse.ArgumentParser) -> None:
         "--ngff-version", choices=("0.4", "0.5"), help="OME-Zarr version (default 0.4)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument(
+        "--storage-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="fsspec option for remote inputs and output (repeatable; VALUE may be JSON)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _storage(args: argparse.Namespace) -> dict[str, Any] | None:
+    from ..cli import _storage_options
+
+    return _storage_options(getattr(args, "storage_option", None))
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -91,6 +103,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "downsample": args.downsample,
         "ngff_version": args.ngff_version,
         "overwrite": args.overwrite,
+        "storage_options": _storage(args),
     }
 
 
@@ -115,7 +128,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     """Convert any readable image to OME-TIFF or OME-Zarr."""
     from ..image import Image
 
-    with Image(args.input) as img:
+    with Image(args.input, storage_options=_storage(args)) as img:
         scenes: list[int | str] | None = None
         if args.scene:
             scenes = [int(s) if s.lstrip("-").isdigit() else s for s in args.scene]
@@ -131,16 +144,26 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def cmd_mosaic(args: argparse.Namespace) -> int:
     """Join images on a grid and write the result."""
+    from ..image import Image
     from .mosaic import mosaic
 
-    joined = mosaic(
-        args.inputs,
-        across=args.across,
-        spacing=args.spacing,
-        overlap=args.overlap,
-        background=args.background,
-    )
-    _write(joined, args.output, args)
+    storage = _storage(args)
+    items: list[Any] = [
+        Image(p, storage_options=storage) if storage and "://" in p else p for p in args.inputs
+    ]
+    try:
+        joined = mosaic(
+            items,
+            across=args.across,
+            spacing=args.spacing,
+            overlap=args.overlap,
+            background=args.background,
+        )
+        _write(joined, args.output, args)
+    finally:
+        for item in items:
+            if isinstance(item, Image):
+                item.close()
     sys.stdout.write(f"wrote {args.output} ({' x '.join(str(n) for n in joined.shape[-3:])})\n")
     return 0
 
