@@ -186,7 +186,7 @@ def test_connect_to_existing_scheduler(client: Any) -> None:
 
 
 def test_local_cluster_closed_on_exit() -> None:
-    with cluster_and_client(n_workers=1, processes=False, dashboard_address=None) as c:
+    with cluster_and_client(n_workers=1, processes=False, dashboard_address=":0") as c:
         cluster = c.cluster
         assert c.submit(pow, 2, 5).result() == 32
     assert c.status == "closed"
