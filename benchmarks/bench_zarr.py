@@ -469,7 +469,7 @@ def bench_store(
         pjobs: dict[str, tuple[dict[str, Any], int]] = {
             "region": ({"case": "region", "spots": pts, "passes": 1}, core_rounds),
             "tiny": ({"case": "tiny", "spots": tiny_spots(100 if quick else 200), "passes": 1}, 1),
-            "plane": ({"case": "plane", "repeats": repeats["plane"]}, core_rounds),
+            "plane": ({"case": "plane", "repeats": repeats["plane"] + 3}, core_rounds),
             "level": ({"case": "level", "repeats": repeats["level"]}, core_rounds),
         }
         for spec, _ in pjobs.values():
@@ -494,72 +494,73 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}×" if a == a and b == b and b > 0 else "-"
 
 
+def _paired_stats(p: dict[str, Any], tool: str) -> tuple[float, float, float, float]:
+    """Median of per-read ratios, ratio of medians, CPU ratio of medians, median Δ seconds."""
+    mine, ref = p[tool]["times"], p[ZARR]["times"]
+    per_read = median([a / b for a, b in zip(mine, ref, strict=True) if b > 0])
+    delta = median([a - b for a, b in zip(mine, ref, strict=True)])
+    cpu = median(p[tool]["cpu"]) / max(median(p[ZARR]["cpu"]), 1e-12)
+    return per_read, median(mine) / median(ref), cpu, delta
+
+
 def targets(results: dict[str, dict[str, Any]]) -> str:
-    """Target: OME-Zarr region and plane reads within 1.1 × zarr direct, per imgio path."""
+    """Target: OME-Zarr region and plane reads within 1.1 × zarr direct, per imgio path.
+
+    The status uses the median of per-read ratios (each imgio read against the zarr read
+    next to it in time), which a burst of load on a shared machine moves least.
+    """
     rows: list[list[str]] = []
     for ngff, res in results.items():
         paired = res.get("paired", {})
-        for case in ("region", "plane", "level"):
+        for case in ("region", "plane", "level", "tiny"):
             pr = paired.get(case, {})
             if "error" in pr or not pr.get("paired"):
-                rows.append([ngff, case, "-", "-", "-", "-", "-", pr.get("error", "not run")])
+                rows.append(
+                    [f"NGFF {ngff}", case, "-", "-", "-", "-", "-", "-", pr.get("error", "not run")]
+                )
                 continue
             p = pr["paired"]
             base = median(p[ZARR]["times"])
-            base_cpu = median(p[ZARR]["cpu"])
             for tool in IMGIO:
-                t = median(p[tool]["times"])
-                diffs = [a - b for a, b in zip(p[tool]["times"], p[ZARR]["times"], strict=True)]
-                over = median(diffs)
-                status = "met" if t / base <= 1.1 else "MISSED"
-                if case == "level":
-                    status = f"({status})"  # not a target of the issue: context
+                per_read, of_medians, cpu, delta = _paired_stats(p, tool)
+                n = len(p[tool]["times"])
+                if case == "tiny":
+                    d = np.asarray(p[tool]["times"]) - np.asarray(p[ZARR]["times"])
+                    q1, q3 = np.percentile(d * 1e3, [25, 75])
+                    status = "-"
+                    detail = f"Δ IQR {q1:+.3f}..{q3:+.3f} ms; "
+                else:
+                    status = "met" if per_read <= 1.1 else "MISSED"
+                    status = f"({status})" if case == "level" else status  # context only
+                    detail = ""
                 rows.append(
                     [
                         f"NGFF {ngff}",
-                        case,
+                        {"tiny": "fixed cost: 64² in 1 chunk"}.get(case, case),
                         tool,
-                        _ratio(t, base),
-                        _ratio(median(p[tool]["cpu"]), base_cpu),
-                        f"{over * 1e3:+.2f}",
+                        f"{per_read:.2f}×",
+                        f"{of_medians:.2f}×",
+                        f"{cpu:.2f}×",
+                        f"{delta * 1e3:+.3f}" if case == "tiny" else f"{delta * 1e3:+.2f}",
                         status,
-                        f"{fmt_ms(t)} vs {fmt_ms(base)} ms, n={len(diffs)}",
-                    ]
-                )
-        tiny = paired.get("tiny", {}).get("paired")
-        if tiny:
-            base = median(tiny[ZARR]["times"])
-            for tool in IMGIO:
-                diffs = [
-                    a - b for a, b in zip(tiny[tool]["times"], tiny[ZARR]["times"], strict=True)
-                ]
-                q = np.percentile(np.asarray(diffs) * 1e3, [25, 75])
-                rows.append(
-                    [
-                        f"NGFF {ngff}",
-                        "fixed cost (64² in 1 chunk)",
-                        tool,
-                        _ratio(median(tiny[tool]["times"]), base),
-                        _ratio(median(tiny[tool]["cpu"]), median(tiny[ZARR]["cpu"])),
-                        f"{median(diffs) * 1e3:+.3f}",
-                        "-",
-                        f"{fmt_ms(median(tiny[tool]['times']))} vs {fmt_ms(base)} ms; "
-                        f"Δ IQR {q[0]:+.3f}..{q[1]:+.3f} ms, n={len(diffs)}",
+                        f"{detail}{fmt_ms(median(p[tool]['times']))} vs {fmt_ms(base)} ms, n={n}",
                     ]
                 )
     return (
-        f"### Targets (issue 4): region and plane reads ≤ 1.1× zarr direct; paired in one "
-        f"process, order rotating per read; load {_load()}\n\n"
+        f"### Targets (issue 4): region and plane reads ≤ 1.1× zarr direct; imgio and zarr "
+        f"paired in one process, order rotating per read; level 1 for context; "
+        f"load {_load()}\n\n"
         + table(
             [
                 "store",
                 "case",
                 "imgio path",
-                "wall ratio",
+                "paired ratio",
+                "ratio of medians",
                 "CPU ratio",
-                "Δ ms vs zarr (median)",
+                "Δ ms vs zarr",
                 "status",
-                "medians",
+                "medians (imgio vs zarr)",
             ],
             rows,
         )
