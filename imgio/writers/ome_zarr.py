@@ -10,6 +10,7 @@ then read back lazily from the store and halved, so no level recomputes the sour
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,6 +139,49 @@ def create_level(
     return group.create_array(name, shape=tuple(shape), dtype=dtype, chunks=chunks, **kwargs)
 
 
+class _Stopped(Exception):
+    """A chunk write refused because another block of the same store already failed."""
+
+
+class GuardedTarget:
+    """The target of ``da.store``: after a failure, no new chunk write starts and the
+    caller waits for those in flight, so the cleanup that follows never races a late
+    write (dask's threaded scheduler raises the first error while other blocks still
+    run). The guard is per process: copies pickled to ``dask.distributed`` workers write
+    unguarded.
+    """
+
+    def __init__(self, array: zarr.Array[Any]) -> None:
+        self.array = array
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._stopped = False
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        with self._cond:
+            if self._stopped:
+                raise _Stopped("an earlier block failed")
+            self._busy += 1
+        try:
+            self.array[key] = value
+        finally:
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify_all()
+
+    def stop(self, timeout: float = 300.0) -> None:
+        """Refuse new writes and wait (up to ``timeout`` s) for those in flight."""
+        with self._cond:
+            self._stopped = True
+            self._cond.wait_for(lambda: self._busy == 0, timeout)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"array": self.array}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["array"])  # type: ignore[misc]
+
+
 def _store(arr: da.Array, target: zarr.Array[Any], progress: Callable[[], None] | None) -> None:
     import dask.array as da
 
@@ -148,7 +192,12 @@ def _store(arr: da.Array, target: zarr.Array[Any], progress: Callable[[], None] 
     )
     if arr.chunks != aligned:
         arr = arr.rechunk(aligned)  # type: ignore[no-untyped-call]
-    da.store(arr, target, lock=False, compute=True)  # type: ignore[arg-type]
+    guarded = GuardedTarget(target)
+    try:
+        da.store(arr, guarded, lock=False, compute=True)  # type: ignore[arg-type]
+    except BaseException:
+        guarded.stop()
+        raise
     if progress is not None:
         progress()
 
