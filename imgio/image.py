@@ -381,7 +381,11 @@ class Image:
         """Write every scene (or ``scenes=[...]``) to ``.ome.tif`` or ``.ome.zarr``."""
         from .writers import write
 
-        write(self, path.url if isinstance(path, Location) else path, **options)
+        if isinstance(path, Location):
+            if path.storage_options:
+                options.setdefault("storage_options", path.storage_options)
+            path = path.url
+        write(self, path, **options)
 
     def close(self) -> None:
         self._reader.close()
