@@ -299,26 +299,12 @@ def level_coords(info: SceneInfo, level: int, dims: str, shape: Sequence[int]) -
     return coords
 
 
-def as_dataarray(
-    src: ArraySource,
-    info: SceneInfo,
-    level: int,
-    *,
-    chunks: ChunkSpec = "auto",
-    standardize: bool = True,
-) -> xr.DataArray:
-    """A lazy DataArray of one (scene, level), in the standard dims order by default."""
-    import xarray as xr
-
-    if standardize:
-        order = standard_order(src.dims)
-        if order != src.dims:
-            src = Reordered(src, order)
-    data = as_dask(src, chunks)
+def level_attrs(info: SceneInfo, level: int) -> dict[str, Any]:
+    """Small plain attrs of one (scene, level): name, level, downsample, units, µm sizes."""
     sizes = level_sizes(info, level)
     base = info.shapes[0]
     shape = info.shapes[level]
-    attrs: dict[str, Any] = {
+    return {
         "scene": info.name,
         "level": level,
         "downsample": tuple(
@@ -329,11 +315,38 @@ def as_dataarray(
         "units": {d: "µm" for d in sizes} | ({"T": "s"} if info.time_interval else {}),
         "pixel_sizes": tuple(sizes.get(d) for d in "ZYX"),
     }
+
+
+def presented(src: ArraySource) -> ArraySource:
+    """``src`` in the standard dims order (wrapped only when the order differs)."""
+    order = standard_order(src.dims)
+    return Reordered(src, order) if order != src.dims else src
+
+
+def as_dataarray(
+    src: ArraySource,
+    info: SceneInfo,
+    level: int,
+    *,
+    chunks: ChunkSpec = "auto",
+    standardize: bool = True,
+    data: Any = None,
+) -> xr.DataArray:
+    """A lazy DataArray of one (scene, level), in the standard dims order by default.
+
+    ``data`` replaces the dask array (e.g. an xarray lazily indexed array of the same
+    shape); the dims, coords and attrs are the same either way.
+    """
+    import xarray as xr
+
+    if standardize:
+        src = presented(src)
+    if data is None:
+        data = as_dask(src, chunks)
+    variable = xr.Variable(list(src.dims), data, attrs=level_attrs(info, level))
     return xr.DataArray(
-        data,
-        dims=list(src.dims),
+        variable,
         coords=level_coords(info, level, src.dims, src.shape),
-        attrs=attrs,
         name=info.name,
     )
 

@@ -180,9 +180,7 @@ class Image:
         """The array source in the presented dims order (advanced use)."""
         s = self._scene_index(scene)
         lvl = self._level_index(s, level)
-        src = self._reader.source(s, lvl)
-        order = standard_order(src.dims)
-        return _lazy.Reordered(src, order) if order != src.dims else src
+        return _lazy.presented(self._reader.source(s, lvl))
 
     def get_xarray_dask_data(
         self, scene: int | str | None = None, level: int | None = None
@@ -206,18 +204,15 @@ class Image:
         with no dask graph in between: the fastest way to pull regions interactively.
         Same dims, coords and attrs as :meth:`get_xarray_dask_data`.
         """
-        import xarray as xr
         from xarray.core import indexing
 
         from .xarray_backend import ImgioBackendArray
 
-        like = self.get_xarray_dask_data(scene, level)
         s = self._scene_index(scene)
-        data = indexing.LazilyIndexedArray(
-            ImgioBackendArray(self.source(s, self._level_index(s, level)))
-        )
-        variable = xr.Variable(like.dims, data, attrs=dict(like.attrs))
-        return xr.DataArray(variable, coords=like.coords, name=like.name)
+        lvl = self._level_index(s, level)
+        src = _lazy.presented(self._reader.source(s, lvl))
+        data = indexing.LazilyIndexedArray(ImgioBackendArray(src))
+        return _lazy.as_dataarray(src, self._info(s), lvl, standardize=False, data=data)
 
     @property
     def xarray_lazy_data(self) -> xr.DataArray:
