@@ -192,7 +192,8 @@ class TiffReader(Reader):
         out = []
         for i, series in enumerate(self._series):
             try:
-                out.append(self._scene_info(i, series, names))
+                with _quiet_tifffile():
+                    out.append(self._scene_info(i, series, names))
             except CorruptFileError:
                 raise
             except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds on bad files
@@ -327,7 +328,7 @@ class _quiet_tifffile:
     def __enter__(self) -> None:
         self._logger = logging.getLogger("tifffile")
         self._level = self._logger.level
-        self._logger.setLevel(logging.ERROR)
+        self._logger.setLevel(logging.CRITICAL)
 
     def __exit__(self, *exc: object) -> None:
         self._logger.setLevel(self._level)
