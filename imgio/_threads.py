@@ -60,4 +60,12 @@ def map_threaded(func: Callable[[Any], T], items: Iterable[Any]) -> Iterator[T]:
         or threading.current_thread().name.startswith("imgio-decode")
     ):
         return map(func, items)
-    return _get_pool().map(func, items)
+    threads = decode_threads()
+    if len(items) <= 8 * threads:
+        return _get_pool().map(func, items)
+    # many small jobs (e.g. thousands of planes): hand them out in ordered batches,
+    # a few per thread, so the pool's per-job cost does not add up
+    size = -(-len(items) // (4 * threads))
+    batches = [items[i : i + size] for i in range(0, len(items), size)]
+    done = _get_pool().map(lambda batch: [func(item) for item in batch], batches)
+    return (result for batch in done for result in batch)
