@@ -27,8 +27,13 @@ PathOrPaths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 #: napari's built-in colormaps for pure channel colors (RGB, alpha ignored)
 _NAMED = {
-    (255, 0, 0): "red", (0, 255, 0): "green", (0, 0, 255): "blue", (255, 0, 255): "magenta",
-    (0, 255, 255): "cyan", (255, 255, 0): "yellow", (255, 255, 255): "gray",
+    (255, 0, 0): "red",
+    (0, 255, 0): "green",
+    (0, 0, 255): "blue",
+    (255, 0, 255): "magenta",
+    (0, 255, 255): "cyan",
+    (255, 255, 0): "yellow",
+    (255, 255, 255): "gray",
 }
 #: colors for channels the file gives none for while others have one (napari's own cycle)
 _CYCLE = ("cyan", "yellow", "magenta", "red", "green", "blue")
@@ -91,10 +96,7 @@ def layers(img: Image, scene: int = 0) -> LayerData:
     info = img.reader.scenes()[scene]
     full = levels[0]
     dims = [str(d) for d in full.dims]
-    keep = [
-        d for i, d in enumerate(dims)
-        if d in "YX" or any(lvl.shape[i] != 1 for lvl in levels)
-    ]
+    keep = [d for i, d in enumerate(dims) if d in "YX" or any(lvl.shape[i] != 1 for lvl in levels)]
     index = tuple(slice(None) if d in keep else 0 for d in dims)
     data = [lvl.data[index] for lvl in levels]
     sizes = dict(zip(dims, full.shape, strict=True))
@@ -324,8 +326,11 @@ def write_images(path: str, layer_data: Sequence[LayerData]) -> list[str]:
         scene = str(_our(first_meta).get("scene") or names[0])
     xarr = xr.DataArray(stack, dims=["C", *dims], coords=coords, attrs=attrs, name=scene)
     written = write(
-        xarr, path, channel_names=names,
-        physical_pixel_sizes=tuple(sizes.get(d) for d in "ZYX"), overwrite=True,
+        xarr,
+        path,
+        channel_names=names,
+        physical_pixel_sizes=tuple(sizes.get(d) for d in "ZYX"),
+        overwrite=True,
     )
     return [os.fspath(written)]
 

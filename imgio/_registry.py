@@ -7,8 +7,10 @@ Readers come from :data:`imgio.readers.BUILTIN_READERS` and the entry-point grou
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import entry_points
+from typing import Any
 
 from ._location import Location
 from .errors import ImgioError, MissingDependencyError, UnsupportedFormatError
@@ -70,8 +72,21 @@ def _candidates(location: Location, head: bytes) -> tuple[list[str], dict[str, s
     return sniffed + by_suffix, declined
 
 
-def open_reader(location: Location, reader: str | type[Reader] | None = None) -> Reader:
+def _construct(cls: type[Reader], location: Location, options: Mapping[str, Any]) -> Reader:
+    """``cls(location, **options)`` with only the options ``cls`` declares."""
+    accepted = {k: v for k, v in options.items() if k in cls.options}
+    return cls(location, **accepted)
+
+
+def open_reader(
+    location: Location,
+    reader: str | type[Reader] | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Reader:
     """Open ``location`` with the forced ``reader`` or the first that accepts it.
+
+    ``options`` are reader keyword options (``reconstruct_mosaic=...``); each reader
+    receives those it declares in :attr:`Reader.options` and ignores the rest.
 
     Raises
     ------
@@ -83,13 +98,13 @@ def open_reader(location: Location, reader: str | type[Reader] | None = None) ->
     location.check_exists()
     if reader is not None:
         cls = reader if isinstance(reader, type) else reader_class(reader)
-        return cls(location)
+        return _construct(cls, location, options or {})
     head = b"" if location.isdir() else location.head(4096)
     names, declined = _candidates(location, head)
     for name in names:
         cls = reader_class(name)
         try:
-            return cls(location)
+            return _construct(cls, location, options or {})
         except MissingDependencyError:
             raise
         except ImgioError as exc:

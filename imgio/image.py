@@ -41,6 +41,10 @@ class Image:
         fsspec options for remote locations.
     chunks
         ``"auto"`` (whole native tiles near 64 MiB), an int, a tuple, or ``{"Y": 2048}``.
+    reconstruct_mosaic
+        For formats with tile-scan mosaics (CZI, LIF): ``True`` presents each scene as the
+        stitched mosaic; ``False`` keeps the tiles on an ``M`` axis
+        (see :attr:`mosaic_tile_positions`).
 
     Raises
     ------
@@ -54,9 +58,11 @@ class Image:
         *,
         storage_options: Mapping[str, Any] | None = None,
         chunks: _lazy.ChunkSpec = "auto",
+        reconstruct_mosaic: bool = True,
     ) -> None:
         self._location = as_location(path, storage_options)
-        self._reader = open_reader(self._location, reader)
+        options = {"reconstruct_mosaic": reconstruct_mosaic}
+        self._reader = open_reader(self._location, reader, options)
         self._chunks = chunks
         self._scene = 0
         self._level = 0
@@ -164,6 +170,43 @@ class Image:
         """Channel names of the current scene (``Channel:<scene>:<i>`` when the file has none)."""
         names = self._info(self._scene).channel_names
         return list(names) if names is not None else None
+
+    @property
+    def channel_colors(self) -> list[tuple[int, int, int]]:
+        """One ``(r, g, b)`` per channel of the current scene.
+
+        The file's own colour (OME ``Color``, NGFF ``omero``) where it has one, else a
+        default by fluorophore name (DAPI blue, GFP green, mCherry red, ...) or position.
+        """
+        from ._colors import resolve_colors
+
+        info = self._info(self._scene)
+        names = info.channel_names
+        n = len(names) if names is not None else 1
+        return resolve_colors(names, info.channel_colors, n)
+
+    @property
+    def mosaic_tile_positions(self) -> list[tuple[int, int]] | None:
+        """Level-0 (Y, X) of each ``M`` tile of the current scene, or None without tiles."""
+        positions = self._reader.mosaic_tile_positions(self._scene)
+        return None if positions is None else [(int(y), int(x)) for y, x in positions]
+
+    def get_mosaic_tile_positions(self) -> list[tuple[int, int]]:
+        """AICSImageIO's name for :attr:`mosaic_tile_positions`; raises without tiles."""
+        positions = self.mosaic_tile_positions
+        if positions is None:
+            raise SelectionError(
+                f"scene {self.current_scene!r} has no mosaic tiles (open with "
+                "reconstruct_mosaic=False on a tile-scan CZI or LIF)"
+            )
+        return positions
+
+    def get_mosaic_tile_position(self, m: int) -> tuple[int, int]:
+        """Level-0 (Y, X) of mosaic tile ``m`` of the current scene."""
+        positions = self.get_mosaic_tile_positions()
+        if not isinstance(m, (int, np.integer)) or not 0 <= m < len(positions):
+            raise SelectionError(f"mosaic tile {m!r} out of range (0..{len(positions) - 1})")
+        return positions[int(m)]
 
     @property
     def physical_pixel_sizes(self) -> PhysicalPixelSizes:

@@ -159,7 +159,12 @@ class ImgioBackendEntrypoint(BackendEntrypoint):
     description = "Microscopy and whole-slide images (OME-TIFF, OME-Zarr, TIFF family) via imgio"
     url = "https://github.com/imgio/imgio"
     open_dataset_parameters = (
-        "filename_or_obj", "drop_variables", "scene", "level", "storage_options", "reader",
+        "filename_or_obj",
+        "drop_variables",
+        "scene",
+        "level",
+        "storage_options",
+        "reader",
     )
     supports_groups = True
 
@@ -212,7 +217,9 @@ class ImgioBackendEntrypoint(BackendEntrypoint):
     ) -> xr.DataTree:
         """Every scene and level (see the module docs for the layout)."""
         parts = self.open_groups_as_dict(
-            filename_or_obj, drop_variables=drop_variables, storage_options=storage_options,
+            filename_or_obj,
+            drop_variables=drop_variables,
+            storage_options=storage_options,
             reader=reader,
         )
         return xr.DataTree.from_dict(parts)

@@ -77,6 +77,9 @@ class SceneInfo:
     origin: Mapping[str, float] = field(default_factory=dict)  # µm for Z/Y/X, s for T
     level_scales: tuple[Mapping[str, float], ...] | None = None  # explicit per-level sizes
     level_origins: tuple[Mapping[str, float], ...] | None = None  # explicit per-level origins
+    # a whole-slide file's associated image ("label", "macro", "thumbnail", ...); None for
+    # ordinary scenes. Associated images are never scene 0 and carry their own pixel sizes.
+    associated: str | None = None
 
     @property
     def n_levels(self) -> int:
@@ -93,6 +96,9 @@ class Reader(ABC):
     name: ClassVar[str]
     suffixes: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str | None] = None  # pip extra that brings the decoder
+    # keyword options this reader's constructor accepts (``Image(path, **options)`` passes
+    # only these; e.g. ``reconstruct_mosaic`` for formats with mosaic tiles)
+    options: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:
@@ -130,6 +136,14 @@ class Reader(ABC):
         from .._ome import build_ome
 
         return build_ome(self)
+
+    def mosaic_tile_positions(self, scene: int) -> Sequence[tuple[int, int]] | None:
+        """Level-0 (Y, X) pixel position of each ``M`` tile of ``scene``, or None.
+
+        Formats with tile-scan mosaics report where each tile sits in the reconstructed
+        mosaic; every other format has no ``M`` tiles.
+        """
+        return None
 
     def close(self) -> None:
         """Release file handles (sources reopen their own)."""
