@@ -1,0 +1,264 @@
+"""Long fuzzing run: mutants of every family's seeds, each opened and read in a child process.
+
+``python -m benchmarks.fuzz --minutes 30 [--jobs 2] [--families tiff,ome-zarr,bad]
+[--seeds NAME=DIR] [--timeout 10] [--memory-gib 3] [--keep DIR]``
+
+The parent imports imgio once and forks one child per case (cheap, warm imports). A child
+limits its address space (``--memory-gib`` above what it has at fork), runs
+``fuzzing.exercise.exercise`` (open, dims, sizes, names, dask graph, a corner read of two
+levels of up to three scenes) and reports one outcome: ok, imgio error, other exception,
+hang (killed after ``--timeout`` s), memory (MemoryError anywhere in the chain), crash
+(died from a signal) or outside (opened a file outside the case folder: confinement).
+Cases other than ok/imgio error are copied to ``--keep`` with what was mutated.
+The table printed at the end is family x outcome (markdown).
+
+A new reader family plugs in with an entry in ``tests/fuzzing/families.py`` (seed builder +
+mutator) or, with no code, ``--seeds NAME=DIR`` (files of DIR, generic byte mutator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import random
+import resource
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for extra in (ROOT, ROOT / "tests"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+from fuzzing import families as fam  # noqa: E402
+from fuzzing import mutate_text, mutate_zarr  # noqa: E402
+from fuzzing.exercise import OUTCOMES, classify, exercise, watch_opens  # noqa: E402
+from fuzzing.seeds import write_secret  # noqa: E402
+
+SHARED_BAD = ROOT.parent.parent / "shared" / "samples" / "bad"
+
+
+def _copy(seed: Path, dest: Path) -> Path:
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    target = dest / seed.name
+    if seed.is_dir():
+        shutil.copytree(seed, target, symlinks=True)
+    else:
+        shutil.copyfile(seed, target)
+    return target
+
+
+def _child(case: Path, entry: Path, memory: int, watched: list[Path], write_fd: int) -> None:
+    """Runs in the forked child: limits, audit hook, exercise, one JSON line, exit."""
+    try:
+        soft = _vm_size() + memory
+        resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
+        watch = watch_opens([case], watched)
+        try:
+            exercise(entry)
+            exc: BaseException | None = None
+        except BaseException as e:  # noqa: BLE001 - every outcome is classified
+            exc = e
+        outcome, detail = classify(exc)
+        if watch.outside and outcome != "memory":
+            outcome, detail = "outside", f"opened {watch.outside[:3]}"
+        msg = json.dumps({"outcome": outcome, "detail": detail})
+    except BaseException as e:  # noqa: BLE001
+        msg = json.dumps({"outcome": "crash", "detail": f"harness: {e!r}"[:300]})
+    os.write(write_fd, msg.encode() + b"\n")
+    os._exit(0)
+
+
+def _warm_imports() -> None:
+    """Import what every child needs once, in the parent (no store opened: no zarr loop
+    thread may exist when forking)."""
+    import importlib
+
+    for name in (
+        "imgio",
+        "imgio._lazy",
+        "imgio.readers.tiff",
+        "imgio.readers.tiff.companion",
+        "imgio.readers.ome_zarr",
+        "dask.array",
+        "xarray",
+        "zarr",
+        "zarr.codecs",
+        "numcodecs",
+        "imagecodecs",
+        "ome_types",
+    ):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
+def _vm_size() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class Running:
+    def __init__(self, pid: int, fd: int, family: str, seed: Path, case: Path, what: str) -> None:
+        self.pid, self.fd, self.family, self.seed, self.case, self.what = (
+            pid,
+            fd,
+            family,
+            seed,
+            case,
+            what,
+        )
+        self.start = time.monotonic()
+        self.buf = b""
+
+
+def _finish(run: Running, timed_out: bool) -> dict[str, Any]:
+    if timed_out:
+        os.kill(run.pid, signal.SIGKILL)
+    _, status = os.waitpid(run.pid, 0)
+    os.close(run.fd)
+    if timed_out:
+        return {"outcome": "hang", "detail": f"killed after {time.monotonic() - run.start:.0f} s"}
+    line = run.buf.split(b"\n", 1)[0]
+    if line:
+        return dict(json.loads(line))
+    return {"outcome": "crash", "detail": f"died with status {status}"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--cases", type=int, default=0, help="stop after this many (0: no limit)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--families", default="tiff,ome-zarr,bad")
+    ap.add_argument("--seeds", action="append", default=[], metavar="NAME=DIR")
+    ap.add_argument("--timeout", type=float, default=10.0)
+    ap.add_argument("--memory-gib", type=float, default=3.0)
+    ap.add_argument("--keep", type=Path, default=None, help="folder for failing cases")
+    ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="imgio-fuzz-"))
+    outside = work / "outside"
+    mutate_text.SECRET[0] = str(write_secret(outside))
+    mutate_zarr.SECRET_ZARR[0] = str(_secret_zarr(outside))
+    families = dict(fam.FAMILIES)
+    if SHARED_BAD.is_dir():
+        families["bad"] = fam.Family("bad", fam.folder_seeds(SHARED_BAD), fam.mutate_bytes)
+    for spec in args.seeds:
+        name, _, folder = spec.partition("=")
+        families[name] = fam.Family(name, fam.folder_seeds(Path(folder)), fam.mutate_bytes)
+    _warm_imports()
+    wanted = [f for f in args.families.split(",") if f] + [s.split("=")[0] for s in args.seeds]
+    seeds = {name: families[name].seeds(work / "seeds" / name) for name in wanted}
+    watched = [work, Path("/proc"), Path("/etc"), Path("/work/shared")]
+    rng = random.Random(args.seed)
+    table: dict[str, collections.Counter[str]] = {n: collections.Counter() for n in wanted}
+    details: collections.Counter[tuple[str, str, str]] = collections.Counter()
+    deadline = time.monotonic() + args.minutes * 60
+    running: dict[int, Running] = {}
+    n_started = kept = 0
+    # each seed as is first, then mutants round-robin over families
+    plain = [(name, s) for name in wanted for s in seeds[name]]
+    slots = list(range(args.jobs))
+    while True:
+        more = time.monotonic() < deadline and (not args.cases or n_started < args.cases)
+        while more and slots:
+            slot = slots.pop()
+            if plain:
+                name, seed = plain.pop(0)
+                case = _copy(seed, work / "cases" / str(slot))
+                what = "seed as is"
+            else:
+                name = wanted[n_started % len(wanted)]
+                seed = rng.choice(seeds[name])
+                case = _copy(seed, work / "cases" / str(slot))
+                what = families[name].mutate(case, random.Random(rng.getrandbits(64)))
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(read_fd)
+                _child(case, fam.entry_of(case), int(args.memory_gib * 2**30), watched, write_fd)
+            os.close(write_fd)
+            running[read_fd] = Running(pid, read_fd, name, seed, case, what)
+            running[read_fd].slot = slot  # type: ignore[attr-defined]
+            n_started += 1
+            more = time.monotonic() < deadline and (not args.cases or n_started < args.cases)
+        if not running:
+            break
+        ready, _, _ = select.select(list(running), [], [], 0.2)
+        done = []
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            running[fd].buf += chunk
+            if not chunk or b"\n" in running[fd].buf:
+                done.append((fd, False))
+        now = time.monotonic()
+        done += [(fd, True) for fd, r in running.items() if now - r.start > args.timeout and (fd, False) not in done]
+        for fd, timed_out in done:
+            run = running.pop(fd)
+            result = _finish(run, timed_out)
+            outcome = result["outcome"]
+            table[run.family][outcome] += 1
+            if outcome not in ("ok", "imgio error"):
+                details[(run.family, outcome, result["detail"][:160])] += 1
+                if args.keep is not None:
+                    kept += 1
+                    dest = args.keep / outcome.replace(" ", "-") / f"{kept:05d}-{run.family}"
+                    shutil.copytree(run.case.parent, dest / "case", symlinks=True)
+                    (dest / "what.txt").write_text(
+                        f"seed: {run.seed}\nmutation: {run.what}\n{result['detail']}\n"
+                    )
+            slots.append(run.slot)  # type: ignore[attr-defined]
+        total = sum(sum(c.values()) for c in table.values())
+        if total and total % 500 == 0 and done:
+            print(f"... {total} cases", file=sys.stderr, flush=True)
+    _report(table, details)
+    return 0
+
+
+def _secret_zarr(folder: Path) -> Path:
+    import numpy as np
+    import zarr
+
+    from fuzzing.seeds import SECRET_VALUE
+
+    path = folder / "secret.zarr"
+    if not path.exists():
+        arr = zarr.create_array(path, shape=(8, 8), chunks=(8, 8), dtype="u1", zarr_format=3)
+        arr[:] = np.full((8, 8), SECRET_VALUE, "u1")
+    return path
+
+
+def _report(
+    table: dict[str, collections.Counter[str]],
+    details: collections.Counter[tuple[str, str, str]],
+) -> None:
+    print("| family | cases | " + " | ".join(OUTCOMES) + " |")
+    print("|---|---:|" + "---:|" * len(OUTCOMES))
+    for name, counts in table.items():
+        cells = " | ".join(str(counts.get(o, 0)) for o in OUTCOMES)
+        print(f"| {name} | {sum(counts.values())} | {cells} |")
+    if details:
+        print("\nfailures by kind (most frequent first):")
+        for (family, outcome, detail), n in details.most_common(40):
+            print(f"  {n:5d}  {family:9s} {outcome:16s} {detail}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

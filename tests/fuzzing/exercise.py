@@ -1,0 +1,95 @@
+"""Open and read one case the way a user would, and classify what happened."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["OUTCOMES", "classify", "exercise", "watch_opens"]
+
+OUTCOMES = ("ok", "imgio error", "other exception", "hang", "memory", "crash", "outside")
+
+
+def exercise(path: Path, max_scenes: int = 3) -> None:
+    """``Image(path)``, then per scene: dims, sizes, names, the dask graph and a corner read."""
+    import imgio
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with imgio.Image(path) as img:
+            for i in range(min(len(img.scenes), max_scenes)):
+                img.set_scene(i)
+                _ = img.dims, img.physical_pixel_sizes, img.channel_names, img.channel_colors
+                for level in img.resolution_levels[:2]:
+                    img.set_resolution_level(level)
+                    data = img.dask_data
+                    index = tuple(
+                        slice(0, min(n, 48)) if d in "YXS" else 0
+                        for d, n in zip(img.dims.order, data.shape, strict=True)
+                    )
+                    np.asarray(data[index].compute(scheduler="synchronous"))
+                img.set_resolution_level(0)
+            _ = img.metadata
+
+
+def classify(exc: BaseException | None) -> tuple[str, str]:
+    """(outcome, detail) of an exercise that raised ``exc`` (None: it succeeded)."""
+    from imgio.errors import ImgioError
+
+    if exc is None:
+        return "ok", ""
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and len(chain) < 10:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+    if any(isinstance(e, MemoryError) for e in chain):
+        return "memory", detail
+    if isinstance(exc, ImgioError):
+        return "imgio error", detail
+    return "other exception", detail + _where(exc)
+
+
+def _where(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    if last is None:
+        return ""
+    code = last.tb_frame.f_code
+    return f" @ {os.path.basename(code.co_filename)}:{last.tb_lineno} {code.co_name}"
+
+
+class watch_opens:
+    """Record files opened outside ``allowed`` folders (an audit hook, kept for the process).
+
+    Only paths under ``watched`` roots count (the fuzz folder, /proc, /etc): Python's own
+    imports and libraries are not the reader's doing.
+    """
+
+    def __init__(self, allowed: list[Path], watched: list[Path]) -> None:
+        self.allowed = [str(p.resolve()) for p in allowed]
+        self.watched = [str(p) for p in watched]
+        self.outside: list[str] = []
+        sys.addaudithook(self._hook)
+
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
+            return
+        path = os.fsdecode(args[0])
+        try:
+            real = os.path.realpath(path)
+        except (OSError, ValueError):
+            return
+        if any(real == a or real.startswith(a + os.sep) for a in self.allowed):
+            return
+        if any(real == w or real.startswith(w + os.sep) for w in self.watched):
+            self.outside.append(real)
