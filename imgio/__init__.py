@@ -13,6 +13,7 @@ from typing import Any
 from .dims import Dims, PhysicalPixelSizes
 from .errors import (
     CorruptFileError,
+    ExternalFileError,
     ImgioError,
     ImgioWarning,
     MissingDependencyError,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CorruptFileError",
     "Dims",
+    "ExternalFileError",
     "Image",
     "ImgioError",
     "ImgioWarning",

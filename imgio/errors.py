@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 __all__ = [
     "CorruptFileError",
+    "ExternalFileError",
     "ImgioError",
     "ImgioWarning",
     "MissingDependencyError",
@@ -70,3 +71,8 @@ def require(module: str, *, extra: str, package: str | None = None) -> object:
             f"{module!r} is needed for this ({package or module} is not installed): "
             f'pip install "imgio[{extra}]"'
         ) from exc
+
+
+class ExternalFileError(ImgioError, PermissionError):
+    """A file names another file outside its own folder (or base URL); refused unless the
+    caller passes ``allow_external_files=True``."""

@@ -45,10 +45,16 @@ class Image:
         For formats with tile-scan mosaics (CZI, LIF): ``True`` presents each scene as the
         stitched mosaic; ``False`` keeps the tiles on an ``M`` axis
         (see :attr:`mosaic_tile_positions`).
+    allow_external_files
+        Multi-file formats (OME-TIFF ``UUID FileName``, OME companions) may read files
+        only inside the folder of the file naming them; ``True`` lifts that rule (only
+        for files you trust).
 
     Raises
     ------
     MissingFileError, UnsupportedFormatError, CorruptFileError
+    ExternalFileError
+        The file names another file outside its folder (see ``allow_external_files``).
     """
 
     def __init__(
@@ -59,9 +65,13 @@ class Image:
         storage_options: Mapping[str, Any] | None = None,
         chunks: _lazy.ChunkSpec = "auto",
         reconstruct_mosaic: bool = True,
+        allow_external_files: bool = False,
     ) -> None:
         self._location = as_location(path, storage_options)
-        options = {"reconstruct_mosaic": reconstruct_mosaic}
+        options = {
+            "reconstruct_mosaic": reconstruct_mosaic,
+            "allow_external_files": allow_external_files,
+        }
         self._reader = open_reader(self._location, reader, options)
         self._chunks = chunks
         self._scene = 0

@@ -27,6 +27,7 @@ from ..._location import Location
 from ...dims import PhysicalPixelSizes
 from ...errors import CorruptFileError, ImgioWarning
 from ..base import SceneInfo
+from ._guard import check_array, check_path
 from ._ngff import guess_dims, names_to_dims, parse_axes, parse_levels, parse_omero
 
 __all__ = ["Layout", "node_attrs"]
@@ -108,6 +109,7 @@ class Layout:
             self._plain_group(root, "", 0)
 
     def _child(self, group: Any, path: str) -> Any:
+        check_path(path, self._where(str(group.path)))
         try:
             return group[path]
         except (KeyError, FileNotFoundError):
@@ -214,6 +216,8 @@ class Layout:
         self._append(info, tuple(_join(path, p) for p in levels.paths), arrays)
 
     def _append(self, info: SceneInfo, paths: tuple[str, ...], arrays: list[Any]) -> None:
+        for p, arr in zip(paths, arrays, strict=True):
+            check_array(arr, self._where(p))
         if any(s.name == info.name for s in self._scenes):
             info = SceneInfo(**{**info.__dict__, "name": f"{info.name} ({paths[0]})"})
         self._scenes.append(info)

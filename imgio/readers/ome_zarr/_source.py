@@ -7,6 +7,7 @@ zarr reads and decodes only the covering chunks, concurrently.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from typing import Any
@@ -98,7 +99,7 @@ class ZarrSource:
                         mode="r",
                         zarr_format=self.zarr_format,  # type: ignore[arg-type]
                     )
-                except (FileNotFoundError, KeyError, ValueError) as exc:
+                except Exception as exc:  # noqa: BLE001 - zarr raises many kinds on bad metadata
                     raise CorruptFileError(
                         f"{self.location.url}: cannot reopen the zarr array {self.path!r}: {exc}"
                     ) from exc
@@ -130,14 +131,42 @@ class ZarrSource:
         n = covered_chunks(key, self.shape, self.chunks)
         if not n:
             data = np.empty(self._region_shape(key), dtype=self.dtype)
-        elif all(type(k) is slice for k in key):
+        else:
             # straight to the basic indexer: ``arr[key]`` first tests the key for fancy
             # and orthogonal indexing, ~25 µs per call (~3 % of a one-chunk read)
-            data = arr.get_basic_selection(key)
-        else:
-            data = arr[key]
+            data = self._decode(arr, key)
         STATS.add(n, 0)
         return np.asarray(data)
+
+    def _decode(self, arr: Any, key: tuple[slice, ...], out: Any = None) -> Any:
+        """``arr.get_basic_selection(key)``; a chunk that fails to decode is named in a
+        :class:`CorruptFileError` (codec errors, checksum mismatches, wrong sizes)."""
+        try:
+            return arr.get_basic_selection(key, out=out)
+        except Exception as exc:  # noqa: BLE001 - the codecs raise many kinds on bad bytes
+            raise CorruptFileError(
+                f"{self.location.url}: array {self.path!r}: {self._bad_chunk(arr, key)}: "
+                f"{type(exc).__name__}: {str(exc)[:200]}"
+            ) from exc
+
+    def _bad_chunk(self, arr: Any, key: tuple[slice, ...], limit: int = 64) -> str:
+        """The first chunk of ``key`` that fails alone (trying at most ``limit`` chunks)."""
+        ranges = [
+            range(k.indices(n)[0] // c, (k.indices(n)[1] - 1) // c + 1)
+            for k, n, c in zip(key, self.shape, self.chunks, strict=True)
+        ]
+        for i, index in enumerate(itertools.product(*ranges)):
+            if i >= limit:
+                break
+            one = tuple(
+                slice(j * c, min((j + 1) * c, n))
+                for j, c, n in zip(index, self.chunks, self.shape, strict=True)
+            )
+            try:
+                arr.get_basic_selection(one)
+            except Exception:  # noqa: BLE001 - looking for the chunk that fails
+                return f"cannot decode chunk {index}"
+        return f"cannot decode the chunks of region {key}"
 
     def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
         """Decode the region ``key`` straight into ``out`` (no copy); ``False`` when it cannot."""
@@ -153,6 +182,6 @@ class ZarrSource:
             from zarr.core.buffer.cpu import NDBuffer
         except ImportError:  # a zarr without that buffer class: the caller copies instead
             return False
-        self.array.get_basic_selection(key, out=NDBuffer.from_numpy_array(out))
+        self._decode(self.array, key, NDBuffer.from_numpy_array(out))
         STATS.add(covered_chunks(key, self.shape, self.chunks), 0)
         return True

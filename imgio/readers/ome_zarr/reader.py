@@ -20,6 +20,7 @@ from ...errors import (
 )
 from ..base import Reader, SceneInfo
 from ._layout import Layout, _join
+from ._guard import metadata_errors
 from ._source import ZarrSource, open_store
 
 __all__ = ["OmeZarrReader"]
@@ -48,23 +49,21 @@ class OmeZarrReader(Reader):
         import zarr
 
         self._zarr = zarr
-        try:
-            self._store = open_store(location)
-            root = zarr.open(store=self._store, mode="r")
-        except FileNotFoundError as exc:  # zarr's NodeNotFoundError derives from it
-            if not location.exists():
-                raise MissingFileError(f"no such file or directory: {location.url!r}") from exc
-            raise UnsupportedFormatError(
-                location.url, {self.name: f"no zarr metadata ({', '.join(_MARKERS)}) at the root"}
-            ) from exc
-        except ValueError as exc:
-            raise CorruptFileError(
-                f"{location.url}: unreadable zarr metadata at the root: {exc}"
-            ) from exc
-        self._root = root
-        self._format = int(root.metadata.zarr_format)
-        self._root_attrs: dict[str, Any] = dict(root.attrs)
-        layout = Layout(location, root)
+        with metadata_errors(location.url):
+            try:
+                self._store = open_store(location)
+                root = zarr.open(store=self._store, mode="r")
+            except FileNotFoundError as exc:  # zarr's NodeNotFoundError derives from it
+                if not location.exists():
+                    raise MissingFileError(f"no such file or directory: {location.url!r}") from exc
+                raise UnsupportedFormatError(
+                    location.url,
+                    {self.name: f"no zarr metadata ({', '.join(_MARKERS)}) at the root"},
+                ) from exc
+            self._root = root
+            self._format = int(root.metadata.zarr_format)
+            self._root_attrs: dict[str, Any] = dict(root.attrs)
+            layout = Layout(location, root)
         self._scenes = layout.scenes
         self._paths = layout.paths
         self._arrays = layout.arrays

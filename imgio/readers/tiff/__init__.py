@@ -7,20 +7,30 @@ pyramids), LSM, STK and every other series kind tifffile recognises.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from ..._confine import referenced
 from ..._location import Location
 from ..._ome import OmeImage, parse_light
 from ...dims import PhysicalPixelSizes
-from ...errors import CorruptFileError, ImgioWarning, SelectionError, UnsupportedFormatError
+from ...errors import (
+    CorruptFileError,
+    ImgioError,
+    ImgioWarning,
+    SelectionError,
+    UnsupportedFormatError,
+)
+from .._empty import EmptySource, empty_dims
 from ..base import Reader, SceneInfo
 from .layout import LevelShape, build_source
 from .meta import imagej_sizes, vendor_sizes
@@ -63,48 +73,63 @@ class TiffReader(Reader):
     def sniff(cls, head: bytes) -> bool:
         return head[:4] in SIGNATURES
 
-    def __init__(self, location: Location) -> None:
-        super().__init__(location)
-        import tifffile
+    options = ("allow_external_files",)
 
+    def __init__(self, location: Location, allow_external_files: bool = False) -> None:
+        super().__init__(location)
         self._lock = threading.RLock()
         self._sources: dict[tuple[int, int], TiffSource] = {}
+        self._empty: dict[int, EmptySource] = {}
         head = location.head(8)
         if head[:4] not in SIGNATURES:
             raise UnsupportedFormatError(
                 location.url, {"tiff": f"not a TIFF file (header {head[:4]!r})"}
             )
         self._fh = None
-        try:
-            quiet = _quiet_tifffile()
-            quiet.__enter__()
-            if location.is_local:
-                self._tif = tifffile.TiffFile(location.url)
-            else:
-                self._fh = location.open()
-                self._tif = tifffile.TiffFile(self._fh, name=location.name)
-            self._series = list(self._tif.series)
-        except (
-            tifffile.TiffFileError,
-            ValueError,
-            IndexError,
-            KeyError,
-            struct_error(),
-            OSError,
-        ) as exc:
-            self.close()
-            raise CorruptFileError(f"{location.url}: corrupted TIFF structure: {exc}") from exc
-        except MemoryError as exc:
-            self.close()
-            raise CorruptFileError(
-                f"{location.url}: TIFF structure claims impossible sizes"
-            ) from exc
-        finally:
-            quiet.__exit__()
+        self._allow_external = allow_external_files
+        with _quiet_tifffile(), tiff_errors(location.url, "corrupted TIFF structure", self.close):
+            self._tif = self._open_tif()
+            self._series = self._read_series()
         if not self._series:
             self.close()
             raise CorruptFileError(f"{location.url}: the TIFF file holds no image series")
         self._token = location.token()
+
+    def _open_tif(self, **flags: bool) -> Any:
+        import tifffile
+
+        location = self.location
+        if location.is_local:
+            return tifffile.TiffFile(location.url, **flags)
+        if self._fh is None:
+            self._fh = location.open()
+        self._fh.seek(0)
+        return tifffile.TiffFile(self._fh, name=location.name, **flags)
+
+    def _read_series(self) -> list[Any]:
+        """tifffile's series; when a flavour's metadata breaks them (an ImageJ
+        ``channels=abc``, an OME ``SizeX=""``), warn and read the pages without it."""
+        flags: dict[str, bool] = {}
+        while True:
+            if self._tif.is_ome:
+                check_ome_files(self.location, self._tif, self._allow_external)
+            try:
+                return list(self._tif.series)
+            except (MemoryError, RecursionError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - tifffile's series parsers raise anything
+                kind = next((k for k in FLAVOURS if getattr(self._tif, f"is_{k}", False)), None)
+                if kind is None or len(flags) >= 3:
+                    raise
+                warnings.warn(
+                    f"{self.location.name}: its {kind} metadata is unusable "
+                    f"({type(exc).__name__}: {exc}); read as plain TIFF pages without it",
+                    ImgioWarning,
+                    stacklevel=5,
+                )
+                flags[f"is_{kind}"] = False
+                self._tif.close()
+                self._tif = self._open_tif(**flags)
 
     # ---------------------------------------------------------------- metadata
     def ome_xml(self) -> str | None:
@@ -204,6 +229,14 @@ class TiffReader(Reader):
         return self._scenes
 
     def _scene_info(self, index: int, series: Any, names: list[str]) -> SceneInfo:
+        if 0 in series.shape:  # ImageLength 0, SizeZ 0: opens with its shape, reads empty
+            shape = tuple(int(n) for n in series.shape)
+            dims = empty_dims(str(series.axes), len(shape))
+            self._empty[index] = EmptySource(dims, shape, series.dtype, f"{self._token}|{index}")
+            self._level_maps = getattr(self, "_level_maps", {})
+            self._level_maps[index] = [0]
+            names.append(series.name or f"Image:{index}")
+            return SceneInfo(names[-1], dims, (shape,), np.dtype(series.dtype))
         levels = [LevelShape(level) for level in series.levels]
         base = levels[0]
         if base.dtype is None:
@@ -255,12 +288,12 @@ class TiffReader(Reader):
                     stacklevel=4,
                 )
         elif self._tif.is_imagej:
-            sizes = imagej_sizes(self._tif)
+            sizes = self._lenient_sizes(imagej_sizes, self._tif)
             labels = (self._tif.imagej_metadata or {}).get("Labels")
             if isinstance(labels, list) and len(labels) == n_channels > 1 and "C" in base.dims:
                 channel_names = tuple(str(v) for v in labels)
         else:
-            sizes = vendor_sizes(self._tif, series)
+            sizes = self._lenient_sizes(vendor_sizes, self._tif, series)
         return SceneInfo(
             name=name,
             dims=base.dims,
@@ -272,6 +305,19 @@ class TiffReader(Reader):
             time_interval=sizes.get("T"),
         )
 
+    def _lenient_sizes(self, parse: Callable[..., dict[str, float]], *args: Any) -> dict[str, float]:
+        """Pixel sizes from vendor metadata; unparsable values are dropped with a warning."""
+        try:
+            return parse(*args)
+        except Exception as exc:  # noqa: BLE001 - any malformed value (``MPP = 0.25e``)
+            warnings.warn(
+                f"{self.location.name}: unreadable pixel size metadata "
+                f"({type(exc).__name__}: {exc}); pixel sizes unknown",
+                ImgioWarning,
+                stacklevel=5,
+            )
+            return {}
+
     # ------------------------------------------------------------------ pixels
     def source(self, scene: int, level: int = 0) -> TiffSource:
         infos = self.scenes()
@@ -282,6 +328,8 @@ class TiffReader(Reader):
                 f"level {level} out of range for scene {infos[scene].name!r} "
                 f"(0..{infos[scene].n_levels - 1})"
             )
+        if scene in self._empty:
+            return self._empty[scene]  # type: ignore[return-value]
         key = (scene, level)
         with self._lock:
             src = self._sources.get(key)
@@ -316,19 +364,54 @@ class TiffReader(Reader):
         super().close()
 
 
-def struct_error() -> type[Exception]:
-    import struct
+# tifffile flavours whose series come from their metadata, in tifffile's order
+FLAVOURS = ("shaped", "lsm", "mmstack", "ome", "imagej", "ndtiff", "fluoview", "stk", "svs")
+FLAVOURS += ("scn", "qpi", "ndpi", "bif", "philips", "scanimage", "nih", "mdgel")
+_FILE_NAME = re.compile(r"<(?:\w+:)?UUID\b[^>]*?\bFileName\s*=\s*(\"[^\"]*\"|'[^']*')")
 
-    return struct.error
+
+def check_ome_files(location: Location, tif: Any, allow_external: bool) -> None:
+    """Every file a multi-file OME-TIFF names must lie in its folder (before tifffile opens
+    them); see :mod:`imgio._confine`."""
+    xml = tif.pages.first.description or ""
+    for quoted in dict.fromkeys(_FILE_NAME.findall(xml)):
+        name = html.unescape(quoted[1:-1])
+        if name and name != location.name:
+            referenced(location, name, allow_external=allow_external, where=location.url)
+
+
+@contextmanager
+def tiff_errors(where: str, what: str, cleanup: Callable[[], None] | None = None) -> Iterator[None]:
+    """The one place where tifffile's exceptions become :class:`CorruptFileError`.
+
+    tifffile raises ``TiffFileError``, ``ValueError``, ``TypeError``, ``RuntimeError``
+    ("incompatible keyframe"), ``ZeroDivisionError``, ``OverflowError``, ``struct.error``
+    and more on broken files; imgio errors pass through unchanged.
+    """
+    try:
+        yield
+    except ImgioError:
+        if cleanup is not None:
+            cleanup()
+        raise
+    except MemoryError as exc:
+        if cleanup is not None:
+            cleanup()
+        raise CorruptFileError(f"{where}: {what}: the TIFF structure claims impossible sizes") from exc
+    except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds on bad files
+        if cleanup is not None:
+            cleanup()
+        raise CorruptFileError(f"{where}: {what}: {type(exc).__name__}: {exc}") from exc
 
 
 class _quiet_tifffile:
     """Silence tifffile's logger while parsing; imgio warns on what matters."""
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _quiet_tifffile:
         self._logger = logging.getLogger("tifffile")
         self._level = self._logger.level
         self._logger.setLevel(logging.CRITICAL)
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self._logger.setLevel(self._level)

@@ -1,0 +1,56 @@
+"""What a file's header may declare before imgio allocates or builds a graph for it.
+
+A header is a few bytes; the arrays, coordinates and dask graphs built from it are not.
+Readers check each level's declared geometry here at open, so a hostile or broken
+header gets a :class:`~imgio.errors.CorruptFileError` instead of a runaway allocation.
+The limits are far above any real image (a 2**26 pixel axis is 300 times the widest
+whole-slide scan) and far below what would exhaust memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from .errors import CorruptFileError
+
+__all__ = ["MAX_EXTENT", "MAX_GRID", "MAX_SEGMENT_BYTES", "check_geometry"]
+
+MAX_EXTENT = 2**26  # pixels (or planes) along one axis: coordinates stay under 512 MiB
+MAX_GRID = 2**22  # chunks along one axis: dask's chunk tuples stay small
+MAX_SEGMENT_BYTES = 2**31  # decoded bytes of one tile, strip or chunk
+
+
+def check_geometry(
+    where: str,
+    shape: Sequence[int],
+    chunks: Sequence[int],
+    itemsize: int,
+    dims: str | None = None,
+) -> None:
+    """Refuse a level whose declared shape or chunk grid no real image has.
+
+    Raises
+    ------
+    CorruptFileError
+        An axis longer than :data:`MAX_EXTENT`, more than :data:`MAX_GRID` chunks along
+        an axis, or one chunk decoding to more than :data:`MAX_SEGMENT_BYTES`.
+    """
+    names = dims if dims is not None and len(dims) == len(shape) else "?" * len(shape)
+    for d, n, c in zip(names, shape, chunks, strict=True):
+        if not 0 <= n <= MAX_EXTENT:
+            raise CorruptFileError(
+                f"{where}: axis {d} declares {n} pixels; expected at most {MAX_EXTENT} "
+                "(the header is corrupt or hostile)"
+            )
+        if c < 1 or (n and math.ceil(n / c) > MAX_GRID):
+            raise CorruptFileError(
+                f"{where}: axis {d} of {n} pixels in chunks of {c}; expected chunks of at "
+                f"least 1 and at most {MAX_GRID} along an axis"
+            )
+    nbytes = math.prod(int(c) for c in chunks) * max(1, itemsize)
+    if nbytes > MAX_SEGMENT_BYTES:
+        raise CorruptFileError(
+            f"{where}: one chunk of {tuple(chunks)} decodes to {nbytes} bytes; expected at "
+            f"most {MAX_SEGMENT_BYTES}"
+        )
