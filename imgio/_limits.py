@@ -27,6 +27,7 @@ def check_geometry(
     chunks: Sequence[int],
     itemsize: int,
     dims: str | None = None,
+    max_chunk_bytes: int = MAX_SEGMENT_BYTES,
 ) -> None:
     """Refuse a level whose declared shape or chunk grid no real image has.
 
@@ -34,7 +35,7 @@ def check_geometry(
     ------
     CorruptFileError
         An axis longer than :data:`MAX_EXTENT`, more than :data:`MAX_GRID` chunks along
-        an axis, or one chunk decoding to more than :data:`MAX_SEGMENT_BYTES`.
+        an axis, or one chunk decoding to more than ``max_chunk_bytes``.
     """
     names = dims if dims is not None and len(dims) == len(shape) else "?" * len(shape)
     for d, n, c in zip(names, shape, chunks, strict=True):
@@ -49,8 +50,8 @@ def check_geometry(
                 f"least 1 and at most {MAX_GRID} along an axis"
             )
     nbytes = math.prod(int(c) for c in chunks) * max(1, itemsize)
-    if nbytes > MAX_SEGMENT_BYTES:
+    if nbytes > max_chunk_bytes:
         raise CorruptFileError(
             f"{where}: one chunk of {tuple(chunks)} decodes to {nbytes} bytes; expected at "
-            f"most {MAX_SEGMENT_BYTES}"
+            f"most {max_chunk_bytes}"
         )

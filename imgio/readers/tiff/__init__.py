@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import re
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from ..._confine import referenced
+from ..._limits import MAX_GRID
 from ..._location import Location
 from ..._ome import OmeImage, parse_light
 from ...dims import PhysicalPixelSizes
@@ -32,6 +33,8 @@ from ...errors import (
 )
 from .._empty import EmptySource, empty_dims
 from ..base import Reader, SceneInfo
+from ._errors import tiff_errors
+from ._ifds import bound_pages
 from .layout import LevelShape, build_source
 from .meta import imagej_sizes, vendor_sizes
 from .source import TiffSource
@@ -100,22 +103,25 @@ class TiffReader(Reader):
 
         location = self.location
         if location.is_local:
-            return tifffile.TiffFile(location.url, **flags)
-        if self._fh is None:
-            self._fh = location.open()
-        self._fh.seek(0)
-        return tifffile.TiffFile(self._fh, name=location.name, **flags)
+            tif = tifffile.TiffFile(location.url, **flags)
+        else:
+            if self._fh is None:
+                self._fh = location.open()
+            self._fh.seek(0)
+            tif = tifffile.TiffFile(self._fh, name=location.name, **flags)
+        bound_pages(tif, location.url)
+        return tif
 
     def _read_series(self) -> list[Any]:
         """tifffile's series; when a flavour's metadata breaks them (an ImageJ
         ``channels=abc``, an OME ``SizeX=""``), warn and read the pages without it."""
         flags: dict[str, bool] = {}
         while True:
-            if self._tif.is_ome:
-                check_ome_files(self.location, self._tif, self._allow_external)
             try:
+                if self._tif.is_ome:
+                    check_ome_files(self.location, self._tif, self._allow_external)
                 return list(self._tif.series)
-            except (MemoryError, RecursionError):
+            except (MemoryError, RecursionError, ImgioError):
                 raise
             except Exception as exc:  # noqa: BLE001 - tifffile's series parsers raise anything
                 kind = next((k for k in FLAVOURS if getattr(self._tif, f"is_{k}", False)), None)
@@ -370,38 +376,23 @@ FLAVOURS += ("scn", "qpi", "ndpi", "bif", "philips", "scanimage", "nih", "mdgel"
 _FILE_NAME = re.compile(r"<(?:\w+:)?UUID\b[^>]*?\bFileName\s*=\s*(\"[^\"]*\"|'[^']*')")
 
 
+_PIXELS = re.compile(r"<(?:\w+:)?Pixels\b[^>]*>")
+_SIZE = re.compile(r"\bSize([ZCT])\s*=\s*[\"']\s*(\d+)")
+
+
 def check_ome_files(location: Location, tif: Any, allow_external: bool) -> None:
     """Every file a multi-file OME-TIFF names must lie in its folder (before tifffile opens
-    them); see :mod:`imgio._confine`."""
+    them; see :mod:`imgio._confine`); an image may declare at most ``MAX_GRID`` planes
+    (``ValueError`` otherwise: the OME metadata is then ignored)."""
     xml = tif.pages.first.description or ""
+    for pixels in _PIXELS.findall(xml):
+        planes = math.prod(int(v) for _, v in _SIZE.findall(pixels))
+        if planes > MAX_GRID:
+            raise ValueError(f"OME Pixels declare {planes} planes (at most {MAX_GRID})")
     for quoted in dict.fromkeys(_FILE_NAME.findall(xml)):
         name = html.unescape(quoted[1:-1])
         if name and name != location.name:
             referenced(location, name, allow_external=allow_external, where=location.url)
-
-
-@contextmanager
-def tiff_errors(where: str, what: str, cleanup: Callable[[], None] | None = None) -> Iterator[None]:
-    """The one place where tifffile's exceptions become :class:`CorruptFileError`.
-
-    tifffile raises ``TiffFileError``, ``ValueError``, ``TypeError``, ``RuntimeError``
-    ("incompatible keyframe"), ``ZeroDivisionError``, ``OverflowError``, ``struct.error``
-    and more on broken files; imgio errors pass through unchanged.
-    """
-    try:
-        yield
-    except ImgioError:
-        if cleanup is not None:
-            cleanup()
-        raise
-    except MemoryError as exc:
-        if cleanup is not None:
-            cleanup()
-        raise CorruptFileError(f"{where}: {what}: the TIFF structure claims impossible sizes") from exc
-    except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds on bad files
-        if cleanup is not None:
-            cleanup()
-        raise CorruptFileError(f"{where}: {what}: {type(exc).__name__}: {exc}") from exc
 
 
 class _quiet_tifffile:

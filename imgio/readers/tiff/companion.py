@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from ..._confine import referenced
+from ..._limits import MAX_GRID
 from ..._location import Location
 from ..._ome import OmeImage, parse_light
 from ...dims import PhysicalPixelSizes
@@ -32,7 +34,17 @@ from ...errors import (
     UnsupportedFormatError,
 )
 from ..base import Reader, SceneInfo
-from .layout import _contiguous, _raw_dtype, _validate, page_dims, page_geometry, row_major
+from ._errors import tiff_errors
+from ._ifds import bound_pages
+from .layout import (
+    _contiguous,
+    _raw_dtype,
+    _validate,
+    check_page,
+    page_dims,
+    page_geometry,
+    row_major,
+)
 from .source import TiffSource, register_decoder
 
 __all__ = ["CompanionReader"]
@@ -95,7 +107,10 @@ class CompanionReader(Reader):
     def sniff_location(cls, location: Location) -> bool:
         return location.is_local and location.isdir() and len(_companions_in(location)) == 1
 
-    def __init__(self, location: Location) -> None:
+    options = ("allow_external_files",)
+
+    def __init__(self, location: Location, allow_external_files: bool = False) -> None:
+        self._allow_external = allow_external_files
         if location.isdir():
             found = _companions_in(location)
             if len(found) != 1:
@@ -138,7 +153,8 @@ class CompanionReader(Reader):
         self._scenes: list[SceneInfo] = []
         names: set[str] = set()
         for index, (image, tds) in enumerate(zip(self._images, self._tiff_data, strict=True)):
-            info, source = self._build(index, image, tds)
+            with tiff_errors(location.url, f"image {index}"):
+                info, source = self._build(index, image, tds)
             if info.name in names:
                 info = SceneInfo(**{**info.__dict__, "name": f"{info.name} ({index})"})
             names.add(info.name)
@@ -164,23 +180,28 @@ class CompanionReader(Reader):
         byteorders = set()
         key_info: tuple[int, int, Any] | None = None
         for name in files:
-            loc = self.location.sibling(name)
+            loc = referenced(
+                self.location, name, allow_external=self._allow_external, where=where
+            )
             if not loc.exists():
                 raise MissingFileError(
                     f"{where}: TiffData names {name!r}, which is not beside the companion"
                 )
-            try:
-                with loc.open() as fh, tifffile.TiffFile(fh, name=name, _useframes=False) as tif:
-                    tiff_pages = list(tif.pages)
-                    byteorders.add(tif.byteorder)
-                    pages_by_file[name] = [_PageInfo.of(p) for p in tiff_pages]
-                    if key_info is None:
-                        first_td = next(td for td in tds if td.file == name)
-                        key = tiff_pages[min(first_td.ifd, len(tiff_pages) - 1)]
-                        key_info = (len(locations), int(key.offset), key)
-                        register_decoder(loc, int(key.offset), key)
-            except (tifffile.TiffFileError, ValueError, IndexError, KeyError, OSError) as exc:
-                raise CorruptFileError(f"{where}: cannot read {name}: {exc}") from exc
+            with (
+                tiff_errors(where, f"cannot read {name}"),
+                loc.open() as fh,
+                tifffile.TiffFile(fh, name=name, _useframes=False) as tif,
+            ):
+                bound_pages(tif, f"{where}: {name}")
+                tiff_pages = list(tif.pages)
+                byteorders.add(tif.byteorder)
+                pages_by_file[name] = [_PageInfo.of(p) for p in tiff_pages]
+                if key_info is None:
+                    first_td = next(td for td in tds if td.file == name)
+                    key = tiff_pages[min(first_td.ifd, len(tiff_pages) - 1)]
+                    check_page(key, page_geometry(key))
+                    key_info = (len(locations), int(key.offset), key)
+                    register_decoder(loc, int(key.offset), key)
             locations.append(loc)
         assert key_info is not None
         fidx0, key_offset, key = key_info
@@ -191,6 +212,11 @@ class CompanionReader(Reader):
             sizes["C"] //= samples  # SizeC counts the samples of RGB planes
         plane_shape = tuple(sizes[d] for d in plane_axes)
         n_planes = math.prod(plane_shape)
+        if n_planes > MAX_GRID:
+            raise CorruptFileError(
+                f"{where}: Size{plane_axes} = {plane_shape} declares {n_planes} planes; "
+                f"expected at most {MAX_GRID}"
+            )
         geometry = page_geometry(key)
         shape_key = tuple(int(v) for v in key.shaped)
         planes: list[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any], bool] | None] = [

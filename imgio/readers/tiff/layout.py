@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..._location import Location
+from ..._limits import MAX_SEGMENT_BYTES, check_geometry
 from ...errors import CorruptFileError
 from .source import Geometry, TiffSource, register_decoder
 
@@ -59,6 +60,7 @@ class LevelShape:
         self.plane_shape = tuple(n for n, kept in zip(lead_shape, keep, strict=True) if kept)
         self.page_dims = page_dims
         self.geometry = page_geometry(key)
+        check_page(key, self.geometry)
         sizes = {"Z": depth, "Y": length, "X": width}
         page_shape = tuple(
             sep
@@ -71,6 +73,24 @@ class LevelShape:
         self.dims = self.plane_dims + page_dims
         self.shape = self.plane_shape + page_shape
         self.dtype = np.dtype(key.dtype) if key.dtype is not None else None
+
+
+def check_page(key: Any, g: Geometry) -> None:
+    """Refuse page geometry no real file has before anything is allocated for it: a
+    compressed segment may decode to at most 2 GiB, an uncompressed one to at most the
+    file's size (it cannot hold more)."""
+    itemsize = max(1, (int(key.bitspersample or 8) + 7) // 8)
+    limit = MAX_SEGMENT_BYTES
+    if key.compression == 1:
+        limit = max(limit, int(key.parent.filehandle.size))
+    check_geometry(
+        f"{key.parent.filehandle.name} page {key.index}",
+        (g.sep, g.depth, g.length, g.width, g.contig),
+        (1, g.seg_depth, g.seg_length, g.seg_width, g.contig),
+        itemsize,
+        "SZYXS",
+        max_chunk_bytes=limit,
+    )
 
 
 def page_geometry(key: Any) -> Geometry:
