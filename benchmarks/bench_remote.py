@@ -29,11 +29,13 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, ROOT / "tests"):  # tests/_servers.py: the loopback HTTP server
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from _servers import RangeHTTPServer  # noqa: E402
 
 import imgio  # noqa: E402
-from imgio._loopback import RangeHTTPServer  # noqa: E402
 
 SEED = 4
 

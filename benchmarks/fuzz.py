@@ -97,6 +97,7 @@ def _warm_imports() -> None:
         "numcodecs",
         "imagecodecs",
         "ome_types",
+        "distributed",
     ):
         try:
             importlib.import_module(name)
@@ -209,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
             if not chunk or b"\n" in running[fd].buf:
                 done.append((fd, False))
         now = time.monotonic()
-        done += [(fd, True) for fd, r in running.items() if now - r.start > args.timeout and (fd, False) not in done]
+        done += [
+            (fd, True)
+            for fd, r in running.items()
+            if now - r.start > args.timeout and (fd, False) not in done
+        ]
         for fd, timed_out in done:
             run = running.pop(fd)
             result = _finish(run, timed_out)
@@ -227,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             slots.append(run.slot)  # type: ignore[attr-defined]
         total = sum(sum(c.values()) for c in table.values())
         if total and total % 500 == 0 and done:
-            print(f"... {total} cases", file=sys.stderr, flush=True)
+            sys.stderr.write(f"... {total} cases\n")
     _report(table, details)
     return 0
 
@@ -235,7 +240,6 @@ def main(argv: list[str] | None = None) -> int:
 def _secret_zarr(folder: Path) -> Path:
     import numpy as np
     import zarr
-
     from fuzzing.seeds import SECRET_VALUE
 
     path = folder / "secret.zarr"
@@ -245,19 +249,24 @@ def _secret_zarr(folder: Path) -> Path:
     return path
 
 
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
 def _report(
     table: dict[str, collections.Counter[str]],
     details: collections.Counter[tuple[str, str, str]],
 ) -> None:
-    print("| family | cases | " + " | ".join(OUTCOMES) + " |")
-    print("|---|---:|" + "---:|" * len(OUTCOMES))
+    _say("| family | cases | " + " | ".join(OUTCOMES) + " |")
+    _say("|---|---:|" + "---:|" * len(OUTCOMES))
     for name, counts in table.items():
         cells = " | ".join(str(counts.get(o, 0)) for o in OUTCOMES)
-        print(f"| {name} | {sum(counts.values())} | {cells} |")
+        _say(f"| {name} | {sum(counts.values())} | {cells} |")
     if details:
-        print("\nfailures by kind (most frequent first):")
+        _say("\nfailures by kind (most frequent first):")
         for (family, outcome, detail), n in details.most_common(40):
-            print(f"  {n:5d}  {family:9s} {outcome:16s} {detail}")
+            _say(f"  {n:5d}  {family:9s} {outcome:16s} {detail}")
 
 
 if __name__ == "__main__":

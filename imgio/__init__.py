@@ -21,6 +21,7 @@ from .errors import (
     SelectionError,
     TargetExistsError,
     UnsupportedFormatError,
+    WriteError,
 )
 
 __version__ = "0.1.0"
@@ -38,6 +39,7 @@ __all__ = [
     "SelectionError",
     "TargetExistsError",
     "UnsupportedFormatError",
+    "WriteError",
     "create",
     "imread",
     "imread_dask",

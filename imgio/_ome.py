@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 import warnings
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ImgioWarning
 
 if TYPE_CHECKING:
+    import numpy as np
     from ome_types import OME
 
-    from .readers.base import Reader
+    from .dims import PhysicalPixelSizes
 
 __all__ = ["OmeImage", "build_ome", "parse_light", "to_micrometres", "to_seconds"]
 
@@ -187,11 +189,30 @@ def parse_light(xml: str) -> list[OmeImage]:
     return images
 
 
-def build_ome(reader: Reader) -> OME:
-    """The full ``ome_types.OME`` model: from the file's OME-XML when valid, else assembled."""
+class SceneLike(Protocol):
+    """What :func:`build_ome` reads of a scene (``imgio.readers.base.SceneInfo`` has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def dims(self) -> str: ...
+    @property
+    def shapes(self) -> tuple[tuple[int, ...], ...]: ...
+    @property
+    def dtype(self) -> np.dtype[Any]: ...
+    @property
+    def channel_names(self) -> tuple[str, ...] | None: ...
+    @property
+    def pixel_sizes(self) -> PhysicalPixelSizes: ...
+    @property
+    def time_interval(self) -> float | None: ...
+
+
+def build_ome(xml: str | None, scenes: Sequence[SceneLike]) -> OME:
+    """The full ``ome_types.OME`` model: from the file's OME-XML when valid, else assembled
+    from its scenes."""
     from ome_types import from_xml, model
 
-    xml = reader.ome_xml()
     if xml:
         try:
             return from_xml(xml, validate=False)
@@ -203,7 +224,7 @@ def build_ome(reader: Reader) -> OME:
                 stacklevel=2,
             )
     ome = model.OME(creator="imgio")
-    for i, info in enumerate(reader.scenes()):
+    for i, info in enumerate(scenes):
         sizes = dict(zip(info.dims, info.shapes[0], strict=True))
         samples = sizes.get("S", 1)
         n_channels = sizes.get("C", 1)

@@ -19,6 +19,7 @@ __all__ = [
     "SelectionError",
     "TargetExistsError",
     "UnsupportedFormatError",
+    "WriteError",
 ]
 
 
@@ -76,3 +77,8 @@ def require(module: str, *, extra: str, package: str | None = None) -> object:
 class ExternalFileError(ImgioError, PermissionError):
     """A file names another file outside its own folder (or base URL); refused unless the
     caller passes ``allow_external_files=True``."""
+
+
+class WriteError(ImgioError, OSError):
+    """The disk refused a write (read-only, full, no permission); the message names the
+    target, ``errno`` is the system's."""

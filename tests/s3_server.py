@@ -2,7 +2,7 @@
 
 ``with moto_s3() as (options, proxy): ...`` starts the server, sets dummy AWS
 credentials in the environment for the duration, and yields the fsspec
-``storage_options`` that reach it through :class:`imgio._loopback.CountingProxy`
+``storage_options`` that reach it through :class:`_servers.CountingProxy`
 (bytes each way counted) plus the proxy. ``s3_filesystem(options)`` is a fresh
 ``s3fs.S3FileSystem`` (no instance cache) for setting up and checking buckets.
 """
@@ -15,8 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-
-from imgio._loopback import CountingProxy
+from _servers import CountingProxy
 
 __all__ = ["S3", "moto_s3", "s3_filesystem"]
 

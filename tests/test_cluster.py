@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pytest
 import tifffile
+from _servers import RangeHTTPServer
 
 import imgio
 from imgio._location import HEADER_BLOCK
-from imgio._loopback import RangeHTTPServer
 from imgio._threads import decode_threads
 
 distributed = pytest.importorskip("distributed")

@@ -3,8 +3,8 @@
 A tiled pyramidal OME-TIFF (written by tifffile) and OME-Zarr stores (written with
 zarr directly, NGFF metadata by hand) are served by
 
-- :class:`imgio._loopback.RangeHTTPServer` (HTTP/1.1 with ``Range``; counts body bytes),
-- a moto S3 server behind :class:`imgio._loopback.CountingProxy` (counts bytes on the wire).
+- :class:`_servers.RangeHTTPServer` (HTTP/1.1 with ``Range``; counts body bytes),
+- a moto S3 server behind :class:`_servers.CountingProxy` (counts bytes on the wire).
 
 Checks: pixels equal tifffile's/zarr's at every level, dims and metadata equal the
 local read, and a region read transfers at most 1.2 x the bytes of the covering
@@ -23,11 +23,11 @@ import numpy as np
 import pytest
 import tifffile
 import zarr
+from _servers import RangeHTTPServer
 from s3_server import S3, moto_s3, s3_filesystem
 
 import imgio
 from imgio._location import HEADER_BLOCK
-from imgio._loopback import RangeHTTPServer
 
 try:
     from imgio.readers.ome_zarr import OmeZarrReader  # noqa: F401

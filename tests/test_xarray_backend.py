@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import tifffile
 import xarray as xr
+from _servers import RangeHTTPServer
 
 import imgio
-from imgio._loopback import RangeHTTPServer
 from imgio.readers.base import STATS
 from imgio.xarray_backend import ImgioBackendEntrypoint, to_datatree
 

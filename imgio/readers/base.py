@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from .._ome import build_ome
 from ..dims import PhysicalPixelSizes
 
 if TYPE_CHECKING:
@@ -133,9 +134,7 @@ class Reader(ABC):
     @cached_property
     def ome_metadata(self) -> OME:
         """An ``ome_types.OME`` model, built on first access, never during open."""
-        from .._ome import build_ome
-
-        return build_ome(self)
+        return build_ome(self.ome_xml(), self.scenes())
 
     def mosaic_tile_positions(self, scene: int) -> Sequence[tuple[int, int]] | None:
         """Level-0 (Y, X) pixel position of each ``M`` tile of ``scene``, or None.

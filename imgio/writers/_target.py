@@ -9,20 +9,64 @@ new one in, then deletes the old one.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from uuid import uuid4
 
-from ..errors import ImgioError, TargetExistsError
+from ..errors import ImgioError, TargetExistsError, WriteError
 
-__all__ = ["atomic_target", "check_target", "partial_name", "publish", "remove"]
+__all__ = ["atomic_target", "check_target", "partial_name", "publish", "remove", "remove_stale"]
 
 
 def partial_name(target: Path) -> Path:
-    """A unique hidden name in the target's folder (same filesystem, so rename is atomic)."""
-    return target.with_name(f".{target.name}.{uuid4().hex[:12]}.partial")
+    """A unique hidden name in the target's folder (same filesystem, so rename is atomic).
+
+    The name carries the writer's host and process id (``.name.host-pid-uuid.partial``)
+    so a later write can tell a partial whose writer died (:func:`remove_stale`).
+    """
+    remove_stale(target)
+    return target.with_name(f".{target.name}.{_HOST}-{os.getpid()}-{uuid4().hex[:12]}.partial")
+
+
+_HOST = socket.gethostname().replace(".", "_").replace("-", "_") or "host"
+_STALE = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.\-]+)-(?P<pid>\d+)-[0-9a-f]{12}\.(partial|old)$")
+
+
+def remove_stale(target: Path) -> list[Path]:
+    """Delete the hidden partials (and set-aside old copies) of ``target`` whose writer is
+    gone: written on this host by a process that no longer exists. Partials of live
+    writers and of other hosts are left alone. Returns what was removed."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        found = _STALE.match(entry.name)
+        if found is None or found["name"] != target.name or found["host"] != _HOST:
+            continue
+        if _alive(int(found["pid"])):
+            continue
+        path = Path(entry.path)
+        remove(path)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def check_target(target: Path, *, overwrite: bool) -> None:
@@ -53,7 +97,7 @@ def remove(path: Path) -> None:
 def publish(partial: Path, target: Path) -> None:
     """Rename ``partial`` to ``target``, replacing whatever is there."""
     if target.is_dir() and not target.is_symlink():
-        trash = target.with_name(f".{target.name}.{uuid4().hex[:12]}.old")
+        trash = target.with_name(f".{target.name}.{_HOST}-{os.getpid()}-{uuid4().hex[:12]}.old")
         os.replace(target, trash)
         try:
             os.replace(partial, target)
@@ -76,6 +120,8 @@ def atomic_target(target: str | os.PathLike[str], *, overwrite: bool) -> Iterato
     ------
     TargetExistsError
         ``target`` exists and ``overwrite`` is false.
+    WriteError
+        The disk refused the write (read-only, full, no permission); an ``OSError``.
     """
     target = Path(target).expanduser().absolute()
     check_target(target, overwrite=overwrite)
@@ -88,6 +134,11 @@ def atomic_target(target: str | os.PathLike[str], *, overwrite: bool) -> Iterato
             )
         check_target(target, overwrite=overwrite)  # someone else may have created it meanwhile
         publish(partial, target)
+    except OSError as exc:
+        remove(partial)
+        if isinstance(exc, ImgioError):
+            raise
+        raise WriteError(exc.errno, f"cannot write {str(target)!r}: {exc}") from exc
     except BaseException:
         remove(partial)
         raise

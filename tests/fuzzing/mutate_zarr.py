@@ -9,7 +9,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-
 __all__ = ["mutate_store"]
 
 DOCS = ("zarr.json", ".zarray", ".zattrs", ".zgroup")

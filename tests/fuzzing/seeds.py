@@ -89,7 +89,13 @@ def tiff_seeds(folder: Path) -> list[Path]:
         ome=True,
         metadata={"axes": "CZYX", "PhysicalSizeX": 0.5, "Channel": {"Name": ["a", "b"]}},
     )
-    add("big.tif", rng.integers(0, 255, (3, 16, 16), "u1"), bigtiff=True, tile=(16, 16))
+    add(
+        "big.tif",
+        rng.integers(0, 255, (3, 16, 16), "u1"),
+        bigtiff=True,
+        tile=(16, 16),
+        photometric="minisblack",
+    )
     # OME-TIFF pyramid with SubIFDs
     path = folder / "pyramid.ome.tif"
     with tifffile.TiffWriter(path) as tif:
@@ -159,7 +165,9 @@ def zarr_seeds(folder: Path) -> list[Path]:
             path = folder / name
             if path.exists():
                 shutil.rmtree(path)
-            imgio.write(data, path, dims="CYX", chunks=32, physical_pixel_sizes=(None, 0.5, 0.5), **kw)
+            imgio.write(
+                data, path, dims="CYX", chunks=32, physical_pixel_sizes=(None, 0.5, 0.5), **kw
+            )
             out.append(path)
         path = folder / "plain.zarr"
         if path.exists():

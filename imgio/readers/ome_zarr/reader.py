@@ -13,14 +13,13 @@ import numpy as np
 
 from ..._location import Location
 from ...errors import (
-    CorruptFileError,
     MissingFileError,
     SelectionError,
     UnsupportedFormatError,
 )
 from ..base import Reader, SceneInfo
-from ._layout import Layout, _join
 from ._guard import metadata_errors
+from ._layout import Layout, _join
 from ._source import ZarrSource, open_store
 
 __all__ = ["OmeZarrReader"]

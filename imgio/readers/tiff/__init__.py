@@ -88,7 +88,7 @@ class TiffReader(Reader):
             raise UnsupportedFormatError(
                 location.url, {"tiff": f"not a TIFF file (header {head[:4]!r})"}
             )
-        self._fh = None
+        self._fh: Any = None
         self._allow_external = allow_external_files
         with _quiet_tifffile(), tiff_errors(location.url, "corrupted TIFF structure", self.close):
             self._tif = self._open_tif()
@@ -98,7 +98,7 @@ class TiffReader(Reader):
             raise CorruptFileError(f"{location.url}: the TIFF file holds no image series")
         self._token = location.token()
 
-    def _open_tif(self, **flags: bool) -> Any:
+    def _open_tif(self, **flags: Any) -> Any:
         import tifffile
 
         location = self.location
@@ -115,7 +115,7 @@ class TiffReader(Reader):
     def _read_series(self) -> list[Any]:
         """tifffile's series; when a flavour's metadata breaks them (an ImageJ
         ``channels=abc``, an OME ``SizeX=""``), warn and read the pages without it."""
-        flags: dict[str, bool] = {}
+        flags: dict[str, Any] = {}
         while True:
             try:
                 if self._tif.is_ome:
@@ -311,7 +311,9 @@ class TiffReader(Reader):
             time_interval=sizes.get("T"),
         )
 
-    def _lenient_sizes(self, parse: Callable[..., dict[str, float]], *args: Any) -> dict[str, float]:
+    def _lenient_sizes(
+        self, parse: Callable[..., dict[str, float]], *args: Any
+    ) -> dict[str, float]:
         """Pixel sizes from vendor metadata; unparsable values are dropped with a warning."""
         try:
             return parse(*args)
@@ -366,13 +368,13 @@ class TiffReader(Reader):
         if tif is not None:
             tif.close()
         if getattr(self, "_fh", None) is not None:
-            self._fh.close()  # type: ignore[union-attr]
+            self._fh.close()
         super().close()
 
 
 # tifffile flavours whose series come from their metadata, in tifffile's order
-FLAVOURS = ("shaped", "lsm", "mmstack", "ome", "imagej", "ndtiff", "fluoview", "stk", "svs")
-FLAVOURS += ("scn", "qpi", "ndpi", "bif", "philips", "scanimage", "nih", "mdgel")
+FLAVOURS: tuple[str, ...] = ("shaped", "lsm", "mmstack", "ome", "imagej", "ndtiff", "fluoview")
+FLAVOURS += ("stk", "svs", "scn", "qpi", "ndpi", "bif", "philips", "scanimage", "nih", "mdgel")
 _FILE_NAME = re.compile(r"<(?:\w+:)?UUID\b[^>]*?\bFileName\s*=\s*(\"[^\"]*\"|'[^']*')")
 
 

@@ -27,7 +27,9 @@ def tiff_errors(where: str, what: str, cleanup: Callable[[], None] | None = None
     except MemoryError as exc:
         if cleanup is not None:
             cleanup()
-        raise CorruptFileError(f"{where}: {what}: the TIFF structure claims impossible sizes") from exc
+        raise CorruptFileError(
+            f"{where}: {what}: the TIFF structure claims impossible sizes"
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds on bad files
         if cleanup is not None:
             cleanup()

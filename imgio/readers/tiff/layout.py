@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..._location import Location
 from ..._limits import MAX_SEGMENT_BYTES, check_geometry
+from ..._location import Location
 from ...errors import CorruptFileError
 from .source import Geometry, TiffSource, register_decoder
 

@@ -1,0 +1,101 @@
+"""Property tests: mutated files of every family give an imgio error or open, never
+another exception (bounded to about a minute; ``python -m benchmarks.fuzz`` runs long).
+
+Each example copies one seed, applies the family's structure-aware mutator with a drawn
+random seed and runs the same open-and-read exercise as the long mode, in process, under
+an alarm so a hang fails the test instead of blocking it.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fuzzing import mutate_text, mutate_zarr
+from fuzzing.exercise import classify, exercise
+from fuzzing.families import FAMILIES, entry_of
+from fuzzing.seeds import write_secret
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+EXAMPLES = {"tiff": 120, "ome-zarr": 80}
+HANG_SECONDS = 10
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
+    root = tmp_path_factory.mktemp("fuzz-seeds")
+    mutate_text.SECRET[0] = str(write_secret(root / "outside"))
+    mutate_zarr.SECRET_ZARR[0] = str(root / "outside" / "secret.zarr")
+    return {name: FAMILIES[name].seeds(root / name) for name in EXAMPLES}
+
+
+class _Hang(Exception):
+    pass
+
+
+@pytest.fixture
+def alarm() -> Iterator[None]:
+    def ring(signum: int, frame: object) -> None:
+        raise _Hang(f"no answer within {HANG_SECONDS} s")
+
+    old = signal.signal(signal.SIGALRM, ring)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+def _case(seeds: list[Path], family: str, index: int, rng_seed: int, work: Path) -> tuple:
+    seed = seeds[index % len(seeds)]
+    case_dir = work / f"case-{index}-{rng_seed}"
+    if case_dir.exists():
+        shutil.rmtree(case_dir)
+    case_dir.mkdir(parents=True)
+    case = case_dir / seed.name
+    if seed.is_dir():
+        shutil.copytree(seed, case)
+    else:
+        shutil.copyfile(seed, case)
+    what = FAMILIES[family].mutate(case, random.Random(rng_seed))
+    return case, what
+
+
+def _check(case: Path, what: str) -> None:
+    signal.alarm(HANG_SECONDS)
+    try:
+        exercise(entry_of(case))
+        exc = None
+    except _Hang:
+        pytest.fail(f"{case.name} ({what}) hangs")
+    except Exception as e:  # noqa: BLE001 - classified below
+        exc = e
+    finally:
+        signal.alarm(0)
+    outcome, detail = classify(exc)
+    assert outcome in ("ok", "imgio error"), f"{case.name} ({what}): {outcome}: {detail}"
+
+
+@pytest.mark.parametrize("family", list(EXAMPLES))
+def test_mutants_open_or_raise_imgio_errors(
+    family: str, seeds: dict[str, list[Path]], tmp_path: Path, alarm: None
+) -> None:
+    @settings(
+        max_examples=EXAMPLES[family],
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(index=st.integers(0, 1000), rng_seed=st.integers(0, 2**32 - 1))
+    def run(index: int, rng_seed: int) -> None:
+        case, what = _case(seeds[family], family, index, rng_seed, tmp_path)
+        try:
+            _check(case, what)
+        finally:
+            shutil.rmtree(case.parent, ignore_errors=True)
+
+    run()
