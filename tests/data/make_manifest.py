@@ -79,9 +79,20 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|",
         *rows,
         "",
+        *BAD_NOTE,
     ]
     (HERE / "LICENSES.md").write_text("\n".join(licenses))
     return 0
+
+
+BAD_NOTE = [
+    "## `bad/` (fuzzing reproducers)",
+    "",
+    "The files in `bad/` are mutants of seeds that imgio's own fuzzer writes with tifffile",
+    "(`tests/fuzzing/seeds.py`, random pixels), found by `python -m benchmarks.fuzz`; same",
+    "license as imgio. `bad/expected.json` gives each one's expected outcome.",
+    "",
+]
 
 
 if __name__ == "__main__":

@@ -379,6 +379,7 @@ _FILE_NAME = re.compile(r"<(?:\w+:)?UUID\b[^>]*?\bFileName\s*=\s*(\"[^\"]*\"|'[^
 
 
 _PIXELS = re.compile(r"<(?:\w+:)?Pixels\b[^>]*>")
+_PLANE_INDEX = re.compile(r"\b(IFD|PlaneCount|FirstZ|FirstC|FirstT)\s*=\s*[\"']\s*(\d+)")
 _SIZE = re.compile(r"\bSize([ZCT])\s*=\s*[\"']\s*(\d+)")
 
 
@@ -391,6 +392,9 @@ def check_ome_files(location: Location, tif: Any, allow_external: bool) -> None:
         planes = math.prod(int(v) for _, v in _SIZE.findall(pixels))
         if planes > MAX_GRID:
             raise ValueError(f"OME Pixels declare {planes} planes (at most {MAX_GRID})")
+    for key, value in _PLANE_INDEX.findall(xml):
+        if int(value) > MAX_GRID:  # tifffile sizes lists by these
+            raise ValueError(f"OME TiffData {key}={value} (at most {MAX_GRID})")
     for quoted in dict.fromkeys(_FILE_NAME.findall(xml)):
         name = html.unescape(quoted[1:-1])
         if name and name != location.name:

@@ -1,0 +1,320 @@
+"""Hostile and broken files: a clear imgio error (cause chained) or a lenient open with a
+warning; never another exception, a hang, a runaway allocation or another file's pixels.
+
+Reproducers found by ``benchmarks.fuzz`` live in ``tests/data/bad`` with their expected
+outcome in ``expected.json``; the other cases are made here from small tifffile files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from fuzzing.exercise import exercise
+from fuzzing.mutate_tiff import parse_tiff
+from fuzzing.seeds import _multi_file
+
+import imgio
+from imgio import errors
+from imgio._confine import referenced
+from imgio._location import Location
+
+BAD = Path(__file__).parent / "data" / "bad"
+EXPECTED = json.loads((BAD / "expected.json").read_text())
+REPRODUCERS = sorted(k for k in EXPECTED if not k.startswith("_"))
+
+
+@pytest.mark.parametrize("name", REPRODUCERS)
+def test_reproducer(name: str) -> None:
+    expected = EXPECTED[name]["error"]
+    if expected is None:
+        exercise(BAD / name)
+        return
+    with pytest.raises(getattr(errors, expected)) as info:
+        exercise(BAD / name)
+    assert info.value.__cause__ is not None or "TIFF" in str(info.value) or name in str(info.value)
+
+
+# --------------------------------------------------------------------- TIFF edits
+def _set_tag(path: Path, tag: int, value: int, *, typ: int | None = None, page: int = 0) -> None:
+    """Rewrite the inline value (and optionally the type) of ``tag`` in one IFD."""
+    data = bytearray(path.read_bytes())
+    tmap = parse_tiff(bytes(data))
+    assert tmap is not None
+    entry = next(e for e in tmap.ifds[page].entries if e.tag == tag)
+    typ = entry.type if typ is None else typ
+    struct.pack_into("<H", data, entry.pos + 2, typ)
+    struct.pack_into("<H" if typ == 3 else "<I", data, entry.value_pos, value)
+    path.write_bytes(bytes(data))
+
+
+def _pages(tmp_path: Path, n: int = 5) -> tuple[Path, np.ndarray]:
+    data = np.arange(n * 24 * 24, dtype="u1").reshape(n, 24, 24)
+    path = tmp_path / "pages.tif"
+    tifffile.imwrite(path, data, metadata=None)
+    return path, data
+
+
+@pytest.mark.parametrize(("frm", "to"), [(4, 1), (4, 0), (2, 2), (0, 0)])
+def test_ifd_loop_opens_in_bounded_time(tmp_path: Path, frm: int, to: int) -> None:
+    path, data = _pages(tmp_path)
+    raw = bytearray(path.read_bytes())
+    tmap = parse_tiff(bytes(raw))
+    assert tmap is not None
+    struct.pack_into("<I", raw, tmap.ifds[frm].next_pos, tmap.ifds[to].offset)
+    path.write_bytes(bytes(raw))
+    start = time.monotonic()
+    with pytest.warns(imgio.ImgioWarning, match="broken IFD chain .*points back"):
+        img = imgio.Image(path)
+        pixels = img.data
+    assert time.monotonic() - start < 5
+    kept = frm + 1
+    np.testing.assert_array_equal(pixels.reshape(-1, 24, 24), data[:kept])
+    img.close()
+
+
+def test_huge_samples_per_pixel_is_refused_before_allocating(tmp_path: Path) -> None:
+    path = tmp_path / "spp.tif"
+    tifffile.imwrite(path, np.zeros((48, 48), "u1"), metadata=None, compression="zlib")
+    _set_tag(path, 277, 2**32 - 1, typ=4)  # SamplesPerPixel as LONG 2**32-1
+    assert path.stat().st_size < 1000
+    with pytest.raises(imgio.CorruptFileError, match="declares|decodes|corrupted TIFF"):
+        imgio.Image(path).get_image_data("YX")
+
+
+def test_huge_tile_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tile.tif"
+    tifffile.imwrite(path, np.zeros((32, 32), "u2"), tile=(16, 16), compression="zlib")
+    _set_tag(path, 322, 2**30, typ=4)  # TileWidth
+    with pytest.raises(imgio.CorruptFileError):
+        exercise(path)
+
+
+def test_empty_image_opens_and_reads_empty(tmp_path: Path) -> None:
+    path = tmp_path / "empty.tif"
+    tifffile.imwrite(path, np.ones((2, 2, 2), "u1"), metadata=None)
+    for page in (0, 1):
+        _set_tag(path, 257, 0, page=page)  # ImageLength 0
+    assert tifffile.TiffFile(path).series[0].shape == (2, 0, 2)
+    img = imgio.Image(path)
+    assert img.dims.Y == 0 and img.dims.X == 2
+    assert img.shape[-1] == 2
+    assert img.data.size == 0
+    img.close()
+
+
+# --------------------------------------------------------------- lenient metadata
+def test_svs_with_unparsable_mpp_opens_without_sizes(tmp_path: Path) -> None:
+    path = tmp_path / "mpp.svs"
+    rgb = np.random.default_rng(0).integers(0, 255, (64, 64, 3), "u1")
+    desc = "Aperio Image Library v10.0.0\n64x64 [0,0 64x64] (32x32) RAW|AppMag = 20|MPP = 0.25e"
+    tifffile.imwrite(path, rgb, tile=(32, 32), photometric="rgb", description=desc, metadata=None)
+    with pytest.warns(imgio.ImgioWarning, match="pixel size"):
+        img = imgio.Image(path)
+        sizes = img.physical_pixel_sizes
+    assert sizes.X is None
+    np.testing.assert_array_equal(img.get_image_data("YXS"), tifffile.imread(path))
+    img.close()
+
+
+def test_imagej_channels_abc_opens_the_pixels(tmp_path: Path) -> None:
+    path = tmp_path / "ij.tif"
+    data = np.random.default_rng(1).integers(0, 255, (6, 16, 16), "u1")
+    desc = "ImageJ=1.11a\nimages=6\nchannels=abc\nslices=3\nhyperstack=true\n"
+    tifffile.imwrite(path, data, description=desc, metadata=None)
+    with pytest.warns(imgio.ImgioWarning, match="imagej metadata is unusable"):
+        img = imgio.Image(path)
+        pixels = img.data
+    np.testing.assert_array_equal(pixels.reshape(6, 16, 16), data)
+    img.close()
+
+
+def test_ome_xml_with_empty_size_opens_the_pixels(tmp_path: Path) -> None:
+    src = tmp_path / "src.ome.tif"
+    data = np.random.default_rng(2).integers(0, 255, (3, 16, 16), "u1")
+    tifffile.imwrite(src, data, ome=True, metadata={"axes": "ZYX"}, photometric="minisblack")
+    xml = tifffile.TiffFile(src).pages.first.description.replace('SizeX="16"', 'SizeX=""')
+    path = tmp_path / "sizex.ome.tif"
+    tifffile.imwrite(path, data, description=xml, metadata=None, photometric="minisblack")
+    with pytest.warns(imgio.ImgioWarning, match="ome metadata is unusable"):
+        img = imgio.Image(path)
+        pixels = img.data
+    np.testing.assert_array_equal(pixels.reshape(3, 16, 16), data)
+    img.close()
+
+
+# -------------------------------------------------------------- path confinement
+def _point_b_at(folder: Path, name: str) -> Path:
+    """The multi-file set's first file, its second plane now named ``name``."""
+    first = folder / "a.ome.tif"
+    xml = tifffile.TiffFile(first).pages.first.description
+    xml = xml.replace('FileName="b.ome.tif"', f'FileName="{name}"')
+    tifffile.imwrite(first, np.full((8, 8), 1, "u1"), description=xml, metadata=None)
+    return first
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    secret = tmp_path / "secret.ome.tif"
+    tifffile.imwrite(secret, np.full((8, 8), 173, "u1"), metadata=None)
+    return secret
+
+
+def test_multi_file_ome_tiff_inside_its_folder_opens(tmp_path: Path) -> None:
+    first = _multi_file(tmp_path / "set") / "a.ome.tif"
+    assert imgio.Image(first).get_image_data("ZYX")[:, 0, 0].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("kind", ["relative", "absolute", "symlink", "proc"])
+def test_multi_file_ome_tiff_outside_its_folder_is_refused(
+    tmp_path: Path, outside: Path, kind: str
+) -> None:
+    folder = _multi_file(tmp_path / "set")
+    name = {
+        "relative": "../secret.ome.tif",
+        "absolute": str(outside),
+        "symlink": "link.ome.tif",
+        "proc": "/proc/self/mem",
+    }[kind]
+    if kind == "symlink":
+        (folder / "link.ome.tif").symlink_to(outside)
+    first = _point_b_at(folder, name)
+    with pytest.raises(imgio.ExternalFileError, match="outside the folder"):
+        imgio.Image(first)
+    if kind != "proc":
+        img = imgio.Image(first, allow_external_files=True)
+        assert img.get_image_data("ZYX")[:, 0, 0].tolist() == [1, 173]
+        img.close()
+
+
+def test_companion_naming_a_file_outside_is_refused(tmp_path: Path, outside: Path) -> None:
+    folder = tmp_path / "set"
+    folder.mkdir()
+    tifffile.imwrite(folder / "p0.ome.tif", np.full((8, 8), 1, "u1"))
+    xml = (BAD.parent / "omemodel-set-1-meta-companion").glob("*companion.ome")
+    text = next(iter(xml)).read_text()
+    assert "FileName=" in text
+    import re
+
+    text = re.sub(r'FileName="[^"]*"', 'FileName="../secret.ome.tif"', text)
+    companion = folder / "set.companion.ome"
+    companion.write_text(text)
+    with pytest.raises(imgio.ExternalFileError, match="secret.ome.tif"):
+        imgio.Image(companion)
+
+
+@pytest.mark.parametrize(
+    "name", ["../other/x.ome.tif", "/etc/passwd", "http://elsewhere.org/x.tif", "a/../../x.tif"]
+)
+def test_remote_references_stay_under_the_base_url(name: str) -> None:
+    base = Location("http://127.0.0.1:9/data/set/a.ome.tif")
+    with pytest.raises(imgio.ExternalFileError, match="base URL"):
+        referenced(base, name, allow_external=False, where="a.ome.tif")
+    assert referenced(base, "b.ome.tif", allow_external=False, where="").url.endswith(
+        "/data/set/b.ome.tif"
+    )
+
+
+# --------------------------------------------------------------------- OME-Zarr
+def _store(tmp_path: Path) -> Path:
+    path = tmp_path / "img.ome.zarr"
+    data = np.arange(2 * 32 * 32, dtype="u1").reshape(2, 32, 32)
+    imgio.write(data, path, dims="CYX", chunks=16, ngff_version="0.5", pyramid_levels=1)
+    return path
+
+
+def _edit(doc: Path, change: object) -> None:
+    meta = json.loads(doc.read_text())
+    change(meta)  # type: ignore[operator]
+    doc.write_text(json.dumps(meta))
+
+
+ZARR_EDITS = {
+    "format as string": ("zarr.json", lambda m: m.update(zarr_format="3")),
+    "negative shape": ("0/zarr.json", lambda m: m.update(shape=[1, 2, 1, -1, 32])),
+    "float shape": ("0/zarr.json", lambda m: m.update(shape=[1, 2, 1, 1.5, 32])),
+    "huge shape": ("0/zarr.json", lambda m: m.update(shape=[1, 2, 1, 2**62, 2**62])),
+    "unknown codec": ("0/zarr.json", lambda m: m.update(codecs=[{"name": "no_such"}])),
+    "dataset path ..": (
+        "zarr.json",
+        lambda m: m["attributes"]["ome"]["multiscales"][0]["datasets"][0].update(path=".."),
+    ),
+    "absolute dataset path": (
+        "zarr.json",
+        lambda m: m["attributes"]["ome"]["multiscales"][0]["datasets"][0].update(path="/etc"),
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", list(ZARR_EDITS))
+def test_broken_zarr_metadata_is_a_corrupt_file_error(tmp_path: Path, edit: str) -> None:
+    store = _store(tmp_path)
+    doc, change = ZARR_EDITS[edit]
+    _edit(store / doc, change)
+    with pytest.raises(imgio.CorruptFileError) as info:
+        exercise(store)
+    assert str(store) in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["[" * 5000, "null", "[1, 2, 3]", '{"zarr_format": 3,'])
+def test_broken_zarr_documents(tmp_path: Path, text: str) -> None:
+    store = _store(tmp_path)
+    (store / "0" / "zarr.json").write_text(text)
+    with pytest.raises(imgio.CorruptFileError):
+        exercise(store)
+
+
+def test_corrupt_chunk_is_named(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    chunk = store / "0" / "c" / "0" / "1" / "0" / "0" / "1"  # T C Z Y X
+    assert chunk.is_file()
+    chunk.write_bytes(b"\x28\xb5\x2f\xfd" + b"garbage" * 4)
+    img = imgio.Image(store)
+    assert img.get_image_data("YX", C=0).shape == (32, 32)  # other chunks still read
+    with pytest.raises(imgio.CorruptFileError, match=r"chunk \(0, 1, 0, 0, 1\)"):
+        img.get_image_data("YX", C=1)
+
+
+# ---------------------------------------------------------------------- writers
+def test_stale_partials_of_dead_writers_are_removed(tmp_path: Path) -> None:
+    from imgio.writers._target import _HOST
+
+    target = tmp_path / "out.ome.tif"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    pid = int(dead.stdout)
+    stale = tmp_path / f".out.ome.tif.{_HOST}-{pid}-0123456789ab.partial"
+    stale.write_bytes(b"half a file")
+    stale_dir = tmp_path / f".out.ome.tif.{_HOST}-{pid}-ba9876543210.partial"
+    stale_dir.mkdir()
+    live = tmp_path / f".out.ome.tif.{_HOST}-{os.getpid()}-aaaaaaaaaaaa.partial"
+    live.write_bytes(b"being written")
+    other_host = tmp_path / f".out.ome.tif.otherhost-{pid}-bbbbbbbbbbbb.partial"
+    other_host.write_bytes(b"someone else's")
+    imgio.write(np.zeros((8, 8), "u1"), target, dims="YX")
+    assert not stale.exists() and not stale_dir.exists()
+    assert live.exists() and other_host.exists()
+    assert target.is_file()
+
+
+def test_unwritable_target_is_a_write_error_naming_it() -> None:
+    target = "/proc/imgio-test.ome.tif"
+    with pytest.raises(imgio.WriteError, match="imgio-test.ome.tif") as info:
+        imgio.write(np.zeros((8, 8), "u1"), target, dims="YX")
+    assert isinstance(info.value, OSError) and info.value.errno is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert not Path(target).exists()
