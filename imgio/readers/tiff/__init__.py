@@ -34,7 +34,7 @@ from ...errors import (
 from .._empty import EmptySource, empty_dims
 from ..base import Reader, SceneInfo
 from ._errors import tiff_errors
-from ._ifds import bound_pages
+from ._ifds import IfdChainError, cut_chain, guard_pages
 from .layout import LevelShape, build_source
 from .meta import imagej_sizes, vendor_sizes
 from .source import TiffSource
@@ -109,7 +109,7 @@ class TiffReader(Reader):
                 self._fh = location.open()
             self._fh.seek(0)
             tif = tifffile.TiffFile(self._fh, name=location.name, **flags)
-        bound_pages(tif, location.url)
+        guard_pages(tif, location.url)
         return tif
 
     def _read_series(self) -> list[Any]:
@@ -121,11 +121,17 @@ class TiffReader(Reader):
                 if self._tif.is_ome:
                     check_ome_files(self.location, self._tif, self._allow_external)
                 return list(self._tif.series)
+            except IfdChainError as exc:
+                if "chain" in flags:
+                    raise
+                flags["chain"] = True
+                cut_chain(self._tif, exc, self.location.url)
+                continue
             except (MemoryError, RecursionError, ImgioError):
                 raise
             except Exception as exc:  # noqa: BLE001 - tifffile's series parsers raise anything
                 kind = next((k for k in FLAVOURS if getattr(self._tif, f"is_{k}", False)), None)
-                if kind is None or len(flags) >= 3:
+                if kind is None or len(flags) >= 4:
                     raise
                 warnings.warn(
                     f"{self.location.name}: its {kind} metadata is unusable "
@@ -135,7 +141,7 @@ class TiffReader(Reader):
                 )
                 flags[f"is_{kind}"] = False
                 self._tif.close()
-                self._tif = self._open_tif(**flags)
+                self._tif = self._open_tif(**{k: v for k, v in flags.items() if k != "chain"})
 
     # ---------------------------------------------------------------- metadata
     def ome_xml(self) -> str | None:

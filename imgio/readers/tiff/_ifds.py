@@ -1,76 +1,81 @@
-"""Walk a TIFF's chain of IFDs once, before tifffile does, so a broken chain cannot hang it.
+"""Bound tifffile's walk along a TIFF's chain of IFDs, so a broken chain cannot hang it.
 
 tifffile follows next-IFD pointers until one is 0 and notices a loop only in some
 cases; an IFD pointer aimed back at an earlier IFD (one 4-byte change) makes it walk
-forever. :func:`bound_pages` reads only each IFD's tag count and next pointer (two
-small reads per page, the same pages tifffile visits anyway), stops at a loop, a
-pointer outside the file or an implausible tag count, and hands tifffile the chain it
-found, so every open is bounded by the file's size.
+forever. :func:`guard_pages` swaps the list in which tifffile collects IFD offsets for
+one that refuses an offset it already holds (a loop) or more IFDs than the file's size
+can hold; the walk then stops with :class:`IfdChainError`, the reader keeps the pages
+before the loop (:func:`cut_chain`) and warns. It costs nothing on pages tifffile does
+not visit (ImageJ and other contiguous series read two IFDs, not all).
 """
 
 from __future__ import annotations
 
-import struct
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 from ...errors import CorruptFileError, ImgioWarning
 
-__all__ = ["bound_pages", "walk_ifds"]
-
-MAX_TAGS = 4096  # tifffile's own "suspicious number of tags" limit
+__all__ = ["IfdChainError", "cut_chain", "guard_pages"]
 
 
-def walk_ifds(tif: Any) -> tuple[list[int], str | None]:
-    """Offsets of the top-level IFDs and why the walk stopped early (None: clean end)."""
-    fh = tif.filehandle
-    tiff = tif.tiff
-    size = int(fh.size)
-    head_fmt, head_size = tiff.tagnoformat, tiff.tagnosize
-    off_fmt, off_size = tiff.offsetformat, tiff.offsetsize
-    entry = tiff.tagsize
-    fh.seek(tiff.offsetsize if tiff.offsetsize == 4 else 8)
-    (offset,) = struct.unpack(off_fmt, fh.read(off_size))
-    offsets: list[int] = []
-    seen: set[int] = set()
-    # an IFD takes at least its tag count and next pointer: the file bounds the chain
-    limit = size // (head_size + off_size) + 1
-    while offset:
-        if offset in seen:
-            return offsets, f"IFD {len(offsets)} points back to IFD {offsets.index(offset)}"
-        if not head_size <= offset <= size - head_size or len(offsets) >= limit:
-            return offsets, f"IFD {len(offsets)} offset {offset} is outside the file"
-        fh.seek(offset)
-        (n_tags,) = struct.unpack(head_fmt, fh.read(head_size))
-        end = offset + head_size + n_tags * entry
-        if n_tags > MAX_TAGS or end + off_size > size:
-            if not offsets:
-                return offsets, f"IFD 0 at {offset} has {n_tags} tags past the end of the file"
-            return offsets, f"IFD {len(offsets)} at {offset} has {n_tags} tags"
-        seen.add(offset)
-        offsets.append(offset)
-        fh.seek(end)
-        (offset,) = struct.unpack(off_fmt, fh.read(off_size))
-    return offsets, None
+class IfdChainError(CorruptFileError):
+    """The IFD chain loops back or is longer than the file can hold."""
+
+    def __init__(self, where: str, index: int, why: str) -> None:
+        super().__init__(f"{where}: broken IFD chain: IFD {index} {why}")
+        self.index = index
+        self.why = why
 
 
-def bound_pages(tif: Any, where: str) -> None:
-    """Walk the IFD chain; a loop or a bad pointer ends it there (with a warning)."""
-    if tif.tiff.offsetsize not in (4, 8):
-        return
-    offsets, problem = walk_ifds(tif)
-    if problem is None:
-        return
-    if not offsets:
-        raise CorruptFileError(f"{where}: no readable IFD ({problem})")
+class _GuardedOffsets(list[int]):
+    """tifffile's list of IFD offsets, refusing a repeated offset or too many IFDs."""
+
+    def __init__(self, items: Iterable[int], limit: int, where: str) -> None:
+        super().__init__(items)
+        self._seen = set(self)
+        self._limit = limit
+        self._where = where
+
+    def append(self, offset: int) -> None:
+        if offset in self._seen:
+            raise IfdChainError(
+                self._where, len(self), f"points back to IFD {list.index(self, offset)}"
+            )
+        if len(self) >= self._limit:
+            raise IfdChainError(
+                self._where, len(self), f"is beyond the {self._limit} IFDs the file can hold"
+            )
+        self._seen.add(offset)
+        super().append(offset)
+
+    def extend(self, items: Iterable[int]) -> None:
+        for item in items:
+            self.append(item)
+
+
+def guard_pages(tif: Any, where: str) -> None:
+    """Guard the top-level page chain of an opened ``tifffile.TiffFile``."""
     pages = tif.pages
-    if not hasattr(pages, "_offsets") or not hasattr(pages, "_indexed"):
-        raise CorruptFileError(f"{where}: broken IFD chain: {problem}")
-    warnings.warn(
-        f"{where}: broken IFD chain ({problem}); only its first {len(offsets)} pages are read",
-        ImgioWarning,
-        stacklevel=4,
-    )
-    pages._offsets = offsets
+    if getattr(pages, "_indexed", True) or not isinstance(getattr(pages, "_offsets", None), list):
+        return
+    tiff = tif.tiff
+    # an IFD holds at least its tag count and its next pointer: the file bounds the chain
+    limit = int(tif.filehandle.size) // (int(tiff.tagnosize) + int(tiff.offsetsize)) + 1
+    pages._offsets = _GuardedOffsets(pages._offsets, limit, where)
+
+
+def cut_chain(tif: Any, error: IfdChainError, where: str) -> None:
+    """Keep the pages before the break and stop tifffile from walking further (warns)."""
+    pages = tif.pages
+    keep = max(1, error.index)
+    pages._offsets = list(pages._offsets)[:keep]
     pages._indexed = True
-    pages._loaded = {k: v for k, v in pages._loaded.items() if k < len(offsets)}
+    pages._loaded = {k: v for k, v in pages._loaded.items() if k < keep}
+    warnings.warn(
+        f"{where}: broken IFD chain (IFD {error.index} {error.why}); only its first "
+        f"{keep} pages are read",
+        ImgioWarning,
+        stacklevel=5,
+    )

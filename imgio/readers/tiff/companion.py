@@ -35,7 +35,7 @@ from ...errors import (
 )
 from ..base import Reader, SceneInfo
 from ._errors import tiff_errors
-from ._ifds import bound_pages
+from ._ifds import guard_pages
 from .layout import (
     _contiguous,
     _raw_dtype,
@@ -192,7 +192,7 @@ class CompanionReader(Reader):
                 loc.open() as fh,
                 tifffile.TiffFile(fh, name=name, _useframes=False) as tif,
             ):
-                bound_pages(tif, f"{where}: {name}")
+                guard_pages(tif, f"{where}: {name}")
                 tiff_pages = list(tif.pages)
                 byteorders.add(tif.byteorder)
                 pages_by_file[name] = [_PageInfo.of(p) for p in tiff_pages]
