@@ -7,9 +7,7 @@ pyramids), LSM, STK and every other series kind tifffile recognises.
 
 from __future__ import annotations
 
-import html
 import logging
-import math
 import re
 import threading
 import warnings
@@ -19,8 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from ..._confine import referenced
-from ..._limits import MAX_GRID
 from ..._location import Location
 from ..._ome import OmeImage, parse_light
 from ...dims import PhysicalPixelSizes
@@ -35,6 +31,7 @@ from .._empty import EmptySource, empty_dims
 from ..base import Reader, SceneInfo
 from ._errors import tiff_errors
 from ._ifds import IfdChainError, cut_chain, guard_pages
+from ._ome_files import FLAVOURS, check_ome_files
 from .layout import LevelShape, build_source
 from .meta import imagej_sizes, vendor_sizes
 from .source import TiffSource
@@ -376,35 +373,6 @@ class TiffReader(Reader):
         if getattr(self, "_fh", None) is not None:
             self._fh.close()
         super().close()
-
-
-# tifffile flavours whose series come from their metadata, in tifffile's order
-FLAVOURS: tuple[str, ...] = ("shaped", "lsm", "mmstack", "ome", "imagej", "ndtiff", "fluoview")
-FLAVOURS += ("stk", "svs", "scn", "qpi", "ndpi", "bif", "philips", "scanimage", "nih", "mdgel")
-_FILE_NAME = re.compile(r"<(?:\w+:)?UUID\b[^>]*?\bFileName\s*=\s*(\"[^\"]*\"|'[^']*')")
-
-
-_PIXELS = re.compile(r"<(?:\w+:)?Pixels\b[^>]*>")
-_PLANE_INDEX = re.compile(r"\b(IFD|PlaneCount|FirstZ|FirstC|FirstT)\s*=\s*[\"']\s*(\d+)")
-_SIZE = re.compile(r"\bSize([ZCT])\s*=\s*[\"']\s*(\d+)")
-
-
-def check_ome_files(location: Location, tif: Any, allow_external: bool) -> None:
-    """Every file a multi-file OME-TIFF names must lie in its folder (before tifffile opens
-    them; see :mod:`imgio._confine`); an image may declare at most ``MAX_GRID`` planes
-    (``ValueError`` otherwise: the OME metadata is then ignored)."""
-    xml = tif.pages.first.description or ""
-    for pixels in _PIXELS.findall(xml):
-        planes = math.prod(int(v) for _, v in _SIZE.findall(pixels))
-        if planes > MAX_GRID:
-            raise ValueError(f"OME Pixels declare {planes} planes (at most {MAX_GRID})")
-    for key, value in _PLANE_INDEX.findall(xml):
-        if int(value) > MAX_GRID:  # tifffile sizes lists by these
-            raise ValueError(f"OME TiffData {key}={value} (at most {MAX_GRID})")
-    for quoted in dict.fromkeys(_FILE_NAME.findall(xml)):
-        name = html.unescape(quoted[1:-1])
-        if name and name != location.name:
-            referenced(location, name, allow_external=allow_external, where=location.url)
 
 
 class _quiet_tifffile:
