@@ -243,6 +243,7 @@ ZARR_EDITS = {
     "negative shape": ("0/zarr.json", lambda m: m.update(shape=[1, 2, 1, -1, 32])),
     "float shape": ("0/zarr.json", lambda m: m.update(shape=[1, 2, 1, 1.5, 32])),
     "huge shape": ("0/zarr.json", lambda m: m.update(shape=[1, 2, 1, 2**62, 2**62])),
+    "huge channel count": ("0/zarr.json", lambda m: m.update(shape=[1, 2**62, 1, 32, 32])),
     "unknown codec": ("0/zarr.json", lambda m: m.update(codecs=[{"name": "no_such"}])),
     "dataset path ..": (
         "zarr.json",

@@ -111,9 +111,12 @@ class Layout:
     def _child(self, group: Any, path: str) -> Any:
         check_path(path, self._where(str(group.path)))
         try:
-            return group[path]
+            node = group[path]
         except (KeyError, FileNotFoundError):
             return None
+        if isinstance(node, self._zarr.Array):  # before anything is sized by its shape
+            check_array(node, self._where(_join(str(group.path), path)))
+        return node
 
     def _where(self, path: str) -> str:
         return f"{self.location.url}{'/' + path if path else ''}"
@@ -336,6 +339,7 @@ class Layout:
             i += 1
 
     def _add_plain(self, arr: Any, path: str, name: str) -> None:
+        check_array(arr, self._where(path))
         names = _dim_names(arr)
         if names is not None and len(names) == arr.ndim:
             dims = names_to_dims(names)
