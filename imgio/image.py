@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import xarray as xr
     from ome_types import OME
 
+    from .tiles import TileSource
+
 __all__ = ["Image", "imread", "imread_dask"]
 
 PathLike = str | os.PathLike[str] | Location
@@ -413,6 +415,21 @@ class Image:
     def ome_metadata(self) -> OME:
         """An ``ome_types.OME`` model, built on first access."""
         return self._reader.ome_metadata
+
+    # ------------------------------------------------------------ tile verbs
+    @property
+    def tiles(self) -> TileSource:
+        """large_image-style tile verbs of the current scene (region, tile, thumbnail, styles).
+
+        See :class:`imgio.tiles.TileSource`; the object is cached per scene.
+        """
+        from .tiles import TileSource
+
+        with self._lock:
+            cache = self.__dict__.setdefault("_tile_sources", {})
+            if self._scene not in cache:
+                cache[self._scene] = TileSource(self, self._scene)
+            return cache[self._scene]  # type: ignore[no-any-return]
 
     # ----------------------------------------------------------------- output
     def save(self, path: PathLike, **options: Any) -> None:

@@ -25,6 +25,9 @@ __all__ = ["Geometry", "TiffSource", "keyframe_decoder"]
 _DECODERS: dict[tuple[str, int], tuple[Any, dict[str, Any]]] = {}
 _DECODERS_LOCK = threading.Lock()
 _PARSE_LOCK = threading.Lock()
+_JPEG: dict[tuple[str, int], tuple[bytes | None, int]] = {}  # JPEG tables, photometric
+# APP14 "Adobe" marker with transform 0: the JPEG samples are RGB, not YCbCr
+_ADOBE_RGB = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"
 JPEG_CODES = {6, 7, 34892, 33007}
 
 
@@ -36,6 +39,8 @@ def register_decoder(location: Location, ifd_offset: int, page: Any) -> None:
         args["jpegheader"] = page.jpegheader
     with _DECODERS_LOCK:
         _DECODERS[(location.url, ifd_offset)] = (page.decode, args)
+        if page.compression in JPEG_CODES and not page.jpegheader:
+            _JPEG[(location.url, ifd_offset)] = (page.jpegtables, int(page.photometric))
 
 
 def keyframe_decoder(location: Location, ifd_offset: int) -> tuple[Any, dict[str, Any]]:
@@ -206,6 +211,39 @@ class TiffSource:
         STATS.add(len(jobs), nbytes)
         return True
 
+    def raw_tile(self, index: tuple[int, ...], format: str = "jpeg") -> bytes | None:
+        """The stored bytes of chunk ``index`` as a standalone ``format`` file, or None.
+
+        ``index`` counts chunks along each dim (:attr:`chunks`). Only JPEG tiles (not
+        NDPI's JPEG sections) qualify; the file's JPEG tables are merged in, and RGB-coded
+        tiles get an Adobe marker so that any decoder reads their colours right.
+        """
+        if format.lower() not in ("jpeg", "jpg") or len(index) != len(self.shape):
+            return None
+        nplane = len(self.plane_shape)
+        pid = int(np.ravel_multi_index(index[:nplane], self.plane_shape)) if nplane else 0
+        plane = self.planes[pid]
+        if plane is None:
+            return None
+        keyframe_decoder(self.locations[self.keyframe[0]], self.keyframe[1])
+        jpeg = _JPEG.get((self.locations[self.keyframe[0]].url, self.keyframe[1]))
+        if jpeg is None:
+            return None
+        g = self.geometry
+        pos = {"sep": 0, "Z": 0, "Y": 0, "X": 0}
+        for i, (d, k) in enumerate(zip(self.page_dims, index[nplane:], strict=True)):
+            name = _page_key(d, i, self.page_dims)
+            if name != "contig":
+                pos[name] = int(k)
+        _, gd, gy, gx = g.grid
+        seg = ((pos["sep"] * gd + pos["Z"]) * gy + pos["Y"]) * gx + pos["X"]
+        fidx, offsets, counts, _ = plane
+        if not 0 <= seg < len(offsets) or int(counts[seg]) <= 0:
+            return None
+        data = self.locations[fidx].read_range(int(offsets[seg]), int(counts[seg]))
+        STATS.add(0, len(data))
+        return _standalone_jpeg(data, *jpeg)
+
     def _fetch_remote(self, jobs: list[tuple[int, int, int]]) -> dict[tuple[int, int], bytes]:
         """Segment bytes of remote files, all ranges of one read in one concurrent request batch."""
         wanted: dict[int, list[tuple[int, int, int, int]]] = {}
@@ -328,6 +366,17 @@ class TiffSource:
         per = g.seg_depth * g.seg_width * g.contig
         rows = min(g.seg_length, arr.size // per)
         return arr[: rows * per].reshape(g.seg_depth, rows, g.seg_width, g.contig)
+
+
+def _standalone_jpeg(data: bytes, tables: bytes | None, photometric: int) -> bytes | None:
+    """A complete JPEG stream from an abbreviated TIFF tile and the shared tables."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    if tables and len(tables) > 4:
+        data = tables[:-2] + data[2:]  # tables are SOI .. EOI: keep their segments
+    if photometric == 2 and b"Adobe" not in data[:4096]:
+        data = data[:2] + _ADOBE_RGB + data[2:]
+    return data
 
 
 def _page_key(d: str, i: int, page_dims: str) -> str:
