@@ -1,0 +1,199 @@
+"""Tile iterators: every tile of a region at a scale, with overlap, decoded ahead on threads."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import _threads
+from ..errors import SelectionError
+from ._encode import encode, normalize_format
+from ._render import pad_tile
+
+if TYPE_CHECKING:
+    from .source import TileSource
+
+__all__ = ["tile_batches", "tile_iterator"]
+
+
+def _positions(n: int, size: int, overlap: int) -> list[int]:
+    """Start of each tile along one axis (large_image's rule, edges not extended)."""
+    if n <= size:
+        return [0]
+    stride = size - overlap
+    count = max(1, math.ceil((n - overlap) / stride))
+    return [k * stride for k in range(count)]
+
+
+def tile_specs(
+    ts: TileSource,
+    tile_size: int | tuple[int, int] | None,
+    overlap: int,
+    scale: float | None,
+    magnification: float | None,
+    region: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """Position, size and overlap of every tile, without reading pixels."""
+    lay = ts.layout
+    tw, th = (tile_size, tile_size) if isinstance(tile_size, int) else (tile_size or ts.tile_size)
+    if not (0 <= overlap < min(tw, th)):
+        raise SelectionError(
+            f"overlap must be 0..{min(tw, th) - 1} for {tw}x{th} tiles, got {overlap}"
+        )
+    reg = dict(region or {})
+    units = reg.pop("units", "base_pixels")
+    box = lay.region_box(
+        reg.get("left"),
+        reg.get("top"),
+        reg.get("right"),
+        reg.get("bottom"),
+        reg.get("width"),
+        reg.get("height"),
+        units,
+    )
+    s = ts._scale_for(box, None, None, scale, magnification, True)
+    width = max(1, round((box[2] - box[0]) / s))
+    height = max(1, round((box[3] - box[1]) / s))
+    xs, ys = _positions(width, tw, overlap), _positions(height, th, overlap)
+    half = overlap // 2
+    out = []
+    for j, y in enumerate(ys):
+        for i, x in enumerate(xs):
+            w, h = min(tw, width - x), min(th, height - y)
+            out.append(
+                {
+                    "level_x": i,
+                    "level_y": j,
+                    "position": len(out),
+                    "x": x,
+                    "y": y,
+                    "width": w,
+                    "height": h,
+                    "gx": box[0] + x * s,
+                    "gy": box[1] + y * s,
+                    "gwidth": w * s,
+                    "gheight": h * s,
+                    "scale": s,
+                    "tile_overlap": {
+                        "left": half if i else 0,
+                        "top": half if j else 0,
+                        "right": overlap - half if i < len(xs) - 1 else 0,
+                        "bottom": overlap - half if j < len(ys) - 1 else 0,
+                    },
+                    "iterator_range": {
+                        "level_x_max": len(xs),
+                        "level_y_max": len(ys),
+                        "position": len(xs) * len(ys),
+                    },
+                }
+            )
+    return out
+
+
+def tile_iterator(
+    ts: TileSource,
+    tile_size: int | tuple[int, int] | None = None,
+    overlap: int = 0,
+    *,
+    scale: float | None = None,
+    magnification: float | None = None,
+    region: dict[str, Any] | None = None,
+    frame: int | None = None,
+    style: Any = None,
+    format: str = "numpy",
+    prefetch: int | None = None,
+    **axes: Any,
+) -> Iterator[dict[str, Any]]:
+    """Yield each tile of ``region`` at ``scale`` with its position and overlap.
+
+    Parameters
+    ----------
+    tile_size
+        Tile edge (or ``(width, height)``) in output pixels; default: the file's tile.
+    overlap
+        Pixels shared by neighbouring tiles (stride = tile - overlap), as large_image.
+    scale, magnification
+        Base pixels per output pixel, or objective magnification (default: full resolution).
+    region
+        ``left``/``top``/``right``/``bottom``/``width``/``height``/``units`` (base pixels).
+    prefetch
+        Tiles decoded ahead on the decode pool (default: twice its thread count).
+
+    Yields
+    ------
+    dict
+        ``tile`` (the pixels in ``format``), ``x``/``y``/``width``/``height`` in output
+        pixels, ``gx``/``gy``/``gwidth``/``gheight`` in base pixels, ``level_x``/``level_y``,
+        ``tile_overlap`` (left/top/right/bottom) and ``iterator_range``.
+    """
+    fmt = normalize_format(format)
+    specs = tile_specs(ts, tile_size, overlap, scale, magnification, region)
+    ahead = prefetch if prefetch is not None else 2 * _threads.decode_threads()
+
+    def load(spec: dict[str, Any]) -> dict[str, Any]:
+        box = (spec["gx"], spec["gy"], spec["gx"] + spec["gwidth"], spec["gy"] + spec["gheight"])
+        box = (box[0], box[1], min(box[2], ts.layout.width), min(box[3], ts.layout.height))
+        arr = ts._pixels(box, (spec["height"], spec["width"]), frame, axes, style, fmt)
+        return {**spec, "format": fmt, "tile": encode(arr, fmt, quality=ts.jpeg_quality)}
+
+    yield from _ahead(load, specs, ahead)
+
+
+def _ahead(load: Any, specs: list[dict[str, Any]], ahead: int) -> Iterator[dict[str, Any]]:
+    if ahead <= 0 or _threads.decode_threads() <= 1:
+        yield from map(load, specs)
+        return
+    pool = _threads._get_pool()
+    pending: deque[Future[dict[str, Any]]] = deque()
+    it = iter(specs)
+    try:
+        for spec in it:
+            pending.append(pool.submit(load, spec))
+            if len(pending) >= ahead:
+                break
+        while pending:
+            done = pending.popleft().result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.submit(load, nxt))
+            yield done
+    finally:
+        for fut in pending:
+            fut.cancel()
+
+
+def tile_batches(
+    ts: TileSource,
+    batch_size: int = 32,
+    tile_size: int | tuple[int, int] | None = None,
+    overlap: int = 0,
+    **kwargs: Any,
+) -> Iterator[tuple[np.ndarray[Any, Any], list[dict[str, Any]]]]:
+    """Tiles as ``(N, height, width, bands)`` arrays for training loops.
+
+    Edge tiles are padded with zeros to the full tile size; each batch comes with the
+    tiles' position dicts (``width``/``height`` give the valid part). Takes the
+    arguments of :func:`tile_iterator` (numpy format only).
+    """
+    if batch_size < 1:
+        raise SelectionError(f"batch_size must be >= 1, got {batch_size}")
+    kwargs["format"] = "numpy"
+    tw, th = (tile_size, tile_size) if isinstance(tile_size, int) else (tile_size or ts.tile_size)
+    batch: list[np.ndarray[Any, Any]] = []
+    infos: list[dict[str, Any]] = []
+    for info in tile_iterator(ts, tile_size, overlap, **kwargs):
+        tile = info.pop("tile")
+        if tile.shape[:2] != (th, tw):
+            tile = pad_tile(tile, th, tw, "pad")
+        batch.append(tile)
+        infos.append(info)
+        if len(batch) == batch_size:
+            yield np.stack(batch), infos
+            batch, infos = [], []
+    if batch:
+        yield np.stack(batch), infos
