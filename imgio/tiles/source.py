@@ -400,6 +400,7 @@ class TileSource(Renderer):
         *,
         max_width: int | None = None,
         max_height: int | None = None,
+        style: Any = None,
         format: str = "numpy",
     ) -> Any:
         """An associated image by name, in its own pixels (optionally shrunk)."""
@@ -408,10 +409,7 @@ class TileSource(Renderer):
             raise SelectionError(f"no associated image {name!r}; this file has {sorted(scenes)}")
         other = TileSource(self.image, scenes[name])
         return other.get_region(
-            output_width=max_width,
-            output_height=max_height,
-            style=None if format in ("numpy", "dataarray", "tiff") else "auto",
-            format=format,
+            output_width=max_width, output_height=max_height, style=style, format=format
         )
 
     # ------------------------------------------------------------------ iterate
