@@ -485,7 +485,16 @@ class Image:
             f"{html.escape(v)}</td></tr>"
             for k, v in self._summary()
         )
-        return f"<table><caption>imgio.Image</caption>{rows}</table>"
+        table = f"<table><caption>imgio.Image</caption>{rows}</table>"
+        from .tiles._html import thumbnail_html
+
+        picture = thumbnail_html(self)
+        if picture is None:
+            return table
+        return (
+            "<div style='display:flex;gap:1em;align-items:flex-start'>"
+            f"<div>{picture}</div><div>{table}</div></div>"
+        )
 
 
 def _channel_index(sel: Any, names: Sequence[str] | None) -> Any:
