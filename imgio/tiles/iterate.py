@@ -21,13 +21,21 @@ if TYPE_CHECKING:
 __all__ = ["tile_batches", "tile_iterator"]
 
 
-def _positions(n: int, size: int, overlap: int) -> list[int]:
-    """Start of each tile along one axis (large_image's rule, edges not extended)."""
-    if n <= size:
-        return [0]
+def _positions(start: float, stop: float, size: int, overlap: int) -> list[tuple[int, int, int]]:
+    """``(index, start, stop)`` of each tile along one axis, in output-scale pixels.
+
+    large_image's grid: tiles start at multiples of ``size - overlap`` from the image
+    origin; those meeting ``[start, stop)`` are kept, cropped to it.
+    """
     stride = size - overlap
-    count = max(1, math.ceil((n - overlap) / stride))
-    return [k * stride for k in range(count)]
+    first = max(0, math.floor(start / stride))
+    last = max(first, math.ceil((stop - overlap) / stride) - 1)
+    out = []
+    for k in range(first, last + 1):
+        a, b = max(k * stride, round(start)), min(k * stride + size, round(stop))
+        if b > a:
+            out.append((k, a, b))
+    return out
 
 
 def tile_specs(
@@ -57,33 +65,32 @@ def tile_specs(
         units,
     )
     s = ts._scale_for(box, None, None, scale, magnification, True)
-    width = max(1, round((box[2] - box[0]) / s))
-    height = max(1, round((box[3] - box[1]) / s))
-    xs, ys = _positions(width, tw, overlap), _positions(height, th, overlap)
+    xs = _positions(box[0] / s, box[2] / s, tw, overlap)
+    ys = _positions(box[1] / s, box[3] / s, th, overlap)
     half = overlap // 2
+    first_x, first_y, last_x, last_y = xs[0][0], ys[0][0], xs[-1][0], ys[-1][0]
     out = []
-    for j, y in enumerate(ys):
-        for i, x in enumerate(xs):
-            w, h = min(tw, width - x), min(th, height - y)
+    for ky, y0, y1 in ys:
+        for kx, x0, x1 in xs:
             out.append(
                 {
-                    "level_x": i,
-                    "level_y": j,
+                    "level_x": kx,
+                    "level_y": ky,
                     "position": len(out),
-                    "x": x,
-                    "y": y,
-                    "width": w,
-                    "height": h,
-                    "gx": box[0] + x * s,
-                    "gy": box[1] + y * s,
-                    "gwidth": w * s,
-                    "gheight": h * s,
+                    "x": x0,
+                    "y": y0,
+                    "width": x1 - x0,
+                    "height": y1 - y0,
+                    "gx": x0 * s,
+                    "gy": y0 * s,
+                    "gwidth": (x1 - x0) * s,
+                    "gheight": (y1 - y0) * s,
                     "scale": s,
                     "tile_overlap": {
-                        "left": half if i else 0,
-                        "top": half if j else 0,
-                        "right": overlap - half if i < len(xs) - 1 else 0,
-                        "bottom": overlap - half if j < len(ys) - 1 else 0,
+                        "left": half if kx > first_x else 0,
+                        "top": half if ky > first_y else 0,
+                        "right": overlap - half if kx < last_x else 0,
+                        "bottom": overlap - half if ky < last_y else 0,
                     },
                     "iterator_range": {
                         "level_x_max": len(xs),
