@@ -31,6 +31,8 @@ def resample_axis(
                 return part
             shape = part.shape[:axis] + (n_out, k) + part.shape[axis + 1 :]
             return part.reshape(shape).mean(axis=axis + 1, dtype=np.float32)
+    if f >= 3:  # big factors: average whole blocks first, then at most 3 taps remain
+        return _block_then_resample(arr, axis, start, stop, n_out, int(f))
     edges = start + f * np.arange(n_out + 1, dtype=np.float64)
     first = np.floor(edges[:-1] + _EPS).astype(np.int64)
     taps = max(1, int(math.ceil(f)) + 1)
@@ -51,6 +53,28 @@ def resample_axis(
             continue
         out += np.take(arr, index[k], axis=axis) * weights[k].reshape(shape)
     return out
+
+
+def _block_then_resample(
+    arr: np.ndarray[Any, Any], axis: int, start: float, stop: float, n_out: int, k: int
+) -> np.ndarray[Any, Any]:
+    """Mean of ``k``-pixel blocks from ``floor(start)``, then the remaining factor (< 2).
+
+    Exact where output edges fall on block edges; elsewhere a block straddling an
+    output edge is shared by its overlap, as Pillow's ``reduce`` + resize does.
+    """
+    n_in = arr.shape[axis]
+    s0 = max(0, math.floor(start))
+    full = (n_in - s0) // k
+    moved = np.moveaxis(arr, axis, 0)
+    head = moved[s0 : s0 + full * k].reshape((full, k) + moved.shape[1:])
+    blocks = [head.mean(axis=1, dtype=np.float32)] if full else []
+    if s0 + full * k < n_in:
+        blocks.append(moved[s0 + full * k :].mean(axis=0, dtype=np.float32)[np.newaxis])
+    reduced = np.moveaxis(np.concatenate(blocks, axis=0), 0, axis)
+    # the last block may be partial: give it its real width in the block coordinates
+    stop_blocks = (min(stop, n_in) - s0) / k
+    return resample_axis(reduced, axis, (start - s0) / k, stop_blocks, n_out)
 
 
 def area_resize(
