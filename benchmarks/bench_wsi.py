@@ -242,14 +242,18 @@ def main(argv: list[str] | None = None) -> int:
             ok = [r for r in results[tool] if "time" in r]
             if not ok:
                 err = results[tool][0].get("error", "?")
-                rows.append([case, data, tool, "-", "-", "-", f"error: {err[:60]}"])
+                rows.append([case, data, tool, "-", "-", "-", "-", f"error: {err[:60]}"])
                 continue
             t = median([r["time"] for r in ok])
             rss = max(r["rss"] for r in ok)
-            rows.append([case, data, tool, fmt_ms(t), f"{t / ref:.2f}×", fmt_mb(rss), unit])
+            cpu = median([r["cpu"] for r in ok])
+            note = unit + (f", {ok[0]['count']} tiles" if "count" in ok[0] else "")
+            rows.append(
+                [case, data, tool, fmt_ms(t), f"{t / ref:.2f}×", fmt_ms(cpu), fmt_mb(rss), note]
+            )
         say(
             table(
-                ["case", "data", "tool", "ms", "ratio", "peak RSS MB", "time is"],
+                ["case", "data", "tool", "ms", "ratio", "CPU ms", "peak RSS MB", "time is"],
                 rows[-len(tools) :],
             )
         )
