@@ -241,7 +241,8 @@ def _as_rgba(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
 def _pil(arr: np.ndarray[Any, Any], mode: str) -> PILImage.Image:
     image_mod: Any = require("PIL.Image", extra="slide", package="Pillow")
-    return image_mod.fromarray(np.ascontiguousarray(arr), mode)
+    out: PILImage.Image = image_mod.fromarray(np.ascontiguousarray(arr), mode)
+    return out
 
 
 class _Associated(Mapping[str, "PILImage.Image"]):

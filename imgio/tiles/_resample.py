@@ -30,7 +30,8 @@ def resample_axis(
             if k == 1:
                 return part
             shape = part.shape[:axis] + (n_out, k) + part.shape[axis + 1 :]
-            return part.reshape(shape).mean(axis=axis + 1, dtype=np.float32)
+            mean: np.ndarray[Any, Any] = part.reshape(shape).mean(axis=axis + 1, dtype=np.float32)
+            return mean
     if f >= 3:  # big factors: average whole blocks first, then at most 3 taps remain
         return _block_then_resample(arr, axis, start, stop, n_out, int(f))
     edges = start + f * np.arange(n_out + 1, dtype=np.float64)
@@ -45,13 +46,13 @@ def resample_axis(
         weights[k] = np.clip(hi - lo, 0, None)
         index[k] = np.clip(i, 0, n_in - 1)
     weights /= np.maximum(weights.sum(axis=0), 1e-12)
-    shape = [1] * arr.ndim
-    shape[axis] = n_out
+    bshape = [1] * arr.ndim
+    bshape[axis] = n_out
     out = np.zeros(arr.shape[:axis] + (n_out,) + arr.shape[axis + 1 :], dtype=np.float32)
     for k in range(taps):
         if not weights[k].any():
             continue
-        out += np.take(arr, index[k], axis=axis) * weights[k].reshape(shape)
+        out += np.take(arr, index[k], axis=axis) * weights[k].reshape(bshape)
     return out
 
 
@@ -94,7 +95,8 @@ def area_resize(
         return out
     if np.issubdtype(arr.dtype, np.integer):
         info = np.iinfo(arr.dtype)
-        return np.clip(np.rint(out), info.min, info.max).astype(arr.dtype)
+        ints: np.ndarray[Any, Any] = np.clip(np.rint(out), info.min, info.max).astype(arr.dtype)
+        return ints
     if arr.dtype == np.bool_:
         return out >= 0.5
     return out.astype(arr.dtype)

@@ -27,9 +27,9 @@ def _positions(start: float, stop: float, size: int, overlap: int) -> list[tuple
     origin; those meeting ``[start, stop)`` are kept, cropped to it.
     """
     stride = size - overlap
+    out: list[tuple[int, int, int]] = []
     first = max(0, math.floor(start / stride))
     last = max(first, math.ceil((stop - overlap) / stride) - 1)
-    out = []
     for k in range(first, last + 1):
         a, b = max(k * stride, round(start)), min(k * stride + size, round(stop))
         if b > a:
@@ -68,7 +68,7 @@ def tile_specs(
     ys = _positions(box[1] / s, box[3] / s, th, overlap)
     half = overlap // 2
     first_x, first_y, last_x, last_y = xs[0][0], ys[0][0], xs[-1][0], ys[-1][0]
-    out = []
+    out: list[dict[str, Any]] = []
     for ky, y0, y1 in ys:
         for kx, x0, x1 in xs:
             out.append(

@@ -284,7 +284,7 @@ class TileSource(Renderer):
             return None
         if "C" in lay.frame_sizes and lay.frame_sizes["C"] > 1 and lay.bands == 1:
             return None  # multi-channel: JPEG output is a composite
-        src = self.image.source(self.scene, level)
+        src = self._source(level)
         chunks = dict(zip(lay.order, src.chunks, strict=True))
         h, w = lay.sizes[level]
         if (chunks["Y"], chunks["X"]) != (lay.tile_height, lay.tile_width):
