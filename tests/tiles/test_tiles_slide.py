@@ -221,3 +221,21 @@ def test_errors_and_image_slide(tmp_path):
     for name in dir(openslide):
         if name.startswith("PROPERTY_NAME_") and hasattr(islide, name):
             assert getattr(islide, name) == getattr(openslide, name)
+
+
+def test_remote_slide_over_http(jpeg_pyramid):
+    from imgio._loopback import RangeHTTPServer
+
+    with RangeHTTPServer(jpeg_pyramid.parent) as server:
+        url = f"{server.url}/{jpeg_pyramid.name}"
+        remote, local = islide.OpenSlide(url), openslide.OpenSlide(str(jpeg_pyramid))
+        assert remote.level_dimensions == local.level_dimensions
+        np.testing.assert_array_equal(
+            np.asarray(remote.read_region((700, 900), 1, (300, 200))),
+            np.asarray(local.read_region((700, 900), 1, (300, 200))),
+        )
+        ts = remote.tiles
+        server.reset()
+        data = ts.get_tile(2, 3, ts.levels - 1, format="jpeg")  # passthrough: one range read
+        assert data == imgio.Image(jpeg_pyramid).tiles.get_tile(2, 3, ts.levels - 1, format="jpeg")
+        assert server.bytes_sent < 2 * len(data)
