@@ -145,11 +145,7 @@ class Renderer:
         robust = lay.dtype != np.uint8
         lo, hi = ("min:0.001", "max:0.001") if robust else (0, 255)
         if lay.frame_sizes.get("C", 1) > 1 and lay.bands == 1 and not chosen:
-            colors = (
-                self.image.get_channel_colors(self.scene)
-                if hasattr(self.image, "get_channel_colors")
-                else _scene_colors(self.image, self.scene)
-            )
+            colors = _scene_colors(self.image, self.scene)
             spec = [
                 {
                     "channel": c,

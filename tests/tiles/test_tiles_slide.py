@@ -239,3 +239,17 @@ def test_remote_slide_over_http(jpeg_pyramid):
         data = ts.get_tile(2, 3, ts.levels - 1, format="jpeg")  # passthrough: one range read
         assert data == imgio.Image(jpeg_pyramid).tiles.get_tile(2, 3, ts.levels - 1, format="jpeg")
         assert server.bytes_sent < 2 * len(data)
+
+
+def test_svs_jpeg_passthrough_decodes_as_openslide(shared_samples, stats):
+    import io
+
+    path = shared_samples / "wsi" / "libvips-CMU-1-Small-Region.svs"  # RGB-coded JPEG tiles
+    ts = imgio.Image(path).tiles
+    stats.reset()
+    data = ts.get_tile(3, 4, ts.levels - 1, format="jpeg")
+    assert stats.chunks_decoded == 0
+    assert data.startswith(b"\xff\xd8\xff\xee\x00\x0eAdobe")  # says: samples are RGB
+    decoded = np.asarray(PILImage.open(io.BytesIO(data)).convert("RGB"))  # Pillow's libjpeg
+    want = openslide.OpenSlide(str(path)).read_region((720, 960), 0, (240, 240))
+    np.testing.assert_array_equal(decoded, np.asarray(want)[..., :3])
