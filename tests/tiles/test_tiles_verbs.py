@@ -310,3 +310,29 @@ def _uncalibrated(path):
     if not out.exists():
         tifffile.imwrite(out, np.zeros((32, 32), np.uint8))
     return out
+
+
+def test_edge_tiles_cropped_or_padded(pyramid):
+    path, levels = pyramid
+    ts = imgio.Image(path).tiles
+    z = ts.levels - 2  # the /2 level, 1024 x 768: bottom row of tiles is 256 high, right full
+    cropped = ts.get_tile(0, 0, 0)
+    assert cropped.shape == (192, 256, 3)
+    padded = ts.get_tile(0, 0, 0, edge="pad")
+    assert padded.shape == (256, 256, 3) and not padded[192:].any()
+    np.testing.assert_array_equal(padded[:192], cropped)
+    red = TileSource(imgio.Image(path), edge="#ff0000").get_tile(0, 0, 0)
+    assert (red[192:] == [255, 0, 0]).all()
+    np.testing.assert_array_equal(ts.get_tile(3, 2, z), levels[1][512:768, 768:1024])
+
+
+def test_style_clamp_and_nodata_make_transparent_pixels(fluo):
+    path, data = fluo
+    ts = imgio.Image(path).tiles
+    out = ts.get_region(style={"frame": 0, "min": 200, "max": 1000, "clamp": False})
+    assert out.shape[-1] == 4  # RGBA: values outside [min, max] are transparent
+    outside = (data[0] < 200) | (data[0] > 1000)
+    np.testing.assert_array_equal(out[..., 3] == 0, outside)
+    value = int(data[0, 0, 0])
+    out = ts.get_region(style={"frame": 0, "min": 0, "max": 4000, "nodata": value})
+    np.testing.assert_array_equal(out[..., 3] == 0, data[0] == value)
