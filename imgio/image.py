@@ -423,13 +423,9 @@ class Image:
 
         See :class:`imgio.tiles.TileSource`; the object is cached per scene.
         """
-        from .tiles import TileSource
+        from .tiles import tile_source
 
-        with self._lock:
-            cache = self.__dict__.setdefault("_tile_sources", {})
-            if self._scene not in cache:
-                cache[self._scene] = TileSource(self, self._scene)
-            return cache[self._scene]  # type: ignore[no-any-return]
+        return tile_source(self, self._scene)
 
     # ----------------------------------------------------------------- output
     def save(self, path: PathLike, **options: Any) -> None:

@@ -9,6 +9,6 @@ reader: pixels come through the image's array sources.
 from __future__ import annotations
 
 from ._style import StyleError, parse_color, parse_style
-from .source import MIME_TYPES, TileSource
+from .source import MIME_TYPES, TileSource, tile_source
 
-__all__ = ["MIME_TYPES", "StyleError", "TileSource", "parse_color", "parse_style"]
+__all__ = ["MIME_TYPES", "StyleError", "TileSource", "parse_color", "parse_style", "tile_source"]

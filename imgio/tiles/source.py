@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,21 @@ from ._values import PixelValues
 if TYPE_CHECKING:
     from ..image import Image
 
-__all__ = ["MIME_TYPES", "TileSource"]
+__all__ = ["MIME_TYPES", "TileSource", "tile_source"]
+
+# one TileSource per (image, scene), kept outside the Image so that Images pickle as before
+_CACHE: weakref.WeakKeyDictionary[Image, dict[int, TileSource]] = weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.Lock()
+
+
+def tile_source(image: Image, scene: int) -> TileSource:
+    """The cached :class:`TileSource` of ``image``'s ``scene`` (``img.tiles``)."""
+    with _CACHE_LOCK:
+        per_image = _CACHE.setdefault(image, {})
+        if scene not in per_image:
+            per_image[scene] = TileSource(image, scene)
+        return per_image[scene]
+
 
 Box = tuple[float, float, float, float]
 
