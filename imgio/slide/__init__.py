@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ImgioError, UnsupportedFormatError, require
+from ..errors import ImgioError, MissingFileError, UnsupportedFormatError, require
 from ._base import AbstractSlide, OpenSlideError, OpenSlideUnsupportedFormatError
 
 if TYPE_CHECKING:
@@ -108,9 +108,9 @@ class OpenSlide(AbstractSlide):
     Raises
     ------
     OpenSlideUnsupportedFormatError
-        No imgio reader accepts the file.
+        The file is missing or no imgio reader accepts it (as openslide).
     OpenSlideError
-        The file is missing or corrupt.
+        The file is corrupt.
     """
 
     def __init__(
@@ -121,7 +121,7 @@ class OpenSlide(AbstractSlide):
         self._filename = filename
         try:
             self._image = Image(filename, storage_options=storage_options)
-        except UnsupportedFormatError as exc:
+        except (UnsupportedFormatError, MissingFileError) as exc:  # as openslide: "missing"
             raise OpenSlideUnsupportedFormatError(str(exc)) from exc
         except ImgioError as exc:
             raise OpenSlideError(str(exc)) from exc

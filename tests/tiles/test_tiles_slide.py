@@ -196,9 +196,15 @@ def test_other_formats_through_the_facade(fluo, tmp_path):
 
 
 def test_errors_and_image_slide(tmp_path):
-    with pytest.raises(islide.OpenSlideError, match="missing.svs") as info:
-        islide.OpenSlide(tmp_path / "missing.svs")
+    with pytest.raises(islide.OpenSlideUnsupportedFormatError, match="missing.svs") as info:
+        islide.OpenSlide(tmp_path / "missing.svs")  # openslide: "Unsupported or missing"
+    assert isinstance(info.value, islide.OpenSlideError)
     assert isinstance(info.value, ImgioError)
+    broken = tmp_path / "broken.svs"
+    broken.write_bytes(b"II*\0" + b"\xff" * 60)
+    with pytest.raises(islide.OpenSlideError, match="broken.svs") as info3:
+        islide.OpenSlide(broken)
+    assert not isinstance(info3.value, islide.OpenSlideUnsupportedFormatError)
     text = tmp_path / "notes.txt"
     text.write_text("not an image")
     with pytest.raises(islide.OpenSlideUnsupportedFormatError, match="no reader accepts") as info2:
