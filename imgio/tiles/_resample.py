@@ -29,9 +29,7 @@ def resample_axis(
             part = arr[tuple(sl)]
             if k == 1:
                 return part
-            shape = part.shape[:axis] + (n_out, k) + part.shape[axis + 1 :]
-            mean: np.ndarray[Any, Any] = part.reshape(shape).mean(axis=axis + 1, dtype=np.float32)
-            return mean
+            return _block_mean(arr, axis, s0, k, n_out)
     if f >= 3:  # big factors: average whole blocks first, then at most 3 taps remain
         return _block_then_resample(arr, axis, start, stop, n_out, int(f))
     edges = start + f * np.arange(n_out + 1, dtype=np.float64)
@@ -56,6 +54,23 @@ def resample_axis(
     return out
 
 
+def _block_mean(
+    arr: np.ndarray[Any, Any], axis: int, s0: int, k: int, n: int
+) -> np.ndarray[Any, Any]:
+    """Means of ``n`` blocks of ``k`` pixels from ``s0`` along ``axis`` (float32).
+
+    Sums ``k`` strided views: much faster than a reduction over a short reshaped axis.
+    """
+    index: list[slice] = [slice(None)] * arr.ndim
+    index[axis] = slice(s0, s0 + n * k, k)
+    acc: np.ndarray[Any, Any] = arr[tuple(index)].astype(np.float32)
+    for j in range(1, k):
+        index[axis] = slice(s0 + j, s0 + n * k, k)
+        acc += arr[tuple(index)]
+    acc *= np.float32(1.0 / k)
+    return acc
+
+
 def _block_then_resample(
     arr: np.ndarray[Any, Any], axis: int, start: float, stop: float, n_out: int, k: int
 ) -> np.ndarray[Any, Any]:
@@ -67,12 +82,12 @@ def _block_then_resample(
     n_in = arr.shape[axis]
     s0 = max(0, math.floor(start))
     full = (n_in - s0) // k
-    moved = np.moveaxis(arr, axis, 0)
-    head = moved[s0 : s0 + full * k].reshape((full, k) + moved.shape[1:])
-    blocks = [head.mean(axis=1, dtype=np.float32)] if full else []
+    blocks = [_block_mean(arr, axis, s0, k, full)] if full else []
     if s0 + full * k < n_in:
-        blocks.append(moved[s0 + full * k :].mean(axis=0, dtype=np.float32)[np.newaxis])
-    reduced = np.moveaxis(np.concatenate(blocks, axis=0), 0, axis)
+        tail = [slice(None)] * arr.ndim
+        tail[axis] = slice(s0 + full * k, n_in)
+        blocks.append(arr[tuple(tail)].mean(axis=axis, dtype=np.float32, keepdims=True))
+    reduced = np.concatenate(blocks, axis=axis) if len(blocks) > 1 else blocks[0]
     # the last block may be partial: give it its real width in the block coordinates
     stop_blocks = (min(stop, n_in) - s0) / k
     return resample_axis(reduced, axis, (start - s0) / k, stop_blocks, n_out)
