@@ -222,7 +222,7 @@ def test_fifty_concurrent_clients_get_correct_tiles(served: Served) -> None:
     ts = imgio.Image(served.root / SLIDE).tiles
     rng = random.Random(3)
     jobs = []
-    for _ in range(200):
+    for _ in range(100):
         z = rng.randrange(ts.levels)
         nx, ny = ts.layout.tile_grid(z)
         jobs.append((z, rng.randrange(nx), rng.randrange(ny)))
@@ -324,3 +324,39 @@ def test_openslide_deepzoom_parity_on_svs(shared_samples: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_cli_serve_starts_on_loopback(image_dir: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import free_port
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "imgio.cli", "serve", str(image_dir / "sub"), "--port", str(port)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/images", timeout=5)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert r.json() == [{"name": "cells.ome.tif"}]
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert f"http://127.0.0.1:{port}/" in err
+
+
+def test_cli_serve_refuses_a_missing_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from imgio.cli import main
+
+    assert main(["serve", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
