@@ -37,8 +37,10 @@ def _port() -> int:
 
 def _start(kind: str, path: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = _port()
-    if kind == "imgio":
+    if kind.startswith("imgio"):
         cmd = [sys.executable, "-m", "imgio.cli", "serve", str(path), "--port", str(port)]
+        if kind == "imgio (no tile cache)":
+            cmd += ["--cache-mb", "0"]
     else:
         cmd = [sys.executable, "-m", "benchmarks._serve_peer", "--lib", kind, str(path), str(port)]
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
@@ -133,7 +135,7 @@ def bench(path: Path, n: int, clients: int, rounds: int) -> list[list[str]]:
     warm = _requests(path.name, width, height, 64, seed=99)
     results: dict[str, list[dict[str, Any]]] = {}
     for _ in range(rounds):
-        for kind in ("imgio", "openslide", "tiffslide"):
+        for kind in ("imgio", "imgio (no tile cache)", "openslide", "tiffslide"):
             proc, port = _start(kind, path)
             try:
                 _load(port, warm, clients)

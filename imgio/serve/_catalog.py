@@ -25,7 +25,7 @@ __all__ = ["Catalog", "Entry", "NotServed"]
 _SUFFIXES = (
     ".tif", ".tiff", ".ome.tif", ".ome.tiff", ".svs", ".ndpi", ".scn", ".bif", ".btf",
     ".zarr", ".ome.zarr", ".czi", ".lif", ".nd2", ".png", ".jpg", ".jpeg", ".gif",
-    ".webp", ".bmp", ".jxl", ".companion.ome", ".zip",
+    ".webp", ".bmp", ".jxl", ".ome", ".zip",
 )  # fmt: skip
 _ZARR_MARKERS = (".zattrs", ".zgroup", "zarr.json")
 
