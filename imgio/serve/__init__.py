@@ -19,7 +19,7 @@ Endpoints (``NAME`` is the image's path under the served folder):
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import require
@@ -39,13 +39,15 @@ def app(
     cache_bytes: int = 256 << 20,
     threads: int | None = None,
     limits: Limits | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Starlette:
     """An ASGI app serving the images found under ``paths`` (files or folders).
 
     Parameters
     ----------
     paths
-        Files and folders to serve; nothing outside them is ever opened.
+        Files and folders to serve; nothing outside them is ever opened. A URL
+        (``s3://``, ``https://``) is served as one image.
     token
         When given, every request needs it (``Authorization: Bearer``, ``?token=`` once
         in the browser, then a cookie).
@@ -55,6 +57,8 @@ def app(
         Decode threads (default: twice the cores, at least 4).
     limits
         Caps on output size and pixels read per request.
+    storage_options
+        fsspec options for URL roots.
 
     Raises
     ------
@@ -65,7 +69,14 @@ def app(
     from ._app import make_app
 
     roots = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    return make_app(roots, token=token, cache_bytes=cache_bytes, threads=threads, limits=limits)
+    return make_app(
+        roots,
+        token=token,
+        cache_bytes=cache_bytes,
+        threads=threads,
+        limits=limits,
+        storage_options=storage_options,
+    )
 
 
 def run(

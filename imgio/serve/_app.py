@@ -14,7 +14,7 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -259,9 +259,10 @@ def make_app(
     cache_bytes: int = 256 << 20,
     threads: int | None = None,
     limits: Limits | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Starlette:
     """The ASGI app serving the images under ``paths`` (see :func:`imgio.serve.app`)."""
-    catalog = Catalog(paths)
+    catalog = Catalog(paths, storage_options=storage_options)
     views = Views(catalog, limits)
     srv = _Server(views, ByteLRU(cache_bytes), threads or max(4, 2 * (os.cpu_count() or 1)),
                   private=token is not None)  # fmt: skip

@@ -4,6 +4,10 @@ An image is named by its path relative to the root it was found under (prefixed 
 the root's name when several roots are served). A name from a request is resolved
 back to a path and accepted only when it is one the catalog listed: no ``..``, no
 absolute paths, no symlink that leads out of a root.
+
+A root may also be a URL (``s3://bucket/slide.ome.zarr``, ``https://...``): it is one
+image, named by its last path component, opened with the catalog's
+``storage_options``; nothing else at that location is reachable.
 """
 
 from __future__ import annotations
@@ -11,10 +15,10 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..image import Image
@@ -36,10 +40,10 @@ class NotServed(LookupError):
 
 @dataclass(frozen=True)
 class Entry:
-    """One servable image: its public name and its resolved path."""
+    """One servable image: its public name and its resolved path or URL."""
 
     name: str
-    path: Path
+    path: Path | str
 
 
 def _is_zarr_dir(p: Path) -> bool:
@@ -78,16 +82,30 @@ def _inside(path: Path, root: Path) -> bool:
 class Catalog:
     """Images under ``roots``, opened on demand and kept in a small LRU of open images."""
 
-    def __init__(self, roots: Sequence[str | os.PathLike[str]], *, max_open: int = 32) -> None:
+    def __init__(
+        self,
+        roots: Sequence[str | os.PathLike[str]],
+        *,
+        max_open: int = 32,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
         if not roots:
             raise ValueError("serve needs at least one file or folder")
         self._roots: list[tuple[str, Path]] = []
+        self._urls: dict[str, str] = {}
+        self.storage_options = dict(storage_options or {})
         for r in roots:
-            p = Path(r).expanduser()
+            if isinstance(r, str) and "://" in r and not r.startswith("file://"):
+                name = r.rstrip("/").rsplit("/", 1)[-1]
+                if not name or name in self._urls:
+                    raise ValueError(f"{r!r}: remote roots need distinct last path components")
+                self._urls[name] = r
+                continue
+            p = Path(r.removeprefix("file://") if isinstance(r, str) else r).expanduser()
             if not p.exists():
                 raise FileNotFoundError(f"{p} does not exist")
             self._roots.append((p.name, p.resolve()))
-        self._multi = len(self._roots) > 1
+        self._multi = len(self._roots) > 1 or (bool(self._roots) and bool(self._urls))
         self._open: OrderedDict[str, Image] = OrderedDict()
         self._max_open = max_open
         self._lock = threading.Lock()
@@ -103,7 +121,7 @@ class Catalog:
 
     def entries(self) -> list[Entry]:
         """Every servable image, in a stable order (rescanned on each call)."""
-        out: list[Entry] = []
+        out: list[Entry] = [Entry(name, url) for name, url in self._urls.items()]
         for prefix, base, confine in self._bases():
             for p in _walk(confine):
                 if _inside(p, confine):  # else a symlink leading out of the root
@@ -113,6 +131,8 @@ class Catalog:
     def resolve(self, name: str) -> Entry:
         """The entry called ``name``; anything else raises :class:`NotServed`."""
         refused = NotServed(f"no image named {name!r}")
+        if name in self._urls:
+            return Entry(name, self._urls[name])
         if not name or "\x00" in name or name.startswith("/") or "\\" in name:
             raise refused
         parts = name.split("/")
@@ -146,7 +166,7 @@ class Catalog:
                 self._open.move_to_end(name)
                 return img
         entry = self.resolve(name)
-        img = Image(entry.path)
+        img = Image(entry.path, storage_options=self.storage_options or None)
         with self._lock:
             self._open[name] = img
             while len(self._open) > self._max_open:

@@ -15,7 +15,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from . import run
     from ._views import Limits
 
-    missing = [p for p in args.paths if not Path(p).exists()]
+    missing = [p for p in args.paths if "://" not in p and not Path(p).exists()]
     if missing:
         sys.stderr.write(f"imgio: error: {missing[0]} does not exist\n")
         return 2
@@ -28,6 +28,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     sys.stderr.write(f"imgio: serving {', '.join(args.paths)} on http://{shown}:{args.port}/\n")
     limits = Limits(max_side=args.max_size, max_area=args.max_size * args.max_size)
     options: dict[str, Any] = {"cache_bytes": args.cache_mb << 20, "limits": limits}
+    if args.storage_option:
+        from ..cli import _storage_options
+
+        options["storage_options"] = _storage_options(args.storage_option)
     run(args.paths, host=args.host, port=args.port, token=args.token, **options)
     return 0
 
@@ -38,7 +42,13 @@ def add_serve_parser(sub: Any) -> None:
         "serve",
         help="serve images as tiles (DeepZoom, IIIF, JSON) with a viewer in the browser",
     )
-    p.add_argument("paths", nargs="+", help="files and folders to serve (nothing else is)")
+    p.add_argument("paths", nargs="+", help="files, folders or URLs to serve (nothing else is)")
+    p.add_argument(
+        "--storage-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="fsspec option for URLs (repeatable)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--token", help="require this access token (?token= once in the browser)")

@@ -284,7 +284,9 @@ class Views:
             dz = self._zooms.get(key)
         if dz is None:
             entry = self.catalog.resolve(name)
-            dz = DeepZoomGenerator(OpenSlide(entry.path), tile_size=tile, overlap=overlap)
+            options = self.catalog.storage_options or None
+            slide = OpenSlide(entry.path, storage_options=options)
+            dz = DeepZoomGenerator(slide, tile_size=tile, overlap=overlap)
             with self._lock:
                 self._zooms[key] = dz
         return dz

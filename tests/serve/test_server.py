@@ -360,3 +360,27 @@ def test_cli_serve_refuses_a_missing_path(
 
     assert main(["serve", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_remote_url_is_served_as_one_image(image_dir: Path) -> None:
+    """An image on an HTTP server (Range requests through fsspec) behind imgio serve."""
+    from imgio._loopback import RangeHTTPServer
+    from imgio.serve import app
+
+    with RangeHTTPServer(image_dir / "sub") as remote:
+        url = f"{remote.url}/cells.ome.tif"
+        server, thread, base = start(app([url]))
+        try:
+            with httpx.Client(base_url=base, timeout=60) as c:
+                assert c.get("/api/images").json() == [{"name": "cells.ome.tif"}]
+                r = c.get("/api/images/cells.ome.tif/tiles/zxy/1/0/0.png?C=0&style=")
+                assert r.status_code == 200
+                local = imgio.Image(image_dir / CELLS).tiles
+                want = png(local.get_tile(0, 0, 1, format="png", C=0))
+                np.testing.assert_array_equal(png(r.content), want)
+                assert c.get("/dzi/cells.ome.tif.dzi").status_code == 200
+                assert c.get("/api/images/other.tif/metadata").status_code == 404
+                assert any(req.path.endswith("cells.ome.tif") for req in remote.requests)
+        finally:
+            server.should_exit = True
+            thread.join(10)
