@@ -21,6 +21,7 @@ MODULES = {
     "zarr": "benchmarks.bench_zarr",
     "remote": "benchmarks.bench_remote",
     "serve": "benchmarks.bench_serve",
+    "wsi": "benchmarks.bench_wsi",
 }
 
 

@@ -119,6 +119,8 @@ def write_dzi(
 
     Returns the path of the ``.dzi`` file.
     """
+    import numpy as np
+
     from . import _threads
     from .slide import OpenSlide
     from .slide.deepzoom import DeepZoomGenerator
@@ -132,14 +134,14 @@ def write_dzi(
         name = Path(slide.rstrip("/")).name.split(".")[0] or "slide"
         root = Path(outdir)
         files = root / f"{name}_files"
-        jobs = []
+        jobs: list[tuple[int, int, int]] = []
         for level, (cols, rows) in enumerate(dz.level_tiles):
             (files / str(level)).mkdir(parents=True, exist_ok=True)
             jobs.extend((level, col, row) for row in range(rows) for col in range(cols))
 
         def one(job: tuple[int, int, int]) -> None:
             level, col, row = job
-            arr = dz.get_tile(level, (col, row), as_array=True)
+            arr = np.asarray(dz.get_tile(level, (col, row), as_array=True))
             ext = "jpeg" if fmt == "jpeg" else "png"
             data = encode(arr, fmt, quality=quality)
             (files / str(level) / f"{col}_{row}.{ext}").write_bytes(data)

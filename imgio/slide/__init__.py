@@ -241,7 +241,8 @@ def _as_rgba(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
 def _pil(arr: np.ndarray[Any, Any], mode: str) -> PILImage.Image:
     image_mod: Any = require("PIL.Image", extra="slide", package="Pillow")
-    return image_mod.fromarray(np.ascontiguousarray(arr), mode)
+    out: PILImage.Image = image_mod.fromarray(np.ascontiguousarray(arr), mode)
+    return out
 
 
 class _Associated(Mapping[str, "PILImage.Image"]):
@@ -282,9 +283,14 @@ def _properties(image: Image, ts: TileSource, vendor: str) -> dict[str, str]:
     if mag and (lay.mpp_x is None or abs(mag - 10.0 / lay.mpp_x) > 1e-9):
         props[PROPERTY_NAME_OBJECTIVE_POWER] = f"{mag:g}"
     props["openslide.level-count"] = str(lay.n_stored)
+    tile0 = dict(zip(lay.order, image.source(ts.scene, 0).chunks, strict=True))
     for k, ((h, w), (dy, dx)) in enumerate(zip(lay.sizes, lay.downsamples, strict=True)):
         src = image.source(ts.scene, k)
         chunks = dict(zip(lay.order, src.chunks, strict=True))
+        # a chunk as large as a small level is a tile clipped to it: report the stored tile
+        for d, n in (("Y", h), ("X", w)):
+            if chunks[d] == n < tile0[d]:
+                chunks[d] = tile0[d]
         props[f"openslide.level[{k}].width"] = str(w)
         props[f"openslide.level[{k}].height"] = str(h)
         props[f"openslide.level[{k}].downsample"] = _num((dy + dx) / 2)

@@ -138,7 +138,7 @@ class Layout:
             raise SelectionError(
                 f"z={z!r} out of range: this image has levels 0..{self.levels - 1}"
             )
-        return 2 ** (self.levels - 1 - int(z))
+        return int(2 ** (self.levels - 1 - int(z)))
 
     def tile_grid(self, z: int) -> tuple[int, int]:
         """(tiles across, tiles down) at virtual level ``z``."""

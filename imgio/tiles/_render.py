@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Mapping
@@ -33,12 +34,20 @@ class Renderer:
     _lock: threading.Lock
 
     # --------------------------------------------------------------- internals
+    def _source(self, level: int) -> Any:
+        """The presented array source of a stored level (made once)."""
+        cache: dict[int, Any] = self.__dict__.setdefault("_sources", {})
+        src = cache.get(level)
+        if src is None:
+            src = cache[level] = self.image.source(self.scene, level)
+        return src
+
     def _read(
         self, level: int, y0: int, y1: int, x0: int, x1: int, sels: list[dict[str, int]]
     ) -> list[np.ndarray[Any, Any]]:
         """``(h, w, bands)`` of each frame selection at a stored level (one read per C group)."""
         lay = self.layout
-        src = self.image.source(self.scene, level)
+        src = self._source(level)
         groups: dict[tuple[tuple[str, int], ...], list[int]] = {}
         for i, sel in enumerate(sels):
             groups.setdefault(tuple((d, v) for d, v in sel.items() if d != "C"), []).append(i)
@@ -120,7 +129,7 @@ class Renderer:
         )
         planes = [data[lay.frame_of(s)][..., k] for s, k in zip(sels, samples, strict=True)]
         limits = [
-            resolve_limits(b, lay.dtype, lambda s=s, k=k: self._sample_stats(s, k))
+            resolve_limits(b, lay.dtype, functools.partial(self._sample_stats, s, k))
             for b, s, k in zip(bands, sels, samples, strict=True)
         ]
         return render(planes, bands, limits)
@@ -136,11 +145,7 @@ class Renderer:
         robust = lay.dtype != np.uint8
         lo, hi = ("min:0.001", "max:0.001") if robust else (0, 255)
         if lay.frame_sizes.get("C", 1) > 1 and lay.bands == 1 and not chosen:
-            colors = (
-                self.image.get_channel_colors(self.scene)
-                if hasattr(self.image, "get_channel_colors")
-                else _scene_colors(self.image, self.scene)
-            )
+            colors = _scene_colors(self.image, self.scene)
             spec = [
                 {
                     "channel": c,

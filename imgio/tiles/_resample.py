@@ -30,7 +30,10 @@ def resample_axis(
             if k == 1:
                 return part
             shape = part.shape[:axis] + (n_out, k) + part.shape[axis + 1 :]
-            return part.reshape(shape).mean(axis=axis + 1, dtype=np.float32)
+            mean: np.ndarray[Any, Any] = part.reshape(shape).mean(axis=axis + 1, dtype=np.float32)
+            return mean
+    if f >= 3:  # big factors: average whole blocks first, then at most 3 taps remain
+        return _block_then_resample(arr, axis, start, stop, n_out, int(f))
     edges = start + f * np.arange(n_out + 1, dtype=np.float64)
     first = np.floor(edges[:-1] + _EPS).astype(np.int64)
     taps = max(1, int(math.ceil(f)) + 1)
@@ -43,14 +46,36 @@ def resample_axis(
         weights[k] = np.clip(hi - lo, 0, None)
         index[k] = np.clip(i, 0, n_in - 1)
     weights /= np.maximum(weights.sum(axis=0), 1e-12)
-    shape = [1] * arr.ndim
-    shape[axis] = n_out
+    bshape = [1] * arr.ndim
+    bshape[axis] = n_out
     out = np.zeros(arr.shape[:axis] + (n_out,) + arr.shape[axis + 1 :], dtype=np.float32)
     for k in range(taps):
         if not weights[k].any():
             continue
-        out += np.take(arr, index[k], axis=axis) * weights[k].reshape(shape)
+        out += np.take(arr, index[k], axis=axis) * weights[k].reshape(bshape)
     return out
+
+
+def _block_then_resample(
+    arr: np.ndarray[Any, Any], axis: int, start: float, stop: float, n_out: int, k: int
+) -> np.ndarray[Any, Any]:
+    """Mean of ``k``-pixel blocks from ``floor(start)``, then the remaining factor (< 2).
+
+    Exact where output edges fall on block edges; elsewhere a block straddling an
+    output edge is shared by its overlap, as Pillow's ``reduce`` + resize does.
+    """
+    n_in = arr.shape[axis]
+    s0 = max(0, math.floor(start))
+    full = (n_in - s0) // k
+    moved = np.moveaxis(arr, axis, 0)
+    head = moved[s0 : s0 + full * k].reshape((full, k) + moved.shape[1:])
+    blocks = [head.mean(axis=1, dtype=np.float32)] if full else []
+    if s0 + full * k < n_in:
+        blocks.append(moved[s0 + full * k :].mean(axis=0, dtype=np.float32)[np.newaxis])
+    reduced = np.moveaxis(np.concatenate(blocks, axis=0), 0, axis)
+    # the last block may be partial: give it its real width in the block coordinates
+    stop_blocks = (min(stop, n_in) - s0) / k
+    return resample_axis(reduced, axis, (start - s0) / k, stop_blocks, n_out)
 
 
 def area_resize(
@@ -70,7 +95,8 @@ def area_resize(
         return out
     if np.issubdtype(arr.dtype, np.integer):
         info = np.iinfo(arr.dtype)
-        return np.clip(np.rint(out), info.min, info.max).astype(arr.dtype)
+        ints: np.ndarray[Any, Any] = np.clip(np.rint(out), info.min, info.max).astype(arr.dtype)
+        return ints
     if arr.dtype == np.bool_:
         return out >= 0.5
     return out.astype(arr.dtype)

@@ -312,7 +312,8 @@ def render(
     if alpha is not None:
         out[..., 3] = np.minimum(out[..., 3], alpha)
     keep = 4 if (out[..., 3] < 255).any() else 3
-    return np.clip(np.rint(out[..., :keep]), 0, 255).astype(np.uint8)
+    result: np.ndarray[Any, Any] = np.clip(np.rint(out[..., :keep]), 0, 255).astype(np.uint8)
+    return result
 
 
 def _apply_palette(
@@ -322,8 +323,10 @@ def _apply_palette(
         palette = np.array([(0, 0, 0, 255), (255, 255, 255, 255)], dtype=np.float32)
     n = len(palette)
     if n == 2:
-        return palette[0] + v[..., None] * (palette[1] - palette[0])
+        two: np.ndarray[Any, Any] = palette[0] + v[..., None] * (palette[1] - palette[0])
+        return two
     pos = v * (n - 1)
     i = np.minimum(pos.astype(np.int64), n - 2)
     t = (pos - i)[..., None]
-    return palette[i] * (1 - t) + palette[i + 1] * t
+    many: np.ndarray[Any, Any] = palette[i] * (1 - t) + palette[i + 1] * t
+    return many

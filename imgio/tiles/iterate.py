@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _threads
 from ..errors import SelectionError
 from ._encode import encode, normalize_format
 from ._render import pad_tile
@@ -28,9 +27,9 @@ def _positions(start: float, stop: float, size: int, overlap: int) -> list[tuple
     origin; those meeting ``[start, stop)`` are kept, cropped to it.
     """
     stride = size - overlap
+    out: list[tuple[int, int, int]] = []
     first = max(0, math.floor(start / stride))
     last = max(first, math.ceil((stop - overlap) / stride) - 1)
-    out = []
     for k in range(first, last + 1):
         a, b = max(k * stride, round(start)), min(k * stride + size, round(stop))
         if b > a:
@@ -69,7 +68,7 @@ def tile_specs(
     ys = _positions(box[1] / s, box[3] / s, th, overlap)
     half = overlap // 2
     first_x, first_y, last_x, last_y = xs[0][0], ys[0][0], xs[-1][0], ys[-1][0]
-    out = []
+    out: list[dict[str, Any]] = []
     for ky, y0, y1 in ys:
         for kx, x0, x1 in xs:
             out.append(
@@ -129,7 +128,9 @@ def tile_iterator(
     region
         ``left``/``top``/``right``/``bottom``/``width``/``height``/``units`` (base pixels).
     prefetch
-        Tiles decoded ahead on the decode pool (default: twice its thread count).
+        Runs of tiles read ahead in the background (default 1; 0 reads in the loop).
+        Neighbouring tiles of a row are read in one go (each stored tile decoded once,
+        on every thread of the decode pool) and sliced.
 
     Yields
     ------
@@ -140,38 +141,80 @@ def tile_iterator(
     """
     fmt = normalize_format(format)
     specs = tile_specs(ts, tile_size, overlap, scale, magnification, region)
-    ahead = prefetch if prefetch is not None else 2 * _threads.decode_threads()
+    lay = ts.layout
 
-    def load(spec: dict[str, Any]) -> dict[str, Any]:
-        box = (spec["gx"], spec["gy"], spec["gx"] + spec["gwidth"], spec["gy"] + spec["gheight"])
-        box = (box[0], box[1], min(box[2], ts.layout.width), min(box[3], ts.layout.height))
-        arr = ts._pixels(box, (spec["height"], spec["width"]), frame, axes, style, fmt)
-        return {**spec, "format": fmt, "tile": encode(arr, fmt, quality=ts.jpeg_quality)}
+    def load(block: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One read for a run of tiles on a row; the tiles are slices of it."""
+        first, last = block[0], block[-1]
+        s = first["scale"]
+        x0, x1 = first["x"], max(t["x"] + t["width"] for t in block)
+        y0, y1 = first["y"], last["y"] + last["height"]
+        box = (x0 * s, y0 * s, min(x1 * s, lay.width), min(y1 * s, lay.height))
+        strip = ts._pixels(box, (y1 - y0, x1 - x0), frame, axes, style, fmt)
+        out = []
+        for spec in block:
+            a, b = spec["x"] - x0, spec["y"] - y0
+            tile = np.ascontiguousarray(strip[b : b + spec["height"], a : a + spec["width"]])
+            out.append({**spec, "format": fmt, "tile": encode(tile, fmt, quality=ts.jpeg_quality)})
+        return out
 
-    yield from _ahead(load, specs, ahead)
+    blocks = _blocks(specs)
+    ahead = 1 if prefetch is None else prefetch
+    for tiles in _ahead(load, blocks, ahead):
+        yield from tiles
 
 
-def _ahead(load: Any, specs: list[dict[str, Any]], ahead: int) -> Iterator[dict[str, Any]]:
-    if ahead <= 0 or _threads.decode_threads() <= 1:
-        yield from map(load, specs)
+BLOCK_TILES = 48  # tiles read together (all columns of a few rows when the grid is narrow)
+BLOCK_COLUMNS = 32
+
+
+def _blocks(specs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Tiles read together, kept in row-major order.
+
+    Up to ``BLOCK_COLUMNS`` tiles of a row; when the whole row fits, several rows at
+    once (``BLOCK_TILES`` in all), so overlapping rows decode their stored tiles once.
+    """
+    rows: list[list[dict[str, Any]]] = []
+    for spec in specs:
+        if rows and rows[-1][0]["y"] == spec["y"]:
+            rows[-1].append(spec)
+        else:
+            rows.append([spec])
+    ncols = len(rows[0]) if rows else 1
+    if ncols > BLOCK_COLUMNS:
+        return [
+            row[i : i + BLOCK_COLUMNS] for row in rows for i in range(0, len(row), BLOCK_COLUMNS)
+        ]
+    per = max(1, BLOCK_TILES // ncols)
+    return [sum(rows[i : i + per], []) for i in range(0, len(rows), per)]
+
+
+def _ahead(load: Any, blocks: list[Any], ahead: int) -> Iterator[Any]:
+    """``map(load, blocks)`` with ``ahead`` blocks read in the background.
+
+    A plain helper thread (not the decode pool) reads ahead, so each read still decodes
+    its tiles on every thread of the pool.
+    """
+    if ahead <= 0:
+        yield from map(load, blocks)
         return
-    pool = _threads._get_pool()
-    pending: deque[Future[dict[str, Any]]] = deque()
-    it = iter(specs)
-    try:
-        for spec in it:
-            pending.append(pool.submit(load, spec))
-            if len(pending) >= ahead:
-                break
-        while pending:
-            done = pending.popleft().result()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(pool.submit(load, nxt))
-            yield done
-    finally:
-        for fut in pending:
-            fut.cancel()
+    with ThreadPoolExecutor(1, thread_name_prefix="imgio-tiles-ahead") as pool:
+        pending: deque[Future[Any]] = deque()
+        it = iter(blocks)
+        try:
+            for block in it:
+                pending.append(pool.submit(load, block))
+                if len(pending) > ahead:
+                    break
+            while pending:
+                done = pending.popleft().result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(pool.submit(load, nxt))
+                yield done
+        finally:
+            for fut in pending:
+                fut.cancel()
 
 
 def tile_batches(

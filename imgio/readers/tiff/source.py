@@ -152,9 +152,48 @@ class TiffSource:
 
     # ------------------------------------------------------------------ reading
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
+        whole = self._one_segment(key)
+        if whole is not None:
+            return whole
         out = np.empty(tuple(k.stop - k.start for k in key), dtype=self.dtype)
         self.read_into(key, out)
         return out
+
+    def _one_segment(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any] | None:
+        """Exactly one whole interior segment of one plane: the decoded tile, not a copy."""
+        nplane = len(self.plane_shape)
+        if self.raw_dtype is not None or any(k.stop - k.start != 1 for k in key[:nplane]):
+            return None
+        g = self.geometry
+        win = self._normal_window(key[nplane:])
+        if g.sep != 1 or win[4] != (0, g.contig):
+            return None
+        segs = (g.seg_depth, g.seg_length, g.seg_width)
+        for (start, stop), seg, n in zip(win[1:4], segs, (g.depth, g.length, g.width), strict=True):
+            if start % seg or stop - start != min(seg, n) or stop > n:
+                return None
+        pid = int(np.ravel_multi_index([k.start for k in key[:nplane]], self.plane_shape))
+        plane = self.planes[pid] if nplane else self.planes[0]
+        if plane is None:
+            return None
+        (seg,) = self._segments(win)
+        offset, count = int(plane[1][seg]), int(plane[2][seg])
+        if count <= 0 or offset <= 0:
+            return None
+        data = self.locations[plane[0]].read_range(offset, count)
+        try:
+            decode, args = keyframe_decoder(self.locations[self.keyframe[0]], self.keyframe[1])
+            tile = decode(data, seg, **args)[0]
+        except Exception as exc:  # noqa: BLE001 - codec errors vary by codec
+            raise CorruptFileError(
+                f"{self.where}: cannot decode segment {seg} of plane {pid}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        shape = tuple(k.stop - k.start for k in key)
+        if tile is None or tile.dtype != self.dtype or tile.size != math.prod(shape):
+            return None  # the general path fills or reports it
+        STATS.add(1, count)
+        return np.asarray(tile).reshape(shape)
 
     def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
         """Decode the segments covering ``key`` straight into ``out``."""
