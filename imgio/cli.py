@@ -195,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ._cli_slide import add_slide_parsers  # thumbnail, region, tiles
 
     add_slide_parsers(sub)
+    from .serve._cli import add_serve_parser
+
+    add_serve_parser(sub)
     return parser
 
 
