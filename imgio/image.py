@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from . import _lazy
 from ._location import Location, as_location
 from ._registry import open_reader
 from .dims import Dims, PhysicalPixelSizes, standard_order
-from .errors import SelectionError
+from .errors import ImgioWarning, SelectionError
 from .readers.base import ArraySource, Reader, SceneInfo
 
 if TYPE_CHECKING:
@@ -321,6 +322,7 @@ class Image:
                 raise SelectionError(f"cannot return dims {order_out!r} from {order!r}")
         index: list[Any] = []
         kept: list[str] = []
+        dropped: list[str] = []
         for d, n in zip(order, shape, strict=True):
             sel = selection.get(d, None)
             if d == "C" and sel is not None:
@@ -328,10 +330,7 @@ class Image:
             if sel is None:
                 if wanted is not None and d not in wanted:
                     if n != 1:
-                        raise SelectionError(
-                            f"dim {d} has size {n} and is not in the requested order "
-                            f"{order_out!r}: select one with {d}=<index> or add {d} to the order"
-                        )
+                        dropped.append(f"{d} (size {n})")
                     index.append(0)
                 else:
                     index.append(slice(None))
@@ -350,6 +349,10 @@ class Image:
                 sel = slice(sel.start, sel.stop, sel.step)
             if isinstance(sel, slice):
                 count = len(range(*sel.indices(n)))
+                if count == 0:
+                    raise SelectionError(
+                        f"{d}={_slice_text(sel)} selects nothing; {d} has {n} values (0..{n - 1})"
+                    )
             else:
                 sel = [int(v) for v in sel]
                 bad_values = [v for v in sel if not -n <= v < n]
@@ -367,6 +370,13 @@ class Image:
                 continue
             index.append(sel)
             kept.append(d)
+        if dropped:
+            warnings.warn(
+                f"dims {', '.join(dropped)} are not in the requested order {order_out!r}: "
+                f"took index 0 of each (select one with e.g. {dropped[0][0]}=<index>)",
+                ImgioWarning,
+                stacklevel=3,
+            )
         return tuple(index), kept, wanted if wanted is not None else kept
 
     def get_image_dask_data(
@@ -469,6 +479,11 @@ class Image:
             for k, v in self._summary()
         )
         return f"<table><caption>imgio.Image</caption>{rows}</table>"
+
+
+def _slice_text(sel: slice) -> str:
+    parts = ["" if v is None else str(v) for v in (sel.start, sel.stop, sel.step)]
+    return f"slice({', '.join(p or 'None' for p in (parts if sel.step is not None else parts[:2]))})"
 
 
 def _channel_index(sel: Any, names: Sequence[str] | None) -> Any:
