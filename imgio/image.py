@@ -482,8 +482,8 @@ class Image:
 
 
 def _slice_text(sel: slice) -> str:
-    parts = ["" if v is None else str(v) for v in (sel.start, sel.stop, sel.step)]
-    return f"slice({', '.join(p or 'None' for p in (parts if sel.step is not None else parts[:2]))})"
+    parts = [sel.start, sel.stop] + ([sel.step] if sel.step is not None else [])
+    return f"slice({', '.join(str(v) for v in parts)})"
 
 
 def _channel_index(sel: Any, names: Sequence[str] | None) -> Any:
