@@ -14,7 +14,7 @@ import numpy as np
 from . import _lazy
 from ._location import Location, as_location
 from ._registry import open_reader
-from .dims import Dims, PhysicalPixelSizes, standard_order
+from .dims import Dims, PhysicalPixelSizes, Scale, standard_order
 from .errors import ImgioWarning, SelectionError
 from .readers.base import ArraySource, Reader, SceneInfo
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import dask.array as da
     import xarray as xr
     from ome_types import OME
+
+    from ._standard import StandardMetadata
 
 __all__ = ["Image", "imread", "imread_dask"]
 
@@ -54,21 +56,76 @@ class Image:
 
     def __init__(
         self,
-        path: PathLike,
+        path: PathLike | Any,
         reader: str | type[Reader] | None = None,
         *,
         storage_options: Mapping[str, Any] | None = None,
         chunks: _lazy.ChunkSpec = "auto",
         reconstruct_mosaic: bool = True,
+        dim_order: str | Sequence[str | None] | None = None,
+        channel_names: Sequence[str] | Sequence[Sequence[str] | None] | None = None,
+        physical_pixel_sizes: Any = None,
     ) -> None:
-        self._location = as_location(path, storage_options)
-        options = {"reconstruct_mosaic": reconstruct_mosaic}
-        self._reader = open_reader(self._location, reader, options)
         self._chunks = chunks
         self._scene = 0
         self._level = 0
         self._cache: dict[tuple[int, int], xr.DataArray] = {}
         self._lock = threading.Lock()
+        self._ome_ids: list[str] | None = None
+        self._overrides = {
+            "dim_order": dim_order,
+            "channel_names": channel_names,
+            "physical_pixel_sizes": physical_pixel_sizes,
+        }
+        self._options = {"reconstruct_mosaic": reconstruct_mosaic}
+        from .readers.array import ArrayReader, is_array_like
+
+        if is_array_like(path) and not isinstance(path, (str, os.PathLike, Location)):
+            self._reader: Reader = ArrayReader(path, **self._overrides)
+            self._location = self._reader.location
+            return
+        self._location = as_location(path, storage_options)
+        self._reader = self._open_file(reader)
+
+    def _open_file(self, reader: str | type[Reader] | None) -> Reader:
+        opened = open_reader(self._location, reader, self._options)
+        if any(v is not None for v in self._overrides.values()):
+            from ._overrides import OverrideReader
+
+            return OverrideReader(opened, **self._overrides)
+        return opened
+
+    # pickling (Image objects travel to dask workers): files reopen, arrays travel whole
+    def __getstate__(self) -> dict[str, Any]:
+        from .readers.array import ArrayReader
+
+        state: dict[str, Any] = {
+            "chunks": self._chunks,
+            "scene": self._scene,
+            "level": self._level,
+            "overrides": self._overrides,
+            "options": self._options,
+            "location": self._location,
+        }
+        inner = getattr(self._reader, "inner", self._reader)
+        if isinstance(self._reader, ArrayReader):
+            state["array_reader"] = self._reader
+        else:
+            state["reader"] = type(inner)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._chunks = state["chunks"]
+        self._scene, self._level = state["scene"], state["level"]
+        self._cache = {}
+        self._lock = threading.Lock()
+        self._ome_ids = None
+        self._overrides, self._options = state["overrides"], state["options"]
+        self._location = state["location"]
+        if "array_reader" in state:
+            self._reader = state["array_reader"]
+        else:
+            self._reader = self._open_file(state["reader"])
 
     # ----------------------------------------------------------------- scenes
     @property
@@ -101,12 +158,25 @@ class Image:
             return self._scene
         names = self.scenes
         if isinstance(scene, str):
-            if scene not in names:
-                raise SelectionError(f"no scene named {scene!r}; scenes are {list(names)}")
-            return names.index(scene)
+            if scene in names:
+                return names.index(scene)
+            ids = self._scene_ids()
+            if scene in ids:
+                return ids.index(scene)
+            raise SelectionError(f"no scene named {scene!r}; scenes are {list(names)}")
         if not isinstance(scene, (int, np.integer)) or not -len(names) <= scene < len(names):
             raise SelectionError(f"scene {scene!r} out of range (0..{len(names) - 1})")
         return int(scene) % len(names)
+
+    def _scene_ids(self) -> list[str]:
+        """The OME ``Image`` IDs (``"Image:0"``...) when they map one to one onto the scenes."""
+        if self._ome_ids is None:
+            from ._ome import parse_light
+
+            xml = self._reader.ome_xml()
+            ids = [im.id for im in parse_light(xml)] if xml else []
+            self._ome_ids = ids if len(ids) == len(self._infos()) else []
+        return self._ome_ids
 
     def set_scene(self, scene: int | str) -> None:
         """Make ``scene`` (index or name) current; the level goes back to 0."""
@@ -413,6 +483,53 @@ class Image:
         data = _lazy.read(self.source(s, lvl), index)
         return np.transpose(data, [kept.index(d) for d in wanted]) if kept != wanted else data
 
+    # ------------------------------------------- AICSImageIO / bioio names
+    def get_stack(self, **kwargs: Any) -> np.ndarray[Any, Any]:
+        """Every scene read and stacked on a new first dim ``I`` (scenes must share shape).
+
+        Options: ``drop_non_matching_scenes``, ``select_scenes``, ``scene_character``,
+        ``scene_coord_values`` (``"index"`` or ``"names"``), as in AICSImageIO.
+        """
+        from ._stack import stack
+
+        return stack(self, "data", **kwargs)  # type: ignore[no-any-return]
+
+    def get_dask_stack(self, **kwargs: Any) -> da.Array:
+        """Like :meth:`get_stack`, lazily."""
+        from ._stack import stack
+
+        return stack(self, "dask_data", **kwargs)  # type: ignore[no-any-return]
+
+    def get_xarray_stack(self, **kwargs: Any) -> xr.DataArray:
+        """Like :meth:`get_stack`, as a DataArray with the first scene's coords."""
+        from ._stack import stack
+
+        return stack(self, "xarray_data", **kwargs)  # type: ignore[no-any-return]
+
+    def get_xarray_dask_stack(self, **kwargs: Any) -> xr.DataArray:
+        """Like :meth:`get_xarray_stack`, lazily."""
+        from ._stack import stack
+
+        return stack(self, "xarray_dask_data", **kwargs)  # type: ignore[no-any-return]
+
+    @property
+    def resolution_level_dims(self) -> dict[int, tuple[int, ...]]:
+        """Shape (presented order) of every level of the current scene."""
+        return {lvl: self._presented(self._scene, lvl)[1] for lvl in self.resolution_levels}
+
+    @property
+    def scale(self) -> Scale:
+        """bioio's ``Scale(T, C, Z, Y, X)``: seconds per time point and µm per pixel."""
+        z, y, x = self.physical_pixel_sizes
+        return Scale(T=self.time_interval, C=None, Z=z, Y=y, X=x)
+
+    @property
+    def standard_metadata(self) -> StandardMetadata:
+        """bioio's common acquisition fields (objective, imaging date, binning...)."""
+        from ._standard import standard_metadata
+
+        return standard_metadata(self)
+
     # -------------------------------------------------------------- metadata
     @property
     def metadata(self) -> Any:
@@ -549,3 +666,4 @@ def imread_dask(path: PathLike, **selection: Any) -> da.Array:
     scene, level = sel.pop("scene", None), sel.pop("level", None)
     img = Image(path, **opts)
     return img.get_image_dask_data(None, scene=scene, level=level, **sel)
+
