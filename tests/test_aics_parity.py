@@ -37,12 +37,14 @@ IMAGE = """<Image ID="Image:{i}" Name="well {i}">
 <ExperimenterRef ID="Experimenter:0"/><InstrumentRef ID="Instrument:0"/>
 <ObjectiveSettings ID="Objective:0:0"/>
 <Pixels ID="Pixels:{i}" DimensionOrder="XYCZT" Type="uint16" SizeX="20" SizeY="16" SizeZ="1"
- SizeC="2" SizeT="3" PhysicalSizeX="0.5" PhysicalSizeY="0.5" TimeIncrement="4" TimeIncrementUnit="s">
+ SizeC="2" SizeT="3" PhysicalSizeX="0.5" PhysicalSizeY="0.5"
+ TimeIncrement="4" TimeIncrementUnit="s">
 <Channel ID="Channel:{i}:0" Name="DAPI" SamplesPerPixel="1">
 <DetectorSettings ID="Detector:0" Binning="2x2"/></Channel>
 <Channel ID="Channel:{i}:1" Name="GFP" SamplesPerPixel="1"/>
 <TiffData IFD="{ifd}" PlaneCount="6"/>
-<Plane TheZ="0" TheC="0" TheT="0" PositionX="1.5" PositionXUnit="mm" PositionY="20" PositionYUnit="µm"/>
+<Plane TheZ="0" TheC="0" TheT="0" PositionX="1.5" PositionXUnit="mm"
+ PositionY="20" PositionYUnit="µm"/>
 </Pixels></Image>"""
 
 
