@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import distributed
 import numpy as np
 import pytest
 import tifffile
@@ -23,16 +24,7 @@ import imgio
 from imgio._location import HEADER_BLOCK
 from imgio._loopback import RangeHTTPServer
 from imgio._threads import decode_threads
-
-distributed = pytest.importorskip("distributed")
-from imgio.dask_utils import cluster_and_client  # noqa: E402
-
-try:
-    from imgio.writers import write as _write  # noqa: F401
-except ImportError:
-    HAVE_WRITERS = False
-else:
-    HAVE_WRITERS = True
+from imgio.dask_utils import cluster_and_client
 
 SHAPE = (3, 1024, 768)  # C Y X
 TILE = 128
@@ -138,7 +130,6 @@ def test_remote_graph_on_workers(client: Any, pyramid: tuple[Path, list[Any]]) -
         assert sum(r.body_bytes for r in others) <= parses * 4 * (HEADER_BLOCK + 4096)
 
 
-@pytest.mark.skipif(not HAVE_WRITERS, reason="imgio.writers.write not available")
 def test_write_ome_zarr_with_client(
     client: Any, pyramid: tuple[Path, list[Any]], tmp_path: Path
 ) -> None:

@@ -29,14 +29,6 @@ import imgio
 from imgio._location import HEADER_BLOCK
 from imgio._loopback import RangeHTTPServer
 
-try:
-    from imgio.readers.ome_zarr import OmeZarrReader  # noqa: F401
-except ImportError:  # the OME-Zarr reader has not landed
-    HAVE_OME_ZARR = False
-else:
-    HAVE_OME_ZARR = True
-needs_ome_zarr = pytest.mark.skipif(not HAVE_OME_ZARR, reason="OME-Zarr reader not available")
-
 SEED = 20261124
 TILE = 128
 SHAPE = (2, 1000, 900)  # C Y X; edges not multiples of the tile on purpose
@@ -320,7 +312,6 @@ def test_remote_sources_pickle(files: dict[str, Any], http: RangeHTTPServer) -> 
 
 
 # ----------------------------------------------------------------- OME-Zarr
-@needs_ome_zarr
 @pytest.mark.parametrize("name", ["v04", "v05"])
 def test_zarr_http(files: dict[str, Any], http: RangeHTTPServer, name: str) -> None:
     store = files["root"] / f"{name}.ome.zarr"
@@ -341,7 +332,6 @@ def test_zarr_http(files: dict[str, Any], http: RangeHTTPServer, name: str) -> N
                 assert need <= sent <= SLACK * need + index, (level, ys, xs, need, index, sent)
 
 
-@needs_ome_zarr
 @pytest.mark.parametrize("name", ["v04", "v05"])
 def test_zarr_s3(files: dict[str, Any], s3: S3, name: str) -> None:
     options, proxy = s3
