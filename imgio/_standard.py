@@ -133,11 +133,11 @@ def _objective(ome: OME, image: Any) -> str | None:
     obj = objectives.get(settings.id) if settings is not None else None
     obj = obj or instrument.objectives[0]
     parts = []
-    if obj.nominal_magnification is not None:
+    if obj.nominal_magnification:  # 0 is what some converters write for "unknown"
         parts.append(f"{round(float(obj.nominal_magnification))}x")
-    if obj.lens_na is not None:
+    if obj.lens_na:
         parts.append(f"{obj.lens_na}")
     text = "/".join(parts)
-    if obj.immersion is not None:
+    if text and obj.immersion is not None and obj.immersion.value != "Other":
         text += str(obj.immersion.value)
     return text or obj.model or None
