@@ -6,5 +6,4 @@ BUILTIN_READERS: dict[str, str] = {
     "tiff": "imgio.readers.tiff:TiffReader",
     "ome-zarr": "imgio.readers.ome_zarr:OmeZarrReader",
     "ome-companion": "imgio.readers.tiff.companion:CompanionReader",
-    "array": "imgio.readers.array:ArrayReader",
 }

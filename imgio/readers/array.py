@@ -4,6 +4,10 @@
 opens one array (or a list of arrays, one scene each) like a file: same dims, selections,
 stacks and writers. Dims default to the last letters of ``TCZYX`` (as AICSImageIO does);
 an xarray DataArray brings its own dims, channel coords and (evenly spaced) µm coords.
+
+It follows the reader contract but is not in the file registry (it opens no files, and
+would only add a line to every "no reader accepts" message): ``Image`` uses it directly
+when given arrays.
 """
 
 from __future__ import annotations
