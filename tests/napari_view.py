@@ -68,16 +68,9 @@ def main(out_dir: str, files: list[str]) -> None:
         from imageio import v3 as iio
         from qtpy.QtWidgets import QApplication
 
-        import imgio
-
         pm = npe2.PluginManager.instance()
         pm.discover()
-        try:
-            pm.get_manifest("imgio")
-        except KeyError:
-            pm.register(
-                npe2.PluginManifest.from_file(Path(imgio.__file__).with_name("napari.yaml"))
-            )
+        pm.get_manifest("imgio")  # the installed package's napari.manifest entry point
         viewer = napari.Viewer(show=True)
         viewer.window.resize(1000, 740)
         report = []

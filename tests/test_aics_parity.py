@@ -120,6 +120,11 @@ def test_list_of_arrays_is_scenes_and_stacks() -> None:
     np.testing.assert_array_equal(xs.values, stack)
     xd = img.get_xarray_dask_stack(scene_character="S2")
     assert xd.dims[0] == "S2" and isinstance(xd.data, da.Array)
+    per_scene = imgio.Image([a, a[0]], dim_order=["CZYX", "ZYX"], channel_names=[["x", "y"], None])
+    assert per_scene.channel_names == ["x", "y"]
+    per_scene.set_scene(1)
+    assert per_scene.dims.order == "TCZYX" and per_scene.shape == (1, 1, 3, 16, 20)
+    np.testing.assert_array_equal(per_scene.get_image_data("ZYX"), a[0])
     mixed = imgio.Image([a, a[:, :, :8]], dim_order="CZYX")
     with pytest.raises(imgio.SelectionError, match=r"stacking needs the first scene's"):
         mixed.get_stack()

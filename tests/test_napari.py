@@ -64,6 +64,17 @@ def test_manifest_covers_every_reader_suffix() -> None:
     assert {".ome.tif", ".ome.tiff", ".ome.zarr"} <= set(writer.filename_extensions)
 
 
+def test_manifest_entry_point() -> None:
+    """napari finds the plugin through the ``napari.manifest`` entry point (no fallback)."""
+    from importlib.metadata import entry_points
+
+    (ep,) = [ep for ep in entry_points(group="napari.manifest") if ep.name == "imgio"]
+    assert ep.value == "imgio:napari.yaml"
+    pm = npe2.PluginManager.instance()
+    pm.discover()
+    assert pm.get_manifest("imgio").name == "imgio"
+
+
 def test_get_reader_declines_foreign_files(tmp_path: Path) -> None:
     (tmp_path / "a.png").write_bytes(b"\x89PNG")
     (tmp_path / "plain").mkdir()
@@ -112,11 +123,8 @@ def _die_with_parent() -> None:
 @pytest.fixture(scope="module")
 def viewer(display: None) -> Iterator[Any]:
     pm = npe2.PluginManager.instance()
-    pm.discover()  # the "napari.manifest" entry point, when imgio is installed with it
-    try:
-        pm.get_manifest("imgio")
-    except KeyError:  # no entry point: register the manifest the package ships
-        pm.register(npe2.PluginManifest.from_file(MANIFEST))
+    pm.discover()  # the "napari.manifest" entry point of the installed package
+    pm.get_manifest("imgio")  # KeyError: the entry point is missing
     v = napari.Viewer(show=False)
     try:
         yield v
