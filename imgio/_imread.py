@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import SelectionError
-from .image import Image, PathLike, _channel_index, _split
+from .image import Image, PathLike, _channel_index, _slice_text, _split
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -47,5 +47,11 @@ def _select_xarray(data: xr.DataArray, selection: Mapping[str, Any]) -> xr.DataA
         n = data.sizes[d]
         if isinstance(sel, (int, np.integer)) and not -n <= sel < n:
             raise SelectionError(f"{d}={int(sel)} out of range (0..{n - 1})")
+        if isinstance(sel, range):
+            sel = slice(sel.start, sel.stop, sel.step)
+        if isinstance(sel, slice) and not len(range(*sel.indices(n))):
+            raise SelectionError(
+                f"{d}={_slice_text(sel)} selects nothing; {d} has {n} values (0..{n - 1})"
+            )
         index[d] = sel
     return data.isel(index)

@@ -88,6 +88,16 @@ def test_image_from_array(kind: str) -> None:
     np.testing.assert_array_equal(back.get_image_data("YX", C=0, Z=2), CZYX[0, 2])
 
 
+def test_array_image_saves(tmp_path: Path) -> None:
+    img = imgio.Image(
+        CZYX, dim_order="CZYX", channel_names=["a", "b"], physical_pixel_sizes=(2, 0.5, 0.5)
+    )
+    img.save(tmp_path / "arr.ome.tif")
+    with tifffile.TiffFile(tmp_path / "arr.ome.tif") as tif:
+        np.testing.assert_array_equal(tif.series[0].asarray().reshape(CZYX.shape), CZYX)
+        assert 'Name="b"' in tif.ome_metadata and 'PhysicalSizeZ="2' in tif.ome_metadata
+
+
 def test_image_from_array_defaults_and_xarray_coords() -> None:
     img = imgio.Image(CZYX)  # AICSImage: the last letters of TCZYX
     assert img.dims.order == "TCZYX" and img.shape == (1, 2, 3, 16, 20)

@@ -30,6 +30,16 @@ EMPTY = [
 ]
 
 
+HOW = [
+    "get_image_data",
+    "get_image_dask_data",
+    "imread",
+    "imread_dask",
+    "imread_xarray",
+    "imread_xarray_dask",
+]
+
+
 def _readers(path: Path) -> dict[str, Any]:
     img = imgio.Image(path)
     return {
@@ -37,10 +47,12 @@ def _readers(path: Path) -> dict[str, Any]:
         "get_image_dask_data": lambda **s: img.get_image_dask_data("ZYX", C=0, **s),
         "imread": lambda **s: imgio.imread(path, T=0, C=0, **s),
         "imread_dask": lambda **s: imgio.imread_dask(path, T=0, C=0, **s),
+        "imread_xarray": lambda **s: imgio.imread_xarray(path, T=0, C=0, **s).values,
+        "imread_xarray_dask": lambda **s: imgio.imread_xarray_dask(path, T=0, C=0, **s).values,
     }
 
 
-@pytest.mark.parametrize("how", ["get_image_data", "get_image_dask_data", "imread", "imread_dask"])
+@pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("selection", EMPTY, ids=[str(s) for s in EMPTY])
 def test_empty_slice_raises_with_range(
     small: tuple[Path, np.ndarray[Any, Any]], how: str, selection: dict[str, Any]
@@ -62,7 +74,7 @@ def test_reported_reproducer(small: tuple[Path, np.ndarray[Any, Any]]) -> None:
         img.get_image_data("ZYX", C=0, T=0, Y=slice(100, 200))
 
 
-@pytest.mark.parametrize("how", ["get_image_data", "get_image_dask_data", "imread", "imread_dask"])
+@pytest.mark.parametrize("how", HOW)
 def test_edge_slices_clip_like_numpy(small: tuple[Path, np.ndarray[Any, Any]], how: str) -> None:
     path, data = small
     read = _readers(path)[how]
