@@ -18,8 +18,10 @@ from ._colors import resolve_colors
 
 __all__ = ["channel_rgb", "contrast_limits", "omero_windows"]
 
-#: the read for contrast limits covers at most this much of the smallest level
-RANGE_BYTES = 64 << 20
+#: the read for contrast limits covers at most this much of the smallest level; beyond it
+#: (a file without a pyramid) a central window of WINDOW x WINDOW pixels per plane
+RANGE_BYTES = 8 << 20
+WINDOW = 1024
 #: percentiles that ignore hot pixels and empty background
 LOW, HIGH = 0.1, 99.9
 
@@ -32,14 +34,15 @@ def channel_rgb(
 
 
 def contrast_limits(
-    metadata: Any, scene: int, dtype: np.dtype[Any], smallest: Any, dims: Sequence[str]
+    metadata: Any, scene: int, dtype: np.dtype[Any], smallest: Any
 ) -> list[tuple[float, float]] | None:
-    """Per channel ``(low, high)``; ``smallest`` is the lazy smallest level in ``dims`` order.
+    """Per channel ``(low, high)``; ``smallest`` is the smallest level as a lazy DataArray.
 
     The NGFF ``omero`` window when the file has one, ``(0, 1)`` for booleans, else the
-    0.1 and 99.9 percentiles of the smallest level (NaN ignored), per channel.
+    0.1 and 99.9 percentiles of the smallest level (NaN ignored), per channel. Pass
+    :meth:`imgio.Image.get_xarray_lazy_data`: its selections read only covering tiles.
     """
-    n = smallest.shape[list(dims).index("C")] if "C" in dims else 1
+    n = int(smallest.sizes.get("C", 1))
     windows = omero_windows(metadata, scene, n)
     if windows is not None:
         return windows
@@ -47,15 +50,13 @@ def contrast_limits(
         return [(0.0, 1.0)] * n
     if dtype.kind not in "iuf":
         return None
-    part = np.asarray(_bounded(smallest, dims))
-    if "C" in dims:
-        part = np.moveaxis(part, list(dims).index("C"), 0)
+    part = _bounded(smallest)
+    values = np.asarray(part.values)
+    if "C" in part.dims:
+        values = np.moveaxis(values, list(part.dims).index("C"), 0)
     else:
-        part = part[None]
-    out = []
-    for values in part.reshape(n, -1):
-        out.append(_limits(values, dtype))
-    return out
+        values = values[None]
+    return [_limits(v, dtype) for v in values.reshape(n, -1)]
 
 
 def _limits(values: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> tuple[float, float]:
@@ -69,21 +70,20 @@ def _limits(values: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> tuple[float, 
     return (lo, hi)
 
 
-def _bounded(arr: Any, dims: Sequence[str]) -> Any:
+def _bounded(arr: Any) -> Any:
     """The middle plane of each plane axis and a central Y/X window, when ``arr`` is large."""
-    if arr.nbytes <= RANGE_BYTES:
+    if arr.size * arr.dtype.itemsize <= RANGE_BYTES:
         return arr
-    index: list[Any] = []
-    for d, n in zip(dims, arr.shape, strict=True):
+    index: dict[str, Any] = {}
+    for d, n in arr.sizes.items():
         if d in ("C", "S"):
-            index.append(slice(None))
-        elif d in "YX":
-            edge = 2048
-            start = max(0, n // 2 - edge // 2)
-            index.append(slice(start, start + edge))
+            continue
+        if d in ("Y", "X"):
+            start = max(0, n // 2 - WINDOW // 2)
+            index[d] = slice(start, start + WINDOW)
         else:
-            index.append(slice(n // 2, n // 2 + 1))
-    return arr[tuple(index)]
+            index[d] = slice(n // 2, n // 2 + 1)
+    return arr.isel(index)
 
 
 def omero_windows(meta: Any, scene: int, n: int) -> list[tuple[float, float]] | None:

@@ -150,7 +150,8 @@ def layers(img: Image, scene: int = 0) -> LayerData:
     else:
         colormaps = [_colormap(rgb) for rgb in channel_rgb(names, info.channel_colors, n_channels)]
         kwargs["colormap"] = colormaps if "C" in keep else colormaps[0]
-        limits = contrast_limits(img.metadata, scene, info.dtype, data[-1], keep)
+        smallest = img.get_xarray_lazy_data(scene, len(levels) - 1)  # reads covering tiles
+        limits = contrast_limits(img.metadata, scene, info.dtype, smallest)
         if limits is not None:
             kwargs["contrast_limits"] = limits if "C" in keep else limits[0]
     return (data if len(data) > 1 else data[0], kwargs, "image")

@@ -280,6 +280,20 @@ def test_layer_tuples_read_only_the_smallest_level(tmp_path: Path, stats: Any) -
         assert stats.chunks_decoded == decoded
 
 
+def test_contrast_limits_without_pyramid_read_a_central_window(tmp_path: Path, stats: Any) -> None:
+    """A big single-level image: the limits come from a central 1024 x 1024 window."""
+    path = tmp_path / "flat.tif"
+    ramp = np.add.outer(np.arange(3000), np.arange(3000)).astype(np.uint16)  # 0 .. 5998
+    tifffile.imwrite(path, ramp, tile=(256, 256), photometric="minisblack", metadata=None)
+    stats.reset()
+    ((data, kwargs, kind),) = _napari.read(str(path))
+    assert kind == "image" and not kwargs["multiscale"]
+    assert stats.chunks_decoded <= 25  # 5 x 5 tiles of the 144 cover the window
+    window = tifffile.imread(path)[988:2012, 988:2012]
+    want = np.percentile(window, [0.1, 99.9])
+    np.testing.assert_allclose(kwargs["contrast_limits"], want, rtol=1e-6)
+
+
 def test_float_contrast_limits_from_smallest_level(fresh: Any, tmp_path: Path) -> None:
     path = tmp_path / "f.ome.tif"
     data = RNG.normal(5.0, 2.0, size=(64, 96)).astype(np.float32)
