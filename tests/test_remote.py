@@ -26,8 +26,11 @@ import zarr
 from s3_server import S3, moto_s3, s3_filesystem
 
 import imgio
-from imgio._location import HEADER_BLOCK
 from imgio._loopback import RangeHTTPServer
+
+# what one header request may read beyond the bytes tifffile asks for: set here, not
+# taken from imgio, so that a bigger read-ahead in imgio fails these tests
+OVER_READ = (16 << 10) + 4096
 
 SEED = 20261124
 TILE = 128
@@ -247,7 +250,7 @@ def test_tiff_http_open_reads_headers_only(files: dict[str, Any], http: RangeHTT
         pages = [p.aspage() for lv in tif.series[0].levels for p in lv.pages]
         ifd_bytes = sum(16 * len(p.tags) + sum(t.valuebytecount for t in p.tags) for p in pages)
     gets = [r for r in served if r.method == "GET"]
-    assert http.bytes_sent <= ifd_bytes + len(gets) * (HEADER_BLOCK + 4096)
+    assert http.bytes_sent <= ifd_bytes + len(gets) * OVER_READ
     assert http.bytes_sent < path.stat().st_size / 10
     img.close()
 
