@@ -555,15 +555,6 @@ class Image:
     def close(self) -> None:
         self._reader.close()
 
-    def __del__(self) -> None:
-        # release the file handles with the object (arrays made from it reopen their own)
-        reader = self.__dict__.get("_reader")
-        if reader is not None:
-            try:
-                reader.close()
-            except Exception:  # noqa: BLE001, S110 - interpreter shutdown
-                pass
-
     def __enter__(self) -> Image:
         return self
 
