@@ -36,32 +36,8 @@ def stack(
     import numpy as np
     import xarray as xr
 
-    chosen = list(range(len(img.scenes))) if select_scenes is None else list(select_scenes)
-    if not chosen:
-        raise SelectionError("select_scenes is empty: nothing to stack")
-    arrays: list[xr.DataArray] = []
-    names: list[str] = []
-    indices: list[int] = []
-    first: xr.DataArray | None = None
-    for s in chosen:
-        lazy = img.get_xarray_dask_data(scene=s, level=0)
-        if first is None:
-            first = lazy
-            if scene_character in lazy.dims:
-                raise SelectionError(
-                    f"scene_character {scene_character!r} is already a dim of {lazy.dims}"
-                )
-        elif (lazy.shape, lazy.dtype) != (first.shape, first.dtype):
-            if drop_non_matching_scenes:
-                continue
-            raise SelectionError(
-                f"scene {s!r} has shape {lazy.shape} {lazy.dtype}; stacking needs the first "
-                f"scene's {first.shape} {first.dtype} (drop_non_matching_scenes=True skips it)"
-            )
-        arrays.append(lazy)
-        indices.append(img._scene_index(s))
-        names.append(img.scenes[indices[-1]])
-    assert first is not None
+    arrays, indices = _matching(img, select_scenes, drop_non_matching_scenes, scene_character)
+    first = arrays[0]
     if mode in ("data", "xarray_data"):
         data: Any = np.stack([img.get_image_data(None, scene=i, level=0) for i in indices])
     else:
@@ -70,7 +46,36 @@ def stack(
         return data
     coords: dict[str, Any] = {str(k): v for k, v in first.coords.items()}
     if scene_coord_values == "names":
-        coords[scene_character] = names
+        coords[scene_character] = [img.scenes[i] for i in indices]
     return xr.DataArray(
         data, dims=(scene_character, *first.dims), coords=coords, attrs=dict(first.attrs)
     )
+
+
+def _matching(
+    img: Image, select: Sequence[int | str] | None, drop: bool, character: str
+) -> tuple[list[xr.DataArray], list[int]]:
+    """The lazy level 0 of each selected scene that shares the first one's shape and dtype."""
+    chosen = list(range(len(img.scenes))) if select is None else list(select)
+    if not chosen:
+        raise SelectionError("select_scenes is empty: nothing to stack")
+    arrays: list[xr.DataArray] = []
+    indices: list[int] = []
+    for s in chosen:
+        lazy = img.get_xarray_dask_data(scene=s, level=0)
+        if not arrays:
+            if character in lazy.dims:
+                raise SelectionError(
+                    f"scene_character {character!r} is already a dim of {lazy.dims}"
+                )
+        elif (lazy.shape, lazy.dtype) != (arrays[0].shape, arrays[0].dtype):
+            if drop:
+                continue
+            raise SelectionError(
+                f"scene {s!r} has shape {lazy.shape} {lazy.dtype}; stacking needs the first "
+                f"scene's {arrays[0].shape} {arrays[0].dtype} (drop_non_matching_scenes=True "
+                "skips it)"
+            )
+        arrays.append(lazy)
+        indices.append(img._scene_index(s))
+    return arrays, indices

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _lazy
+from ._aics import AicsNames
 from ._location import Location, as_location
 from ._registry import open_reader
-from .dims import Dims, PhysicalPixelSizes, Scale, standard_order
+from .dims import Dims, PhysicalPixelSizes, standard_order
 from .errors import ImgioWarning, SelectionError
 from .readers.base import ArraySource, Reader, SceneInfo
 
@@ -23,15 +24,13 @@ if TYPE_CHECKING:
     import xarray as xr
     from ome_types import OME
 
-    from ._standard import StandardMetadata
-
 __all__ = ["Image", "imread", "imread_dask"]
 
 PathLike = str | os.PathLike[str] | Location
 Selection = int | slice | Sequence[int] | str | Sequence[str]
 
 
-class Image:
+class Image(AicsNames):
     """A lazily opened image file of any supported format.
 
     Parameters
@@ -418,11 +417,7 @@ class Image:
             if isinstance(sel, range):
                 sel = slice(sel.start, sel.stop, sel.step)
             if isinstance(sel, slice):
-                count = len(range(*sel.indices(n)))
-                if count == 0:
-                    raise SelectionError(
-                        f"{d}={_slice_text(sel)} selects nothing; {d} has {n} values (0..{n - 1})"
-                    )
+                count = _slice_count(d, sel, n)
             else:
                 sel = [int(v) for v in sel]
                 bad_values = [v for v in sel if not -n <= v < n]
@@ -441,12 +436,7 @@ class Image:
             index.append(sel)
             kept.append(d)
         if dropped:
-            warnings.warn(
-                f"dims {', '.join(dropped)} are not in the requested order {order_out!r}: "
-                f"took index 0 of each (select one with e.g. {dropped[0][0]}=<index>)",
-                ImgioWarning,
-                stacklevel=3,
-            )
+            _warn_dropped(dropped, order_out)
         return tuple(index), kept, wanted if wanted is not None else kept
 
     def get_image_dask_data(
@@ -482,53 +472,6 @@ class Image:
         index, kept, wanted = self._selection(dimension_order_out, selection, s, lvl)
         data = _lazy.read(self.source(s, lvl), index)
         return np.transpose(data, [kept.index(d) for d in wanted]) if kept != wanted else data
-
-    # ------------------------------------------- AICSImageIO / bioio names
-    def get_stack(self, **kwargs: Any) -> np.ndarray[Any, Any]:
-        """Every scene read and stacked on a new first dim ``I`` (scenes must share shape).
-
-        Options: ``drop_non_matching_scenes``, ``select_scenes``, ``scene_character``,
-        ``scene_coord_values`` (``"index"`` or ``"names"``), as in AICSImageIO.
-        """
-        from ._stack import stack
-
-        return stack(self, "data", **kwargs)  # type: ignore[no-any-return]
-
-    def get_dask_stack(self, **kwargs: Any) -> da.Array:
-        """Like :meth:`get_stack`, lazily."""
-        from ._stack import stack
-
-        return stack(self, "dask_data", **kwargs)  # type: ignore[no-any-return]
-
-    def get_xarray_stack(self, **kwargs: Any) -> xr.DataArray:
-        """Like :meth:`get_stack`, as a DataArray with the first scene's coords."""
-        from ._stack import stack
-
-        return stack(self, "xarray_data", **kwargs)  # type: ignore[no-any-return]
-
-    def get_xarray_dask_stack(self, **kwargs: Any) -> xr.DataArray:
-        """Like :meth:`get_xarray_stack`, lazily."""
-        from ._stack import stack
-
-        return stack(self, "xarray_dask_data", **kwargs)  # type: ignore[no-any-return]
-
-    @property
-    def resolution_level_dims(self) -> dict[int, tuple[int, ...]]:
-        """Shape (presented order) of every level of the current scene."""
-        return {lvl: self._presented(self._scene, lvl)[1] for lvl in self.resolution_levels}
-
-    @property
-    def scale(self) -> Scale:
-        """bioio's ``Scale(T, C, Z, Y, X)``: seconds per time point and µm per pixel."""
-        z, y, x = self.physical_pixel_sizes
-        return Scale(T=self.time_interval, C=None, Z=z, Y=y, X=x)
-
-    @property
-    def standard_metadata(self) -> StandardMetadata:
-        """bioio's common acquisition fields (objective, imaging date, binning...)."""
-        from ._standard import standard_metadata
-
-        return standard_metadata(self)
 
     # -------------------------------------------------------------- metadata
     @property
@@ -596,6 +539,25 @@ class Image:
             for k, v in self._summary()
         )
         return f"<table><caption>imgio.Image</caption>{rows}</table>"
+
+
+def _slice_count(d: str, sel: slice, n: int) -> int:
+    """How many values ``sel`` selects of ``n``; a slice that selects none is an error."""
+    count = len(range(*sel.indices(n)))
+    if count == 0:
+        raise SelectionError(
+            f"{d}={_slice_text(sel)} selects nothing; {d} has {n} values (0..{n - 1})"
+        )
+    return count
+
+
+def _warn_dropped(dropped: Sequence[str], order_out: str | None) -> None:
+    warnings.warn(
+        f"dims {', '.join(dropped)} are not in the requested order {order_out!r}: "
+        f"took index 0 of each (select one with e.g. {dropped[0][0]}=<index>)",
+        ImgioWarning,
+        stacklevel=4,
+    )
 
 
 def _slice_text(sel: slice) -> str:
@@ -666,4 +628,3 @@ def imread_dask(path: PathLike, **selection: Any) -> da.Array:
     scene, level = sel.pop("scene", None), sel.pop("level", None)
     img = Image(path, **opts)
     return img.get_image_dask_data(None, scene=scene, level=level, **sel)
-
