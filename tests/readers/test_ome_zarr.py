@@ -182,7 +182,7 @@ def test_region_touches_only_covering_chunks(tmp_path: Path) -> None:
     STATS.reset()
     np.testing.assert_array_equal(src[(slice(20, 40), slice(20, 40))], data[20:40, 20:40])
     assert STATS.chunks_decoded == 4
-    with pytest.raises(CorruptFileError, match=r"region \[0:20, 20:40\] could not be decoded"):
+    with pytest.raises(CorruptFileError, match=r"RuntimeError: .*blosc"):  # names the codec error
         src[(slice(0, 20), slice(20, 40))]
 
 
