@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import tifffile
 from imageio import v3 as iio
+from samples import SHARED
 
 import imgio
 from imgio import _napari
@@ -45,12 +46,22 @@ def _view(files: Sequence[Path], out: Path) -> list[dict[str, Any]]:
     return report
 
 
+SVS = SHARED / "wsi" / "libvips-CMU-1-Small-Region.svs"
+
+
 @pytest.fixture(scope="module")
-def demo_view(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], Path]:
+def views(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], Path]:
+    """One viewer process: the demo sample, then (when the shared samples are there) an SVS."""
     folder = tmp_path_factory.mktemp("view")
     sample = make_sample(folder / "demo.ome.tif", size=512)
-    (report,) = _view([sample], folder)
-    return sample, report, folder / "0.png"
+    files = [sample] + ([SVS] if SVS.is_file() else [])
+    return _view(files, folder), folder
+
+
+@pytest.fixture(scope="module")
+def demo_view(views: tuple[list[dict[str, Any]], Path]) -> tuple[Path, dict[str, Any], Path]:
+    reports, folder = views
+    return Path(reports[0]["file"]), reports[0], folder / "0.png"
 
 
 def test_demo_sample_layers(demo_view: tuple[Path, dict[str, Any], Path]) -> None:
@@ -116,3 +127,24 @@ def test_associated_images_are_not_layers(tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.asarray(data), slide)
     plain = imgio.Image(path)  # the same file without associated images: every scene
     assert _napari._shown_scenes(plain) == [0, 1, 2]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SceneInfo.associated is set for SVS files by the wsi branch: remove this marker "
+    "when it is merged (until then Thumbnail/Label/Macro open over the slide)",
+)
+def test_svs_opens_as_the_slide(
+    shared_samples: Path, views: tuple[list[dict[str, Any]], Path]
+) -> None:
+    """An SVS opens as one RGB layer at the slide's 0.499 µm; label/macro/thumbnail are not
+    drawn over it; the canvas shows tissue (neither black nor blank white)."""
+    reports, folder = views
+    (layer,) = reports[1]["layers"]
+    assert layer["name"] == SVS.name.split(".")[0] and layer["type"] == "Image"
+    assert layer["scale"] == pytest.approx([0.499, 0.499])
+    with tifffile.TiffFile(SVS) as tif:
+        assert layer["levels"][0] == list(tif.series[0].levels[0].shape)
+    shot = iio.imread(folder / "1.png")[..., :3].astype(int)
+    tissue = (shot.max(axis=-1) - shot.min(axis=-1)) > 40  # coloured (stained) pixels
+    assert tissue.mean() > 0.05
