@@ -45,6 +45,7 @@ def moto_s3(buckets: tuple[str, ...] = ()) -> Iterator[S3]:
     """
     import moto.server as moto_server
     import s3fs  # noqa: F401 - the filesystem the tests talk to S3 with
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with pytest.MonkeyPatch.context() as mp:
         for key, value in _ENV.items():
