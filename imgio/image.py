@@ -36,7 +36,8 @@ class Image(AicsNames):
     Parameters
     ----------
     path
-        Local path or fsspec URL (``s3://``, ``https://``, ...).
+        Local path or fsspec URL (``s3://``, ``https://``, ...); or in-memory data: a
+        numpy, dask or xarray array, or a list of them (one scene each).
     reader
         Force a reader by name (``"tiff"``, ``"ome-zarr"``) or class.
     storage_options
@@ -47,10 +48,20 @@ class Image(AicsNames):
         For formats with tile-scan mosaics (CZI, LIF): ``True`` presents each scene as the
         stitched mosaic; ``False`` keeps the tiles on an ``M`` axis
         (see :attr:`mosaic_tile_positions`).
+    dim_order
+        Dims letters of the data (``"ZYX"``), overriding what a file says; for arrays
+        the default is the last letters of ``TCZYX``. One string, or one per scene.
+    channel_names
+        Channel names, overriding the file's (a list, or one list per scene).
+    physical_pixel_sizes
+        ``(Z, Y, X)`` in µm (or a mapping or :class:`PhysicalPixelSizes`), overriding the
+        file's.
 
     Raises
     ------
     MissingFileError, UnsupportedFormatError, CorruptFileError
+    SelectionError
+        An override that does not fit the data (wrong number of dims or channels).
     """
 
     def __init__(
@@ -178,7 +189,7 @@ class Image(AicsNames):
         return self._ome_ids
 
     def set_scene(self, scene: int | str) -> None:
-        """Make ``scene`` (index or name) current; the level goes back to 0."""
+        """Make ``scene`` (index, name or OME Image ID) current; the level goes back to 0."""
         self._scene = self._scene_index(scene)
         self._level = 0
 
