@@ -7,7 +7,7 @@ channel names and pixel sizes; sources get the dims letters. Pixels are untouche
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -114,7 +114,7 @@ def _override(
             raise SelectionError(f"{len(chans)} channel_names for {n} channels of scene {i}")
         changes["channel_names"] = tuple(str(c) for c in chans)
     if sizes is not None:
-        values = [sizes.get(d) for d in "ZYX"] if isinstance(sizes, dict) else list(sizes)
+        values = [sizes.get(d) for d in "ZYX"] if isinstance(sizes, Mapping) else list(sizes)
         changes["pixel_sizes"] = PhysicalPixelSizes(*values)
         changes["level_scales"] = None
     return dataclasses.replace(info, **changes) if changes else info
