@@ -96,6 +96,24 @@ def test_imagej_micrometer_centimetre_reported_case(tmp_path: Path) -> None:
     assert sizes.X == pytest.approx(0.15) and sizes.Y == pytest.approx(0.15)
 
 
+def test_imagej_yunit_and_zunit(tmp_path: Path) -> None:
+    """``yunit=``/``zunit=``: Y and Z in units of their own (X in ``unit``)."""
+    path = tmp_path / "ij.tif"
+    description = (
+        "ImageJ=1.54f\nimages=3\nslices=3\nunit=micron\nyunit=nm\nzunit=mm\nspacing=0.002\n"
+    )
+    tifffile.imwrite(
+        path,
+        np.zeros((3, 8, 10), "uint8"),
+        description=description,
+        resolution=(1 / 0.5, 1 / 250.0),  # X 0.5 micron, Y 250 nm
+        resolutionunit="NONE",
+        metadata=None,
+        photometric="minisblack",
+    )
+    assert imgio.Image(path).physical_pixel_sizes == pytest.approx((2.0, 0.25, 0.5))
+
+
 def test_imagej_inch_tag_with_micron_unit(tmp_path: Path) -> None:
     """tifffile users who leave INCH next to unit=um meant resolution per µm (6.7 'dpi')."""
     path = _imagej_tiff(tmp_path / "ij.tif", "um", 1 / SIZE, "INCH")

@@ -95,7 +95,10 @@ def _is_default_dpi(per_unit: float, unit: str) -> bool:
 
 
 def imagej_sizes(tif: Any) -> Sizes:
-    """ImageJ: resolution in ``unit``, ``spacing`` for Z, ``finterval`` for T."""
+    """ImageJ: resolution in ``unit``, ``spacing`` for Z, ``finterval`` for T.
+
+    ImageJ writes ``yunit=``/``zunit=`` when Y or Z have a unit of their own.
+    """
     meta = tif.imagej_metadata or {}
     unit = _unit_text(meta.get("unit"))
     out: Sizes = {}
@@ -103,7 +106,13 @@ def imagej_sizes(tif: Any) -> Sizes:
         out.update(resolution_sizes(tif.pages.first))
     elif unit and unit != "pixel":
         out.update(resolution_sizes(tif.pages.first, unit_override=unit))
-        z = to_micrometres(meta.get("spacing"), unit)
+        yunit = _unit_text(meta.get("yunit")) or unit
+        if yunit != unit:
+            out.pop("Y", None)
+            y = resolution_sizes(tif.pages.first, unit_override=yunit).get("Y")
+            if y and yunit != "pixel":
+                out["Y"] = y
+        z = to_micrometres(meta.get("spacing"), _unit_text(meta.get("zunit")) or unit)
         if z:
             out["Z"] = z
     t = to_seconds(meta.get("finterval"), _time_unit(meta.get("tunit")))
