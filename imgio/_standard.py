@@ -59,7 +59,7 @@ def standard_metadata(img: Image) -> StandardMetadata:
     interval = img.time_interval
     n_t = dims.T
     out = StandardMetadata(
-        dimensions_present=list(dims.order),
+        dimensions_present=dims.order,
         image_size_c=dims.C,
         image_size_t=n_t,
         image_size_x=dims.X,

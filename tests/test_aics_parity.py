@@ -185,7 +185,7 @@ def test_scale_levels_and_standard_metadata(
     assert (meta.image_size_t, meta.image_size_c, meta.image_size_y) == (3, 2, 16)
     assert meta.pixel_size_x == 0.5 and meta.position_index == 0
     assert meta.stage_position_x == pytest.approx(1500.0) and meta.stage_position_y == 20.0
-    assert meta.to_dict()["objective"] == "40x/1.2Water"
+    assert meta.to_dict()["objective"] == "40x/1.2Water" and meta.dimensions_present == "TCZYX"
     _ = timezone  # dates keep the file's timezone (none here)
 
 
@@ -253,3 +253,53 @@ def test_imread_xarray(ome_two: tuple[Path, list[np.ndarray[Any, Any]]]) -> None
     assert list(lazy.coords["C"].values) == ["DAPI", "GFP"]
     with pytest.raises(imgio.SelectionError, match=r"T=5 out of range \(0\.\.2\)"):
         imgio.imread_xarray(path, T=5)
+
+
+# ---------------------------------------------------------------- against bioio itself
+OME_SAMPLES = ["aicsimageio-s_1_t_1_c_1_z_1.ome.tiff", "galaxy-multiseries.ome.tiff"]
+FIELDS = (
+    "binning",
+    "imaged_by",
+    "imaging_datetime",
+    "objective",
+    "image_size_c",
+    "image_size_t",
+    "image_size_x",
+    "image_size_y",
+    "image_size_z",
+    "pixel_size_x",
+    "pixel_size_y",
+    "pixel_size_z",
+    "dimensions_present",
+    "timelapse",
+)
+
+
+@pytest.mark.parametrize("name", OME_SAMPLES)
+def test_against_bioio(shared_samples: Path, name: str) -> None:
+    """bioio (with its OME-TIFF plugin) as the reference for the names imgio shares with it."""
+    import warnings
+
+    import bioio
+    import bioio_ome_tiff
+
+    path = shared_samples / "ome-tiff" / name
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = bioio.BioImage(path, reader=bioio_ome_tiff.Reader)
+        ref_meta = ref.standard_metadata
+        ref_stack = ref.get_stack()
+    img = imgio.Image(path)
+    assert img.scale == tuple(ref.scale)
+    assert img.resolution_level_dims == {k: tuple(v) for k, v in ref.resolution_level_dims.items()}
+    mine = img.standard_metadata
+    for field in FIELDS:
+        want = getattr(ref_meta, field)
+        if field == "objective" and want == "0x/NoneOther":
+            want = None  # bioio's text for an objective without magnification, NA, immersion
+        assert getattr(mine, field) == want, field
+    np.testing.assert_array_equal(img.get_stack(), ref_stack)
+    for scene_id in ref.scenes:  # bioio names scenes by OME Image ID: imgio accepts those
+        img.set_scene(scene_id)
+        ref.set_scene(scene_id)
+        np.testing.assert_array_equal(img.get_image_data("TCZYX"), ref.get_image_data("TCZYX"))
