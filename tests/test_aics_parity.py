@@ -303,3 +303,26 @@ def test_against_bioio(shared_samples: Path, name: str) -> None:
         img.set_scene(scene_id)
         ref.set_scene(scene_id)
         np.testing.assert_array_equal(img.get_image_data("TCZYX"), ref.get_image_data("TCZYX"))
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (3, 4, 5), (2, 3, 4, 5), (2, 2, 3, 4, 5)])
+def test_arrays_against_bioio(shape: tuple[int, ...]) -> None:
+    """Default dims, channel names and scenes of in-memory arrays, as bioio gives them."""
+    import warnings
+
+    import bioio
+
+    data = np.arange(int(np.prod(shape)), dtype=np.uint16).reshape(shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = bioio.BioImage([data, data + 1])
+        ref_dims = (ref.dims.order, ref.shape)
+        ref_names = [str(c) for c in ref.channel_names]
+        ref_scenes = tuple(ref.scenes)
+        ref.set_scene(1)
+        ref_data = ref.data
+    img = imgio.Image([data, data + 1])
+    assert (img.dims.order, img.shape) == ref_dims
+    assert img.channel_names == ref_names and img.scenes == ref_scenes
+    img.set_scene(1)
+    np.testing.assert_array_equal(img.data, ref_data)
