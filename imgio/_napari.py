@@ -148,7 +148,8 @@ def layers(img: Image, scene: int = 0) -> LayerData:
     if rgb:
         kwargs["rgb"] = True
     else:
-        colormaps = [_colormap(rgb) for rgb in channel_rgb(names, info.channel_colors, n_channels)]
+        colors = channel_rgb(names, info.channel_colors, n_channels)
+        colormaps = [_colormap(color) for color in colors]
         kwargs["colormap"] = colormaps if "C" in keep else colormaps[0]
         smallest = img.get_xarray_lazy_data(scene, len(levels) - 1)  # reads covering tiles
         limits = contrast_limits(img.metadata, scene, info.dtype, smallest)
