@@ -132,22 +132,9 @@ class ZarrSource:
         if not n:
             data = np.empty(self._region_shape(key), dtype=self.dtype)
         else:
-            # straight to the basic indexer: ``arr[key]`` first tests the key for fancy
-            # and orthogonal indexing, ~25 µs per call (~3 % of a one-chunk read)
             data = self._decode(arr, key)
         STATS.add(n, 0)
         return np.asarray(data)
-
-    def _decode(self, arr: Any, key: tuple[slice, ...], out: Any = None) -> Any:
-        """``arr.get_basic_selection(key)``; a chunk that fails to decode is named in a
-        :class:`CorruptFileError` (codec errors, checksum mismatches, wrong sizes)."""
-        try:
-            return arr.get_basic_selection(key, out=out)
-        except Exception as exc:  # noqa: BLE001 - the codecs raise many kinds on bad bytes
-            raise CorruptFileError(
-                f"{self.location.url}: array {self.path!r}: {self._bad_chunk(arr, key)}: "
-                f"{type(exc).__name__}: {str(exc)[:200]}"
-            ) from exc
 
     def _bad_chunk(self, arr: Any, key: tuple[slice, ...], limit: int = 64) -> str:
         """The first chunk of ``key`` that fails alone (trying at most ``limit`` chunks)."""
@@ -165,8 +152,8 @@ class ZarrSource:
             try:
                 arr.get_basic_selection(one)
             except Exception:  # noqa: BLE001 - looking for the chunk that fails
-                return f"cannot decode chunk {index}"
-        return f"cannot decode the chunks of region {key}"
+                return f" (chunk {index} of array {self.path!r})"
+        return ""
 
     def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
         """Decode the region ``key`` straight into ``out`` (no copy); ``False`` when it cannot."""
@@ -182,6 +169,32 @@ class ZarrSource:
             from zarr.core.buffer.cpu import NDBuffer
         except ImportError:  # a zarr without that buffer class: the caller copies instead
             return False
-        self._decode(self.array, key, NDBuffer.from_numpy_array(out))
+        self._decode(self.array, key, out=NDBuffer.from_numpy_array(out))
         STATS.add(covered_chunks(key, self.shape, self.chunks), 0)
         return True
+
+    def _decode(self, arr: Any, key: tuple[Any, ...], out: Any = None) -> Any:
+        """zarr's read of ``key``; a chunk its codecs cannot decode (codec errors, checksum
+        mismatches, wrong sizes) is a CorruptFileError naming the chunk."""
+        try:
+            if all(type(k) is slice for k in key):
+                # straight to the basic indexer: ``arr[key]`` first tests the key for fancy
+                # and orthogonal indexing, ~25 µs per call (~3 % of a one-chunk read)
+                return arr.get_basic_selection(key, out=out)
+            return arr[key]
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the codecs raise many kinds on bad bytes
+            chunk = self._bad_chunk(arr, key) if all(type(k) is slice for k in key) else ""
+            raise CorruptFileError(
+                f"{self.token}: region {_region_text(key)} could not be decoded{chunk} "
+                f"({type(exc).__name__}: {str(exc)[:200]})"
+            ) from exc
+
+
+def _region_text(key: tuple[Any, ...]) -> str:
+    return (
+        "["
+        + ", ".join(f"{k.start}:{k.stop}" if isinstance(k, slice) else str(k) for k in key)
+        + "]"
+    )
