@@ -42,7 +42,7 @@ def check_geometry(
         if not 0 <= n <= MAX_EXTENT:
             raise CorruptFileError(
                 f"{where}: axis {d} declares {n} pixels; expected at most {MAX_EXTENT} "
-                "(the header is corrupt or hostile)"
+                "(an impossible size: the header is corrupt or hostile)"
             )
         if c < 1 or (n and math.ceil(n / c) > MAX_GRID):
             raise CorruptFileError(
@@ -52,6 +52,6 @@ def check_geometry(
     nbytes = math.prod(int(c) for c in chunks) * max(1, itemsize)
     if nbytes > max_chunk_bytes:
         raise CorruptFileError(
-            f"{where}: one chunk of {tuple(chunks)} decodes to {nbytes} bytes; expected at "
-            f"most {max_chunk_bytes}"
+            f"{where}: one chunk (tile, strip or segment) of {tuple(chunks)} would decode to "
+            f"{nbytes} bytes, an impossible size; expected at most {max_chunk_bytes}"
         )
