@@ -86,6 +86,7 @@ def _warm_imports() -> None:
 
     for name in (
         "imgio",
+        "imgio.image",
         "imgio._lazy",
         "imgio.readers.tiff",
         "imgio.readers.tiff.companion",
