@@ -6,4 +6,5 @@ BUILTIN_READERS: dict[str, str] = {
     "tiff": "imgio.readers.tiff:TiffReader",
     "ome-zarr": "imgio.readers.ome_zarr:OmeZarrReader",
     "ome-companion": "imgio.readers.tiff.companion:CompanionReader",
+    "czi": "imgio.readers.czi:CziReader",
 }
