@@ -7,4 +7,5 @@ BUILTIN_READERS: dict[str, str] = {
     "ome-zarr": "imgio.readers.ome_zarr:OmeZarrReader",
     "ome-companion": "imgio.readers.tiff.companion:CompanionReader",
     "czi": "imgio.readers.czi:CziReader",
+    "images": "imgio.readers.images:ImageFileReader",
 }
