@@ -249,7 +249,7 @@ def _bmp_decode(data: bytes) -> np.ndarray[Any, Any]:
 
     with Image.open(io.BytesIO(data)) as im:
         if im.mode in ("P", "1"):
-            im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+            return np.asarray(im.convert("RGBA" if "transparency" in im.info else "RGB"))
         return np.asarray(im)
 
 

@@ -186,8 +186,12 @@ def decode_subblock(
         arr = np.asarray(decode(payload))
         if arr.shape[:2] != (h, w) or (arr.ndim == 3 and arr.shape[2] != samples):
             raise CorruptFileError(f"decoded to shape {arr.shape}, expected {(h, w, samples)}")
-        # JPEG XR of ZEN holds the samples in BGR order, as the raw formats do
-        return _bgr_to_rgb(arr.reshape(h, w, samples) if samples > 1 else arr.reshape(h, w))
+        if samples == 1:
+            return arr.reshape(h, w)
+        arr = arr.reshape(h, w, samples)
+        # imagecodecs converts JPEG XR's 24bppBGR/32bppBGRA to RGB(A) by their labels;
+        # 16-bit colour has no BGR pixel format in JPEG XR, so ZEN stores BGR as "48bppRGB"
+        return _bgr_to_rgb(arr) if compression == 4 and dt.itemsize == 2 else arr
     else:
         raise CorruptFileError(f"compression {compression} is not supported")
     if len(raw) < expected:
