@@ -35,7 +35,9 @@ class Sub:
 
 def _segment(sid: bytes, data: bytes) -> bytes:
     pad = (-len(data)) % 32
-    return sid.ljust(16, b"\0") + struct.pack("<qq", len(data) + pad, len(data)) + data + b"\0" * pad
+    return (
+        sid.ljust(16, b"\0") + struct.pack("<qq", len(data) + pad, len(data)) + data + b"\0" * pad
+    )
 
 
 def _pixel_type(arr: np.ndarray[Any, Any]) -> int:
@@ -94,7 +96,9 @@ def write_czi(
         entries.append(entry)
     meta_pos = len(body)
     xml_bytes = xml.encode()
-    body += _segment(b"ZISRAWMETADATA", struct.pack("<ii", len(xml_bytes), 0).ljust(256, b"\0") + xml_bytes)
+    body += _segment(
+        b"ZISRAWMETADATA", struct.pack("<ii", len(xml_bytes), 0).ljust(256, b"\0") + xml_bytes
+    )
     att_pos = 0
     if timestamps is not None:
         data = struct.pack("<ii", 8 + 8 * len(timestamps), len(timestamps))
@@ -105,7 +109,9 @@ def write_czi(
         att_pos = len(body)
         body += _segment(b"ZISRAWATTDIR", struct.pack("<i", 1).ljust(256, b"\0") + a1)
     dir_pos = len(body)
-    body += _segment(b"ZISRAWDIRECTORY", struct.pack("<i", len(entries)).ljust(128, b"\0") + b"".join(entries))
+    body += _segment(
+        b"ZISRAWDIRECTORY", struct.pack("<i", len(entries)).ljust(128, b"\0") + b"".join(entries)
+    )
     guid = uuid.uuid4().bytes
     header = struct.pack("<iiii", 1, 0, 0, 0) + guid + guid
     header += struct.pack("<iqqiq", 0, dir_pos, meta_pos, 0, att_pos)

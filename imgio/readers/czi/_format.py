@@ -251,8 +251,8 @@ def read_attachments(location: Location, position: int) -> list[Attachment]:
     for i in range(count):
         entry = buf[128 * i : 128 * (i + 1)]
         pos = struct.unpack_from("<q", entry, 12)[0]
-        ctype = entry[32:40].rstrip(b"\0").decode("ascii", errors="replace")
-        name = entry[40:120].rstrip(b"\0").decode("utf-8", errors="replace")
+        ctype = entry[40:48].rstrip(b"\0").decode("ascii", errors="replace")
+        name = entry[48:128].rstrip(b"\0").decode("utf-8", errors="replace")
         out.append(Attachment(name, ctype, pos))
     return out
 

@@ -79,6 +79,13 @@ def scene_layouts(d: Directory, *, mosaic: bool) -> list[SceneLayout]:
             raise ValueError(
                 f"subblock {i}: {dim} size {int(size[i])} stored as {int(stored[i])} pixels"
             )
+    flat = (d.column("X", "sizes") != d.column("X", "stored")) & (d.pyramid_type == 0)
+    if flat.any():
+        i = int(np.flatnonzero(flat)[0])
+        raise ValueError(
+            f"subblock {i}: X size {int(d.column('X', 'sizes')[i])} stored as "
+            f"{int(d.column('X', 'stored')[i])} pixels, but it is not a pyramid subblock"
+        )
     svals = d.column("S")
     return [_scene(d, np.flatnonzero(svals == s), int(s), mosaic) for s in np.unique(svals)]
 
