@@ -142,6 +142,11 @@ def _pil_info(location: Location, kind: str) -> Info:
         if depth == 16:
             dtype = "<u2"
         samples = {0: 1, 2: 3, 4: 2, 6: 4}.get(color, samples)
+    if kind == "WEBP" and frames > 1 and duration is None:
+        head = location.head(4096)  # Pillow knows a WebP frame's duration only once decoded
+        at = head.find(b"ANMF")
+        if at >= 0 and len(head) >= at + 23:
+            duration = int.from_bytes(head[at + 20 : at + 23], "little")
     if orientation in (5, 6, 7, 8):
         height, width = width, height
     if orientation not in range(1, 9):

@@ -197,7 +197,8 @@ def test_region_decodes_covering_tiles_only(tmp_path: Path) -> None:
     img = imgio.Image(tmp_path / "mosaic.czi")
     lazy = img.get_xarray_dask_data()
     assert STATS.chunks_decoded == 0  # open and graph: no pixels
-    lazy.isel(C=1, Y=slice(0, 20), X=slice(0, 20)).values  # one tile of one channel
+    region = lazy.isel(C=1, Y=slice(0, 20), X=slice(0, 20)).values  # one tile of one channel
+    assert region.shape == (1, 1, 20, 20)
     assert STATS.chunks_decoded == 1
     STATS.reset()
     img.get_image_data("YX", C=0, Y=slice(35, 45), X=slice(30, 40))  # the four-tile corner
