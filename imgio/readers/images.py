@@ -1,9 +1,9 @@
 """Common image files: PNG, JPEG, GIF, WebP, BMP and JPEG XL, decoded by imagecodecs.
 
-Opening parses the header only (Pillow's lazy ``Image.open`` for size, mode, frame
-count and EXIF orientation; the PNG ``IHDR`` for the bit depth, which Pillow folds to
-8 bits for 16-bit colour). Pixels are decoded by imagecodecs, one whole frame per
-read (these codecs cannot decode a region), on first access.
+Opening parses the header only (``_image_headers``: PNG chunks, JPEG markers and EXIF
+orientation, GIF blocks, WebP chunks; BMP through Pillow, ``imgio[images]``; JPEG XL
+is decoded once at open, imagecodecs has no header-only call). Pixels are decoded by
+imagecodecs, one whole frame per read (these codecs cannot decode a region).
 
 - dims ``YX`` (grey), ``YXS`` (RGB, RGBA, grey + alpha), with ``T`` first for
   animated GIF/WebP (each frame is decoded on its own read, composited as the
@@ -23,7 +23,14 @@ from typing import Any
 import numpy as np
 
 from .._location import Location
-from ..errors import CorruptFileError, SelectionError, UnsupportedFormatError
+from ..errors import (
+    CorruptFileError,
+    MissingDependencyError,
+    SelectionError,
+    UnsupportedFormatError,
+    require,
+)
+from ._image_headers import Info, gif_info, jpeg_info, png_info, webp_info
 from .base import STATS, Reader, SceneInfo
 
 __all__ = ["ImageFileReader", "ImageFileSource"]
@@ -52,6 +59,7 @@ class ImageFileReader(Reader):
     """PNG, JPEG, GIF, WebP, BMP, JPEG XL: one scene, ``[T] Y X [S]``."""
 
     name = "images"
+    extra = "images"
     suffixes = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".gif", ".webp", ".bmp", ".jxl")
 
     @classmethod
@@ -69,16 +77,24 @@ class ImageFileReader(Reader):
             )
         self.kind = kind
         try:
-            info = _jxl_info(location) if kind == "JPEGXL" else _pil_info(location, kind)
-        except CorruptFileError:
+            if kind == "JPEGXL":
+                info = _jxl_info(location)
+            else:
+                info = _bmp_info(location) if kind == "BMP" else _header_info(location, kind)
+        except (CorruptFileError, MissingDependencyError):
             raise
-        except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds on bad headers
+        except Exception as exc:  # noqa: BLE001 - headers of bad files raise many kinds
             raise CorruptFileError(f"{location.url}: unreadable {kind} header: {exc}") from exc
         self._info = info
         frames, height, width, samples, dtype, orientation, duration = info
-        if height * width * max(frames, 1) > MAX_PIXELS or height < 1 or width < 1:
+        frame_bytes = height * width * samples * np.dtype(dtype).itemsize
+        # no codec here compresses by more than ~1:1000 on real images: a header that
+        # claims far more pixels than its bytes can hold is corrupt (no huge allocation)
+        budget = max(location.size * 4096, 1 << 28)
+        if frame_bytes > budget or height * width > MAX_PIXELS or height < 1 or width < 1:
             raise CorruptFileError(
-                f"{location.url}: {kind} header claims {frames} frames of {height} x {width}"
+                f"{location.url}: {kind} header claims {frames} frames of {height} x {width} "
+                f"x {samples} in a file of {location.size} bytes"
             )
         dims = ("T" if frames > 1 else "") + "YX" + ("S" if samples > 1 else "")
         shape = ((frames,) if frames > 1 else ()) + (height, width)
@@ -113,45 +129,35 @@ class ImageFileReader(Reader):
         }
 
 
-Info = tuple[int, int, int, int, str, int, float | None]
+HEADER_BYTES = 1 << 16  # PNG chunks before IDAT, JPEG markers (EXIF) before SOF
 
 
-def _pil_info(location: Location, kind: str) -> Info:
-    """(frames, height, width, samples, dtype, EXIF orientation, frame duration ms)."""
+def _header_info(location: Location, kind: str) -> Info:
+    """Size, samples, frames (GIF and WebP walk their blocks: the whole file is read)."""
+    if kind in ("GIF", "WEBP"):
+        data = location.read_range(0, location.size)
+        return gif_info(data) if kind == "GIF" else webp_info(data)
+    head = location.head(HEADER_BYTES)
+    info = png_info(head) if kind == "PNG" else jpeg_info(head)
+    if info.orientation in (5, 6, 7, 8):
+        return info._replace(height=info.width, width=info.height)
+    return info
+
+
+def _bmp_info(location: Location) -> Info:
+    """BMP headers come in many variants: Pillow reads them (``imgio[images]``)."""
+    require("PIL", extra="images", package="pillow")
     from PIL import Image
 
     fh = location.open()
     try:
         with Image.open(fh) as im:
-            mode = im.mode
-            width, height = im.size
-            frames = int(getattr(im, "n_frames", 1)) if kind in ("GIF", "WEBP") else 1
-            orientation = int(im.getexif().get(274, 1)) if kind == "JPEG" else 1
-            transparent = "transparency" in im.info or mode in ("RGBA", "LA", "PA")
-            duration = im.info.get("duration")
+            mode, (width, height) = im.mode, im.size
+            transparent = "transparency" in im.info
     finally:
         fh.close()
-    dtype, samples = "u1", {"L": 1, "1": 1, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4}.get(mode, 3)
-    if mode in ("I;16", "I;16B", "I;16L", "I"):
-        dtype, samples = "<u2", 1
-    if mode in ("P", "PA") or kind in ("GIF", "WEBP"):
-        samples = 4 if transparent else 3
-    if kind == "PNG":
-        ihdr = location.read_range(16, 10)
-        depth, color = ihdr[8], ihdr[9]
-        if depth == 16:
-            dtype = "<u2"
-        samples = {0: 1, 2: 3, 4: 2, 6: 4}.get(color, samples)
-    if kind == "WEBP" and frames > 1 and duration is None:
-        head = location.head(4096)  # Pillow knows a WebP frame's duration only once decoded
-        at = head.find(b"ANMF")
-        if at >= 0 and len(head) >= at + 23:
-            duration = int.from_bytes(head[at + 20 : at + 23], "little")
-    if orientation in (5, 6, 7, 8):
-        height, width = width, height
-    if orientation not in range(1, 9):
-        orientation = 1
-    return frames, height, width, samples, dtype, orientation, duration
+    samples = {"L": 1, "1": 1, "RGBA": 4}.get(mode, 4 if transparent else 3)
+    return Info(1, height, width, samples, "u1")
 
 
 def _jxl_info(location: Location) -> Info:
@@ -160,7 +166,7 @@ def _jxl_info(location: Location) -> Info:
 
     arr = np.asarray(imagecodecs.jpegxl_decode(location.read_range(0, location.size)))
     samples = arr.shape[2] if arr.ndim == 3 else 1
-    return 1, arr.shape[0], arr.shape[1], samples, arr.dtype.str, 1, None
+    return Info(1, arr.shape[0], arr.shape[1], samples, arr.dtype.str)
 
 
 class ImageFileSource:
