@@ -61,13 +61,42 @@ def color_from_argb(text: str | None) -> int | None:
     return (r << 24) | (g << 16) | (b << 8) | 255
 
 
+def _section(xml: str, tag: str, start: int = 0) -> tuple[str, int] | None:
+    """The text of the first ``<tag>...</tag>`` at or after ``start``, and its end."""
+    i = xml.find(f"<{tag}>", start)
+    j = xml.find(f"</{tag}>", i) if i >= 0 else -1
+    return (xml[i : j + len(tag) + 3], j + len(tag) + 3) if j >= 0 else None
+
+
+def _light_root(xml: str) -> ET.Element:
+    """Parse only the sections read here (ZEN documents run to megabytes of settings).
+
+    ``Information/Image/Dimensions``, then the ``Scaling`` and ``DisplaySetting`` that
+    follow ``Information`` (an ``Experiment`` block before it has its own ``Scaling``).
+    Documents laid out otherwise are parsed whole.
+    """
+    info = _section(xml, "Information")
+    if info is not None:
+        image = _section(info[0], "Image")
+        dims = _section(image[0], "Dimensions") if image else None
+        scaling = _section(xml, "Scaling", info[1])
+        display = _section(xml, "DisplaySetting", info[1])
+        if dims and scaling:
+            light = (
+                f"<Metadata><Information><Image>{dims[0]}</Image></Information>"
+                f"{scaling[0]}{display[0] if display else ''}</Metadata>"
+            )
+            return ET.fromstring(light)
+    return ET.fromstring(xml)
+
+
 def parse_meta(xml: str, where: str) -> CziMeta:
     """Parse the metadata XML document (an empty or broken document gives empty metadata)."""
     meta = CziMeta()
     if not xml.strip():
         return meta
     try:
-        root = ET.fromstring(xml)
+        root = _light_root(xml)
     except ET.ParseError as exc:
         warnings.warn(
             f"{where}: the metadata XML is not well formed ({exc}); channel names, colours "

@@ -97,7 +97,15 @@ class CziSource:
             part = tiles[i : i + batch].tolist()
             segments = self._fetch(part)
             jobs = list(zip(part, segments, strict=True))
-            decoded = list(map_threaded(lambda job: self._decode(*job), jobs))
+            # uncompressed local subblocks are one pread each: cheaper than a pool hand-off
+            raw = [self.location.is_local and self.compression[t] == 0 for t in part]
+            pooled = [k for k, r in enumerate(raw) if not r]
+            results = map_threaded(lambda k: self._decode(*jobs[k]), pooled)
+            decoded: list[Any] = [None] * len(part)
+            for k in (k for k, r in enumerate(raw) if r):
+                decoded[k] = self._decode(*jobs[k])
+            for k, result in zip(pooled, results, strict=True):
+                decoded[k] = result
             for t, (tile, size) in zip(part, decoded, strict=True):
                 nbytes += size
                 self._paste(flat[slot[self.plane[t]]], tile, t, ky, kx, ks)
