@@ -86,7 +86,7 @@ def aics_read(path: Path) -> Any:
     if not czi.is_mosaic():
         return czi.read_image()[0]
     out = []
-    for s in range(max(1, czi.get_dims_shape()[0].get("S", (0, 1))[1])):
+    for s in range(len(czi.get_dims_shape())):
         box = czi.get_mosaic_scene_bounding_box(index=s)
         for c in range(czi.get_dims_shape()[s]["C"][1]):
             region = (box.x, box.y, box.w, box.h)
@@ -279,8 +279,8 @@ sys.exit(main(["mosaic", sys.argv[1], *files, "--across", sys.argv[3], "--compre
 """
 
 
-def run_cli(script: str, out: Path, folder: Path, across: int) -> tuple[float, int]:
-    """Wall seconds and peak RSS of one fresh interpreter running ``script``."""
+def run_cli(script: str, out: Path, folder: Path, across: int) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS and CPU seconds of one fresh interpreter running ``script``."""
     import subprocess
 
     wrapper = (
@@ -288,7 +288,8 @@ def run_cli(script: str, out: Path, folder: Path, across: int) -> tuple[float, i
         f"sys.argv = ['x', {str(out)!r}, {str(folder)!r}, '{across}']\n"
         "try:\n    exec(compile(" + repr(script) + ", 'job', 'exec'))\n"
         "except SystemExit:\n    pass\n"
-        "print('@@RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
+        "u = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "print('@@RSS', u.ru_maxrss * 1024, u.ru_utime + u.ru_stime)\n"
     )
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     t0 = time.perf_counter()
@@ -296,10 +297,10 @@ def run_cli(script: str, out: Path, folder: Path, across: int) -> tuple[float, i
         [sys.executable, "-c", wrapper], capture_output=True, text=True, env=env, check=False
     )
     wall = time.perf_counter() - t0
-    rss = [int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("@@RSS")]
-    if proc.returncode or not rss:
+    got = [line.split()[1:] for line in proc.stdout.splitlines() if line.startswith("@@RSS")]
+    if proc.returncode or not got:
         raise RuntimeError(proc.stderr[-500:])
-    return wall, rss[0]
+    return wall, int(got[0][0]), float(got[0][1])
 
 
 def bench_mosaic(n: int, repeats: int) -> None:
@@ -307,7 +308,10 @@ def bench_mosaic(n: int, repeats: int) -> None:
     with tempfile.TemporaryDirectory(prefix="imgio-mosaic-") as tmp:
         folder = Path(tmp)
         make_sectors(folder, n)
-        results: dict[str, list[tuple[float, int]]] = {"imgio mosaic": [], "pyvips arrayjoin": []}
+        results: dict[str, list[tuple[float, int, float]]] = {
+            "imgio mosaic": [],
+            "pyvips arrayjoin": [],
+        }
         for _ in range(repeats):
             results["imgio mosaic"].append(
                 run_cli(IMGIO_SCRIPT, folder / "a.ome.tif", folder, across)
@@ -320,8 +324,9 @@ def bench_mosaic(n: int, repeats: int) -> None:
         with tifffile.TiffFile(folder / "a.ome.tif") as a, tifffile.TiffFile(folder / "b.tif") as b:
             shapes = a.series[0].shape, b.pages[0].shape
             levels = len(a.series[0].levels), len(b.pages)
-    t = {k: median([w for w, _ in v]) for k, v in results.items()}
-    m = {k: median([r for _, r in v]) for k, v in results.items()}
+    t = {k: median([w for w, _, _ in v]) for k, v in results.items()}
+    m = {k: median([r for _, r, _ in v]) for k, v in results.items()}
+    cpu = {k: median([c for _, _, c in v]) for k, v in results.items()}
     rows = [
         [
             k,
@@ -329,6 +334,8 @@ def bench_mosaic(n: int, repeats: int) -> None:
             fmt_mb(m[k]),
             fmt_ratio(t[k], t["pyvips arrayjoin"]),
             fmt_ratio(m[k], m["pyvips arrayjoin"]),
+            fmt_ms(cpu[k]),
+            fmt_ratio(cpu[k], cpu["pyvips arrayjoin"]),
         ]
         for k in results
     ]
@@ -336,7 +343,8 @@ def bench_mosaic(n: int, repeats: int) -> None:
         f"\n### mosaic of {n} JPEG sectors (1024 x 1024 RGB, {across} across) to a tiled "
         f"pyramidal JPEG TIFF, from the command line (median of {repeats}, alternated)\n"
     )
-    say(table(["job", "wall ms", "peak RSS MiB", "time / pyvips", "RSS / pyvips"], rows))
+    headers = ["job", "wall ms", "peak RSS MiB", "time / pyvips", "RSS / pyvips"]
+    say(table([*headers, "CPU ms", "CPU / pyvips"], rows))
     say(f"\n_outputs: imgio {shapes[0]} {levels[0]} levels; pyvips {shapes[1]} {levels[1]} pages_")
 
 

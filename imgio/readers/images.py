@@ -16,7 +16,6 @@ imagecodecs, one whole frame per read (these codecs cannot decode a region).
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -191,18 +190,6 @@ class ImageFileSource:
         self.token = f"{token}:images"
         # one native chunk per frame: these codecs decode whole frames only
         self.chunks = ((1,) if "T" in dims else ()) + shape[1 if "T" in dims else 0 :]
-        self._lock = threading.Lock()
-        self._last: tuple[int, np.ndarray[Any, Any]] | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_lock")
-        state["_last"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         animated = "T" in self.dims
@@ -212,10 +199,8 @@ class ImageFileSource:
         return np.stack(out) if animated else out[0]
 
     def frame(self, index: int) -> np.ndarray[Any, Any]:
-        """One whole frame as ``Y X [S]``, oriented (the last one is kept for the next read)."""
-        with self._lock:
-            if self._last is not None and self._last[0] == index:
-                return self._last[1]
+        """One whole frame as ``Y X [S]``, oriented (nothing is cached: a mosaic of many
+        files would hold every decoded frame)."""
         data = self.location.read_range(0, self.location.size)
         try:
             arr = self._decode(data, index)
@@ -232,8 +217,6 @@ class ImageFileSource:
                 f"the header says {want}"
             )
         STATS.add(1, len(data))
-        with self._lock:
-            self._last = (index, arr)
         return arr
 
     def _decode(self, data: bytes, index: int) -> np.ndarray[Any, Any]:
