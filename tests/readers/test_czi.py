@@ -289,3 +289,24 @@ def test_corrupt_directory(tmp_path: Path, field: str) -> None:
 def test_manifest_in_tests_data_names_a_czi() -> None:
     manifest = json.loads((Path(__file__).parents[1] / "data" / "manifest.json").read_text())
     assert any(e["file"].endswith(".czi") for e in manifest["files"])
+
+
+@pytest.mark.parametrize("suffix", [".ome.tif", ".ome.zarr"])
+def test_converted_sample_keeps_metadata(tmp_path: Path, suffix: str) -> None:
+    src = Path(__file__).parents[1] / "data" / "aicsimageio-s_1_t_1_c_1_z_1.czi"
+    img = imgio.Image(src)
+    out = tmp_path / f"out{suffix}"
+    img.save(out)
+    back = imgio.Image(out)
+    np.testing.assert_array_equal(back.get_image_data("YX"), img.get_image_data("YX"))
+    assert back.channel_names == ["Bright"] and back.channel_colors == [(255, 255, 255)]
+    assert back.physical_pixel_sizes.X == pytest.approx(1.0833333333333333)
+    if suffix == ".ome.tif":
+        import tifffile
+
+        with tifffile.TiffFile(out) as tif:
+            np.testing.assert_array_equal(
+                tif.series[0].asarray().squeeze(), img.get_image_data("YX")
+            )
+            assert 'PhysicalSizeX="1.08333' in tif.ome_metadata
+            assert 'Name="Bright"' in tif.ome_metadata
