@@ -33,6 +33,8 @@ from ..base import Reader, SceneInfo
 from ._format import (
     COMPRESSIONS,
     MAGIC,
+    PIXEL_TYPES,
+    Directory,
     read_attachment_data,
     read_attachments,
     read_directory,
@@ -79,6 +81,7 @@ class CziReader(Reader):
                 location, self._header.attachment_directory_position
             )
             self._extent = self._segment_extents()
+            _check_sizes(self._dir, self._extent)
         except CorruptFileError:
             raise
         except (ValueError, KeyError, IndexError, OverflowError, struct.error) as exc:
@@ -203,3 +206,28 @@ class CziReader(Reader):
                 )
                 self._sources[(scene, level)] = src
         return src
+
+
+TILE_BYTES_FREE = 64 << 20  # a subblock this large needs no proof from its compressed size
+
+
+def _check_sizes(d: Directory, extent: np.ndarray[Any, Any]) -> None:
+    """Refuse subblocks whose pixels cannot come from the bytes they occupy.
+
+    Uncompressed pixels must fit before the next segment; compressed ones may expand
+    at most 4096-fold (beyond 64 MiB per subblock), so a flipped size field never
+    makes a read allocate what the file cannot fill.
+    """
+    table = np.zeros(max(PIXEL_TYPES) + 1, np.int64)
+    for code, (dtype, samples) in PIXEL_TYPES.items():
+        table[code] = np.dtype(dtype).itemsize * samples
+    per_pixel = table[d.pixel_type]
+    need = d.column("X", "stored") * d.column("Y", "stored") * per_pixel
+    raw = d.compression == 0
+    bad = (raw & (need > extent)) | (~raw & (need > np.maximum(extent * 4096, TILE_BYTES_FREE)))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"subblock {i} at offset {int(d.position[i])} claims {int(need[i])} bytes of "
+            f"pixels in a segment of {int(extent[i])} bytes"
+        )

@@ -100,7 +100,7 @@ class CziSource:
             # uncompressed local subblocks are one pread each: cheaper than a pool hand-off
             raw = [self.location.is_local and self.compression[t] == 0 for t in part]
             pooled = [k for k, r in enumerate(raw) if not r]
-            results = map_threaded(lambda k: self._decode(*jobs[k]), pooled)
+            results = map_threaded(lambda k, jobs=jobs: self._decode(*jobs[k]), pooled)
             decoded: list[Any] = [None] * len(part)
             for k in (k for k, r in enumerate(raw) if r):
                 decoded[k] = self._decode(*jobs[k])
