@@ -100,7 +100,7 @@ class CziSource:
             # uncompressed local subblocks are one pread each: cheaper than a pool hand-off
             raw = [self.location.is_local and self.compression[t] == 0 for t in part]
             pooled = [k for k, r in enumerate(raw) if not r]
-            results = map_threaded(lambda k, jobs=jobs: self._decode(*jobs[k]), pooled)
+            results = map_threaded(self._decode_job, [jobs[k] for k in pooled])
             decoded: list[Any] = [None] * len(part)
             for k in (k for k, r in enumerate(raw) if r):
                 decoded[k] = self._decode(*jobs[k])
@@ -126,6 +126,9 @@ class CziSource:
         head = self.location.read_range(pos, HEAD, exact=False)
         begin, size = subblock_header_size(head)
         return head[:begin] + self.location.read_range(pos + begin, size)
+
+    def _decode_job(self, job: tuple[int, bytes | None]) -> tuple[np.ndarray[Any, Any], int]:
+        return self._decode(*job)
 
     def _decode(self, t: int, segment: bytes | None) -> tuple[np.ndarray[Any, Any], int]:
         where = (
