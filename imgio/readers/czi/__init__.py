@@ -107,10 +107,10 @@ class CziReader(Reader):
         return np.asarray(nxt - pos, dtype=np.int64)
 
     # ---------------------------------------------------------------- metadata
-    @property
+    @cached_property
     def metadata(self) -> str:
         """The CZI metadata XML document."""
-        return self._xml
+        return self._xml.decode("utf-8", errors="replace")
 
     @cached_property
     def _meta(self) -> CziMeta:

@@ -220,15 +220,15 @@ def _entries_uniform(buf: bytes, count: int) -> Directory | None:
     return _build(fixed, cols)
 
 
-def read_metadata_xml(location: Location, position: int) -> str:
-    """The XML document of the ``ZISRAWMETADATA`` segment ('' when the file has none)."""
+def read_metadata_xml(location: Location, position: int) -> bytes:
+    """The XML document of the ``ZISRAWMETADATA`` segment (empty when the file has none)."""
     if position <= 0:
-        return ""
+        return b""
     start, size = _segment(location, position, b"ZISRAWMETADATA")
     xml_size = struct.unpack("<i", location.read_range(start, 4))[0]
     if not 0 <= xml_size <= size - 256:
         raise ValueError(f"the metadata segment claims {xml_size} bytes of XML in {size}")
-    return location.read_range(start + 256, xml_size).decode("utf-8", errors="replace")
+    return location.read_range(start + 256, xml_size)
 
 
 @dataclass(frozen=True)

@@ -61,14 +61,14 @@ def color_from_argb(text: str | None) -> int | None:
     return (r << 24) | (g << 16) | (b << 8) | 255
 
 
-def _section(xml: str, tag: str, start: int = 0) -> tuple[str, int] | None:
-    """The text of the first ``<tag>...</tag>`` at or after ``start``, and its end."""
-    i = xml.find(f"<{tag}>", start)
-    j = xml.find(f"</{tag}>", i) if i >= 0 else -1
+def _section(xml: bytes, tag: str, start: int = 0) -> tuple[bytes, int] | None:
+    """The bytes of the first ``<tag>...</tag>`` at or after ``start``, and its end."""
+    i = xml.find(f"<{tag}>".encode(), start)
+    j = xml.find(f"</{tag}>".encode(), i) if i >= 0 else -1
     return (xml[i : j + len(tag) + 3], j + len(tag) + 3) if j >= 0 else None
 
 
-def _light_root(xml: str) -> ET.Element:
+def _light_root(xml: bytes) -> ET.Element:
     """Parse only the sections read here (ZEN documents run to megabytes of settings).
 
     ``Information/Image/Dimensions``, then the ``Scaling`` and ``DisplaySetting`` that
@@ -83,14 +83,18 @@ def _light_root(xml: str) -> ET.Element:
         display = _section(xml, "DisplaySetting", info[1])
         if dims and scaling:
             light = (
-                f"<Metadata><Information><Image>{dims[0]}</Image></Information>"
-                f"{scaling[0]}{display[0] if display else ''}</Metadata>"
+                b"<Metadata><Information><Image>"
+                + dims[0]
+                + b"</Image></Information>"
+                + scaling[0]
+                + (display[0] if display else b"")
+                + b"</Metadata>"
             )
             return ET.fromstring(light)
     return ET.fromstring(xml)
 
 
-def parse_meta(xml: str, where: str) -> CziMeta:
+def parse_meta(xml: bytes, where: str) -> CziMeta:
     """Parse the metadata XML document (an empty or broken document gives empty metadata)."""
     meta = CziMeta()
     if not xml.strip():
