@@ -91,7 +91,9 @@ class CziSource:
         if len(tiles) == 0:
             return
         flat = out.reshape((len(wanted), *out.shape[nplane:]))
-        batch = max(1, 4 * decode_threads())
+        # decoded tiles wait for their turn to be pasted (draw order): about 32 MiB at once
+        tile_bytes = max(1, int(self.h[tiles[0]] * self.w[tiles[0]]) * self.dtype.itemsize)
+        batch = max(4 * decode_threads(), (32 << 20) // (tile_bytes * self.samples))
         nbytes = 0
         for i in range(0, len(tiles), batch):
             part = tiles[i : i + batch].tolist()
@@ -167,9 +169,13 @@ class CziSource:
         if ys >= ye or xs >= xe:
             return
         src = tile[ys - y0 : ye - y0, xs - x0 : xe - x0]
-        if self.samples > 1:
-            src = src[..., ks]
-        dst[ys - ky.start : ye - ky.start, xs - kx.start : xe - kx.start] = src
+        window = dst[ys - ky.start : ye - ky.start, xs - kx.start : xe - kx.start]
+        if self.samples == 1:
+            window[...] = src
+            return
+        src = src[..., ks]
+        for i in range(src.shape[-1]):  # one sample at a time: 4x faster than a BGR-reversed copy
+            window[..., i] = src[..., i]
 
 
 def decode_subblock(
@@ -220,7 +226,7 @@ def _bgr_to_rgb(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return arr
 
 
-def _zstd1(payload: Any, itemsize: int) -> bytes:
+def _zstd1(payload: Any, itemsize: int) -> Any:
     """ZEN's zstd1: a small header (size, then chunks), the zstd stream, maybe hi/lo packed."""
     import imagecodecs
 
@@ -234,11 +240,11 @@ def _zstd1(payload: Any, itemsize: int) -> bytes:
         raise CorruptFileError(f"zstd1 header of {size} bytes is not understood")
     raw = imagecodecs.zstd_decode(payload[size:])
     if not hilo or itemsize != 2:
-        return bytes(raw)
+        return raw
     # hi/lo byte packing: all low bytes of the 16-bit values first, then all high bytes
     buf = np.frombuffer(raw, np.uint8)
     half = len(buf) // 2
     out = np.empty(half * 2, np.uint8)
     out[0::2] = buf[:half]
     out[1::2] = buf[half : 2 * half]
-    return out.tobytes()
+    return out
