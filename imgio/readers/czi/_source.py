@@ -99,8 +99,11 @@ class CziSource:
             part = tiles[i : i + batch].tolist()
             segments = self._fetch(part)
             jobs = list(zip(part, segments, strict=True))
-            # uncompressed local subblocks are one pread each: cheaper than a pool hand-off
-            raw = [self.location.is_local and self.compression[t] == 0 for t in part]
+            # uncompressed local subblocks are one pread each, and a few small tiles decode
+            # faster than a pool hand-off: those are done here
+            small = len(part) * tile_bytes * self.samples < (1 << 20)
+            local = self.location.is_local
+            raw = [local and (small or self.compression[t] == 0) for t in part]
             pooled = [k for k, r in enumerate(raw) if not r]
             results = map_threaded(self._decode_job, [jobs[k] for k in pooled])
             decoded: list[Any] = [None] * len(part)
