@@ -50,8 +50,17 @@ def _kind(head: bytes) -> str | None:
         return "WEBP"
     for kind, sigs in SIGNATURES.items():
         if any(head.startswith(s) for s in sigs):
+            if kind == "BMP" and not _bmp_like(head):
+                continue
             return kind
     return None
+
+
+def _bmp_like(head: bytes) -> bool:
+    """ "BM" is too short a signature: also ask for zero reserved bytes and a known DIB size."""
+    return (
+        len(head) >= 18 and head[6:10] == b"\0\0\0\0" and head[14] in (12, 40, 52, 56, 64, 108, 124)
+    )
 
 
 class ImageFileReader(Reader):
