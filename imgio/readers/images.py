@@ -204,8 +204,37 @@ class ImageFileSource:
         animated = "T" in self.dims
         frames = range(key[0].start, key[0].stop) if animated else range(1)
         space = key[1:] if animated else key
+        if self.kind == "GIF" and len(frames) > 1:
+            return self._gif_frames(frames)[(slice(None), *space)]
         out = [self.frame(t)[space] for t in frames]
         return np.stack(out) if animated else out[0]
+
+    def _gif_frames(self, frames: range) -> np.ndarray[Any, Any]:
+        """Several GIF frames from one decode of the animation (each frame alone costs
+        nearly as much: giflib reads the whole file)."""
+        import imagecodecs
+
+        data = self.location.read_range(0, self.location.size)
+        try:
+            every = np.asarray(imagecodecs.gif_decode(data))
+        except Exception as exc:  # noqa: BLE001 - codecs raise many kinds on bad bytes
+            raise CorruptFileError(
+                f"{self.location.url}: cannot decode GIF frames {frames.start}-"
+                f"{frames.stop - 1}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if every.ndim == 3 or len(every) < frames.stop:
+            raise CorruptFileError(
+                f"{self.location.url}: the GIF decoded to "
+                f"{every.shape[0] if every.ndim == 4 else 1} frames, the blocks say {self.shape[0]}"
+            )
+        out = np.stack(
+            [
+                _conform(f, self.shape, self.dims, self.dtype)
+                for f in every[frames.start : frames.stop]
+            ]
+        )
+        STATS.add(len(frames), len(data))
+        return out
 
     def frame(self, index: int) -> np.ndarray[Any, Any]:
         """One whole frame as ``Y X [S]``, oriented (nothing is cached: a mosaic of many
