@@ -289,7 +289,9 @@ def run_cli(script: str, out: Path, folder: Path, across: int) -> tuple[float, i
         "try:\n    exec(compile(" + repr(script) + ", 'job', 'exec'))\n"
         "except SystemExit:\n    pass\n"
         "u = resource.getrusage(resource.RUSAGE_SELF)\n"
-        "print('@@RSS', u.ru_maxrss * 1024, u.ru_utime + u.ru_stime)\n"
+        # VmHWM, not ru_maxrss: that one keeps the forking parent's RSS across exec
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
+        "print('@@RSS', int(hwm[0].split()[1]) * 1024, u.ru_utime + u.ru_stime)\n"
     )
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     t0 = time.perf_counter()
