@@ -1,10 +1,9 @@
 """Run the benchmarks: ``python -m benchmarks.run [--quick] [--only read|write|zarr|remote]``.
 
 Each benchmark module has ``main(argv) -> int`` and prints its own markdown tables:
-``bench_read`` (issue 2), ``bench_write`` (writers), ``bench_zarr`` (issue 4) and
+``bench_read`` (issue 2), ``bench_write`` (writers), ``bench_zarr`` (issue 4),
 ``bench_remote`` (remote reads, cluster scaling) and ``bench_formats`` (CZI, common
-images, the JPEG mosaic job). A module that is not present is
-skipped with a note.
+images, the JPEG mosaic job). A module that is not present is skipped with a note.
 """
 
 from __future__ import annotations
@@ -21,6 +20,8 @@ MODULES = {
     "write": "benchmarks.bench_write",
     "zarr": "benchmarks.bench_zarr",
     "remote": "benchmarks.bench_remote",
+    "serve": "benchmarks.bench_serve",
+    "wsi": "benchmarks.bench_wsi",
     "formats": "benchmarks.bench_formats",
 }
 
