@@ -1,0 +1,168 @@
+"""Array source over uncompressed planes at known byte offsets (LIF memory blocks, ND2 frames).
+
+A plane is ``rows`` rows ``row_stride`` bytes apart; each row holds the C-ordered
+samples of the remaining plane dims (``X`` and, for RGB or interleaved channels,
+``C``/``S``). A region read fetches only the rows it covers of only the planes it
+covers: byte ranges through :class:`~imgio._location.Location`, so the same code reads
+local files (``preadv`` straight into the output when rows are not padded) and remote
+URLs (one concurrent batch of ranges), and the source pickles to its layout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._location import Location
+from .._threads import map_threaded
+from ..errors import CorruptFileError
+from .base import STATS
+
+__all__ = ["RawPlaneSource", "band_rows"]
+
+#: target bytes of one native chunk along the row dim (huge planes read in bands)
+BAND_BYTES = 8 << 20
+
+
+def band_rows(rows: int, row_bytes: int) -> int:
+    """Rows per native chunk: the whole plane unless it is larger than :data:`BAND_BYTES`."""
+    return max(1, min(rows, BAND_BYTES // max(1, row_bytes)))
+
+
+class RawPlaneSource:
+    """One scene of raw planes: ``dims`` = plane dims + (row dim, in-row dims).
+
+    ``offsets`` holds the byte offset of every plane (shape of the plane dims, C
+    order); a negative offset is a plane the file does not store (read as zeros).
+    ``labels`` name each plane in error messages (``"frame 12"``).
+    """
+
+    def __init__(
+        self,
+        *,
+        location: Location,
+        dims: str,
+        shape: Sequence[int],
+        dtype: np.dtype[Any],
+        n_plane_dims: int,
+        offsets: np.ndarray[Any, Any],
+        row_stride: int,
+        reverse_last: bool = False,
+        token: str,
+        where: str,
+        labels: Sequence[str] | None = None,
+    ) -> None:
+        self.location = location
+        self.dims = dims
+        self.shape = tuple(int(n) for n in shape)
+        self.dtype = np.dtype(dtype)
+        self.n_plane_dims = n_plane_dims
+        self.offsets = np.asarray(offsets, dtype=np.int64).reshape(self.shape[:n_plane_dims])
+        self.row_stride = int(row_stride)
+        self.reverse_last = reverse_last  # BGR stored, RGB presented
+        self.token = token
+        self.where = where
+        self.labels = list(labels) if labels is not None else None
+        self._in_row = self.shape[n_plane_dims + 1 :]
+        self.row_bytes = math.prod(self._in_row) * self.dtype.itemsize
+        if self.row_stride < self.row_bytes:
+            raise CorruptFileError(
+                f"{where}: rows of {self.row_bytes} bytes cannot be {self.row_stride} bytes apart"
+            )
+        rows = self.shape[n_plane_dims]
+        self.chunks = (
+            (1,) * n_plane_dims + (band_rows(rows, self.row_stride),) + tuple(self._in_row)
+        )
+
+    @property
+    def plane_nbytes(self) -> int:
+        """Bytes one whole plane occupies in the file (the last row unpadded)."""
+        rows = self.shape[self.n_plane_dims]
+        return (rows - 1) * self.row_stride + self.row_bytes if rows else 0
+
+    def __repr__(self) -> str:
+        return f"<RawPlaneSource {self.where} dims={self.dims} shape={self.shape}>"
+
+    def _label(self, flat: int) -> str:
+        if self.labels is not None:
+            return self.labels[flat]
+        return f"plane {flat}"
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
+        out = np.empty(tuple(k.stop - k.start for k in key), dtype=self.dtype)
+        self.read_into(key, out)
+        return out
+
+    def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
+        """Read the rows of the planes covering ``key`` straight into ``out``."""
+        n = self.n_plane_dims
+        rows_key, in_row_key = key[n], key[n + 1 :]
+        r0, r1 = rows_key.start, rows_key.stop
+        plane_ids = self.offsets[tuple(key[:n])].reshape(-1)
+        flat_ids = (
+            np.ravel_multi_index(
+                np.meshgrid(*[np.arange(k.start, k.stop) for k in key[:n]], indexing="ij"),
+                self.shape[:n],
+            ).reshape(-1)
+            if n
+            else np.zeros(1, dtype=np.int64)
+        )
+        planes_out = out.reshape((len(plane_ids), *out.shape[n:]))
+        whole_rows = all(
+            k.start == 0 and k.stop == s for k, s in zip(in_row_key, self._in_row, strict=True)
+        )
+        direct = (
+            whole_rows
+            and self.row_stride == self.row_bytes
+            and not self.reverse_last
+            and out.flags.c_contiguous
+        )
+        nbytes = (r1 - r0 - 1) * self.row_stride + self.row_bytes if r1 > r0 else 0
+        jobs = [(j, int(o), int(f)) for j, (o, f) in enumerate(zip(plane_ids, flat_ids))]
+        if nbytes == 0 or not jobs:
+            return True
+        fetched: dict[int, bytes] = {}
+        if not self.location.is_local:
+            ranges = [(o + r0 * self.row_stride, nbytes) for _, o, _ in jobs if o >= 0]
+            datas = self._guarded(lambda: self.location.read_ranges(ranges), jobs[0][2])
+            fetched = dict(zip([j for j, o, _ in jobs if o >= 0], datas, strict=True))
+
+        def run(job: tuple[int, int, int]) -> int:
+            j, offset, flat = job
+            dst = planes_out[j]
+            if offset < 0:
+                dst[...] = 0
+                return 0
+            start = offset + r0 * self.row_stride
+            if direct and j not in fetched:
+                buf = memoryview(dst.reshape(-1).view(np.uint8))
+                self._guarded(lambda: self.location.read_into(start, buf), flat)
+                return nbytes
+            data = fetched.get(j)
+            if data is None:
+                data = self._guarded(lambda: self.location.read_range(start, nbytes), flat)
+            self._place(dst, data, r1 - r0, in_row_key)
+            return nbytes
+
+        total = sum(map_threaded(run, jobs))
+        STATS.add(sum(1 for _, o, _ in jobs if o >= 0), total)
+        return True
+
+    def _place(
+        self, dst: np.ndarray[Any, Any], data: bytes, rows: int, in_row_key: tuple[slice, ...]
+    ) -> None:
+        padded = np.frombuffer(data + bytes(self.row_stride - self.row_bytes), np.uint8)
+        block = padded.reshape(rows, self.row_stride)[:, : self.row_bytes]
+        arr = block.view(self.dtype).reshape((rows, *self._in_row))
+        if self.reverse_last:
+            arr = arr[..., ::-1]
+        dst[...] = arr[(slice(None), *in_row_key)]
+
+    def _guarded(self, read: Any, flat: int) -> Any:
+        try:
+            return read()
+        except CorruptFileError as exc:
+            raise CorruptFileError(f"{self.where}, {self._label(flat)}: {exc}") from exc
