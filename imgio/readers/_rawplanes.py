@@ -124,6 +124,7 @@ class RawPlaneSource:
         jobs = [(j, int(o), int(f)) for j, (o, f) in enumerate(zip(plane_ids, flat_ids))]
         if nbytes == 0 or not jobs:
             return True
+        self._check_extent(jobs, r0 * self.row_stride, nbytes)
         fetched: dict[int, bytes] = {}
         if not self.location.is_local:
             ranges = [(o + r0 * self.row_stride, nbytes) for _, o, _ in jobs if o >= 0]
@@ -165,4 +166,15 @@ class RawPlaneSource:
         try:
             return read()
         except CorruptFileError as exc:
-            raise CorruptFileError(f"{self.where}, {self._label(flat)}: {exc}") from exc
+            why = str(exc).removeprefix(f"{self.location.url}: ")
+            raise CorruptFileError(f"{self.where}, {self._label(flat)}: {why}") from exc
+
+    def _check_extent(self, jobs: list[tuple[int, int, int]], start: int, nbytes: int) -> None:
+        """Planes that would end past the end of the file are an error, before any read."""
+        size = self.location.size
+        for _j, offset, flat in jobs:
+            if offset >= 0 and offset + start + nbytes > size:
+                raise CorruptFileError(
+                    f"{self.where}, {self._label(flat)}: expected {nbytes} bytes at offset "
+                    f"{offset + start}, file ends at {size}"
+                )

@@ -11,6 +11,7 @@ Tile scans are reconstructed from the tiles' stage positions
 from __future__ import annotations
 
 import math
+import struct
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,8 +41,19 @@ LUT_COLORS = {
     "gray": 0xFFFFFFFF,
     "grey": 0xFFFFFFFF,
 }
-# the errors liffile raises on malformed files (LifFileError derives from ValueError)
-_PARSE_ERRORS = (ValueError, KeyError, IndexError, OSError, EOFError, AttributeError, TypeError)
+# the errors liffile raises on malformed files (LifFileError derives from ValueError;
+# ElementTree's ParseError from SyntaxError)
+_PARSE_ERRORS = (
+    ValueError,
+    KeyError,
+    IndexError,
+    OSError,
+    EOFError,
+    AttributeError,
+    TypeError,
+    SyntaxError,
+    struct.error,
+)
 
 
 @dataclass(frozen=True)
@@ -175,7 +187,12 @@ def _layout(image: Any, file_size: int, reconstruct: bool) -> _Layout:
     """Describe one liffile image, or raise :class:`_SkipImage`."""
     if type(image).__name__ != "LifImage":
         raise _SkipImage(f"{type(image).__name__} data are not an image")
-    block = image.memory_block
+    try:
+        block = image.memory_block
+    except KeyError as exc:
+        raise CorruptFileError(
+            f"image {image.path!r}: its memory block {exc} is missing or its header is damaged"
+        ) from exc
     if block.frames or block.offset < 0:
         raise _SkipImage("pixels stored in external files")
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import threading
 import warnings
 from collections.abc import Sequence
@@ -30,7 +31,17 @@ from .base import STATS, ArraySource, Reader, SceneInfo
 __all__ = ["Nd2Reader"]
 
 MAGIC = (b"\xda\xce\xbe\x0a", b"\x00\x00\x00\x0cjP  ")
-_PARSE_ERRORS = (ValueError, KeyError, IndexError, OSError, EOFError, AttributeError, TypeError)
+_PARSE_ERRORS = (
+    ValueError,
+    KeyError,
+    IndexError,
+    OSError,
+    EOFError,
+    AttributeError,
+    TypeError,
+    SyntaxError,
+    struct.error,
+)
 
 
 class Nd2Reader(Reader):
