@@ -198,3 +198,38 @@ def test_missing_distributed(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(imgio.MissingDependencyError, match=r'pip install "imgio\[distributed\]"'):
         with cluster_and_client():
             pass
+
+
+# ---------------------------------------------------------------- instrument formats
+def test_nd2_on_cluster(client: Any) -> None:
+    """ND2 frames read in the worker processes (sources pickle without handles)."""
+    import nd2
+    from samples import DATA
+
+    path = DATA / "arcadia-example-zstack.nd2"
+    img = imgio.Image(path, chunks={"Z": 1})
+    with nd2.ND2File(path) as f:
+        want = f.asarray()
+    data = img.xarray_dask_data
+    assert data.data.npartitions == 11
+    workers = _workers_used(client, lambda: client.compute(data.max(dim=["Y", "X"])).result())
+    assert len(workers) == 2
+    got = client.compute(data.max(dim=["Y", "X"])).result()
+    np.testing.assert_array_equal(got.values.ravel(), want.max(axis=(1, 2)))
+
+
+def test_lif_tiles_and_mosaic_on_cluster(client: Any) -> None:
+    """LIF tiles (M axis) and the reconstructed mosaic computed on the workers."""
+    import readlif.reader
+    from samples import DATA
+
+    path = DATA / "readlif-PR2729_frameOrderCombinedScanTypes.lif"
+    tiles = imgio.Image(path, reconstruct_mosaic=False, chunks={"M": 1, "T": 1})
+    ref = readlif.reader.LifFile(str(path)).get_image(0)
+    sums = client.compute(tiles.xarray_dask_data.sum(dim=["Y", "X"])).result()
+    for m in range(4):
+        want = np.asarray(ref.get_plane((1, 2), 1, {3: 2, 4: 1, 10: m})).sum()
+        assert sums.isel(M=m, T=1, C=1, Z=2).item() == want
+    mosaic = imgio.Image(path)
+    region = mosaic.xarray_dask_data.isel(Y=slice(20, 90), X=slice(10, 60))
+    np.testing.assert_array_equal(client.compute(region.data).result(), region.values)

@@ -17,7 +17,9 @@ from .base import ArraySource
 __all__ = ["MosaicSource", "mosaic_shape"]
 
 
-def mosaic_shape(tile_shape: tuple[int, int], positions: Sequence[tuple[int, int]]) -> tuple[int, int]:
+def mosaic_shape(
+    tile_shape: tuple[int, int], positions: Sequence[tuple[int, int]]
+) -> tuple[int, int]:
     """(rows, columns) of the smallest mosaic holding every tile."""
     th, tw = tile_shape
     return (

@@ -121,7 +121,9 @@ class RawPlaneSource:
             and out.flags.c_contiguous
         )
         nbytes = (r1 - r0 - 1) * self.row_stride + self.row_bytes if r1 > r0 else 0
-        jobs = [(j, int(o), int(f)) for j, (o, f) in enumerate(zip(plane_ids, flat_ids))]
+        jobs = [
+            (j, int(o), int(f)) for j, (o, f) in enumerate(zip(plane_ids, flat_ids, strict=True))
+        ]
         if nbytes == 0 or not jobs:
             return True
         self._check_extent(jobs, r0 * self.row_stride, nbytes)

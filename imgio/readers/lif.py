@@ -1,4 +1,4 @@
-"""Leica LIF / LOF reader: liffile parses the XML and the memory-block directory, imgio reads pixels.
+"""Leica LIF / LOF reader: liffile parses the XML and the memory blocks, imgio reads pixels.
 
 Every image of the project is a scene, named by its path in the project tree. Pixels
 in a LIF memory block are an uncompressed C-ordered array, so a region read is a set
@@ -86,7 +86,7 @@ class LifReader(Reader):
 
     def __init__(self, location: Location, *, reconstruct_mosaic: bool = True) -> None:
         super().__init__(location)
-        liffile = require("liffile", extra="lif")
+        liffile: Any = require("liffile", extra="lif")
         self.reconstruct_mosaic = reconstruct_mosaic
         if not self.sniff(location.head(16)):
             raise UnsupportedFormatError(location.url, {"lif": "no LIF/LOF header"})
@@ -200,7 +200,7 @@ def _layout(image: Any, file_size: int, reconstruct: bool) -> _Layout:
         dtype = np.dtype(image.dtype)
     except ValueError as exc:
         raise _SkipImage(str(exc)) from exc
-    letters = [DIM_LETTERS.get(k, k) for k in sizes]
+    letters = [str(DIM_LETTERS.get(k, k)) for k in sizes]
     if any(len(d) != 1 for d in letters) or len(set(letters)) != len(letters):
         raise _SkipImage(f"dimensions {list(sizes)} have no one-letter names")
     dims = "".join(letters)
@@ -271,7 +271,7 @@ def _pixel_size_m(image: Any, label: str) -> float | None:
     dim = _dimension(image, label)
     if dim is None or dim.number_elements < 2 or dim.unit != "m" or not dim.length:
         return None
-    return abs(float(dim.length)) / (dim.number_elements - 1)
+    return abs(float(dim.length)) / (int(dim.number_elements) - 1)
 
 
 def _scene_info(

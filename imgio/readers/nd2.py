@@ -57,7 +57,7 @@ class Nd2Reader(Reader):
 
     def __init__(self, location: Location) -> None:
         super().__init__(location)
-        nd2 = require("nd2", extra="nd2")
+        nd2: Any = require("nd2", extra="nd2")
         if not self.sniff(location.head(16)):
             raise UnsupportedFormatError(location.url, {"nd2": "no ND2 signature"})
         fh = None if location.is_local else location.open()
@@ -227,7 +227,7 @@ def _nd2_file(location: Location) -> Any:
             if found is None:
                 import nd2
 
-                target = location.url if location.is_local else location.open()
+                target: Any = location.url if location.is_local else location.open()
                 found = nd2.ND2File(target)
                 _OPEN[key] = found
     return found

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {entry['license']}{f' (text: `{kept}`)' if kept else ''} |"
         )
     manifest = {
-        "description": "small samples shipped with imgio's tests (permissive licenses; GPL with its text)",
+        "description": "small samples for imgio's tests (permissive licenses; GPL with its text)",
         "set": "imgio-tests",
         "conventions": shared["conventions"],
         "n_files": len(entries),

@@ -90,7 +90,9 @@ def test_pickle_and_http(tmp_path: Path) -> None:
         remote = imgio.Image(f"{http.url}/{ZSTACK.name}")
         assert remote.physical_pixel_sizes == img.physical_pixel_sizes
         http.reset()
-        np.testing.assert_array_equal(remote.get_image_data("YX", Z=4), img.get_image_data("YX", Z=4))
+        np.testing.assert_array_equal(
+            remote.get_image_data("YX", Z=4), img.get_image_data("YX", Z=4)
+        )
         gets = [r for r in http.requests if r.method == "GET"]
         assert sum(r.body_bytes for r in gets) == 128 * 128 * 2  # exactly that frame
 
