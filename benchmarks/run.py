@@ -2,7 +2,8 @@
 
 Each benchmark module has ``main(argv) -> int`` and prints its own markdown tables:
 ``bench_read`` (issue 2), ``bench_write`` (writers), ``bench_zarr`` (issue 4) and
-``bench_remote`` (remote reads, cluster scaling). A module that is not present is
+``bench_remote`` (remote reads, cluster scaling), ``bench_instruments`` (LIF/ND2,
+issue 8). A module that is not present is
 skipped with a note.
 """
 
@@ -20,6 +21,7 @@ MODULES = {
     "write": "benchmarks.bench_write",
     "zarr": "benchmarks.bench_zarr",
     "remote": "benchmarks.bench_remote",
+    "instruments": "benchmarks.bench_instruments",
 }
 
 

@@ -25,6 +25,9 @@ __all__ = ["RawPlaneSource", "band_rows"]
 
 #: target bytes of one native chunk along the row dim (huge planes read in bands)
 BAND_BYTES = 8 << 20
+#: local reads smaller than this run on the calling thread (page-cache copies gain
+#: nothing from the decode pool and a loaded machine makes thread hand-offs costly)
+SERIAL_BYTES = 16 << 20
 
 
 def band_rows(rows: int, row_bytes: int) -> int:
@@ -99,18 +102,17 @@ class RawPlaneSource:
     def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
         """Read the rows of the planes covering ``key`` straight into ``out``."""
         n = self.n_plane_dims
-        rows_key, in_row_key = key[n], key[n + 1 :]
-        r0, r1 = rows_key.start, rows_key.stop
-        plane_ids = self.offsets[tuple(key[:n])].reshape(-1)
-        flat_ids = (
-            np.ravel_multi_index(
-                np.meshgrid(*[np.arange(k.start, k.stop) for k in key[:n]], indexing="ij"),
-                self.shape[:n],
-            ).reshape(-1)
-            if n
-            else np.zeros(1, dtype=np.int64)
-        )
-        planes_out = out.reshape((len(plane_ids), *out.shape[n:]))
+        r0, r1 = key[n].start, key[n].stop
+        in_row_key = key[n + 1 :]
+        nbytes = (r1 - r0 - 1) * self.row_stride + self.row_bytes if r1 > r0 else 0
+        offsets = self.offsets[tuple(key[:n])].reshape(-1)
+        if nbytes == 0 or offsets.size == 0:
+            return True
+        flat_ids = np.ravel_multi_index(
+            np.meshgrid(*[np.arange(k.start, k.stop) for k in key[:n]], indexing="ij"),
+            self.shape[:n],
+        ).reshape(-1)
+        planes_out = out.reshape((len(offsets), *out.shape[n:]))
         whole_rows = all(
             k.start == 0 and k.stop == s for k, s in zip(in_row_key, self._in_row, strict=True)
         )
@@ -120,38 +122,41 @@ class RawPlaneSource:
             and not self.reverse_last
             and out.flags.c_contiguous
         )
-        nbytes = (r1 - r0 - 1) * self.row_stride + self.row_bytes if r1 > r0 else 0
-        jobs = [
-            (j, int(o), int(f)) for j, (o, f) in enumerate(zip(plane_ids, flat_ids, strict=True))
-        ]
-        if nbytes == 0 or not jobs:
-            return True
-        self._check_extent(jobs, r0 * self.row_stride, nbytes)
+        whole_planes = direct and r0 == 0 and r1 == self.shape[n]
+        runs = _runs(offsets, nbytes if whole_planes else -1)
+        self._check_extent(offsets, flat_ids, r0 * self.row_stride, nbytes)
+        start = r0 * self.row_stride
         fetched: dict[int, bytes] = {}
         if not self.location.is_local:
-            ranges = [(o + r0 * self.row_stride, nbytes) for _, o, _ in jobs if o >= 0]
-            datas = self._guarded(lambda: self.location.read_ranges(ranges), jobs[0][2])
-            fetched = dict(zip([j for j, o, _ in jobs if o >= 0], datas, strict=True))
+            ranges = [(int(offsets[a]) + start, (b - a) * nbytes) for a, b in runs]
+            datas = self._guarded(lambda: self.location.read_ranges(ranges), int(flat_ids[0]))
+            fetched = {a: d for (a, _), d in zip(runs, datas, strict=True)}
 
-        def run(job: tuple[int, int, int]) -> int:
-            j, offset, flat = job
-            dst = planes_out[j]
-            if offset < 0:
-                dst[...] = 0
-                return 0
-            start = offset + r0 * self.row_stride
-            if direct and j not in fetched:
+        def run(job: tuple[int, int]) -> int:
+            a, b = job
+            dst = planes_out[a:b]
+            offset, flat = int(offsets[a]), int(flat_ids[a])
+            data = fetched.get(a)
+            if direct and data is None:
                 buf = memoryview(dst.reshape(-1).view(np.uint8))
-                self._guarded(lambda: self.location.read_into(start, buf), flat)
-                return nbytes
-            data = fetched.get(j)
-            if data is None:
-                data = self._guarded(lambda: self.location.read_range(start, nbytes), flat)
-            self._place(dst, data, r1 - r0, in_row_key)
-            return nbytes
+                self._guarded(lambda: self.location.read_into(offset + start, buf), flat)
+            elif direct:
+                dst.reshape(-1).view(np.uint8)[:] = np.frombuffer(data, np.uint8)
+            else:
+                if data is None:
+                    data = self._guarded(
+                        lambda: self.location.read_range(offset + start, nbytes), flat
+                    )
+                self._place(dst[0], data, r1 - r0, in_row_key)
+            return (b - a) * nbytes
 
-        total = sum(map_threaded(run, jobs))
-        STATS.add(sum(1 for _, o, _ in jobs if o >= 0), total)
+        for a in np.flatnonzero(offsets < 0).tolist():  # planes the file does not store
+            planes_out[a] = 0
+        jobs = [(a, b) for a, b in runs if offsets[a] >= 0]
+        total = len(jobs) * nbytes
+        serial = self.location.is_local and total < SERIAL_BYTES
+        done = sum(map(run, jobs) if serial else map_threaded(run, jobs))
+        STATS.add(int((offsets >= 0).sum()), done)
         return True
 
     def _place(
@@ -171,12 +176,24 @@ class RawPlaneSource:
             why = str(exc).removeprefix(f"{self.location.url}: ")
             raise CorruptFileError(f"{self.where}, {self._label(flat)}: {why}") from exc
 
-    def _check_extent(self, jobs: list[tuple[int, int, int]], start: int, nbytes: int) -> None:
+    def _check_extent(
+        self, offsets: np.ndarray[Any, Any], flat_ids: np.ndarray[Any, Any], start: int, nbytes: int
+    ) -> None:
         """Planes that would end past the end of the file are an error, before any read."""
         size = self.location.size
-        for _j, offset, flat in jobs:
-            if offset >= 0 and offset + start + nbytes > size:
-                raise CorruptFileError(
-                    f"{self.where}, {self._label(flat)}: expected {nbytes} bytes at offset "
-                    f"{offset + start}, file ends at {size}"
-                )
+        beyond = np.flatnonzero((offsets >= 0) & (offsets + start + nbytes > size))
+        if beyond.size:
+            i = int(beyond[0])
+            raise CorruptFileError(
+                f"{self.where}, {self._label(int(flat_ids[i]))}: expected {nbytes} bytes at "
+                f"offset {int(offsets[i]) + start}, file ends at {size}"
+            )
+
+
+def _runs(offsets: np.ndarray[Any, Any], plane_bytes: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` runs of planes stored back to back (``plane_bytes`` < 0: none)."""
+    if plane_bytes < 0 or len(offsets) < 2:
+        return [(i, i + 1) for i in range(len(offsets))]
+    cut = np.flatnonzero((np.diff(offsets) != plane_bytes) | (offsets[1:] < 0) | (offsets[:-1] < 0))
+    bounds = [0, *(cut + 1).tolist(), len(offsets)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
