@@ -163,3 +163,51 @@ def test_info_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", str(TILESCAN)]) == 0
     out = capsys.readouterr().out
     assert "TileScan_001" in out and "Green" in out
+
+
+def test_http_reads_byte_ranges() -> None:
+    """Remote LIF: the structure once, then exactly the bytes of the planes read."""
+    from imgio._loopback import RangeHTTPServer
+
+    local = imgio.Image(TILESCAN, reconstruct_mosaic=False)
+    with RangeHTTPServer(TILESCAN.parent) as http:
+        remote = imgio.Image(f"{http.url}/{TILESCAN.name}", reconstruct_mosaic=False)
+        assert remote.scenes == local.scenes and remote.dims == local.dims
+        assert remote.mosaic_tile_positions == local.mosaic_tile_positions
+        http.reset()
+        got = remote.get_image_data("ZYX", M=1, T=1, C=0)
+        np.testing.assert_array_equal(got, local.get_image_data("ZYX", M=1, T=1, C=0))
+        gets = [r for r in http.requests if r.method == "GET"]
+        assert sum(r.body_bytes for r in gets) == 3 * 64 * 64  # three planes, nothing else
+
+
+def write_lof(lif_path: Path, out: Path) -> Path:
+    """The first image of a LIF as a LAS X object file (LOF): header, pixels, then XML."""
+    import struct
+    from xml.etree import ElementTree
+
+    import liffile
+
+    with liffile.LifFile(lif_path) as lif:
+        image = lif.images[0]
+        pixels = image.memory_block.read()
+        element = ElementTree.tostring(image.xml_element, encoding="unicode")
+    xml = f'<LMSDataContainerHeader Version="2">{element}</LMSDataContainerHeader>'
+    magic = "LMS_Object_File"
+    with open(out, "wb") as fh:
+        fh.write(struct.pack("<IIBI", 0x70, 2 * len(magic) + 5, 0x2A, len(magic)))
+        fh.write(magic.encode("utf-16-le"))
+        fh.write(struct.pack("<BIBI", 0x2A, 2, 0x2A, 2))
+        fh.write(struct.pack("<BQ", 0x2A, len(pixels)) + pixels)
+        fh.write(struct.pack("<IIBI", 0x70, 2 * len(xml) + 5, 0x2A, len(xml)))
+        fh.write(xml.encode("utf-16-le"))
+    return out
+
+
+def test_lof_reads_like_its_lif(tmp_path: Path) -> None:
+    lof = write_lof(TILESCAN, tmp_path / "TileScan_001.lof")
+    img, ref = imgio.Image(lof), imgio.Image(TILESCAN)
+    assert img.reader.name == "lif" and img.scenes == ("TileScan_001",)
+    assert img.dims == ref.dims and img.channel_names == ref.channel_names
+    assert img.physical_pixel_sizes == ref.physical_pixel_sizes
+    np.testing.assert_array_equal(img.data, ref.data)
