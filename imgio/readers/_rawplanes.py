@@ -137,11 +137,13 @@ class RawPlaneSource:
             dst = planes_out[a:b]
             offset, flat = int(offsets[a]), int(flat_ids[a])
             data = fetched.get(a)
-            if direct and data is None:
-                buf = memoryview(dst.reshape(-1).view(np.uint8))
-                self._guarded(lambda: self.location.read_into(offset + start, buf), flat)
-            elif direct:
-                dst.reshape(-1).view(np.uint8)[:] = np.frombuffer(data, np.uint8)
+            if direct:
+                flat_bytes: Any = dst.reshape(-1).view(np.uint8)
+                if data is None:
+                    buf = memoryview(flat_bytes)
+                    self._guarded(lambda: self.location.read_into(offset + start, buf), flat)
+                else:
+                    flat_bytes[:] = np.frombuffer(data, np.uint8)
             else:
                 if data is None:
                     data = self._guarded(
