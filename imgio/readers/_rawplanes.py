@@ -155,8 +155,11 @@ class RawPlaneSource:
         for a in np.flatnonzero(offsets < 0).tolist():  # planes the file does not store
             planes_out[a] = 0
         jobs = [(a, b) for a, b in runs if offsets[a] >= 0]
-        total = len(jobs) * nbytes
+        total = sum(b - a for a, b in jobs) * nbytes
         serial = self.location.is_local and total < SERIAL_BYTES
+        if self.location.is_local and not serial:  # long runs in pieces, for the pool
+            step = max(1, BAND_BYTES // nbytes)
+            jobs = [(i, min(i + step, b)) for a, b in jobs for i in range(a, b, step)]
         done = sum(map(run, jobs) if serial else map_threaded(run, jobs))
         STATS.add(int((offsets >= 0).sum()), done)
         return True
