@@ -53,13 +53,16 @@ class Nd2Reader(Reader):
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:
-        return head[:4] == MAGIC[0] or head[:12] == MAGIC[1]
+        # legacy ND2 files are JPEG 2000 containers: those are known by suffix only,
+        # so that plain .jp2 images stay with the readers for common images
+        return head[:4] == MAGIC[0]
 
     def __init__(self, location: Location) -> None:
         super().__init__(location)
         nd2: Any = require("nd2", extra="nd2")
-        if not self.sniff(location.head(16)):
-            raise UnsupportedFormatError(location.url, {"nd2": "no ND2 signature"})
+        head = location.head(16)
+        if head[:4] != MAGIC[0] and head[:12] != MAGIC[1]:
+            raise UnsupportedFormatError(location.url, {"nd2": f"no ND2 signature ({head[:4]!r})"})
         fh = None if location.is_local else location.open()
         try:
             with warnings.catch_warnings():
