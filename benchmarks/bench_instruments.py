@@ -193,10 +193,14 @@ def paired(
     times: dict[str, list[float]] = {n: [] for n in tools}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
-        for name in order:
-            gc.collect()
-            wall, _cpu, _value = timed(lambda name=name, r=r: tools[name](r + 1))
-            times[name].append(wall)
+        gc.collect()  # once per round; no collection pauses inside the timed calls
+        gc.disable()
+        try:
+            for name in order:
+                wall, _cpu, _value = timed(lambda name=name, r=r: tools[name](r + 1))
+                times[name].append(wall)
+        finally:
+            gc.enable()
     return {n: median(v) for n, v in times.items()}  # median([]) is NaN
 
 
