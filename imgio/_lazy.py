@@ -63,15 +63,25 @@ class Reordered:
         return data.reshape(shape)
 
     def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
-        """Fill ``out`` directly when the source can and no transpose is needed."""
+        """Fill ``out`` directly when the source can and no transpose is needed.
+
+        Sources with ``strided_out = True`` also fill a transposed view of ``out``
+        (no temporary array and no second pass for a reordered read).
+        """
         fill = getattr(self.src, "read_into", None)
-        if fill is None or self._perm != sorted(self._perm):
+        transposed = self._perm != sorted(self._perm)
+        if fill is None or (transposed and not getattr(self.src, "strided_out", False)):
             return False
         native: list[slice] = [slice(0, n) for n in self.src.shape]
         for k, i in zip(key, self._where, strict=True):
             if i >= 0:
                 native[i] = k
-        inner = out.reshape(tuple(s.stop - s.start for s in native))
+        if transposed:
+            added = tuple(j for j, i in enumerate(self._where) if i < 0)
+            present = [i for i in self._where if i >= 0]
+            inner = np.squeeze(out, axis=added).transpose(np.argsort(present))
+        else:
+            inner = out.reshape(tuple(s.stop - s.start for s in native))
         return bool(fill(tuple(native), inner))
 
 

@@ -38,6 +38,8 @@ def band_rows(rows: int, row_bytes: int) -> int:
 class RawPlaneSource:
     """One scene of raw planes: ``dims`` = plane dims + (row dim, in-row dims).
 
+    ``read_into`` also fills a non-contiguous (transposed) output (``strided_out``).
+
     ``offsets`` holds the byte offset of every plane (shape of the plane dims, C
     order); a negative offset is a plane the file does not store (read as zeros).
     ``labels`` name each plane in error messages (``"frame 12"``).
@@ -69,6 +71,7 @@ class RawPlaneSource:
         self.token = token
         self.where = where
         self.labels = list(labels) if labels is not None else None
+        self.strided_out = True
         self._in_row = self.shape[n_plane_dims + 1 :]
         self.row_bytes = math.prod(self._in_row) * self.dtype.itemsize
         if self.row_stride < self.row_bytes:
@@ -112,17 +115,18 @@ class RawPlaneSource:
             np.meshgrid(*[np.arange(k.start, k.stop) for k in key[:n]], indexing="ij"),
             self.shape[:n],
         ).reshape(-1)
-        planes_out = out.reshape((len(offsets), *out.shape[n:]))
+        contiguous = out.flags.c_contiguous
+        if contiguous:
+            planes_out = out.reshape((len(offsets), *out.shape[n:]))
+        else:  # a transposed view of the caller's array: one view per plane, C order
+            views = [out[i] for i in np.ndindex(*out.shape[:n])]
         whole_rows = all(
             k.start == 0 and k.stop == s for k, s in zip(in_row_key, self._in_row, strict=True)
         )
-        direct = (
-            whole_rows
-            and self.row_stride == self.row_bytes
-            and not self.reverse_last
-            and out.flags.c_contiguous
-        )
-        whole_planes = direct and r0 == 0 and r1 == self.shape[n]
+        direct = whole_rows and self.row_stride == self.row_bytes and not self.reverse_last
+        if not contiguous:
+            direct = direct and all(v.flags.c_contiguous for v in views)
+        whole_planes = direct and contiguous and r0 == 0 and r1 == self.shape[n]
         runs = _runs(offsets, nbytes if whole_planes else -1)
         self._check_extent(offsets, flat_ids, r0 * self.row_stride, nbytes)
         start = r0 * self.row_stride
@@ -134,7 +138,7 @@ class RawPlaneSource:
 
         def run(job: tuple[int, int]) -> int:
             a, b = job
-            dst = planes_out[a:b]
+            dst = planes_out[a:b] if contiguous else views[a][np.newaxis]
             offset, flat = int(offsets[a]), int(flat_ids[a])
             data = fetched.get(a)
             if direct:
@@ -153,7 +157,7 @@ class RawPlaneSource:
             return (b - a) * nbytes
 
         for a in np.flatnonzero(offsets < 0).tolist():  # planes the file does not store
-            planes_out[a] = 0
+            (planes_out[a] if contiguous else views[a])[...] = 0
         jobs = [(a, b) for a, b in runs if offsets[a] >= 0]
         total = sum(b - a for a, b in jobs) * nbytes
         serial = self.location.is_local and total < SERIAL_BYTES
