@@ -283,8 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_instruments")
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     parser.add_argument("--samples", type=Path, default=SAMPLES)
+    parser.add_argument("--rounds", type=int, default=None, help="paired rounds (default 21)")
     args = parser.parse_args(argv)
-    rounds = 5 if args.quick else 21
+    rounds = args.rounds or (5 if args.quick else 21)
     warnings.simplefilter("ignore")
     say(f"## LIF and ND2 (issue 8)\n\n{machine_line()}; {rounds} paired rounds, median ms\n")
     status = 0

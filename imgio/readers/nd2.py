@@ -11,6 +11,8 @@ picklable, see :class:`~imgio.readers._rawplanes.RawPlaneSource`); compressed or
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import math
 import os
 import struct
@@ -110,7 +112,6 @@ class Nd2Reader(Reader):
         self._sizes = PhysicalPixelSizes(z, float(vox.y) or None, float(vox.x) or None)
         self._interval = _time_interval(f, sizes)
         self._pos_names = _position_names(f, self._n_pos)
-        self._text = f.text_info if hasattr(f, "text_info") else None
         self._is_legacy = bool(f.is_legacy)
 
     # ------------------------------------------------------------------ contract
@@ -132,8 +133,19 @@ class Nd2Reader(Reader):
 
     @property
     def metadata(self) -> Any:
-        """``nd2``'s text info of the file (a dict of description strings)."""
-        return self._text
+        """``nd2``'s text info of the file (a dict of description strings), read on access."""
+        import nd2
+
+        fh = None if self.location.is_local else self.location.open()
+        target: Any = self.location.url if fh is None else fh
+        try:
+            with nd2.ND2File(target) as f:
+                return dict(f.text_info)
+        except _PARSE_ERRORS as exc:
+            raise CorruptFileError(f"{self.location.url}: unreadable ND2 text info: {exc}") from exc
+        finally:
+            if fh is not None:
+                fh.close()
 
     def source(self, scene: int, level: int = 0) -> ArraySource:
         if not 0 <= scene < self._n_pos:
@@ -218,6 +230,15 @@ def _position_names(f: Any, n: int) -> list[str]:
 # ---------------------------------------------------------------- library frame reads
 _OPEN: dict[tuple[str, int], Any] = {}
 _OPEN_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_open_files() -> None:
+    """Close the frame readers of this process before the interpreter tears down."""
+    for f in list(_OPEN.values()):
+        with contextlib.suppress(Exception):
+            f.close()
+    _OPEN.clear()
 
 
 def _nd2_file(location: Location) -> Any:

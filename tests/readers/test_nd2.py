@@ -121,3 +121,21 @@ def test_converted_round_trip(tmp_path: Path) -> None:
         np.testing.assert_array_equal(back.get_image_data("ZYX"), want)
         assert back.channel_names == ["FITC BP"] and back.channel_colors == [(7, 255, 0)]
         assert back.physical_pixel_sizes == pytest.approx(img.physical_pixel_sizes)
+
+
+def test_library_frame_path(monkeypatch: pytest.MonkeyPatch, stats: Any) -> None:
+    """Compressed and legacy files read frames through nd2 (forced here on the sample)."""
+    import imgio.readers.nd2 as reader
+
+    monkeypatch.setattr(reader, "_raw_layout", lambda *args: None)
+    img = imgio.Image(ZSTACK)
+    src = img.reader.source(0)
+    assert isinstance(src, reader.Nd2FrameSource)
+    with nd2.ND2File(ZSTACK) as f:
+        want = f.asarray()
+    np.testing.assert_array_equal(img.get_image_data("ZYX"), want)
+    STATS.reset()
+    np.testing.assert_array_equal(img.get_image_data("YX", Z=3, Y=slice(5, 50)), want[3, 5:50])
+    assert STATS.chunks_decoded == 1
+    again = pickle.loads(pickle.dumps(img.xarray_dask_data.isel(Z=slice(8, 11))))
+    np.testing.assert_array_equal(again.values.squeeze(), want[8:11])
