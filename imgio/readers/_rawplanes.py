@@ -41,7 +41,8 @@ class RawPlaneSource:
     ``read_into`` also fills a non-contiguous (transposed) output (``strided_out``).
 
     ``offsets`` holds the byte offset of every plane (shape of the plane dims, C
-    order); a negative offset is a plane the file does not store (read as zeros).
+    order), or ``(first, step)`` for planes stored back to back; a negative offset is a
+    plane the file does not store (read as zeros).
     ``labels`` name each plane in error messages (``"frame 12"``).
     """
 
@@ -53,7 +54,7 @@ class RawPlaneSource:
         shape: Sequence[int],
         dtype: np.dtype[Any],
         n_plane_dims: int,
-        offsets: np.ndarray[Any, Any],
+        offsets: np.ndarray[Any, Any] | tuple[int, int],
         row_stride: int,
         reverse_last: bool = False,
         token: str,
@@ -65,7 +66,9 @@ class RawPlaneSource:
         self.shape = tuple(int(n) for n in shape)
         self.dtype = np.dtype(dtype)
         self.n_plane_dims = n_plane_dims
-        self.offsets = np.asarray(offsets, dtype=np.int64).reshape(self.shape[:n_plane_dims])
+        # (first offset, step): planes stored back to back, rebuilt after unpickling
+        self._regular = offsets if isinstance(offsets, tuple) else None
+        self.offsets = self._offsets(offsets)
         self.row_stride = int(row_stride)
         self.reverse_last = reverse_last  # BGR stored, RGB presented
         self.token = token
@@ -82,6 +85,25 @@ class RawPlaneSource:
         self.chunks = (
             (1,) * n_plane_dims + (band_rows(rows, self.row_stride),) + tuple(self._in_row)
         )
+
+    def _offsets(self, offsets: np.ndarray[Any, Any] | tuple[int, int]) -> np.ndarray[Any, Any]:
+        plane_shape = self.shape[: self.n_plane_dims]
+        if isinstance(offsets, tuple):
+            first, step = offsets
+            flat = first + np.arange(math.prod(plane_shape), dtype=np.int64) * step
+            return flat.reshape(plane_shape)
+        return np.asarray(offsets, dtype=np.int64).reshape(plane_shape)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self._regular is not None:  # a graph carries two ints, not one per plane
+            del state["offsets"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._regular is not None:
+            self.offsets = self._offsets(self._regular)
 
     @property
     def plane_nbytes(self) -> int:

@@ -166,16 +166,14 @@ def _raw_source(location: Location, layout: _Layout, token: str, where: str) -> 
     dims, shape = layout.dims, layout.shape
     tail = 2 if dims.endswith("S") else 1  # in-row dims: X (and S)
     n_plane = len(dims) - tail - 1
-    plane_shape = shape[:n_plane]
     plane_bytes = math.prod(shape[n_plane:-tail] or (1,)) * layout.row_stride
-    offsets = layout.offset + np.arange(math.prod(plane_shape), dtype=np.int64) * plane_bytes
     return RawPlaneSource(
         location=location,
         dims=dims,
         shape=shape,
         dtype=layout.dtype,
         n_plane_dims=n_plane,
-        offsets=offsets,
+        offsets=(layout.offset, plane_bytes),
         row_stride=layout.row_stride,
         reverse_last=layout.bgr,
         token=token,
