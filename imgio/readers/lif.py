@@ -96,8 +96,11 @@ class LifReader(Reader):
                 warnings.simplefilter("ignore")
                 lif = liffile.LifFile(fh, squeeze=True)
                 images = list(lif.images)
-                self._xml = lif.xml_header
-                self._layouts = self._describe(lif, images)
+                # where the XML text is (read again on access of ``metadata``)
+                xml_at = getattr(lif, "_xml_header", None)
+                self._xml_range = tuple(xml_at) if isinstance(xml_at, tuple) else None
+                self._xml = None if self._xml_range else str(lif.xml_header())
+                self._layouts = self._describe(images)
         except (*_PARSE_ERRORS, liffile.LifFileError) as exc:
             raise CorruptFileError(f"{location.url}: corrupted LIF structure: {exc}") from exc
         finally:
@@ -106,11 +109,11 @@ class LifReader(Reader):
             raise CorruptFileError(f"{location.url}: the LIF file holds no readable image")
         self._token = location.token()
 
-    def _describe(self, lif: Any, images: Sequence[Any]) -> list[_Layout]:
+    def _describe(self, images: Sequence[Any]) -> list[_Layout]:
         out: list[_Layout] = []
         for image in images:
             try:
-                layout = _layout(image, self.location.size, self.reconstruct_mosaic)
+                layout = _layout(image, self.reconstruct_mosaic)
             except _SkipImage as why:
                 warnings.warn(
                     f"{self.location.url}: image {image.path!r} skipped: {why}",
@@ -127,7 +130,10 @@ class LifReader(Reader):
 
     @property
     def metadata(self) -> Any:
-        """The LIF project's XML header (text)."""
+        """The LIF project's XML header (text), read on access."""
+        if self._xml is None and self._xml_range is not None:
+            offset, nbytes = self._xml_range
+            self._xml = self.location.read_range(int(offset), int(nbytes)).decode("utf-16-le")
         return self._xml
 
     def mosaic_tile_positions(self, scene: int) -> Sequence[tuple[int, int]] | None:
@@ -181,7 +187,7 @@ def _raw_source(location: Location, layout: _Layout, token: str, where: str) -> 
     )
 
 
-def _layout(image: Any, file_size: int, reconstruct: bool) -> _Layout:
+def _layout(image: Any, reconstruct: bool) -> _Layout:
     """Describe one liffile image, or raise :class:`_SkipImage`."""
     if type(image).__name__ != "LifImage":
         raise _SkipImage(f"{type(image).__name__} data are not an image")

@@ -155,6 +155,7 @@ def test_open_reads_no_pixels() -> None:
     STATS.reset()
     img = imgio.Image(TILESCAN)
     assert img.shape and STATS.bytes_read == 0
+    assert img.metadata.startswith('<LMSDataContainerHeader Version="2">')
 
 
 def test_info_cli(capsys: pytest.CaptureFixture[str]) -> None:
