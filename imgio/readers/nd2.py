@@ -90,7 +90,14 @@ class Nd2Reader(Reader):
         self._frame_dims = "YX" + ("C" if "C" in sizes else "") + ("S" if "S" in sizes else "")
         self._frame_shape = tuple(sizes[d] for d in self._frame_dims)
         self._dtype = np.dtype(f.dtype)
-        # seq index of every (P, loops...) combination
+        # seq index of every (P, loops...) combination; the loop sizes come from the
+        # experiment, so a damaged one must not make us allocate for frames never stored
+        stored = int(f.attributes.sequenceCount or 0)
+        if math.prod(sizes[d] for d in loops) > 16 * stored + 1024:
+            raise CorruptFileError(
+                f"{self.location.url}: the experiment loops {[(d, sizes[d]) for d in loops]} "
+                f"describe far more frames than the {stored} stored"
+            )
         seq = np.full([sizes[d] for d in loops] or [1], -1, dtype=np.int64)
         for i, coords in enumerate(f.loop_indices):
             index = tuple(int(coords.get(d, 0)) for d in loops)
