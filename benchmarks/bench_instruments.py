@@ -4,7 +4,9 @@
 table per sample family plus the Targets table. Every sample of ``lif/`` and ``nd2/`` in
 the shared sample folder is timed in one process, paired: each round runs every tool once
 (the order rotating between rounds) after all libraries are imported and warmed, and the
-table gives median milliseconds and imgio's ratio to each peer.
+table gives median wall milliseconds and imgio's ratio to each peer in wall and in CPU
+time (the process's CPU over the call, every thread). The Targets are judged on CPU time:
+on a shared, loaded machine a millisecond-scale wall time mostly measures preemption.
 
 Rows per file: ``open`` (structure only), ``whole read`` (open + every scene into numpy;
 LIF tile scans as tiles on ``M``, the layout both peers return), and for files with
@@ -176,8 +178,8 @@ FAILED: dict[str, str] = {}  # "file case tool" -> the error a peer raised
 
 def paired(
     tools: dict[str, Callable[[int], Any]], rounds: int, label: str = ""
-) -> dict[str, float]:
-    """Median seconds per tool; every round runs each tool once, order rotating.
+) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds per tool; each round runs every tool once, order rotating.
 
     A tool that fails on the file (a peer that cannot read it) gets NaN and its error
     is remembered in :data:`FAILED`.
@@ -190,18 +192,36 @@ def paired(
             FAILED[f"{label} {name}"] = f"{type(exc).__name__}: {exc}"[:120]
             continue
         names.append(name)
-    times: dict[str, list[float]] = {n: [] for n in tools}
+    walls: dict[str, list[float]] = {n: [] for n in tools}
+    cpus: dict[str, list[float]] = {n: [] for n in tools}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         gc.collect()  # once per round; no collection pauses inside the timed calls
         gc.disable()
         try:
             for name in order:
-                wall, _cpu, _value = timed(lambda name=name, r=r: tools[name](r + 1))
-                times[name].append(wall)
+                wall, cpu, _value = timed(lambda name=name, r=r: tools[name](r + 1))
+                walls[name].append(wall)
+                cpus[name].append(cpu)
         finally:
             gc.enable()
-    return {n: median(v) for n, v in times.items()}  # median([]) is NaN
+    return {n: (median(walls[n]), median(cpus[n])) for n in tools}  # median([]) is NaN
+
+
+def _row(
+    name: str, case: str, t: dict[str, tuple[float, float]], mine: str, own: str, peer: str
+) -> list[str]:
+    """file, case, wall ms of imgio / own / bioio, then imgio's wall and CPU ratios."""
+    get = {k: t.get(k, (float("nan"), float("nan"))) for k in (mine, own, peer)}
+    return [
+        name,
+        case,
+        fmt_ms(get[mine][0]),
+        fmt_ms(get[own][0]),
+        fmt_ms(get[peer][0]),
+        f"{fmt_ratio(get[mine][0], get[own][0])} / {fmt_ratio(get[mine][1], get[own][1])}",
+        f"{fmt_ratio(get[mine][0], get[peer][0])} / {fmt_ratio(get[mine][1], get[peer][1])}",
+    ]
 
 
 def plane_case(path: Path) -> tuple[int, str, int] | None:
@@ -219,7 +239,10 @@ def plane_case(path: Path) -> tuple[int, str, int] | None:
     return best
 
 
-def bench_file(path: Path, rounds: int) -> tuple[list[list[str]], list[tuple[str, float, float]]]:
+Check = tuple[str, tuple[float, float], tuple[float, float], float]
+
+
+def bench_file(path: Path, rounds: int) -> tuple[list[list[str]], list[Check]]:
     own = "liffile" if path.suffix == ".lif" else "nd2"
     opens = {
         "imgio": lambda k: _imgio_open(path, k),
@@ -234,48 +257,24 @@ def bench_file(path: Path, rounds: int) -> tuple[list[list[str]], list[tuple[str
     rows, checks = [], []
     for case, tools in (("open", opens), ("whole read", reads)):
         t = paired(tools, rounds, f"{path.name} {case}")
-        rows.append(
-            [
-                path.name,
-                case,
-                fmt_ms(t["imgio"]),
-                fmt_ms(t[own]),
-                fmt_ms(t["bioio"]),
-                fmt_ratio(t["imgio"], t[own]),
-                fmt_ratio(t["imgio"], t["bioio"]),
-            ]
-        )
-        checks.append((f"{path.name} {case}: imgio / bioio", t["imgio"], t["bioio"]))
+        rows.append(_row(path.name, case, t, "imgio", own, "bioio"))
+        checks.append((f"{path.name} {case}: imgio / bioio", t["imgio"], t["bioio"], 1.0))
         if case == "whole read":
-            checks.append((f"{path.name} {case}: imgio / {own} (≤ 1.1)", t["imgio"], t[own]))
+            checks.append((f"{path.name} {case}: imgio / {own}", t["imgio"], t[own], 1.1))
     if path.name.startswith("synthetic"):  # a big tile scan: a region of the mosaic
         t = paired(_mosaic_tools(path), rounds, f"{path.name} mosaic")
         label = "mosaic 512² region"
-        rows.append(
-            [
-                path.name,
-                label,
-                fmt_ms(t["imgio"]),
-                "-",
-                fmt_ms(t["bioio"]),
-                "-",
-                fmt_ratio(t["imgio"], t["bioio"]),
-            ]
-        )
-        checks.append((f"{path.name} {label}: imgio / bioio", t["imgio"], t["bioio"]))
+        rows.append(_row(path.name, label, t, "imgio", "-", "bioio"))
+        checks.append((f"{path.name} {label}: imgio / bioio", t["imgio"], t["bioio"], 1.0))
     found = plane_case(path)
     if found is not None:
         scene, dim, n = found
         t = paired(_plane_tools(path, scene, dim, n), rounds * 2, f"{path.name} plane")
-        for how, a, b in (
-            ("get_image_data", "imgio get_image_data", "bioio get_image_data"),
-            ("dask", "imgio dask", "bioio dask"),
-        ):
+        for how in ("get_image_data", "dask"):
             label = f"plane {dim} ({how})"
-            rows.append(
-                [path.name, label, fmt_ms(t[a]), "-", fmt_ms(t[b]), "-", fmt_ratio(t[a], t[b])]
-            )
-            checks.append((f"{path.name} {label}: imgio / bioio", t[a], t[b]))
+            a, b = f"imgio {how}", f"bioio {how}"
+            rows.append(_row(path.name, label, t, a, "-", b))
+            checks.append((f"{path.name} {label}: imgio / bioio", t[a], t[b], 1.0))
     return rows, checks
 
 
@@ -300,23 +299,31 @@ def main(argv: list[str] | None = None) -> int:
             continue
         own = "liffile" if family == "lif" else "nd2"
         rows: list[list[str]] = []
-        checks: list[tuple[str, float, float]] = []
+        checks: list[Check] = []
         for path in files:
             r, c = bench_file(path, rounds)
             rows += r
             checks += c
-        headers = ["file", "case", "imgio", own, "bioio", f"imgio/{own}", "imgio/bioio"]
+        headers = ["file", "case", "imgio ms", f"{own} ms", "bioio ms"]
+        headers += [f"imgio/{own} wall / CPU", "imgio/bioio wall / CPU"]
         say(table(headers, rows) + "\n")
         target_rows = []
-        for label, a, b in checks:
-            limit = 1.1 if "≤ 1.1" in label else 1.0
-            if b != b:  # the peer failed on this file
-                target_rows.append([label, "-", "peer fails"])
+        for label, a, b, limit in checks:
+            if b[0] != b[0]:  # the peer failed on this file
+                target_rows.append([label, f"≤ {limit}", "-", "-", "peer fails"])
                 continue
-            ok = a <= b * limit
+            ok = a[1] <= b[1] * limit  # on CPU time: the machine is shared
             status = status or (0 if ok else 1)
-            target_rows.append([label, fmt_ratio(a, b), "met" if ok else "MISSED"])
-        say(table(["target", "ratio", "status"], target_rows) + "\n")
+            target_rows.append(
+                [
+                    label,
+                    f"≤ {limit}",
+                    fmt_ratio(a[0], b[0]),
+                    fmt_ratio(a[1], b[1]),
+                    "met" if ok else "MISSED",
+                ]
+            )
+        say(table(["target", "limit", "wall", "CPU", "status (CPU)"], target_rows) + "\n")
     for where, error in FAILED.items():
         say(f"- {where} fails: {error}")
     shutil.rmtree(tmp, ignore_errors=True)
