@@ -28,6 +28,8 @@ BAND_BYTES = 8 << 20
 #: local reads smaller than this run on the calling thread (page-cache copies gain
 #: nothing from the decode pool and a loaded machine makes thread hand-offs costly)
 SERIAL_BYTES = 16 << 20
+#: planes smaller than this are read in file order and copied when the output is strided
+SMALL_PLANE = 1 << 20
 
 
 def band_rows(rows: int, row_bytes: int) -> int:
@@ -133,11 +135,28 @@ class RawPlaneSource:
         offsets = self.offsets[tuple(key[:n])].reshape(-1)
         if nbytes == 0 or offsets.size == 0:
             return True
-        flat_ids = np.ravel_multi_index(
-            np.meshgrid(*[np.arange(k.start, k.stop) for k in key[:n]], indexing="ij"),
-            self.shape[:n],
-        ).reshape(-1)
+        sub_shape = tuple(k.stop - k.start for k in key[:n])
+        firsts = tuple(k.start for k in key[:n])
+
+        def flat_of(a: int) -> int:
+            """Index in the whole plane grid of the ``a``-th plane of this read (for messages)."""
+            if not n:
+                return 0
+            at = np.unravel_index(a, sub_shape)
+            return int(
+                np.ravel_multi_index(
+                    tuple(int(i) + f for i, f in zip(at, firsts, strict=True)), self.shape[:n]
+                )
+            )
+
         contiguous = out.flags.c_contiguous
+        if not contiguous and nbytes < SMALL_PLANE:
+            # many small planes into a transposed output: read them in file order (few
+            # large reads) into a buffer, then one strided copy beats a read per plane
+            buffer = np.empty(out.shape, dtype=out.dtype)
+            self.read_into(key, buffer)
+            out[...] = buffer
+            return True
         if contiguous:
             planes_out = out.reshape((len(offsets), *out.shape[n:]))
         else:  # a transposed view of the caller's array: one view per plane, C order
@@ -150,18 +169,18 @@ class RawPlaneSource:
             direct = direct and all(v.flags.c_contiguous for v in views)
         whole_planes = direct and contiguous and r0 == 0 and r1 == self.shape[n]
         runs = _runs(offsets, nbytes if whole_planes else -1)
-        self._check_extent(offsets, flat_ids, r0 * self.row_stride, nbytes)
+        self._check_extent(offsets, flat_of, r0 * self.row_stride, nbytes)
         start = r0 * self.row_stride
         fetched: dict[int, bytes] = {}
         if not self.location.is_local:
             ranges = [(int(offsets[a]) + start, (b - a) * nbytes) for a, b in runs]
-            datas = self._guarded(lambda: self.location.read_ranges(ranges), int(flat_ids[0]))
+            datas = self._guarded(lambda: self.location.read_ranges(ranges), flat_of(0))
             fetched = {a: d for (a, _), d in zip(runs, datas, strict=True)}
 
         def run(job: tuple[int, int]) -> int:
             a, b = job
             dst = planes_out[a:b] if contiguous else views[a][np.newaxis]
-            offset, flat = int(offsets[a]), int(flat_ids[a])
+            offset, flat = int(offsets[a]), flat_of(a)
             data = fetched.get(a)
             if direct:
                 flat_bytes: Any = dst.reshape(-1).view(np.uint8)
@@ -208,7 +227,7 @@ class RawPlaneSource:
             raise CorruptFileError(f"{self.where}, {self._label(flat)}: {why}") from exc
 
     def _check_extent(
-        self, offsets: np.ndarray[Any, Any], flat_ids: np.ndarray[Any, Any], start: int, nbytes: int
+        self, offsets: np.ndarray[Any, Any], flat_of: Any, start: int, nbytes: int
     ) -> None:
         """Planes that would end past the end of the file are an error, before any read."""
         size = self.location.size
@@ -216,7 +235,7 @@ class RawPlaneSource:
         if beyond.size:
             i = int(beyond[0])
             raise CorruptFileError(
-                f"{self.where}, {self._label(int(flat_ids[i]))}: expected {nbytes} bytes at "
+                f"{self.where}, {self._label(flat_of(i))}: expected {nbytes} bytes at "
                 f"offset {int(offsets[i]) + start}, file ends at {size}"
             )
 

@@ -88,6 +88,7 @@ class LifReader(Reader):
         super().__init__(location)
         liffile: Any = require("liffile", extra="lif")
         self.reconstruct_mosaic = reconstruct_mosaic
+        self._sources: dict[int, ArraySource] = {}
         if not self.sniff(location.head(16)):
             raise UnsupportedFormatError(location.url, {"lif": "no LIF/LOF header"})
         fh = location.open()
@@ -151,6 +152,12 @@ class LifReader(Reader):
         layout = self._layout_of(scene)
         if level != 0:
             raise SelectionError(f"LIF scenes have one resolution level; got level {level}")
+        found = self._sources.get(scene)
+        if found is None:
+            found = self._sources[scene] = self._new_source(scene, layout)
+        return found
+
+    def _new_source(self, scene: int, layout: _Layout) -> ArraySource:
         where = f"{self.location.url}: image {layout.info.name!r} (memory block {layout.block!r})"
         token = f"{self._token}|lif|{scene}"
         if layout.offset + layout.nbytes > self.location.size:

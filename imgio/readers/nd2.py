@@ -80,6 +80,7 @@ class Nd2Reader(Reader):
             if fh is not None:
                 fh.close()
         self._token = location.token()
+        self._sources: dict[int, ArraySource] = {}
 
     # ------------------------------------------------------------------ parsing
     def _parse(self, f: Any) -> None:
@@ -159,6 +160,12 @@ class Nd2Reader(Reader):
             raise SelectionError(f"scene {scene} out of range (0..{self._n_pos - 1})")
         if level != 0:
             raise SelectionError(f"ND2 scenes have one resolution level; got level {level}")
+        found = self._sources.get(scene)
+        if found is None:
+            found = self._sources[scene] = self._new_source(scene)
+        return found
+
+    def _new_source(self, scene: int) -> ArraySource:
         seq = self._seq[scene]
         dims = self._loop_dims + self._frame_dims
         shape = tuple(seq.shape) + self._frame_shape
