@@ -21,6 +21,8 @@ MODULES = {
     "write": "benchmarks.bench_write",
     "zarr": "benchmarks.bench_zarr",
     "remote": "benchmarks.bench_remote",
+    "serve": "benchmarks.bench_serve",
+    "wsi": "benchmarks.bench_wsi",
     "instruments": "benchmarks.bench_instruments",
 }
 
