@@ -198,3 +198,14 @@ def test_missing_distributed(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(imgio.MissingDependencyError, match=r'pip install "imgio\[distributed\]"'):
         with cluster_and_client():
             pass
+
+
+def test_chained_selection_on_workers(client: Any, pyramid: tuple[Path, list[Any]]) -> None:
+    """A chained selection's graph reads each output chunk on a worker (no shared buffer)."""
+    path, levels = pyramid
+    arr = imgio.Image(path, chunks=CHUNKS).xarray_dask_data
+    region = arr.isel(T=0, Z=0).sel(C="b").isel(Y=slice(200, 900), X=slice(100, 700))
+    got: dict[str, Any] = {}
+    workers = _workers_used(client, lambda: got.update(v=client.compute(region.data).result()))
+    assert len(workers) == 2, f"tasks ran on {workers}"
+    np.testing.assert_array_equal(got["v"], levels[0][1, 200:900, 100:700])
