@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping
 from functools import cache
-from importlib.metadata import entry_points
 from typing import Any
 
 from ._location import Location
@@ -20,6 +19,13 @@ from .readers.base import Reader
 __all__ = ["available_readers", "open_reader", "reader_class"]
 
 ENTRY_POINT_GROUP = "imgio.readers"
+
+
+def entry_points(**kwargs: Any) -> Any:
+    """``importlib.metadata.entry_points``, imported only when a scan is needed (it is slow)."""
+    from importlib.metadata import entry_points as scan
+
+    return scan(**kwargs)
 
 
 @cache
