@@ -196,8 +196,11 @@ def optimize(dsk: Any, keys: Any, **kwargs: Any) -> Any:
         others.append(key)
         stack.extend(_dependencies(tasks[key]))
     if set(others) <= set(out_keys):
-        # only reads (and dask's finalize on top): no dask optimization needed
-        graph = resolver.reads(sorted(frontier, key=str))
+        # only reads (and dask's finalize on top): no dask optimization needed. Chunks
+        # share one buffer only under a finalize (a compute, which joins them anyway),
+        # never for dask.optimize/persist, whose chunks are later computed one by one
+        shared = bool(others) and _shared_memory_ok()
+        graph = resolver.reads(sorted(frontier, key=str), shared)
         graph.update((k, _convert(k, tasks[k])) for k in others)
         return graph
     return _dask_optimize(_rewritten(dsk, resolver, frontier), keys, **kwargs)
@@ -310,7 +313,7 @@ class _Resolver:
         original, index = found
         return Task(key, read_block, TaskRef(original), DataNode(None, index))
 
-    def reads(self, keys: list[Hashable]) -> dict[Hashable, Any]:
+    def reads(self, keys: list[Hashable], shared: bool) -> dict[Hashable, Any]:
         """Direct reads of ``keys`` (all resolvable), sharing one buffer per array locally."""
         from dask._task_spec import DataNode, Task, TaskRef
 
@@ -321,7 +324,6 @@ class _Resolver:
         for k, f in found.items():
             assert f is not None
             groups.setdefault((f[0], k[0] if isinstance(k, tuple) else k), []).append(k)
-        shared = len(keys) > 1 and _shared_memory_ok()
         for (original, name), group in groups.items():
             indices = [found[k][1] for k in group]  # type: ignore[index]
             boxed = _bounding_box(indices, sources[original].shape) if shared else None

@@ -16,7 +16,7 @@ import pytest
 import tifffile
 
 import imgio
-from imgio._graph import Piece
+from imgio._graph import Piece, _piece
 from imgio.readers.base import STATS
 
 TILE = 32
@@ -89,17 +89,34 @@ def test_multi_chunk_reads_return_plain_arrays(stack: tuple[Path, Any]) -> None:
     np.testing.assert_array_equal(both[1], want[1, 2, 1, 100:])
 
 
-def test_persisted_chunks_behave_as_ndarrays(stack: tuple[Path, Any]) -> None:
+def test_optimized_and_persisted_chunks_read_one_by_one(stack: tuple[Path, Any]) -> None:
+    """dask.optimize (as the writers use it) and persist keep one read per chunk."""
     path, want = stack
     x = imgio.Image(path, chunks=CHUNKS).dask_data[0, 0, 0]
+    (opt,) = dask.optimize(x)
+    got, n = _decoded(lambda: opt.blocks[1, 2].compute())
+    np.testing.assert_array_equal(got, want[0, 0, 0, 64:128, 128:192])
+    assert n == 4  # that chunk's 2 x 2 tiles, not the whole plane
     kept = x.persist()
     out = (kept + 1).compute()
     assert type(out) is np.ndarray
     np.testing.assert_array_equal(out, want[0, 0, 0] + 1)
-    block = kept.blocks[1, 2].compute()
-    assert not isinstance(np.add(block, 1), Piece)
-    assert type(pickle.loads(pickle.dumps(block))) is np.ndarray
     np.testing.assert_array_equal(kept.sum().compute(), want[0, 0, 0].sum())
+
+
+def test_pieces_join_without_copy_and_act_as_ndarrays() -> None:
+    buffer = np.arange(24.0).reshape(4, 6)
+    left, right = _piece(buffer, (0, 0), (4, 2)), _piece(buffer, (0, 2), (4, 4))
+    assert isinstance(left, Piece)
+    assert np.concatenate([left, right], axis=1) is buffer
+    top = np.concatenate([_piece(buffer, (0, 0), (2, 3)), _piece(buffer, (0, 3), (2, 3))], axis=1)
+    assert isinstance(top, Piece) and np.shares_memory(top, buffer)
+    np.testing.assert_array_equal(top, buffer[:2])
+    apart = np.concatenate([left, _piece(buffer, (0, 4), (4, 2))], axis=1)  # not adjacent
+    assert type(apart) is np.ndarray and not np.shares_memory(apart, buffer)
+    np.testing.assert_array_equal(apart, buffer[:, [0, 1, 4, 5]])
+    assert type(np.add(left, 1)) is np.ndarray and type(left.sum()) is not Piece
+    assert type(pickle.loads(pickle.dumps(left))) is np.ndarray
 
 
 def test_other_graphs_and_user_optimizations_untouched(stack: tuple[Path, Any]) -> None:
