@@ -28,7 +28,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Piece", "install", "optimize"]
+from ._pieces import piece
+
+__all__ = ["install", "optimize"]
 
 PREFIX = "imgio-"
 ORIGINAL = "original-imgio-"
@@ -54,95 +56,6 @@ def install() -> None:
         dask.config.set(array_optimize=optimize)
 
 
-# --------------------------------------------------------------------------- pieces
-class Piece(np.ndarray):  # type: ignore[type-arg,unused-ignore]
-    """A view of a shared read buffer; concatenating adjacent pieces returns a view, no copy.
-
-    Any other numpy operation sees a plain ndarray (results are never pieces).
-    """
-
-    _buffer: np.ndarray[Any, Any] | None
-    _origin: tuple[int, ...]
-
-    def __array_finalize__(self, obj: Any) -> None:
-        self._buffer = None  # views of a piece are ordinary arrays
-        self._origin = ()
-
-    def __reduce__(self) -> Any:
-        return np.asarray(self).view(np.ndarray).__reduce__()
-
-    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        if func is np.concatenate:
-            joined = _join(args[0] if args else kwargs.get("arrays"), args, kwargs)
-            if joined is not None:
-                return joined
-        return func(*_plain(args), **_plain(kwargs))
-
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        return getattr(ufunc, method)(*_plain(inputs), **_plain(kwargs))
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, Piece):
-        return obj.view(np.ndarray)
-    if isinstance(obj, tuple):
-        return tuple(_plain(o) for o in obj)
-    if isinstance(obj, list):
-        return [_plain(o) for o in obj]
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    return obj
-
-
-def _piece(buffer: np.ndarray[Any, Any], origin: tuple[int, ...], shape: tuple[int, ...]) -> Any:
-    """The window ``origin + shape`` of ``buffer``: the buffer itself when it is all of it."""
-    if origin == (0,) * buffer.ndim and shape == buffer.shape:
-        return buffer
-    window = tuple(slice(o, o + n) for o, n in zip(origin, shape, strict=True))
-    view = buffer[window].view(Piece)
-    view._buffer = buffer
-    view._origin = origin
-    return view
-
-
-def _join(arrays: Any, args: Any, kwargs: Any) -> Any:
-    """Adjacent pieces of one buffer along ``axis``, as one view; None when they are not."""
-    if not isinstance(arrays, (list, tuple)) or not arrays or len(args) > 2:
-        return None
-    axis = args[1] if len(args) > 1 else kwargs.get("axis", 0)
-    if set(kwargs) - {"axis", "arrays"} or not isinstance(axis, int):
-        return None
-    first = arrays[0]
-    buffer = getattr(first, "_buffer", None)
-    if buffer is None:
-        return None
-    axis = axis % buffer.ndim
-    origin = list(_origin_of(first, buffer) or ())
-    if not origin:
-        return None
-    shape = list(first.shape)
-    for arr in arrays[1:]:
-        where = _origin_of(arr, buffer)
-        if where is None or arr.ndim != buffer.ndim:
-            return None
-        for i in range(buffer.ndim):
-            if i == axis:
-                if where[i] != origin[i] + shape[i]:
-                    return None
-            elif where[i] != origin[i] or arr.shape[i] != shape[i]:
-                return None
-        shape[axis] += arr.shape[axis]
-    return _piece(buffer, tuple(origin), tuple(shape))
-
-
-def _origin_of(arr: Any, buffer: np.ndarray[Any, Any]) -> tuple[int, ...] | None:
-    if arr is buffer:
-        return (0,) * int(buffer.ndim)
-    if isinstance(arr, Piece) and arr._buffer is buffer:
-        return tuple(arr._origin)
-    return None
-
-
 # --------------------------------------------------------------------------- tasks
 def read_block(source: Any, index: Any) -> np.ndarray[Any, Any]:
     """``source[index]`` as an ndarray (``source`` is imgio's step-1-slicing wrapper)."""
@@ -155,8 +68,8 @@ def read_shared(source: Any, index: Any) -> np.ndarray[Any, Any]:
 
 
 def view_of(buffer: np.ndarray[Any, Any], origin: tuple[int, ...], shape: tuple[int, ...]) -> Any:
-    """One output chunk as a :class:`Piece` of the shared buffer."""
-    return _piece(buffer, tuple(origin), tuple(shape))
+    """One output chunk as a :class:`~imgio._pieces.Piece` of the shared buffer."""
+    return piece(buffer, tuple(origin), tuple(shape))
 
 
 # --------------------------------------------------------------------------- optimization
@@ -194,7 +107,10 @@ def optimize(dsk: Any, keys: Any, **kwargs: Any) -> Any:
         if _is_original(key):
             continue
         others.append(key)
-        stack.extend(_dependencies(tasks[key]))
+        deps = getattr(tasks[key], "dependencies", None)
+        if deps is None:  # an old-style tuple task: leave the graph to dask
+            return _dask_optimize(dsk, keys, **kwargs)
+        stack.extend(deps)
     if set(others) <= set(out_keys):
         # only reads (and dask's finalize on top): no dask optimization needed. Chunks
         # share one buffer only under a finalize (a compute, which joins them anyway),
@@ -214,15 +130,6 @@ def _convert(key: Hashable, node: Any) -> Any:
     from dask._task_spec import GraphNode, convert_legacy_task
 
     return node if isinstance(node, GraphNode) else convert_legacy_task(key, node, set())  # type: ignore[arg-type]
-
-
-def _dependencies(node: Any) -> frozenset[Hashable]:
-    deps = getattr(node, "dependencies", None)
-    if deps is None:
-        from dask.core import get_dependencies
-
-        return frozenset(get_dependencies({"_": node}, "_"))
-    return frozenset(deps)
 
 
 def _rewritten(dsk: Any, resolver: _Resolver, frontier: set[Hashable]) -> Any:

@@ -16,7 +16,7 @@ import pytest
 import tifffile
 
 import imgio
-from imgio._graph import Piece, _piece
+from imgio._pieces import Piece, piece
 from imgio.readers.base import STATS
 
 TILE = 32
@@ -106,13 +106,13 @@ def test_optimized_and_persisted_chunks_read_one_by_one(stack: tuple[Path, Any])
 
 def test_pieces_join_without_copy_and_act_as_ndarrays() -> None:
     buffer = np.arange(24.0).reshape(4, 6)
-    left, right = _piece(buffer, (0, 0), (4, 2)), _piece(buffer, (0, 2), (4, 4))
+    left, right = piece(buffer, (0, 0), (4, 2)), piece(buffer, (0, 2), (4, 4))
     assert isinstance(left, Piece)
     assert np.concatenate([left, right], axis=1) is buffer
-    top = np.concatenate([_piece(buffer, (0, 0), (2, 3)), _piece(buffer, (0, 3), (2, 3))], axis=1)
+    top = np.concatenate([piece(buffer, (0, 0), (2, 3)), piece(buffer, (0, 3), (2, 3))], axis=1)
     assert isinstance(top, Piece) and np.shares_memory(top, buffer)
     np.testing.assert_array_equal(top, buffer[:2])
-    apart = np.concatenate([left, _piece(buffer, (0, 4), (4, 2))], axis=1)  # not adjacent
+    apart = np.concatenate([left, piece(buffer, (0, 4), (4, 2))], axis=1)  # not adjacent
     assert type(apart) is np.ndarray and not np.shares_memory(apart, buffer)
     np.testing.assert_array_equal(apart, buffer[:, [0, 1, 4, 5]])
     assert type(np.add(left, 1)) is np.ndarray and type(left.sum()) is not Piece
