@@ -1,8 +1,9 @@
-"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only read|write|zarr|remote]``.
+"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only read|write|zarr|remote|dask]``.
 
 Each benchmark module has ``main(argv) -> int`` and prints its own markdown tables:
 ``bench_read`` (issue 2), ``bench_write`` (writers), ``bench_zarr`` (issue 4) and
-``bench_remote`` (remote reads, cluster scaling). A module that is not present is
+``bench_remote`` (remote reads, cluster scaling), ``bench_dask`` (issue 11: the dask
+DataArray vs numpy/lazy, open latency, write memory by size). A module that is not present is
 skipped with a note.
 """
 
@@ -20,6 +21,7 @@ MODULES = {
     "write": "benchmarks.bench_write",
     "zarr": "benchmarks.bench_zarr",
     "remote": "benchmarks.bench_remote",
+    "dask": "benchmarks.bench_dask",
 }
 
 
