@@ -54,6 +54,9 @@ def test_chained_isel_decodes_only_covering_tiles(stack: tuple[Path, Any]) -> No
     got, n = _decoded(lambda: arr.data[0][1][0][::2][5:40, 100:101].compute())
     np.testing.assert_array_equal(got, want[0, 1, 0, ::2][5:40, 100:101])
     assert n == 3  # rows 10..78 of column 100: tile rows 0, 1, 2 of tile column 3
+    # lists (fancy indexing) keep dask's own handling and the right pixels
+    got = arr.isel(C=[2, 0], T=1).isel(Y=slice(10, 50), X=[3, 100, 7]).values
+    np.testing.assert_array_equal(got, want[1][[2, 0]][:, :, 10:50][..., [3, 100, 7]])
     # new axes (napari's writer stacks layers with x[None]) compose as well
     got, n = _decoded(lambda: arr.data[None][0, 1][None, 2, 0, 10:50, None, 40:60].compute())
     np.testing.assert_array_equal(got, want[None][0, 1][None, 2, 0, 10:50, None, 40:60])
