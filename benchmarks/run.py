@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only read|write|zarr|remote|dask]``.
+"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only NAME ...]``.
 
 Each benchmark module has ``main(argv) -> int`` and prints its own markdown tables:
 ``bench_read`` (issue 2), ``bench_write`` (writers), ``bench_zarr`` (issue 4) and
@@ -21,6 +21,8 @@ MODULES = {
     "write": "benchmarks.bench_write",
     "zarr": "benchmarks.bench_zarr",
     "remote": "benchmarks.bench_remote",
+    "serve": "benchmarks.bench_serve",
+    "wsi": "benchmarks.bench_wsi",
     "dask": "benchmarks.bench_dask",
 }
 
