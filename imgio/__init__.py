@@ -39,6 +39,8 @@ __all__ = [
     "create",
     "imread",
     "imread_dask",
+    "imread_xarray",
+    "imread_xarray_dask",
     "mosaic",
     "write",
 ]
@@ -48,6 +50,8 @@ _LAZY = {
     "Image": "imgio.image",
     "imread": "imgio.image",
     "imread_dask": "imgio.image",
+    "imread_xarray": "imgio._imread",
+    "imread_xarray_dask": "imgio._imread",
     "write": "imgio.writers",
     "create": "imgio.writers",
     "mosaic": "imgio.writers",
