@@ -135,8 +135,8 @@ def read(
     newaxes: list[int] = []
     dim = 0
     for k in parts:
-        if k is None:
-            newaxes.append(len(post) + len(newaxes))
+        if k is None:  # its position in the result, where integer-indexed dims are gone
+            newaxes.append(sum(1 for p in post if not isinstance(p, int)) + len(newaxes))
             continue
         n = shape[dim]
         if isinstance(k, slice):
@@ -281,6 +281,9 @@ def as_dask(
     import dask.array as da
     from dask.base import tokenize
 
+    from ._graph import install
+
+    install()  # composes chained selections on imgio arrays into one read (see _graph)
     spec = _normalize_chunks(chunks, src, target_bytes)
     meta = np.empty((0,) * len(src.shape), dtype=src.dtype)
     name = f"imgio-{tokenize(src.token, spec)}"
