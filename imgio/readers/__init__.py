@@ -8,4 +8,6 @@ BUILTIN_READERS: dict[str, str] = {
     "ome-companion": "imgio.readers.tiff.companion:CompanionReader",
     "czi": "imgio.readers.czi:CziReader",
     "images": "imgio.readers.images:ImageFileReader",
+    "lif": "imgio.readers.lif:LifReader",
+    "nd2": "imgio.readers.nd2:Nd2Reader",
 }
