@@ -35,11 +35,13 @@ __all__ = [
     "PhysicalPixelSizes",
     "SelectionError",
     "TargetExistsError",
+    "TileSink",
     "UnsupportedFormatError",
     "create",
     "imread",
     "imread_dask",
     "mosaic",
+    "new",
     "write",
 ]
 
@@ -51,6 +53,8 @@ _LAZY = {
     "write": "imgio.writers",
     "create": "imgio.writers",
     "mosaic": "imgio.writers",
+    "new": "imgio.writers.tile_sink",
+    "TileSink": "imgio.writers.tile_sink",
 }
 
 
