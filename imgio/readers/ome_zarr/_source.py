@@ -17,13 +17,43 @@ from ..._location import Location
 from ...errors import CorruptFileError
 from ..base import STATS
 
-__all__ = ["ZarrSource", "open_store"]
+__all__ = ["ZarrSource", "is_zip", "open_store", "read_member"]
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def is_zip(location: Location) -> bool:
+    """A local ZIP file (a zipped store, ``.ome.zarr.zip``)."""
+    return location.is_local and os.path.isfile(location.url) and location.head(4) == ZIP_MAGIC
+
+
+def read_member(location: Location, key: str) -> bytes | None:
+    """The bytes of one key of a store (directory, URL prefix or ZIP); None when absent."""
+    if is_zip(location):
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(location.url) as zf:
+                return zf.read(key)
+        except (KeyError, OSError, zipfile.BadZipFile):
+            return None
+    node = location
+    for part in key.split("/"):
+        node = node.child(part)
+    try:
+        with node.open() as fh:
+            return fh.read()
+    except OSError:  # FileNotFoundError and MissingFileError included
+        return None
 
 
 def open_store(location: Location) -> Any:
-    """A read-only zarr store over a local directory or an fsspec URL."""
+    """A read-only zarr store over a local directory or ZIP file, or an fsspec URL."""
     import zarr.storage
 
+    if is_zip(location):
+        return zarr.storage.ZipStore(location.url, mode="r", read_only=True)
     if location.is_local:
         return zarr.storage.LocalStore(location.url, read_only=True)
     return zarr.storage.FsspecStore.from_url(
