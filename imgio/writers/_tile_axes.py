@@ -86,8 +86,10 @@ def _tile_axes(tile: np.ndarray[Any, Any], axes: str | None) -> str:
         )
     text = "".join(axes).upper()
     letters = [d if d in "YXS" else axis_letter(d) for d in text]
-    if len(letters) != tile.ndim or len(set(letters)) != len(letters) or not {"Y", "X"} <= set(
-        letters
+    if (
+        len(letters) != tile.ndim
+        or len(set(letters)) != len(letters)
+        or not {"Y", "X"} <= set(letters)
     ):
         raise ImgioError(
             f"axes={axes!r} for a tile of shape {tile.shape}: expected one letter per axis, "

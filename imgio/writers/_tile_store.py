@@ -169,9 +169,7 @@ class ChunkStore:
             for name in os.listdir(folder):
                 if name.startswith("."):
                     continue
-                out.setdefault(name[0], {})[int(name[1:])] = json.loads(
-                    (folder / name).read_text()
-                )
+                out.setdefault(name[0], {})[int(name[1:])] = json.loads((folder / name).read_text())
         return out
 
 

@@ -155,8 +155,8 @@ class TileSink:
             for d, o in zip(args.frame_axes, offsets, strict=True):
                 index[d] += o
             self._put(frame_key(index), args.data[offsets], int(x), int(y), keep)
-        for d, (value, unit) in args.values.items():
-            self._store.set_value(d, args.index.get(d, 0), value, unit)
+        for d, (number, unit) in args.values.items():
+            self._store.set_value(d, args.index.get(d, 0), number, unit)
 
     def _check_layout(self, args: TileArgs) -> None:
         fixed = self._state.get("dtype")
@@ -248,9 +248,9 @@ class TileSink:
             arr, dims = arr[..., 0], dims[:-1]
         elif bands not in (3, 4):  # multiband: the bands are the channels
             c = frames.index("C")
-            arr = da.moveaxis(arr[(slice(None),) * c + (0,)], -1, c)  # type: ignore[no-untyped-call]
+            arr = da.moveaxis(arr[(slice(None),) * c + (0,)], -1, c)
             dims = dims[:-1]
-        out = xr.DataArray(arr, dims=dims, coords=self._coords(dims, arr.shape))
+        out = xr.DataArray(arr, dims=dims, coords=self._coords(dims, arr.shape), name="Image:0")
         sizes_um = pixel_sizes_arg(self._state.get("pixel_sizes"))
         if sizes_um is not None:
             out.attrs["pixel_sizes"] = tuple(sizes_um)
@@ -286,7 +286,7 @@ class TileSink:
         overwrite: bool = False,
         **options: Any,
     ) -> Path | str:
-        """Write everything added so far to ``path`` (``.ome.tif``, ``.ome.zarr``, ``.ome.zarr.zip``).
+        """Write everything added so far to ``.ome.tif``, ``.ome.zarr`` or ``.ome.zarr.zip``.
 
         ``options`` are those of :func:`imgio.write` (``tile``, ``compression``,
         ``pyramid_levels``, ``ngff_version``, ...). An extra axis longer than 1 becomes
@@ -300,7 +300,9 @@ class TileSink:
         extras = [d for d in data.dims if str(d) not in "TCZYXS" and data.sizes[d] > 1]
         if extras:
             scenes = [
-                data.isel(dict(zip(extras, idx, strict=True)))
+                data.isel(dict(zip(extras, idx, strict=True))).rename(
+                    ",".join(f"{d}={i}" for d, i in zip(extras, idx, strict=True))
+                )
                 for idx in product(*(range(data.sizes[d]) for d in extras))
             ]
             return write(scenes, path, overwrite=overwrite, **options)

@@ -110,8 +110,8 @@ class OmeZarrReader(Reader):
             arr = self._arrays[scene][level]
             path = self._paths[scene][level]
             doc = "zarr.json" if self._format == 3 else ".zarray"
-            where = self.location if is_zip(self.location) else self.location.child(_join(path, doc))
-            stamp = where.token()
+            zipped = is_zip(self.location)
+            stamp = (self.location if zipped else self.location.child(_join(path, doc))).token()
             src = ZarrSource(
                 self.location,
                 path,
