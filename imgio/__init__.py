@@ -52,7 +52,7 @@ _LAZY = {
     "imread_dask": "imgio.image",
     "write": "imgio.writers",
     "create": "imgio.writers",
-    "mosaic": "imgio.writers",
+    "mosaic": "imgio._mosaic",
     "new": "imgio.writers.tile_sink",
     "TileSink": "imgio.writers.tile_sink",
 }

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._cli_options import storage_options as _storage_options
 from .errors import ImgioError
 
 __all__ = ["main"]
@@ -18,21 +19,6 @@ __all__ = ["main"]
 
 def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
-
-
-def _storage_options(pairs: Sequence[str] | None) -> dict[str, Any] | None:
-    if not pairs:
-        return None
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise ImgioError(f"--storage-option expects KEY=VALUE, got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def describe(

@@ -1,4 +1,4 @@
-"""Writers: ``write`` (OME-TIFF or OME-Zarr by suffix), ``create`` (incremental sink), ``mosaic``.
+"""Writers: ``write`` (OME-TIFF, OME-Zarr or zipped OME-Zarr by suffix), ``create`` (a sink).
 
 Targets are local paths or fsspec URLs (``s3://bucket/key.ome.zarr``) with
 ``storage_options``; see :mod:`imgio.writers._remote` for how remote writes stay safe.
@@ -17,10 +17,9 @@ from ..errors import ImgioError
 from ._input import SizesArg, as_scenes
 from ._target import atomic_target, partial_name, remove
 from ._zip import ZIP_SUFFIXES, pack_folder
-from .mosaic import mosaic
 from .sink import ZarrSink, create
 
-__all__ = ["create", "format_of", "mosaic", "write", "ZarrSink"]
+__all__ = ["create", "format_of", "write", "ZarrSink"]
 
 TIFF_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".ome.btf", ".btf")
 ZARR_SUFFIXES = (".ome.zarr", ".zarr")

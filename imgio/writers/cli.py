@@ -88,9 +88,9 @@ def _write_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _storage(args: argparse.Namespace) -> dict[str, Any] | None:
-    from ..cli import _storage_options
+    from .._cli_options import storage_options
 
-    return _storage_options(getattr(args, "storage_option", None))
+    return storage_options(getattr(args, "storage_option", None))
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -144,8 +144,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def cmd_mosaic(args: argparse.Namespace) -> int:
     """Join images on a grid and write the result."""
+    from .._mosaic import mosaic
     from ..image import Image
-    from .mosaic import mosaic
 
     storage = _storage(args)
     items: list[Any] = [
