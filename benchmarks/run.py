@@ -1,9 +1,9 @@
-"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only read|write|zarr|remote]``.
+"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only read|write|zarr|...]``.
 
 Each benchmark module has ``main(argv) -> int`` and prints its own markdown tables:
-``bench_read`` (issue 2), ``bench_write`` (writers), ``bench_zarr`` (issue 4) and
-``bench_remote`` (remote reads, cluster scaling). A module that is not present is
-skipped with a note.
+``bench_read`` (issue 2), ``bench_write`` (writers), ``bench_zarr`` (issue 4),
+``bench_remote`` (remote reads, cluster scaling) and ``bench_sink`` (tile sink). A module
+that is not present is skipped with a note.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ MODULES = {
     "write": "benchmarks.bench_write",
     "zarr": "benchmarks.bench_zarr",
     "remote": "benchmarks.bench_remote",
+    "sink": "benchmarks.bench_sink",
 }
 
 
