@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TileSink", "new"]
 
+MAX_EDGE = 2**31 - 1
+
 
 class TileSink:
     """An image whose extent grows as tiles arrive; see :func:`imgio.new`."""
@@ -147,6 +149,12 @@ class TileSink:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise ImgioError(f"{name}={value!r}: expected a pixel position >= 0")
         args = parse(tile, axes, frames)
+        height, width = args.data.shape[-3:-1]
+        if y + height > MAX_EDGE or x + width > MAX_EDGE:
+            raise ImgioError(
+                f"tile at x={x}, y={y} of {height} x {width} pixels ends beyond {MAX_EDGE}: "
+                "expected an image edge below 2**31 pixels (TIFF and Zarr limits)"
+            )
         self._check_layout(args)
         keep = _mask(mask, args.data.shape[-3:-1])
         sizes = [args.data.shape[i] for i in range(len(args.frame_axes))]

@@ -233,6 +233,7 @@ def test_overwrite_and_atomic_target(tmp_path: Path) -> None:
         (lambda s: s.add_tile(np.ones((4, 4), np.uint8), 0, 0), "1 band.*expected 3"),
         (lambda s: s.add_tile(np.ones((4, 4, 3), np.uint8), -1, 0), "x=-1: expected a pixel"),
         (lambda s: s.add_tile(np.ones((4, 4, 3), np.uint8), 0, 0, z=-2), "z=-2: expected an index"),
+        (lambda s: s.add_tile(np.ones((4, 4, 3), np.uint8), 2**31, 0), "below 2\\*\\*31"),
         (lambda s: s.add_tile(np.ones((4, 4, 3), np.uint8), 0, 0, zz=1), "unknown axis 'zz'"),
         (lambda s: s.add_tile(np.ones((4, 4, 3), np.uint8), 0, 0, s=1), "unknown axis 's'"),
         (lambda s: s.add_tile(np.ones((4, 4, 3), np.uint8), mask=np.ones((3, 4))), "mask of shape"),
