@@ -15,7 +15,16 @@ import numpy as np
 
 from ..errors import ImgioError
 
-__all__ = ["FRAME_ORDER", "TileArgs", "axis_letter", "frame_key", "parse_key", "to_base_unit"]
+__all__ = [
+    "FRAME_ORDER",
+    "TileArgs",
+    "axis_letter",
+    "frame_key",
+    "parse",
+    "parse_key",
+    "parse_mask",
+    "to_base_unit",
+]
 
 NAMES = {"t": "T", "time": "T", "c": "C", "channel": "C", "z": "Z"}
 FRAME_ORDER = "TCZ"  # extras (sorted) come first, as imgio presents dims
@@ -138,3 +147,14 @@ def parse(tile: Any, axes: str | None, kwargs: Mapping[str, Any]) -> TileArgs:
             )
         out_values[d] = (value, unit)
     return TileArgs(arr, frames, index, out_values)
+
+
+def parse_mask(mask: Any, shape: tuple[int, ...]) -> np.ndarray[Any, Any] | None:
+    if mask is None:
+        return None
+    keep = np.asarray(mask)
+    if keep.ndim == 3 and keep.shape[-1] == 1:
+        keep = keep[..., 0]
+    if keep.shape != tuple(shape):
+        raise ImgioError(f"mask of shape {keep.shape}: expected the tile's (Y, X) {tuple(shape)}")
+    return keep.astype(bool, copy=False)

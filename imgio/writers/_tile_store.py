@@ -18,7 +18,8 @@ import fcntl
 import json
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import product
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -26,8 +27,9 @@ from uuid import uuid4
 import numpy as np
 
 from ..errors import CorruptFileError, ImgioError
+from ._tile_axes import frame_key
 
-__all__ = ["ChunkStore", "Layout"]
+__all__ = ["ChunkStore", "Layout", "SinkArray", "check_folder", "putter"]
 
 MAGIC = b"IMGT"
 HEADER = struct.Struct("<4sIII")  # magic, rows reached, columns reached, reserved
@@ -176,3 +178,55 @@ class ChunkStore:
 def check_folder(folder: Path) -> None:
     if not folder.is_dir():
         raise ImgioError(f"tile sink folder {str(folder)!r} is gone; expected an open sink")
+
+
+def putter(
+    window: tuple[slice, slice], part: np.ndarray[Any, Any], where: np.ndarray[Any, Any] | None
+) -> Callable[[np.ndarray[Any, Any]], None]:
+    def put(chunk: np.ndarray[Any, Any]) -> None:
+        if where is None:
+            chunk[window] = part
+        else:
+            chunk[window][where] = part[where]
+
+    return put
+
+
+class SinkArray:
+    """The chunks as a sliceable array ``(frames..., Y, X, bands)`` for ``da.from_array``."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        frames: str,
+        shape: tuple[int, ...],
+        dtype: np.dtype[Any],
+        stamp: str,
+    ) -> None:
+        self.store, self.frames, self.shape, self.dtype = store, frames, shape, dtype
+        self.dims = frames + "YXS"
+        self.chunks = (1,) * len(frames) + (store.edge, store.edge, shape[-1])
+        self.token = f"tile-sink:{store.folder}:{stamp}"
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
+        ranges = [range(*k.indices(n)) for k, n in zip(key, self.shape, strict=True)]
+        out = np.zeros([len(r) for r in ranges], self.dtype)
+        (ys, xs), e = ranges[-3:-1], self.store.edge
+        if not len(ys) or not len(xs):
+            return out
+        for pos, combo in enumerate(product(*ranges[: len(self.frames)])):
+            frame = frame_key(dict(zip(self.frames, combo, strict=True)))
+            plane = out.reshape(-1, *out.shape[-3:])[pos]
+            for cy in range(ys.start // e, (ys.stop - 1) // e + 1):
+                for cx in range(xs.start // e, (xs.stop - 1) // e + 1):
+                    chunk = self.store.read(frame, cy, cx)
+                    if chunk is None:
+                        continue
+                    if chunk.ndim == 2:
+                        chunk = chunk[..., None]
+                    y0, y1 = max(ys.start, cy * e), min(ys.stop, (cy + 1) * e)
+                    x0, x1 = max(xs.start, cx * e), min(xs.stop, (cx + 1) * e)
+                    plane[y0 - ys.start : y1 - ys.start, x0 - xs.start : x1 - xs.start] = chunk[
+                        y0 - cy * e : y1 - cy * e, x0 - cx * e : x1 - cx * e, ranges[-1]
+                    ]
+        return out

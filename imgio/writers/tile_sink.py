@@ -20,7 +20,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from itertools import product
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +29,8 @@ import numpy as np
 
 from ..errors import ImgioError
 from ._input import SizesArg, pixel_sizes_arg
-from ._tile_axes import FRAME_ORDER, TileArgs, frame_key, parse, parse_key, to_base_unit
-from ._tile_store import ChunkStore, check_folder
+from ._tile_axes import FRAME_ORDER, TileArgs, frame_key, parse, parse_key, parse_mask, to_base_unit
+from ._tile_store import ChunkStore, SinkArray, check_folder, putter
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -156,7 +156,7 @@ class TileSink:
                 "expected an image edge below 2**31 pixels (TIFF and Zarr limits)"
             )
         self._check_layout(args)
-        keep = _mask(mask, args.data.shape[-3:-1])
+        keep = parse_mask(mask, args.data.shape[-3:-1])
         sizes = [args.data.shape[i] for i in range(len(args.frame_axes))]
         for offsets in product(*(range(n) for n in sizes)):
             index = dict(args.index)
@@ -210,7 +210,7 @@ class TileSink:
                 where = None if keep is None else keep[y0 - y : y1 - y, x0 - x : x1 - x]
                 window = (slice(y0 - cy * e, y1 - cy * e), slice(x0 - cx * e, x1 - cx * e))
                 self._store.update(
-                    frame, cy, cx, (window[0].stop, window[1].stop), _putter(window, part, where)
+                    frame, cy, cx, (window[0].stop, window[1].stop), putter(window, part, where)
                 )
 
     # --------------------------------------------------------------- reading
@@ -249,7 +249,7 @@ class TileSink:
         bands = int(layout["bands"])
         shape = (*(sizes.get(d, 1) for d in frames), height, width, bands)
         stamp = tokenize(str(self.folder), sorted(self._store.scan()))
-        src = _SinkArray(self._store, frames, shape, np.dtype(layout["dtype"]), stamp)
+        src = SinkArray(self._store, frames, shape, np.dtype(layout["dtype"]), stamp)
         arr = _lazy.as_dask(src, chunks=src.chunks)
         dims = list(frames) + ["Y", "X", "S"]
         if bands == 1:
@@ -332,69 +332,6 @@ class TileSink:
     def __del__(self) -> None:
         if getattr(self, "_owner", False) and not getattr(self, "closed", True):
             shutil.rmtree(self._state["folder"], ignore_errors=True)
-
-
-def _mask(mask: Any, shape: tuple[int, ...]) -> np.ndarray[Any, Any] | None:
-    if mask is None:
-        return None
-    keep = np.asarray(mask)
-    if keep.ndim == 3 and keep.shape[-1] == 1:
-        keep = keep[..., 0]
-    if keep.shape != tuple(shape):
-        raise ImgioError(f"mask of shape {keep.shape}: expected the tile's (Y, X) {tuple(shape)}")
-    return keep.astype(bool, copy=False)
-
-
-def _putter(
-    window: tuple[slice, slice], part: np.ndarray[Any, Any], where: np.ndarray[Any, Any] | None
-) -> Callable[[np.ndarray[Any, Any]], None]:
-    def put(chunk: np.ndarray[Any, Any]) -> None:
-        if where is None:
-            chunk[window] = part
-        else:
-            chunk[window][where] = part[where]
-
-    return put
-
-
-class _SinkArray:
-    """The chunks as a sliceable array ``(frames..., Y, X, bands)`` for ``da.from_array``."""
-
-    def __init__(
-        self,
-        store: ChunkStore,
-        frames: str,
-        shape: tuple[int, ...],
-        dtype: np.dtype[Any],
-        stamp: str,
-    ) -> None:
-        self.store, self.frames, self.shape, self.dtype = store, frames, shape, dtype
-        self.dims = frames + "YXS"
-        self.chunks = (1,) * len(frames) + (store.edge, store.edge, shape[-1])
-        self.token = f"tile-sink:{store.folder}:{stamp}"
-
-    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
-        ranges = [range(*k.indices(n)) for k, n in zip(key, self.shape, strict=True)]
-        out = np.zeros([len(r) for r in ranges], self.dtype)
-        (ys, xs), e = ranges[-3:-1], self.store.edge
-        if not len(ys) or not len(xs):
-            return out
-        for pos, combo in enumerate(product(*ranges[: len(self.frames)])):
-            frame = frame_key(dict(zip(self.frames, combo, strict=True)))
-            plane = out.reshape(-1, *out.shape[-3:])[pos]
-            for cy in range(ys.start // e, (ys.stop - 1) // e + 1):
-                for cx in range(xs.start // e, (xs.stop - 1) // e + 1):
-                    chunk = self.store.read(frame, cy, cx)
-                    if chunk is None:
-                        continue
-                    if chunk.ndim == 2:
-                        chunk = chunk[..., None]
-                    y0, y1 = max(ys.start, cy * e), min(ys.stop, (cy + 1) * e)
-                    x0, x1 = max(xs.start, cx * e), min(xs.stop, (cx + 1) * e)
-                    plane[y0 - ys.start : y1 - ys.start, x0 - xs.start : x1 - xs.start] = chunk[
-                        y0 - cy * e : y1 - cy * e, x0 - cx * e : x1 - cx * e, ranges[-1]
-                    ]
-        return out
 
 
 def new(
