@@ -6,6 +6,7 @@ and the bioformats2raw OME-XML); sources reopen their array once per process.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,8 +46,6 @@ class OmeZarrReader(Reader):
     def sniff_location(cls, location: Location) -> bool:
         """A directory (or URL prefix) or a ZIP file holding Zarr v2 or v3 metadata documents."""
         if is_zip(location):
-            import zipfile
-
             try:
                 with zipfile.ZipFile(location.url) as zf:
                     return any(_zip_has(zf, m) for m in _MARKERS)
@@ -76,6 +75,11 @@ class OmeZarrReader(Reader):
         except ValueError as exc:
             raise CorruptFileError(
                 f"{location.url}: unreadable zarr metadata at the root: {exc}"
+            ) from exc
+        except zipfile.BadZipFile as exc:
+            raise CorruptFileError(
+                f"{location.url}: expected a ZIP archive of a zarr store, found a damaged or "
+                f"truncated ZIP ({exc})"
             ) from exc
         self._root = root
         self._format = int(root.metadata.zarr_format)
