@@ -214,41 +214,43 @@ class TileSink:
                 )
 
     # --------------------------------------------------------------- reading
-    def _scan(self) -> tuple[dict[str, int], int, int]:
+    def _scan(self) -> tuple[dict[str, int], int, int, str]:
+        """Frame-axis sizes, height, width and a token of the chunks written, from headers."""
         sizes: dict[str, int] = {}
         height = width = 0
         e = self._store.edge
-        for frame, cy, cx, rows, cols in self._store.scan():
+        entries = sorted(self._store.scan())
+        for frame, cy, cx, rows, cols in entries:
             for d, i in parse_key(frame).items():
                 sizes[d] = max(sizes.get(d, 1), i + 1)
             height, width = max(height, cy * e + rows), max(width, cx * e + cols)
         if not height or self._store.layout is None:
             raise ImgioError(f"{self!r} holds no tiles yet; expected add_tile() before writing")
-        return sizes, height, width
+        from dask.base import tokenize
+
+        return sizes, height, width, tokenize(str(self.folder), entries)
 
     @property
     def extent(self) -> tuple[int, int]:
         """``(height, width)`` of the image so far (from every process's tiles)."""
-        _, height, width = self._scan()
+        _, height, width, _ = self._scan()
         return height, width
 
     def to_xarray(self) -> xr.DataArray:
         """Everything added so far as a lazy DataArray (dims ``[extra] T C Z Y X [S]``)."""
         import dask.array as da
         import xarray as xr
-        from dask.base import tokenize
 
         from .. import _lazy
 
         check_folder(self.folder)
-        sizes, height, width = self._scan()
+        sizes, height, width, stamp = self._scan()
         layout = self._store.layout
         assert layout is not None
         extras = "".join(sorted(d for d in sizes if d not in FRAME_ORDER))
         frames = extras + FRAME_ORDER
         bands = int(layout["bands"])
         shape = (*(sizes.get(d, 1) for d in frames), height, width, bands)
-        stamp = tokenize(str(self.folder), sorted(self._store.scan()))
         src = SinkArray(self._store, frames, shape, np.dtype(layout["dtype"]), stamp)
         arr = _lazy.as_dask(src, chunks=src.chunks)
         dims = list(frames) + ["Y", "X", "S"]
