@@ -90,6 +90,8 @@ class TileSink:
 
     @channel_names.setter
     def channel_names(self, names: Sequence[str] | None) -> None:
+        if isinstance(names, str):
+            names = [names]
         self._state["channel_names"] = None if names is None else [str(n) for n in names]
 
     @property
