@@ -10,6 +10,7 @@ import pytest
 import zarr
 
 import imgio
+from imgio._loopback import RangeHTTPServer
 
 
 @pytest.mark.parametrize("version", ["0.4", "0.5"])
@@ -29,6 +30,21 @@ def test_two_scenes_roundtrip(tmp_path: Path, version: str) -> None:
     np.testing.assert_array_equal(img.get_image_data("ZYX"), first)
     img.set_scene(1)
     np.testing.assert_array_equal(img.get_image_data("CYX"), np.moveaxis(second, -1, 0))
+
+
+def test_remote_zip_over_http(tmp_path: Path) -> None:
+    """A zipped store on a web server: the archive is read by byte ranges, also by workers."""
+    import pickle
+
+    data = np.random.default_rng(6).integers(0, 60000, (2, 200, 300), dtype=np.uint16)
+    imgio.write(data, tmp_path / "r.ome.zarr.zip", dims="CYX", ngff_version="0.5")
+    with RangeHTTPServer(tmp_path) as http:
+        img = imgio.Image(f"{http.url}/r.ome.zarr.zip")
+        assert img.reader.name == "ome-zarr" and img.dims.C == 2
+        np.testing.assert_array_equal(img.get_image_data("CYX"), data)
+        lazy = pickle.loads(pickle.dumps(img.get_image_dask_data("CYX", X=slice(10, 90))))
+        np.testing.assert_array_equal(lazy.compute(), data[:, :, 10:90])
+        assert all(r.path == "/r.ome.zarr.zip" for r in http.requests)
 
 
 def test_damaged_zip(tmp_path: Path) -> None:
