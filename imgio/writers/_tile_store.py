@@ -210,11 +210,23 @@ class SinkArray:
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         ranges = [range(*k.indices(n)) for k, n in zip(key, self.shape, strict=True)]
+        (ys, xs, bs), e = ranges[-3:], self.store.edge
+        frames = list(product(*ranges[: len(self.frames)]))
+        cy, cx = ys.start // e, xs.start // e
+        if len(frames) == 1 and ys.stop <= (cy + 1) * e and xs.stop <= (cx + 1) * e and len(ys):
+            # one chunk (what dask asks for): its pixels, no second buffer
+            chunk = self.store.read(
+                frame_key(dict(zip(self.frames, frames[0], strict=True))), cy, cx
+            )
+            if chunk is not None:
+                chunk = chunk if chunk.ndim == 3 else chunk[..., None]
+                y0, x0 = ys.start - cy * e, xs.start - cx * e
+                part = chunk[y0 : y0 + len(ys), x0 : x0 + len(xs), bs.start : bs.stop]
+                return part.reshape([len(r) for r in ranges])
         out = np.zeros([len(r) for r in ranges], self.dtype)
-        (ys, xs), e = ranges[-3:-1], self.store.edge
         if not len(ys) or not len(xs):
             return out
-        for pos, combo in enumerate(product(*ranges[: len(self.frames)])):
+        for pos, combo in enumerate(frames):
             frame = frame_key(dict(zip(self.frames, combo, strict=True)))
             plane = out.reshape(-1, *out.shape[-3:])[pos]
             for cy in range(ys.start // e, (ys.stop - 1) // e + 1):
@@ -227,6 +239,6 @@ class SinkArray:
                     y0, y1 = max(ys.start, cy * e), min(ys.stop, (cy + 1) * e)
                     x0, x1 = max(xs.start, cx * e), min(xs.stop, (cx + 1) * e)
                     plane[y0 - ys.start : y1 - ys.start, x0 - xs.start : x1 - xs.start] = chunk[
-                        y0 - cy * e : y1 - cy * e, x0 - cx * e : x1 - cx * e, ranges[-1]
+                        y0 - cy * e : y1 - cy * e, x0 - cx * e : x1 - cx * e, bs.start : bs.stop
                     ]
         return out
