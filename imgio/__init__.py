@@ -35,6 +35,7 @@ __all__ = [
     "PhysicalPixelSizes",
     "SelectionError",
     "TargetExistsError",
+    "TileSink",
     "UnsupportedFormatError",
     "create",
     "imread",
@@ -42,6 +43,7 @@ __all__ = [
     "imread_xarray",
     "imread_xarray_dask",
     "mosaic",
+    "new",
     "write",
 ]
 
@@ -54,7 +56,9 @@ _LAZY = {
     "imread_xarray_dask": "imgio._imread",
     "write": "imgio.writers",
     "create": "imgio.writers",
-    "mosaic": "imgio.writers",
+    "mosaic": "imgio._mosaic",
+    "new": "imgio.writers.tile_sink",
+    "TileSink": "imgio.writers.tile_sink",
 }
 
 

@@ -145,8 +145,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def cmd_mosaic(args: argparse.Namespace) -> int:
     """Join images on a grid and write the result."""
+    from .._mosaic import mosaic
     from ..image import Image
-    from .mosaic import mosaic
 
     storage = _storage(args)
     items: list[Any] = [

@@ -28,6 +28,7 @@ from ...dims import PhysicalPixelSizes
 from ...errors import CorruptFileError, ImgioWarning
 from ..base import SceneInfo
 from ._ngff import guess_dims, names_to_dims, parse_axes, parse_levels, parse_omero
+from ._source import read_member
 
 __all__ = ["Layout", "node_attrs"]
 
@@ -298,11 +299,8 @@ class Layout:
 
         ome_group = self._child(root, "OME")
         series = node_attrs(ome_group).get("series") if ome_group is not None else None
-        try:
-            with self.location.child("OME").child("METADATA.ome.xml").open() as fh:
-                self._xml = fh.read().decode("utf-8", errors="replace")
-        except OSError:  # FileNotFoundError and MissingFileError included
-            self._xml = None
+        raw = read_member(self.location, "OME/METADATA.ome.xml")
+        self._xml = None if raw is None else raw.decode("utf-8", errors="replace")
         images = parse_light(self._xml) if self._xml else []
         paths = [str(s).strip("/") for s in series] if isinstance(series, list) else None
         for i, path in enumerate(paths or []):
