@@ -368,17 +368,27 @@ def _physical(meta: Mapping[str, Any], dims: str) -> tuple[dict[str, float], dic
         if d not in "ZYX" or i >= len(scale):
             continue
         unit = units[i] if i < len(units) else "pixel"
-        if unit in ("pixel", "px", "") and float(scale[i]) == 1.0:
+        pixels = unit.strip().lower() in ("pixel", "pixels", "px", "")
+        if pixels and float(scale[i]) == 1.0:
             continue
-        factor = _to_micrometre(unit)
+        # napari's default unit is "pixel": a scale set without a unit is taken as µm (the
+        # napari habit); a unit that is not a length is not a calibration
+        factor = 1.0 if pixels else _to_micrometre(unit)
+        if factor is None:
+            continue
         sizes[d] = float(scale[i]) * factor
         if i < len(translate):
             origin[d] = float(translate[i]) * factor
     return sizes, origin
 
 
-def _to_micrometre(unit: str) -> float:
-    return {"nanometer": 1e-3, "millimeter": 1e3, "meter": 1e6, "centimeter": 1e4}.get(unit, 1.0)
+def _to_micrometre(unit: str) -> float | None:
+    """µm per ``unit``; ``None`` for units that are not lengths."""
+    from ._ome import to_micrometres
+
+    if unit.strip().lower() in ("pixel", "reference frame"):
+        return None
+    return to_micrometres(1.0, unit.strip())
 
 
 def _packed(colormap: Any) -> int | None:
