@@ -39,6 +39,7 @@ class Scene:
     pixel_sizes: PhysicalPixelSizes = PhysicalPixelSizes()
     origin: dict[str, float] = field(default_factory=dict)
     channel_colors: list[int | None] | None = None
+    modulo: list[Any] = field(default_factory=list)  # _ome.Modulo of folded extra dims
 
     @property
     def dims(self) -> str:
@@ -208,6 +209,9 @@ def _build(
     for d, size in zip("ZYX", pixel_sizes, strict=True):
         if size is not None:
             out_coords[d] = origin.get(d, 0.0) + np.arange(shape[d]) * size
+    for d in extras:  # labels of extra dims (e.g. lifetimes) travel to the writers
+        if d in coords and np.asarray(coords[d]).shape == (shape[d],):
+            out_coords[d] = np.asarray(coords[d])
     scene_name = str(name) if name else "Image:0"
     out = xr.DataArray(
         arr,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImgioError, MissingDependencyError
+from ._extra import fold_modulo
 from ._input import Scene
 from ._omexml import ome_xml, pixel_type
 from ._pyramid import check_method, level_count, level_shapes
@@ -141,13 +142,6 @@ def _plan(
 ) -> list[list[tuple[int, ...]]]:
     plans = []
     for scene in scenes:
-        extras = [d for d in scene.dims if d not in "TCZYXS"]
-        if extras:
-            raise ImgioError(
-                f"scene {scene.name!r} has extra dims {extras} (dims {scene.dims!r}); "
-                "OME-TIFF holds "
-                "T C Z Y X and RGB samples: select one index of each extra dim, or write OME-Zarr"
-            )
         shape = scene.data.shape
         n = level_count(pyramid_levels, shape[3:5], max(tile))
         plans.append(level_shapes(shape, 3, 4, n))
@@ -172,6 +166,7 @@ def write_ome_tiff(
 
     th, tw = _check_tile(tile)
     check_method(downsample)
+    scenes = [fold_modulo(scene) for scene in scenes]  # extra dims -> ModuloAlongC/T/Z
     plans = _plan(scenes, (th, tw), pyramid_levels)
     for scene in scenes:  # refuse what a codec cannot hold before the file is opened
         pixel_type(scene.data.dtype)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ImgioError
+from ._extra import extra_dims, extra_dims_error
 from ._input import Scene
 from ._pyramid import check_method, downsample_dask, level_count, level_shapes
 
@@ -386,10 +387,12 @@ def write_ome_zarr(
     root = open_root(path, ngff_version)
     plans = []
     for scene in scenes:
-        extras = [d for d in scene.dims if d not in "TCZYXS"]
-        if extras:
-            raise ImgioError(
-                f"scene {scene.name!r} has extra dims {extras}; OME-Zarr images hold t c z y x"
+        if extra_dims(scene):
+            raise extra_dims_error(
+                scene,
+                "OME-Zarr",
+                "cannot hold them (NGFF 0.4 and 0.5 images have at most t, c or one custom "
+                "axis, z, y, x)",
             )
         folded = _fold_samples(scene)
         ck = chunk_shape(chunks, "TCZYX", folded[0].shape)
