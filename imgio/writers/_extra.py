@@ -100,7 +100,7 @@ def fold_modulo(scene: Scene) -> Scene:
         if parent == "C":
             names = [n for n in names for _ in range(size)]
             colors = None if colors is None else [c for c in colors for _ in range(size)]
-    coords = {d: v for d, v in scene.data.coords.items() if d in dims and d != "C"}
+    coords = {str(d): v for d, v in scene.data.coords.items() if str(d) in dims and d != "C"}
     data = xr.DataArray(arr, dims=list(dims), coords={**coords, "C": names}, attrs=scene.data.attrs)
     return replace(scene, data=data, channel_names=names, channel_colors=colors, modulo=modulo)
 

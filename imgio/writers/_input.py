@@ -40,6 +40,7 @@ class Scene:
     origin: dict[str, float] = field(default_factory=dict)
     channel_colors: list[int | None] | None = None
     modulo: list[Any] = field(default_factory=list)  # _ome.Modulo of folded extra dims
+    ome_source: Any = None  # _ome_carry.OmeSource: the source's OME Image, carried over
 
     @property
     def dims(self) -> str:
@@ -265,8 +266,11 @@ def as_scenes(
             list(range(len(names))) if scenes is None else [_scene_index(s, names) for s in scenes]
         )
         infos = data.reader.scenes() if hasattr(data, "reader") else None
+        from ._ome_carry import source_images
+
+        sources = source_images(data, picked)
         out = []
-        for i in picked:
+        for i, ome_source in zip(picked, sources, strict=True):
             xarr = data.get_xarray_dask_data(scene=i, level=0)
             if infos is not None and infos[i].channel_colors is not None:
                 xarr = xarr.copy()
@@ -280,6 +284,7 @@ def as_scenes(
                     name=names[i],
                 )
             )
+            out[-1].ome_source = ome_source
         return out
     if (
         isinstance(data, (list, tuple))

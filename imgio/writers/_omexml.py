@@ -116,4 +116,9 @@ def ome_xml(scenes: Sequence[Scene], *, first_ifds: Sequence[int] | None = None)
     if annotations:
         lines += ["  <StructuredAnnotations>", *annotations, "  </StructuredAnnotations>"]
     lines.append("</OME>")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if any(scene.ome_source is not None for scene in scenes):
+        from ._ome_carry import carry
+
+        text = carry(text, scenes)
+    return text

@@ -439,19 +439,29 @@ def write_ome_zarr(
         )
     if len(scenes) > 1:
         _bioformats2raw(root, scenes, ngff_version)
+    elif scenes and scenes[0].ome_source is not None:
+        _ome_group(root, scenes, ngff_version)  # the source's OME metadata, beside the image
 
 
 def _bioformats2raw(root: zarr.Group, scenes: Sequence[Scene], version: str) -> None:
-    from ._omexml import ome_xml
-
     series = [str(i) for i in range(len(scenes))]
-    ome = root.create_group("OME")
     if version == "0.4":
         root.attrs.update({"bioformats2raw.layout": 3})
-        ome.attrs.update({"series": series})
     else:
         root.attrs.update({"ome": {"version": "0.5", "bioformats2raw.layout": 3}})
-        ome.attrs.update({"ome": {"version": "0.5", "series": series}})
+    _ome_group(root, scenes, version, series)
+
+
+def _ome_group(
+    root: zarr.Group, scenes: Sequence[Scene], version: str, series: list[str] | None = None
+) -> None:
+    """The ``OME`` group with ``METADATA.ome.xml`` (and the series list of bioformats2raw)."""
+    from ._omexml import ome_xml
+
+    ome = root.create_group("OME")
+    if series is not None:
+        listed = {"series": series}
+        ome.attrs.update(listed if version == "0.4" else {"ome": {"version": "0.5", **listed}})
     from zarr.core.buffer import default_buffer_prototype
     from zarr.core.sync import sync
 

@@ -103,6 +103,10 @@ class Layout:
         elif "bioformats2raw.layout" in attrs:
             self._bioformats2raw(root)
         elif "multiscales" in attrs:
+            if self._child(root, "OME") is not None:  # OME-XML beside the image (imgio writes it)
+                _, images = self._read_ome(root)
+                if len(images) == 1:
+                    self._xml_images[""] = images[0]
             self._image(root, "", None, "")
         else:
             self._plain_group(root, "", 0)

@@ -243,10 +243,10 @@ class TiffReader(Reader):
             sizes = {d: v for d, v in zip("ZYX", ome.pixel_sizes, strict=True) if v}
             if ome.time_increment:
                 sizes["T"] = ome.time_increment
-            names, extra_coords = _modulo(ome, base.dims, n_channels)
-            if names is not None:
+            modulo_names, extra_coords = _modulo(ome, base.dims, n_channels)
+            if modulo_names is not None:
                 channel_names = tuple(
-                    n if n else f"Channel:{index}:{c}" for c, n in enumerate(names)
+                    n if n else f"Channel:{index}:{c}" for c, n in enumerate(modulo_names)
                 )
                 channel_colors = tuple(ome.channel_colors[:: ome.modulo["C"].size])
             elif ome.channel_names and len(ome.channel_names) == n_channels:
