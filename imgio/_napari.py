@@ -295,6 +295,12 @@ def write_images(path: str, layer_data: Sequence[LayerData]) -> list[str]:
     from .errors import ImgioError
     from .writers import write
 
+    labels = {
+        str(meta.get("name") or f"labels{k}"): _level0(data, meta)
+        for k, (data, meta, kind) in enumerate(layer_data)
+        if kind == "labels"
+    }  # Labels layers: NGFF labels/<name> beside the image (OME-Zarr)
+    layer_data = [item for item in layer_data if item[2] != "labels"]
     if not layer_data:
         raise ImgioError(f"nothing to write to {path!r}: no image layers given")
     arrays: list[da.Array] = []
@@ -302,7 +308,7 @@ def write_images(path: str, layer_data: Sequence[LayerData]) -> list[str]:
     colors: list[int | None] = []
     first_meta = layer_data[0][1]
     for data, meta, _kind in layer_data:
-        level0 = data[0] if meta.get("multiscale") or isinstance(data, (list, tuple)) else data
+        level0 = _level0(data, meta)
         arrays.append(level0 if isinstance(level0, da.Array) else da.asarray(level0))  # type: ignore[no-untyped-call]
         names.append(str(meta.get("name") or f"Channel:{len(names)}"))
         colors.append(_packed(meta.get("colormap")))
@@ -331,8 +337,14 @@ def write_images(path: str, layer_data: Sequence[LayerData]) -> list[str]:
         channel_names=names,
         physical_pixel_sizes=tuple(sizes.get(d) for d in "ZYX"),
         overwrite=True,
+        labels=labels or None,
     )
     return [os.fspath(written)]
+
+
+def _level0(data: Any, meta: Mapping[str, Any]) -> Any:
+    """Full resolution of a layer's data (a multiscale layer's first level)."""
+    return data[0] if meta.get("multiscale") or isinstance(data, (list, tuple)) else data
 
 
 def _layer_dims(meta: Mapping[str, Any], ndim: int) -> str:

@@ -377,13 +377,21 @@ def write_ome_zarr(
     pyramid_levels: int | str | None = "auto",
     downsample: str = "mean",
     progress: Callable[[int, int], None] | None = None,
+    labels: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``scenes`` as an OME-Zarr at a local ``path`` or into a zarr store.
+
+    ``labels`` (name -> integer array, or a mapping with ``data``, ``colors``,
+    ``properties``) are written as NGFF ``labels/<name>`` beside a single image.
 
     No temp-name handling here: the caller passes a partial path, or a store that holds
     the root metadata back (:class:`~imgio.writers._remote.HeldRootStore`).
     """
     check_method(downsample)
+    if labels and len(scenes) != 1:
+        raise ImgioError(
+            f"labels= go beside one image; found {len(scenes)} scenes (pick one with scenes=[i])"
+        )
     root = open_root(path, ngff_version)
     plans = []
     for scene in scenes:
@@ -437,6 +445,13 @@ def write_ome_zarr(
             channel_colors=colors,
             method=downsample,
         )
+        if labels:
+            from ._labels import write_labels
+
+            write_labels(
+                group, labels, scene, version=ngff_version, chunks=ck, n_levels=n,
+                compression=compression, quality=quality,
+            )  # fmt: skip
     if len(scenes) > 1:
         _bioformats2raw(root, scenes, ngff_version)
     elif scenes and scenes[0].ome_source is not None:
