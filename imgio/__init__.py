@@ -41,6 +41,7 @@ __all__ = [
     "imread_dask",
     "mosaic",
     "write",
+    "write_plate",
 ]
 
 # heavy modules load on first use so that `import imgio` stays fast
@@ -51,6 +52,7 @@ _LAZY = {
     "write": "imgio.writers",
     "create": "imgio.writers",
     "mosaic": "imgio.writers",
+    "write_plate": "imgio.writers",
 }
 
 

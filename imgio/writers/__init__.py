@@ -17,9 +17,10 @@ from ..errors import ImgioError
 from ._input import SizesArg, as_scenes
 from ._target import atomic_target
 from .mosaic import mosaic
+from .plate import write_plate
 from .sink import ZarrSink, create
 
-__all__ = ["create", "format_of", "mosaic", "write", "ZarrSink"]
+__all__ = ["create", "format_of", "mosaic", "write", "write_plate", "ZarrSink"]
 
 TIFF_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".ome.btf", ".btf")
 ZARR_SUFFIXES = (".ome.zarr", ".zarr")

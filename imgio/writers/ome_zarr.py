@@ -393,6 +393,40 @@ def write_ome_zarr(
             f"labels= go beside one image; found {len(scenes)} scenes (pick one with scenes=[i])"
         )
     root = open_root(path, ngff_version)
+    write_image_groups(
+        lambda i: root if len(scenes) == 1 else root.create_group(str(i)),
+        scenes,
+        ngff_version=ngff_version,
+        chunks=chunks,
+        shards=shards,
+        compression=compression,
+        quality=quality,
+        pyramid_levels=pyramid_levels,
+        downsample=downsample,
+        progress=progress,
+        labels=labels,
+    )
+    if len(scenes) > 1:
+        _bioformats2raw(root, scenes, ngff_version)
+    elif scenes and scenes[0].ome_source is not None:
+        _ome_group(root, scenes, ngff_version)  # the source's OME metadata, beside the image
+
+
+def write_image_groups(
+    group_of: Callable[[int], zarr.Group],
+    scenes: Sequence[Scene],
+    *,
+    ngff_version: str,
+    chunks: ChunksArg,
+    shards: ChunksArg,
+    compression: str | None,
+    quality: int | None,
+    pyramid_levels: int | str | None,
+    downsample: str,
+    progress: Callable[[int, int], None] | None,
+    labels: Mapping[str, Any] | None = None,
+) -> None:
+    """Write each scene as an NGFF image into the group ``group_of(i)`` (made when called)."""
     plans = []
     for scene in scenes:
         if extra_dims(scene):
@@ -415,7 +449,7 @@ def write_ome_zarr(
             progress(done[0], total)
 
     for i, (scene, ((arr, names, colors), ck, n)) in enumerate(zip(scenes, plans, strict=True)):
-        group = root if len(scenes) == 1 else root.create_group(str(i))
+        group = group_of(i)
         sh = (
             None if shards is None else chunk_shape(shards, "TCZYX", arr.shape, default=max(ck) * 4)
         )
@@ -452,10 +486,6 @@ def write_ome_zarr(
                 group, labels, scene, version=ngff_version, chunks=ck, n_levels=n,
                 compression=compression, quality=quality,
             )  # fmt: skip
-    if len(scenes) > 1:
-        _bioformats2raw(root, scenes, ngff_version)
-    elif scenes and scenes[0].ome_source is not None:
-        _ome_group(root, scenes, ngff_version)  # the source's OME metadata, beside the image
 
 
 def _bioformats2raw(root: zarr.Group, scenes: Sequence[Scene], version: str) -> None:
