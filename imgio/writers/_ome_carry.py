@@ -124,8 +124,8 @@ def _channels(src: ET.Element, ours: list[ET.Element]) -> list[ET.Element]:
         name = mine.get("Name")
         if name is not None and (their.get("Name") is not None or not _PLACEHOLDER.match(name)):
             merged.set("Name", name)  # a name the source lacked is not invented here
-        if mine.get("Color") is not None:
-            merged.set("Color", str(mine.get("Color")))
+        # Color: the source OME-XML's, or none (a display colour such as an OME-Zarr's
+        # omero default is not written back into the OME record)
         out.append(merged)
     return out
 

@@ -104,6 +104,14 @@ def test_multiseries_keeps_its_metadata(tmp_path, suffix):
     assert_carried(src, got)
 
 
+def test_bioformats2raw_source_keeps_its_metadata(tmp_path):
+    """OME-Zarr (bioformats2raw layout) -> OME-TIFF: the METADATA.ome.xml is carried on."""
+    source = DATA / "galaxy-multiseries.ome.tiff"
+    zarr_copy = imgio.write(imgio.Image(source), tmp_path / "b2r.ome.zarr")
+    out = imgio.write(imgio.Image(zarr_copy), tmp_path / "again.ome.tif")
+    assert_carried(_source_ome(source), _written_ome(out))
+
+
 def test_companion_keeps_its_metadata(tmp_path):
     source = DATA / "omemodel-set-1-meta-companion" / "18x24y5z1t1c8b-text-companion.ome"
     out = imgio.write(imgio.Image(source), tmp_path / "copy.ome.tif")
