@@ -23,8 +23,22 @@ if TYPE_CHECKING:
 
 __all__ = ["MODULO_TYPES", "extra_dims", "extra_dims_error", "fold_modulo", "modulo_xml"]
 
-#: extra dim letter -> OME Modulo ``Type`` (tifffile maps these types back to the letter)
-MODULO_TYPES = {"H": "lifetime", "E": "lambda", "A": "angle", "P": "phase", "R": "tile"}
+#: extra dim letter -> OME Modulo ``Type``: the schema's own types first, then those
+#: tifffile maps back to the same letter; any other letter is "other" (read back as Q)
+MODULO_TYPES = {
+    "H": "lifetime",
+    "E": "lambda",
+    "A": "angle",
+    "P": "phase",
+    "R": "tile",
+    "Q": "other",
+    "I": "sequence",
+    "L": "exposure",
+    "V": "event",
+    "M": "mosaic",
+    "J": "column",
+    "K": "row",
+}
 PARENTS = "CTZ"  # the axes a modulo axis is folded into, in the order they are used
 
 

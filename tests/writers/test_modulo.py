@@ -106,3 +106,13 @@ def test_convert_select_one_index(flim, tmp_path, capsys):
     np.testing.assert_array_equal(back.get_image_data("CYX"), data[:, 2])
     assert main(["convert", str(path), str(tmp_path / "x.ome.zarr"), "--select", "H=8"]) == 2
     assert "out of range 0..7" in capsys.readouterr().err
+
+
+def test_extra_letters_round_trip_or_become_other(tmp_path):
+    """Letters with a Modulo type tifffile knows come back; any other letter comes back as Q."""
+    a = np.arange(3 * 2 * 16 * 16, dtype=np.uint8).reshape(3, 2, 16, 16)
+    for letter, back in (("M", "M"), ("W", "Q")):
+        out = imgio.write(a, tmp_path / f"{letter}.ome.tif", dims=f"{letter}CYX")
+        img = imgio.Image(out)
+        assert img.dims.order == f"{back}TCZYX"
+        np.testing.assert_array_equal(img.get_image_data(f"{back}CYX"), a)
