@@ -79,3 +79,17 @@ def test_napari_unknown_unit_is_not_micrometres(tmp_path):
     meta = {"name": "a", "scale": [2.0, 2.0], "units": ("nanometer", "nanometer")}
     (path,) = write_images(str(tmp_path / "nm.ome.tif"), [(data, meta, "image")])
     assert tuple(imgio.Image(path).physical_pixel_sizes) == (None, 0.002, 0.002)
+
+
+def test_ngff_unknown_unit_is_not_micrometres(tmp_path):
+    out = imgio.write(
+        np.zeros((64, 64), "u1"), tmp_path / "u.ome.zarr", physical_pixel_sizes=(None, 2.0, 2.0)
+    )
+    attrs_file = out / ".zattrs"
+    attrs = json.loads(attrs_file.read_text())
+    for axis in attrs["multiscales"][0]["axes"][-2:]:
+        axis["unit"] = "pixel"  # not an NGFF unit: a size in pixels is no calibration
+    attrs_file.write_text(json.dumps(attrs))
+    with pytest.warns(imgio.ImgioWarning, match="unknown space unit 'pixel'; its size is left"):
+        sizes = imgio.Image(out).physical_pixel_sizes
+    assert tuple(sizes) == (None, None, None)
