@@ -1,6 +1,7 @@
 """NGFF image attributes: ``multiscales`` (axes, per-level scale and translation) and
-``omero`` channels. A space axis gets a unit only when its pixel size is known: the scale
-of an axis without a unit is a placeholder (1.0), not a calibration.
+``omero`` channels, and the ``OME`` group (``METADATA.ome.xml``, bioformats2raw series).
+A space axis gets a unit only when its pixel size is known: the scale of an axis without a
+unit is a placeholder (1.0), not a calibration.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import numpy as np
 if TYPE_CHECKING:
     import zarr
 
-__all__ = ["write_image_attrs"]
+    from ._input import Scene
+
+__all__ = ["bioformats2raw", "ome_group", "write_image_attrs"]
 
 DEFAULT_COLORS = ("FFFFFF",)
 MULTI_COLORS = ("FF0000", "00FF00", "0000FF", "FF00FF", "FFFF00", "00FFFF")
@@ -110,3 +113,30 @@ def write_image_attrs(
 
 def _level0_dtype(group: zarr.Group) -> Any:
     return getattr(group["0"], "dtype", None)
+
+
+def bioformats2raw(root: zarr.Group, scenes: Sequence[Scene], version: str) -> None:
+    """Several scenes: the bioformats2raw layout (root attribute, ``OME`` series list)."""
+    series = [str(i) for i in range(len(scenes))]
+    if version == "0.4":
+        root.attrs.update({"bioformats2raw.layout": 3})
+    else:
+        root.attrs.update({"ome": {"version": "0.5", "bioformats2raw.layout": 3}})
+    ome_group(root, scenes, version, series)
+
+
+def ome_group(
+    root: zarr.Group, scenes: Sequence[Scene], version: str, series: list[str] | None = None
+) -> None:
+    """The ``OME`` group with ``METADATA.ome.xml`` (and the series list of bioformats2raw)."""
+    from ._omexml import ome_xml
+
+    ome = root.create_group("OME")
+    if series is not None:
+        listed = {"series": series}
+        ome.attrs.update(listed if version == "0.4" else {"ome": {"version": "0.5", **listed}})
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    data = default_buffer_prototype().buffer.from_bytes(ome_xml(scenes).encode("utf-8"))
+    sync(root.store.set("OME/METADATA.ome.xml", data))

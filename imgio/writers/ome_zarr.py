@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ImgioError
 from ._extra import extra_dims, extra_dims_error
 from ._input import Scene
-from ._ngff_attrs import write_image_attrs
+from ._ngff_attrs import bioformats2raw, ome_group, write_image_attrs
 from ._pyramid import check_method, downsample_dask, level_count, level_shapes
 
 if TYPE_CHECKING:
@@ -317,9 +317,9 @@ def write_ome_zarr(
         labels=labels,
     )
     if len(scenes) > 1:
-        _bioformats2raw(root, scenes, ngff_version)
+        bioformats2raw(root, scenes, ngff_version)
     elif scenes and scenes[0].ome_source is not None:
-        _ome_group(root, scenes, ngff_version)  # the source's OME metadata, beside the image
+        ome_group(root, scenes, ngff_version)  # the source's OME metadata, beside the image
 
 
 def write_image_groups(
@@ -396,29 +396,3 @@ def write_image_groups(
                 group, labels, scene, version=ngff_version, chunks=ck, n_levels=n,
                 compression=compression, quality=quality,
             )  # fmt: skip
-
-
-def _bioformats2raw(root: zarr.Group, scenes: Sequence[Scene], version: str) -> None:
-    series = [str(i) for i in range(len(scenes))]
-    if version == "0.4":
-        root.attrs.update({"bioformats2raw.layout": 3})
-    else:
-        root.attrs.update({"ome": {"version": "0.5", "bioformats2raw.layout": 3}})
-    _ome_group(root, scenes, version, series)
-
-
-def _ome_group(
-    root: zarr.Group, scenes: Sequence[Scene], version: str, series: list[str] | None = None
-) -> None:
-    """The ``OME`` group with ``METADATA.ome.xml`` (and the series list of bioformats2raw)."""
-    from ._omexml import ome_xml
-
-    ome = root.create_group("OME")
-    if series is not None:
-        listed = {"series": series}
-        ome.attrs.update(listed if version == "0.4" else {"ome": {"version": "0.5", **listed}})
-    from zarr.core.buffer import default_buffer_prototype
-    from zarr.core.sync import sync
-
-    data = default_buffer_prototype().buffer.from_bytes(ome_xml(scenes).encode("utf-8"))
-    sync(root.store.set("OME/METADATA.ome.xml", data))
