@@ -11,6 +11,7 @@ Experimenter, Plate, ROI, StructuredAnnotations, ...) are kept as the source has
 Channels are kept when the written scene has the source's channels (same count, or a
 subset matched by unique names); Planes when Z, C and T are the source's sizes, or those
 of the kept channels. Source XML in an older schema is first upgraded by ``ome_types``.
+Values in ``XMLAnnotation`` keep their own namespace (often none, ``xmlns=""``).
 """
 
 from __future__ import annotations
@@ -62,13 +63,15 @@ class OmeSource:
 
 
 def _parse(xml: str) -> ET.Element | None:
-    """The source document in the 2016-06 schema, through ``ome_types`` (which upgrades older
-    schemas and drops what the schema does not allow, so the written XML stays valid)."""
+    """The source document in the 2016-06 schema: as it is when it already is (fast), else
+    upgraded by ``ome_types`` (older schemas; slow on large documents)."""
     try:
+        root = ET.fromstring(xml.encode("utf-8"))
+        if root.tag == f"{Q}OME":
+            return root
         from ome_types import from_xml, to_xml
 
-        text = to_xml(from_xml(xml, validate=False))
-        root = ET.fromstring(text.encode("utf-8"))
+        root = ET.fromstring(to_xml(from_xml(xml, validate=False)).encode("utf-8"))
     except Exception as exc:  # noqa: BLE001 - any failure: write without the source's
         warnings.warn(
             f"the source OME-XML could not be read into the 2016-06 model "
