@@ -2,9 +2,10 @@
 
 ``python -m benchmarks.bench_ome_carry [--planes N] [--settings N] [--repeats N]`` writes
 an OME-TIFF whose OME-XML has ``N`` Planes and a large vendor ``XMLAnnotation`` (as
-Bio-Formats writes for CZI), then copies it with imgio three ways, round-robin: metadata carried as imgio does it
-(ElementTree on 2016-06 documents), carried through ``ome_types`` (the path for older
-schemas), and not carried. Prints a markdown table of median wall times and ratios.
+Bio-Formats writes for CZI), then copies it with imgio three ways, round-robin: metadata
+carried as imgio does it (ElementTree on 2016-06 documents), carried through ``ome_types``
+(the path for older schemas), and not carried. Prints a markdown table of median wall
+times and ratios.
 """
 
 from __future__ import annotations
