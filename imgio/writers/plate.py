@@ -93,6 +93,17 @@ def _plate_meta(
     return plate
 
 
+def _parse_wells(wells: Mapping[str, Any]) -> dict[tuple[str, str], list[tuple[Any, int]]]:
+    """(row, column) -> its fields as (data, acquisition), refusing duplicates."""
+    parsed: dict[tuple[str, str], list[tuple[Any, int]]] = {}
+    for key, fields in wells.items():
+        well = _well_name(key)
+        if well in parsed:
+            raise ImgioError(f"well {key!r} is given twice (as {'/'.join(well)})")
+        parsed[well] = _fields(key, fields)
+    return parsed
+
+
 def write_plate(
     path: str | os.PathLike[str],
     wells: Mapping[str, Any],
@@ -146,25 +157,20 @@ def write_plate(
         raise ImgioError(f"a plate is written as OME-Zarr; expected a .ome.zarr path, found {path}")
     if not wells:
         raise ImgioError("write_plate: expected at least one well")
-    parsed: dict[tuple[str, str], list[tuple[Any, int]]] = {}
-    for key, fields in wells.items():
-        well = _well_name(key)
-        if well in parsed:
-            raise ImgioError(f"well {key!r} is given twice (as {'/'.join(well)})")
-        parsed[well] = _fields(key, fields)
+    parsed = _parse_wells(wells)
     meta = _plate_meta(name, parsed, acquisitions, version)
-    scenes, paths = [], []
-    for (r, c), fields in parsed.items():
-        for k, (data, _) in enumerate(fields):
-            scene = standardize(
-                data,
-                dims=dims,
-                channel_names=channel_names,
-                physical_pixel_sizes=physical_pixel_sizes,
-                name=f"{r}/{c}/{k}",
-            )
-            scenes.append(scene)
-            paths.append(f"{r}/{c}/{k}")
+    paths = [f"{r}/{c}/{k}" for (r, c), fields in parsed.items() for k in range(len(fields))]
+    data = [d for fields in parsed.values() for d, _ in fields]
+    scenes = [
+        standardize(
+            d,
+            dims=dims,
+            channel_names=channel_names,
+            physical_pixel_sizes=physical_pixel_sizes,
+            name=p,
+        )
+        for d, p in zip(data, paths, strict=True)
+    ]
     with atomic_target(path, overwrite=overwrite) as partial:
         root = open_root(partial, version)
         _attrs(root, "plate", meta, version)
