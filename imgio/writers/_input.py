@@ -41,6 +41,7 @@ class Scene:
     channel_colors: list[int | None] | None = None
     modulo: list[Any] = field(default_factory=list)  # _ome.Modulo of folded extra dims
     ome_source: Any = None  # _ome_carry.OmeSource: the source's OME Image, carried over
+    time_interval: float | None = None  # seconds between time points (from T coords)
 
     @property
     def dims(self) -> str:
@@ -226,6 +227,9 @@ def _build(
         name=scene_name,
     )
     colors = attrs.get("channel_colors")
+    units = attrs.get("units")
+    seconds = isinstance(units, Mapping) and units.get("T") == "s"  # a T without unit: unknown
+    t_step = _spacing(coords["T"]) if "T" in coords and seconds else None
     return Scene(
         scene_name,
         out,
@@ -233,6 +237,7 @@ def _build(
         pixel_sizes,
         origin,
         list(colors) if isinstance(colors, (list, tuple)) and len(colors) == shape["C"] else None,
+        time_interval=None if t_step is None else t_step[1],
     )
 
 

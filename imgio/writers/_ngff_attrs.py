@@ -50,19 +50,24 @@ def write_image_attrs(
     origin: Mapping[str, float] | None = None,
     channel_colors: Sequence[int | None] | None = None,
     method: str = "mean",
+    time_interval: float | None = None,
 ) -> None:
-    """NGFF ``multiscales`` (axes, per-level scale, translation) and ``omero`` channels."""
-    sizes = dict(zip("ZYX", pixel_sizes, strict=True))
+    """NGFF ``multiscales`` (axes, per-level scale, translation) and ``omero`` channels.
+
+    Z/Y/X get ``micrometer`` and T ``second`` only when their size is known.
+    """
+    sizes: dict[str, float | None] = dict(zip("ZYX", pixel_sizes, strict=True))
+    sizes["T"] = time_interval
     axes = []
     for d in dims:
         axis: dict[str, Any] = {"name": d.lower(), "type": AXIS_TYPES[d]}
-        if d in "ZYX" and sizes.get(d) is not None:
-            axis["unit"] = "micrometer"
+        if d in "TZYX" and sizes.get(d) is not None:
+            axis["unit"] = "second" if d == "T" else "micrometer"
         axes.append(axis)
     datasets = []
     for level in range(len(shapes)):
         scale = [
-            float(sizes.get(d) or 1.0) * (2**level if d in "YX" else 1) if d in "ZYX" else 1.0
+            float(sizes.get(d) or 1.0) * (2**level if d in "YX" else 1) if d in "TZYX" else 1.0
             for d in dims
         ]
         transforms: list[dict[str, Any]] = [{"type": "scale", "scale": scale}]

@@ -72,6 +72,9 @@ def _image(i: int, scene: Scene, first_ifd: int | None) -> list[str]:
         if v is not None:
             pixels[f"PhysicalSize{d}"] = repr(float(v))
             pixels[f"PhysicalSize{d}Unit"] = "µm"
+    if scene.time_interval:
+        pixels["TimeIncrement"] = repr(float(scene.time_interval))
+        pixels["TimeIncrementUnit"] = "s"
     lines = [
         f"  <Image {_attrs({'ID': f'Image:{i}', 'Name': scene.name})}>",
         f"    <Pixels {_attrs(pixels)}>",

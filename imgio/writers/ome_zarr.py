@@ -388,6 +388,7 @@ def write_image_groups(
             origin=scene.origin,
             channel_colors=colors,
             method=downsample,
+            time_interval=scene.time_interval,
         )
         if labels:
             from ._labels import write_labels

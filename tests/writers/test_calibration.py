@@ -93,3 +93,19 @@ def test_ngff_unknown_unit_is_not_micrometres(tmp_path):
     with pytest.warns(imgio.ImgioWarning, match="unknown space unit 'pixel'; its size is left"):
         sizes = imgio.Image(out).physical_pixel_sizes
     assert tuple(sizes) == (None, None, None)
+
+
+@pytest.mark.parametrize("suffix", [".ome.tif", ".ome.zarr"])
+def test_time_interval_written_only_when_known(tmp_path, suffix):
+    import xarray as xr
+
+    data = np.zeros((4, 2, 16, 16), "u1")
+    timed = xr.DataArray(
+        data, dims=list("TCYX"), coords={"T": [0.0, 2.5, 5.0, 7.5]}, attrs={"units": {"T": "s"}}
+    )
+    out = imgio.write(timed, tmp_path / f"t{suffix}")
+    assert imgio.Image(out).time_interval == 2.5
+    # the same numbers without a unit are not seconds
+    bare = xr.DataArray(data, dims=list("TCYX"), coords={"T": [0.0, 2.5, 5.0, 7.5]})
+    out = imgio.write(bare, tmp_path / f"bare{suffix}")
+    assert imgio.Image(out).time_interval is None
