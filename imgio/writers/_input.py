@@ -265,6 +265,8 @@ def as_scenes(
     scenes: Sequence[int | str] | None = None,
 ) -> list[Scene]:
     """Every scene to write: one per array (a list is several scenes) or per ``Image`` scene."""
+    if isinstance(data, list) and data and all(isinstance(d, Scene) for d in data):
+        return list(data)  # already standardized (the CLI's selected scenes)
     if hasattr(data, "get_xarray_dask_data") and hasattr(data, "scenes"):
         names = list(data.scenes)
         picked = (

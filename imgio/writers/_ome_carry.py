@@ -8,10 +8,11 @@ StageLabel, the Channel attributes (wavelengths, fluor, light path, ...) and the
 dimension order, TiffData, pyramid) is the writer's. Top-level elements (Instrument,
 Experimenter, Plate, ROI, StructuredAnnotations, ...) are kept as the source has them.
 
-Channels are kept when the written scene has the source's channels (same count, or a
-subset matched by unique names); Planes when Z, C and T are the source's sizes, or those
-of the kept channels. Source XML in an older schema is first upgraded by ``ome_types``.
-Values in ``XMLAnnotation`` keep their own namespace (often none, ``xmlns=""``).
+Channels are kept when the written scene has the source's channels (same count, the one
+selected, or a subset matched by unique names); Planes of the kept channels when Z and T
+are the source's sizes, or the one index selected of them (renumbered). Source XML in an
+older schema is first upgraded by ``ome_types``. Values in ``XMLAnnotation`` keep their
+own namespace (often none, ``xmlns=""``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import re
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ImgioWarning
@@ -60,6 +61,7 @@ class OmeSource:
 
     root: ET.Element
     image: ET.Element
+    picks: dict[str, int] = field(default_factory=dict)  # dim -> source index kept (--select)
 
 
 def _parse(xml: str) -> ET.Element | None:
@@ -104,23 +106,34 @@ def source_images(image: Any, picked: Sequence[int]) -> list[OmeSource | None]:
     return out
 
 
-def _channels(src: ET.Element, ours: list[ET.Element]) -> list[ET.Element]:
-    """Source Channels for ours: same count in order, or a subset by unique names."""
+def _channel_map(
+    src: ET.Element, ours: list[ET.Element], picks: dict[str, int]
+) -> list[int] | None:
+    """Source channel index of each written channel: the one selected, the same count in
+    order, or a subset matched by unique names; ``None`` when they cannot be matched."""
     theirs = src.findall(f"{Q}Channel")
-    if len(theirs) == len(ours):
-        picked: list[ET.Element | None] = list(theirs)
+    if "C" in picks:
+        index = [picks["C"]]
+    elif len(theirs) == len(ours):
+        index = list(range(len(ours)))
     else:
         names = [c.get("Name") for c in theirs]
-        picked = [
-            theirs[names.index(o.get("Name"))] if names.count(o.get("Name")) == 1 else None
-            for o in ours
-        ]
-        if any(p is None for p in picked):
-            return ours
+        wanted = [o.get("Name") for o in ours]
+        if any(n is None or names.count(n) != 1 for n in wanted):
+            return None
+        index = [names.index(n) for n in wanted]
+    if len(index) != len(ours) or not all(0 <= i < len(theirs) for i in index):
+        return None
+    return index
+
+
+def _channels(src: ET.Element, ours: list[ET.Element], index: list[int]) -> list[ET.Element]:
+    """The source Channels at ``index``, with our ID and samples (and a name we know)."""
+    theirs = src.findall(f"{Q}Channel")
     out = []
-    for mine, their in zip(ours, picked, strict=True):
+    for mine, i in zip(ours, index, strict=True):
+        their = theirs[i]
         merged = copy.deepcopy(their)
-        assert merged is not None and their is not None
         for key in ("ID", "SamplesPerPixel"):
             if mine.get(key) is not None:
                 merged.set(key, str(mine.get(key)))
@@ -133,27 +146,30 @@ def _channels(src: ET.Element, ours: list[ET.Element]) -> list[ET.Element]:
     return out
 
 
-def _planes(src: ET.Element, mine: ET.Element, channel_map: list[int] | None) -> list[ET.Element]:
-    """Source Planes whose Z, C, T exist in what was written (C renumbered)."""
-    sizes = {d: int(mine.get(f"Size{d}", "1")) for d in "ZCT"}
-    theirs = {d: int(src.get(f"Size{d}", "1")) for d in "ZCT"}
-    if sizes["Z"] != theirs["Z"] or sizes["T"] != theirs["T"]:
-        return []
-    if channel_map is None:
-        if sizes["C"] != theirs["C"]:
+def _planes(
+    src: ET.Element, mine: ET.Element, index: list[int], picks: dict[str, int]
+) -> list[ET.Element]:
+    """Source Planes of what was written: the kept channels and the selected Z/T, renumbered;
+    none when Z or T sizes no longer match the source's."""
+    for d in "ZT":
+        theirs = 1 if d in picks else int(src.get(f"Size{d}", "1"))
+        if int(mine.get(f"Size{d}", "1")) != theirs:
             return []
-        channel_map = list(range(sizes["C"]))
     out = []
     for plane in src.findall(f"{Q}Plane"):
-        c = int(plane.get("TheC", "0"))
-        if c in channel_map:
-            kept = copy.deepcopy(plane)
-            kept.set("TheC", str(channel_map.index(c)))
-            out.append(kept)
+        at = {d: int(plane.get(f"The{d}", "0")) for d in "ZCT"}
+        if at["C"] not in index or any(at[d] != picks[d] for d in "ZT" if d in picks):
+            continue
+        kept = copy.deepcopy(plane)
+        kept.set("TheC", str(index.index(at["C"])))
+        for d in "ZT":
+            if d in picks:
+                kept.set(f"The{d}", "0")
+        out.append(kept)
     return out
 
 
-def _pixels(src: ET.Element, mine: ET.Element) -> ET.Element:
+def _pixels(src: ET.Element, mine: ET.Element, picks: dict[str, int]) -> ET.Element:
     merged = ET.Element(f"{Q}Pixels")
     for key, value in src.attrib.items():
         if key in _WRITER_PIXELS or (key == "SignificantBits" and _type_changed(src, mine)):
@@ -163,16 +179,11 @@ def _pixels(src: ET.Element, mine: ET.Element) -> ET.Element:
         merged.set(key, value)
     merged.set("ID", src.get("ID", mine.get("ID", "")))
     ours = mine.findall(f"{Q}Channel")
-    channels = _channels(src, ours)
-    theirs = src.findall(f"{Q}Channel")
-    channel_map = None
-    if channels is not ours and len(theirs) != len(ours):
-        names = [c.get("Name") for c in theirs]
-        channel_map = [names.index(c.get("Name")) for c in ours]
-    merged.extend(channels)
+    index = _channel_map(src, ours, picks)
+    merged.extend(ours if index is None else _channels(src, ours, index))
     merged.extend(e for e in mine if e.tag in (f"{Q}TiffData", f"{Q}MetadataOnly"))
-    if channels is not ours:
-        merged.extend(_planes(src, mine, channel_map))
+    if index is not None:
+        merged.extend(_planes(src, mine, index, picks))
     return merged
 
 
@@ -198,7 +209,7 @@ def _image(source: OmeSource, mine: ET.Element) -> ET.Element:
     assert mine_pixels is not None
     for child in source.image:
         if child.tag == f"{Q}Pixels":
-            out.append(_pixels(child, mine_pixels))
+            out.append(_pixels(child, mine_pixels, source.picks))
         elif child.tag == f"{Q}AnnotationRef" and child.get("ID") in dropped:
             continue
         else:

@@ -133,17 +133,37 @@ def cmd_convert(args: argparse.Namespace) -> int:
         if args.scene:
             scenes = [int(s) if s.lstrip("-").isdigit() else s for s in args.scene]
         if args.level or args.select:
-            chosen = scenes if scenes is not None else list(range(len(img.scenes)))
-            data = [_selected(img, s, args.level, args.select or []) for s in chosen]
-            _write(data, args.output, args)
+            _write(_selected_scenes(img, scenes, args), args.output, args)
         else:
             _write(img, args.output, args, scenes=scenes)
     sys.stdout.write(f"wrote {args.output}\n")
     return 0
 
 
-def _selected(img: Any, scene: int | str, level: int, select: list[str]) -> Any:
-    """One scene at ``level`` with ``--select D=i`` applied to the dims it has."""
+def _selected_scenes(img: Any, scenes: list[int | str] | None, args: argparse.Namespace) -> Any:
+    """The chosen scenes at ``--level`` with ``--select`` applied, each keeping the source's
+    OME metadata (carried into the output, adjusted to what is written)."""
+    from dataclasses import replace
+
+    from ._input import as_scenes, standardize
+
+    chosen = scenes if scenes is not None else list(range(len(img.scenes)))
+    out = []
+    for full, s in zip(as_scenes(img, scenes=chosen), chosen, strict=True):
+        arr, picks = _selected(img, s, args.level, args.select or [])
+        scene = standardize(arr, name=full.name)
+        if full.ome_source is not None:
+            scene.ome_source = replace(full.ome_source, picks=picks)
+        if full.channel_names == scene.channel_names:
+            scene.channel_colors = full.channel_colors
+        out.append(scene)
+    return out
+
+
+def _selected(
+    img: Any, scene: int | str, level: int, select: list[str]
+) -> tuple[Any, dict[str, int]]:
+    """One scene at ``level`` with ``--select D=i`` applied to the dims it has (and those)."""
     picks: dict[str, int] = {}
     for item in select:
         dim, _, index = item.partition("=")
@@ -154,14 +174,16 @@ def _selected(img: Any, scene: int | str, level: int, select: list[str]) -> Any:
     unknown = [d for d in picks if d not in arr.dims]
     if unknown and len(img.scenes) == 1:
         raise ImgioError(f"--select {unknown}: no such dim; the dims are {''.join(arr.dims)}")
+    applied = {}
     for d, i in picks.items():
         if d in arr.dims:
             if not -arr.sizes[d] <= i < arr.sizes[d]:
                 raise SelectionError(
                     f"--select {d}={i}: out of range 0..{arr.sizes[d] - 1} in scene {scene!r}"
                 )
+            applied[d] = i % arr.sizes[d]
             arr = arr.isel({d: i})
-    return arr
+    return arr, applied
 
 
 def cmd_mosaic(args: argparse.Namespace) -> int:

@@ -144,3 +144,21 @@ def test_every_shared_ome_sample(tmp_path, source, suffix):
     img = imgio.Image(source)
     out = imgio.write(img, tmp_path / f"copy{suffix}")
     assert_carried(_source_ome(source), _written_ome(out))
+
+
+def test_convert_selection_keeps_the_selected_metadata(tmp_path):
+    """`imgio convert --scene 1 --select C=2 --level 1`: that channel's metadata and planes."""
+    from imgio.cli import main
+
+    source = DATA / "galaxy-multiseries.ome.tiff"
+    out = tmp_path / "sel.ome.tif"
+    args = ["convert", str(source), str(out), "--scene", "1", "--select", "C=2", "--quiet"]
+    assert main(args) == 0
+    src, got = _source_ome(source), _written_ome(out)
+    image, want = got.images[0], src.images[1]
+    assert image.acquisition_date == want.acquisition_date and got.instruments == src.instruments
+    assert len(image.pixels.channels) == 1
+    assert _dump(image.pixels.channels[0], {"id"}) == _dump(want.pixels.channels[2], {"id"})
+    (plane,) = image.pixels.planes
+    (source_plane,) = [p for p in want.pixels.planes if p.the_c == 2]
+    assert _dump(plane, {"the_c"}) == _dump(source_plane, {"the_c"}) and plane.the_c == 0
