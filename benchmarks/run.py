@@ -20,6 +20,8 @@ MODULES = {
     "write": "benchmarks.bench_write",
     "zarr": "benchmarks.bench_zarr",
     "remote": "benchmarks.bench_remote",
+    "serve": "benchmarks.bench_serve",
+    "wsi": "benchmarks.bench_wsi",
 }
 
 

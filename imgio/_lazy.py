@@ -75,6 +75,19 @@ class Reordered:
         return bool(fill(tuple(native), inner))
 
 
+    def raw_tile(self, index: tuple[int, ...], format: str = "jpeg") -> bytes | None:
+        """The source's stored bytes of one chunk (presented chunk ``index``), if it has them."""
+        raw = getattr(self.src, "raw_tile", None)
+        if raw is None or any(k != 0 for k, i in zip(index, self._where, strict=True) if i < 0):
+            return None
+        native = [0] * len(self.src.shape)
+        for k, i in zip(index, self._where, strict=True):
+            if i >= 0:
+                native[i] = k
+        out: bytes | None = raw(tuple(native), format)
+        return out
+
+
 class _PlainSlices:
     """Turns whatever dask or a user passes (ints, steps, lists) into step-1 slices."""
 

@@ -192,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_convert_parser(sub)
         add_mosaic_parser(sub)
+    from ._cli_slide import add_slide_parsers  # thumbnail, region, tiles
+
+    add_slide_parsers(sub)
+    from .serve._cli import add_serve_parser
+
+    add_serve_parser(sub)
     return parser
 
 

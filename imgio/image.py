@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import xarray as xr
     from ome_types import OME
 
+    from .tiles import TileSource
+
 __all__ = ["Image", "imread", "imread_dask"]
 
 PathLike = str | os.PathLike[str] | Location
@@ -414,6 +416,17 @@ class Image:
         """An ``ome_types.OME`` model, built on first access."""
         return self._reader.ome_metadata
 
+    # ------------------------------------------------------------ tile verbs
+    @property
+    def tiles(self) -> TileSource:
+        """large_image-style tile verbs of the current scene (region, tile, thumbnail, styles).
+
+        See :class:`imgio.tiles.TileSource`; the object is cached per scene.
+        """
+        from .tiles import tile_source
+
+        return tile_source(self, self._scene)
+
     # ----------------------------------------------------------------- output
     def save(self, path: PathLike, **options: Any) -> None:
         """Write every scene (or ``scenes=[...]``) to ``.ome.tif`` or ``.ome.zarr``."""
@@ -468,7 +481,16 @@ class Image:
             f"{html.escape(v)}</td></tr>"
             for k, v in self._summary()
         )
-        return f"<table><caption>imgio.Image</caption>{rows}</table>"
+        table = f"<table><caption>imgio.Image</caption>{rows}</table>"
+        from .tiles._html import thumbnail_html
+
+        picture = thumbnail_html(self)
+        if picture is None:
+            return table
+        return (
+            "<div style='display:flex;gap:1em;align-items:flex-start'>"
+            f"<div>{picture}</div><div>{table}</div></div>"
+        )
 
 
 def _channel_index(sel: Any, names: Sequence[str] | None) -> Any:

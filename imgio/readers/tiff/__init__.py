@@ -7,6 +7,7 @@ pyramids), LSM, STK and every other series kind tifffile recognises.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -198,7 +199,7 @@ class TiffReader(Reader):
                 raise
             except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds on bad files
                 raise CorruptFileError(f"{self.location.url}: series {i}: {exc}") from exc
-        return out
+        return _mark_associated(self._tif, self._series, out)
 
     def scenes(self) -> Sequence[SceneInfo]:
         return self._scenes
@@ -322,6 +323,39 @@ class TiffReader(Reader):
         if getattr(self, "_fh", None) is not None:
             self._fh.close()  # type: ignore[union-attr]
         super().close()
+
+
+WSI_FLAGS = ("is_svs", "is_ndpi", "is_scn", "is_philips", "is_bif", "is_qpi")
+ASSOCIATED = {"thumbnail", "label", "macro", "map", "overview"}
+
+
+def _mark_associated(tif: Any, series: list[Any], infos: list[SceneInfo]) -> list[SceneInfo]:
+    """Whole-slide files: name the associated images and give them their own pixel sizes.
+
+    The slide stays scene 0; a thumbnail's pixel size is the slide's scaled by the size
+    ratio; label and macro photos have no calibration.
+    """
+    if len(infos) < 2 or not any(getattr(tif, flag, False) for flag in WSI_FLAGS):
+        return infos
+    base = infos[0]
+    bsize = dict(zip(base.dims, base.shape, strict=True))
+    out = [base]
+    for s, info in zip(series[1:], infos[1:], strict=True):
+        name = str(getattr(s, "name", "") or "").strip().lower()
+        if name not in ASSOCIATED:
+            out.append(info)
+            continue
+        size = dict(zip(info.dims, info.shape, strict=True))
+        sizes = PhysicalPixelSizes()
+        if name == "thumbnail":
+            y, x = base.pixel_sizes.Y, base.pixel_sizes.X
+            sizes = PhysicalPixelSizes(
+                None,
+                y * bsize["Y"] / size["Y"] if y else None,
+                x * bsize["X"] / size["X"] if x else None,
+            )
+        out.append(dataclasses.replace(info, associated=name, pixel_sizes=sizes))
+    return out
 
 
 def struct_error() -> type[Exception]:

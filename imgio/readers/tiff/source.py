@@ -25,6 +25,9 @@ __all__ = ["Geometry", "TiffSource", "keyframe_decoder"]
 _DECODERS: dict[tuple[str, int], tuple[Any, dict[str, Any]]] = {}
 _DECODERS_LOCK = threading.Lock()
 _PARSE_LOCK = threading.Lock()
+_JPEG: dict[tuple[str, int], tuple[bytes | None, int]] = {}  # JPEG tables, photometric
+# APP14 "Adobe" marker with transform 0: the JPEG samples are RGB, not YCbCr
+_ADOBE_RGB = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"
 JPEG_CODES = {6, 7, 34892, 33007}
 
 
@@ -36,6 +39,8 @@ def register_decoder(location: Location, ifd_offset: int, page: Any) -> None:
         args["jpegheader"] = page.jpegheader
     with _DECODERS_LOCK:
         _DECODERS[(location.url, ifd_offset)] = (page.decode, args)
+        if page.compression in JPEG_CODES and not page.jpegheader:
+            _JPEG[(location.url, ifd_offset)] = (page.jpegtables, int(page.photometric))
 
 
 def keyframe_decoder(location: Location, ifd_offset: int) -> tuple[Any, dict[str, Any]]:
@@ -147,9 +152,48 @@ class TiffSource:
 
     # ------------------------------------------------------------------ reading
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
+        whole = self._one_segment(key)
+        if whole is not None:
+            return whole
         out = np.empty(tuple(k.stop - k.start for k in key), dtype=self.dtype)
         self.read_into(key, out)
         return out
+
+    def _one_segment(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any] | None:
+        """Exactly one whole interior segment of one plane: the decoded tile, not a copy."""
+        nplane = len(self.plane_shape)
+        if self.raw_dtype is not None or any(k.stop - k.start != 1 for k in key[:nplane]):
+            return None
+        g = self.geometry
+        win = self._normal_window(key[nplane:])
+        if g.sep != 1 or win[4] != (0, g.contig):
+            return None
+        segs = (g.seg_depth, g.seg_length, g.seg_width)
+        for (start, stop), seg, n in zip(win[1:4], segs, (g.depth, g.length, g.width), strict=True):
+            if start % seg or stop - start != min(seg, n) or stop > n:
+                return None
+        pid = int(np.ravel_multi_index([k.start for k in key[:nplane]], self.plane_shape))
+        plane = self.planes[pid] if nplane else self.planes[0]
+        if plane is None:
+            return None
+        (seg,) = self._segments(win)
+        offset, count = int(plane[1][seg]), int(plane[2][seg])
+        if count <= 0 or offset <= 0:
+            return None
+        data = self.locations[plane[0]].read_range(offset, count)
+        try:
+            decode, args = keyframe_decoder(self.locations[self.keyframe[0]], self.keyframe[1])
+            tile = decode(data, seg, **args)[0]
+        except Exception as exc:  # noqa: BLE001 - codec errors vary by codec
+            raise CorruptFileError(
+                f"{self.where}: cannot decode segment {seg} of plane {pid}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        shape = tuple(k.stop - k.start for k in key)
+        if tile is None or tile.dtype != self.dtype or tile.size != math.prod(shape):
+            return None  # the general path fills or reports it
+        STATS.add(1, count)
+        return np.asarray(tile).reshape(shape)
 
     def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
         """Decode the segments covering ``key`` straight into ``out``."""
@@ -205,6 +249,39 @@ class TiffSource:
         nbytes = sum(map_threaded(run, jobs))
         STATS.add(len(jobs), nbytes)
         return True
+
+    def raw_tile(self, index: tuple[int, ...], format: str = "jpeg") -> bytes | None:
+        """The stored bytes of chunk ``index`` as a standalone ``format`` file, or None.
+
+        ``index`` counts chunks along each dim (:attr:`chunks`). Only JPEG tiles (not
+        NDPI's JPEG sections) qualify; the file's JPEG tables are merged in, and RGB-coded
+        tiles get an Adobe marker so that any decoder reads their colours right.
+        """
+        if format.lower() not in ("jpeg", "jpg") or len(index) != len(self.shape):
+            return None
+        nplane = len(self.plane_shape)
+        pid = int(np.ravel_multi_index(index[:nplane], self.plane_shape)) if nplane else 0
+        plane = self.planes[pid]
+        if plane is None:
+            return None
+        keyframe_decoder(self.locations[self.keyframe[0]], self.keyframe[1])
+        jpeg = _JPEG.get((self.locations[self.keyframe[0]].url, self.keyframe[1]))
+        if jpeg is None:
+            return None
+        g = self.geometry
+        pos = {"sep": 0, "Z": 0, "Y": 0, "X": 0}
+        for i, (d, k) in enumerate(zip(self.page_dims, index[nplane:], strict=True)):
+            name = _page_key(d, i, self.page_dims)
+            if name != "contig":
+                pos[name] = int(k)
+        _, gd, gy, gx = g.grid
+        seg = ((pos["sep"] * gd + pos["Z"]) * gy + pos["Y"]) * gx + pos["X"]
+        fidx, offsets, counts, _ = plane
+        if not 0 <= seg < len(offsets) or int(counts[seg]) <= 0:
+            return None
+        data = self.locations[fidx].read_range(int(offsets[seg]), int(counts[seg]))
+        STATS.add(0, len(data))
+        return _standalone_jpeg(data, *jpeg)
 
     def _fetch_remote(self, jobs: list[tuple[int, int, int]]) -> dict[tuple[int, int], bytes]:
         """Segment bytes of remote files, all ranges of one read in one concurrent request batch."""
@@ -328,6 +405,17 @@ class TiffSource:
         per = g.seg_depth * g.seg_width * g.contig
         rows = min(g.seg_length, arr.size // per)
         return arr[: rows * per].reshape(g.seg_depth, rows, g.seg_width, g.contig)
+
+
+def _standalone_jpeg(data: bytes, tables: bytes | None, photometric: int) -> bytes | None:
+    """A complete JPEG stream from an abbreviated TIFF tile and the shared tables."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    if tables and len(tables) > 4:
+        data = tables[:-2] + data[2:]  # tables are SOI .. EOI: keep their segments
+    if photometric == 2 and b"Adobe" not in data[:4096]:
+        data = data[:2] + _ADOBE_RGB + data[2:]
+    return data
 
 
 def _page_key(d: str, i: int, page_dims: str) -> str:

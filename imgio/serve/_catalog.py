@@ -1,0 +1,185 @@
+"""The images a server may show: found under the paths it was given, and nothing else.
+
+An image is named by its path relative to the root it was found under (prefixed by
+the root's name when several roots are served). A name from a request is resolved
+back to a path and accepted only when it is one the catalog listed: no ``..``, no
+absolute paths, no symlink that leads out of a root.
+
+A root may also be a URL (``s3://bucket/slide.ome.zarr``, ``https://...``): it is one
+image, named by its last path component, opened with the catalog's
+``storage_options``; nothing else at that location is reachable.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..image import Image
+
+__all__ = ["Catalog", "Entry", "NotServed"]
+
+# suffixes worth offering an imgio reader; anything else is not listed
+_SUFFIXES = (
+    ".tif", ".tiff", ".ome.tif", ".ome.tiff", ".svs", ".ndpi", ".scn", ".bif", ".btf",
+    ".zarr", ".ome.zarr", ".czi", ".lif", ".nd2", ".png", ".jpg", ".jpeg", ".gif",
+    ".webp", ".bmp", ".jxl", ".ome", ".zip",
+)  # fmt: skip
+_ZARR_MARKERS = (".zattrs", ".zgroup", "zarr.json")
+
+
+class NotServed(LookupError):
+    """A requested name that is not an image of the catalog (answered with 404)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One servable image: its public name and its resolved path or URL."""
+
+    name: str
+    path: Path | str
+
+
+def _is_zarr_dir(p: Path) -> bool:
+    return p.is_dir() and any((p / m).exists() for m in _ZARR_MARKERS)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Image files and Zarr stores under ``root`` (not descending into stores)."""
+    if root.is_file() or _is_zarr_dir(root):
+        yield root
+        return
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        keep = []
+        for d in sorted(dirnames):
+            if d.startswith("."):
+                continue
+            if _is_zarr_dir(here / d):
+                yield here / d
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+        for f in sorted(filenames):
+            if not f.startswith(".") and f.lower().endswith(_SUFFIXES):
+                yield here / f
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve(strict=True).relative_to(root)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+class Catalog:
+    """Images under ``roots``, opened on demand and kept in a small LRU of open images."""
+
+    def __init__(
+        self,
+        roots: Sequence[str | os.PathLike[str]],
+        *,
+        max_open: int = 32,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not roots:
+            raise ValueError("serve needs at least one file or folder")
+        self._roots: list[tuple[str, Path]] = []
+        self._urls: dict[str, str] = {}
+        self.storage_options = dict(storage_options or {})
+        for r in roots:
+            if isinstance(r, str) and "://" in r and not r.startswith("file://"):
+                name = r.rstrip("/").rsplit("/", 1)[-1]
+                if not name or name in self._urls:
+                    raise ValueError(f"{r!r}: remote roots need distinct last path components")
+                self._urls[name] = r
+                continue
+            p = Path(r.removeprefix("file://") if isinstance(r, str) else r).expanduser()
+            if not p.exists():
+                raise FileNotFoundError(f"{p} does not exist")
+            self._roots.append((p.name, p.resolve()))
+        self._multi = len(self._roots) > 1 or (bool(self._roots) and bool(self._urls))
+        self._open: OrderedDict[str, Image] = OrderedDict()
+        self._max_open = max_open
+        self._lock = threading.Lock()
+
+    def _bases(self) -> Iterator[tuple[str, Path, Path]]:
+        """(name prefix, base folder names are relative to, confining path) per root."""
+        for label, root in self._roots:
+            prefix = f"{label}/" if self._multi else ""
+            if root.is_dir() and not _is_zarr_dir(root):
+                yield prefix, root, root
+            else:  # a single file or store: named by itself, confined to itself
+                yield prefix, root.parent, root
+
+    def entries(self) -> list[Entry]:
+        """Every servable image, in a stable order (rescanned on each call)."""
+        out: list[Entry] = [Entry(name, url) for name, url in self._urls.items()]
+        for prefix, base, confine in self._bases():
+            for p in _walk(confine):
+                if _inside(p, confine):  # else a symlink leading out of the root
+                    out.append(Entry(prefix + p.relative_to(base).as_posix(), p))
+        return out
+
+    def resolve(self, name: str) -> Entry:
+        """The entry called ``name``; anything else raises :class:`NotServed`."""
+        refused = NotServed(f"no image named {name!r}")
+        if name in self._urls:
+            return Entry(name, self._urls[name])
+        if not name or "\x00" in name or name.startswith("/") or "\\" in name:
+            raise refused
+        parts = name.split("/")
+        if any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+            raise refused
+        for prefix, base, confine in self._bases():
+            if prefix and not name.startswith(prefix):
+                continue
+            rel = Path(*name[len(prefix) :].split("/"))
+            candidate = base / rel
+            if not _inside(candidate, confine):
+                continue
+            if candidate != confine and not candidate.is_relative_to(confine):
+                continue
+            inner = [candidate.parents[i] for i in range(len(rel.parts) - 1)]
+            if any(_is_zarr_dir(d) for d in inner):
+                continue  # a group inside a store is not an image of its own
+            if _is_zarr_dir(candidate) or (
+                candidate.is_file() and candidate.name.lower().endswith(_SUFFIXES)
+            ):
+                return Entry(name, candidate)
+        raise refused
+
+    def image(self, name: str) -> Image:
+        """The open :class:`~imgio.Image` of ``name`` (opened once, shared by requests)."""
+        from ..image import Image
+
+        with self._lock:
+            img = self._open.get(name)
+            if img is not None:
+                self._open.move_to_end(name)
+                return img
+        entry = self.resolve(name)
+        img = Image(entry.path, storage_options=self.storage_options or None)
+        with self._lock:
+            self._open[name] = img
+            while len(self._open) > self._max_open:
+                _, old = self._open.popitem(last=False)
+                old.close()
+        return img
+
+    def close(self) -> None:
+        with self._lock:
+            for img in self._open.values():
+                img.close()
+            self._open.clear()
+
+
+def names(entries: Iterable[Entry]) -> list[str]:
+    return [e.name for e in entries]

@@ -1,0 +1,57 @@
+"""``imgio serve PATH... [--host] [--port] [--token]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["add_serve_parser"]
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import run
+    from ._views import Limits
+
+    missing = [p for p in args.paths if "://" not in p and not Path(p).exists()]
+    if missing:
+        sys.stderr.write(f"imgio: error: {missing[0]} does not exist\n")
+        return 2
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.token:
+        sys.stderr.write(
+            f"imgio: serving on {args.host} without --token: anyone who reaches this "
+            "machine can read the images\n"
+        )
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    sys.stderr.write(f"imgio: serving {', '.join(args.paths)} on http://{shown}:{args.port}/\n")
+    limits = Limits(max_side=args.max_size, max_area=args.max_size * args.max_size)
+    options: dict[str, Any] = {"cache_bytes": args.cache_mb << 20, "limits": limits}
+    if args.storage_option:
+        from ..cli import _storage_options
+
+        options["storage_options"] = _storage_options(args.storage_option)
+    run(args.paths, host=args.host, port=args.port, token=args.token, **options)
+    return 0
+
+
+def add_serve_parser(sub: Any) -> None:
+    """Register ``serve`` on the ``imgio`` command line."""
+    p = sub.add_parser(
+        "serve",
+        help="serve images as tiles (DeepZoom, IIIF, JSON) with a viewer in the browser",
+    )
+    p.add_argument("paths", nargs="+", help="files, folders or URLs to serve (nothing else is)")
+    p.add_argument(
+        "--storage-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="fsspec option for URLs (repeatable)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--token", help="require this access token (?token= once in the browser)")
+    p.add_argument("--cache-mb", type=int, default=256, help="tile cache size (MiB)")
+    p.add_argument("--max-size", type=int, default=8192, help="largest output side (pixels)")
+    p.set_defaults(func=_cmd_serve)
