@@ -1,9 +1,10 @@
 """napari plugin (npe2, ``napari.yaml``): each scene's ``Image.get_multiscale`` as a layer tuple.
 
 The reader gives one layer (or one ``channel_axis`` group) per scene with every pyramid level
-as lazy dask arrays; nothing is decoded while opening except, for float images without a
-window in the metadata, the smallest level (for contrast limits). The writer hands image
-layers to :func:`imgio.write`.
+as lazy dask arrays; nothing is decoded while opening except the smallest level (contrast
+limits from its percentiles, when the file has no display window; see :mod:`imgio._display`).
+A whole slide's associated images (label, macro, thumbnail) are not opened over the slide.
+The writer hands image layers to :func:`imgio.write`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ._display import channel_rgb, contrast_limits
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -35,13 +38,9 @@ _NAMED = {
     (255, 255, 0): "yellow",
     (255, 255, 255): "gray",
 }
-#: colors for channels the file gives none for while others have one (napari's own cycle)
-_CYCLE = ("cyan", "yellow", "magenta", "red", "green", "blue")
 _UNITS = {"Z": "micrometer", "Y": "micrometer", "X": "micrometer", "T": "second"}
 _GENERIC = re.compile(r"Channel:\d+(:\d+)?$")  # names imgio or tifffile make up
 _ZARR_MARKERS = (".zgroup", ".zarray", ".zattrs", "zarr.json")
-#: float contrast limits read at most this much of the smallest level
-_RANGE_BYTES = 64 << 20
 
 
 # ---------------------------------------------------------------------------- reader
@@ -81,9 +80,20 @@ def read(path: PathOrPaths) -> list[LayerData]:
     out: list[LayerData] = []
     for p in paths:
         img = Image(os.fspath(p))
-        for scene in range(len(img.scenes)):
-            out.append(layers(img, scene))
+        out.extend(layers(img, scene) for scene in _shown_scenes(img))
     return out
+
+
+def _shown_scenes(img: Image) -> list[int]:
+    """Scenes that become layers: a whole slide's label/macro/thumbnail are left out.
+
+    Associated images have their own sizes and (no) calibration: drawn in the slide's
+    world they would cover it at a wrong scale (napari also warns of mixed units). They
+    stay reachable through ``imgio.Image(path).set_scene("label")``.
+    """
+    infos = img.reader.scenes()
+    shown = [i for i, info in enumerate(infos) if info.associated is None]
+    return shown or list(range(len(infos)))
 
 
 def layers(img: Image, scene: int = 0) -> LayerData:
@@ -105,7 +115,7 @@ def layers(img: Image, scene: int = 0) -> LayerData:
     spatial = [d for d in keep if d != "C" and not (rgb and d == "S")]  # the layer's own axes
 
     names = list(info.channel_names) if info.channel_names else None
-    multi_scene = sum(not _is_label(name) for name in img.scenes) > 1  # labels don't count
+    multi_scene = sum(not _is_label(img.scenes[i]) for i in _shown_scenes(img)) > 1
     kwargs: dict[str, Any] = {
         "multiscale": len(data) > 1,
         "scale": [_step(full, d, info.time_interval) for d in spatial],
@@ -138,10 +148,11 @@ def layers(img: Image, scene: int = 0) -> LayerData:
     if rgb:
         kwargs["rgb"] = True
     else:
-        colormaps = _colormaps(info.channel_colors, n_channels)
-        if colormaps is not None:
-            kwargs["colormap"] = colormaps if "C" in keep else colormaps[0]
-        limits = _contrast_limits(img, scene, info.dtype, data[-1], keep)
+        colors = channel_rgb(names, info.channel_colors, n_channels)
+        colormaps = [_colormap(color) for color in colors]
+        kwargs["colormap"] = colormaps if "C" in keep else colormaps[0]
+        smallest = img.get_xarray_lazy_data(scene, len(levels) - 1)  # reads covering tiles
+        limits = contrast_limits(img.metadata, scene, info.dtype, smallest)
         if limits is not None:
             kwargs["contrast_limits"] = limits if "C" in keep else limits[0]
     return (data if len(data) > 1 else data[0], kwargs, "image")
@@ -180,19 +191,9 @@ def _origin(full: xr.DataArray, d: str) -> float:
     return 0.0
 
 
-def _colormaps(colors: Sequence[int | None] | None, n: int) -> list[Any] | None:
-    """napari colormaps from packed RGBA ints; ``None`` when the file gives no colors."""
-    if not colors or all(c is None for c in colors) or len(colors) != n:
-        return None
-    out: list[Any] = []
-    for i, packed in enumerate(colors):
-        if packed is None:
-            out.append(_CYCLE[i % len(_CYCLE)])
-            continue
-        value = int(packed) & 0xFFFFFFFF
-        rgb = ((value >> 24) & 0xFF, (value >> 16) & 0xFF, (value >> 8) & 0xFF)
-        out.append(_NAMED.get(rgb) or _custom_colormap(rgb))
-    return out
+def _colormap(rgb: tuple[int, int, int]) -> Any:
+    """napari's named colormap for a pure colour, else a black-to-colour ramp."""
+    return _NAMED.get(rgb) or _custom_colormap(rgb)
 
 
 def _custom_colormap(rgb: tuple[int, int, int]) -> Any:
@@ -201,79 +202,6 @@ def _custom_colormap(rgb: tuple[int, int, int]) -> Any:
     hexa = "#{:02x}{:02x}{:02x}".format(*rgb)
     top = [v / 255 for v in rgb] + [1.0]
     return Colormap([[0.0, 0.0, 0.0, 1.0], top], name=f"imgio{hexa}", display_name=hexa)
-
-
-def _contrast_limits(
-    img: Image, scene: int, dtype: np.dtype[Any], smallest: Any, keep: Sequence[str]
-) -> list[tuple[float, float]] | None:
-    """Per channel: the OME-Zarr ``omero`` window, else the integer dtype's range, else
-    (floats) min/max of the smallest level (a central part of it when that level is large)."""
-    n = smallest.shape[keep.index("C")] if "C" in keep else 1
-    windows = _omero_windows(img.metadata, scene, n)
-    if windows is not None:
-        return windows
-    if dtype.kind == "b":
-        return [(0.0, 1.0)] * n
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return [(float(info.min), float(info.max))] * n
-    if dtype.kind != "f":
-        return None
-    import dask
-    import dask.array as da
-
-    part = _bounded(smallest, keep)
-    axes = tuple(i for i, d in enumerate(keep) if d != "C")
-    lo, hi = dask.compute(  # type: ignore[attr-defined,no-untyped-call]
-        da.nanmin(part, axis=axes), da.nanmax(part, axis=axes)
-    )
-    lo, hi = np.atleast_1d(lo), np.atleast_1d(hi)
-    out = []
-    for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
-        a = 0.0 if not np.isfinite(a) else float(a)
-        b = a + 1.0 if not np.isfinite(b) or b <= a else float(b)
-        out.append((a, b))
-    return out
-
-
-def _bounded(arr: Any, keep: Sequence[str]) -> Any:
-    """The middle plane of each plane axis and a central Y/X window, when ``arr`` is large."""
-    if arr.nbytes <= _RANGE_BYTES:
-        return arr
-    index: list[Any] = []
-    for d, n in zip(keep, arr.shape, strict=True):
-        if d in ("C", "S"):
-            index.append(slice(None))
-        elif d in "YX":
-            edge = 2048
-            start = max(0, n // 2 - edge // 2)
-            index.append(slice(start, start + edge))
-        else:
-            index.append(slice(n // 2, n // 2 + 1))
-    return arr[tuple(index)]
-
-
-def _omero_windows(meta: Any, scene: int, n: int) -> list[tuple[float, float]] | None:
-    """``omero.channels[i].window`` (start, end) of a Zarr image at the store root (scene 0)."""
-    if scene != 0 or not isinstance(meta, Mapping):
-        return None
-    attrs = meta.get("ome", meta) if isinstance(meta.get("ome"), Mapping) else meta
-    omero = attrs.get("omero")
-    if "multiscales" not in attrs or not isinstance(omero, Mapping):
-        return None
-    channels = omero.get("channels")
-    if not isinstance(channels, list) or len(channels) != n:
-        return None
-    out = []
-    for ch in channels:
-        window = ch.get("window") if isinstance(ch, Mapping) else None
-        if not isinstance(window, Mapping):
-            return None
-        start, end = window.get("start"), window.get("end")
-        if not isinstance(start, (int, float)) or not isinstance(end, (int, float)) or end <= start:
-            return None
-        out.append((float(start), float(end)))
-    return out
 
 
 # ---------------------------------------------------------------------------- writer

@@ -54,8 +54,6 @@ _LENGTH = {
     "ft": 304800.0,
     "yd": 914400.0,
     "mi": 1.609344e9,
-    "pixel": 1.0,
-    "reference frame": 1.0,
 }
 _TIME = {
     "s": 1.0,

@@ -11,28 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._cli_common import out, storage_options
 from .errors import ImgioError
 
 __all__ = ["main"]
 
 
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _storage_options(pairs: Sequence[str] | None) -> dict[str, Any] | None:
-    if not pairs:
-        return None
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise ImgioError(f"--storage-option expects KEY=VALUE, got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+_out = out
+_storage_options = storage_options
 
 
 def describe(
@@ -206,13 +192,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return status
+    except BrokenPipeError:
+        return _closed_stdout()
     except ImgioError as exc:
         sys.stderr.write(f"imgio: error: {exc}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("imgio: interrupted\n")
         return 130
+
+
+def _closed_stdout() -> int:
+    """The reader of our stdout went away (``imgio info f | head -1``): stop quietly.
+
+    Python would print a BrokenPipeError traceback when it flushes stdout at exit; pointing
+    stdout at devnull stops that. The status is the shell's for SIGPIPE (128 + 13).
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 if __name__ == "__main__":

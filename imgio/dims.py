@@ -37,6 +37,16 @@ class PhysicalPixelSizes(NamedTuple):
     X: float | None = None
 
 
+class Scale(NamedTuple):
+    """bioio's per-dim scale: seconds per T, µm per Z/Y/X (``C`` is always ``None``)."""
+
+    T: float | None = None
+    C: float | None = None
+    Z: float | None = None
+    Y: float | None = None
+    X: float | None = None
+
+
 def standard_order(native: str, *, keep_samples: bool = True) -> str:
     """The presented order: extra letters (in native order), then ``T C Z Y X [S]``.
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _lazy
+from ._aics import AicsNames
 from ._location import Location, as_location
 from ._registry import open_reader
 from .dims import Dims, PhysicalPixelSizes, standard_order
-from .errors import SelectionError
+from .errors import ImgioWarning, SelectionError
 from .readers.base import ArraySource, Reader, SceneInfo
 
 if TYPE_CHECKING:
@@ -30,13 +32,14 @@ PathLike = str | os.PathLike[str] | Location
 Selection = int | slice | Sequence[int] | str | Sequence[str]
 
 
-class Image:
+class Image(AicsNames):
     """A lazily opened image file of any supported format.
 
     Parameters
     ----------
     path
-        Local path or fsspec URL (``s3://``, ``https://``, ...).
+        Local path or fsspec URL (``s3://``, ``https://``, ...); or in-memory data: a
+        numpy, dask or xarray array, or a list of them (one scene each).
     reader
         Force a reader by name (``"tiff"``, ``"ome-zarr"``) or class.
     storage_options
@@ -47,29 +50,94 @@ class Image:
         For formats with tile-scan mosaics (CZI, LIF): ``True`` presents each scene as the
         stitched mosaic; ``False`` keeps the tiles on an ``M`` axis
         (see :attr:`mosaic_tile_positions`).
+    dim_order
+        Dims letters of the data (``"ZYX"``), overriding what a file says; for arrays
+        the default is the last letters of ``TCZYX``. One string, or one per scene.
+    channel_names
+        Channel names, overriding the file's (a list, or one list per scene).
+    physical_pixel_sizes
+        ``(Z, Y, X)`` in µm (or a mapping or :class:`PhysicalPixelSizes`), overriding the
+        file's.
 
     Raises
     ------
     MissingFileError, UnsupportedFormatError, CorruptFileError
+    SelectionError
+        An override that does not fit the data (wrong number of dims or channels).
     """
 
     def __init__(
         self,
-        path: PathLike,
+        path: PathLike | Any,
         reader: str | type[Reader] | None = None,
         *,
         storage_options: Mapping[str, Any] | None = None,
         chunks: _lazy.ChunkSpec = "auto",
         reconstruct_mosaic: bool = True,
+        dim_order: str | Sequence[str | None] | None = None,
+        channel_names: Sequence[str] | Sequence[Sequence[str] | None] | None = None,
+        physical_pixel_sizes: Any = None,
     ) -> None:
-        self._location = as_location(path, storage_options)
-        options = {"reconstruct_mosaic": reconstruct_mosaic}
-        self._reader = open_reader(self._location, reader, options)
         self._chunks = chunks
         self._scene = 0
         self._level = 0
         self._cache: dict[tuple[int, int], xr.DataArray] = {}
         self._lock = threading.Lock()
+        self._ome_ids: list[str] | None = None
+        self._overrides = {
+            "dim_order": dim_order,
+            "channel_names": channel_names,
+            "physical_pixel_sizes": physical_pixel_sizes,
+        }
+        self._options = {"reconstruct_mosaic": reconstruct_mosaic}
+        from .readers.array import ArrayReader, is_array_like
+
+        if is_array_like(path) and not isinstance(path, (str, os.PathLike, Location)):
+            self._reader: Reader = ArrayReader(path, **self._overrides)
+            self._location = self._reader.location
+            return
+        self._location = as_location(path, storage_options)
+        self._reader = self._open_file(reader)
+
+    def _open_file(self, reader: str | type[Reader] | None) -> Reader:
+        opened = open_reader(self._location, reader, self._options)
+        if any(v is not None for v in self._overrides.values()):
+            from ._overrides import OverrideReader
+
+            return OverrideReader(opened, **self._overrides)
+        return opened
+
+    # pickling (Image objects travel to dask workers): files reopen, arrays travel whole
+    def __getstate__(self) -> dict[str, Any]:
+        from .readers.array import ArrayReader
+
+        state: dict[str, Any] = {
+            "chunks": self._chunks,
+            "scene": self._scene,
+            "level": self._level,
+            "overrides": self._overrides,
+            "options": self._options,
+            "location": self._location,
+        }
+        inner = getattr(self._reader, "inner", self._reader)
+        if isinstance(self._reader, ArrayReader):
+            state["array_reader"] = self._reader
+        else:
+            state["reader"] = type(inner)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._chunks = state["chunks"]
+        self._scene, self._level = state["scene"], state["level"]
+        self._cache = {}
+        self._lock = threading.Lock()
+        self._ome_ids = None
+        self._overrides, self._options = state["overrides"], state["options"]
+        self._location = state["location"]
+        if "array_reader" in state:
+            self._reader = state["array_reader"]
+        else:
+            self._reader = self._open_file(state["reader"])
 
     # ----------------------------------------------------------------- scenes
     @property
@@ -102,15 +170,28 @@ class Image:
             return self._scene
         names = self.scenes
         if isinstance(scene, str):
-            if scene not in names:
-                raise SelectionError(f"no scene named {scene!r}; scenes are {list(names)}")
-            return names.index(scene)
+            if scene in names:
+                return names.index(scene)
+            ids = self._scene_ids()
+            if scene in ids:
+                return ids.index(scene)
+            raise SelectionError(f"no scene named {scene!r}; scenes are {list(names)}")
         if not isinstance(scene, (int, np.integer)) or not -len(names) <= scene < len(names):
             raise SelectionError(f"scene {scene!r} out of range (0..{len(names) - 1})")
         return int(scene) % len(names)
 
+    def _scene_ids(self) -> list[str]:
+        """The OME ``Image`` IDs (``"Image:0"``...) when they map one to one onto the scenes."""
+        if self._ome_ids is None:
+            from ._ome import parse_light
+
+            xml = self._reader.ome_xml()
+            ids = [im.id for im in parse_light(xml)] if xml else []
+            self._ome_ids = ids if len(ids) == len(self._infos()) else []
+        return self._ome_ids
+
     def set_scene(self, scene: int | str) -> None:
-        """Make ``scene`` (index or name) current; the level goes back to 0."""
+        """Make ``scene`` (index, name or OME Image ID) current; the level goes back to 0."""
         self._scene = self._scene_index(scene)
         self._level = 0
 
@@ -323,6 +404,7 @@ class Image:
                 raise SelectionError(f"cannot return dims {order_out!r} from {order!r}")
         index: list[Any] = []
         kept: list[str] = []
+        dropped: list[str] = []
         for d, n in zip(order, shape, strict=True):
             sel = selection.get(d, None)
             if d == "C" and sel is not None:
@@ -330,10 +412,7 @@ class Image:
             if sel is None:
                 if wanted is not None and d not in wanted:
                     if n != 1:
-                        raise SelectionError(
-                            f"dim {d} has size {n} and is not in the requested order "
-                            f"{order_out!r}: select one with {d}=<index> or add {d} to the order"
-                        )
+                        dropped.append(f"{d} (size {n})")
                     index.append(0)
                 else:
                     index.append(slice(None))
@@ -351,7 +430,7 @@ class Image:
             if isinstance(sel, range):
                 sel = slice(sel.start, sel.stop, sel.step)
             if isinstance(sel, slice):
-                count = len(range(*sel.indices(n)))
+                count = _slice_count(d, sel, n)
             else:
                 sel = [int(v) for v in sel]
                 bad_values = [v for v in sel if not -n <= v < n]
@@ -369,6 +448,8 @@ class Image:
                 continue
             index.append(sel)
             kept.append(d)
+        if dropped:
+            _warn_dropped(dropped, order_out)
         return tuple(index), kept, wanted if wanted is not None else kept
 
     def get_image_dask_data(
@@ -491,6 +572,30 @@ class Image:
             "<div style='display:flex;gap:1em;align-items:flex-start'>"
             f"<div>{picture}</div><div>{table}</div></div>"
         )
+
+
+def _slice_count(d: str, sel: slice, n: int) -> int:
+    """How many values ``sel`` selects of ``n``; a slice that selects none is an error."""
+    count = len(range(*sel.indices(n)))
+    if count == 0:
+        raise SelectionError(
+            f"{d}={_slice_text(sel)} selects nothing; {d} has {n} values (0..{n - 1})"
+        )
+    return count
+
+
+def _warn_dropped(dropped: Sequence[str], order_out: str | None) -> None:
+    warnings.warn(
+        f"dims {', '.join(dropped)} are not in the requested order {order_out!r}: "
+        f"took index 0 of each (select one with e.g. {dropped[0][0]}=<index>)",
+        ImgioWarning,
+        stacklevel=4,
+    )
+
+
+def _slice_text(sel: slice) -> str:
+    parts = [sel.start, sel.stop] + ([sel.step] if sel.step is not None else [])
+    return f"slice({', '.join(str(v) for v in parts)})"
 
 
 def _channel_index(sel: Any, names: Sequence[str] | None) -> Any:

@@ -41,10 +41,11 @@ def s3_filesystem(options: dict[str, Any]) -> Any:
 def moto_s3(buckets: tuple[str, ...] = ()) -> Iterator[S3]:
     """A moto S3 server on 127.0.0.1 (free port) behind a byte-counting proxy.
 
-    Skips the calling test when moto's server or s3fs is not installed.
+    moto's server and s3fs come with the ``test`` extra: a missing one fails the test.
     """
-    moto_server = pytest.importorskip("moto.server")
-    pytest.importorskip("s3fs")
+    import moto.server as moto_server
+    import s3fs  # noqa: F401 - the filesystem the tests talk to S3 with
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with pytest.MonkeyPatch.context() as mp:
         for key, value in _ENV.items():

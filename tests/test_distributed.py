@@ -67,7 +67,8 @@ def test_pickled_array_computes_in_a_new_process(
 
 
 def test_local_cluster(pyramid: tuple[Path, list[Any]]) -> None:
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     path, levels = pyramid
     img = imgio.Image(path, chunks={"Y": 64, "X": 64})
     with (

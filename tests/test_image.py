@@ -123,10 +123,14 @@ def test_selections(ome_file: tuple[Path, Any, Any]) -> None:
         img.get_image_data("CZYX", T=0, Z=[0, 7])
     with pytest.raises(imgio.SelectionError, match=r"no channel named 'CY5'.*DAPI"):
         img.get_image_data("ZYX", T=0, C="CY5")
-    with pytest.raises(
-        imgio.SelectionError, match=r"dim C has size 3 and is not in the requested order"
-    ):
-        img.get_image_data("ZYX", T=0)
+    # a left-out dim of size > 1 gives its index 0, with a warning naming it (AICSImage does so)
+    with pytest.warns(imgio.ImgioWarning, match=r"dims C \(size 3\) .*took index 0"):
+        np.testing.assert_array_equal(img.get_image_data("ZYX", T=0), data[0, 0])
+    with pytest.warns(imgio.ImgioWarning, match=r"dims T \(size 3\), C \(size 3\)"):
+        np.testing.assert_array_equal(img.get_image_data("ZYX"), data[0, 0])
+    with pytest.warns(imgio.ImgioWarning, match=r"dims T \(size 3\)"):
+        lazy_zyx = img.get_image_dask_data("ZYX", C=2)
+    np.testing.assert_array_equal(lazy_zyx.compute(), data[0, 2])
     with pytest.raises(imgio.SelectionError, match=r"no dim 'Q'"):
         img.get_image_data("ZYX", T=0, C=0, Q=1)
     with pytest.raises(imgio.SelectionError, match=r"cannot return dims 'ZZYX'"):

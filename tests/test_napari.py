@@ -21,10 +21,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before napari (and Qt) load
 
-napari = pytest.importorskip("napari")
-npe2 = pytest.importorskip("npe2")
-tifffile = pytest.importorskip("tifffile")
-zarr = pytest.importorskip("zarr")
+import napari  # noqa: E402
+import npe2  # noqa: E402
+import tifffile  # noqa: E402
+import zarr  # noqa: E402
 
 import imgio  # noqa: E402
 from imgio import _napari  # noqa: E402
@@ -64,6 +64,17 @@ def test_manifest_covers_every_reader_suffix() -> None:
     assert {".ome.tif", ".ome.tiff", ".ome.zarr"} <= set(writer.filename_extensions)
 
 
+def test_manifest_entry_point() -> None:
+    """napari finds the plugin through the ``napari.manifest`` entry point (no fallback)."""
+    from importlib.metadata import entry_points
+
+    (ep,) = [ep for ep in entry_points(group="napari.manifest") if ep.name == "imgio"]
+    assert ep.value == "imgio:napari.yaml"
+    pm = npe2.PluginManager.instance()
+    pm.discover()
+    assert pm.get_manifest("imgio").name == "imgio"
+
+
 def test_get_reader_declines_foreign_files(tmp_path: Path) -> None:
     (tmp_path / "a.png").write_bytes(b"\x89PNG")
     (tmp_path / "plain").mkdir()
@@ -81,7 +92,7 @@ def display() -> Iterator[None]:
         return
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
-        pytest.skip("napari's canvas needs OpenGL: no DISPLAY and no Xvfb (apt-get install xvfb)")
+        pytest.fail("napari's canvas needs OpenGL: no DISPLAY and no Xvfb (apt-get install xvfb)")
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
         [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
@@ -112,11 +123,8 @@ def _die_with_parent() -> None:
 @pytest.fixture(scope="module")
 def viewer(display: None) -> Iterator[Any]:
     pm = npe2.PluginManager.instance()
-    pm.discover()  # the "napari.manifest" entry point, when imgio is installed with it
-    try:
-        pm.get_manifest("imgio")
-    except KeyError:  # no entry point: register the manifest the package ships
-        pm.register(npe2.PluginManifest.from_file(MANIFEST))
+    pm.discover()  # the "napari.manifest" entry point of the installed package
+    pm.get_manifest("imgio")  # KeyError: the entry point is missing
     v = napari.Viewer(show=False)
     try:
         yield v
@@ -160,7 +168,9 @@ def test_open_ome_tiff_pyramid(fresh: Any, tmp_path: Path) -> None:
         assert len(layer.data) == 3
         assert [tuple(lvl.shape) for lvl in layer.data] == [t.shape[1:] for t in truth]
         np.testing.assert_allclose(layer.scale, [0.25, 0.5])
-        assert tuple(layer.contrast_limits) == (0, 65535)  # dtype range: nothing was read
+        # percentiles of the smallest level (the file has no display window)
+        want = np.percentile(truth[2][c], [0.1, 99.9])
+        np.testing.assert_allclose(layer.contrast_limits, want, rtol=1e-6)
         assert layer.metadata["scene"] and layer.metadata["path"].endswith("pyr.ome.tif")
         for y, x in ((0, 0), (123, 321), (299, 399)):
             assert int(layer.data[0][y, x]) == int(truth[0][c, y, x])
@@ -217,10 +227,6 @@ def _ngff_labels(path: Path) -> np.ndarray:
 
 
 def test_open_ome_zarr(fresh: Any, tmp_path: Path) -> None:
-    try:
-        reader_class("ome-zarr")
-    except ImportError as exc:
-        pytest.skip(f"OME-Zarr reader unavailable: {exc}")
     path = tmp_path / "img.ome.zarr"
     _ngff(path)
     cells = _ngff_labels(path)
@@ -258,21 +264,34 @@ def test_open_rgb_pyramid(fresh: Any, tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.asarray(layer.data[1][40, 50]), level1[40, 50])
 
 
-def test_layer_tuples_decode_nothing(tmp_path: Path, stats: Any) -> None:
-    """Building the layers of integer images reads headers only, never pixels."""
+def test_layer_tuples_read_only_the_smallest_level(tmp_path: Path, stats: Any) -> None:
+    """Building the layers reads headers and the smallest level's tiles (contrast limits)
+    only; with a display window in the file (NGFF ``omero``) it reads no pixels at all."""
     _ome_tiff(tmp_path / "pyr.ome.tif")
-    paths = [tmp_path / "pyr.ome.tif"]
-    try:
-        reader_class("ome-zarr")
-        _ngff(tmp_path / "img.ome.zarr")
-        paths.append(tmp_path / "img.ome.zarr")
-    except ImportError:
-        pass
-    for path in paths:
+    _ngff(tmp_path / "img.ome.zarr")
+    with tifffile.TiffFile(tmp_path / "pyr.ome.tif") as tif:
+        smallest = tif.series[0].levels[-1].keyframe
+        tiles = 2 * smallest.chunked[0] * smallest.chunked[1]  # 2 channels of 2 x 2 tiles
+    for path, decoded in ((tmp_path / "pyr.ome.tif", tiles), (tmp_path / "img.ome.zarr", 0)):
+        stats.reset()
         assert _napari.get_reader(str(path)) is _napari.read
         (data, kwargs, kind), *_ = _napari.read(str(path))
         assert kind == "image" and kwargs["multiscale"] and len(data) >= 2
-    assert stats.chunks_decoded == 0
+        assert stats.chunks_decoded == decoded
+
+
+def test_contrast_limits_without_pyramid_read_a_central_window(tmp_path: Path, stats: Any) -> None:
+    """A big single-level image: the limits come from a central 1024 x 1024 window."""
+    path = tmp_path / "flat.tif"
+    ramp = np.add.outer(np.arange(3000), np.arange(3000)).astype(np.uint16)  # 0 .. 5998
+    tifffile.imwrite(path, ramp, tile=(256, 256), photometric="minisblack", metadata=None)
+    stats.reset()
+    ((data, kwargs, kind),) = _napari.read(str(path))
+    assert kind == "image" and not kwargs["multiscale"]
+    assert stats.chunks_decoded <= 25  # 5 x 5 tiles of the 144 cover the window
+    window = tifffile.imread(path)[988:2012, 988:2012]
+    want = np.percentile(window, [0.1, 99.9])
+    np.testing.assert_allclose(kwargs["contrast_limits"], want, rtol=1e-6)
 
 
 def test_float_contrast_limits_from_smallest_level(fresh: Any, tmp_path: Path) -> None:
@@ -281,17 +300,12 @@ def test_float_contrast_limits_from_smallest_level(fresh: Any, tmp_path: Path) -
     tifffile.imwrite(path, data, ome=True, metadata={"axes": "YX"})
     (layer,) = fresh.open(str(path), plugin="imgio")
     assert not layer.multiscale
-    np.testing.assert_allclose(layer.contrast_limits, [data.min(), data.max()], rtol=1e-6)
+    want = np.percentile(data, [0.1, 99.9])
+    np.testing.assert_allclose(layer.contrast_limits, want, rtol=1e-5)
     np.testing.assert_allclose(layer.scale, [1.0, 1.0])
 
 
 # ------------------------------------------------------------------ writer
-def _has_writer() -> bool:
-    import imgio.writers
-
-    return hasattr(imgio.writers, "write")
-
-
 def _ome_channels_and_sizes(path: Path) -> tuple[list[str], dict[str, float]]:
     with tifffile.TiffFile(path) as tif:
         root = ElementTree.fromstring(tif.ome_metadata)
@@ -301,7 +315,6 @@ def _ome_channels_and_sizes(path: Path) -> tuple[list[str], dict[str, float]]:
     return names, sizes
 
 
-@pytest.mark.skipif(not _has_writer(), reason="imgio.writers.write not there yet")
 def test_write_layers_ome_tiff_and_zarr(fresh: Any, tmp_path: Path) -> None:
     src = tmp_path / "pyr.ome.tif"
     data = _ome_tiff(src)
@@ -327,7 +340,6 @@ def test_write_layers_ome_tiff_and_zarr(fresh: Any, tmp_path: Path) -> None:
     assert group.attrs["omero"]["channels"][0]["color"].upper() == "00FF00"  # the layer's colormap
 
 
-@pytest.mark.skipif(not _has_writer(), reason="imgio.writers.write not there yet")
 def test_layers_of_image_roundtrip_through_imgio(tmp_path: Path) -> None:
     """The layer tuple of a written file maps back onto the same pixels (no viewer needed)."""
     path = tmp_path / "w.ome.tif"
@@ -336,12 +348,13 @@ def test_layers_of_image_roundtrip_through_imgio(tmp_path: Path) -> None:
     imgio.write(arr, path, dims="CYX", channel_names=names, physical_pixel_sizes=(None, 2, 3))
     data, kwargs, kind = _napari.layers(imgio.Image(path), 0)
     assert kind == "image" and kwargs["name"] == ["a", "b", "c"] and kwargs["channel_axis"] == 0
-    assert kwargs["scale"] == [2.0, 3.0] and kwargs["contrast_limits"] == [(0.0, 255.0)] * 3
+    assert kwargs["scale"] == [2.0, 3.0]
+    want = [tuple(np.percentile(arr[c], [0.1, 99.9])) for c in range(3)]
+    np.testing.assert_allclose(kwargs["contrast_limits"], want)
     level0 = data[0] if kwargs["multiscale"] else data
     np.testing.assert_array_equal(np.asarray(level0), arr)
 
 
-@pytest.mark.skipif(not _has_writer(), reason="imgio.writers.write not there yet")
 def test_write_plain_napari_layer(fresh: Any, tmp_path: Path) -> None:
     """A layer made in napari (no imgio metadata): dims guessed as ZYX, scale taken as µm."""
     stack = RNG.integers(0, 1000, size=(5, 40, 50), dtype=np.uint16)

@@ -156,7 +156,6 @@ def test_scene_names_made_node_safe() -> None:
 
 
 def test_ome_zarr_datatree(tmp_path: Path) -> None:
-    pytest.importorskip("imgio.readers.ome_zarr")
     from test_remote import CHANNELS, LEVELS, write_ome_zarr
 
     levels = write_ome_zarr(tmp_path / "z.ome.zarr", "0.4")
@@ -204,8 +203,7 @@ def test_file_objects_refused(two_scenes: Any) -> None:
 
 
 def test_entry_point(two_scenes: Any) -> None:
-    if "imgio" not in xr.backends.list_engines():
-        pytest.skip("the xarray.backends entry point 'imgio' is not installed yet")
+    assert "imgio" in xr.backends.list_engines(), "the xarray.backends entry point is missing"
     assert isinstance(xr.backends.list_engines()["imgio"], ImgioBackendEntrypoint)
     path, scenes = two_scenes
     by_name = xr.open_dataarray(path, engine="imgio", scene="overview")

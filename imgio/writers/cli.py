@@ -7,7 +7,8 @@ import sys
 import time
 from typing import Any
 
-from ..errors import ImgioError, SelectionError
+from .._cli_common import storage_options
+from ..errors import ImgioError, SelectionError, TargetExistsError
 
 __all__ = ["Progress", "add_convert_parser", "add_mosaic_parser", "cmd_convert", "cmd_mosaic"]
 
@@ -88,9 +89,7 @@ def _write_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _storage(args: argparse.Namespace) -> dict[str, Any] | None:
-    from ..cli import _storage_options
-
-    return _storage_options(getattr(args, "storage_option", None))
+    return storage_options(getattr(args, "storage_option", None))
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -119,6 +118,8 @@ def _write(data: Any, out: str, args: argparse.Namespace, **extra: Any) -> None:
     progress = None if args.quiet else Progress(f"writing {out}")
     try:
         write(data, out, progress=progress, **options, **extra)
+    except TargetExistsError as exc:  # the API's advice in the CLI's words
+        raise TargetExistsError(str(exc).replace("overwrite=True", "--overwrite")) from exc
     finally:
         if progress is not None:
             progress.close()

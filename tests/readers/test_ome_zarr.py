@@ -182,7 +182,7 @@ def test_region_touches_only_covering_chunks(tmp_path: Path) -> None:
     STATS.reset()
     np.testing.assert_array_equal(src[(slice(20, 40), slice(20, 40))], data[20:40, 20:40])
     assert STATS.chunks_decoded == 4
-    with pytest.raises(Exception):  # noqa: B017,PT011 - a garbage chunk: whatever the codec raises
+    with pytest.raises(CorruptFileError, match=r"RuntimeError: .*blosc"):  # names the codec error
         src[(slice(0, 20), slice(20, 40))]
 
 
@@ -509,9 +509,8 @@ def test_sample(case: tuple[Path, dict[str, Any]]) -> None:
 
 # ---------------------------------------------------------------- through imgio.Image
 def test_image_object(image_store: tuple[Path, list[np.ndarray], str]) -> None:
-    imgio = pytest.importorskip("imgio")
-    if not hasattr(imgio, "Image"):
-        pytest.skip("imgio.Image not available")
+    import imgio
+
     path, levels, _ = image_store
     img = imgio.Image(path)
     assert img.reader.name == "ome-zarr"

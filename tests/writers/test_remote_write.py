@@ -271,7 +271,8 @@ def test_sink_abort_and_pickle(options: dict[str, Any]) -> None:
 
 def test_zarr_write_on_cluster(options: dict[str, Any]) -> None:
     """Chunks are written by worker processes: the store and its options pickle."""
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     arr = data(8, (2, 128, 256))
     url = f"s3://{BUCKET}/cluster.ome.zarr"
     with (

@@ -98,8 +98,9 @@ def test_scenes_bioformats2raw(tmp_path):
 
 
 def test_bioio_reads_it(tmp_path, cyx):
-    bioio = pytest.importorskip("bioio")
-    plugin = pytest.importorskip("bioio_ome_zarr")
+    import bioio
+    import bioio_ome_zarr as plugin
+
     out = imgio.write(
         cyx,
         tmp_path / "b.ome.zarr",
@@ -131,7 +132,8 @@ def test_levels_read_back_not_recomputed(tmp_path):
 
 
 def test_distributed_workers_write(tmp_path, cyx):
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None

@@ -23,16 +23,32 @@ def _unit_text(unit: Any) -> str | None:
         "um": "µm",
         "μm": "µm",
         "nanometer": "nm",
-        "mm": "mm",
+        "nanometers": "nm",
+        "millimeter": "mm",
+        "millimeters": "mm",
+        "centimeter": "cm",
+        "centimeters": "cm",
+        "micrometers": "µm",
+        "inches": "inch",
+        "A": "Å",
+        "pixels": "pixel",
     }
-    return aliases.get(text, text)
+    return aliases.get(text, aliases.get(text.lower(), text))
+
+
+#: TIFF ResolutionUnit values whose XResolution is per a physical length (tifffile adds 4, 5)
+_TAG_UNITS = {2: "inch", 3: "cm", 4: "mm", 5: "µm"}
 
 
 def resolution_sizes(page: Any, *, unit_override: str | None = None) -> Sizes:
     """Pixel size from XResolution/YResolution (pixels per unit).
 
-    Centimetre (and millimetre/micrometre) units are trusted; inch only above 1000 dpi,
-    because 72/96/300 dpi are screen or print defaults, not a microscope's calibration.
+    The ResolutionUnit tag says what the resolution is per: inch, centimetre (and
+    tifffile's millimetre/micrometre). ``unit_override`` (ImageJ's ``unit``) applies
+    only when the tag says NONE: ImageJ writes NONE for every unit but inch and cm,
+    while Fiji/SCIFIO write centimetre resolutions next to ``unit=micron``.
+    Screen/print defaults (72/96/150/300/600 dpi) and inch resolutions under 1000 dpi
+    are not a microscope's calibration and are skipped.
     """
     tags = page.tags
     x, y = tags.get(282), tags.get(283)
@@ -40,6 +56,11 @@ def resolution_sizes(page: Any, *, unit_override: str | None = None) -> Sizes:
         return {}
     unit = tags.get(296)
     unit_value = int(unit.value) if unit is not None else 2
+    per = _TAG_UNITS.get(unit_value)
+    if per is None and unit_override is not None:
+        per = unit_override
+    if per is None:
+        return {}
     out: Sizes = {}
     for letter, tag in (("X", x), ("Y", y)):
         value = tag.value
@@ -49,39 +70,49 @@ def resolution_sizes(page: Any, *, unit_override: str | None = None) -> Sizes:
             continue
         if not per_unit > 0:
             continue
-        if unit_override is None and _is_default_dpi(per_unit, unit_value):
-            continue
-        if unit_override is not None:
-            size = to_micrometres(1.0 / per_unit, unit_override)
-        elif unit_value == 3:  # centimetre
-            size = 1e4 / per_unit
-        elif unit_value == 4:  # millimetre (tifffile extension)
-            size = 1e3 / per_unit
-        elif unit_value == 5:  # micrometre (tifffile extension)
-            size = 1.0 / per_unit
-        elif unit_value == 2 and per_unit >= 1000:
-            size = 25400.0 / per_unit
-        else:
-            size = None
+        length_unit = _per(per, per_unit, unit_override)
+        size = to_micrometres(1.0 / per_unit, length_unit) if length_unit else None
         if size:
             out[letter] = size
     return out
 
 
-def _is_default_dpi(per_unit: float, unit_value: int) -> bool:
+def _per(tag_unit: str, per_unit: float, imagej_unit: str | None) -> str | None:
+    """The length unit one resolution value is per, or None when it is no calibration."""
+    if tag_unit in ("inch", "cm") and _is_default_dpi(per_unit, tag_unit):
+        return None
+    if tag_unit == "inch" and per_unit < 1000 and imagej_unit != "inch":
+        # a low dpi is a print setting; tifffile users who set INCH by mistake next to an
+        # ImageJ unit meant resolution per that unit
+        return imagej_unit
+    return tag_unit
+
+
+def _is_default_dpi(per_unit: float, unit: str) -> bool:
     """72/96/150/300 dpi (also stored per centimetre) are software defaults, not calibration."""
-    dpi = per_unit if unit_value == 2 else per_unit * 2.54 if unit_value == 3 else 0.0
+    dpi = per_unit if unit == "inch" else per_unit * 2.54
     return any(abs(dpi - d) <= d * 1e-3 for d in (72.0, 96.0, 150.0, 300.0, 600.0))
 
 
 def imagej_sizes(tif: Any) -> Sizes:
-    """ImageJ: resolution in ``unit``, ``spacing`` for Z, ``finterval`` for T."""
+    """ImageJ: resolution in ``unit``, ``spacing`` for Z, ``finterval`` for T.
+
+    ImageJ writes ``yunit=``/``zunit=`` when Y or Z have a unit of their own.
+    """
     meta = tif.imagej_metadata or {}
     unit = _unit_text(meta.get("unit"))
     out: Sizes = {}
-    if unit and unit not in ("pixel", "pixels", ""):
+    if unit is None:  # no ImageJ unit: the TIFF tags alone (ResolutionUnit)
+        out.update(resolution_sizes(tif.pages.first))
+    elif unit and unit != "pixel":
         out.update(resolution_sizes(tif.pages.first, unit_override=unit))
-        z = to_micrometres(meta.get("spacing"), unit)
+        yunit = _unit_text(meta.get("yunit")) or unit
+        if yunit != unit:
+            out.pop("Y", None)
+            y = resolution_sizes(tif.pages.first, unit_override=yunit).get("Y")
+            if y and yunit != "pixel":
+                out["Y"] = y
+        z = to_micrometres(meta.get("spacing"), _unit_text(meta.get("zunit")) or unit)
         if z:
             out["Z"] = z
     t = to_seconds(meta.get("finterval"), _time_unit(meta.get("tunit")))

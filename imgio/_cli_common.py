@@ -1,0 +1,34 @@
+"""Helpers shared by :mod:`imgio.cli` and :mod:`imgio.writers.cli` (neither imports the other's
+module-level code through them)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import ImgioError
+
+__all__ = ["out", "storage_options"]
+
+
+def out(text: str = "") -> None:
+    """One line on stdout."""
+    sys.stdout.write(text + "\n")
+
+
+def storage_options(pairs: Sequence[str] | None) -> dict[str, Any] | None:
+    """``--storage-option KEY=VALUE`` pairs as a dict (VALUE parsed as JSON when it is)."""
+    if not pairs:
+        return None
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ImgioError(f"--storage-option expects KEY=VALUE, got {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
