@@ -1,8 +1,10 @@
-"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only read|write|zarr|remote]``.
+"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only NAME ...]``.
 
 Each benchmark module has ``main(argv) -> int`` and prints its own markdown tables:
 ``bench_read`` (issue 2), ``bench_write`` (writers), ``bench_zarr`` (issue 4) and
-``bench_remote`` (remote reads, cluster scaling). A module that is not present is
+``bench_remote`` (remote reads, cluster scaling), ``bench_instruments`` (LIF/ND2,
+issue 8), ``bench_dask`` (issue 11: the dask DataArray vs numpy/lazy, open latency,
+write memory by size). A module that is not present is
 skipped with a note.
 """
 
@@ -22,6 +24,8 @@ MODULES = {
     "remote": "benchmarks.bench_remote",
     "serve": "benchmarks.bench_serve",
     "wsi": "benchmarks.bench_wsi",
+    "instruments": "benchmarks.bench_instruments",
+    "dask": "benchmarks.bench_dask",
 }
 
 
