@@ -45,6 +45,7 @@ __all__ = [
     "mosaic",
     "new",
     "write",
+    "write_plate",
 ]
 
 # heavy modules load on first use so that `import imgio` stays fast
@@ -59,6 +60,7 @@ _LAZY = {
     "mosaic": "imgio._mosaic",
     "new": "imgio.writers.tile_sink",
     "TileSink": "imgio.writers.tile_sink",
+    "write_plate": "imgio.writers",
 }
 
 

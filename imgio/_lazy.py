@@ -322,6 +322,9 @@ def level_coords(info: SceneInfo, level: int, dims: str, shape: Sequence[int]) -
             coords[d] = float(origin.get(d, 0.0)) + np.arange(n[d]) * size
     if "T" in n and info.time_interval:
         coords["T"] = float(origin.get("T", 0.0)) + np.arange(n["T"]) * info.time_interval
+    for d, labels in (info.extra_coords or {}).items():
+        if d in n and len(labels) == n[d]:
+            coords[d] = list(labels)
     return coords
 
 

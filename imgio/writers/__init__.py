@@ -17,9 +17,10 @@ from ..errors import ImgioError
 from ._input import SizesArg, as_scenes
 from ._target import atomic_target, partial_name, remove
 from ._zip import ZIP_SUFFIXES, pack_folder
+from .plate import write_plate
 from .sink import ZarrSink, create
 
-__all__ = ["create", "format_of", "write", "ZarrSink"]
+__all__ = ["create", "format_of", "write", "write_plate", "ZarrSink"]
 
 TIFF_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".ome.btf", ".btf")
 ZARR_SUFFIXES = (".ome.zarr", ".zarr")
@@ -61,6 +62,7 @@ def write(
     progress: Callable[[int, int], None] | None = None,
     storage_options: Mapping[str, Any] | None = None,
     tmpdir: str | os.PathLike[str] | None = None,
+    labels: Mapping[str, Any] | None = None,
 ) -> Path | str:
     """Write numpy, dask, xarray or an ``imgio.Image`` to OME-TIFF or OME-Zarr.
 
@@ -96,6 +98,10 @@ def write(
         fsspec options for a URL ``path`` (credentials, ``endpoint_url``, ...).
     tmpdir
         Folder for the local temporary file of a remote OME-TIFF (default: system temp).
+    labels
+        OME-Zarr only: ``{"cells": mask}`` writes NGFF ``labels/cells`` (nearest-neighbour
+        pyramid, ``image-label`` colours and properties) beside the image; a value may be a
+        mapping ``{"data": mask, "colors": {1: (r, g, b, a)}, "properties": {1: {...}}}``.
 
     Returns
     -------
@@ -125,6 +131,11 @@ def write(
         scenes=scenes,
     )
     if fmt == "ome-tiff":
+        if labels:
+            raise ImgioError(
+                "labels= are written as NGFF labels/<name> in an OME-Zarr; "
+                f"{str(path)!r} is an OME-TIFF (write .ome.zarr, or the mask as its own image)"
+            )
         for name, value in (("chunks", chunks), ("shards", shards), ("ngff_version", ngff_version)):
             if value is not None:
                 raise ImgioError(
@@ -185,6 +196,7 @@ def write(
                     pyramid_levels=pyramid_levels,
                     downsample=downsample,
                     progress=progress,
+                    labels=labels,
                 )
                 if zipped:
                     pack_folder(folder, partial)

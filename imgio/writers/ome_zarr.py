@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ImgioError
+from ._extra import extra_dims, extra_dims_error
 from ._input import Scene
+from ._ngff_attrs import bioformats2raw, ome_group, write_image_attrs
 from ._pyramid import check_method, downsample_dask, level_count, level_shapes
 
 if TYPE_CHECKING:
@@ -37,9 +39,6 @@ __all__ = [
 
 ZARR_COMPRESSIONS = ("none", "zstd", "lz4", "zlib", "gzip")
 VERSIONS = {"0.4": 2, "0.5": 3}
-DEFAULT_COLORS = ("FFFFFF",)
-MULTI_COLORS = ("FF0000", "00FF00", "0000FF", "FF00FF", "FFFF00", "00FFFF")
-AXIS_TYPES = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
 ChunksArg = int | Sequence[int] | Mapping[str, int] | None
 
 
@@ -261,94 +260,6 @@ def _like(
     return group.create_array(name, shape=shape, dtype=first.dtype, chunks=chunks, **kwargs)
 
 
-def _hex(color: int | None, fallback: str) -> str:
-    if color is None:
-        return fallback
-    return f"{(int(color) & 0xFFFFFFFF) >> 8:06X}"
-
-
-def _window(dtype: np.dtype[Any]) -> dict[str, float]:
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        lo, hi = float(info.min), float(info.max)
-    else:
-        lo, hi = 0.0, 1.0
-    return {"start": lo, "end": hi, "min": lo, "max": hi}
-
-
-def write_image_attrs(
-    group: zarr.Group,
-    *,
-    version: str,
-    dims: str,
-    shapes: Sequence[tuple[int, ...]],
-    name: str,
-    channel_names: Sequence[str] | None,
-    pixel_sizes: Sequence[float | None],
-    origin: Mapping[str, float] | None = None,
-    channel_colors: Sequence[int | None] | None = None,
-    method: str = "mean",
-) -> None:
-    """NGFF ``multiscales`` (axes, per-level scale, translation) and ``omero`` channels."""
-    sizes = dict(zip("ZYX", pixel_sizes, strict=True))
-    axes = []
-    for d in dims:
-        axis: dict[str, Any] = {"name": d.lower(), "type": AXIS_TYPES[d]}
-        if d in "ZYX" and sizes.get(d) is not None:
-            axis["unit"] = "micrometer"
-        axes.append(axis)
-    datasets = []
-    for level in range(len(shapes)):
-        scale = [
-            float(sizes.get(d) or 1.0) * (2**level if d in "YX" else 1) if d in "ZYX" else 1.0
-            for d in dims
-        ]
-        transforms: list[dict[str, Any]] = [{"type": "scale", "scale": scale}]
-        if origin and any(origin.get(d) for d in dims):
-            transforms.append(
-                {
-                    "type": "translation",
-                    "translation": [float((origin or {}).get(d, 0.0)) for d in dims],
-                }
-            )
-        datasets.append({"path": str(level), "coordinateTransformations": transforms})
-    multiscale: dict[str, Any] = {
-        "name": name,
-        "axes": axes,
-        "datasets": datasets,
-        "type": method,
-        "metadata": {"method": f"imgio 2x2 {method}"},
-    }
-    attrs: dict[str, Any] = {"multiscales": [multiscale]}
-    if "C" in dims:
-        n = shapes[0][dims.index("C")]
-        names = list(channel_names or [f"Channel:{i}" for i in range(n)])
-        palette = DEFAULT_COLORS if n == 1 else MULTI_COLORS
-        colors = list(channel_colors or [None] * n)
-        dtype = _array(group, "0").dtype
-        attrs["omero"] = {
-            "channels": [
-                {
-                    "label": str(c),
-                    "color": _hex(colors[i], palette[i % len(palette)]),
-                    "active": True,
-                    "coefficient": 1,
-                    "family": "linear",
-                    "inverted": False,
-                    "window": _window(np.dtype(str(dtype))),
-                }
-                for i, c in enumerate(names)
-            ],
-            "rdefs": {"model": "color"},
-        }
-    if version == "0.4":
-        multiscale["version"] = "0.4"
-        attrs["omero"] = {**attrs.get("omero", {}), "version": "0.4"} if "omero" in attrs else None
-        group.attrs.update({k: v for k, v in attrs.items() if v is not None})
-    else:
-        group.attrs.update({"ome": {"version": "0.5", **attrs}})
-
-
 def _fold_samples(scene: Scene) -> tuple[da.Array, list[str], list[int | None] | None]:
     arr, names, colors = scene.array, list(scene.channel_names), scene.channel_colors
     if arr.ndim == 6:
@@ -376,20 +287,64 @@ def write_ome_zarr(
     pyramid_levels: int | str | None = "auto",
     downsample: str = "mean",
     progress: Callable[[int, int], None] | None = None,
+    labels: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``scenes`` as an OME-Zarr at a local ``path`` or into a zarr store.
+
+    ``labels`` (name -> integer array, or a mapping with ``data``, ``colors``,
+    ``properties``) are written as NGFF ``labels/<name>`` beside a single image.
 
     No temp-name handling here: the caller passes a partial path, or a store that holds
     the root metadata back (:class:`~imgio.writers._remote.HeldRootStore`).
     """
     check_method(downsample)
+    if labels and len(scenes) != 1:
+        raise ImgioError(
+            f"labels= go beside one image; found {len(scenes)} scenes (pick one with scenes=[i])"
+        )
     root = open_root(path, ngff_version)
+    write_image_groups(
+        lambda i: root if len(scenes) == 1 else root.create_group(str(i)),
+        scenes,
+        ngff_version=ngff_version,
+        chunks=chunks,
+        shards=shards,
+        compression=compression,
+        quality=quality,
+        pyramid_levels=pyramid_levels,
+        downsample=downsample,
+        progress=progress,
+        labels=labels,
+    )
+    if len(scenes) > 1:
+        bioformats2raw(root, scenes, ngff_version)
+    elif scenes and scenes[0].ome_source is not None:
+        ome_group(root, scenes, ngff_version)  # the source's OME metadata, beside the image
+
+
+def write_image_groups(
+    group_of: Callable[[int], zarr.Group],
+    scenes: Sequence[Scene],
+    *,
+    ngff_version: str,
+    chunks: ChunksArg,
+    shards: ChunksArg,
+    compression: str | None,
+    quality: int | None,
+    pyramid_levels: int | str | None,
+    downsample: str,
+    progress: Callable[[int, int], None] | None,
+    labels: Mapping[str, Any] | None = None,
+) -> None:
+    """Write each scene as an NGFF image into the group ``group_of(i)`` (made when called)."""
     plans = []
     for scene in scenes:
-        extras = [d for d in scene.dims if d not in "TCZYXS"]
-        if extras:
-            raise ImgioError(
-                f"scene {scene.name!r} has extra dims {extras}; OME-Zarr images hold t c z y x"
+        if extra_dims(scene):
+            raise extra_dims_error(
+                scene,
+                "OME-Zarr",
+                "cannot hold them (NGFF 0.4 and 0.5 images have at most t, c or one custom "
+                "axis, z, y, x)",
             )
         folded = _fold_samples(scene)
         ck = chunk_shape(chunks, "TCZYX", folded[0].shape)
@@ -404,7 +359,7 @@ def write_ome_zarr(
             progress(done[0], total)
 
     for i, (scene, ((arr, names, colors), ck, n)) in enumerate(zip(scenes, plans, strict=True)):
-        group = root if len(scenes) == 1 else root.create_group(str(i))
+        group = group_of(i)
         sh = (
             None if shards is None else chunk_shape(shards, "TCZYX", arr.shape, default=max(ck) * 4)
         )
@@ -433,24 +388,12 @@ def write_ome_zarr(
             origin=scene.origin,
             channel_colors=colors,
             method=downsample,
+            time_interval=scene.time_interval,
         )
-    if len(scenes) > 1:
-        _bioformats2raw(root, scenes, ngff_version)
+        if labels:
+            from ._labels import write_labels
 
-
-def _bioformats2raw(root: zarr.Group, scenes: Sequence[Scene], version: str) -> None:
-    from ._omexml import ome_xml
-
-    series = [str(i) for i in range(len(scenes))]
-    ome = root.create_group("OME")
-    if version == "0.4":
-        root.attrs.update({"bioformats2raw.layout": 3})
-        ome.attrs.update({"series": series})
-    else:
-        root.attrs.update({"ome": {"version": "0.5", "bioformats2raw.layout": 3}})
-        ome.attrs.update({"ome": {"version": "0.5", "series": series}})
-    from zarr.core.buffer import default_buffer_prototype
-    from zarr.core.sync import sync
-
-    data = default_buffer_prototype().buffer.from_bytes(ome_xml(scenes).encode("utf-8"))
-    sync(root.store.set("OME/METADATA.ome.xml", data))
+            write_labels(
+                group, labels, scene, version=ngff_version, chunks=ck, n_levels=n,
+                compression=compression, quality=quality,
+            )  # fmt: skip
