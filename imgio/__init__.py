@@ -60,7 +60,7 @@ _LAZY = {
     "mosaic": "imgio._mosaic",
     "new": "imgio.writers.tile_sink",
     "TileSink": "imgio.writers.tile_sink",
-    "write_plate": "imgio.writers",
+    "write_plate": "imgio.writers.plate",
 }
 
 

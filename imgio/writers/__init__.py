@@ -17,10 +17,9 @@ from ..errors import ImgioError
 from ._input import SizesArg, as_scenes
 from ._target import atomic_target, partial_name, remove
 from ._zip import ZIP_SUFFIXES, pack_folder
-from .plate import write_plate
 from .sink import ZarrSink, create
 
-__all__ = ["create", "format_of", "write", "write_plate", "ZarrSink"]
+__all__ = ["create", "format_of", "write", "ZarrSink"]  # write_plate: imgio.writers.plate
 
 TIFF_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".ome.btf", ".btf")
 ZARR_SUFFIXES = (".ome.zarr", ".zarr")

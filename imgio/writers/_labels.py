@@ -100,7 +100,8 @@ def write_labels(
     progress: Callable[[], None] | None = None,
 ) -> list[str]:
     """Write ``labels`` (name -> array or spec) under ``group/labels``; their names."""
-    from .ome_zarr import _store, build_levels, create_level, write_image_attrs
+    from ._ngff_attrs import write_image_attrs
+    from ._zarr_levels import _store, build_levels, create_level
 
     prepared = [(str(name), *_label_scene(str(name), spec, image)) for name, spec in labels.items()]
     parent = group.create_group("labels")

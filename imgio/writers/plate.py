@@ -149,7 +149,8 @@ def write_plate(
         a field the writer cannot hold, or a path that is not ``.zarr``.
     """
     from . import format_of
-    from .ome_zarr import open_root, write_image_groups, zarr_format
+    from ._zarr_levels import open_root, zarr_format
+    from .ome_zarr import write_image_groups
 
     version = ngff_version or "0.4"
     zarr_format(version)
