@@ -1,9 +1,12 @@
-"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only read|write|zarr|remote]``.
+"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only NAME ...]``.
 
 Each benchmark module has ``main(argv) -> int`` and prints its own markdown tables:
-``bench_read`` (issue 2), ``bench_write`` (writers), ``bench_zarr`` (issue 4) and
-``bench_remote`` (remote reads, cluster scaling). A module that is not present is
-skipped with a note.
+``bench_read`` (issue 2), ``bench_write`` (writers), ``bench_zarr`` (issue 4),
+``bench_remote`` (remote reads, cluster scaling), ``bench_formats`` (CZI, common
+images, the JPEG mosaic job; issue 8), ``bench_instruments`` (LIF/ND2, issue 8),
+``bench_dask`` (issue 11: the dask DataArray vs numpy/lazy, open latency, write memory
+by size), ``bench_sink`` (tile sink, issue 7). A module that is not present is skipped
+with a note.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ MODULES = {
     "remote": "benchmarks.bench_remote",
     "serve": "benchmarks.bench_serve",
     "wsi": "benchmarks.bench_wsi",
+    "formats": "benchmarks.bench_formats",
+    "instruments": "benchmarks.bench_instruments",
+    "dask": "benchmarks.bench_dask",
+    "sink": "benchmarks.bench_sink",
 }
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "PhysicalPixelSizes",
     "SelectionError",
     "TargetExistsError",
+    "TileSink",
     "UnsupportedFormatError",
     "WriteError",
     "create",
@@ -46,7 +47,9 @@ __all__ = [
     "imread_xarray",
     "imread_xarray_dask",
     "mosaic",
+    "new",
     "write",
+    "write_plate",
 ]
 
 # heavy modules load on first use so that `import imgio` stays fast
@@ -58,7 +61,10 @@ _LAZY = {
     "imread_xarray_dask": "imgio._imread",
     "write": "imgio.writers",
     "create": "imgio.writers",
-    "mosaic": "imgio.writers",
+    "mosaic": "imgio._mosaic",
+    "new": "imgio.writers.tile_sink",
+    "TileSink": "imgio.writers.tile_sink",
+    "write_plate": "imgio.writers.plate",
 }
 
 

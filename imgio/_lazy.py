@@ -63,15 +63,25 @@ class Reordered:
         return data.reshape(shape)
 
     def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
-        """Fill ``out`` directly when the source can and no transpose is needed."""
+        """Fill ``out`` directly when the source can and no transpose is needed.
+
+        Sources with ``strided_out = True`` also fill a transposed view of ``out``
+        (no temporary array and no second pass for a reordered read).
+        """
         fill = getattr(self.src, "read_into", None)
-        if fill is None or self._perm != sorted(self._perm):
+        transposed = self._perm != sorted(self._perm)
+        if fill is None or (transposed and not getattr(self.src, "strided_out", False)):
             return False
         native: list[slice] = [slice(0, n) for n in self.src.shape]
         for k, i in zip(key, self._where, strict=True):
             if i >= 0:
                 native[i] = k
-        inner = out.reshape(tuple(s.stop - s.start for s in native))
+        if transposed:
+            added = tuple(j for j, i in enumerate(self._where) if i < 0)
+            present = [i for i in self._where if i >= 0]
+            inner = np.squeeze(out, axis=added).transpose(np.argsort(present))
+        else:
+            inner = out.reshape(tuple(s.stop - s.start for s in native))
         return bool(fill(tuple(native), inner))
 
 
@@ -125,8 +135,8 @@ def read(
     newaxes: list[int] = []
     dim = 0
     for k in parts:
-        if k is None:
-            newaxes.append(len(post) + len(newaxes))
+        if k is None:  # its position in the result, where integer-indexed dims are gone
+            newaxes.append(sum(1 for p in post if not isinstance(p, int)) + len(newaxes))
             continue
         n = shape[dim]
         if isinstance(k, slice):
@@ -271,6 +281,9 @@ def as_dask(
     import dask.array as da
     from dask.base import tokenize
 
+    from ._graph import install
+
+    install()  # composes chained selections on imgio arrays into one read (see _graph)
     spec = _normalize_chunks(chunks, src, target_bytes)
     meta = np.empty((0,) * len(src.shape), dtype=src.dtype)
     name = f"imgio-{tokenize(src.token, spec)}"
@@ -309,6 +322,9 @@ def level_coords(info: SceneInfo, level: int, dims: str, shape: Sequence[int]) -
             coords[d] = float(origin.get(d, 0.0)) + np.arange(n[d]) * size
     if "T" in n and info.time_interval:
         coords["T"] = float(origin.get("T", 0.0)) + np.arange(n["T"]) * info.time_interval
+    for d, labels in (info.extra_coords or {}).items():
+        if d in n and len(labels) == n[d]:
+            coords[d] = list(labels)
     return coords
 
 

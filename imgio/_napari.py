@@ -223,6 +223,12 @@ def write_images(path: str, layer_data: Sequence[LayerData]) -> list[str]:
     from .errors import ImgioError
     from .writers import write
 
+    labels = {
+        str(meta.get("name") or f"labels{k}"): _level0(data, meta)
+        for k, (data, meta, kind) in enumerate(layer_data)
+        if kind == "labels"
+    }  # Labels layers: NGFF labels/<name> beside the image (OME-Zarr)
+    layer_data = [item for item in layer_data if item[2] != "labels"]
     if not layer_data:
         raise ImgioError(f"nothing to write to {path!r}: no image layers given")
     arrays: list[da.Array] = []
@@ -230,7 +236,7 @@ def write_images(path: str, layer_data: Sequence[LayerData]) -> list[str]:
     colors: list[int | None] = []
     first_meta = layer_data[0][1]
     for data, meta, _kind in layer_data:
-        level0 = data[0] if meta.get("multiscale") or isinstance(data, (list, tuple)) else data
+        level0 = _level0(data, meta)
         arrays.append(level0 if isinstance(level0, da.Array) else da.asarray(level0))  # type: ignore[no-untyped-call]
         names.append(str(meta.get("name") or f"Channel:{len(names)}"))
         colors.append(_packed(meta.get("colormap")))
@@ -259,8 +265,14 @@ def write_images(path: str, layer_data: Sequence[LayerData]) -> list[str]:
         channel_names=names,
         physical_pixel_sizes=tuple(sizes.get(d) for d in "ZYX"),
         overwrite=True,
+        labels=labels or None,
     )
     return [os.fspath(written)]
+
+
+def _level0(data: Any, meta: Mapping[str, Any]) -> Any:
+    """Full resolution of a layer's data (a multiscale layer's first level)."""
+    return data[0] if meta.get("multiscale") or isinstance(data, (list, tuple)) else data
 
 
 def _layer_dims(meta: Mapping[str, Any], ndim: int) -> str:
@@ -296,17 +308,27 @@ def _physical(meta: Mapping[str, Any], dims: str) -> tuple[dict[str, float], dic
         if d not in "ZYX" or i >= len(scale):
             continue
         unit = units[i] if i < len(units) else "pixel"
-        if unit in ("pixel", "px", "") and float(scale[i]) == 1.0:
+        pixels = unit.strip().lower() in ("pixel", "pixels", "px", "")
+        if pixels and float(scale[i]) == 1.0:
             continue
-        factor = _to_micrometre(unit)
+        # napari's default unit is "pixel": a scale set without a unit is taken as µm (the
+        # napari habit); a unit that is not a length is not a calibration
+        factor = 1.0 if pixels else _to_micrometre(unit)
+        if factor is None:
+            continue
         sizes[d] = float(scale[i]) * factor
         if i < len(translate):
             origin[d] = float(translate[i]) * factor
     return sizes, origin
 
 
-def _to_micrometre(unit: str) -> float:
-    return {"nanometer": 1e-3, "millimeter": 1e3, "meter": 1e6, "centimeter": 1e4}.get(unit, 1.0)
+def _to_micrometre(unit: str) -> float | None:
+    """µm per ``unit``; ``None`` for units that are not lengths."""
+    from ._ome import to_micrometres
+
+    if unit.strip().lower() in ("pixel", "reference frame"):
+        return None
+    return to_micrometres(1.0, unit.strip())
 
 
 def _packed(colormap: Any) -> int | None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from .dims import PhysicalPixelSizes
 
-__all__ = ["OmeImage", "build_ome", "parse_light", "to_micrometres", "to_seconds"]
+__all__ = ["Modulo", "OmeImage", "build_ome", "parse_light", "to_micrometres", "to_seconds"]
 
 _LENGTH = {
     "Ym": 1e30,
@@ -116,6 +116,68 @@ class OmeImage:
     channel_names: list[str | None] = field(default_factory=list)
     channel_colors: list[int | None] = field(default_factory=list)
     samples_per_pixel: list[int | None] = field(default_factory=list)
+    # ModuloAlongZ/C/T annotations of this Image, keyed by the axis they subdivide
+    modulo: dict[str, Modulo] = field(default_factory=dict)
+
+
+@dataclass
+class Modulo:
+    """One ``ModuloAlongZ/C/T``: an extra axis of ``size`` values folded into Z, C or T."""
+
+    along: str  # "Z", "C" or "T"
+    type: str  # lifetime, lambda, angle, phase, tile, other, ...
+    size: int
+    labels: list[float] | list[str]
+    unit: str | None = None
+    type_description: str | None = None
+
+
+MODULO_NAMESPACE = "openmicroscopy.org/omero/dimension/modulo"
+
+
+def _modulo_along(el: ET.Element) -> Modulo | None:
+    """A ``ModuloAlongX`` element: Start/Step/End or ``Label`` children."""
+    a = el.attrib
+    labels: list[Any] = [c.text or "" for c in el if _local(c.tag) == "Label"]
+    if not labels and "Start" in a:
+        try:
+            start, end = float(a["Start"]), float(a.get("End", a["Start"]))
+            step = float(a.get("Step", 1)) or 1.0
+        except ValueError:
+            return None
+        n = int(round((end - start) / step)) + 1
+        if not 0 < n <= 1 << 20:
+            return None
+        labels = [start + i * step for i in range(n)]
+    if not labels:
+        return None
+    return Modulo(
+        along=_local(el.tag)[-1],
+        type=a.get("Type", "other"),
+        size=len(labels),
+        labels=labels,
+        unit=a.get("Unit"),
+        type_description=a.get("TypeDescription"),
+    )
+
+
+def _modulo_annotations(root: ET.Element) -> dict[str, dict[str, Modulo]]:
+    """Annotation ID -> {axis: Modulo} for every modulo XMLAnnotation of the document."""
+    out: dict[str, dict[str, Modulo]] = {}
+    for sa in root:
+        if _local(sa.tag) != "StructuredAnnotations":
+            continue
+        for ann in sa:
+            if not ann.attrib.get("Namespace", "").endswith("modulo"):
+                continue
+            found = {}
+            for el in ann.iter():
+                if _local(el.tag).startswith("ModuloAlong") and _local(el.tag)[-1] in "ZCT":
+                    mod = _modulo_along(el)
+                    if mod is not None:
+                        found[mod.along] = mod
+            out[ann.attrib.get("ID", "")] = found
+    return out
 
 
 def _local(tag: str) -> str:
@@ -138,9 +200,14 @@ def parse_light(xml: str) -> list[OmeImage]:
             )
             return []
     images = []
+    modulos = _modulo_annotations(root)
     for image in root:
         if _local(image.tag) != "Image":
             continue
+        modulo: dict[str, Modulo] = {}
+        for ref in image:
+            if _local(ref.tag) == "AnnotationRef":
+                modulo.update(modulos.get(ref.attrib.get("ID", ""), {}))
         pixels = next((c for c in image if _local(c.tag) == "Pixels"), None)
         if pixels is None:
             continue
@@ -182,6 +249,7 @@ def parse_light(xml: str) -> list[OmeImage]:
                 channel_names=names,
                 channel_colors=colors,
                 samples_per_pixel=spp,
+                modulo=modulo,
             )
         )
     return images

@@ -7,9 +7,8 @@ Readers come from :data:`imgio.readers.BUILTIN_READERS` and the entry-point grou
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
-from importlib.metadata import entry_points
 from typing import Any
 
 from ._location import Location
@@ -20,6 +19,13 @@ from .readers.base import Reader
 __all__ = ["available_readers", "open_reader", "reader_class"]
 
 ENTRY_POINT_GROUP = "imgio.readers"
+
+
+def entry_points(**kwargs: Any) -> Any:
+    """``importlib.metadata.entry_points``, imported only when a scan is needed (it is slow)."""
+    from importlib.metadata import entry_points as scan
+
+    return scan(**kwargs)
 
 
 @cache
@@ -37,16 +43,23 @@ def available_readers() -> list[str]:
 
 def reader_class(name: str) -> type[Reader]:
     """The reader class registered under ``name``."""
-    specs = _specs()
-    if name not in specs:
-        raise UnsupportedFormatError(
-            name, {name: f"no reader of that name; known: {sorted(specs)}"}
-        )
-    module, _, attr = specs[name].partition(":")
+    spec = BUILTIN_READERS.get(name)  # built-ins need no entry-point scan
+    if spec is None:
+        specs = _specs()
+        if name not in specs:
+            raise UnsupportedFormatError(
+                name, {name: f"no reader of that name; known: {sorted(specs)}"}
+            )
+        spec = specs[name]
+    module, _, attr = spec.partition(":")
     cls = getattr(importlib.import_module(module), attr)
     if not (isinstance(cls, type) and issubclass(cls, Reader)):
-        raise TypeError(f"{specs[name]} is not an imgio Reader subclass")
+        raise TypeError(f"{spec} is not an imgio Reader subclass")
     return cls
+
+
+def _recognises(cls: type[Reader], location: Location, head: bytes) -> bool:
+    return (bool(head) and cls.sniff(head)) or cls.sniff_location(location)
 
 
 def _candidates(location: Location, head: bytes) -> tuple[list[str], dict[str, str]]:
@@ -59,7 +72,7 @@ def _candidates(location: Location, head: bytes) -> tuple[list[str], dict[str, s
         except (ImportError, AttributeError, TypeError) as exc:
             declined[name] = f"could not be loaded ({exc})"
             continue
-        if (head and cls.sniff(head)) or cls.sniff_location(location):
+        if _recognises(cls, location, head):
             sniffed.append(name)
         elif any(suffixes.endswith(s) for s in cls.suffixes):
             by_suffix.append(name)
@@ -70,6 +83,21 @@ def _candidates(location: Location, head: bytes) -> tuple[list[str], dict[str, s
                 + " match"
             )
     return sniffed + by_suffix, declined
+
+
+def _order(location: Location, head: bytes, declined: dict[str, str]) -> Iterator[str]:
+    """Built-in readers that recognise the file first; the entry-point scan only after them."""
+    tried = []
+    for name in BUILTIN_READERS:
+        try:
+            if _recognises(reader_class(name), location, head):
+                tried.append(name)
+                yield name
+        except (ImportError, AttributeError, TypeError):
+            continue
+    names, reasons = _candidates(location, head)
+    declined.update(reasons)
+    yield from (n for n in names if n not in tried)
 
 
 def _construct(cls: type[Reader], location: Location, options: Mapping[str, Any]) -> Reader:
@@ -100,8 +128,8 @@ def open_reader(
         cls = reader if isinstance(reader, type) else reader_class(reader)
         return _construct(cls, location, options or {})
     head = b"" if location.isdir() else location.head(4096)
-    names, declined = _candidates(location, head)
-    for name in names:
+    declined: dict[str, str] = {}
+    for name in _order(location, head, declined):
         cls = reader_class(name)
         try:
             return _construct(cls, location, options or {})
@@ -109,7 +137,7 @@ def open_reader(
             raise
         except ImgioError as exc:
             # a reader that recognised the file but found it corrupt speaks for the file
-            recognised = (bool(head) and cls.sniff(head)) or cls.sniff_location(location)
+            recognised = _recognises(cls, location, head)
             if recognised and not isinstance(exc, UnsupportedFormatError):
                 raise
             if isinstance(exc, UnsupportedFormatError):

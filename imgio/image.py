@@ -342,7 +342,7 @@ class Image(AicsNames):
         """
         from xarray.core import indexing
 
-        from .xarray_backend import ImgioBackendArray
+        from ._datatree import ImgioBackendArray
 
         s = self._scene_index(scene)
         lvl = self._level_index(s, level)
@@ -393,7 +393,7 @@ class Image(AicsNames):
 
     def to_datatree(self) -> xr.DataTree:
         """Every scene and level as one lazy ``xarray.DataTree`` (``/<scene>/level_<i>``)."""
-        from .xarray_backend import to_datatree
+        from ._datatree import to_datatree
 
         return to_datatree(self)
 

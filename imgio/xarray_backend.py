@@ -27,44 +27,25 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
 import xarray as xr
-from xarray.backends import BackendArray, BackendEntrypoint
-from xarray.core import indexing
+from xarray.backends import BackendEntrypoint
 
-from . import _lazy
+from ._datatree import (  # noqa: F401 - ImgioBackendArray, node_names: re-exported
+    ImgioBackendArray,
+    dataset,
+    groups,
+    node_names,
+    to_datatree,
+)
 from ._location import Location
-from .dims import standard_order
 from .errors import ImgioError
-
-if TYPE_CHECKING:
-    from .image import Image
-    from .readers.base import ArraySource
+from .image import Image
 
 __all__ = ["ImgioBackendEntrypoint", "to_datatree"]
 
-VARIABLE = "image"
-LEVEL_NODE = "level_{}"
-_UNITS = {"Z": "µm", "Y": "µm", "X": "µm", "T": "s"}
-
-
-class ImgioBackendArray(BackendArray):
-    """One (scene, level) as a lazily indexed array; reads only the covering tiles."""
-
-    def __init__(self, src: ArraySource) -> None:
-        self.src = src
-        self.shape = tuple(src.shape)
-        self.dtype = np.dtype(src.dtype)
-
-    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray[Any, Any]:
-        return indexing.explicit_indexing_adapter(  # type: ignore[no-any-return]
-            key, self.shape, indexing.IndexingSupport.OUTER, self._read
-        )
-
-    def _read(self, key: tuple[Any, ...]) -> np.ndarray[Any, Any]:
-        return _lazy.read(self.src, key)
+_node_names = node_names  # the name the tests knew
 
 
 def _open(
@@ -72,85 +53,12 @@ def _open(
     storage_options: Mapping[str, Any] | None,
     reader: str | None,
 ) -> Image:
-    from .image import Image
-
     if not isinstance(filename_or_obj, (str, os.PathLike, Location)):
         raise ImgioError(
             "engine='imgio' opens a path or URL; got a "
             f"{type(filename_or_obj).__name__} (file objects and stores are not supported)"
         )
     return Image(filename_or_obj, reader=reader, storage_options=storage_options)
-
-
-def _node_names(scenes: Iterable[str]) -> list[str]:
-    """DataTree node names for scenes: no "/", unique, never empty."""
-    out: list[str] = []
-    for i, name in enumerate(scenes):
-        node = name.replace("/", "_").strip() or f"scene_{i}"
-        if node in (".", ".."):
-            node = f"scene_{i}"
-        if node in out:
-            node = f"{node} ({i})"
-        out.append(node)
-    return out
-
-
-def _dataset(img: Image, scene: int, level: int, *, dask: bool) -> xr.Dataset:
-    """One (scene, level) as a Dataset with the single variable ``image``."""
-    lazy = img.get_xarray_dask_data(scene, level)  # coords and attrs; builds no reads
-    if dask:
-        data: Any = lazy.data
-        encoding: dict[str, Any] = {}
-    else:
-        data = indexing.LazilyIndexedArray(ImgioBackendArray(img.source(scene, level)))
-        chunks = dict(zip(lazy.dims, lazy.data.chunksize, strict=True))
-        encoding = {"preferred_chunks": chunks, "chunks": tuple(chunks.values())}
-    attrs = {k: _plain(v) for k, v in lazy.attrs.items() if k != "units"}
-    var = xr.Variable(lazy.dims, data, attrs=attrs, encoding=encoding)
-    coords = {}
-    for name, coord in lazy.coords.items():
-        unit = _UNITS.get(str(name)) if coord.dtype.kind == "f" else None
-        coord_attrs = {"units": unit} if unit else {}
-        coords[name] = xr.Variable(coord.dims, coord.values, attrs=coord_attrs)
-    return xr.Dataset({VARIABLE: var}, coords=coords)
-
-
-def _plain(value: Any) -> Any:
-    """Attribute values xarray and netCDF accept (no None inside tuples)."""
-    if isinstance(value, tuple):
-        return [float("nan") if v is None else v for v in value]
-    return value
-
-
-def groups(img: Image, *, dask: bool) -> dict[str, xr.Dataset]:
-    """Every scene and level of ``img`` as ``{"/<scene>/level_<i>": Dataset}`` plus parents."""
-    infos = img.reader.scenes()
-    out: dict[str, xr.Dataset] = {
-        "/": xr.Dataset(
-            attrs={"path": img.path, "reader": img.reader.name, "scenes": list(img.scenes)}
-        )
-    }
-    for s, node in enumerate(_node_names(img.scenes)):
-        info = infos[s]
-        img_dims = standard_order(info.dims)
-        scene_attrs: dict[str, Any] = {
-            "scene": info.name,
-            "scene_index": s,
-            "dims": img_dims,
-            "levels": info.n_levels,
-        }
-        names = img.get_xarray_dask_data(s, 0).coords.get("C")
-        if names is not None:
-            scene_attrs["channel_names"] = [str(v) for v in names.values]
-        out[f"/{node}"] = xr.Dataset(attrs=scene_attrs)
-        for level in range(info.n_levels):
-            out[f"/{node}/{LEVEL_NODE.format(level)}"] = _dataset(img, s, level, dask=dask)
-    return out
-
-
-def to_datatree(img: Image) -> xr.DataTree:
-    """The whole file as a lazy :class:`xarray.DataTree` of dask arrays (see module docs)."""
-    return xr.DataTree.from_dict(groups(img, dask=True))
 
 
 class ImgioBackendEntrypoint(BackendEntrypoint):
@@ -189,7 +97,7 @@ class ImgioBackendEntrypoint(BackendEntrypoint):
         """One scene and level (``0`` and ``0`` by default) as ``Dataset({"image": ...})``."""
         img = _open(filename_or_obj, storage_options, reader)
         s = img._scene_index(0 if scene is None else scene)
-        ds = _dataset(img, s, img._level_index(s, 0 if level is None else level), dask=False)
+        ds = dataset(img, s, img._level_index(s, 0 if level is None else level), dask=False)
         ds = ds.drop_vars(_drop(drop_variables), errors="ignore")
         ds.set_close(img.close)
         return ds

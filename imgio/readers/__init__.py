@@ -6,4 +6,8 @@ BUILTIN_READERS: dict[str, str] = {
     "tiff": "imgio.readers.tiff:TiffReader",
     "ome-zarr": "imgio.readers.ome_zarr:OmeZarrReader",
     "ome-companion": "imgio.readers.tiff.companion:CompanionReader",
+    "czi": "imgio.readers.czi:CziReader",
+    "images": "imgio.readers.images:ImageFileReader",
+    "lif": "imgio.readers.lif:LifReader",
+    "nd2": "imgio.readers.nd2:Nd2Reader",
 }

@@ -81,6 +81,8 @@ class SceneInfo:
     # a whole-slide file's associated image ("label", "macro", "thumbnail", ...); None for
     # ordinary scenes. Associated images are never scene 0 and carry their own pixel sizes.
     associated: str | None = None
+    # labels of extra dims, e.g. the lifetimes of an OME ModuloAlongC axis ``H``
+    extra_coords: Mapping[str, tuple[Any, ...]] | None = None
 
     @property
     def n_levels(self) -> int:

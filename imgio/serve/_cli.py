@@ -29,7 +29,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     limits = Limits(max_side=args.max_size, max_area=args.max_size * args.max_size)
     options: dict[str, Any] = {"cache_bytes": args.cache_mb << 20, "limits": limits}
     if args.storage_option:
-        from ..cli import _storage_options
+        from .._cli_common import storage_options as _storage_options
 
         options["storage_options"] = _storage_options(args.storage_option)
     run(args.paths, host=args.host, port=args.port, token=args.token, **options)

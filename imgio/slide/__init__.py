@@ -386,8 +386,16 @@ class ImageSlide(AbstractSlide):
 
 
 def open_slide(filename: str | os.PathLike[str]) -> OpenSlide | ImageSlide:
-    """An :class:`OpenSlide` when imgio reads the file, else an :class:`ImageSlide`."""
+    """An :class:`OpenSlide` when imgio reads the file, else an :class:`ImageSlide`.
+
+    Plain photos (PNG, JPEG, GIF...: imgio's ``images`` reader) are an
+    :class:`ImageSlide`, as in openslide.
+    """
     try:
-        return OpenSlide(filename)
+        slide = OpenSlide(filename)
     except OpenSlideUnsupportedFormatError:
         return ImageSlide(filename)
+    if slide.image.reader.name == "images":
+        slide.close()
+        return ImageSlide(filename)
+    return slide

@@ -1,4 +1,4 @@
-"""Writers: ``write`` (OME-TIFF or OME-Zarr by suffix), ``create`` (incremental sink), ``mosaic``.
+"""Writers: ``write`` (OME-TIFF, OME-Zarr or zipped OME-Zarr by suffix), ``create`` (a sink).
 
 Targets are local paths or fsspec URLs (``s3://bucket/key.ome.zarr``) with
 ``storage_options``; see :mod:`imgio.writers._remote` for how remote writes stay safe.
@@ -15,26 +15,28 @@ from typing import Any
 
 from ..errors import ImgioError
 from ._input import SizesArg, as_scenes
-from ._target import atomic_target
-from .mosaic import mosaic
+from ._target import atomic_target, partial_name, remove
+from ._zip import ZIP_SUFFIXES, pack_folder
 from .sink import ZarrSink, create
 
-__all__ = ["create", "format_of", "mosaic", "write", "ZarrSink"]
+__all__ = ["create", "format_of", "write", "ZarrSink"]  # write_plate: imgio.writers.plate
 
 TIFF_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".ome.btf", ".btf")
 ZARR_SUFFIXES = (".ome.zarr", ".zarr")
 
 
 def format_of(path: str | os.PathLike[str]) -> str:
-    """``"ome-tiff"`` or ``"ome-zarr"`` from the path's suffix."""
+    """``"ome-tiff"``, ``"ome-zarr"`` or ``"ome-zarr-zip"`` from the path's suffix."""
     name = Path(path).name.lower()
+    if name.endswith(ZIP_SUFFIXES):
+        return "ome-zarr-zip"
     if name.endswith(TIFF_SUFFIXES):
         return "ome-tiff"
     if name.endswith(ZARR_SUFFIXES):
         return "ome-zarr"
     raise ImgioError(
         f"cannot tell the format of {str(path)!r}: "
-        f"expected a suffix among {TIFF_SUFFIXES + ZARR_SUFFIXES}"
+        f"expected a suffix among {TIFF_SUFFIXES + ZARR_SUFFIXES + ZIP_SUFFIXES}"
     )
 
 
@@ -59,6 +61,7 @@ def write(
     progress: Callable[[int, int], None] | None = None,
     storage_options: Mapping[str, Any] | None = None,
     tmpdir: str | os.PathLike[str] | None = None,
+    labels: Mapping[str, Any] | None = None,
 ) -> Path | str:
     """Write numpy, dask, xarray or an ``imgio.Image`` to OME-TIFF or OME-Zarr.
 
@@ -68,8 +71,9 @@ def write(
         An array, a DataArray (dims, C labels, Z/Y/X coordinates and ``attrs["pixel_sizes"]``
         are used) or an ``Image`` (every scene, or those in ``scenes``).
     path
-        ``.ome.tif``/``.ome.tiff`` for OME-TIFF, ``.ome.zarr``/``.zarr`` for OME-Zarr: a
-        local path or an fsspec URL (``s3://bucket/key.ome.zarr``).
+        ``.ome.tif``/``.ome.tiff`` for OME-TIFF, ``.ome.zarr``/``.zarr`` for OME-Zarr,
+        ``.ome.zarr.zip`` for a zipped OME-Zarr: a local path or an fsspec URL
+        (``s3://bucket/key.ome.zarr``).
     dims, channel_names, physical_pixel_sizes
         Override or supply dims letters, channel names and µm sizes ``(Z, Y, X)``.
     tile
@@ -93,6 +97,10 @@ def write(
         fsspec options for a URL ``path`` (credentials, ``endpoint_url``, ...).
     tmpdir
         Folder for the local temporary file of a remote OME-TIFF (default: system temp).
+    labels
+        OME-Zarr only: ``{"cells": mask}`` writes NGFF ``labels/cells`` (nearest-neighbour
+        pyramid, ``image-label`` colours and properties) beside the image; a value may be a
+        mapping ``{"data": mask, "colors": {1: (r, g, b, a)}, "properties": {1: {...}}}``.
 
     Returns
     -------
@@ -122,6 +130,11 @@ def write(
         scenes=scenes,
     )
     if fmt == "ome-tiff":
+        if labels:
+            raise ImgioError(
+                "labels= are written as NGFF labels/<name> in an OME-Zarr; "
+                f"{str(path)!r} is an OME-TIFF (write .ome.zarr, or the mask as its own image)"
+            )
         for name, value in (("chunks", chunks), ("shards", shards), ("ngff_version", ngff_version)):
             if value is not None:
                 raise ImgioError(
@@ -157,25 +170,38 @@ def write(
                 )
         from .ome_zarr import write_ome_zarr
 
-        if remote is not None:
+        zipped = fmt == "ome-zarr-zip"
+        if remote is not None and zipped:
+            from ._remote import remote_file_target
+
+            target = remote_file_target(remote, overwrite=overwrite, tmpdir=tmpdir)
+        elif remote is not None:
             from ._remote import remote_zarr_target
 
             target = remote_zarr_target(remote, overwrite=overwrite)
         else:
             target = atomic_target(path, overwrite=overwrite)
         with target as partial:
-            write_ome_zarr(
-                items,
-                partial,
-                ngff_version=ngff_version or "0.4",
-                chunks=chunks,
-                shards=shards,
-                compression=compression,
-                quality=quality,
-                pyramid_levels=pyramid_levels,
-                downsample=downsample,
-                progress=progress,
-            )
+            folder = partial_name(partial) if zipped else partial
+            try:
+                write_ome_zarr(
+                    items,
+                    folder,
+                    ngff_version=ngff_version or "0.4",
+                    chunks=chunks,
+                    shards=shards,
+                    compression=compression,
+                    quality=quality,
+                    pyramid_levels=pyramid_levels,
+                    downsample=downsample,
+                    progress=progress,
+                    labels=labels,
+                )
+                if zipped:
+                    pack_folder(folder, partial)
+            finally:
+                if zipped:
+                    remove(folder)
     if remote is not None:
         return remote.url
     return Path(path).expanduser().absolute()

@@ -39,6 +39,9 @@ class Scene:
     pixel_sizes: PhysicalPixelSizes = PhysicalPixelSizes()
     origin: dict[str, float] = field(default_factory=dict)
     channel_colors: list[int | None] | None = None
+    modulo: list[Any] = field(default_factory=list)  # _ome.Modulo of folded extra dims
+    ome_source: Any = None  # _ome_carry.OmeSource: the source's OME Image, carried over
+    time_interval: float | None = None  # seconds between time points (from T coords)
 
     @property
     def dims(self) -> str:
@@ -208,6 +211,9 @@ def _build(
     for d, size in zip("ZYX", pixel_sizes, strict=True):
         if size is not None:
             out_coords[d] = origin.get(d, 0.0) + np.arange(shape[d]) * size
+    for d in extras:  # labels of extra dims (e.g. lifetimes) travel to the writers
+        if d in coords and np.asarray(coords[d]).shape == (shape[d],):
+            out_coords[d] = np.asarray(coords[d])
     scene_name = str(name) if name else "Image:0"
     out = xr.DataArray(
         arr,
@@ -221,6 +227,9 @@ def _build(
         name=scene_name,
     )
     colors = attrs.get("channel_colors")
+    units = attrs.get("units")
+    seconds = isinstance(units, Mapping) and units.get("T") == "s"  # a T without unit: unknown
+    t_step = _spacing(coords["T"]) if "T" in coords and seconds else None
     return Scene(
         scene_name,
         out,
@@ -228,6 +237,7 @@ def _build(
         pixel_sizes,
         origin,
         list(colors) if isinstance(colors, (list, tuple)) and len(colors) == shape["C"] else None,
+        time_interval=None if t_step is None else t_step[1],
     )
 
 
@@ -255,14 +265,19 @@ def as_scenes(
     scenes: Sequence[int | str] | None = None,
 ) -> list[Scene]:
     """Every scene to write: one per array (a list is several scenes) or per ``Image`` scene."""
+    if isinstance(data, list) and data and all(isinstance(d, Scene) for d in data):
+        return list(data)  # already standardized (the CLI's selected scenes)
     if hasattr(data, "get_xarray_dask_data") and hasattr(data, "scenes"):
         names = list(data.scenes)
         picked = (
             list(range(len(names))) if scenes is None else [_scene_index(s, names) for s in scenes]
         )
         infos = data.reader.scenes() if hasattr(data, "reader") else None
+        from ._ome_carry import source_images
+
+        sources = source_images(data, picked)
         out = []
-        for i in picked:
+        for i, ome_source in zip(picked, sources, strict=True):
             xarr = data.get_xarray_dask_data(scene=i, level=0)
             if infos is not None and infos[i].channel_colors is not None:
                 xarr = xarr.copy()
@@ -276,6 +291,7 @@ def as_scenes(
                     name=names[i],
                 )
             )
+            out[-1].ome_source = ome_source
         return out
     if (
         isinstance(data, (list, tuple))

@@ -14,6 +14,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from ..errors import ImgioError
+from ._extra import modulo_xml
 from ._input import Scene
 
 __all__ = ["PIXEL_TYPES", "ome_xml", "pixel_type"]
@@ -71,6 +72,9 @@ def _image(i: int, scene: Scene, first_ifd: int | None) -> list[str]:
         if v is not None:
             pixels[f"PhysicalSize{d}"] = repr(float(v))
             pixels[f"PhysicalSize{d}Unit"] = "µm"
+    if scene.time_interval:
+        pixels["TimeIncrement"] = repr(float(scene.time_interval))
+        pixels["TimeIncrementUnit"] = "s"
     lines = [
         f"  <Image {_attrs({'ID': f'Image:{i}', 'Name': scene.name})}>",
         f"    <Pixels {_attrs(pixels)}>",
@@ -89,7 +93,10 @@ def _image(i: int, scene: Scene, first_ifd: int | None) -> list[str]:
     else:
         planes = shape["T"] * shape["C"] * shape["Z"]
         lines.append(f'      <TiffData IFD="{first_ifd}" PlaneCount="{planes}"/>')
-    lines += ["    </Pixels>", "  </Image>"]
+    lines.append("    </Pixels>")
+    if scene.modulo:
+        lines.append(f'    <AnnotationRef ID="Annotation:Modulo:{i}"/>')
+    lines.append("  </Image>")
     return lines
 
 
@@ -104,5 +111,17 @@ def ome_xml(scenes: Sequence[Scene], *, first_ifds: Sequence[int] | None = None)
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', head]
     for i, scene in enumerate(scenes):
         lines += _image(i, scene, None if first_ifds is None else first_ifds[i])
+    annotations = [
+        "    " + modulo_xml(f"Annotation:Modulo:{i}", scene.modulo)
+        for i, scene in enumerate(scenes)
+        if scene.modulo
+    ]
+    if annotations:
+        lines += ["  <StructuredAnnotations>", *annotations, "  </StructuredAnnotations>"]
     lines.append("</OME>")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if any(scene.ome_source is not None for scene in scenes):
+        from ._ome_carry import carry
+
+        text = carry(text, scenes)
+    return text

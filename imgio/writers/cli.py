@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from .._cli_common import storage_options
-from ..errors import ImgioError, TargetExistsError
+from ..errors import ImgioError, SelectionError, TargetExistsError
 
 __all__ = ["Progress", "add_convert_parser", "add_mosaic_parser", "cmd_convert", "cmd_mosaic"]
 
@@ -133,20 +133,64 @@ def cmd_convert(args: argparse.Namespace) -> int:
         scenes: list[int | str] | None = None
         if args.scene:
             scenes = [int(s) if s.lstrip("-").isdigit() else s for s in args.scene]
-        if args.level:
-            chosen = scenes if scenes is not None else list(range(len(img.scenes)))
-            data = [img.get_xarray_dask_data(scene=s, level=args.level) for s in chosen]
-            _write(data, args.output, args)
+        if args.level or args.select:
+            _write(_selected_scenes(img, scenes, args), args.output, args)
         else:
             _write(img, args.output, args, scenes=scenes)
     sys.stdout.write(f"wrote {args.output}\n")
     return 0
 
 
+def _selected_scenes(img: Any, scenes: list[int | str] | None, args: argparse.Namespace) -> Any:
+    """The chosen scenes at ``--level`` with ``--select`` applied, each keeping the source's
+    OME metadata (carried into the output, adjusted to what is written)."""
+    from dataclasses import replace
+
+    from ._input import as_scenes, standardize
+
+    chosen = scenes if scenes is not None else list(range(len(img.scenes)))
+    out = []
+    for full, s in zip(as_scenes(img, scenes=chosen), chosen, strict=True):
+        arr, picks = _selected(img, s, args.level, args.select or [])
+        scene = standardize(arr, name=full.name)
+        if full.ome_source is not None:
+            scene.ome_source = replace(full.ome_source, picks=picks)
+        if full.channel_names == scene.channel_names:
+            scene.channel_colors = full.channel_colors
+        out.append(scene)
+    return out
+
+
+def _selected(
+    img: Any, scene: int | str, level: int, select: list[str]
+) -> tuple[Any, dict[str, int]]:
+    """One scene at ``level`` with ``--select D=i`` applied to the dims it has (and those)."""
+    picks: dict[str, int] = {}
+    for item in select:
+        dim, _, index = item.partition("=")
+        if not dim.strip().isalpha() or not index.strip().lstrip("-").isdigit():
+            raise ImgioError(f"--select {item!r}: expected DIM=INDEX, e.g. --select H=0")
+        picks[dim.strip().upper()] = int(index)
+    arr = img.get_xarray_dask_data(scene=scene, level=level)
+    unknown = [d for d in picks if d not in arr.dims]
+    if unknown and len(img.scenes) == 1:
+        raise ImgioError(f"--select {unknown}: no such dim; the dims are {''.join(arr.dims)}")
+    applied = {}
+    for d, i in picks.items():
+        if d in arr.dims:
+            if not -arr.sizes[d] <= i < arr.sizes[d]:
+                raise SelectionError(
+                    f"--select {d}={i}: out of range 0..{arr.sizes[d] - 1} in scene {scene!r}"
+                )
+            applied[d] = i % arr.sizes[d]
+            arr = arr.isel({d: i})
+    return arr, applied
+
+
 def cmd_mosaic(args: argparse.Namespace) -> int:
     """Join images on a grid and write the result."""
+    from .._mosaic import mosaic
     from ..image import Image
-    from .mosaic import mosaic
 
     storage = _storage(args)
     items: list[Any] = [
@@ -179,6 +223,13 @@ def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--level", type=int, default=0, help="resolution level to convert (default 0)"
+    )
+    parser.add_argument(
+        "--select",
+        action="append",
+        metavar="DIM=INDEX",
+        help="keep one index of a dim, e.g. --select H=0 for a format without extra dims "
+        "(repeatable)",
     )
     _write_options(parser)
     parser.set_defaults(func=cmd_convert)

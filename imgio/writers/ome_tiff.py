@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImgioError, MissingDependencyError
+from ._extra import fold_modulo
 from ._input import Scene
 from ._omexml import ome_xml, pixel_type
 from ._pyramid import check_method, level_count, level_shapes
@@ -46,6 +47,15 @@ COMPRESSIONS: dict[str, tuple[str | None, str | None]] = {
     "webp": ("webp", "WEBP"),
 }
 LOSSY = {"jpeg", "jpeg2000", "jpegxl", "webp"}
+#: what each codec holds without changing a value: dtypes and samples per pixel
+#: (JPEG 2000 beyond 16 bits is lossy in OpenJPEG; JPEG XL and WebP have no signed/other ints;
+#: bilevel images pack 1 bit per sample, which only the general-purpose codecs accept)
+CODEC_LIMITS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
+    "jpeg": (("uint8",), (1, 3)),
+    "jpeg2000": (("uint8", "int8", "uint16", "int16"), (1, 3, 4)),
+    "jpegxl": (("uint8", "uint16", "float32"), (1, 3, 4)),
+    "webp": (("uint8",), (3, 4)),
+}
 BIGTIFF_LIMIT = 2**32 - 2**27  # leave room for IFDs, XML and byte counts
 
 
@@ -65,12 +75,7 @@ def _codec(
                 f"compression={name!r} needs imagecodecs built with {codec}: "
                 "pip install -U imagecodecs"
             )
-    allowed = (1, 3) if name == "jpeg" else (1, 3, 4)
-    if name in ("jpeg", "webp") and (dtype != np.uint8 or samples not in allowed):
-        raise ImgioError(
-            f"compression={name!r} needs uint8 data with {' or '.join(map(str, allowed))} samples; "
-            f"found {dtype} with {samples} samples"
-        )
+    _check_codec(name, np.dtype(dtype), samples)
     if tiff_name is None:
         return {"compression": None}
     args: dict[str, Any] = {"compression": tiff_name, "compressionargs": {}}
@@ -79,8 +84,33 @@ def _codec(
     return args
 
 
-def _encoder(codec: dict[str, Any], samples: int) -> Callable[[np.ndarray[Any, Any]], bytes] | None:
-    """The function that compresses one tile exactly as tifffile would, for our own threads."""
+def _check_codec(name: str, dtype: np.dtype[Any], samples: int) -> None:
+    """Refuse, before writing, data that ``name`` would change or cannot encode."""
+    if dtype == np.bool_ and samples > 1:
+        raise ImgioError(
+            f"compression={name!r}: bool data is written 1 bit per sample, one sample per "
+            f"pixel; found bool with {samples} samples (write uint8, or drop the S axis)"
+        )
+    if name not in CODEC_LIMITS:
+        return
+    dtypes, allowed = CODEC_LIMITS[name]
+    if dtype.name not in dtypes or samples not in allowed:
+        lossless = [c for c in ("zstd", "zlib", "lzw") if c != name]
+        raise ImgioError(
+            f"compression={name!r} cannot hold {dtype.name} data with {samples} sample(s) "
+            f"per pixel: it takes {', '.join(dtypes)} with {' or '.join(map(str, allowed))} "
+            f"sample(s); use compression={lossless[0]!r} (lossless, any dtype) instead"
+        )
+
+
+def _encoder(
+    codec: dict[str, Any], samples: int, dtype: np.dtype[Any] | None = None
+) -> Callable[[np.ndarray[Any, Any]], bytes] | None:
+    """The function that compresses one tile exactly as tifffile would, for our own threads.
+
+    Boolean data is stored 1 bit per sample (``BitsPerSample=1``), so each tile row is
+    packed to bits before compression, as tifffile does.
+    """
     import tifffile
 
     name = codec["compression"]
@@ -91,7 +121,13 @@ def _encoder(codec: dict[str, Any], samples: int) -> Callable[[np.ndarray[Any, A
     kwargs = dict(codec["compressionargs"])
     if name == "jpeg" and samples == 3:  # tifffile writes RGB JPEG as YCbCr 4:2:0
         kwargs.update(subsampling=(2, 2), colorspace="RGB", outcolorspace="YCBCR")
+    if dtype is not None and np.dtype(dtype) == np.bool_:
+        return lambda tile: compressor(np.packbits(tile, axis=-1), **kwargs)
     return lambda tile: compressor(tile, **kwargs)
+
+
+def _samples(scene: Scene) -> int:
+    return int(scene.data.shape[5]) if scene.data.ndim == 6 else 1
 
 
 def _check_tile(tile: int | Sequence[int]) -> tuple[int, int]:
@@ -106,13 +142,6 @@ def _plan(
 ) -> list[list[tuple[int, ...]]]:
     plans = []
     for scene in scenes:
-        extras = [d for d in scene.dims if d not in "TCZYXS"]
-        if extras:
-            raise ImgioError(
-                f"scene {scene.name!r} has extra dims {extras} (dims {scene.dims!r}); "
-                "OME-TIFF holds "
-                "T C Z Y X and RGB samples: select one index of each extra dim, or write OME-Zarr"
-            )
         shape = scene.data.shape
         n = level_count(pyramid_levels, shape[3:5], max(tile))
         plans.append(level_shapes(shape, 3, 4, n))
@@ -137,7 +166,11 @@ def write_ome_tiff(
 
     th, tw = _check_tile(tile)
     check_method(downsample)
+    scenes = [fold_modulo(scene) for scene in scenes]  # extra dims -> ModuloAlongC/T/Z
     plans = _plan(scenes, (th, tw), pyramid_levels)
+    for scene in scenes:  # refuse what a codec cannot hold before the file is opened
+        pixel_type(scene.data.dtype)
+        _codec(compression, quality, scene.data.dtype, _samples(scene))
     raw = sum(
         math.prod(s) * sc.data.dtype.itemsize
         for sc, plan in zip(scenes, plans, strict=True)
@@ -205,7 +238,7 @@ def _write_scene(
         "software": "imgio",
         **_codec(compression, quality, arr.dtype, samples),
     }
-    encode = _encoder(options, samples) if workers > 1 else None
+    encode = _encoder(options, samples, arr.dtype) if workers > 1 else None
     tile_shape = (*tile, samples) if samples > 1 else tuple(tile)
     if samples == 4:
         options["extrasamples"] = ("unassalpha",)

@@ -10,16 +10,24 @@ then read back lazily from the store and halved, so no level recomputes the sour
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ..errors import ImgioError
+from ._extra import extra_dims, extra_dims_error
 from ._input import Scene
-from ._pyramid import check_method, downsample_dask, level_count, level_shapes
+from ._ngff_attrs import bioformats2raw, ome_group, write_image_attrs
+from ._pyramid import check_method, level_count
+from ._zarr_levels import (
+    ZARR_COMPRESSIONS,
+    ChunksArg,
+    _store,
+    build_levels,
+    chunk_shape,
+    create_level,
+    open_root,
+)
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -34,319 +42,6 @@ __all__ = [
     "write_image_attrs",
     "write_ome_zarr",
 ]
-
-ZARR_COMPRESSIONS = ("none", "zstd", "lz4", "zlib", "gzip")
-VERSIONS = {"0.4": 2, "0.5": 3}
-DEFAULT_COLORS = ("FFFFFF",)
-MULTI_COLORS = ("FF0000", "00FF00", "0000FF", "FF00FF", "FFFF00", "00FFFF")
-AXIS_TYPES = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
-ChunksArg = int | Sequence[int] | Mapping[str, int] | None
-
-
-def zarr_format(version: str) -> int:
-    if version not in VERSIONS:
-        raise ImgioError(f"ngff_version={version!r}: expected one of {sorted(VERSIONS)}")
-    return VERSIONS[version]
-
-
-def _compressors(compression: str | None, quality: int | None, fmt: int, itemsize: int) -> Any:
-    name = (compression or "none").lower()
-    if name not in ZARR_COMPRESSIONS:
-        raise ImgioError(
-            f"compression={compression!r} for OME-Zarr: expected one of {ZARR_COMPRESSIONS}"
-        )
-    if name == "none":
-        return None
-    level = 3 if quality is None else int(quality)
-    if fmt == 2:
-        import numcodecs
-
-        if name in ("zlib", "gzip"):
-            return numcodecs.Zlib(level=min(level, 9))
-        return numcodecs.Blosc(cname=name, clevel=min(level, 9), shuffle=numcodecs.Blosc.SHUFFLE)
-    from zarr.codecs import BloscCodec, GzipCodec
-
-    if name in ("zlib", "gzip"):
-        return GzipCodec(level=min(level, 9))
-    return BloscCodec(cname=name, clevel=min(level, 9), shuffle="shuffle", typesize=itemsize)  # type: ignore[arg-type]
-
-
-def chunk_shape(
-    chunks: ChunksArg, dims: str, shape: Sequence[int], default: int = 1024
-) -> tuple[int, ...]:
-    """Zarr chunk shape: an int is the Y/X edge (planes 1), a tuple per dim, or a mapping."""
-    out = [1] * len(dims)
-    for d in "YX":
-        if d in dims:
-            out[dims.index(d)] = default
-    if isinstance(chunks, int):
-        for d in "YX":
-            out[dims.index(d)] = chunks
-    elif isinstance(chunks, Mapping):
-        for d, n in chunks.items():
-            if d.upper() not in dims:
-                raise ImgioError(f"chunks for dim {d!r}, but dims are {dims!r}")
-            out[dims.index(d.upper())] = int(n)
-    elif chunks is not None:
-        out = [int(c) for c in chunks]
-        if len(out) != len(dims):
-            raise ImgioError(
-                f"chunks={tuple(chunks)}: expected {len(dims)} values for dims {dims!r}"
-            )
-    if any(c <= 0 for c in out):
-        raise ImgioError(f"chunks {tuple(out)}: expected positive sizes")
-    return tuple(max(1, min(c, s)) for c, s in zip(out, shape, strict=True))
-
-
-def open_root(path: Path | Store, version: str) -> zarr.Group:
-    """A new, empty group at a local ``path`` or in a zarr store, in the format of ``version``."""
-    import zarr
-
-    store = str(path) if isinstance(path, Path) else path
-    return zarr.open_group(store=store, mode="w-", zarr_format=zarr_format(version))  # type: ignore[arg-type]
-
-
-def create_level(
-    group: zarr.Group,
-    name: str,
-    shape: Sequence[int],
-    dtype: np.dtype[Any],
-    dims: str,
-    chunks: tuple[int, ...],
-    *,
-    version: str,
-    compression: str | None,
-    quality: int | None,
-    shards: tuple[int, ...] | None = None,
-) -> zarr.Array[Any]:
-    """An empty array for one level (fill value 0, ``/`` chunk keys)."""
-    fmt = zarr_format(version)
-    kwargs: dict[str, Any] = {
-        "compressors": _compressors(compression, quality, fmt, np.dtype(dtype).itemsize),
-        "fill_value": 0,
-    }
-    if fmt == 2:
-        if shards is not None:
-            raise ImgioError("shards= needs ngff_version='0.5' (Zarr v3); found '0.4'")
-        kwargs["chunk_key_encoding"] = {"name": "v2", "separator": "/"}
-    else:
-        kwargs["dimension_names"] = [d.lower() for d in dims]
-        if shards is not None:
-            kwargs["shards"] = tuple(
-                max(c, min(s, -(-n // c) * c))
-                for s, c, n in zip(shards, chunks, shape, strict=True)
-            )
-    return group.create_array(name, shape=tuple(shape), dtype=dtype, chunks=chunks, **kwargs)
-
-
-class _Stopped(Exception):
-    """A chunk write refused because another block of the same store already failed."""
-
-
-class GuardedTarget:
-    """The target of ``da.store``: after a failure, no new chunk write starts and the
-    caller waits for those in flight, so the cleanup that follows never races a late
-    write (dask's threaded scheduler raises the first error while other blocks still
-    run). The guard is per process: copies pickled to ``dask.distributed`` workers write
-    unguarded.
-    """
-
-    def __init__(self, array: zarr.Array[Any]) -> None:
-        self.array = array
-        self._cond = threading.Condition()
-        self._busy = 0
-        self._stopped = False
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        with self._cond:
-            if self._stopped:
-                raise _Stopped("an earlier block failed")
-            self._busy += 1
-        try:
-            self.array[key] = value
-        finally:
-            with self._cond:
-                self._busy -= 1
-                self._cond.notify_all()
-
-    def stop(self, timeout: float = 300.0) -> None:
-        """Refuse new writes and wait (up to ``timeout`` s) for those in flight."""
-        with self._cond:
-            self._stopped = True
-            self._cond.wait_for(lambda: self._busy == 0, timeout)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"array": self.array}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["array"])  # type: ignore[misc]
-
-
-def _store(arr: da.Array, target: zarr.Array[Any], progress: Callable[[], None] | None) -> None:
-    import dask.array as da
-
-    grid = target.shards or target.chunks
-    aligned = tuple(
-        tuple(min(g, n - i) for i in range(0, n, g))
-        for g, n in zip(grid, target.shape, strict=True)
-    )
-    if arr.chunks != aligned:
-        arr = arr.rechunk(aligned)  # type: ignore[no-untyped-call]
-    guarded = GuardedTarget(target)
-    try:
-        da.store(arr, guarded, lock=False, compute=True)  # type: ignore[arg-type]
-    except BaseException:
-        guarded.stop()
-        raise
-    if progress is not None:
-        progress()
-
-
-def _array(group: zarr.Group, name: str) -> zarr.Array[Any]:
-    import zarr
-
-    arr = group[name]
-    if not isinstance(arr, zarr.Array):
-        raise ImgioError(f"{name!r} in {group.store}: expected a zarr array, found a group")
-    return arr
-
-
-def build_levels(
-    group: zarr.Group,
-    dims: str,
-    n_levels: int,
-    method: str,
-    progress: Callable[[], None] | None = None,
-) -> list[tuple[int, ...]]:
-    """Write levels 1.. of an image group, each halved from the level before, read back lazily."""
-    import dask.array as da
-
-    y, x = dims.index("Y"), dims.index("X")
-    first = _array(group, "0")
-    shapes = level_shapes(first.shape, y, x, n_levels)
-    for level in range(1, n_levels):
-        prev = _array(group, str(level - 1))
-        read = list(prev.shards or prev.chunks)
-        read[y], read[x] = read[y] * 2, read[x] * 2
-        src = da.from_zarr(  # type: ignore[no-untyped-call]
-            prev, chunks=tuple(min(r, n) for r, n in zip(read, prev.shape, strict=True))
-        )
-        half = downsample_dask(src, y, x, method)
-        fmt = "0.4" if group.metadata.zarr_format == 2 else "0.5"
-        target = _like(group, first, str(level), shapes[level], dims, fmt)
-        _store(half, target, progress)
-    return shapes
-
-
-def _like(
-    group: zarr.Group,
-    first: zarr.Array[Any],
-    name: str,
-    shape: tuple[int, ...],
-    dims: str,
-    version: str,
-) -> zarr.Array[Any]:
-    """A level array with the codecs, chunks and shards of level 0."""
-    kwargs: dict[str, Any] = {"fill_value": 0, "compressors": first.compressors or None}
-    chunks = tuple(min(c, n) for c, n in zip(first.chunks, shape, strict=True))
-    if version == "0.4":
-        kwargs["chunk_key_encoding"] = {"name": "v2", "separator": "/"}
-    else:
-        kwargs["dimension_names"] = [d.lower() for d in dims]
-        if first.shards is not None:
-            kwargs["shards"] = tuple(
-                max(c, min(s, -(-n // c) * c))
-                for s, c, n in zip(first.shards, chunks, shape, strict=True)
-            )
-    return group.create_array(name, shape=shape, dtype=first.dtype, chunks=chunks, **kwargs)
-
-
-def _hex(color: int | None, fallback: str) -> str:
-    if color is None:
-        return fallback
-    return f"{(int(color) & 0xFFFFFFFF) >> 8:06X}"
-
-
-def _window(dtype: np.dtype[Any]) -> dict[str, float]:
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        lo, hi = float(info.min), float(info.max)
-    else:
-        lo, hi = 0.0, 1.0
-    return {"start": lo, "end": hi, "min": lo, "max": hi}
-
-
-def write_image_attrs(
-    group: zarr.Group,
-    *,
-    version: str,
-    dims: str,
-    shapes: Sequence[tuple[int, ...]],
-    name: str,
-    channel_names: Sequence[str] | None,
-    pixel_sizes: Sequence[float | None],
-    origin: Mapping[str, float] | None = None,
-    channel_colors: Sequence[int | None] | None = None,
-    method: str = "mean",
-) -> None:
-    """NGFF ``multiscales`` (axes, per-level scale, translation) and ``omero`` channels."""
-    sizes = dict(zip("ZYX", pixel_sizes, strict=True))
-    axes = []
-    for d in dims:
-        axis: dict[str, Any] = {"name": d.lower(), "type": AXIS_TYPES[d]}
-        if d in "ZYX" and sizes.get(d) is not None:
-            axis["unit"] = "micrometer"
-        axes.append(axis)
-    datasets = []
-    for level in range(len(shapes)):
-        scale = [
-            float(sizes.get(d) or 1.0) * (2**level if d in "YX" else 1) if d in "ZYX" else 1.0
-            for d in dims
-        ]
-        transforms: list[dict[str, Any]] = [{"type": "scale", "scale": scale}]
-        if origin and any(origin.get(d) for d in dims):
-            transforms.append(
-                {
-                    "type": "translation",
-                    "translation": [float((origin or {}).get(d, 0.0)) for d in dims],
-                }
-            )
-        datasets.append({"path": str(level), "coordinateTransformations": transforms})
-    multiscale: dict[str, Any] = {
-        "name": name,
-        "axes": axes,
-        "datasets": datasets,
-        "type": method,
-        "metadata": {"method": f"imgio 2x2 {method}"},
-    }
-    attrs: dict[str, Any] = {"multiscales": [multiscale]}
-    if "C" in dims:
-        n = shapes[0][dims.index("C")]
-        names = list(channel_names or [f"Channel:{i}" for i in range(n)])
-        palette = DEFAULT_COLORS if n == 1 else MULTI_COLORS
-        colors = list(channel_colors or [None] * n)
-        dtype = _array(group, "0").dtype
-        attrs["omero"] = {
-            "channels": [
-                {
-                    "label": str(c),
-                    "color": _hex(colors[i], palette[i % len(palette)]),
-                    "active": True,
-                    "coefficient": 1,
-                    "family": "linear",
-                    "inverted": False,
-                    "window": _window(np.dtype(str(dtype))),
-                }
-                for i, c in enumerate(names)
-            ],
-            "rdefs": {"model": "color"},
-        }
-    if version == "0.4":
-        multiscale["version"] = "0.4"
-        attrs["omero"] = {**attrs.get("omero", {}), "version": "0.4"} if "omero" in attrs else None
-        group.attrs.update({k: v for k, v in attrs.items() if v is not None})
-    else:
-        group.attrs.update({"ome": {"version": "0.5", **attrs}})
 
 
 def _fold_samples(scene: Scene) -> tuple[da.Array, list[str], list[int | None] | None]:
@@ -376,20 +71,64 @@ def write_ome_zarr(
     pyramid_levels: int | str | None = "auto",
     downsample: str = "mean",
     progress: Callable[[int, int], None] | None = None,
+    labels: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``scenes`` as an OME-Zarr at a local ``path`` or into a zarr store.
+
+    ``labels`` (name -> integer array, or a mapping with ``data``, ``colors``,
+    ``properties``) are written as NGFF ``labels/<name>`` beside a single image.
 
     No temp-name handling here: the caller passes a partial path, or a store that holds
     the root metadata back (:class:`~imgio.writers._remote.HeldRootStore`).
     """
     check_method(downsample)
+    if labels and len(scenes) != 1:
+        raise ImgioError(
+            f"labels= go beside one image; found {len(scenes)} scenes (pick one with scenes=[i])"
+        )
     root = open_root(path, ngff_version)
+    write_image_groups(
+        lambda i: root if len(scenes) == 1 else root.create_group(str(i)),
+        scenes,
+        ngff_version=ngff_version,
+        chunks=chunks,
+        shards=shards,
+        compression=compression,
+        quality=quality,
+        pyramid_levels=pyramid_levels,
+        downsample=downsample,
+        progress=progress,
+        labels=labels,
+    )
+    if len(scenes) > 1:
+        bioformats2raw(root, scenes, ngff_version)
+    elif scenes and scenes[0].ome_source is not None:
+        ome_group(root, scenes, ngff_version)  # the source's OME metadata, beside the image
+
+
+def write_image_groups(
+    group_of: Callable[[int], zarr.Group],
+    scenes: Sequence[Scene],
+    *,
+    ngff_version: str,
+    chunks: ChunksArg,
+    shards: ChunksArg,
+    compression: str | None,
+    quality: int | None,
+    pyramid_levels: int | str | None,
+    downsample: str,
+    progress: Callable[[int, int], None] | None,
+    labels: Mapping[str, Any] | None = None,
+) -> None:
+    """Write each scene as an NGFF image into the group ``group_of(i)`` (made when called)."""
     plans = []
     for scene in scenes:
-        extras = [d for d in scene.dims if d not in "TCZYXS"]
-        if extras:
-            raise ImgioError(
-                f"scene {scene.name!r} has extra dims {extras}; OME-Zarr images hold t c z y x"
+        if extra_dims(scene):
+            raise extra_dims_error(
+                scene,
+                "OME-Zarr",
+                "cannot hold them (NGFF 0.4 and 0.5 images have at most t, c or one custom "
+                "axis, z, y, x)",
             )
         folded = _fold_samples(scene)
         ck = chunk_shape(chunks, "TCZYX", folded[0].shape)
@@ -404,7 +143,7 @@ def write_ome_zarr(
             progress(done[0], total)
 
     for i, (scene, ((arr, names, colors), ck, n)) in enumerate(zip(scenes, plans, strict=True)):
-        group = root if len(scenes) == 1 else root.create_group(str(i))
+        group = group_of(i)
         sh = (
             None if shards is None else chunk_shape(shards, "TCZYX", arr.shape, default=max(ck) * 4)
         )
@@ -433,24 +172,12 @@ def write_ome_zarr(
             origin=scene.origin,
             channel_colors=colors,
             method=downsample,
+            time_interval=scene.time_interval,
         )
-    if len(scenes) > 1:
-        _bioformats2raw(root, scenes, ngff_version)
+        if labels:
+            from ._labels import write_labels
 
-
-def _bioformats2raw(root: zarr.Group, scenes: Sequence[Scene], version: str) -> None:
-    from ._omexml import ome_xml
-
-    series = [str(i) for i in range(len(scenes))]
-    ome = root.create_group("OME")
-    if version == "0.4":
-        root.attrs.update({"bioformats2raw.layout": 3})
-        ome.attrs.update({"series": series})
-    else:
-        root.attrs.update({"ome": {"version": "0.5", "bioformats2raw.layout": 3}})
-        ome.attrs.update({"ome": {"version": "0.5", "series": series}})
-    from zarr.core.buffer import default_buffer_prototype
-    from zarr.core.sync import sync
-
-    data = default_buffer_prototype().buffer.from_bytes(ome_xml(scenes).encode("utf-8"))
-    sync(root.store.set("OME/METADATA.ome.xml", data))
+            write_labels(
+                group, labels, scene, version=ngff_version, chunks=ck, n_levels=n,
+                compression=compression, quality=quality,
+            )  # fmt: skip

@@ -36,9 +36,10 @@ import numpy as np
 
 from ..errors import ImgioError, SelectionError
 from ._input import SizesArg, pixel_sizes_arg
+from ._ngff_attrs import write_image_attrs
 from ._pyramid import check_method, level_count
 from ._target import check_target, partial_name, publish, remove
-from .ome_zarr import build_levels, chunk_shape, create_level, open_root, write_image_attrs
+from ._zarr_levels import build_levels, chunk_shape, create_level, open_root
 
 __all__ = ["ZarrSink", "create"]
 

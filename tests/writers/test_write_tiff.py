@@ -173,9 +173,11 @@ def test_bad_options(tmp_path, kwargs, match):
     assert not list(tmp_path.iterdir())
 
 
-def test_extra_dims_rejected(tmp_path):
-    with pytest.raises(ImgioError, match="extra dims"):
-        imgio.write(np.zeros((3, 20, 20), np.uint8), tmp_path / "m.ome.tif", dims="MYX")
+def test_more_than_three_extra_dims_rejected(tmp_path):
+    data = np.zeros((2, 2, 2, 2, 20, 20), np.uint8)
+    with pytest.raises(ImgioError, match=r"extra dims \['A', 'E', 'H', 'P'\].*at most three"):
+        imgio.write(data, tmp_path / "m.ome.tif", dims="AEHPYX")
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(

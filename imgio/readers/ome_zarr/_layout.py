@@ -28,7 +28,8 @@ from ...dims import PhysicalPixelSizes
 from ...errors import CorruptFileError, ImgioWarning
 from ..base import SceneInfo
 from ._guard import check_array, check_path
-from ._ngff import guess_dims, names_to_dims, parse_axes, parse_levels, parse_omero
+from ._ngff import Levels, guess_dims, names_to_dims, parse_axes, parse_levels, parse_omero
+from ._source import read_member
 
 __all__ = ["Layout", "node_attrs"]
 
@@ -104,6 +105,10 @@ class Layout:
         elif "bioformats2raw.layout" in attrs:
             self._bioformats2raw(root)
         elif "multiscales" in attrs:
+            if self._child(root, "OME") is not None:  # OME-XML beside the image (imgio writes it)
+                _, images = self._read_ome(root)
+                if len(images) == 1:
+                    self._xml_images[""] = images[0]
             self._image(root, "", None, "")
         else:
             self._plain_group(root, "", 0)
@@ -202,7 +207,8 @@ class Layout:
                 tuple(f"Channel:{len(self._scenes)}:{c}" for c in range(n_channels)),
                 (None,) * n_channels,
             )
-        s0 = levels.level_scales[0]
+        level_scales = _with_xml_sizes(levels, xml_image)
+        s0 = level_scales[0]
         info = SceneInfo(
             name=name,
             dims=dims,
@@ -213,7 +219,7 @@ class Layout:
             pixel_sizes=PhysicalPixelSizes(s0.get("Z"), s0.get("Y"), s0.get("X")),
             time_interval=levels.time_interval if "T" in dims else None,
             origin=levels.origin,
-            level_scales=levels.level_scales,
+            level_scales=level_scales,
             level_origins=levels.level_origins or None,
         )
         self._append(info, tuple(_join(path, p) for p in levels.paths), arrays)
@@ -305,11 +311,8 @@ class Layout:
 
         ome_group = self._child(root, "OME")
         series = node_attrs(ome_group).get("series") if ome_group is not None else None
-        try:
-            with self.location.child("OME").child("METADATA.ome.xml").open() as fh:
-                self._xml = fh.read().decode("utf-8", errors="replace")
-        except OSError:  # FileNotFoundError and MissingFileError included
-            self._xml = None
+        raw = read_member(self.location, "OME/METADATA.ome.xml")
+        self._xml = None if raw is None else raw.decode("utf-8", errors="replace")
         images = parse_light(self._xml) if self._xml else []
         paths = [str(s).strip("/") for s in series] if isinstance(series, list) else None
         for i, path in enumerate(paths or []):
@@ -374,3 +377,22 @@ class Layout:
                 self._image(node, full, full, f"{full}/")
             elif depth < 3:
                 self._plain_group(node, full, depth + 1)
+
+
+def _with_xml_sizes(levels: Levels, xml_image: Any) -> tuple[dict[str, float], ...]:
+    """Per-level µm sizes: NGFF's (with a unit), else the OME-XML's spread by relative scale.
+
+    A space axis whose NGFF scale has no unit stays unknown unless the bioformats2raw
+    OME-XML gives its physical size.
+    """
+    sizes = dict(zip("ZYX", xml_image.pixel_sizes, strict=True)) if xml_image else {}
+    out = []
+    for k, known in enumerate(levels.level_scales):
+        scales = dict(known)
+        rel = levels.unitless_scales[k] if k < len(levels.unitless_scales) else {}
+        base = levels.unitless_scales[0] if levels.unitless_scales else {}
+        for d, v in rel.items():
+            if sizes.get(d) and base.get(d):
+                scales[d] = float(sizes[d]) * (v / base[d])
+        out.append(scales)
+    return tuple(out)

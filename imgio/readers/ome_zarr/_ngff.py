@@ -7,10 +7,11 @@ Pure functions over the JSON attributes; no store access. Rules:
   an extra letter: the name's first letter upper-cased when free (never one of
   ``TCZYXS``), else the first free of ``QPIRVEAHLMNOUWBDFGJK``.
 - Space units convert to µm and time units to seconds (every NGFF unit name, SI
-  prefixes, and the usual symbols ``nm``, ``µm``, ``mm``, ``ms``, ...). A missing
-  space unit takes the values as they are (as µm); a missing time unit leaves the
-  interval unknown (bioformats2raw writes placeholder 1.0 scales); an unknown unit
-  warns and takes the values as µm / s.
+  prefixes, and the usual symbols ``nm``, ``µm``, ``mm``, ``ms``, ...). A scale without
+  a unit is not a calibration: a missing space or time unit leaves the size unknown
+  (bioformats2raw and imgio write placeholder 1.0 scales); its relative scales are kept
+  in ``Levels.unitless_scales`` so OME-XML sizes can be spread over the levels. An
+  unknown unit warns and is treated the same way (size unknown).
 - Transforms compose in order (dataset's, then the multiscale's global ones):
   ``scale`` multiplies scale and offset, ``translation`` adds to the offset.
 """
@@ -116,6 +117,7 @@ class Axis:
     type: str | None
     unit: str | None
     factor: float
+    calibrated: bool = True  # a known unit: its scale is a physical size
 
 
 def _unit_factor(unit: str | None, kind: str | None, where: str) -> float:
@@ -125,13 +127,12 @@ def _unit_factor(unit: str | None, kind: str | None, where: str) -> float:
     text = str(unit).strip()
     factor = table.get(text, table.get(text.lower()))
     if factor is None:
-        target = "µm" if kind == "space" else "s"
         warnings.warn(
-            f"{where}: unknown {kind} unit {unit!r}; values taken as {target}",
+            f"{where}: unknown {kind} unit {unit!r}; its size is left unknown",
             ImgioWarning,
             stacklevel=4,
         )
-        return 1.0
+        return 0.0
     return factor
 
 
@@ -204,8 +205,9 @@ def parse_axes(axes: Any, ndim: int, where: str) -> tuple[Axis, ...]:
         units.append(ax.get("unit"))
     letters = _letters(names, types)
     return tuple(
-        Axis(n, d, k, u, _unit_factor(u, k, f"{where}.axes[{i}]"))
+        Axis(n, d, k, u, f, u is not None and f > 0)
         for i, (n, d, k, u) in enumerate(zip(names, letters, types, units, strict=True))
+        for f in (_unit_factor(u, k, f"{where}.axes[{i}]"),)
     )
 
 
@@ -263,6 +265,7 @@ class Levels:
     origin: dict[str, float]  # level 0: µm on Z/Y/X, s on T
     time_interval: float | None  # s, level 0
     level_origins: tuple[dict[str, float], ...] = ()  # per level, same units as origin
+    unitless_scales: tuple[dict[str, float], ...] = ()  # per level, Z/Y/X without a unit
 
 
 def parse_levels(ms: Mapping[str, Any], axes: Sequence[Axis], where: str) -> Levels:
@@ -274,6 +277,7 @@ def parse_levels(ms: Mapping[str, Any], axes: Sequence[Axis], where: str) -> Lev
         )
     n = len(axes)
     paths, scales, origins, intervals = [], [], [], []
+    unitless: list[dict[str, float]] = []
     for i, ds in enumerate(datasets):
         if not isinstance(ds, Mapping) or not isinstance(ds.get("path"), str):
             raise CorruptFileError(
@@ -295,13 +299,9 @@ def parse_levels(ms: Mapping[str, Any], axes: Sequence[Axis], where: str) -> Lev
             f"{where}.coordinateTransformations",
         )
         paths.append(ds["path"].strip("/"))
-        scales.append(
-            {
-                a.letter: scale[k] * a.factor
-                for k, a in enumerate(axes)
-                if a.type == "space" and a.letter in "ZYX"
-            }
-        )
+        space = [(k, a) for k, a in enumerate(axes) if a.type == "space" and a.letter in "ZYX"]
+        scales.append({a.letter: scale[k] * a.factor for k, a in space if a.calibrated})
+        unitless.append({a.letter: scale[k] for k, a in space if not a.calibrated})
         origin = {
             a.letter: offset[k] * a.factor
             for k, a in enumerate(axes)
@@ -312,12 +312,14 @@ def parse_levels(ms: Mapping[str, Any], axes: Sequence[Axis], where: str) -> Lev
             (
                 scale[k] * a.factor
                 for k, a in enumerate(axes)
-                if a.type == "time" and a.letter == "T" and a.unit is not None
+                if a.type == "time" and a.letter == "T" and a.calibrated
             ),
             None,
         )
         intervals.append(t)
-    return Levels(tuple(paths), tuple(scales), origins[0], intervals[0], tuple(origins))
+    return Levels(
+        tuple(paths), tuple(scales), origins[0], intervals[0], tuple(origins), tuple(unitless)
+    )
 
 
 def _color(value: Any) -> int | None:

@@ -18,18 +18,82 @@ from ..._location import Location
 from ...errors import CorruptFileError
 from ..base import STATS
 
-__all__ = ["ZarrSource", "open_store"]
+__all__ = ["ZarrSource", "is_zip", "open_store", "read_member"]
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def is_zip(location: Location) -> bool:
+    """A zipped store (``.ome.zarr.zip``): local by its first bytes, remote by its suffix."""
+    if not location.is_local:
+        return location.suffixes.endswith(".zip")
+    return os.path.isfile(location.url) and location.head(4) == ZIP_MAGIC
+
+
+def _open_zip(location: Location) -> Any:
+    import zipfile
+
+    if location.is_local:
+        return zipfile.ZipFile(location.url)
+    return zipfile.ZipFile(location.fs.open(location.fs_path, "rb"))
+
+
+def read_member(location: Location, key: str) -> bytes | None:
+    """The bytes of one key of a store (directory, URL prefix or ZIP); None when absent."""
+    if is_zip(location):
+        import zipfile
+
+        try:
+            with _open_zip(location) as zf:
+                return zf.read(key)  # type: ignore[no-any-return]
+        except (KeyError, OSError, zipfile.BadZipFile):
+            return None
+    node = location
+    for part in key.split("/"):
+        node = node.child(part)
+    try:
+        with node.open() as fh:
+            return fh.read()
+    except OSError:  # FileNotFoundError and MissingFileError included
+        return None
 
 
 def open_store(location: Location) -> Any:
-    """A read-only zarr store over a local directory or an fsspec URL."""
+    """A read-only zarr store over a local directory or ZIP file, or an fsspec URL."""
     import zarr.storage
 
+    if is_zip(location):
+        if location.is_local:
+            return zarr.storage.ZipStore(location.url, mode="r", read_only=True)
+        return _remote_zip_store(location)
     if location.is_local:
         return zarr.storage.LocalStore(location.url, read_only=True)
     return zarr.storage.FsspecStore.from_url(
         location.url, storage_options=location.storage_options or None, read_only=True
     )
+
+
+def _remote_zip_store(location: Location) -> Any:
+    """zarr's ``ZipStore`` reading its archive through fsspec (byte ranges) instead of a path."""
+    import zarr.storage
+
+    class RemoteZipStore(zarr.storage.ZipStore):
+        def __init__(self, where: Location) -> None:
+            self.location = where
+            super().__init__(where.name, mode="r", read_only=True)
+
+        def _sync_open(self) -> None:
+            if self._is_open:
+                raise ValueError("store is already open")
+            self._lock = threading.RLock()
+            self._zf = _open_zip(self.location)
+            self._is_open = True
+
+        def __str__(self) -> str:
+            return f"zip::{self.location.url}"
+
+    return RemoteZipStore(location)
 
 
 def covered_chunks(key: tuple[slice, ...], shape: tuple[int, ...], chunks: tuple[int, ...]) -> int:

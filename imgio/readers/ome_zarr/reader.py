@@ -6,6 +6,7 @@ and the bioformats2raw OME-XML); sources reopen their array once per process.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from ..._location import Location
 from ...errors import (
+    CorruptFileError,
     MissingFileError,
     SelectionError,
     UnsupportedFormatError,
@@ -20,22 +22,36 @@ from ...errors import (
 from ..base import Reader, SceneInfo
 from ._guard import metadata_errors
 from ._layout import Layout, _join
-from ._source import ZarrSource, open_store
+from ._source import ZarrSource, is_zip, open_store
 
 __all__ = ["OmeZarrReader"]
 
 _MARKERS = ("zarr.json", ".zgroup", ".zarray", ".zattrs")
 
 
+def _zip_has(zf: Any, name: str) -> bool:
+    try:
+        zf.getinfo(name)
+    except KeyError:
+        return False
+    return True
+
+
 class OmeZarrReader(Reader):
     """OME-Zarr (NGFF 0.1-0.5, Zarr v2 and v3, sharded or not) and plain zarr stores."""
 
     name = "ome-zarr"
-    suffixes = (".ome.zarr", ".zarr")
+    suffixes = (".ome.zarr", ".zarr", ".zarr.zip")
 
     @classmethod
     def sniff_location(cls, location: Location) -> bool:
-        """A directory (or URL prefix) holding Zarr v2 or v3 metadata documents."""
+        """A directory (or URL prefix) or a ZIP file holding Zarr v2 or v3 metadata documents."""
+        if is_zip(location):
+            try:
+                with zipfile.ZipFile(location.url) as zf:
+                    return any(_zip_has(zf, m) for m in _MARKERS)
+            except (OSError, zipfile.BadZipFile):
+                return False
         if location.is_local:
             if not location.isdir():
                 return False
@@ -58,6 +74,11 @@ class OmeZarrReader(Reader):
                 raise UnsupportedFormatError(
                     location.url,
                     {self.name: f"no zarr metadata ({', '.join(_MARKERS)}) at the root"},
+                ) from exc
+            except zipfile.BadZipFile as exc:
+                raise CorruptFileError(
+                    f"{location.url}: expected a ZIP archive of a zarr store, found a damaged "
+                    f"or truncated ZIP ({exc})"
                 ) from exc
             self._root = root
             self._format = int(root.metadata.zarr_format)
@@ -92,7 +113,8 @@ class OmeZarrReader(Reader):
             arr = self._arrays[scene][level]
             path = self._paths[scene][level]
             doc = "zarr.json" if self._format == 3 else ".zarray"
-            stamp = self.location.child(_join(path, doc)).token()
+            zipped = is_zip(self.location)
+            stamp = (self.location if zipped else self.location.child(_join(path, doc))).token()
             src = ZarrSource(
                 self.location,
                 path,

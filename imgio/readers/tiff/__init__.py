@@ -280,12 +280,19 @@ class TiffReader(Reader):
         names.append(name)
         sizes: dict[str, float] = {}
         channel_names = channel_colors = None
+        extra_coords: dict[str, tuple[Any, ...]] = {}
         n_channels = dict(zip(base.dims, base.shape, strict=True)).get("C", 1)
         if ome is not None:
             sizes = {d: v for d, v in zip("ZYX", ome.pixel_sizes, strict=True) if v}
             if ome.time_increment:
                 sizes["T"] = ome.time_increment
-            if ome.channel_names and len(ome.channel_names) == n_channels:
+            modulo_names, extra_coords = _modulo(ome, base.dims, n_channels)
+            if modulo_names is not None:
+                channel_names = tuple(
+                    n if n else f"Channel:{index}:{c}" for c, n in enumerate(modulo_names)
+                )
+                channel_colors = tuple(ome.channel_colors[:: ome.modulo["C"].size])
+            elif ome.channel_names and len(ome.channel_names) == n_channels:
                 channel_names = tuple(
                     n if n else f"Channel:{index}:{c}" for c, n in enumerate(ome.channel_names)
                 )
@@ -313,6 +320,7 @@ class TiffReader(Reader):
             channel_colors=channel_colors,
             pixel_sizes=PhysicalPixelSizes(sizes.get("Z"), sizes.get("Y"), sizes.get("X")),
             time_interval=sizes.get("T"),
+            extra_coords=extra_coords or None,
         )
 
     def _lenient_sizes(
@@ -420,3 +428,30 @@ class _quiet_tifffile:
 
     def __exit__(self, *exc: object) -> None:
         self._logger.setLevel(self._level)
+
+
+def _modulo(
+    ome: OmeImage, dims: str, n_channels: int
+) -> tuple[list[str | None] | None, dict[str, tuple[Any, ...]]]:
+    """Channel names and extra-axis labels of an OME Image with ``ModuloAlongZ/C/T``.
+
+    tifffile splits a modulo axis off its parent (``C`` of 16 -> ``C`` 2 x ``H`` 8, the
+    modulo index fastest); the OME Channels still count 16, one per (channel, modulo)
+    pair, so the pixel channels are named after every ``size``-th of them.
+    """
+    import tifffile
+
+    coords: dict[str, tuple[Any, ...]] = {}
+    for mod in ome.modulo.values():
+        letter = tifffile.TIFF.AXES_CODES.get(mod.type, "Q")
+        if letter in dims and letter not in "TCZYXS":
+            coords[letter] = tuple(mod.labels)
+    mod_c = ome.modulo.get("C")
+    names = None
+    if (
+        mod_c is not None
+        and ome.channel_names
+        and len(ome.channel_names) == n_channels * mod_c.size
+    ):
+        names = ome.channel_names[:: mod_c.size]
+    return names, coords

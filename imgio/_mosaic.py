@@ -1,5 +1,9 @@
 """Join images into one lazy DataArray on a row-major grid, without reading pixels.
 
+A layer above :class:`~imgio.image.Image` (it opens paths) and beside the writers (it
+standardizes arrays as they do); the writers never import it, so ``Image.save`` ->
+``writers`` stays a one-way dependency.
+
 Column ``j`` is as wide as its widest item and row ``i`` as tall as its tallest; smaller
 items are padded with ``background`` on the right and bottom. ``spacing`` puts that
 many background pixels between cells; ``overlap`` makes each cell start that many
@@ -12,8 +16,9 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ImgioError
-from ._input import SizesArg, standardize
+from .errors import ImgioError
+from .image import Image
+from .writers._input import SizesArg, standardize
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -24,8 +29,6 @@ __all__ = ["mosaic"]
 
 def _load(item: Any, dims: str | None) -> xr.DataArray:
     if isinstance(item, (str, os.PathLike)):
-        from ..image import Image
-
         return Image(item).get_xarray_dask_data()
     if hasattr(item, "xarray_dask_data"):
         return item.xarray_dask_data  # type: ignore[no-any-return]

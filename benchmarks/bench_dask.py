@@ -1,0 +1,432 @@
+"""Issue 11 benchmarks: the dask DataArray against imgio's numpy and lazy paths, open
+latency in a fresh process, and the peak memory of streaming writes by image size.
+
+``python -m benchmarks.bench_dask [--quick] [--only reads|open|write]`` prints markdown
+tables. Read rows are **paired**: every variant runs in ONE process, alternating per
+spot/repeat (A B C, C B A, ...), so a change in the machine's load hits all alike; the
+ratio is to the numpy path (``get_image_data``). ``dask, dask's optimization`` is the same
+DataArray with dask's own array optimization instead of imgio's (the state before issue
+11). Whole reads, first opens and writes run one per fresh interpreter (own peak RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _read_data
+from ._harness import emit, fmt_mb, machine_line, median, rss_peak, run_child, say, table, timed
+
+MODULE = "benchmarks.bench_dask"
+SIZE = 1024
+DASK_DEFAULT = "dask, dask's optimization"
+CHUNK = 2048
+
+
+def _load() -> str:
+    return "/".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def _with_dask_default(func: Callable[[], Any]) -> Callable[[], Any]:
+    import dask
+    from dask.array.optimization import optimize
+
+    def run() -> Any:
+        with dask.config.set(array_optimize=optimize):
+            return func()
+
+    return run
+
+
+# ------------------------------------------------------------------ paired reads (child)
+def _region_variants(path: str, spots: list[list[int]]) -> dict[str, Callable[[int], Any]]:
+    import imgio
+
+    img = imgio.Image(path)
+    arr = img.get_xarray_dask_data(level=0)
+    lazy = img.get_xarray_lazy_data(level=0)
+
+    def box(i: int) -> dict[str, slice]:
+        y, x = spots[i]
+        return {"Y": slice(y, y + SIZE), "X": slice(x, x + SIZE)}
+
+    def chained_dask(i: int) -> Any:
+        return arr.isel(T=0, C=0, Z=0).isel(**box(i)).values
+
+    return {
+        "numpy (get_image_data)": lambda i: img.get_image_data("YXS", **box(i)),
+        "lazy (no dask)": lambda i: lazy.isel(**box(i)).values,
+        "dask": lambda i: arr.isel(**box(i)).values,
+        "dask, chained isel": chained_dask,
+        "lazy, chained isel": lambda i: lazy.isel(T=0, C=0, Z=0).isel(**box(i)).values,
+        DASK_DEFAULT: lambda i: _with_dask_default(lambda: arr.isel(**box(i)).values)(),
+        DASK_DEFAULT + ", chained": lambda i: _with_dask_default(lambda: chained_dask(i))(),
+    }
+
+
+def _plane_variants(path: str) -> dict[str, Callable[[int], Any]]:
+    import tifffile
+    import zarr
+
+    import imgio
+
+    img = imgio.Image(path)
+    arr = img.xarray_dask_data
+    lazy = img.xarray_lazy_data
+    z = zarr.open(tifffile.TiffFile(path).series[0].aszarr(), mode="r")
+
+    def dask_plane(i: int) -> Any:
+        return arr.isel(T=i % 20, C=0, Z=0).values
+
+    return {
+        "numpy (get_image_data)": lambda i: img.get_image_data("YX", T=i % 20, C=0, Z=0),
+        "lazy (no dask)": lambda i: lazy.isel(T=i % 20, C=0, Z=0).values,
+        "dask": dask_plane,
+        DASK_DEFAULT: lambda i: _with_dask_default(lambda: dask_plane(i))(),
+        "tifffile+zarr": lambda i: z[i % 20, 0, 0],
+    }
+
+
+def child_paired(spec: dict[str, Any]) -> None:
+    from imgio.readers.base import STATS
+
+    if spec["what"] == "region":
+        variants = _region_variants(spec["path"], spec["spots"])
+    else:
+        variants = _plane_variants(spec["path"])
+    names = list(variants)
+    n = len(spec["spots"]) if spec["what"] == "region" else spec["repeats"]
+    for f in variants.values():  # warm-up: imports, first-use caches
+        f(0)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    cpu: dict[str, list[float]] = {k: [] for k in names}
+    tiles: dict[str, int] = {}
+    for i in range(n):
+        order = names if i % 2 else names[::-1]
+        for name in order:
+            STATS.reset()
+            seconds, used, _ = timed(lambda name=name, i=i: variants[name](i))
+            times[name].append(seconds)
+            cpu[name].append(used)
+            tiles[name] = max(tiles.get(name, 0), STATS.chunks_decoded)
+    emit({"times": times, "cpu": cpu, "tiles": tiles})
+
+
+def child_whole(spec: dict[str, Any]) -> None:
+    import imgio
+
+    img = imgio.Image(spec["path"])
+    dask_arr, lazy_arr = img.xarray_dask_data, img.xarray_lazy_data  # setup: imports, graph
+    read: Callable[[], Any] = {
+        "numpy (Image.data)": lambda: img.data,
+        "lazy (no dask)": lambda: lazy_arr.values,
+        "dask (xarray .values)": lambda: dask_arr.values,
+        DASK_DEFAULT: _with_dask_default(lambda: dask_arr.values),
+    }[spec["tool"]]
+    seconds, used, data = timed(read)
+    emit(
+        {"times": {"x": [seconds]}, "cpu": {"x": [used]}, "peak": rss_peak(), "nbytes": data.nbytes}
+    )
+
+
+# ------------------------------------------------------------------ open latency (child)
+def child_open(spec: dict[str, Any]) -> None:
+    if spec["plane"]:  # first pixel access: libraries imported before the clock
+        import tifffile
+        import zarr  # noqa: F401
+
+        import imgio  # noqa: F401
+    t0, c0 = time.perf_counter(), time.process_time()
+    if spec["tool"] == "tifffile":
+        import tifffile
+
+        def op() -> Any:
+            with tifffile.TiffFile(spec["path"]) as tif:
+                return [lv.shape for lv in tif.series[0].levels]
+
+        def plane() -> Any:
+            import zarr
+
+            with tifffile.TiffFile(spec["path"]) as tif:
+                return zarr.open(tif.series[0].aszarr(), mode="r")[(0,) * (tif.series[0].ndim - 2)]
+    else:
+        import imgio
+
+        def op() -> Any:
+            with imgio.Image(spec["path"]) as img:
+                return img.dims, img.resolution_levels
+
+        def plane() -> Any:
+            with imgio.Image(spec["path"]) as img:
+                return img.get_image_data("YX", T=0, C=0, Z=0)
+
+    if spec["plane"]:
+        plane()  # the first pixel access in a fresh process, imports included
+        emit({"first": time.perf_counter() - t0, "first_cpu": time.process_time() - c0})
+        return
+    op()
+    first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
+    again = [timed(op)[:2] for _ in range(spec["repeats"])]
+    emit(
+        {
+            "first": first,
+            "first_cpu": first_cpu,
+            "second": median([a[0] for a in again]),
+            "second_cpu": median([a[1] for a in again]),
+        }
+    )
+
+
+# ------------------------------------------------------------------ writes (child)
+def _lazy_rgb(height: int, width: int, chunk: int) -> Any:
+    """A lazily generated RGB image in ``chunk``² dask chunks (the issue's 2048²)."""
+    import dask.array as da
+
+    from .bench_write import _pattern
+
+    def block(block_info: Any = None) -> np.ndarray:
+        (y0, y1), (x0, x1), _ = block_info[None]["array-location"]
+        y, x = np.ogrid[y0:y1, x0:x1]
+        return _pattern(y, x)
+
+    chunks = da.core.normalize_chunks((chunk, chunk, 3), (height, width, 3))
+    return da.map_blocks(block, dtype=np.uint8, chunks=chunks, meta=np.empty((0, 0, 0), np.uint8))
+
+
+def child_write(spec: dict[str, Any]) -> None:
+    import imgio
+    import imgio.writers.ome_tiff  # noqa: F401 - imports before the clock
+
+    data = _lazy_rgb(*spec["shape"], CHUNK)
+    kind = spec["kind"]
+    out = spec["out"] + (".ome.zarr" if kind == "zarr" else ".ome.tif")
+    opts: dict[str, Any] = {"dims": "YXS"}
+    if kind == "jpeg":
+        opts.update(tile=512, compression="jpeg", quality=85)
+    elif kind == "zstd":
+        opts.update(tile=512, compression="zstd")
+    seconds, used, _ = timed(lambda: imgio.write(data, out, **opts))
+    emit({"seconds": seconds, "cpu": used, "peak": rss_peak()})
+
+
+CHILDREN = {"paired": child_paired, "whole": child_whole, "open": child_open, "write": child_write}
+
+
+# ------------------------------------------------------------------ parent side
+def _paired_table(res: dict[str, Any], ref: str, title: str) -> str:
+    if "error" in res:
+        return f"### {title}\n\nfailed: {res['error']}"
+    base, base_cpu = median(res["times"][ref]), median(res["cpu"][ref])
+    rows = []
+    for name, ts in res["times"].items():
+        t, c = median(ts), median(res["cpu"][name])
+        rows.append(
+            [
+                name,
+                str(len(ts)),
+                f"{t * 1e3:.2f}",
+                f"{t / base:.2f}×",
+                f"{c * 1e3:.2f}",
+                f"{c / base_cpu:.2f}×",
+                str(res["tiles"].get(name, "-")),
+            ]
+        )
+    head = ["variant", "n", "median ms", "ratio", "CPU ms", "CPU ratio", "tiles decoded (max)"]
+    return f"### {title}; paired in one process; load {_load()}\n\n" + table(head, rows)
+
+
+def bench_reads(quick: bool) -> str:
+    made = _read_data.ensure(quick)
+    rng = np.random.default_rng(11)
+    n = 8 if quick else 30
+    spots = [[int(v) + 100 for v in rng.integers(0, 30000, 2)] for _ in range(n)]
+    out = []
+    res = run_child(
+        MODULE, {"case": "paired", "what": "region", "path": str(made["pyramid"]), "spots": spots}
+    )
+    out.append(
+        _paired_table(
+            res,
+            "numpy (get_image_data)",
+            f"Region 1024², level 0 of the 32768² RGB JPEG pyramid, {n} spots",
+        )
+    )
+    res = run_child(
+        MODULE,
+        {
+            "case": "paired",
+            "what": "plane",
+            "path": str(made["ome"]),
+            "repeats": 40 if quick else 200,
+        },
+    )
+    out.append(
+        _paired_table(
+            res, "numpy (get_image_data)", "One plane 512² uint16 of the 3,000-plane OME-TIFF"
+        )
+    )
+    rows = []
+    tools = ["numpy (Image.data)", "dask (xarray .values)", "lazy (no dask)", DASK_DEFAULT]
+    got: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
+    for _ in range(1 if quick else 2):
+        for tool in tools:
+            got[tool].append(
+                run_child(
+                    MODULE, {"case": "whole", "tool": tool, "path": str(made["ome"])}, timeout=900
+                )
+            )
+    ref = median([r["times"]["x"][0] for r in got[tools[0]] if "times" in r])
+    for tool in tools:
+        good = [r for r in got[tool] if "times" in r]
+        if not good:
+            rows.append([tool, "failed", "-", "-", "-", "-"])
+            continue
+        t = median([r["times"]["x"][0] for r in good])
+        c = median([r["cpu"]["x"][0] for r in good])
+        peak = max(r["peak"] for r in good)
+        rows.append(
+            [
+                tool,
+                f"{t:.2f}",
+                f"{t / ref:.2f}×",
+                f"{c:.2f}",
+                fmt_mb(peak),
+                f"{peak / good[0]['nbytes']:.2f}×",
+            ]
+        )
+    out.append(
+        f"### Whole 1.5 GB OME-TIFF, one fresh process per run; load {_load()}\n\n"
+        + table(["variant", "wall s", "ratio", "CPU s", "peak RSS MiB", "peak / array"], rows)
+    )
+    return "\n\n".join(out)
+
+
+def bench_open(quick: bool) -> str:
+    made = _read_data.ensure(quick)
+    rows = []
+    for label, path in (
+        ("pyramid (7 levels)", made["pyramid"]),
+        ("OME-TIFF 3,000 planes", made["ome"]),
+    ):
+        res: dict[str, list[dict[str, Any]]] = {"tifffile": [], "imgio": []}
+        planes: dict[str, list[dict[str, Any]]] = {"tifffile": [], "imgio": []}
+        for _ in range(2 if quick else 5):
+            for tool in res:
+                spec = {"case": "open", "tool": tool, "path": str(path), "repeats": 10}
+                res[tool].append(run_child(MODULE, {**spec, "plane": False}))
+                if "OME" in label:
+                    planes[tool].append(run_child(MODULE, {**spec, "plane": True}))
+        ref = {
+            k: median([r[k] for r in res["tifffile"]]) for k in ("first", "second", "second_cpu")
+        }
+        for tool, runs in res.items():
+            first = median([r["first"] for r in runs])
+            second = median([r["second"] for r in runs])
+            cpu = median([r["second_cpu"] for r in runs])
+            row = [
+                label,
+                tool,
+                f"{first * 1e3:.1f}",
+                f"{first / ref['first']:.2f}×",
+                f"{second * 1e3:.2f}",
+                f"{second / ref['second']:.2f}×",
+                f"{cpu / ref['second_cpu']:.2f}×",
+            ]
+            if planes[tool]:
+                p = median([r["first"] for r in planes[tool]])
+                p_ref = median([r["first"] for r in planes["tifffile"]])
+                row += [f"{p * 1e3:.0f}", f"{p / p_ref:.2f}×"]
+            else:
+                row += ["-", "-"]
+            rows.append(row)
+    head = [
+        "file",
+        "tool",
+        "first open ms (imports incl.)",
+        "ratio",
+        "next opens ms",
+        "ratio",
+        "CPU ratio",
+        "fresh process, imported: open + one plane ms",
+        "ratio",
+    ]
+    return (
+        f"### Open latency, fresh processes; tifffile = TiffFile + series + level shapes; "
+        f"plane: tifffile+zarr; load {_load()}\n\n" + table(head, rows)
+    )
+
+
+def bench_write(quick: bool) -> str:
+    shapes = (
+        [(2000, 2000), (6000, 6000)] if quick else [(6000, 6000), (24000, 24000), (40000, 60000)]
+    )
+    folder = Path(tempfile.mkdtemp(prefix="imgio-bench-dask-", dir="/tmp"))
+    rows = []
+    try:
+        for kind in ("jpeg", "zstd", "zarr"):
+            for shape in shapes:
+                spec = {
+                    "case": "write",
+                    "kind": kind,
+                    "shape": list(shape),
+                    "out": str(folder / "w"),
+                }
+                r = run_child(MODULE, spec, timeout=3600)
+                for p in folder.iterdir():
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+                if "error" in r:
+                    rows.append(
+                        [kind, f"{shape[0]:,} × {shape[1]:,}", "failed", "-", r["error"][:60]]
+                    )
+                    continue
+                rows.append(
+                    [
+                        kind,
+                        f"{shape[0]:,} × {shape[1]:,}",
+                        f"{r['seconds']:.1f}",
+                        f"{r['cpu']:.1f}",
+                        fmt_mb(r["peak"]),
+                    ]
+                )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return (
+        f"### Streaming write of a lazily generated RGB image (dask chunks {CHUNK}²), "
+        f"pyramidal, default settings; load {_load()}\n\n"
+        + table(["output", "size", "wall s", "CPU s", "peak RSS MiB"], rows)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m " + MODULE, description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", action="append", choices=["reads", "open", "write"])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        spec = json.loads(args.child)
+        CHILDREN[spec["case"]](spec)
+        return 0
+    wanted = args.only or ["reads", "open", "write"]
+    say(f"## Dask DataArray, open and write-memory benchmarks (issue 11)\n\n{machine_line()}\n")
+    if "reads" in wanted:
+        say(bench_reads(args.quick) + "\n")
+    if "open" in wanted:
+        say(bench_open(args.quick) + "\n")
+    if "write" in wanted:
+        say(bench_write(args.quick) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

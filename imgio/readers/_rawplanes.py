@@ -1,0 +1,249 @@
+"""Array source over uncompressed planes at known byte offsets (LIF memory blocks, ND2 frames).
+
+A plane is ``rows`` rows ``row_stride`` bytes apart; each row holds the C-ordered
+samples of the remaining plane dims (``X`` and, for RGB or interleaved channels,
+``C``/``S``). A region read fetches only the rows it covers of only the planes it
+covers: byte ranges through :class:`~imgio._location.Location`, so the same code reads
+local files (``preadv`` straight into the output when rows are not padded) and remote
+URLs (one concurrent batch of ranges), and the source pickles to its layout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._location import Location
+from .._threads import map_threaded
+from ..errors import CorruptFileError
+from .base import STATS
+
+__all__ = ["RawPlaneSource", "band_rows"]
+
+#: target bytes of one native chunk along the row dim (huge planes read in bands)
+BAND_BYTES = 8 << 20
+#: local reads smaller than this run on the calling thread (page-cache copies gain
+#: nothing from the decode pool and a loaded machine makes thread hand-offs costly)
+SERIAL_BYTES = 16 << 20
+#: planes smaller than this are read in file order and copied when the output is strided
+SMALL_PLANE = 1 << 20
+
+
+def band_rows(rows: int, row_bytes: int) -> int:
+    """Rows per native chunk: the whole plane unless it is larger than :data:`BAND_BYTES`."""
+    return max(1, min(rows, BAND_BYTES // max(1, row_bytes)))
+
+
+class RawPlaneSource:
+    """One scene of raw planes: ``dims`` = plane dims + (row dim, in-row dims).
+
+    ``read_into`` also fills a non-contiguous (transposed) output (``strided_out``).
+
+    ``offsets`` holds the byte offset of every plane (shape of the plane dims, C
+    order), or ``(first, step)`` for planes stored back to back; a negative offset is a
+    plane the file does not store (read as zeros).
+    ``labels`` name each plane in error messages (``"frame 12"``).
+    """
+
+    def __init__(
+        self,
+        *,
+        location: Location,
+        dims: str,
+        shape: Sequence[int],
+        dtype: np.dtype[Any],
+        n_plane_dims: int,
+        offsets: np.ndarray[Any, Any] | tuple[int, int],
+        row_stride: int,
+        reverse_last: bool = False,
+        token: str,
+        where: str,
+        labels: Sequence[str] | None = None,
+    ) -> None:
+        self.location = location
+        self.dims = dims
+        self.shape = tuple(int(n) for n in shape)
+        self.dtype = np.dtype(dtype)
+        self.n_plane_dims = n_plane_dims
+        # (first offset, step): planes stored back to back, rebuilt after unpickling
+        self._regular = offsets if isinstance(offsets, tuple) else None
+        self.offsets = self._offsets(offsets)
+        self.row_stride = int(row_stride)
+        self.reverse_last = reverse_last  # BGR stored, RGB presented
+        self.token = token
+        self.where = where
+        self.labels = list(labels) if labels is not None else None
+        self.strided_out = True
+        self._in_row = self.shape[n_plane_dims + 1 :]
+        self.row_bytes = math.prod(self._in_row) * self.dtype.itemsize
+        if self.row_stride < self.row_bytes:
+            raise CorruptFileError(
+                f"{where}: rows of {self.row_bytes} bytes cannot be {self.row_stride} bytes apart"
+            )
+        rows = self.shape[n_plane_dims]
+        self.chunks = (
+            (1,) * n_plane_dims + (band_rows(rows, self.row_stride),) + tuple(self._in_row)
+        )
+
+    def _offsets(self, offsets: np.ndarray[Any, Any] | tuple[int, int]) -> np.ndarray[Any, Any]:
+        plane_shape = self.shape[: self.n_plane_dims]
+        if isinstance(offsets, tuple):
+            first, step = offsets
+            flat = first + np.arange(math.prod(plane_shape), dtype=np.int64) * step
+            return flat.reshape(plane_shape)
+        return np.asarray(offsets, dtype=np.int64).reshape(plane_shape)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self._regular is not None:  # a graph carries two ints, not one per plane
+            del state["offsets"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._regular is not None:
+            self.offsets = self._offsets(self._regular)
+
+    @property
+    def plane_nbytes(self) -> int:
+        """Bytes one whole plane occupies in the file (the last row unpadded)."""
+        rows = self.shape[self.n_plane_dims]
+        return (rows - 1) * self.row_stride + self.row_bytes if rows else 0
+
+    def __repr__(self) -> str:
+        return f"<RawPlaneSource {self.where} dims={self.dims} shape={self.shape}>"
+
+    def _label(self, flat: int) -> str:
+        if self.labels is not None:
+            return self.labels[flat]
+        return f"plane {flat}"
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
+        out = np.empty(tuple(k.stop - k.start for k in key), dtype=self.dtype)
+        self.read_into(key, out)
+        return out
+
+    def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
+        """Read the rows of the planes covering ``key`` straight into ``out``."""
+        n = self.n_plane_dims
+        r0, r1 = key[n].start, key[n].stop
+        in_row_key = key[n + 1 :]
+        nbytes = (r1 - r0 - 1) * self.row_stride + self.row_bytes if r1 > r0 else 0
+        offsets = self.offsets[tuple(key[:n])].reshape(-1)
+        if nbytes == 0 or offsets.size == 0:
+            return True
+        sub_shape = tuple(k.stop - k.start for k in key[:n])
+        firsts = tuple(k.start for k in key[:n])
+
+        def flat_of(a: int) -> int:
+            """Index in the whole plane grid of the ``a``-th plane of this read (for messages)."""
+            if not n:
+                return 0
+            at = np.unravel_index(a, sub_shape)
+            return int(
+                np.ravel_multi_index(
+                    tuple(int(i) + f for i, f in zip(at, firsts, strict=True)), self.shape[:n]
+                )
+            )
+
+        contiguous = out.flags.c_contiguous
+        if not contiguous and nbytes < SMALL_PLANE:
+            # many small planes into a transposed output: read them in file order (few
+            # large reads) into a buffer, then one strided copy beats a read per plane
+            buffer = np.empty(out.shape, dtype=out.dtype)
+            self.read_into(key, buffer)
+            out[...] = buffer
+            return True
+        if contiguous:
+            planes_out = out.reshape((len(offsets), *out.shape[n:]))
+        else:  # a transposed view of the caller's array: one view per plane, C order
+            views = [out[i] for i in np.ndindex(*out.shape[:n])]
+        whole_rows = all(
+            k.start == 0 and k.stop == s for k, s in zip(in_row_key, self._in_row, strict=True)
+        )
+        direct = whole_rows and self.row_stride == self.row_bytes and not self.reverse_last
+        if not contiguous:
+            direct = direct and all(v.flags.c_contiguous for v in views)
+        whole_planes = direct and contiguous and r0 == 0 and r1 == self.shape[n]
+        runs = _runs(offsets, nbytes if whole_planes else -1)
+        self._check_extent(offsets, flat_of, r0 * self.row_stride, nbytes)
+        start = r0 * self.row_stride
+        fetched: dict[int, bytes] = {}
+        if not self.location.is_local:
+            ranges = [(int(offsets[a]) + start, (b - a) * nbytes) for a, b in runs]
+            datas = self._guarded(lambda: self.location.read_ranges(ranges), flat_of(0))
+            fetched = {a: d for (a, _), d in zip(runs, datas, strict=True)}
+
+        def run(job: tuple[int, int]) -> int:
+            a, b = job
+            dst = planes_out[a:b] if contiguous else views[a][np.newaxis]
+            offset, flat = int(offsets[a]), flat_of(a)
+            data = fetched.get(a)
+            if direct:
+                flat_bytes: Any = dst.reshape(-1).view(np.uint8)
+                if data is None:
+                    buf = memoryview(flat_bytes)
+                    self._guarded(lambda: self.location.read_into(offset + start, buf), flat)
+                else:
+                    flat_bytes[:] = np.frombuffer(data, np.uint8)
+            else:
+                if data is None:
+                    data = self._guarded(
+                        lambda: self.location.read_range(offset + start, nbytes), flat
+                    )
+                self._place(dst[0], data, r1 - r0, in_row_key)
+            return (b - a) * nbytes
+
+        for a in np.flatnonzero(offsets < 0).tolist():  # planes the file does not store
+            (planes_out[a] if contiguous else views[a])[...] = 0
+        jobs = [(a, b) for a, b in runs if offsets[a] >= 0]
+        total = sum(b - a for a, b in jobs) * nbytes
+        serial = self.location.is_local and total < SERIAL_BYTES
+        if self.location.is_local and not serial:  # long runs in pieces, for the pool
+            step = max(1, BAND_BYTES // nbytes)
+            jobs = [(i, min(i + step, b)) for a, b in jobs for i in range(a, b, step)]
+        done = sum(map(run, jobs) if serial else map_threaded(run, jobs))
+        STATS.add(int((offsets >= 0).sum()), done)
+        return True
+
+    def _place(
+        self, dst: np.ndarray[Any, Any], data: bytes, rows: int, in_row_key: tuple[slice, ...]
+    ) -> None:
+        padded = np.frombuffer(data + bytes(self.row_stride - self.row_bytes), np.uint8)
+        block = padded.reshape(rows, self.row_stride)[:, : self.row_bytes]
+        arr = block.view(self.dtype).reshape((rows, *self._in_row))
+        if self.reverse_last:
+            arr = arr[..., ::-1]
+        dst[...] = arr[(slice(None), *in_row_key)]
+
+    def _guarded(self, read: Any, flat: int) -> Any:
+        try:
+            return read()
+        except CorruptFileError as exc:
+            why = str(exc).removeprefix(f"{self.location.url}: ")
+            raise CorruptFileError(f"{self.where}, {self._label(flat)}: {why}") from exc
+
+    def _check_extent(
+        self, offsets: np.ndarray[Any, Any], flat_of: Any, start: int, nbytes: int
+    ) -> None:
+        """Planes that would end past the end of the file are an error, before any read."""
+        size = self.location.size
+        beyond = np.flatnonzero((offsets >= 0) & (offsets + start + nbytes > size))
+        if beyond.size:
+            i = int(beyond[0])
+            raise CorruptFileError(
+                f"{self.where}, {self._label(flat_of(i))}: expected {nbytes} bytes at "
+                f"offset {int(offsets[i]) + start}, file ends at {size}"
+            )
+
+
+def _runs(offsets: np.ndarray[Any, Any], plane_bytes: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` runs of planes stored back to back (``plane_bytes`` < 0: none)."""
+    if plane_bytes < 0 or len(offsets) < 2:
+        return [(i, i + 1) for i in range(len(offsets))]
+    cut = np.flatnonzero((np.diff(offsets) != plane_bytes) | (offsets[1:] < 0) | (offsets[:-1] < 0))
+    bounds = [0, *(cut + 1).tolist(), len(offsets)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))

@@ -1,0 +1,174 @@
+"""What imgio takes from a CZI's XML metadata: channels, colours, scaling, scenes, time.
+
+Read leniently: a value that is missing or malformed is dropped (with an
+:class:`~imgio.ImgioWarning` when it was present but unreadable), never fatal.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+from ...errors import ImgioWarning
+
+__all__ = ["CziMeta", "parse_meta", "parse_timestamps"]
+
+
+@dataclass
+class CziMeta:
+    channel_names: list[str] = field(default_factory=list)
+    channel_colors: list[int | None] = field(default_factory=list)  # packed RGBA
+    scaling_um: dict[str, float] = field(default_factory=dict)  # X/Y/Z in µm
+    scene_names: dict[int, str] = field(default_factory=dict)
+    time_offsets: list[float] = field(default_factory=list)  # seconds
+    timestamps_attachment: bool = False
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(node: ET.Element | None, *path: str) -> ET.Element | None:
+    for name in path:
+        if node is None:
+            return None
+        node = next((c for c in node if _local(c.tag) == name), None)
+    return node
+
+
+def _children(node: ET.Element | None, name: str) -> list[ET.Element]:
+    return [] if node is None else [c for c in node if _local(c.tag) == name]
+
+
+def color_from_argb(text: str | None) -> int | None:
+    """ZEN's ``#AARRGGBB`` (or ``#RRGGBB``) as OME's packed RGBA int; None if unreadable."""
+    if not text:
+        return None
+    value = text.strip().lstrip("#")
+    try:
+        if len(value) == 8:
+            a, r, g, b = (int(value[i : i + 2], 16) for i in range(0, 8, 2))
+        elif len(value) == 6:
+            a, (r, g, b) = 255, (int(value[i : i + 2], 16) for i in range(0, 6, 2))
+        else:
+            return None
+    except ValueError:
+        return None
+    if a == 0:  # ZEN writes #00FFFFFF for "no colour"
+        return None
+    return (r << 24) | (g << 16) | (b << 8) | 255
+
+
+def _section(xml: bytes, tag: str, start: int = 0) -> tuple[bytes, int] | None:
+    """The bytes of the first ``<tag>...</tag>`` at or after ``start``, and its end."""
+    i = xml.find(f"<{tag}>".encode(), start)
+    j = xml.find(f"</{tag}>".encode(), i) if i >= 0 else -1
+    return (xml[i : j + len(tag) + 3], j + len(tag) + 3) if j >= 0 else None
+
+
+def _light_root(xml: bytes) -> ET.Element:
+    """Parse only the sections read here (ZEN documents run to megabytes of settings).
+
+    ``Information/Image/Dimensions``, then the ``Scaling`` and ``DisplaySetting`` that
+    follow ``Information`` (an ``Experiment`` block before it has its own ``Scaling``).
+    Documents laid out otherwise are parsed whole.
+    """
+    info = _section(xml, "Information")
+    if info is not None:
+        image = _section(info[0], "Image")
+        dims = _section(image[0], "Dimensions") if image else None
+        scaling = _section(xml, "Scaling", info[1])
+        display = _section(xml, "DisplaySetting", info[1])
+        if dims and scaling:
+            light = (
+                b"<Metadata><Information><Image>"
+                + dims[0]
+                + b"</Image></Information>"
+                + scaling[0]
+                + (display[0] if display else b"")
+                + b"</Metadata>"
+            )
+            return ET.fromstring(light)
+    return ET.fromstring(xml)
+
+
+def parse_meta(xml: bytes, where: str) -> CziMeta:
+    """Parse the metadata XML document (an empty or broken document gives empty metadata)."""
+    meta = CziMeta()
+    if not xml.strip():
+        return meta
+    try:
+        root = _light_root(xml)
+    except ET.ParseError as exc:
+        warnings.warn(
+            f"{where}: the metadata XML is not well formed ({exc}); channel names, colours "
+            "and pixel sizes are unknown",
+            ImgioWarning,
+            stacklevel=4,
+        )
+        return meta
+    md = _child(root, "Metadata") if _local(root.tag) == "ImageDocument" else root
+    dims = _child(md, "Information", "Image", "Dimensions")
+    display = {
+        ch.get("Id"): ch
+        for ch in _children(_child(md, "DisplaySetting", "Channels"), "Channel")
+        if ch.get("Id")
+    }
+    display_list = _children(_child(md, "DisplaySetting", "Channels"), "Channel")
+    for i, ch in enumerate(_children(_child(dims, "Channels"), "Channel")):
+        fluor = _child(ch, "Fluor")
+        name = ch.get("Name") or (fluor.text if fluor is not None else "")
+        meta.channel_names.append((name or "").strip())
+        shown = display.get(ch.get("Id")) or (display_list[i] if i < len(display_list) else None)
+        color = _child(ch, "Color")
+        if color is None or not (color.text or "").strip():
+            color = _child(shown, "Color")
+        meta.channel_colors.append(color_from_argb(color.text if color is not None else None))
+    for dist in _children(_child(md, "Scaling", "Items"), "Distance"):
+        axis, value = dist.get("Id"), _child(dist, "Value")
+        if axis not in ("X", "Y", "Z") or value is None:
+            continue
+        try:
+            metres = float((value.text or "").strip())
+        except ValueError:
+            warnings.warn(
+                f"{where}: unreadable {axis} scaling {value.text!r}; ignored",
+                ImgioWarning,
+                stacklevel=4,
+            )
+            continue
+        if metres > 0 and metres < 1:  # metres per pixel; 0 means unknown
+            meta.scaling_um[axis] = metres * 1e6
+    for scene in _children(_child(dims, "S", "Scenes"), "Scene"):
+        try:
+            meta.scene_names[int(scene.get("Index", ""))] = scene.get("Name") or ""
+        except ValueError:
+            continue
+    positions = _child(dims, "T", "Positions")
+    offsets = _child(positions, "List", "Offsets")
+    if offsets is not None and offsets.text:
+        try:
+            meta.time_offsets = [float(v) for v in offsets.text.split()]
+        except ValueError:
+            meta.time_offsets = []
+    meta.timestamps_attachment = _child(positions, "BinaryList") is not None
+    return meta
+
+
+def parse_timestamps(data: bytes) -> list[float]:
+    """The ``CZTIMS`` attachment: a size, a count, then float64 seconds."""
+    if len(data) < 8:
+        return []
+    _size, count = struct.unpack_from("<ii", data, 0)
+    count = max(0, min(count, (len(data) - 8) // 8))
+    return list(struct.unpack_from(f"<{count}d", data, 8))
+
+
+def time_interval(times: list[float]) -> float | None:
+    """The mean step of increasing time points, in seconds (None when unknown)."""
+    if len(times) < 2:
+        return None
+    step = (times[-1] - times[0]) / (len(times) - 1)
+    return step if step > 0 else None
