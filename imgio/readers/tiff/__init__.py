@@ -410,8 +410,8 @@ def _mark_associated(tif: Any, series: list[Any], infos: list[SceneInfo]) -> lis
             y, x = base.pixel_sizes.Y, base.pixel_sizes.X
             sizes = PhysicalPixelSizes(
                 None,
-                y * bsize["Y"] / size["Y"] if y else None,
-                x * bsize["X"] / size["X"] if x else None,
+                y * bsize["Y"] / size["Y"] if y and size["Y"] else None,  # empty: no size
+                x * bsize["X"] / size["X"] if x and size["X"] else None,
             )
         out.append(dataclasses.replace(info, associated=name, pixel_sizes=sizes))
     return out
