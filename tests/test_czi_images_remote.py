@@ -9,7 +9,7 @@ import imagecodecs
 import numpy as np
 import pytest
 from czi_writer import Sub, metadata_xml, write_czi
-from imgio._loopback import RangeHTTPServer
+from _servers import RangeHTTPServer
 from PIL import Image as PILImage
 
 import imgio

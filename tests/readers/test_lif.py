@@ -168,7 +168,7 @@ def test_info_cli(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_http_reads_byte_ranges() -> None:
     """Remote LIF: the structure once, then exactly the bytes of the planes read."""
-    from imgio._loopback import RangeHTTPServer
+    from _servers import RangeHTTPServer
 
     local = imgio.Image(TILESCAN, reconstruct_mosaic=False)
     with RangeHTTPServer(TILESCAN.parent) as http:

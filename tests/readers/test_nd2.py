@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import tifffile
 import zarr
-from imgio._loopback import RangeHTTPServer
+from _servers import RangeHTTPServer
 from samples import DATA, array_sha256, to_axes
 from test_lif import entries
 

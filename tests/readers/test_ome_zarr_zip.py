@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from imgio._loopback import RangeHTTPServer
+from _servers import RangeHTTPServer
 
 import imgio
 
