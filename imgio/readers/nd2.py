@@ -18,22 +18,26 @@ import os
 import struct
 import threading
 import warnings
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from .._limits import check_geometry
 from .._location import Location
 from .._threads import map_threaded
 from ..dims import PhysicalPixelSizes
-from ..errors import CorruptFileError, SelectionError, UnsupportedFormatError, require
+from ..errors import CorruptFileError, ImgioError, SelectionError, UnsupportedFormatError, require
 from ._rawplanes import RawPlaneSource, band_rows
 from .base import STATS, ArraySource, Reader, SceneInfo
 
 __all__ = ["Nd2Reader"]
 
 MAGIC = (b"\xda\xce\xbe\x0a", b"\x00\x00\x00\x0cjP  ")
+_MIN_FRAME_BYTES = 64  # smallest file footprint of one frame (its chunk header alone)
 _PARSE_ERRORS = (
+    zlib.error,  # compressed metadata (nd2's CLX-lite variants) with a broken stream
     ValueError,
     KeyError,
     IndexError,
@@ -74,6 +78,8 @@ class Nd2Reader(Reader):
                     self._parse(f)
                 finally:
                     f.close()
+        except ImgioError:
+            raise
         except _PARSE_ERRORS as exc:
             raise CorruptFileError(f"{location.url}: corrupted ND2 structure: {exc}") from exc
         finally:
@@ -94,6 +100,13 @@ class Nd2Reader(Reader):
         # seq index of every (P, loops...) combination; the loop sizes come from the
         # experiment, so a damaged one must not make us allocate for frames never stored
         stored = int(f.attributes.sequenceCount or 0)
+        # every stored frame takes at least a chunk header in the file: a count beyond
+        # what the file's bytes can hold is a damaged header, not frames to index
+        if stored > max(1, self.location.size // _MIN_FRAME_BYTES):
+            raise CorruptFileError(
+                f"{self.location.url}: the header declares {stored} frames, more than "
+                f"{self.location.size} bytes can hold"
+            )
         if math.prod(sizes[d] for d in loops) > 16 * stored + 1024:
             raise CorruptFileError(
                 f"{self.location.url}: the experiment loops {[(d, sizes[d]) for d in loops]} "
@@ -109,6 +122,15 @@ class Nd2Reader(Reader):
         else:
             seq = seq[np.newaxis] if loops else seq.reshape(1)
         self._seq = seq.reshape((self._n_pos, *[sizes[d] for d in self._loop_dims]))
+        frame_bytes = math.prod(self._frame_shape) * self._dtype.itemsize
+        shape = (*self._seq.shape, *self._frame_shape)
+        chunks = (1,) * self._seq.ndim + self._frame_shape
+        check_geometry(self.location.url, shape, chunks, self._dtype.itemsize)
+        if not f.attributes.compressionType and frame_bytes > self.location.size:
+            raise CorruptFileError(
+                f"{self.location.url}: one uncompressed frame {self._frame_shape} of "
+                f"{self._dtype} needs {frame_bytes} bytes, the file has {self.location.size}"
+            )
         self._raw = _raw_layout(f, self._frame_shape, self._dtype)
         names = [m.channel.name for m in f.metadata.channels] if f.metadata.channels else []
         colors = [_rgba(m.channel.color) for m in f.metadata.channels or []]
@@ -149,6 +171,8 @@ class Nd2Reader(Reader):
         try:
             with nd2.ND2File(target) as f:
                 return dict(f.text_info)
+        except ImgioError:
+            raise
         except _PARSE_ERRORS as exc:
             raise CorruptFileError(f"{self.location.url}: unreadable ND2 text info: {exc}") from exc
         finally:

@@ -1,0 +1,104 @@
+"""ND2 byte-flip mutants found by ``benchmarks.fuzz`` (fixed after the fuzz run).
+
+Each case is the sample with the recorded bytes changed. Before the fix, the first
+declared 14 million channels per frame (opening took 0.3 s, then ``Image.data`` tried
+to allocate 4.6 TiB), the others let ``zlib.error`` escape from nd2's metadata parser.
+Opening and reading must now raise an imgio error, quickly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from samples import DATA
+
+import imgio
+
+# (sample, what escaped before, [(offset, new byte), ...])
+MUTANTS = [
+    (
+        "arcadia-example-zstack.nd2",
+        "hang",
+        [
+            (73217, 152),
+            (120820, 175),
+            (150748, 26),
+            (151301, 176),
+            (199495, 233),
+            (448237, 245),
+            (449276, 2),
+            (495952, 151),
+            (563495, 148),
+            (597584, 215),
+        ],
+    ),
+    (
+        "arcadia-example-multichannel.nd2",
+        "zlib",
+        [(68241, 176), (155220, 120), (331910, 110), (712454, 0)],
+    ),
+    (
+        "arcadia-example-timelapse.nd2",
+        "zlib",
+        [
+            (40372, 12),
+            (44487, 14),
+            (114027, 159),
+            (176724, 251),
+            (192010, 133),
+            (282130, 208),
+            (387415, 239),
+            (496969, 185),
+            (590406, 86),
+            (597387, 71),
+            (765013, 78),
+        ],
+    ),
+    (
+        "arcadia-example-timelapse.nd2",
+        "zlib",
+        [
+            (8435, 185),
+            (17050, 62),
+            (53137, 195),
+            (92039, 198),
+            (215804, 68),
+            (240860, 113),
+            (310942, 92),
+            (436093, 128),
+            (610051, 80),
+            (695609, 136),
+            (699241, 131),
+            (714543, 156),
+            (789659, 141),
+            (816210, 197),
+        ],
+    ),
+]
+
+
+def _mutant(src: Path, flips: list[tuple[int, int]], out: Path) -> Path:
+    data = bytearray(src.read_bytes())
+    for offset, value in flips:
+        data[offset] = value
+    out.write_bytes(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize(("name", "before", "flips"), MUTANTS, ids=lambda v: str(v)[:24])
+def test_nd2_mutant_gives_an_imgio_error(
+    name: str,
+    before: str,
+    flips: list[tuple[int, int]],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    src = DATA / name
+    if not src.is_file():
+        src = request.getfixturevalue("shared_samples") / "nd2" / name
+    path = _mutant(src, flips, tmp_path / name)
+    with pytest.raises(imgio.ImgioError, match="nd2|ND2|frame|chunk"):
+        img = imgio.Image(path)
+        assert img.metadata is not None
+        assert img.data.size >= 0
