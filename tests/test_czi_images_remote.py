@@ -8,8 +8,8 @@ from typing import Any
 import imagecodecs
 import numpy as np
 import pytest
-from czi_writer import Sub, metadata_xml, write_czi
 from _servers import RangeHTTPServer
+from czi_writer import Sub, metadata_xml, write_czi
 from PIL import Image as PILImage
 
 import imgio

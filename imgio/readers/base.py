@@ -120,6 +120,19 @@ class Reader(ABC):
     def scenes(self) -> Sequence[SceneInfo]:
         """Every scene: name, dims, level shapes, dtype, channels, µm sizes."""
 
+    def check_scene_level(self, scene: int, level: int = 0) -> None:
+        """Raise :class:`~imgio.errors.SelectionError` unless ``(scene, level)`` exists."""
+        from ..errors import SelectionError
+
+        infos = self.scenes()
+        if not 0 <= scene < len(infos):
+            raise SelectionError(f"scene {scene} out of range (0..{len(infos) - 1})")
+        if not 0 <= level < infos[scene].n_levels:
+            raise SelectionError(
+                f"level {level} out of range for scene {infos[scene].name!r} "
+                f"(0..{infos[scene].n_levels - 1})"
+            )
+
     @abstractmethod
     def source(self, scene: int, level: int = 0) -> ArraySource:
         """The array source of one scene and level."""

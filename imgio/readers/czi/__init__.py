@@ -28,7 +28,7 @@ import numpy as np
 
 from ..._location import Location
 from ...dims import PhysicalPixelSizes
-from ...errors import CorruptFileError, ImgioWarning, SelectionError, UnsupportedFormatError
+from ...errors import CorruptFileError, ImgioWarning, UnsupportedFormatError
 from ..base import Reader, SceneInfo
 from ._format import (
     COMPRESSIONS,
@@ -175,22 +175,12 @@ class CziReader(Reader):
         )
 
     def mosaic_tile_positions(self, scene: int) -> Sequence[tuple[int, int]] | None:
-        self._check(scene, 0)
+        self.check_scene_level(scene, 0)
         return self._layouts[scene].tile_positions
 
     # ------------------------------------------------------------------ pixels
-    def _check(self, scene: int, level: int) -> None:
-        infos = self.scenes()
-        if not 0 <= scene < len(infos):
-            raise SelectionError(f"scene {scene} out of range (0..{len(infos) - 1})")
-        if not 0 <= level < infos[scene].n_levels:
-            raise SelectionError(
-                f"level {level} out of range for scene {infos[scene].name!r} "
-                f"(0..{infos[scene].n_levels - 1})"
-            )
-
     def source(self, scene: int, level: int = 0) -> CziSource:
-        self._check(scene, level)
+        self.check_scene_level(scene, level)
         with self._lock:
             src = self._sources.get((scene, level))
             if src is None:

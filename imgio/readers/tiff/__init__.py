@@ -25,7 +25,6 @@ from ...errors import (
     CorruptFileError,
     ImgioError,
     ImgioWarning,
-    SelectionError,
     UnsupportedFormatError,
 )
 from .._empty import EmptySource, empty_dims
@@ -340,14 +339,8 @@ class TiffReader(Reader):
 
     # ------------------------------------------------------------------ pixels
     def source(self, scene: int, level: int = 0) -> TiffSource:
+        self.check_scene_level(scene, level)
         infos = self.scenes()
-        if not 0 <= scene < len(infos):
-            raise SelectionError(f"scene {scene} out of range (0..{len(infos) - 1})")
-        if not 0 <= level < infos[scene].n_levels:
-            raise SelectionError(
-                f"level {level} out of range for scene {infos[scene].name!r} "
-                f"(0..{infos[scene].n_levels - 1})"
-            )
         if scene in self._empty:
             return self._empty[scene]  # type: ignore[return-value]
         key = (scene, level)
