@@ -84,7 +84,6 @@ class Reordered:
             inner = out.reshape(tuple(s.stop - s.start for s in native))
         return bool(fill(tuple(native), inner))
 
-
     def raw_tile(self, index: tuple[int, ...], format: str = "jpeg") -> bytes | None:
         """The source's stored bytes of one chunk (presented chunk ``index``), if it has them."""
         raw = getattr(self.src, "raw_tile", None)

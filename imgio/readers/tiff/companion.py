@@ -180,9 +180,7 @@ class CompanionReader(Reader):
         byteorders = set()
         key_info: tuple[int, int, Any] | None = None
         for name in files:
-            loc = referenced(
-                self.location, name, allow_external=self._allow_external, where=where
-            )
+            loc = referenced(self.location, name, allow_external=self._allow_external, where=where)
             if not loc.exists():
                 raise MissingFileError(
                     f"{where}: TiffData names {name!r}, which is not beside the companion"
