@@ -43,7 +43,8 @@ from fuzzing import mutate_text, mutate_zarr  # noqa: E402
 from fuzzing.exercise import OUTCOMES, classify, exercise, watch_opens  # noqa: E402
 from fuzzing.seeds import write_secret  # noqa: E402
 
-SHARED_BAD = ROOT.parent.parent / "shared" / "samples" / "bad"
+# the shared samples beside the checkout (as tests/samples.py finds them), or $IMGIO_SAMPLES
+SHARED_BAD = Path(os.environ.get("IMGIO_SAMPLES", ROOT.parent / "shared" / "samples")) / "bad"
 
 
 def _copy(seed: Path, dest: Path) -> Path:
