@@ -38,6 +38,7 @@ MAGIC = (b"\xda\xce\xbe\x0a", b"\x00\x00\x00\x0cjP  ")
 _MIN_FRAME_BYTES = 64  # smallest file footprint of one frame (its chunk header alone)
 _PARSE_ERRORS = (
     zlib.error,  # compressed metadata (nd2's CLX-lite variants) with a broken stream
+    OverflowError,  # a CLX-lite length beyond any index
     ValueError,
     KeyError,
     IndexError,
