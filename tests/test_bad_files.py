@@ -319,3 +319,11 @@ def test_unwritable_target_is_a_write_error_naming_it() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert not Path(target).exists()
+
+
+def test_unwritable_sink_target_is_a_write_error_naming_it() -> None:
+    """``imgio.create`` (the incremental OME-Zarr sink) refuses the same way as ``write``."""
+    target = "/proc/imgio-sink-test.ome.zarr"
+    with pytest.raises(imgio.WriteError, match="imgio-sink-test.ome.zarr") as info:
+        imgio.create(target, shape=(8, 8), dims="YX", dtype="uint8")
+    assert isinstance(info.value, OSError) and info.value.errno is not None

@@ -112,6 +112,15 @@ def publish(partial: Path, target: Path) -> None:
         os.replace(partial, target)
 
 
+def write_error(exc: OSError, target: str | os.PathLike[str]) -> OSError:
+    """``exc`` as a :class:`WriteError` naming ``target`` (imgio errors pass unchanged)."""
+    if isinstance(exc, ImgioError):
+        return exc
+    err = WriteError(exc.errno, f"cannot write {str(target)!r}: {exc}")
+    err.__cause__ = exc
+    return err
+
+
 @contextmanager
 def atomic_target(target: str | os.PathLike[str], *, overwrite: bool) -> Iterator[Path]:
     """Yield a partial path to write; rename it to ``target`` when the block succeeds.
@@ -136,9 +145,7 @@ def atomic_target(target: str | os.PathLike[str], *, overwrite: bool) -> Iterato
         publish(partial, target)
     except OSError as exc:
         remove(partial)
-        if isinstance(exc, ImgioError):
-            raise
-        raise WriteError(exc.errno, f"cannot write {str(target)!r}: {exc}") from exc
+        raise write_error(exc, target) from exc
     except BaseException:
         remove(partial)
         raise

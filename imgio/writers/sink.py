@@ -38,7 +38,7 @@ from ..errors import ImgioError, SelectionError
 from ._input import SizesArg, pixel_sizes_arg
 from ._ngff_attrs import write_image_attrs
 from ._pyramid import check_method, level_count
-from ._target import check_target, partial_name, publish, remove
+from ._target import check_target, partial_name, publish, remove, write_error
 from ._zarr_levels import build_levels, chunk_shape, create_level, open_root
 
 __all__ = ["ZarrSink", "create"]
@@ -232,7 +232,10 @@ class ZarrSink:
         partial, target = Path(s["partial"]), Path(s["target"])
         remove(partial / ".imgio-locks")
         check_target(target, overwrite=s["overwrite"])
-        publish(partial, target)
+        try:
+            publish(partial, target)
+        except OSError as exc:
+            raise write_error(exc, target) from exc
         self.closed = True
         return target
 
@@ -350,7 +353,12 @@ def create(
         partial = root_store = remote.root_store()
     else:
         partial = partial_name(target)
-    root = open_root(partial, ngff_version)
+    try:
+        root = open_root(partial, ngff_version)
+    except OSError as exc:
+        if remote is None:
+            remove(partial)
+        raise write_error(exc, target if remote is None else remote.target.url) from exc
     try:
         level0 = create_level(
             root,
@@ -366,11 +374,13 @@ def create(
         )
         if remote is None:
             os.makedirs(partial / ".imgio-locks")
-    except BaseException:
+    except BaseException as exc:
         if remote is not None:
             remote.abort()
         else:
             remove(partial)
+        if isinstance(exc, OSError):
+            raise write_error(exc, target if remote is None else remote.target.url) from exc
         raise
     grid = level0.shards or level0.chunks
     state = {
