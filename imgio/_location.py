@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import posixpath
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -62,8 +63,6 @@ class Location:
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
-        self._fd: int | None = None
-        self._pid = os.getpid()
         self._fs: Any = None
         self._fs_path: str | None = None
         self._local = threading.local()
@@ -220,16 +219,22 @@ class Location:
         return f"{self.url}:{stamp}"
 
     # reading
-    def _descriptor(self) -> int:
-        if self._fd is None or self._pid != os.getpid():
-            with self._lock:
-                if self._fd is None or self._pid != os.getpid():
-                    try:
-                        self._fd = os.open(self.url, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-                    except FileNotFoundError as exc:
-                        raise MissingFileError(f"no such file: {self.url!r}") from exc
-                    self._pid = os.getpid()
-        return self._fd
+    @contextmanager
+    def _descriptor(self) -> Iterator[int]:
+        """A descriptor of the local file for one read call, closed after it.
+
+        No descriptor outlives a call: an open :class:`~imgio.Image` holds no file
+        handle between reads (as AICSImageIO users expect), and forked or pickled
+        copies never share one. Opening costs a few microseconds per call.
+        """
+        try:
+            fd = os.open(self.url, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError as exc:
+            raise MissingFileError(f"no such file: {self.url!r}") from exc
+        try:
+            yield fd
+        finally:
+            os.close(fd)
 
     def open(self) -> IO[bytes]:
         """A new seekable binary file object (for parsers such as tifffile)."""
@@ -256,7 +261,8 @@ class Location:
     def read_range(self, offset: int, nbytes: int, *, exact: bool = True) -> bytes:
         """Bytes ``[offset, offset + nbytes)``; with ``exact`` a short read is an error."""
         if self.is_local:
-            data = os.pread(self._descriptor(), nbytes, offset)
+            with self._descriptor() as fd:
+                data = os.pread(fd, nbytes, offset)
         else:
             data = bytes(self.fs.cat_file(self.fs_path, start=offset, end=offset + nbytes))
         if exact and len(data) != nbytes:
@@ -269,16 +275,16 @@ class Location:
     def read_into(self, offset: int, buffer: memoryview) -> None:
         """Fill ``buffer`` with the bytes at ``offset`` (zero copy for local files)."""
         if self.is_local:
-            fd = self._descriptor()
-            done = 0
-            while done < len(buffer):
-                n = os.preadv(fd, [buffer[done:]], offset + done)
-                if n <= 0:
-                    raise CorruptFileError(
-                        f"{self.url}: expected {len(buffer)} bytes at offset {offset}, "
-                        f"file ends at {offset + done}"
-                    )
-                done += n
+            with self._descriptor() as fd:
+                done = 0
+                while done < len(buffer):
+                    n = os.preadv(fd, [buffer[done:]], offset + done)
+                    if n <= 0:
+                        raise CorruptFileError(
+                            f"{self.url}: expected {len(buffer)} bytes at offset {offset}, "
+                            f"file ends at {offset + done}"
+                        )
+                    done += n
             return
         buffer[:] = self.read_range(offset, len(buffer))
 
@@ -287,8 +293,8 @@ class Location:
         if not ranges:
             return []
         if self.is_local:
-            fd = self._descriptor()
-            out = [os.pread(fd, n, o) if n > 0 else b"" for o, n in ranges]
+            with self._descriptor() as fd:
+                out = [os.pread(fd, n, o) if n > 0 else b"" for o, n in ranges]
         else:
             wanted = [(o, n) for o, n in ranges if n > 0]
             got = self.fs.cat_ranges(
@@ -314,18 +320,7 @@ class Location:
         return out
 
     def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-        self._fd = None
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
+        """Nothing to release: local reads open and close their descriptor per call."""
 
 
 def as_location(

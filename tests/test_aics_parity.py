@@ -233,6 +233,12 @@ def _handles(path: Path) -> list[str]:
 def test_no_handle_left_after_close_or_imread(tmp_path: Path) -> None:
     path = tmp_path / "own.ome.tif"
     tifffile.imwrite(path, CZYX, ome=True, metadata={"axes": "CZYX"})
+    img = imgio.Image(path)  # open, not closed: AICSImage holds no handle either
+    assert _handles(path) == []
+    np.testing.assert_array_equal(img.get_image_data("CZYX"), CZYX)
+    np.testing.assert_array_equal(img.xarray_dask_data.values[0, :, :], CZYX)
+    assert img.metadata and img.ome_metadata.images
+    assert _handles(path) == []
     with imgio.Image(path) as img:
         np.testing.assert_array_equal(img.get_image_data("CZYX"), CZYX)
     assert _handles(path) == []

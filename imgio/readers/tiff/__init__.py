@@ -7,12 +7,13 @@ pyramids), LSM, STK and every other series kind tifffile recognises.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -94,6 +95,27 @@ class TiffReader(Reader):
             self.close()
             raise CorruptFileError(f"{location.url}: the TIFF file holds no image series")
         self._token = location.token()
+        self._users = 0
+        self._release()
+
+    def _release(self) -> None:
+        """Close a local file between uses: an open reader holds no file handle."""
+        if self.location.is_local and not self._tif.filehandle.closed:
+            self._tif.filehandle.close()
+
+    @contextlib.contextmanager
+    def _file(self) -> Iterator[Any]:
+        """The ``TiffFile`` with its file open for the block (reopened, then closed again)."""
+        with self._lock:
+            if self._tif.filehandle.closed:
+                self._tif.filehandle.open()
+            self._users += 1
+            try:
+                yield self._tif
+            finally:
+                self._users -= 1
+                if self._users == 0:
+                    self._release()
 
     def _open_tif(self, **flags: Any) -> Any:
         import tifffile
@@ -142,14 +164,18 @@ class TiffReader(Reader):
 
     # ---------------------------------------------------------------- metadata
     def ome_xml(self) -> str | None:
-        if self._tif.is_ome:
-            return self._tif.pages.first.description or None
+        with self._file() as tif:
+            if tif.is_ome:
+                return tif.pages.first.description or None
         return None
 
     @property
     def metadata(self) -> Any:
         """Native metadata: OME-XML text, ImageJ dict, or the first page's description/tags."""
-        tif = self._tif
+        with self._file() as tif:
+            return self._native_metadata(tif)
+
+    def _native_metadata(self, tif: Any) -> Any:
         if tif.is_ome:
             return self.ome_xml()
         if tif.is_imagej:
@@ -235,6 +261,9 @@ class TiffReader(Reader):
         return _mark_associated(self._tif, self._series, out)
 
     def scenes(self) -> Sequence[SceneInfo]:
+        if "_scenes" not in self.__dict__:  # first call parses: needs the file
+            with self._file():
+                return self._scenes
         return self._scenes
 
     def _scene_info(self, index: int, series: Any, names: list[str]) -> SceneInfo:
@@ -350,7 +379,7 @@ class TiffReader(Reader):
                 series = self._series[scene]
                 native_level = self._level_maps[scene][level]
                 try:
-                    with _quiet_tifffile():
+                    with _quiet_tifffile(), self._file():
                         src = build_source(
                             self.location,
                             self._tif,
