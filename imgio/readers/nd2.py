@@ -39,6 +39,7 @@ _MIN_FRAME_BYTES = 64  # smallest file footprint of one frame (its chunk header 
 _PARSE_ERRORS = (
     zlib.error,  # compressed metadata (nd2's CLX-lite variants) with a broken stream
     OverflowError,  # a CLX-lite length beyond any index
+    NameError,  # nd2's metadata parser on some damaged channel records (UnboundLocalError)
     ValueError,
     KeyError,
     IndexError,

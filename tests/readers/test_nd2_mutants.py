@@ -18,6 +18,20 @@ import imgio
 # (sample, what escaped before, [(offset, new byte), ...])
 MUTANTS = [
     (
+        "arcadia-example-multichannel.nd2",
+        "unbound",
+        [
+            (9202, 15),
+            (56628, 40),
+            (97060, 96),
+            (242803, 188),
+            (326060, 23),
+            (500169, 56),
+            (656075, 195),
+            (802470, 142),
+        ],
+    ),
+    (
         "arcadia-example-zstack.nd2",
         "overflow",
         [
