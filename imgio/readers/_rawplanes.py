@@ -11,6 +11,7 @@ URLs (one concurrent batch of ranges), and the source pickles to its layout.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,21 @@ from .._threads import map_threaded
 from ..errors import CorruptFileError
 from .base import STATS
 
-__all__ = ["RawPlaneSource", "band_rows"]
+__all__ = ["PARSE_ERRORS", "RawPlaneSource", "band_rows"]
+
+# what the container libraries (liffile, nd2) raise on malformed files: LifFileError derives
+# from ValueError, ElementTree's ParseError from SyntaxError
+PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    KeyError,
+    IndexError,
+    OSError,
+    EOFError,
+    AttributeError,
+    TypeError,
+    SyntaxError,
+    struct.error,
+)
 
 #: target bytes of one native chunk along the row dim (huge planes read in bands)
 BAND_BYTES = 8 << 20

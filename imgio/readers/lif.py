@@ -11,7 +11,6 @@ Tile scans are reconstructed from the tiles' stage positions
 from __future__ import annotations
 
 import math
-import struct
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from .._location import Location
 from ..dims import PhysicalPixelSizes
 from ..errors import CorruptFileError, ImgioWarning, SelectionError, UnsupportedFormatError, require
 from ._mosaic import MosaicSource
-from ._rawplanes import RawPlaneSource
+from ._rawplanes import PARSE_ERRORS, RawPlaneSource
 from .base import ArraySource, Reader, SceneInfo
 
 __all__ = ["LifReader"]
@@ -41,19 +40,7 @@ LUT_COLORS = {
     "gray": 0xFFFFFFFF,
     "grey": 0xFFFFFFFF,
 }
-# the errors liffile raises on malformed files (LifFileError derives from ValueError;
-# ElementTree's ParseError from SyntaxError)
-_PARSE_ERRORS = (
-    ValueError,
-    KeyError,
-    IndexError,
-    OSError,
-    EOFError,
-    AttributeError,
-    TypeError,
-    SyntaxError,
-    struct.error,
-)
+_PARSE_ERRORS = PARSE_ERRORS  # liffile's errors on malformed files
 
 
 @dataclass(frozen=True)

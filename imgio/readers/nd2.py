@@ -15,7 +15,6 @@ import atexit
 import contextlib
 import math
 import os
-import struct
 import threading
 import warnings
 import zlib
@@ -29,26 +28,18 @@ from .._location import Location
 from .._threads import map_threaded
 from ..dims import PhysicalPixelSizes
 from ..errors import CorruptFileError, ImgioError, SelectionError, UnsupportedFormatError, require
-from ._rawplanes import RawPlaneSource, band_rows
+from ._rawplanes import PARSE_ERRORS, RawPlaneSource, band_rows
 from .base import STATS, ArraySource, Reader, SceneInfo
 
 __all__ = ["Nd2Reader"]
 
 MAGIC = (b"\xda\xce\xbe\x0a", b"\x00\x00\x00\x0cjP  ")
 _MIN_FRAME_BYTES = 64  # smallest file footprint of one frame (its chunk header alone)
-_PARSE_ERRORS = (
+_PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    *PARSE_ERRORS,
     zlib.error,  # compressed metadata (nd2's CLX-lite variants) with a broken stream
     OverflowError,  # a CLX-lite length beyond any index
     NameError,  # nd2's metadata parser on some damaged channel records (UnboundLocalError)
-    ValueError,
-    KeyError,
-    IndexError,
-    OSError,
-    EOFError,
-    AttributeError,
-    TypeError,
-    SyntaxError,
-    struct.error,
 )
 
 

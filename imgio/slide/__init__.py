@@ -176,10 +176,6 @@ class OpenSlide(AbstractSlide):
         """Label, macro, thumbnail... as RGBA PIL images, read on access."""
         return _Associated(self._ts)
 
-    @property
-    def color_profile(self) -> None:
-        return None
-
     def read_region(
         self,
         location: tuple[int, int],
@@ -357,10 +353,6 @@ class ImageSlide(AbstractSlide):
     @property
     def associated_images(self) -> Mapping[str, PILImage.Image]:
         return {}
-
-    @property
-    def color_profile(self) -> None:
-        return None
 
     def read_region(
         self,

@@ -70,6 +70,11 @@ class AbstractSlide(ABC):
     def associated_images(self) -> Mapping[str, PILImage.Image]:
         """Associated images by name."""
 
+    @property
+    def color_profile(self) -> None:
+        """The ICC profile: imgio reads none (openslide's name, always None here)."""
+        return None
+
     @abstractmethod
     def read_region(
         self,
