@@ -1,11 +1,14 @@
-"""Row bands in file order: computed from dask one band at a time, cut into tiles.
+"""Source blocks computed a few at a time, cut into tiles, encoded on a bounded pool.
 
-A *band* is ``(plane, rows, more)``: consecutive rows of one plane (``Y X [S]``), whole
-width, or, for a band one tile row high, a segment of whole column blocks (``more``: the
-next segment of the same rows follows). Bands of level 0 come from dask (whole chunk
-rows, so no block is computed twice), one ahead on a background thread; each is also fed
-to a :class:`~imgio.writers._spool.Spool` that builds the next level. Memory stays at a
-couple of bands (segments), whatever the height (and width).
+Each plane (``Y X [S]`` of a ``T C Z Y X [S]`` dask array) is computed in *groups*: runs
+of whole chunks of one chunk row, about :data:`GROUP_BYTES` each (at least one chunk),
+in Z order (:func:`z_order`), one group ahead on a background thread. Every block of a
+group is pasted into the plane's :class:`~imgio.writers._cascade.Pyramid`; the tiles it
+completes are encoded and stored on ``workers`` threads through a sliding window of
+``4 * workers`` tiles, which also holds the producer back. So what is alive at once is
+two groups of source chunks, the tiles in the window and the pyramid's waiting tiles,
+whatever the image's width or height, and the thread count is fixed (one producer,
+``workers`` encoders, dask's own pool).
 """
 
 from __future__ import annotations
@@ -15,30 +18,27 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+
+from ._cascade import Finished, Pyramid
 
 if TYPE_CHECKING:
     import dask.array as da
 
-__all__ = ["as_array", "dask_bands", "encoded", "prefetched", "spooled", "tiles"]
+__all__ = ["GROUP_BYTES", "Group", "groups", "prefetched", "run", "z_order"]
 
 T = TypeVar("T")
-Pieces = np.ndarray[Any, Any] | list[np.ndarray[Any, Any]]  # a band, whole or as column blocks
-Band = tuple[int, Pieces, bool]  # plane, rows, more segments of the same rows follow
-Source = tuple[int, Callable[[], Pieces], bool]
-SEGMENT_BYTES = 16 << 20
+GROUP_BYTES = 8 << 20
+Block = tuple[int, int, np.ndarray[Any, Any]]  # y0, x0, pixels
+Group = tuple[int, Callable[[], list[Block]]]  # plane index, compute
 
 
-class SpoolLike(Protocol):
-    def add(self, plane: int, band: Pieces, more: bool = False) -> None: ...
-
-
-def prefetched(tasks: Iterable[Callable[[], T]], depth: int = 1) -> Iterator[T]:
+def prefetched(tasks: Iterable[Callable[[], T]], depth: int = 1) -> Generator[T, None, None]:
     """Run ``tasks`` in order on one background thread, ``depth`` ahead of the consumer."""
     pending: deque[Future[T]] = deque()
-    pool = ThreadPoolExecutor(1, thread_name_prefix="imgio-band")
+    pool = ThreadPoolExecutor(1, thread_name_prefix="imgio-source")
     try:
         for task in tasks:
             pending.append(pool.submit(task))
@@ -52,217 +52,117 @@ def prefetched(tasks: Iterable[Callable[[], T]], depth: int = 1) -> Iterator[T]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def row_groups(chunks: tuple[int, ...], min_rows: int) -> list[tuple[int, int]]:
-    """Whole dask chunk rows merged until each group has at least ``min_rows`` rows."""
-    out, start, stop = [], 0, 0
-    for c in chunks:
-        stop += c
-        if stop - start >= min_rows:
-            out.append((start, stop))
-            start = stop
-    if stop > start:
-        out.append((start, stop))
-    return out
+def _run_length(widths: tuple[int, ...], row_bytes: int, target: int, least: int) -> int:
+    """Chunks per group along X: a power of two, ``least`` or more, about ``target`` bytes."""
+    widest = max(widths) * row_bytes
+    g = 1
+    while (g * widest < target or g < least) and g < len(widths):
+        g *= 2
+    return g
 
 
-def dask_bands(arr: da.Array, min_rows: int, segment_bytes: int | None = None) -> Iterator[Source]:
-    """``(plane, compute, more)`` for every band of a ``T C Z Y X [S]`` array, in file order.
+def z_order(rows: int, cols: int) -> Iterator[tuple[int, int]]:
+    """The cells of a ``rows`` x ``cols`` grid in Z (Morton) order, quadrant by quadrant.
 
-    A band comes back as its column blocks, not concatenated (that would copy it once
-    more). A band that is exactly one tile row high is split into segments of whole
-    column blocks of about ``segment_bytes`` (``more`` is true for all but its last), so
-    memory does not grow with the image width. The graph is optimized once, so each
-    compute only culls a flat graph (a mosaic of 100 files has hundreds of layers).
+    Every aligned square of 2**k x 2**k cells is visited in one stretch, so a pyramid
+    tile built from such a square completes before the next one starts.
     """
-    from dask.base import compute, optimize
+    side = 1
+    while side < max(rows, cols):
+        side *= 2
+    stack = [(0, 0, side)]
+    while stack:
+        r, c, n = stack.pop()
+        if r >= rows or c >= cols:
+            continue
+        if n == 1:
+            yield r, c
+            continue
+        h = n // 2
+        stack.extend([(r + h, c + h, h), (r + h, c, h), (r, c + h, h), (r, c, h)])
 
-    segment_bytes = segment_bytes or SEGMENT_BYTES
-    (arr,) = optimize(arr)  # type: ignore[no-untyped-call]
-    groups = row_groups(arr.chunks[3], min_rows)
-    height = arr.shape[3]
-    per_column = math.prod(arr.shape[5:]) * arr.dtype.itemsize
+
+def groups(arr: da.Array, target: int | None = None, workers: int = 1) -> Iterator[Group]:
+    """``(plane, compute)`` for every group of chunks of every plane, plane by plane.
+
+    A group is a run of a power-of-two number of chunks of one chunk row (about
+    ``target`` bytes, and half ``workers`` chunks or more: dask computes those at once
+    while the other workers encode); groups go in Z order, so each pyramid tile is made
+    from source chunks that are computed close together. The graph is optimized once per plane (a
+    mosaic of 100 files has hundreds of layers), so each compute only culls its blocks.
+    """
+    target = target or GROUP_BYTES
+    per_pixel = math.prod(arr.shape[5:]) * arr.dtype.itemsize
     for p, idx in enumerate(np.ndindex(*arr.shape[:3])):
         plane = arr[idx]
-        for y0, y1 in groups:
-            part = plane[y0:y1]
-            if len(part.chunks[0]) > 1 or (part.ndim == 3 and len(part.chunks[2]) > 1):
-                part = part.rechunk({0: -1, 2: -1} if part.ndim == 3 else {0: -1})
-            blocks = part.to_delayed().ravel().tolist()
-            segments = [blocks]
-            if y0 % min_rows == 0 and (y1 - y0 == min_rows or y1 - y0 < min_rows and y1 == height):
-                segments = _segments(
-                    blocks, [min_rows * w * per_column for w in part.chunks[1]], segment_bytes
-                )
-            for k, seg in enumerate(
-                segments
-            ):  # the same columns in every band (the spool pairs them)
-                yield p, partial(_compute_blocks, compute, seg), k + 1 < len(segments)
+        if plane.ndim == 3 and len(plane.chunks[2]) > 1:
+            plane = plane.rechunk({2: -1})
+        rows, cols = len(plane.chunks[0]), len(plane.chunks[1])
+        blocks = plane.to_delayed().reshape(rows, cols)
+        ys = np.cumsum((0, *plane.chunks[0]))
+        xs = np.cumsum((0, *plane.chunks[1]))
+        g = _run_length(plane.chunks[1], max(plane.chunks[0]) * per_pixel, target, workers // 2)
+        for i, k in z_order(rows, -(-cols // g)):
+            js = range(k * g, min(cols, k * g + g))
+            places = [(int(ys[i]), int(xs[j])) for j in js]
+            yield p, partial(_compute, [blocks[i, j] for j in js], places)
 
 
-def _segments(blocks: list[Any], sizes: list[int], target: int) -> list[list[Any]]:
-    out: list[list[Any]] = [[]]
-    total = 0
-    for block, size in zip(blocks, sizes, strict=True):
-        if out[-1] and total >= target:
-            out.append([])
-            total = 0
-        out[-1].append(block)
-        total += size
-    return out
+def _compute(blocks: list[Any], places: list[tuple[int, int]]) -> list[Block]:
+    from dask.base import compute
+
+    values = compute(*blocks)  # type: ignore[no-untyped-call]
+    return [(y, x, np.asarray(b)) for (y, x), b in zip(places, values, strict=True)]
 
 
-def _compute_blocks(compute: Any, blocks: list[Any]) -> Pieces:
-    return [np.asarray(b) for b in compute(*blocks)]
-
-
-def _listed(band: Pieces) -> list[np.ndarray[Any, Any]]:
-    return [band] if isinstance(band, np.ndarray) else list(band)
-
-
-def as_array(band: Pieces) -> np.ndarray[Any, Any]:
-    """One array of a band given as column pieces."""
-    if isinstance(band, np.ndarray):
-        return band
-    return band[0] if len(band) == 1 else np.concatenate(band, axis=1)
-
-
-def _take(
-    pieces: list[np.ndarray[Any, Any]], edges: Any, r0: int, r1: int, x0: int, x1: int, k: int
-) -> np.ndarray[Any, Any]:
-    """Rows ``r0:r1``, columns ``x0:x1`` of column pieces (``k``: the piece holding ``x0``)."""
-    if x1 <= edges[k + 1]:
-        return np.ascontiguousarray(pieces[k][r0:r1, x0 - edges[k] : x1 - edges[k]])
-    parts, j = [], k
-    while j < len(pieces) and edges[j] < x1:
-        a, b = max(x0, edges[j]) - edges[j], min(x1, edges[j + 1]) - edges[j]
-        parts.append(pieces[j][r0:r1, a:b])
-        j += 1
-    return np.concatenate(parts, axis=1)
-
-
-def _columns(
-    pieces: list[np.ndarray[Any, Any]], r0: int, r1: int, tw: int, stop: int | None = None
-) -> Iterator[np.ndarray[Any, Any]]:
-    """Tiles of rows ``r0:r1`` across column pieces (up to column ``stop``), as copies.
-
-    Copies (which tifffile would make anyway) hold no reference to the band, so a band is
-    freed as soon as its last tile is handed over, not when that tile has been compressed:
-    at most two bands are alive (one being tiled, one being computed).
-    """
-    edges = np.cumsum([0] + [p.shape[1] for p in pieces])
-    width = int(edges[-1])
-    k = 0
-    for x0 in range(0, width if stop is None else stop, tw):
-        while edges[k + 1] <= x0:
-            k += 1
-        yield _take(pieces, edges, r0, r1, x0, min(width, x0 + tw), k)
-
-
-def tiles(bands: Iterable[Band], tile: tuple[int, int]) -> Iterator[np.ndarray[Any, Any]]:
-    """Tiles in TIFF order (planes, then tile rows, then columns) from bands of any height.
-
-    Rows left over below a whole tile row wait for the next band; in a band that comes in
-    segments, columns left over right of a whole tile wait for the next segment.
-    """
-    th, tw = tile
-    plane: int | None = None
-    rest: np.ndarray[Any, Any] | None = None
-    cols: np.ndarray[Any, Any] | None = None
-    segmented = False
-
-    for p, band, more in bands:
-        if p != plane:
-            if rest is not None and len(rest):
-                yield from _columns([rest], 0, len(rest), tw)
-            plane, rest = p, None
-        pieces = [band] if isinstance(band, np.ndarray) else list(band)
-        if segmented or more:  # one tile row, arriving left to right
-            if cols is not None:
-                pieces.insert(0, cols)
-            width = sum(q.shape[1] for q in pieces)
-            stop = width // tw * tw if more else width
-            yield from _columns(pieces, 0, pieces[0].shape[0], tw, stop)
-            edges = np.cumsum([0] + [q.shape[1] for q in pieces])
-            k = int(np.searchsorted(edges, stop, side="right")) - 1
-            cols = (
-                _take(pieces, edges, 0, pieces[0].shape[0], stop, width, k)
-                if stop < width
-                else None
-            )
-            segmented = more
-            del pieces, band
-            continue
-        height = pieces[0].shape[0]
-        if rest is not None and len(rest):
-            pieces = [np.concatenate([rest, as_array(pieces)])]
-            height = pieces[0].shape[0]
-        whole = (height // th) * th
-        for r in range(0, whole, th):
-            yield from _columns(pieces, r, r + th, tw)
-        rest = as_array([q[whole:] for q in pieces]).copy() if whole < height else None
-        del pieces, band
-    if rest is not None and len(rest):
-        yield from _columns([rest], 0, len(rest), tw)
-
-
-def encoded(
-    chunks: Iterable[np.ndarray[Any, Any]],
-    encode: Callable[[np.ndarray[Any, Any]], bytes],
-    tile_shape: tuple[int, ...],
+def run(
+    sources: Iterable[Group],
+    pyramid: Callable[[int], Pyramid],
     workers: int,
-) -> Iterator[bytes]:
-    """Tiles compressed on ``workers`` threads through a sliding window, yielded in order.
+) -> None:
+    """Paste every block into its plane's pyramid; finish tiles on ``workers`` threads.
 
-    Unlike batch-wise compression, the window keeps every thread busy while the caller
-    produces the next tiles and writes finished ones. Edge tiles are zero-padded first.
+    ``pyramid(plane)`` gives the pyramid of a plane (called once per plane, in order).
     """
+    current: tuple[int, Pyramid] | None = None
+    pending: deque[Future[None]] = deque()
+    window = 4 * max(1, workers)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="imgio-encode") if workers > 1 else None
+    computed = prefetched(partial(_tagged, p, get) for p, get in sources)
 
-    def run(tile: np.ndarray[Any, Any]) -> bytes:
-        if tile.shape != tile_shape:
-            tile = np.pad(
-                tile, [(0, want - got) for want, got in zip(tile_shape, tile.shape, strict=True)]
-            )
-        return encode(tile)
+    def submit(item: Finished, target: Pyramid) -> None:
+        if pool is None:
+            target.finish(item)
+            return
+        pending.append(pool.submit(target.finish, item))
+        while len(pending) > window:
+            pending.popleft().result()
 
-    if workers <= 1:
-        yield from map(run, chunks)
-        return
-    pending: deque[Future[bytes]] = deque()
-    window = 4 * workers
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="imgio-encode")
     try:
-        for tile in chunks:
-            pending.append(pool.submit(run, tile))
-            if len(pending) >= window:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        for plane, blocks in computed:
+            if current is None or current[0] != plane:
+                _drain(pending, current)
+                current = (plane, pyramid(plane))
+            while blocks:
+                y0, x0, pixels = blocks.pop(0)
+                for item in current[1].add(y0, x0, pixels):
+                    submit(item, current[1])
+                del pixels
+        _drain(pending, current)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        computed.close()
+        for fut in pending:
+            fut.cancel()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
-def spooled(
-    sources: Iterable[Source],
-    spool: SpoolLike | None,
-    progress: Callable[[int], None] | None = None,
-) -> Generator[Band, None, None]:
-    """Bands computed one ahead on a background thread, each also fed to ``spool``.
-
-    The consumer may stop after the last tile without exhausting this generator: call
-    ``spool.finish()`` once it is done.
-    """
-
-    def task(plane: int, get: Callable[[], Pieces], more: bool) -> Band:
-        band = get()
-        if spool is not None:
-            spool.add(plane, band, more)
-        if progress is not None and not more:
-            progress((band if isinstance(band, np.ndarray) else band[0]).shape[0])
-        return plane, band, more
-
-    yield from prefetched(partial(task, p, g, m) for p, g, m in sources)
+def _tagged(plane: int, get: Callable[[], list[Block]]) -> tuple[int, list[Block]]:
+    return plane, get()
 
 
-def band_bytes(shape: tuple[int, ...], itemsize: int, rows: int) -> int:
-    """Bytes of a band of ``rows`` rows of a ``T C Z Y X [S]`` shape."""
-    return rows * math.prod(shape[4:]) * itemsize
+def _drain(pending: deque[Future[None]], current: tuple[int, Pyramid] | None) -> None:
+    while pending:
+        pending.popleft().result()
+    if current is not None and current[1].waiting():
+        raise AssertionError(f"plane {current[0]}: {current[1].waiting()} tiles never completed")

@@ -1,21 +1,19 @@
-"""Tiled, pyramidal OME-TIFF written by streaming row bands in file order.
+"""Tiled, pyramidal OME-TIFF, written from a dask array in flat memory.
 
 Layout: one series (OME ``Image``) per scene; each plane (``T C Z`` order, Z fastest)
-is one tiled page whose reduced levels are SubIFDs. Level 0 is computed from dask one
-band of whole chunk rows at a time, one band ahead on a background thread, while
-tiles are compressed on ``maxworkers`` threads (a sliding window: no batch barriers, so
-the threads stay busy while tiles are cut). Each band is also halved into a
-spool that feeds the next level, so no level is recomputed from the source and memory
-stays at about two full-width bands of chunk rows plus the tiles being compressed; a
-band one tile row high streams in column segments, so memory is also flat in the width.
-
-Memory note: bands are freed by other threads than the ones that allocated them, and
-glibc keeps such memory in per-thread arenas; on very large images ``MALLOC_ARENA_MAX=2``
-in the environment keeps the peak RSS flat (40,000 x 60,000 RGB: 320 -> 225 MiB).
+is one tiled page whose reduced levels are SubIFDs. tifffile writes every IFD first,
+with empty tiles (:mod:`~imgio.writers._tiff_layout`); then each plane is computed a few
+whole dask chunks at a time (:mod:`~imgio.writers._stream`), cut into tiles, and every
+level's tiles are made from the tiles above them as soon as those are complete
+(:mod:`~imgio.writers._cascade`). Tiles are encoded on ``maxworkers`` threads and
+appended to the file in the order they finish; the tile offsets are written last. So
+nothing larger than a few source chunks and one tile per waiting tile position is held,
+and no level is ever recomputed or read back.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -25,12 +23,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImgioError, MissingDependencyError
+from ._cascade import Pyramid
 from ._extra import fold_modulo
 from ._input import Scene
 from ._omexml import ome_xml, pixel_type
 from ._pyramid import check_method, level_count, level_shapes
-from ._spool import Spool
-from ._stream import dask_bands, encoded, spooled, tiles
+from ._stream import groups, run
+from ._tiff_layout import TileFile
 
 __all__ = ["COMPRESSIONS", "write_ome_tiff"]
 
@@ -104,26 +103,38 @@ def _check_codec(name: str, dtype: np.dtype[Any], samples: int) -> None:
 
 
 def _encoder(
-    codec: dict[str, Any], samples: int, dtype: np.dtype[Any] | None = None
-) -> Callable[[np.ndarray[Any, Any]], bytes] | None:
-    """The function that compresses one tile exactly as tifffile would, for our own threads.
+    codec: dict[str, Any], samples: int, dtype: np.dtype[Any], tile_shape: tuple[int, ...]
+) -> Callable[[np.ndarray[Any, Any]], bytes]:
+    """The function that stores one tile exactly as tifffile would, for our own threads.
 
-    Boolean data is stored 1 bit per sample (``BitsPerSample=1``), so each tile row is
-    packed to bits before compression, as tifffile does.
+    Edge tiles are zero-padded to the whole tile first. Boolean data is stored 1 bit per
+    sample (``BitsPerSample=1``), each tile row packed to bits, as tifffile does.
     """
     import tifffile
 
     name = codec["compression"]
-    if name not in {"zstd", "zlib", "lzw", "jpeg"}:
-        return None  # tifffile compresses the others itself
-    tag = {"zstd": 50000, "zlib": 8, "lzw": 5, "jpeg": 7}[name]
-    compressor = tifffile.TIFF.COMPRESSORS[tag]
-    kwargs = dict(codec["compressionargs"])
+    stored = np.dtype(dtype).newbyteorder("<")  # tifffile writes little-endian files
+    kwargs = dict(codec.get("compressionargs", {}))
+    if name is None:
+        compressor: Callable[..., bytes] = lambda tile: tile.tobytes()  # noqa: E731
+    else:
+        tag = 8 if name == "zlib" else int(tifffile.COMPRESSION[name.upper()])
+        compressor = tifffile.TIFF.COMPRESSORS[tag]
+        if tag == 34712:  # JPEG 2000 as a J2K codestream, as tifffile stores it
+            kwargs["codecformat"] = 0
     if name == "jpeg" and samples == 3:  # tifffile writes RGB JPEG as YCbCr 4:2:0
         kwargs.update(subsampling=(2, 2), colorspace="RGB", outcolorspace="YCBCR")
-    if dtype is not None and np.dtype(dtype) == np.bool_:
-        return lambda tile: compressor(np.packbits(tile, axis=-1), **kwargs)
-    return lambda tile: compressor(tile, **kwargs)
+    pack = np.dtype(dtype) == np.bool_
+
+    def encode(tile: np.ndarray[Any, Any]) -> bytes:
+        if tile.shape != tile_shape:
+            tile = np.pad(tile, [(0, w - g) for w, g in zip(tile_shape, tile.shape, strict=True)])
+        tile = np.ascontiguousarray(tile, stored)
+        if pack:
+            tile = np.packbits(tile, axis=-1)
+        return compressor(tile, **kwargs)
+
+    return encode
 
 
 def _samples(scene: Scene) -> int:
@@ -188,91 +199,99 @@ def write_ome_tiff(
     workers = maxworkers or max(
         1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     )
-    total_rows = sum(math.prod(s[:4]) for plan in plans for s in plan)
+    total = sum(math.prod(s[:3]) * -(-s[3] // th) * -(-s[4] // tw) for plan in plans for s in plan)
     done = [0]
 
-    def advance(rows: int) -> None:
-        done[0] += rows
+    def advance(tiles: int) -> None:  # called under the tile file's lock: in order
+        done[0] += tiles
         if progress is not None:
-            progress(done[0], total_rows)
+            progress(done[0], total)
 
     with tifffile.TiffWriter(path, bigtiff=bigtiff, ome=False) as tif:
         for i, (scene, plan) in enumerate(zip(scenes, plans, strict=True)):
-            _write_scene(
-                tif,
-                scene,
-                plan,
-                path.parent,
-                (th, tw),
-                compression,
-                quality,
-                downsample,
-                workers,
-                xml if i == 0 else None,
-                advance,
-            )
+            options = _options(scene, (th, tw), compression, quality)
+            _skeleton(tif, scene, plan, options, xml if i == 0 else None)
+    store = TileFile(path, count, advance)
+    ok = False
+    try:
+        for scene, plan, first in zip(scenes, plans, firsts, strict=True):
+            options = _options(scene, (th, tw), compression, quality)
+            tile_shape = (th, tw, *scene.array.shape[5:])
+            encode = _encoder(options, _samples(scene), scene.array.dtype, tile_shape)
+            _write_pixels(store, scene.array, plan, first, (th, tw), encode, downsample, workers)
+        ok = True
+    finally:
+        store.close(patch=ok)
 
 
-def _write_scene(
-    tif: Any,
-    scene: Scene,
-    plan: list[tuple[int, ...]],
-    folder: Path,
-    tile: tuple[int, int],
-    compression: str | None,
-    quality: int | None,
-    method: str,
-    workers: int,
-    description: str | None,
-    advance: Callable[[int], None],
-) -> None:
+def _options(
+    scene: Scene, tile: tuple[int, int], compression: str | None, quality: int | None
+) -> dict[str, Any]:
+    """tifffile's options for every page of ``scene``."""
     arr = scene.array
-    samples = arr.shape[5] if arr.ndim == 6 else 1
-    pixel_type(arr.dtype)
+    samples = _samples(scene)
     options: dict[str, Any] = {
         "tile": tile,
         "photometric": "rgb" if samples in (3, 4) else "minisblack",
         "planarconfig": "contig" if samples > 1 else None,
-        "maxworkers": workers,
         "metadata": None,
         "software": "imgio",
         **_codec(compression, quality, arr.dtype, samples),
     }
-    encode = _encoder(options, samples, arr.dtype) if workers > 1 else None
-    tile_shape = (*tile, samples) if samples > 1 else tuple(tile)
     if samples == 4:
         options["extrasamples"] = ("unassalpha",)
+    return options
+
+
+def _skeleton(
+    tif: Any,
+    scene: Scene,
+    plan: list[tuple[int, ...]],
+    options: dict[str, Any],
+    description: str | None,
+) -> None:
+    """Every IFD of ``scene`` (pages, SubIFD levels), its tiles empty: filled in later."""
     ysize, xsize = scene.pixel_sizes.Y, scene.pixel_sizes.X
-    sources = dask_bands(arr, tile[0])
-    spools: list[Spool] = []
-    try:
-        for level, shape in enumerate(plan):
-            spool = Spool(folder, method, tile[0]) if level + 1 < len(plan) else None
-            if spool is not None:
-                spools.append(spool)
-            extra: dict[str, Any] = {}
-            if ysize and xsize:
-                factor = plan[0][4] / shape[4], plan[0][3] / shape[3]
-                extra["resolution"] = (1e4 / (xsize * factor[0]), 1e4 / (ysize * factor[1]))
-                extra["resolutionunit"] = "CENTIMETER"
-            if level == 0:
-                extra["subifds"] = len(plan) - 1
-                if description is not None:
-                    extra["description"] = description
-            else:
-                extra["subfiletype"] = 1
-            bands = spooled(sources, spool, advance)
-            try:
-                chunks = tiles(bands, tile)
-                data = chunks if encode is None else encoded(chunks, encode, tile_shape, workers)
-                tif.write(data, shape=shape, dtype=arr.dtype, **options, **extra)
-            finally:
-                bands.close()
-            if spool is not None:
-                spool.finish()
-                sources = spool.readers(arr.dtype)
-            if level > 0:
-                spools.pop(0).close()
-    finally:
-        for spool in spools:
-            spool.close()
+    th, tw = options["tile"]
+    for level, shape in enumerate(plan):
+        extra: dict[str, Any] = {}
+        if ysize and xsize:
+            factor = plan[0][4] / shape[4], plan[0][3] / shape[3]
+            extra["resolution"] = (1e4 / (xsize * factor[0]), 1e4 / (ysize * factor[1]))
+            extra["resolutionunit"] = "CENTIMETER"
+        if level == 0:
+            extra["subifds"] = len(plan) - 1
+            if description is not None:
+                extra["description"] = description
+        else:
+            extra["subfiletype"] = 1
+        contiguous = (
+            options["compression"] is None
+            and scene.array.dtype != np.bool_
+            and shape[3:5] == (th, tw)
+        )  # tifffile reserves the space of such a level itself (and takes no iterator)
+        tiles = math.prod(shape[:3]) * -(-shape[3] // th) * -(-shape[4] // tw)
+        data = None if contiguous else itertools.repeat((b"", 0), tiles)
+        tif.write(data, shape=shape, dtype=scene.array.dtype, **options, **extra)
+
+
+def _write_pixels(
+    store: TileFile,
+    arr: Any,
+    plan: list[tuple[int, ...]],
+    first: int,
+    tile: tuple[int, int],
+    encode: Callable[[np.ndarray[Any, Any]], bytes],
+    method: str,
+    workers: int,
+) -> None:
+    """Compute ``arr`` plane by plane and store every level's tiles of each plane."""
+    shapes = [(int(s[3]), int(s[4])) for s in plan]
+
+    def pyramid(plane: int) -> Pyramid:
+        def put(level: int, index: int, pixels: np.ndarray[Any, Any]) -> None:
+            store.put(first + plane, level, index, encode(pixels))
+
+        return Pyramid(shapes, tile, method, put)
+
+    run(groups(arr, workers=workers), pyramid, workers)
