@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from ._pyramid import downsample_block
 
-__all__ = ["Finished", "Pyramid"]
+__all__ = ["Finished", "Pyramid", "Samples"]
 
 Array = np.ndarray[Any, Any]
 Finished = tuple[int, int, int, Array]  # level, tile row, tile column, pixels (clipped)
@@ -80,9 +81,10 @@ class Pyramid:
         self.levels = [_Level(s, tile) for s in shapes]
         self.method, self.store = method, store
 
-    def add(self, y0: int, x0: int, block: Array) -> list[Finished]:
-        """Paste a level-0 block; the tiles it completes, to pass to :meth:`finish`."""
-        return [(0, ty, tx, t) for ty, tx, t in self.levels[0].paste(y0, x0, block)]
+    def add(self, y0: int, x0: int, block: Array) -> list[Callable[[], None]]:
+        """Paste a level-0 block; one job (:meth:`finish`) per tile it completes."""
+        done = self.levels[0].paste(y0, x0, block)
+        return [partial(self.finish, (0, ty, tx, t)) for ty, tx, t in done]
 
     def finish(self, item: Finished) -> None:
         """Store a complete tile, then pass its half down the levels."""
@@ -102,3 +104,17 @@ class Pyramid:
     def waiting(self) -> int:
         """Tiles still waiting for pixels (0 once every block has been added and finished)."""
         return sum(len(level.pending) for level in self.levels)
+
+
+class Samples:
+    """One pyramid per sample of ``Y X S`` blocks (OME-Zarr stores samples as channels)."""
+
+    def __init__(self, pyramids: Sequence[Pyramid]) -> None:
+        self.pyramids = list(pyramids)
+
+    def add(self, y0: int, x0: int, block: Array) -> list[Callable[[], None]]:
+        """Each sample's plane pasted into its pyramid; the jobs of all of them."""
+        return [job for k, p in enumerate(self.pyramids) for job in p.add(y0, x0, block[..., k])]
+
+    def waiting(self) -> int:
+        return sum(p.waiting() for p in self.pyramids)

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from ._cascade import Finished, Pyramid
+from ..errors import ImgioError
+from ._cascade import Pyramid, Samples
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -117,24 +118,24 @@ def _compute(blocks: list[Any], places: list[tuple[int, int]]) -> list[Block]:
 
 def run(
     sources: Iterable[Group],
-    pyramid: Callable[[int], Pyramid],
+    pyramid: Callable[[int], Pyramid | Samples],
     workers: int,
 ) -> None:
     """Paste every block into its plane's pyramid; finish tiles on ``workers`` threads.
 
     ``pyramid(plane)`` gives the pyramid of a plane (called once per plane, in order).
     """
-    current: tuple[int, Pyramid] | None = None
+    current: tuple[int, Pyramid | Samples] | None = None
     pending: deque[Future[None]] = deque()
     window = 4 * max(1, workers)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="imgio-encode") if workers > 1 else None
     computed = prefetched(partial(_tagged, p, get) for p, get in sources)
 
-    def submit(item: Finished, target: Pyramid) -> None:
+    def submit(job: Callable[[], None]) -> None:
         if pool is None:
-            target.finish(item)
+            job()
             return
-        pending.append(pool.submit(target.finish, item))
+        pending.append(pool.submit(job))
         while len(pending) > window:
             pending.popleft().result()
 
@@ -145,8 +146,8 @@ def run(
                 current = (plane, pyramid(plane))
             while blocks:
                 y0, x0, pixels = blocks.pop(0)
-                for item in current[1].add(y0, x0, pixels):
-                    submit(item, current[1])
+                for job in current[1].add(y0, x0, pixels):
+                    submit(job)
                 del pixels
         _drain(pending, current)
     finally:
@@ -161,8 +162,8 @@ def _tagged(plane: int, get: Callable[[], list[Block]]) -> tuple[int, list[Block
     return plane, get()
 
 
-def _drain(pending: deque[Future[None]], current: tuple[int, Pyramid] | None) -> None:
+def _drain(pending: deque[Future[None]], current: tuple[int, Pyramid | Samples] | None) -> None:
     while pending:
         pending.popleft().result()
     if current is not None and current[1].waiting():
-        raise AssertionError(f"plane {current[0]}: {current[1].waiting()} tiles never completed")
+        raise ImgioError(f"plane {current[0]}: {current[1].waiting()} tiles never completed")

@@ -3,9 +3,12 @@
 One scene is written at the root. Several scenes use the bioformats2raw layout: the
 root says ``"bioformats2raw.layout": 3``, scene ``i`` is the image group ``"i"``, and the
 ``OME`` group lists the series and holds ``METADATA.ome.xml``. RGB samples become
-channels (NGFF has no samples axis). Chunks are written by dask tasks straight into
-the store (by the workers when a ``dask.distributed`` client is active); each level is
-then read back lazily from the store and halved, so no level recomputes the source.
+channels (NGFF has no samples axis). Chunks of one plane each are written in one pass,
+every level made tile by tile as the source chunks arrive (:mod:`._zarr_stream`: flat
+memory). Otherwise (chunks spanning planes, shards, odd chunk edges, or a
+``dask.distributed`` client, whose workers write the chunks) level 0 is stored by dask
+tasks straight into the store, then each level is read back lazily and halved, so no
+level recomputes the source.
 """
 
 from __future__ import annotations
@@ -18,16 +21,18 @@ from ..errors import ImgioError
 from ._extra import extra_dims, extra_dims_error
 from ._input import Scene
 from ._ngff_attrs import bioformats2raw, ome_group, write_image_attrs
-from ._pyramid import check_method, level_count
+from ._pyramid import check_method, level_count, level_shapes
 from ._zarr_levels import (
     ZARR_COMPRESSIONS,
     ChunksArg,
+    _like,
     _store,
     build_levels,
     chunk_shape,
     create_level,
     open_root,
 )
+from ._zarr_stream import chunk_count, streamable, write_levels
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -135,18 +140,24 @@ def write_image_groups(
         plans.append(
             (folded, ck, level_count(pyramid_levels, folded[0].shape[3:5], max(ck[3], ck[4])))
         )
-    total, done = sum(n for *_, n in plans), [0]
+    units = []  # progress: chunks of every level when streamed, else levels
+    for (arr, _, _), ck, n in plans:
+        sh = None if shards is None else chunk_shape(shards, "TCZYX", arr.shape, max(ck) * 4)
+        stream = streamable(ck, sh)
+        units.append(
+            (sh, stream, chunk_count(level_shapes(arr.shape, 3, 4, n), ck) if stream else n)
+        )
+    total, done = sum(u for *_, u in units), [0]
 
-    def step() -> None:
-        done[0] += 1
+    def step(k: int = 1) -> None:
+        done[0] += k
         if progress is not None:
             progress(done[0], total)
 
-    for i, (scene, ((arr, names, colors), ck, n)) in enumerate(zip(scenes, plans, strict=True)):
+    for i, (scene, ((arr, names, colors), ck, n), (sh, stream, _)) in enumerate(
+        zip(scenes, plans, units, strict=True)
+    ):
         group = group_of(i)
-        sh = (
-            None if shards is None else chunk_shape(shards, "TCZYX", arr.shape, default=max(ck) * 4)
-        )
         first = create_level(
             group,
             "0",
@@ -159,8 +170,15 @@ def write_image_groups(
             quality=quality,
             shards=sh,
         )
-        _store(arr, first, step)
-        shapes = build_levels(group, "TCZYX", n, downsample, step)
+        if stream:  # one pass, tile by tile, in flat memory
+            shapes = level_shapes(arr.shape, 3, 4, n)
+            targets = [first] + [
+                _like(group, first, str(k), shapes[k], "TCZYX", ngff_version) for k in range(1, n)
+            ]
+            write_levels(scene.array, targets, downsample, step)
+        else:
+            _store(arr, first, step)
+            shapes = build_levels(group, "TCZYX", n, downsample, step)
         write_image_attrs(
             group,
             version=ngff_version,

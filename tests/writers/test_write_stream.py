@@ -1,4 +1,4 @@
-"""The OME-TIFF writer's out-of-order path: tiles stored as they complete, offsets patched.
+"""The streaming writers' out-of-order path: tiles stored as they complete, offsets patched.
 
 Pyramids of odd sizes, from chunks that do not line up with tiles, checked pixel for
 pixel with tifffile against an independent numpy pyramid; a failure mid-write leaves
@@ -101,3 +101,33 @@ def test_error_mid_write_leaves_nothing(tmp_path):
         imgio.write(data, tmp_path / "e.ome.tif", tile=32, pyramid_levels=3)
     assert len(calls) > 5
     assert not list(tmp_path.iterdir())
+
+
+def test_ome_zarr_levels_in_one_pass(tmp_path, ref_halve):
+    """OME-Zarr takes the same path: RGB samples split into channels from one computed block."""
+    import zarr
+
+    computed = []
+
+    def record(block, block_info=None):
+        computed.append(block_info[0]["chunk-location"])
+        return block
+
+    rgb = np.random.default_rng(3).integers(0, 255, (2, 150, 203, 3), dtype=np.uint8)
+    data = da.from_array(rgb, chunks=(1, 40, 50, 3)).map_blocks(record, dtype=np.uint8)
+    seen = []
+    out = imgio.write(
+        data,
+        tmp_path / "z.ome.zarr",
+        dims="ZYXS",
+        chunks=32,
+        pyramid_levels=4,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert sorted(computed) == sorted(set(computed))  # each source block computed once
+    root = zarr.open_group(str(out), mode="r")
+    want = np.moveaxis(rgb, -1, 0)[None]  # T C Z Y X: samples are channels
+    for level in range(4):
+        np.testing.assert_array_equal(np.asarray(root[str(level)][:]), want)
+        want = ref_halve(want)
+    assert seen[-1][0] == seen[-1][1] and [d for d, _ in seen] == sorted(d for d, _ in seen)
