@@ -94,6 +94,8 @@ def downsample_block(
         return np.ascontiguousarray(block[sel((0, 0))])
     block = _pad_odd(block, (y_axis, x_axis))
     kind = block.dtype.kind
+    if kind in "ui" and y_axis < x_axis:
+        return _mean_ints(block, y_axis, x_axis)
     if kind in "ui":
         wide = _WIDER[kind][block.dtype.itemsize]
         acc = block[sel((0, 0))].astype(wide)
@@ -111,6 +113,27 @@ def downsample_block(
     acc += block[sel((1, 1))]
     acc *= 0.25
     return acc.astype(block.dtype)
+
+
+def _mean_ints(block: np.ndarray[Any, Any], y_axis: int, x_axis: int) -> np.ndarray[Any, Any]:
+    """``(a + b + c + d + 2) // 4`` of each 2 x 2 block of an even-sized integer array.
+
+    Y and X are split into (half, 2) by a reshape, so the row pairs are added as whole
+    rows and only the column pairs are strided (faster than four strided views).
+    """
+    shape: list[int] = []
+    for a, n in enumerate(block.shape):
+        shape += [n // 2, 2] if a in (y_axis, x_axis) else [n]
+    pairs = block.reshape(shape)
+    yi, xi = y_axis + 1, x_axis + 1  # the "2" axes (X's moves once Y's is taken)
+    first = (slice(None),) * yi
+    acc = pairs[(*first, 0)].astype(_WIDER[block.dtype.kind][block.dtype.itemsize])
+    acc += pairs[(*first, 1)]
+    cols = (slice(None),) * xi
+    out = acc[(*cols, 0)] + acc[(*cols, 1)]
+    out += 2
+    out >>= 2  # floor division by 4, also for negative values (arithmetic shift)
+    return out.astype(block.dtype)
 
 
 def _even_chunks(chunks: tuple[int, ...]) -> tuple[int, ...]:
