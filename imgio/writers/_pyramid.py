@@ -126,11 +126,11 @@ def _mean_ints(block: np.ndarray[Any, Any], y_axis: int, x_axis: int) -> np.ndar
         shape += [n // 2, 2] if a in (y_axis, x_axis) else [n]
     pairs = block.reshape(shape)
     yi, xi = y_axis + 1, x_axis + 1  # the "2" axes (X's moves once Y's is taken)
-    first = (slice(None),) * yi
-    acc = pairs[(*first, 0)].astype(_WIDER[block.dtype.kind][block.dtype.itemsize])
-    acc += pairs[(*first, 1)]
-    cols = (slice(None),) * xi
-    out = acc[(*cols, 0)] + acc[(*cols, 1)]
+    rows: list[Any] = [slice(None)] * yi
+    acc = pairs[tuple(rows + [0])].astype(_WIDER[block.dtype.kind][block.dtype.itemsize])
+    acc += pairs[tuple(rows + [1])]
+    cols: list[Any] = [slice(None)] * xi
+    out = acc[tuple(cols + [0])] + acc[tuple(cols + [1])]
     out += 2
     out >>= 2  # floor division by 4, also for negative values (arithmetic shift)
     return out.astype(block.dtype)
