@@ -133,7 +133,7 @@ def _mean_ints(block: np.ndarray[Any, Any], y_axis: int, x_axis: int) -> np.ndar
     out = acc[tuple(cols + [0])] + acc[tuple(cols + [1])]
     out += 2
     out >>= 2  # floor division by 4, also for negative values (arithmetic shift)
-    return out.astype(block.dtype)
+    return np.asarray(out, dtype=block.dtype)
 
 
 def _even_chunks(chunks: tuple[int, ...]) -> tuple[int, ...]:
