@@ -138,3 +138,23 @@ def test_other_graphs_and_user_optimizations_untouched(stack: tuple[Path, Any]) 
     with dask.config.set(array_optimize=mine):
         got = imgio.Image(path, chunks=CHUNKS).dask_data[0, 0, 0, :10, :10].compute()
     assert calls and np.array_equal(got, want[0, 0, 0, :10, :10])
+
+
+def test_local_compute_runs_as_one_task(stack: tuple[Path, Any]) -> None:
+    """A compute made only of imgio reads reaches the local scheduler as ONE task."""
+    from dask.callbacks import Callback
+
+    path, want = stack
+    arr = imgio.Image(path, chunks=CHUNKS).xarray_dask_data
+    ran: list[Any] = []
+    with Callback(pretask=lambda key, dsk, state: ran.append(key)):
+        plane = arr.isel(T=1, C=2, Z=0).values
+        assert len(ran) == 1
+        whole = arr.isel(T=0, C=1).values  # 2 planes x 3 x 4 chunks, one buffer
+        assert len(ran) == 2
+        total = arr.isel(T=0).sum().compute()  # a reduction keeps dask's task graph
+        assert len(ran) > 3
+    assert type(plane) is np.ndarray and type(whole) is np.ndarray
+    np.testing.assert_array_equal(plane, want[1, 2, 0])
+    np.testing.assert_array_equal(whole, want[0, 1])
+    assert int(total) == int(want[0].sum(dtype=np.uint64))
