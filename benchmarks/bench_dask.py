@@ -1,17 +1,22 @@
 """Issue 11 benchmarks: the dask DataArray against imgio's numpy and lazy paths, open
 latency in a fresh process, and the peak memory of streaming writes by image size.
 
-``python -m benchmarks.bench_dask [--quick] [--only reads|open|write]`` prints markdown
-tables. Read rows are **paired**: every variant runs in ONE process, alternating per
-spot/repeat (A B C, C B A, ...), so a change in the machine's load hits all alike; the
+``python -m benchmarks.bench_dask [--quick] [--only reads|stages|open|write]`` prints
+markdown tables. Read rows are **paired**: every variant runs in ONE process, alternating
+per spot/repeat (A B C, C B A, ...), so a change in the machine's load hits all alike; the
 ratio is to the numpy path (``get_image_data``). ``dask, dask's optimization`` is the same
 DataArray with dask's own array optimization instead of imgio's (the state before issue
-11). Whole reads, first opens and writes run one per fresh interpreter (own peak RSS).
+11). ``stages`` splits one dask compute into its stages (CPU µs each). Whole reads, first
+opens and writes run one per fresh interpreter (own peak RSS); the file is read once
+before each whole read so every variant finds it in the page cache. imgio is
+byte-compiled first and children may write ``.pyc`` files (``PYTHONDONTWRITEBYTECODE``
+is dropped), as for an installed package: a fresh process does not recompile imgio.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -25,7 +30,18 @@ from typing import Any
 import numpy as np
 
 from . import _read_data
-from ._harness import emit, fmt_mb, machine_line, median, rss_peak, run_child, say, table, timed
+from ._harness import (
+    ROOT,
+    emit,
+    fmt_mb,
+    machine_line,
+    median,
+    rss_peak,
+    run_child,
+    say,
+    table,
+    timed,
+)
 
 MODULE = "benchmarks.bench_dask"
 SIZE = 1024
@@ -139,6 +155,82 @@ def child_whole(spec: dict[str, Any]) -> None:
     )
 
 
+# ------------------------------------------------------------------ stages of a compute (child)
+STAGES = [
+    "xarray isel (with dask's slicing)",
+    "collect + scheduler choice",
+    "expression build + optimize",
+    "graph (dask's HLG, imgio's optimize)",
+    "scheduler run (incl. the read)",
+    "repack result",
+]
+
+
+def _stage_times(sel: Callable[[], Any]) -> list[float]:
+    """CPU seconds of each stage of ``dask.compute`` on ``sel()``'s data, as dask runs it."""
+    from dask._expr import FinalizeCompute
+    from dask.base import collections_to_expr, get_scheduler, unpack_collections
+    from dask.core import flatten
+
+    t = [time.process_time()]
+    data = sel().data
+    t.append(time.process_time())
+    collections, repack = unpack_collections(data)
+    schedule = get_scheduler(collections=collections)
+    t.append(time.process_time())
+    expr = FinalizeCompute(collections_to_expr(collections, True)).optimize()
+    keys = list(flatten(expr.__dask_keys__()))
+    t.append(time.process_time())
+    graph = expr.__dask_graph__()
+    t.append(time.process_time())
+    results = schedule(graph, keys)
+    t.append(time.process_time())
+    repack(results)
+    t.append(time.process_time())
+    return [b - a for a, b in zip(t, t[1:], strict=False)]
+
+
+def child_stages(spec: dict[str, Any]) -> None:
+    import imgio
+    from imgio import _lazy
+
+    img = imgio.Image(spec["path"])
+    src = img.source(level=0)
+    if spec["what"] == "plane":
+        arr = img.xarray_dask_data
+
+        def sel(i: int) -> Any:
+            return arr.isel(T=i % 20, C=0, Z=0)
+
+        def direct(i: int) -> Any:
+            return _lazy.read(src, (i % 20, 0, 0))
+    else:
+        arr = img.get_xarray_dask_data(level=0)
+        spots = spec["spots"]
+
+        def sel(i: int) -> Any:
+            y, x = spots[i % len(spots)]
+            return arr.isel(Y=slice(y, y + SIZE), X=slice(x, x + SIZE))
+
+        def direct(i: int) -> Any:
+            y, x = spots[i % len(spots)]
+            return _lazy.read(src, (0, 0, 0, slice(y, y + SIZE), slice(x, x + SIZE)))
+
+    for i in range(5):
+        _stage_times(lambda i=i: sel(i))
+    rows: list[list[float]] = []
+    reads: list[float] = []
+    for i in range(spec["repeats"]):
+        rows.append(_stage_times(lambda i=i: sel(i)))
+        reads.append(timed(lambda i=i: direct(i))[1])
+    emit(
+        {
+            "stages": [median([r[k] for r in rows]) for k in range(len(STAGES))],
+            "read": median(reads),
+        }
+    )
+
+
 # ------------------------------------------------------------------ open latency (child)
 def child_open(spec: dict[str, Any]) -> None:
     if spec["plane"]:  # first pixel access: libraries imported before the clock
@@ -219,7 +311,13 @@ def child_write(spec: dict[str, Any]) -> None:
     emit({"seconds": seconds, "cpu": used, "peak": rss_peak()})
 
 
-CHILDREN = {"paired": child_paired, "whole": child_whole, "open": child_open, "write": child_write}
+CHILDREN = {
+    "paired": child_paired,
+    "whole": child_whole,
+    "open": child_open,
+    "write": child_write,
+    "stages": child_stages,
+}
 
 
 # ------------------------------------------------------------------ parent side
@@ -278,8 +376,9 @@ def bench_reads(quick: bool) -> str:
     rows = []
     tools = ["numpy (Image.data)", "dask (xarray .values)", "lazy (no dask)", DASK_DEFAULT]
     got: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
-    for _ in range(1 if quick else 2):
-        for tool in tools:
+    for r in range(1 if quick else 2):
+        for tool in tools if r % 2 == 0 else tools[::-1]:
+            _warm(made["ome"])
             got[tool].append(
                 run_child(
                     MODULE, {"case": "whole", "tool": tool, "path": str(made["ome"])}, timeout=900
@@ -309,6 +408,54 @@ def bench_reads(quick: bool) -> str:
         + table(["variant", "wall s", "ratio", "CPU s", "peak RSS MiB", "peak / array"], rows)
     )
     return "\n\n".join(out)
+
+
+def _warm(path: Path) -> None:
+    """Read ``path`` once (64 MiB at a time) so the next reader finds it in the page cache."""
+    buf = bytearray(64 << 20)
+    with open(path, "rb", buffering=0) as fh:
+        while fh.readinto(buf):
+            pass
+
+
+def bench_stages(quick: bool) -> str:
+    """Where the CPU time of one dask compute goes, stage by stage (µs, medians)."""
+    made = _read_data.ensure(quick)
+    rng = np.random.default_rng(11)
+    spots = [[int(v) + 100 for v in rng.integers(0, 30000, 2)] for _ in range(30)]
+    repeats = 100 if quick else 400
+    cases = {
+        "plane 512² uint16 (OME-TIFF)": {"what": "plane", "path": str(made["ome"])},
+        "region 1024² RGB (JPEG pyramid)": {
+            "what": "region",
+            "path": str(made["pyramid"]),
+            "spots": spots,
+        },
+    }
+    got = {
+        name: run_child(
+            MODULE, {"case": "stages", "repeats": repeats // (1 if "plane" in name else 4), **spec}
+        )
+        for name, spec in cases.items()
+    }
+    rows = []
+    for k, stage in enumerate(STAGES):
+        rows.append(
+            [stage]
+            + [f"{r['stages'][k] * 1e6:.0f}" if "stages" in r else "-" for r in got.values()]
+        )
+    rows.append(
+        ["total"]
+        + [f"{sum(r['stages']) * 1e6:.0f}" if "stages" in r else "-" for r in got.values()]
+    )
+    rows.append(
+        ["the same read without dask (`_lazy.read`)"]
+        + [f"{r['read'] * 1e6:.0f}" if "read" in r else "-" for r in got.values()]
+    )
+    return (
+        f"### One dask compute (`DataArray.isel(...).values`) stage by stage, CPU µs, "
+        f"medians; load {_load()}\n\n" + table(["stage", *got], rows)
+    )
 
 
 def bench_open(quick: bool) -> str:
@@ -410,17 +557,21 @@ def bench_write(quick: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m " + MODULE, description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", action="append", choices=["reads", "open", "write"])
+    parser.add_argument("--only", action="append", choices=["reads", "stages", "open", "write"])
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         spec = json.loads(args.child)
         CHILDREN[spec["case"]](spec)
         return 0
-    wanted = args.only or ["reads", "open", "write"]
+    wanted = args.only or ["reads", "stages", "open", "write"]
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # children run from .pyc, as installed
+    compileall.compile_dir(ROOT / "imgio", quiet=1)
     say(f"## Dask DataArray, open and write-memory benchmarks (issue 11)\n\n{machine_line()}\n")
     if "reads" in wanted:
         say(bench_reads(args.quick) + "\n")
+    if "stages" in wanted:
+        say(bench_stages(args.quick) + "\n")
     if "open" in wanted:
         say(bench_open(args.quick) + "\n")
     if "write" in wanted:

@@ -143,7 +143,39 @@ def _one_task(out: Hashable, graph: dict[Hashable, Any]) -> dict[Hashable, Any]:
     was three hand-offs). ``graph`` is built in dependency order by :meth:`_Resolver.reads`
     (sources, buffers, reads and views) with the finalize last.
     """
+    direct = _whole_read(out, graph)
+    if direct is not None:
+        return {out: direct}
     return {out: Task(out, run_in_order, DataNode(None, tuple(graph.values())), out)}
+
+
+def _whole_read(out: Hashable, graph: dict[Hashable, Any]) -> Any:
+    """The compute as one read of its source, when dask's finalize only joins that read.
+
+    That is the case for every plane, region or whole read of one array: one read (or
+    one buffer and its views, which tile the buffer exactly) under dask's ``finalize``.
+    The read's array is then the result itself: dask's finalize would copy a lone chunk
+    (it guards buffers kept in a graph; this one is new) and its joins of several views
+    copy once a view spans the buffer's inner axes (numpy's own concatenate).
+    """
+    from dask.array.core import finalize
+
+    fin = graph[out]
+    reads = [
+        n for n in graph.values() if isinstance(n, Task) and n.func in (read_block, read_shared)
+    ]
+    if not (isinstance(fin, Task) and fin.func is finalize and len(reads) == 1):
+        return None
+    (read,) = reads
+    parts = {k for k, n in graph.items() if isinstance(n, Task) and n.func is view_of}
+    if read.func is read_block:
+        parts = {read.key}
+    elif not parts:
+        return None
+    if set(fin.dependencies) != parts or len(graph) != len(parts) + 2 + (read.func is read_shared):
+        return None  # other nodes (two sources?): run the graph as it is
+    source = graph[next(iter(read.dependencies))]
+    return Task(out, read.func, source, *read.args[1:])
 
 
 def _is_original(key: Hashable) -> bool:
