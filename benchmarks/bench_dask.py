@@ -22,7 +22,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,8 @@ from typing import Any
 import numpy as np
 
 from . import _read_data
+from ._dask_open import bench_open, child_open
+from ._dask_stages import bench_stages, child_stages
 from ._harness import (
     ROOT,
     emit,
@@ -155,130 +156,6 @@ def child_whole(spec: dict[str, Any]) -> None:
     seconds, used, data = timed(read)
     emit(
         {"times": {"x": [seconds]}, "cpu": {"x": [used]}, "peak": rss_peak(), "nbytes": data.nbytes}
-    )
-
-
-# ------------------------------------------------------------------ stages of a compute (child)
-STAGES = [
-    "xarray isel (with dask's slicing)",
-    "collect + scheduler choice",
-    "expression build + optimize",
-    "graph (dask's HLG, imgio's optimize)",
-    "scheduler run (incl. the read)",
-    "repack result",
-]
-
-
-def _stage_times(sel: Callable[[], Any]) -> list[float]:
-    """CPU seconds of each stage of ``dask.compute`` on ``sel()``'s data, as dask runs it."""
-    from dask._expr import FinalizeCompute
-    from dask.base import collections_to_expr, get_scheduler, unpack_collections
-    from dask.core import flatten
-
-    t = [time.process_time()]
-    data = sel().data
-    t.append(time.process_time())
-    collections, repack = unpack_collections(data)
-    schedule = get_scheduler(collections=collections)
-    t.append(time.process_time())
-    expr = FinalizeCompute(collections_to_expr(collections, True)).optimize()
-    keys = list(flatten(expr.__dask_keys__()))
-    t.append(time.process_time())
-    graph = expr.__dask_graph__()
-    t.append(time.process_time())
-    results = schedule(graph, keys)
-    t.append(time.process_time())
-    repack(results)
-    t.append(time.process_time())
-    return [b - a for a, b in zip(t, t[1:], strict=False)]
-
-
-def child_stages(spec: dict[str, Any]) -> None:
-    import imgio
-    from imgio import _lazy
-
-    img = imgio.Image(spec["path"])
-    src = img.source(level=0)
-    if spec["what"] == "plane":
-        arr = img.xarray_dask_data
-
-        def sel(i: int) -> Any:
-            return arr.isel(T=i % 20, C=0, Z=0)
-
-        def direct(i: int) -> Any:
-            return _lazy.read(src, (i % 20, 0, 0))
-    else:
-        arr = img.get_xarray_dask_data(level=0)
-        spots = spec["spots"]
-
-        def sel(i: int) -> Any:
-            y, x = spots[i % len(spots)]
-            return arr.isel(Y=slice(y, y + SIZE), X=slice(x, x + SIZE))
-
-        def direct(i: int) -> Any:
-            y, x = spots[i % len(spots)]
-            return _lazy.read(src, (0, 0, 0, slice(y, y + SIZE), slice(x, x + SIZE)))
-
-    for i in range(5):
-        _stage_times(lambda i=i: sel(i))
-    rows: list[list[float]] = []
-    reads: list[float] = []
-    for i in range(spec["repeats"]):
-        rows.append(_stage_times(lambda i=i: sel(i)))
-        reads.append(timed(lambda i=i: direct(i))[1])
-    emit(
-        {
-            "stages": [median([r[k] for r in rows]) for k in range(len(STAGES))],
-            "read": median(reads),
-        }
-    )
-
-
-# ------------------------------------------------------------------ open latency (child)
-def child_open(spec: dict[str, Any]) -> None:
-    if spec["plane"]:  # first pixel access: libraries imported before the clock
-        import tifffile
-        import zarr  # noqa: F401
-
-        import imgio  # noqa: F401
-    t0, c0 = time.perf_counter(), time.process_time()
-    if spec["tool"] == "tifffile":
-        import tifffile
-
-        def op() -> Any:
-            with tifffile.TiffFile(spec["path"]) as tif:
-                return [lv.shape for lv in tif.series[0].levels]
-
-        def plane() -> Any:
-            import zarr
-
-            with tifffile.TiffFile(spec["path"]) as tif:
-                return zarr.open(tif.series[0].aszarr(), mode="r")[(0,) * (tif.series[0].ndim - 2)]
-    else:
-        import imgio
-
-        def op() -> Any:
-            with imgio.Image(spec["path"]) as img:
-                return img.dims, img.resolution_levels
-
-        def plane() -> Any:
-            with imgio.Image(spec["path"]) as img:
-                return img.get_image_data("YX", T=0, C=0, Z=0)
-
-    if spec["plane"]:
-        plane()  # the first pixel access in a fresh process, imports included
-        emit({"first": time.perf_counter() - t0, "first_cpu": time.process_time() - c0})
-        return
-    op()
-    first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
-    again = [timed(op)[:2] for _ in range(spec["repeats"])]
-    emit(
-        {
-            "first": first,
-            "first_cpu": first_cpu,
-            "second": median([a[0] for a in again]),
-            "second_cpu": median([a[1] for a in again]),
-        }
     )
 
 
@@ -429,110 +306,6 @@ def _warm(path: Path) -> None:
     with open(path, "rb", buffering=0) as fh:
         while fh.readinto(buf):
             pass
-
-
-def bench_stages(quick: bool) -> str:
-    """Where the CPU time of one dask compute goes, stage by stage (µs, medians)."""
-    made = _read_data.ensure(quick)
-    rng = np.random.default_rng(11)
-    spots = [[int(v) + 100 for v in rng.integers(0, 30000, 2)] for _ in range(30)]
-    repeats = 100 if quick else 400
-    cases = {
-        "plane 512² uint16 (OME-TIFF)": {"what": "plane", "path": str(made["ome"])},
-        "region 1024² RGB (JPEG pyramid)": {
-            "what": "region",
-            "path": str(made["pyramid"]),
-            "spots": spots,
-        },
-    }
-    got = {
-        name: run_child(
-            MODULE, {"case": "stages", "repeats": repeats // (1 if "plane" in name else 4), **spec}
-        )
-        for name, spec in cases.items()
-    }
-    rows = []
-    for k, stage in enumerate(STAGES):
-        rows.append(
-            [stage]
-            + [f"{r['stages'][k] * 1e6:.0f}" if "stages" in r else "-" for r in got.values()]
-        )
-    rows.append(
-        ["total"]
-        + [f"{sum(r['stages']) * 1e6:.0f}" if "stages" in r else "-" for r in got.values()]
-    )
-    rows.append(
-        ["the same read without dask (`_lazy.read`)"]
-        + [f"{r['read'] * 1e6:.0f}" if "read" in r else "-" for r in got.values()]
-    )
-    return (
-        f"### One dask compute (`DataArray.isel(...).values`) stage by stage, CPU µs, "
-        f"medians; load {_load()}\n\n" + table(["stage", *got], rows)
-    )
-
-
-def bench_open(quick: bool) -> str:
-    made = _read_data.ensure(quick)
-    rows = []
-    for label, path in (
-        ("pyramid (7 levels)", made["pyramid"]),
-        ("OME-TIFF 3,000 planes", made["ome"]),
-    ):
-        res: dict[str, list[dict[str, Any]]] = {"tifffile": [], "imgio": []}
-        planes: dict[str, list[dict[str, Any]]] = {"tifffile": [], "imgio": []}
-        for _ in range(2 if quick else 5):
-            for tool in res:
-                spec = {"case": "open", "tool": tool, "path": str(path), "repeats": 10}
-                res[tool].append(run_child(MODULE, {**spec, "plane": False}))
-                if "OME" in label:
-                    planes[tool].append(run_child(MODULE, {**spec, "plane": True}))
-        ref = {
-            k: median([r[k] for r in res["tifffile"]]) for k in ("first", "second", "second_cpu")
-        }
-        for tool, runs in res.items():
-            first = median([r["first"] for r in runs])
-            second = median([r["second"] for r in runs])
-            cpu = median([r["second_cpu"] for r in runs])
-            row = [
-                label,
-                tool,
-                f"{first * 1e3:.1f}",
-                f"{first / ref['first']:.2f}×",
-                f"{second * 1e3:.2f}",
-                f"{second / ref['second']:.2f}×",
-                f"{cpu / ref['second_cpu']:.2f}×",
-            ]
-            if planes[tool]:
-                p = median([r["first"] for r in planes[tool]])
-                p_ref = median([r["first"] for r in planes["tifffile"]])
-                pc = median([r["first_cpu"] for r in planes[tool]])
-                pc_ref = median([r["first_cpu"] for r in planes["tifffile"]])
-                row += [
-                    f"{p * 1e3:.0f}",
-                    f"{p / p_ref:.2f}×",
-                    f"{pc * 1e3:.0f}",
-                    f"{pc / pc_ref:.2f}×",
-                ]
-            else:
-                row += ["-", "-", "-", "-"]
-            rows.append(row)
-    head = [
-        "file",
-        "tool",
-        "first open ms (imports incl.)",
-        "ratio",
-        "next opens ms",
-        "ratio",
-        "CPU ratio",
-        "fresh process, imported: open + one plane ms",
-        "ratio",
-        "its CPU ms",
-        "CPU ratio",
-    ]
-    return (
-        f"### Open latency, fresh processes; tifffile = TiffFile + series + level shapes; "
-        f"plane: tifffile+zarr; load {_load()}\n\n" + table(head, rows)
-    )
 
 
 def bench_write(quick: bool) -> str:
