@@ -1,23 +1,25 @@
 """Issue 11 benchmarks: the dask DataArray against imgio's numpy and lazy paths, open
 latency in a fresh process, and the peak memory of streaming writes by image size.
 
-``python -m benchmarks.bench_dask [--quick] [--only reads|open|write]`` prints markdown
-tables. Read rows are **paired**: every variant runs in ONE process, alternating per
-spot/repeat (A B C, C B A, ...), so a change in the machine's load hits all alike; the
+``python -m benchmarks.bench_dask [--quick] [--only reads|stages|open|write]`` prints
+markdown tables. Read rows are **paired**: every variant runs in ONE process, alternating
+per spot/repeat (A B C, C B A, ...), so a change in the machine's load hits all alike; the
 ratio is to the numpy path (``get_image_data``). ``dask, dask's optimization`` is the same
 DataArray with dask's own array optimization instead of imgio's (the state before issue
-11). Whole reads, first opens and writes run one per fresh interpreter (own peak RSS).
+11). ``stages`` splits one dask compute into its stages (CPU µs each). Whole reads, first
+opens and writes run one per fresh interpreter (own peak RSS); the file is read once
+before each whole read so every variant finds it in the page cache. imgio is
+byte-compiled first and children may write ``.pyc`` files (``PYTHONDONTWRITEBYTECODE``
+is dropped), as for an installed package: a fresh process does not recompile imgio.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
-import shutil
 import sys
-import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,25 @@ from typing import Any
 import numpy as np
 
 from . import _read_data
-from ._harness import emit, fmt_mb, machine_line, median, rss_peak, run_child, say, table, timed
+from ._dask_open import bench_open, child_open
+from ._dask_stages import bench_stages, child_stages
+from ._dask_write import SHAPES, bench_write, child_vips, child_write
+from ._harness import (
+    ROOT,
+    emit,
+    fmt_mb,
+    machine_line,
+    median,
+    rss_peak,
+    run_child,
+    say,
+    table,
+    timed,
+)
 
 MODULE = "benchmarks.bench_dask"
 SIZE = 1024
 DASK_DEFAULT = "dask, dask's optimization"
-CHUNK = 2048
 
 
 def _load() -> str:
@@ -126,7 +141,10 @@ def child_whole(spec: dict[str, Any]) -> None:
     import imgio
 
     img = imgio.Image(spec["path"])
-    dask_arr, lazy_arr = img.xarray_dask_data, img.xarray_lazy_data  # setup: imports, graph
+    level = spec.get("level", 0)
+    img.set_resolution_level(level)
+    dask_arr = img.get_xarray_dask_data(level=level)  # setup: imports, graph
+    lazy_arr = img.get_xarray_lazy_data(level=level)
     read: Callable[[], Any] = {
         "numpy (Image.data)": lambda: img.data,
         "lazy (no dask)": lambda: lazy_arr.values,
@@ -139,133 +157,13 @@ def child_whole(spec: dict[str, Any]) -> None:
     )
 
 
-# ------------------------------------------------------------------ open latency (child)
-def child_open(spec: dict[str, Any]) -> None:
-    if spec["plane"]:  # first pixel access: libraries imported before the clock
-        import tifffile
-        import zarr  # noqa: F401
-
-        import imgio  # noqa: F401
-    t0, c0 = time.perf_counter(), time.process_time()
-    if spec["tool"] == "tifffile":
-        import tifffile
-
-        def op() -> Any:
-            with tifffile.TiffFile(spec["path"]) as tif:
-                return [lv.shape for lv in tif.series[0].levels]
-
-        def plane() -> Any:
-            import zarr
-
-            with tifffile.TiffFile(spec["path"]) as tif:
-                return zarr.open(tif.series[0].aszarr(), mode="r")[(0,) * (tif.series[0].ndim - 2)]
-    else:
-        import imgio
-
-        def op() -> Any:
-            with imgio.Image(spec["path"]) as img:
-                return img.dims, img.resolution_levels
-
-        def plane() -> Any:
-            with imgio.Image(spec["path"]) as img:
-                return img.get_image_data("YX", T=0, C=0, Z=0)
-
-    if spec["plane"]:
-        plane()  # the first pixel access in a fresh process, imports included
-        emit({"first": time.perf_counter() - t0, "first_cpu": time.process_time() - c0})
-        return
-    op()
-    first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
-    again = [timed(op)[:2] for _ in range(spec["repeats"])]
-    emit(
-        {
-            "first": first,
-            "first_cpu": first_cpu,
-            "second": median([a[0] for a in again]),
-            "second_cpu": median([a[1] for a in again]),
-        }
-    )
-
-
-# ------------------------------------------------------------------ writes (child)
-def _lazy_rgb(height: int, width: int, chunk: int) -> Any:
-    """A lazily generated RGB image in ``chunk``² dask chunks (the issue's 2048²)."""
-    import dask.array as da
-
-    from .bench_write import _pattern
-
-    def block(block_info: Any = None) -> np.ndarray:
-        (y0, y1), (x0, x1), _ = block_info[None]["array-location"]
-        y, x = np.ogrid[y0:y1, x0:x1]
-        return _pattern(y, x)
-
-    chunks = da.core.normalize_chunks((chunk, chunk, 3), (height, width, 3))
-    return da.map_blocks(block, dtype=np.uint8, chunks=chunks, meta=np.empty((0, 0, 0), np.uint8))
-
-
-def child_write(spec: dict[str, Any]) -> None:
-    import imgio
-    import imgio.writers.ome_tiff  # noqa: F401 - imports before the clock
-
-    data = _lazy_rgb(*spec["shape"], CHUNK)
-    kind = spec["kind"]
-    out = spec["out"] + (".ome.zarr" if kind == "zarr" else ".ome.tif")
-    opts: dict[str, Any] = {"dims": "YXS"}
-    if kind == "jpeg":
-        opts.update(tile=512, compression="jpeg", quality=85)
-    elif kind == "zstd":
-        opts.update(tile=512, compression="zstd")
-    seconds, used, _ = timed(lambda: imgio.write(data, out, **opts))
-    emit({"seconds": seconds, "cpu": used, "peak": rss_peak()})
-
-
-def _vips_pattern(height: int, width: int) -> Any:
-    """The same pixels as ``bench_write._pattern``, generated lazily by libvips."""
-    import pyvips
-
-    from .bench_write import _WAVE
-
-    xyz = pyvips.Image.xyz(width, height)
-    x8, y8 = xyz[0] & 255, xyz[1] & 255
-    red = (((x8 / 3).floor() + (y8 / 5).floor()).cast("uint") & 255).cast("uchar")
-    green = (((((x8 * 7) & 255) ^ ((y8 * 3) & 255)) >> 1) + 64).cast("uchar")
-    lut = pyvips.Image.new_from_memory(_WAVE.tobytes(), 256, 1, 1, "uchar")
-    blue = (((x8 >> 1) + (y8 >> 1)) & 255).cast("uchar").maplut(lut)
-    return red.bandjoin([green, blue]).copy(interpretation="srgb")
-
-
-def child_vips(spec: dict[str, Any]) -> None:
-    """pyvips writing the same pyramid (tiled, 512², SubIFD levels) from a lazy source."""
-    height, width = spec["shape"]
-    image = _vips_pattern(height, width)
-    # this libvips has no zstd in its libtiff: deflate at its fastest level stands in
-    opts: dict[str, Any] = (
-        {"compression": "jpeg", "Q": 85}
-        if spec["kind"] == "jpeg"
-        else {"compression": "deflate", "level": 1}
-    )
-    big = height * width * 3 * 4 // 3 > 2**32 - 2**27  # imgio's BigTIFF rule
-    seconds, used, _ = timed(
-        lambda: image.tiffsave(
-            spec["out"] + ".tif",
-            tile=True,
-            tile_width=512,
-            tile_height=512,
-            pyramid=True,
-            subifd=True,
-            bigtiff=big,
-            **opts,
-        )
-    )
-    emit({"seconds": seconds, "cpu": used, "peak": rss_peak()})
-
-
 CHILDREN = {
     "paired": child_paired,
     "whole": child_whole,
     "open": child_open,
     "write": child_write,
     "vips": child_vips,
+    "stages": child_stages,
 }
 
 
@@ -322,21 +220,34 @@ def bench_reads(quick: bool) -> str:
             res, "numpy (get_image_data)", "One plane 512² uint16 of the 3,000-plane OME-TIFF"
         )
     )
+    out.append(_whole_table(made["ome"], 0, "Whole 1.5 GB OME-TIFF", quick))
+    out.append(
+        _whole_table(
+            made["pyramid"],
+            1,
+            "Whole level 1 (16384² RGB, 768 MiB) of the pyramid, 4096² chunks",
+            quick,
+        )
+    )
+    return "\n\n".join(out)
+
+
+def _whole_table(path: Path, level: int, title: str, quick: bool) -> str:
+    """Whole reads, one fresh process per run, page cache warmed first; peak RSS / array."""
     rows = []
     tools = ["numpy (Image.data)", "dask (xarray .values)", "lazy (no dask)", DASK_DEFAULT]
     got: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
-    for _ in range(1 if quick else 2):
-        for tool in tools:
-            got[tool].append(
-                run_child(
-                    MODULE, {"case": "whole", "tool": tool, "path": str(made["ome"])}, timeout=900
-                )
-            )
+    for r in range(1 if quick else 2):
+        for tool in tools if r % 2 == 0 else tools[::-1]:
+            _warm(path)
+            spec = {"case": "whole", "tool": tool, "path": str(path), "level": level}
+            got[tool].append(run_child(MODULE, spec, timeout=900))
     ref = median([r["times"]["x"][0] for r in got[tools[0]] if "times" in r])
+    ref_cpu = median([r["cpu"]["x"][0] for r in got[tools[0]] if "cpu" in r])
     for tool in tools:
         good = [r for r in got[tool] if "times" in r]
         if not good:
-            rows.append([tool, "failed", "-", "-", "-", "-"])
+            rows.append([tool, "failed", "-", "-", "-", "-", "-"])
             continue
         t = median([r["times"]["x"][0] for r in good])
         c = median([r["cpu"]["x"][0] for r in good])
@@ -347,132 +258,27 @@ def bench_reads(quick: bool) -> str:
                 f"{t:.2f}",
                 f"{t / ref:.2f}×",
                 f"{c:.2f}",
+                f"{c / ref_cpu:.2f}×",
                 fmt_mb(peak),
                 f"{peak / good[0]['nbytes']:.2f}×",
             ]
         )
-    out.append(
-        f"### Whole 1.5 GB OME-TIFF, one fresh process per run; load {_load()}\n\n"
-        + table(["variant", "wall s", "ratio", "CPU s", "peak RSS MiB", "peak / array"], rows)
-    )
-    return "\n\n".join(out)
+    head = ["variant", "wall s", "ratio", "CPU s", "CPU ratio", "peak RSS MiB", "peak / array"]
+    return f"### {title}, one fresh process per run; load {_load()}\n\n" + table(head, rows)
 
 
-def bench_open(quick: bool) -> str:
-    made = _read_data.ensure(quick)
-    rows = []
-    for label, path in (
-        ("pyramid (7 levels)", made["pyramid"]),
-        ("OME-TIFF 3,000 planes", made["ome"]),
-    ):
-        res: dict[str, list[dict[str, Any]]] = {"tifffile": [], "imgio": []}
-        planes: dict[str, list[dict[str, Any]]] = {"tifffile": [], "imgio": []}
-        for _ in range(2 if quick else 5):
-            for tool in res:
-                spec = {"case": "open", "tool": tool, "path": str(path), "repeats": 10}
-                res[tool].append(run_child(MODULE, {**spec, "plane": False}))
-                if "OME" in label:
-                    planes[tool].append(run_child(MODULE, {**spec, "plane": True}))
-        ref = {
-            k: median([r[k] for r in res["tifffile"]]) for k in ("first", "second", "second_cpu")
-        }
-        for tool, runs in res.items():
-            first = median([r["first"] for r in runs])
-            second = median([r["second"] for r in runs])
-            cpu = median([r["second_cpu"] for r in runs])
-            row = [
-                label,
-                tool,
-                f"{first * 1e3:.1f}",
-                f"{first / ref['first']:.2f}×",
-                f"{second * 1e3:.2f}",
-                f"{second / ref['second']:.2f}×",
-                f"{cpu / ref['second_cpu']:.2f}×",
-            ]
-            if planes[tool]:
-                p = median([r["first"] for r in planes[tool]])
-                p_ref = median([r["first"] for r in planes["tifffile"]])
-                row += [f"{p * 1e3:.0f}", f"{p / p_ref:.2f}×"]
-            else:
-                row += ["-", "-"]
-            rows.append(row)
-    head = [
-        "file",
-        "tool",
-        "first open ms (imports incl.)",
-        "ratio",
-        "next opens ms",
-        "ratio",
-        "CPU ratio",
-        "fresh process, imported: open + one plane ms",
-        "ratio",
-    ]
-    return (
-        f"### Open latency, fresh processes; tifffile = TiffFile + series + level shapes; "
-        f"plane: tifffile+zarr; load {_load()}\n\n" + table(head, rows)
-    )
-
-
-SHAPES = {"6k": (6000, 6000), "24k": (24000, 24000), "40x60k": (40000, 60000)}
-
-
-def _write_once(case: str, kind: str, shape: tuple[int, int], folder: Path) -> dict[str, Any]:
-    spec = {"case": case, "kind": kind, "shape": list(shape), "out": str(folder / "w")}
-    r = run_child(MODULE, spec, timeout=3600)
-    for p in folder.iterdir():
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
-    return r
-
-
-def bench_write(quick: bool, sizes: list[str] | None = None, kinds: list[str] | None = None) -> str:
-    """imgio's streaming writes by size; for TIFF, pyvips writing the same pyramid, alternated."""
-    names = sizes or ["6k", "24k", "40x60k"]
-    shapes = [(2000, 2000), (6000, 6000)] if quick else [SHAPES[n] for n in names]
-    folder = Path(tempfile.mkdtemp(prefix="imgio-bench-dask-", dir="/tmp"))
-    rows = []
-    try:
-        for kind in kinds or ["jpeg", "zstd", "zarr"]:
-            for shape in shapes:
-                size = f"{shape[0]:,} × {shape[1]:,}"
-                ref = None if kind == "zarr" else _write_once("vips", kind, shape, folder)
-                got = _write_once("write", kind, shape, folder)
-                peer = "pyvips" if kind == "jpeg" else "pyvips (deflate 1)"
-                for tool, r in (("imgio", got), (peer, ref)):
-                    if r is None:
-                        continue
-                    if "error" in r:
-                        rows.append([kind, size, tool, "failed", "-", "-", r["error"][:60]])
-                        continue
-                    ratio = (
-                        f"{r['seconds'] / ref['seconds']:.2f}×"
-                        if ref is not None and "seconds" in ref
-                        else "-"
-                    )
-                    rows.append(
-                        [
-                            kind,
-                            size,
-                            tool,
-                            f"{r['seconds']:.1f}",
-                            f"{r['cpu']:.1f}",
-                            ratio,
-                            fmt_mb(r["peak"]),
-                        ]
-                    )
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    head = ["output", "size", "tool", "wall s", "CPU s", "time / pyvips", "peak RSS MiB"]
-    return (
-        f"### Streaming write of a lazily generated RGB image (dask chunks {CHUNK}²; pyvips: "
-        f"the same pixels from libvips operators), pyramidal, 512² tiles; load {_load()}\n\n"
-        + table(head, rows)
-    )
+def _warm(path: Path) -> None:
+    """Read ``path`` once (64 MiB at a time) so the next reader finds it in the page cache."""
+    buf = bytearray(64 << 20)
+    with open(path, "rb", buffering=0) as fh:
+        while fh.readinto(buf):
+            pass
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m " + MODULE, description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", action="append", choices=["reads", "open", "write"])
+    parser.add_argument("--only", action="append", choices=["reads", "stages", "open", "write"])
     parser.add_argument("--sizes", action="append", choices=sorted(SHAPES), help="write sizes")
     parser.add_argument("--kinds", action="append", choices=["jpeg", "zstd", "zarr"])
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -481,10 +287,14 @@ def main(argv: list[str] | None = None) -> int:
         spec = json.loads(args.child)
         CHILDREN[spec["case"]](spec)
         return 0
-    wanted = args.only or ["reads", "open", "write"]
+    wanted = args.only or ["reads", "stages", "open", "write"]
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # children run from .pyc, as installed
+    compileall.compile_dir(ROOT / "imgio", quiet=1)
     say(f"## Dask DataArray, open and write-memory benchmarks (issue 11)\n\n{machine_line()}\n")
     if "reads" in wanted:
         say(bench_reads(args.quick) + "\n")
+    if "stages" in wanted:
+        say(bench_stages(args.quick) + "\n")
     if "open" in wanted:
         say(bench_open(args.quick) + "\n")
     if "write" in wanted:
