@@ -182,13 +182,8 @@ def write_ome_tiff(
     for scene in scenes:  # refuse what a codec cannot hold before the file is opened
         pixel_type(scene.data.dtype)
         _codec(compression, quality, scene.data.dtype, _samples(scene))
-    raw = sum(
-        math.prod(s) * sc.data.dtype.itemsize
-        for sc, plan in zip(scenes, plans, strict=True)
-        for s in plan
-    )
     if bigtiff is None:
-        bigtiff = raw > BIGTIFF_LIMIT
+        bigtiff = _bigtiff(scenes, plans)
     firsts, count = [], 0
     for scene in scenes:
         firsts.append(count)
@@ -199,6 +194,29 @@ def write_ome_tiff(
     workers = maxworkers or max(
         1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     )
+    with tifffile.TiffWriter(path, bigtiff=bigtiff, ome=False) as tif:
+        for i, (scene, plan) in enumerate(zip(scenes, plans, strict=True)):
+            options = _options(scene, (th, tw), compression, quality)
+            _skeleton(tif, scene, plan, options, xml if i == 0 else None)
+    _fill(
+        path, scenes, plans, firsts, (th, tw), compression, quality, downsample, workers, progress
+    )
+
+
+def _fill(
+    path: Path,
+    scenes: Sequence[Scene],
+    plans: list[list[tuple[int, ...]]],
+    firsts: list[int],
+    tile: tuple[int, int],
+    compression: str | None,
+    quality: int | None,
+    method: str,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Store every tile of the skeleton at ``path``; its tile tables are written last."""
+    th, tw = tile
     total = sum(math.prod(s[:3]) * -(-s[3] // th) * -(-s[4] // tw) for plan in plans for s in plan)
     done = [0]
 
@@ -207,21 +225,30 @@ def write_ome_tiff(
         if progress is not None:
             progress(done[0], total)
 
-    with tifffile.TiffWriter(path, bigtiff=bigtiff, ome=False) as tif:
-        for i, (scene, plan) in enumerate(zip(scenes, plans, strict=True)):
-            options = _options(scene, (th, tw), compression, quality)
-            _skeleton(tif, scene, plan, options, xml if i == 0 else None)
-    store = TileFile(path, count, advance)
+    store = TileFile(path, sum(math.prod(sc.data.shape[:3]) for sc in scenes), advance)
     ok = False
     try:
         for scene, plan, first in zip(scenes, plans, firsts, strict=True):
-            options = _options(scene, (th, tw), compression, quality)
-            tile_shape = (th, tw, *scene.array.shape[5:])
-            encode = _encoder(options, _samples(scene), scene.array.dtype, tile_shape)
-            _write_pixels(store, scene.array, plan, first, (th, tw), encode, downsample, workers)
+            encode = _encoder(
+                _options(scene, tile, compression, quality),
+                _samples(scene),
+                scene.array.dtype,
+                (th, tw, *scene.array.shape[5:]),
+            )
+            _write_pixels(store, scene.array, plan, first, tile, encode, method, workers)
         ok = True
     finally:
         store.close(patch=ok)
+
+
+def _bigtiff(scenes: Sequence[Scene], plans: list[list[tuple[int, ...]]]) -> bool:
+    """BigTIFF when the raw pixels of every level would outgrow a classic TIFF."""
+    raw = sum(
+        math.prod(s) * sc.data.dtype.itemsize
+        for sc, plan in zip(scenes, plans, strict=True)
+        for s in plan
+    )
+    return raw > BIGTIFF_LIMIT
 
 
 def _options(

@@ -111,6 +111,38 @@ def write_ome_zarr(
         ome_group(root, scenes, ngff_version)  # the source's OME metadata, beside the image
 
 
+def _units(
+    shape: tuple[int, ...], ck: tuple[int, ...], n: int, shards: ChunksArg
+) -> tuple[tuple[int, ...] | None, bool, int]:
+    """Shards, whether the levels stream, and the progress units (chunks, or else levels)."""
+    sh = None if shards is None else chunk_shape(shards, "TCZYX", shape, max(ck) * 4)
+    stream = streamable(ck, sh)
+    return sh, stream, chunk_count(level_shapes(shape, 3, 4, n), ck) if stream else n
+
+
+def _levels(
+    group: zarr.Group,
+    first: zarr.Array[Any],
+    source: da.Array,
+    folded: da.Array,
+    n: int,
+    stream: bool,
+    method: str,
+    step: Callable[..., None],
+) -> list[tuple[int, ...]]:
+    """Fill level 0 and make levels 1..n-1; their shapes."""
+    if not stream:  # dask stores level 0, then each level is halved from the one above
+        _store(folded, first, step)
+        return build_levels(group, "TCZYX", n, method, step)
+    shapes = level_shapes(folded.shape, 3, 4, n)  # one pass, tile by tile, in flat memory
+    version = "0.4" if group.metadata.zarr_format == 2 else "0.5"
+    targets = [first] + [
+        _like(group, first, str(k), shapes[k], "TCZYX", version) for k in range(1, n)
+    ]
+    write_levels(source, targets, method, step)
+    return shapes
+
+
 def write_image_groups(
     group_of: Callable[[int], zarr.Group],
     scenes: Sequence[Scene],
@@ -140,13 +172,7 @@ def write_image_groups(
         plans.append(
             (folded, ck, level_count(pyramid_levels, folded[0].shape[3:5], max(ck[3], ck[4])))
         )
-    units = []  # progress: chunks of every level when streamed, else levels
-    for (arr, _, _), ck, n in plans:
-        sh = None if shards is None else chunk_shape(shards, "TCZYX", arr.shape, max(ck) * 4)
-        stream = streamable(ck, sh)
-        units.append(
-            (sh, stream, chunk_count(level_shapes(arr.shape, 3, 4, n), ck) if stream else n)
-        )
+    units = [_units(arr.shape, ck, n, shards) for (arr, _, _), ck, n in plans]
     total, done = sum(u for *_, u in units), [0]
 
     def step(k: int = 1) -> None:
@@ -170,15 +196,7 @@ def write_image_groups(
             quality=quality,
             shards=sh,
         )
-        if stream:  # one pass, tile by tile, in flat memory
-            shapes = level_shapes(arr.shape, 3, 4, n)
-            targets = [first] + [
-                _like(group, first, str(k), shapes[k], "TCZYX", ngff_version) for k in range(1, n)
-            ]
-            write_levels(scene.array, targets, downsample, step)
-        else:
-            _store(arr, first, step)
-            shapes = build_levels(group, "TCZYX", n, downsample, step)
+        shapes = _levels(group, first, scene.array, arr, n, stream, downsample, step)
         write_image_attrs(
             group,
             version=ngff_version,
