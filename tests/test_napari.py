@@ -29,6 +29,7 @@ import zarr  # noqa: E402
 import imgio  # noqa: E402
 from imgio import _napari  # noqa: E402
 from imgio._registry import available_readers, reader_class  # noqa: E402
+from imgio.writers._labels import label_color  # noqa: E402
 
 MANIFEST = Path(_napari.__file__).with_name("napari.yaml")
 RNG = np.random.default_rng(4)
@@ -247,6 +248,49 @@ def test_open_ome_zarr(fresh: Any, tmp_path: Path) -> None:
     assert [layer.colormap.name for layer in layers[:2]] == ["blue", "magenta"]
     top = layers[2].colormap.colors[-1][:3]
     np.testing.assert_allclose(top, np.array([0x12, 0xAB, 0x34]) / 255, atol=1e-6)
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_napari_ome_zarr_opens_written_labels(fresh: Any, tmp_path: Path, version: str) -> None:
+    """napari-ome-zarr's own reader on an ``.ome.zarr`` imgio wrote with ``labels=``: the
+    image layer and a Labels layer whose data is the mask (no imgio code on the read side)."""
+    pm = npe2.PluginManager.instance()
+    pm.discover()
+    pm.get_manifest("napari-ome-zarr")  # KeyError: napari-ome-zarr (test extra) is missing
+    image = RNG.integers(0, 4000, (2, 3, 64, 80), dtype=np.uint16)
+    mask = np.zeros((3, 64, 80), np.uint32)
+    mask[:, 10:30, 20:50] = 1
+    mask[1:, 40:60, 5:25] = 7
+    path = imgio.write(
+        image,
+        tmp_path / "lab.ome.zarr",
+        dims="CZYX",
+        channel_names=["DAPI", "GFP"],
+        physical_pixel_sizes=(2.0, 0.5, 0.25),
+        labels={"cells": mask},
+        pyramid_levels=2,
+        ngff_version=version,
+    )
+    layers = fresh.open(str(path), plugin="napari-ome-zarr")
+    images = [la for la in layers if isinstance(la, napari.layers.Image)]
+    labels = [la for la in layers if isinstance(la, napari.layers.Labels)]
+    assert len(images) == 2 and len(labels) == 1, [type(la).__name__ for la in layers]
+    # napari-ome-zarr prefixes the multiscales name: "Image:0: DAPI"
+    assert [la.name.rsplit(": ", 1)[-1] for la in images] == ["DAPI", "GFP"]
+    for c, layer in enumerate(images):
+        data = layer.data[0] if layer.multiscale else layer.data
+        assert data.shape in ((1, 3, 64, 80), (3, 64, 80))  # T kept, of size 1
+        np.testing.assert_array_equal(np.asarray(data).reshape(image[c].shape), image[c])
+        np.testing.assert_allclose(layer.scale[-3:], [2.0, 0.5, 0.25])
+    (cells,) = labels
+    assert cells.name == "cells" or cells.name.endswith("cells"), cells.name
+    level0 = cells.data[0] if cells.multiscale else cells.data
+    assert level0.shape in ((1, 1, 3, 64, 80), (1, 3, 64, 80), (3, 64, 80))
+    np.testing.assert_array_equal(np.asarray(level0).reshape(mask.shape), mask)
+    np.testing.assert_allclose(cells.scale[-3:], [2.0, 0.5, 0.25])
+    # the image-label colours imgio wrote are the layer's (napari-ome-zarr maps them)
+    rgba = np.asarray(cells.colormap.map(np.array([7])))[0]
+    np.testing.assert_allclose(rgba, np.array(label_color(7)) / 255, atol=1e-6)
 
 
 def test_open_rgb_pyramid(fresh: Any, tmp_path: Path) -> None:
