@@ -272,6 +272,8 @@ def test_napari_ome_zarr_opens_written_labels(fresh: Any, tmp_path: Path, versio
         ngff_version=version,
     )
     layers = fresh.open(str(path), plugin="napari-ome-zarr")
+    attrs = dict(zarr.open_group(str(path), mode="r").attrs)
+    windows = [ch["window"] for ch in attrs.get("ome", attrs)["omero"]["channels"]]
     images = [la for la in layers if isinstance(la, napari.layers.Image)]
     labels = [la for la in layers if isinstance(la, napari.layers.Labels)]
     assert len(images) == 2 and len(labels) == 1, [type(la).__name__ for la in layers]
@@ -282,6 +284,12 @@ def test_napari_ome_zarr_opens_written_labels(fresh: Any, tmp_path: Path, versio
         assert data.shape in ((1, 3, 64, 80), (3, 64, 80))  # T kept, of size 1
         np.testing.assert_array_equal(np.asarray(data).reshape(image[c].shape), image[c])
         np.testing.assert_allclose(layer.scale[-3:], [2.0, 0.5, 0.25])
+        # the omero window imgio wrote (the data's, not the dtype's 0-65535) and colours
+        window = windows[c]
+        np.testing.assert_allclose(layer.contrast_limits, (window["start"], window["end"]))
+        assert 0 <= window["start"] < window["end"] < 4000
+    np.testing.assert_allclose(images[0].colormap.colors[-1][:3], [0, 0, 1])  # DAPI blue
+    np.testing.assert_allclose(images[1].colormap.colors[-1][:3], [0, 1, 0])  # GFP green
     (cells,) = labels
     assert cells.name == "cells" or cells.name.endswith("cells"), cells.name
     level0 = cells.data[0] if cells.multiscale else cells.data
