@@ -1,8 +1,9 @@
-// What Bio-Formats reads from a file: run as a Java 17 source file (no build step),
-//   java -cp bioformats_package.jar BfDump.java IN.ome.tif OUT.raw
+// What Bio-Formats reads from files: run as a Java 17 source file (no build step),
+//   java -cp bioformats_package.jar BfDump.java IN.ome.tif OUT.raw [IN2 OUT2 ...]
 // prints one JSON object per series (sizes, dimension order, Modulo Z/C/T, channel names,
 // physical sizes) and writes every plane's bytes, in Bio-Formats' plane order, to OUT.raw
-// (series after series). The test (test_bioformats.py) compares both with what was written.
+// (series after series); a file Bio-Formats cannot read prints {"file": ..., "error": ...}.
+// test_bioformats.py and benchmarks/check_bioformats.py compare both with what was written.
 import java.io.FileOutputStream;
 import java.io.OutputStream;
 import loci.common.DebugTools;
@@ -41,15 +42,26 @@ public class BfDump {
 
   public static void main(String[] args) throws Exception {
     DebugTools.setRootLevel("ERROR");
+    for (int k = 0; k + 1 < args.length; k += 2) {
+      try {
+        dump(args[k], args[k + 1]);
+      } catch (Exception e) {
+        System.out.println("{\"file\":" + q(args[k]) + ",\"error\":" + q(e.toString()) + "}");
+      }
+    }
+  }
+
+  static void dump(String in, String raw) throws Exception {
     ImageReader r = new ImageReader();
     IMetadata meta = MetadataTools.createOMEXMLMetadata();
     r.setMetadataStore(meta);
-    r.setId(args[0]);
-    try (OutputStream out = new FileOutputStream(args[1])) {
+    r.setId(in);
+    try (OutputStream out = new FileOutputStream(raw)) {
       for (int s = 0; s < r.getSeriesCount(); s++) {
         r.setSeries(s);
         StringBuilder b = new StringBuilder("{");
-        b.append("\"format\":").append(q(r.getFormat()));
+        b.append("\"file\":").append(q(in));
+        b.append(",\"format\":").append(q(r.getFormat()));
         b.append(",\"series\":").append(s);
         b.append(",\"sizeX\":").append(r.getSizeX()).append(",\"sizeY\":").append(r.getSizeY());
         b.append(",\"sizeZ\":").append(r.getSizeZ()).append(",\"sizeC\":").append(r.getSizeC());
@@ -75,7 +87,8 @@ public class BfDump {
         }
         System.out.println(b.append("]}"));
       }
+    } finally {
+      r.close();
     }
-    r.close();
   }
 }

@@ -62,6 +62,7 @@ def bf_read(path: Path, tmp_path: Path) -> tuple[dict[str, Any], np.ndarray[Any,
     raw = tmp_path / f"{path.name}.raw"
     lines = run_java(str(HERE / "BfDump.java"), str(path), str(raw)).splitlines()
     info: dict[str, Any] = json.loads(lines[0])
+    assert "error" not in info, info
     assert info["pixelType"] in ("uint8", "uint16")
     dtype = np.dtype(info["pixelType"]).newbyteorder("<")  # openBytes: the file's byte order
     planes = np.fromfile(raw, dtype)[: info["imageCount"] * info["sizeY"] * info["sizeX"]]
