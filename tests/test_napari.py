@@ -40,7 +40,9 @@ def test_manifest_validates() -> None:
     """``npe2 validate --imports`` on the shipped manifest (imports every python_name)."""
     done = subprocess.run(
         [sys.executable, "-m", "npe2", "validate", "--imports", str(MANIFEST)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "valid" in done.stdout
@@ -97,7 +99,9 @@ def display() -> Iterator[None]:
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
         [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         preexec_fn=_die_with_parent,
     )
     os.close(write_fd)
@@ -145,8 +149,10 @@ def _ome_tiff(path: Path) -> np.ndarray:
     levels = [data, data[:, ::2, ::2].copy(), data[:, ::4, ::4].copy()]
     meta = {
         "axes": "CYX",
-        "PhysicalSizeX": 0.5, "PhysicalSizeXUnit": "µm",
-        "PhysicalSizeY": 0.25, "PhysicalSizeYUnit": "µm",
+        "PhysicalSizeX": 0.5,
+        "PhysicalSizeXUnit": "µm",
+        "PhysicalSizeY": 0.25,
+        "PhysicalSizeYUnit": "µm",
         "Channel": {"Name": ["DAPI", "GFP"], "Color": [-16776961, 16711935]},  # red, green (RGBA)
     }
     with tifffile.TiffWriter(path, ome=True) as tif:
@@ -193,20 +199,34 @@ def _ngff(path: Path) -> np.ndarray:
     axes = [{"name": "c", "type": "channel"}] + [
         {"name": n, "type": "space", "unit": "micrometer"} for n in "zyx"
     ]
-    root.attrs.update({
-        "multiscales": [{
-            "version": "0.4", "name": "ngff", "axes": axes,
-            "datasets": [
-                {"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": s}]}
-                for i, s in enumerate(SCALES)
+    root.attrs.update(
+        {
+            "multiscales": [
+                {
+                    "version": "0.4",
+                    "name": "ngff",
+                    "axes": axes,
+                    "datasets": [
+                        {
+                            "path": str(i),
+                            "coordinateTransformations": [{"type": "scale", "scale": s}],
+                        }
+                        for i, s in enumerate(SCALES)
+                    ],
+                }
             ],
-        }],
-        "omero": {"channels": [
-            {"label": label, "color": rgb,
-             "window": {"start": 10, "end": end, "min": 0, "max": 65535}}
-            for label, rgb, end in CHANNELS
-        ]},
-    })
+            "omero": {
+                "channels": [
+                    {
+                        "label": label,
+                        "color": rgb,
+                        "window": {"start": 10, "end": end, "min": 0, "max": 65535},
+                    }
+                    for label, rgb, end in CHANNELS
+                ]
+            },
+        }
+    )
     return data
 
 
@@ -218,12 +238,25 @@ def _ngff_labels(path: Path) -> np.ndarray:
     group = labels.create_group("cells")
     group.create_array("0", shape=cells.shape, dtype=cells.dtype, chunks=(1, 64, 64))[...] = cells
     axes = [{"name": n, "type": "space", "unit": "micrometer"} for n in "zyx"]
-    group.attrs.update({
-        "image-label": {"version": "0.4"},
-        "multiscales": [{"version": "0.4", "axes": axes, "datasets": [
-            {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": SCALES[0][1:]}]}
-        ]}],
-    })
+    group.attrs.update(
+        {
+            "image-label": {"version": "0.4"},
+            "multiscales": [
+                {
+                    "version": "0.4",
+                    "axes": axes,
+                    "datasets": [
+                        {
+                            "path": "0",
+                            "coordinateTransformations": [
+                                {"type": "scale", "scale": SCALES[0][1:]}
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     return cells
 
 
