@@ -283,6 +283,8 @@ def test_open_ome_zarr(fresh: Any, tmp_path: Path) -> None:
     np.testing.assert_allclose(top, np.array([0x12, 0xAB, 0x34]) / 255, atol=1e-6)
 
 
+# napari warns that napari-ome-zarr's label colour dict has no default (label 0 stays clear)
+@pytest.mark.filterwarnings("ignore:color_dict did not provide a default color:UserWarning")
 @pytest.mark.parametrize("version", ["0.4", "0.5"])
 def test_napari_ome_zarr_opens_written_labels(fresh: Any, tmp_path: Path, version: str) -> None:
     """napari-ome-zarr's own reader on an ``.ome.zarr`` imgio wrote with ``labels=``: the
