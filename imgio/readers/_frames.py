@@ -1,0 +1,128 @@
+"""Array source over planes stored as separate image files (LAS X XLIF frames).
+
+The image's pixels form one virtual C-ordered block; the project names which byte
+span of it each file holds (``spans``: offset, size, file). A plane is decoded from
+its file (TIFF page by page through tifffile; JPEG/PNG/BMP through imagecodecs) only
+when a read covers it, on the decode pool. The source pickles to its layout and
+:class:`~imgio._location.Location` objects, with no open handle.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._location import Location
+from .._threads import map_threaded
+from ..errors import CorruptFileError
+from .base import STATS
+
+__all__ = ["FramePlaneSource"]
+
+#: what decoders raise on a damaged file
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, IndexError, RuntimeError)
+
+
+class FramePlaneSource:
+    """One scene whose planes (Y, X[, S]) are decoded from separate image files."""
+
+    def __init__(
+        self,
+        *,
+        dims: str,
+        shape: Sequence[int],
+        dtype: np.dtype[Any],
+        spans: Sequence[tuple[int, int, Location]],
+        token: str,
+        where: str,
+    ) -> None:
+        self.dims = dims
+        self.shape = tuple(int(n) for n in shape)
+        self.dtype = np.dtype(dtype)
+        self.token = token
+        self.where = where
+        self.n_plane_dims = len(dims) - (3 if dims.endswith("S") else 2)
+        self.plane_shape = self.shape[self.n_plane_dims :]
+        self.chunks = (1,) * self.n_plane_dims + self.plane_shape
+        self.plane_bytes = math.prod(self.plane_shape) * self.dtype.itemsize
+        order = sorted(range(len(spans)), key=lambda i: spans[i][0])
+        self.spans = [spans[i] for i in order]
+        n_planes = math.prod(self.shape[: self.n_plane_dims])
+        #: (index of the span, plane within its file) for every plane, C order
+        self.planes = [self._find(i) for i in range(n_planes)]
+
+    def _find(self, plane: int) -> tuple[int, int]:
+        at = plane * self.plane_bytes
+        starts = [s[0] for s in self.spans]
+        i = bisect.bisect_right(starts, at) - 1
+        if i >= 0:
+            start, size, _ = self.spans[i]
+            inside = at - start
+            if inside + self.plane_bytes <= size and inside % self.plane_bytes == 0:
+                return i, inside // self.plane_bytes
+        raise CorruptFileError(
+            f"{self.where}: plane {plane} (bytes {at}..{at + self.plane_bytes} of the image) "
+            "is not stored whole in any of its frame files"
+        )
+
+    def __repr__(self) -> str:
+        return f"<FramePlaneSource {self.where} dims={self.dims} shape={self.shape}>"
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
+        n = self.n_plane_dims
+        out = np.empty(tuple(k.stop - k.start for k in key), dtype=self.dtype)
+        grid = [range(k.start, k.stop) for k in key[:n]]
+        indices = list(np.ndindex(*(len(r) for r in grid)))
+        in_plane = key[n:]
+
+        def one(index: tuple[int, ...]) -> int:
+            at = tuple(r[i] for r, i in zip(grid, index, strict=True))
+            flat = int(np.ravel_multi_index(at, self.shape[:n])) if n else 0
+            out[index] = self._plane(flat)[in_plane]
+            return self.plane_bytes
+
+        done = sum(map_threaded(one, indices))
+        STATS.add(len(indices), done)
+        return out
+
+    def _plane(self, flat: int) -> np.ndarray[Any, Any]:
+        span, k = self.planes[flat]
+        loc = self.spans[span][2]
+        try:
+            data = _decode(loc, k, self.spans[span][1] // self.plane_bytes)
+        except CorruptFileError:
+            raise
+        except _DECODE_ERRORS as exc:
+            raise CorruptFileError(f"{self.where}, plane {flat}: {loc.url}: {exc}") from exc
+        if data.nbytes == 3 * self.plane_bytes and data.ndim == 3 and data.shape[-1] == 3:
+            data = data[..., 0]  # a grey plane saved as RGB
+        if data.nbytes != self.plane_bytes:
+            raise CorruptFileError(
+                f"{self.where}, plane {flat}: {loc.url} holds {data.nbytes} bytes "
+                f"({data.shape} {data.dtype}), the plane needs {self.plane_bytes}"
+            )
+        raw = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+        return raw.view(self.dtype).reshape(self.plane_shape)
+
+
+def _decode(loc: Location, k: int, planes_in_file: int) -> np.ndarray[Any, Any]:
+    """Plane ``k`` of an image file holding ``planes_in_file`` planes."""
+    if loc.url.lower().endswith((".tif", ".tiff")):
+        import tifffile
+
+        with loc.open() as fh, tifffile.TiffFile(fh) as tif:
+            if len(tif.pages) >= planes_in_file:
+                return np.asarray(tif.pages[k].asarray())
+            whole = np.asarray(tif.asarray())
+        part = whole.reshape(planes_in_file, -1)
+        return np.ascontiguousarray(part[k])
+    if k != 0 or planes_in_file != 1:
+        raise CorruptFileError(f"{loc.url}: an image file holds one plane, not {planes_in_file}")
+    import imagecodecs
+
+    data = loc.read_range(0, loc.size)
+    return np.asarray(imagecodecs.imread(data))
