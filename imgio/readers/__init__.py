@@ -11,4 +11,5 @@ BUILTIN_READERS: dict[str, str] = {
     "lif": "imgio.readers.lif:LifReader",
     "nd2": "imgio.readers.nd2:Nd2Reader",
     "xlif": "imgio.readers.xlif:XlifReader",
+    "oif": "imgio.readers.oif:OifReader",
 }

@@ -10,8 +10,10 @@ when a read covers it, on the decode pool. The source pickles to its layout and
 from __future__ import annotations
 
 import bisect
+import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,10 +23,43 @@ from .._threads import map_threaded
 from ..errors import CorruptFileError
 from .base import STATS
 
-__all__ = ["FramePlaneSource"]
+__all__ = ["FramePlaneSource", "StreamRanges"]
 
 #: what decoders raise on a damaged file
-_DECODE_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, IndexError, RuntimeError)
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    CorruptFileError,
+    ValueError,
+    OSError,
+    IndexError,
+    RuntimeError,
+)
+
+
+@dataclass(frozen=True)
+class StreamRanges:
+    """A file stored inside another as byte ranges (an OLE2 compound-file stream), or inline."""
+
+    location: Location
+    name: str
+    ranges: tuple[tuple[int, int], ...]
+    size: int
+    inline: bytes | None = None  # small streams (the compound file's mini stream)
+
+    @property
+    def url(self) -> str:
+        return f"{self.location.url}::{self.name}"
+
+    def read_all(self) -> bytes:
+        if self.inline is not None:
+            return self.inline
+        data = b"".join(self.location.read_ranges(list(self.ranges)))
+        if len(data) < self.size:
+            raise CorruptFileError(f"{self.url}: expected {self.size} bytes, found {len(data)}")
+        return data[: self.size]
+
+
+#: where a frame's bytes are: a file of its own or a stream inside another file
+FrameFile = Location | StreamRanges
 
 
 class FramePlaneSource:
@@ -36,7 +71,7 @@ class FramePlaneSource:
         dims: str,
         shape: Sequence[int],
         dtype: np.dtype[Any],
-        spans: Sequence[tuple[int, int, Location]],
+        spans: Sequence[tuple[int, int, FrameFile]],
         token: str,
         where: str,
     ) -> None:
@@ -94,8 +129,6 @@ class FramePlaneSource:
         loc = self.spans[span][2]
         try:
             data = _decode(loc, k, self.spans[span][1] // self.plane_bytes)
-        except CorruptFileError:
-            raise
         except _DECODE_ERRORS as exc:
             raise CorruptFileError(f"{self.where}, plane {flat}: {loc.url}: {exc}") from exc
         if data.nbytes == 3 * self.plane_bytes and data.ndim == 3 and data.shape[-1] == 3:
@@ -109,12 +142,13 @@ class FramePlaneSource:
         return raw.view(self.dtype).reshape(self.plane_shape)
 
 
-def _decode(loc: Location, k: int, planes_in_file: int) -> np.ndarray[Any, Any]:
+def _decode(loc: FrameFile, k: int, planes_in_file: int) -> np.ndarray[Any, Any]:
     """Plane ``k`` of an image file holding ``planes_in_file`` planes."""
     if loc.url.lower().endswith((".tif", ".tiff")):
         import tifffile
 
-        with loc.open() as fh, tifffile.TiffFile(fh) as tif:
+        opened = loc.open() if isinstance(loc, Location) else io.BytesIO(loc.read_all())
+        with opened as fh, tifffile.TiffFile(fh) as tif:
             if len(tif.pages) >= planes_in_file:
                 return np.asarray(tif.pages[k].asarray())
             whole = np.asarray(tif.asarray())
@@ -124,5 +158,5 @@ def _decode(loc: Location, k: int, planes_in_file: int) -> np.ndarray[Any, Any]:
         raise CorruptFileError(f"{loc.url}: an image file holds one plane, not {planes_in_file}")
     import imagecodecs
 
-    data = loc.read_range(0, loc.size)
+    data = loc.read_range(0, loc.size) if isinstance(loc, Location) else loc.read_all()
     return np.asarray(imagecodecs.imread(data))
