@@ -4,7 +4,7 @@ OIF: ``NAME.oif`` (a UTF-16 INI settings file) and the folder ``NAME.oif.files/`
 TIFF per plane, ``s_C001Z002T003.tif`` (1-based indices of the axes present), beside a
 ``.pty`` settings file per plane. OIB: the same files as streams of one OLE2 compound file
 (``Stream00000`` at the root, ``Storage00001/Stream00001``...) listed by ``OibInfo.txt``.
-The compound-file writer below is minimal: version 3 (512-byte sectors), every stream in
+The compound-file writer below is minimal: version 4 (4 KiB sectors), every stream in
 regular sectors (the mini-stream cutoff is 0), directory entries chained as right siblings.
 """
 
@@ -126,7 +126,7 @@ def write_oib(path: Path, data: np.ndarray, **kwargs: object) -> Path:
 
 
 # ---------------------------------------------------------------------- OLE2 compound file
-SECTOR = 512
+SECTOR = 4096  # version 4: 109 FAT sectors address 445 MiB
 END, FREE, FATSECT, NOSTREAM = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
 
 
@@ -151,7 +151,7 @@ def _entry(name: str, kind: int, child: int, right: int, start: int, size: int) 
 
 
 def compound_file(streams: dict[str, bytes]) -> bytes:
-    """A version-3 compound file holding ``streams`` (``"storage/name"`` paths, one level)."""
+    """A version-4 compound file holding ``streams`` (``"storage/name"`` paths, one level)."""
     # directory: root, root-level streams, the storage, its streams (siblings chained right)
     top = [k for k in streams if "/" not in k]
     storages = sorted({k.split("/")[0] for k in streams if "/" in k})
@@ -193,19 +193,21 @@ def compound_file(streams: dict[str, bytes]) -> bytes:
                 _entry(name, 2, NOSTREAM, sibling_after(key, group), starts[key], len(streams[key]))
             )
     directory = b"".join(entries).ljust(n_dir * SECTOR, b"\0")
+    if n_fat > 109:
+        raise ValueError("streams too large for a header-only DIFAT (445 MiB)")
     difat = [*range(n_fat), *[FREE] * (109 - n_fat)]
     header = struct.pack(
         "<8s16sHHHHHHIIIIIIIIII",
         b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
         bytes(16),
-        0x3E,
-        3,
-        0xFFFE,
-        9,
-        6,
+        0x3E,  # minor version
+        4,  # major version: 4 KiB sectors
+        0xFFFE,  # little-endian
+        12,  # sector shift
+        6,  # mini sector shift
         0,
         0,
-        0,
+        n_dir,  # directory sectors (version 4 counts them)
         n_fat,
         n_fat,
         0,

@@ -146,9 +146,9 @@ def _oib(location: Location) -> tuple[dict[str, Any], dict[str, FrameFile]]:
         com._fromfile()
         streams = {path.rsplit("/", 1)[-1]: (path, com.direntry(path)) for path in com.files()}
 
-        def stream(name: str) -> StreamRanges:
-            path, entry = streams[name]
-            return _stream_ranges(location, com, path, entry)
+        def stream(key: str, name: str = "") -> StreamRanges:
+            path, entry = streams[key]
+            return _stream_ranges(location, com, path, entry, name or path)
 
         info = _settings(stream("OibInfo.txt").read_all(), "OibInfo.txt")["OibSaveInfo"]
         main_key = str(info["MainFileName"])
@@ -157,7 +157,7 @@ def _oib(location: Location) -> tuple[dict[str, Any], dict[str, FrameFile]]:
         for key, value in info.items():
             name = str(value).rsplit("/", 1)[-1]
             if key.startswith("Stream") and PLANE_NAME.match(name) and key in streams:
-                files[name] = stream(key)
+                files[name] = stream(key, str(value))  # named as the TIFF it holds
         return main, files
     except KeyError as exc:
         raise CorruptFileError(f"{location.url}: OIB stream {exc} is missing") from exc
@@ -165,11 +165,11 @@ def _oib(location: Location) -> tuple[dict[str, Any], dict[str, FrameFile]]:
         fh.close()
 
 
-def _stream_ranges(location: Location, com: Any, path: str, entry: Any) -> StreamRanges:
+def _stream_ranges(location: Location, com: Any, path: str, entry: Any, name: str) -> StreamRanges:
     """Where a compound-file stream's bytes are: its sector chain as byte ranges."""
     size = int(entry.stream_size)
     if size < com.mini_stream_cutoff_size:  # small: kept in the mini stream, read now
-        return StreamRanges(location, path, (), size, inline=com._read_stream(entry))
+        return StreamRanges(location, name, (), size, inline=com._read_stream(entry))
     fat, sec = com._fat, com.sec_size
     ranges: list[list[int]] = []
     secid, steps = entry.sector_start, 0
@@ -184,7 +184,7 @@ def _stream_ranges(location: Location, com: Any, path: str, entry: Any) -> Strea
         secid, steps = fat[secid], steps + 1
     if steps * sec < size:
         raise CorruptFileError(f"{location.url}: stream {path!r} ends after {steps * sec} bytes")
-    return StreamRanges(location, path, tuple((a, b) for a, b in ranges), size)
+    return StreamRanges(location, name, tuple((a, b) for a, b in ranges), size)
 
 
 # ------------------------------------------------------------------------ metadata

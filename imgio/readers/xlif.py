@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import posixpath
 import warnings
 from collections.abc import Sequence
@@ -97,6 +98,33 @@ class XlifReader(Reader):
     def _resolve(self, rel: str, where: str) -> Location:
         return referenced(self.location, rel, allow_external=self._allow_external, where=where)
 
+    def _resolve_files(self, names: list[str], where: str) -> dict[str, Location]:
+        """Many frame files at once: a local folder is listed and confined once, and only
+        its symlinks are resolved one by one (thousands of planes open in milliseconds).
+        Remote files are not checked here (a request each): a missing one fails its read."""
+        if not self.location.is_local or self._allow_external:
+            return {n: self._resolve(n, where) for n in names}
+        root = os.path.dirname(os.path.realpath(self.location.url))
+        out: dict[str, Location] = {}
+        by_folder: dict[str, list[str]] = {}
+        for n in names:
+            by_folder.setdefault(posixpath.dirname(n), []).append(n)
+        for folder, group in by_folder.items():
+            real = os.path.realpath(os.path.join(root, folder))
+            try:
+                inside = os.path.commonpath([root, real]) == root
+                listed = {e.name: e.is_symlink() for e in os.scandir(real)} if inside else {}
+            except OSError:
+                listed = {}
+            for n in group:
+                base = posixpath.basename(n)
+                if listed.get(base) is False:  # a plain file in a confined folder
+                    out[n] = Location(os.path.join(real, base))
+                else:  # a symlink, a folder outside, or missing: the full check
+                    out[n] = self._resolve(n, where)
+                    _exists(out[n], where)
+        return out
+
     def _xml(self, loc: Location, where: str) -> bytes:
         _exists(loc, where)
         size = loc.size
@@ -170,10 +198,7 @@ class XlifReader(Reader):
         if any(not f.lower().endswith(FRAME_SUFFIXES) for f in files):
             raise _SkipImage(f"frames in files imgio cannot decode: {sorted(set(files))[:3]}")
         geo = _geometry(image)
-        locs = {f: self._resolve(f, where) for f in dict.fromkeys(files)}
-        for loc in locs.values():
-            if loc.is_local:  # remote files fail when read (a request each is too costly here)
-                _exists(loc, where)
+        locs = self._resolve_files(list(dict.fromkeys(files)), where)
         if geo.row_stride != math.prod(geo.shape[geo.dims.index("X") :]) * geo.dtype.itemsize:
             raise _SkipImage("padded rows in frame files")
         spans = [

@@ -104,6 +104,13 @@ def test_references_leaving_the_folder_are_refused(tmp_path: Path) -> None:
     (root / "F.xlif").write_bytes(text.encode("utf-16-le"))
     with pytest.raises(imgio.ExternalFileError, match="E_0000.tif"):
         imgio.Image(root / "F.xlif")
+    # a frame file that is a symlink out of the folder
+    inner = write_xlif(LIF, root / "G", kind="tif", name="G")
+    (root / "G" / "G_0007.tif").unlink()
+    (root / "G" / "G_0007.tif").symlink_to(tmp_path / "elsewhere" / "E_0007.tif")
+    with pytest.raises(imgio.ExternalFileError, match="G_0007.tif"):
+        imgio.Image(inner)
+    assert imgio.Image(inner, allow_external_files=True).scenes == ("G",)
 
 
 def test_bad_projects(tmp_path: Path) -> None:
