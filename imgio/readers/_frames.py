@@ -25,6 +25,8 @@ from .base import STATS
 
 __all__ = ["FramePlaneSource", "StreamRanges"]
 
+#: reads smaller than this (bytes of planes) decode serially on the calling thread
+SERIAL_BYTES = 4 << 20
 #: what decoders raise on a damaged file
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
     CorruptFileError,
@@ -111,26 +113,41 @@ class FramePlaneSource:
         n = self.n_plane_dims
         out = np.empty(tuple(k.stop - k.start for k in key), dtype=self.dtype)
         grid = [range(k.start, k.stop) for k in key[:n]]
-        indices = list(np.ndindex(*(len(r) for r in grid)))
         in_plane = key[n:]
-
-        def one(index: tuple[int, ...]) -> int:
+        # the planes of one file are decoded together (a multi-page TIFF is opened once)
+        by_file: dict[int, list[tuple[tuple[int, ...], int]]] = {}
+        for index in np.ndindex(*(len(r) for r in grid)):
             at = tuple(r[i] for r, i in zip(grid, index, strict=True))
             flat = int(np.ravel_multi_index(at, self.shape[:n])) if n else 0
-            out[index] = self._plane(flat)[in_plane]
-            return self.plane_bytes
+            by_file.setdefault(self.planes[flat][0], []).append((index, flat))
 
-        done = sum(map_threaded(one, indices))
-        STATS.add(len(indices), done)
+        def one(span: int) -> int:
+            todo = by_file[span]
+            for (index, _), plane in zip(
+                todo, self._planes(span, [f for _, f in todo]), strict=True
+            ):
+                out[index] = plane[in_plane]
+            return len(todo)
+
+        count = sum(len(v) for v in by_file.values())
+        # small planes decode faster on this thread than handed to the pool and back
+        small = count * self.plane_bytes < SERIAL_BYTES
+        done = sum(map(one, by_file) if small else map_threaded(one, by_file))
+        STATS.add(done, done * self.plane_bytes)
         return out
 
-    def _plane(self, flat: int) -> np.ndarray[Any, Any]:
-        span, k = self.planes[flat]
+    def _planes(self, span: int, flats: list[int]) -> list[np.ndarray[Any, Any]]:
         loc = self.spans[span][2]
+        ks = [self.planes[f][1] for f in flats]
         try:
-            data = _decode(loc, k, self.spans[span][1] // self.plane_bytes)
+            datas = _decode(loc, ks, self.spans[span][1] // self.plane_bytes)
         except _DECODE_ERRORS as exc:
-            raise CorruptFileError(f"{self.where}, plane {flat}: {loc.url}: {exc}") from exc
+            raise CorruptFileError(f"{self.where}, plane {flats[0]}: {loc.url}: {exc}") from exc
+        return [self._conform(d, f, loc) for d, f in zip(datas, flats, strict=True)]
+
+    def _conform(
+        self, data: np.ndarray[Any, Any], flat: int, loc: FrameFile
+    ) -> np.ndarray[Any, Any]:
         if data.nbytes == 3 * self.plane_bytes and data.ndim == 3 and data.shape[-1] == 3:
             data = data[..., 0]  # a grey plane saved as RGB
         if data.nbytes != self.plane_bytes:
@@ -142,21 +159,21 @@ class FramePlaneSource:
         return raw.view(self.dtype).reshape(self.plane_shape)
 
 
-def _decode(loc: FrameFile, k: int, planes_in_file: int) -> np.ndarray[Any, Any]:
-    """Plane ``k`` of an image file holding ``planes_in_file`` planes."""
+def _decode(loc: FrameFile, ks: list[int], planes_in_file: int) -> list[np.ndarray[Any, Any]]:
+    """Planes ``ks`` of an image file holding ``planes_in_file`` planes."""
     if loc.url.lower().endswith((".tif", ".tiff")):
         import tifffile
 
         opened = loc.open() if isinstance(loc, Location) else io.BytesIO(loc.read_all())
         with opened as fh, tifffile.TiffFile(fh) as tif:
-            if len(tif.pages) >= planes_in_file:
-                return np.asarray(tif.pages[k].asarray())
+            if planes_in_file == 1 or len(tif.pages) >= planes_in_file:
+                return [np.asarray(tif.pages[k].asarray()) for k in ks]
             whole = np.asarray(tif.asarray())
         part = whole.reshape(planes_in_file, -1)
-        return np.ascontiguousarray(part[k])
-    if k != 0 or planes_in_file != 1:
+        return [np.ascontiguousarray(part[k]) for k in ks]
+    if ks != [0] or planes_in_file != 1:
         raise CorruptFileError(f"{loc.url}: an image file holds one plane, not {planes_in_file}")
     import imagecodecs
 
     data = loc.read_range(0, loc.size) if isinstance(loc, Location) else loc.read_all()
-    return np.asarray(imagecodecs.imread(data))
+    return [np.asarray(imagecodecs.imread(data))]
