@@ -14,7 +14,9 @@ several T/Z planes ``plane (get_image_data)`` and ``plane (dask)``: open + one Y
 (a fresh object each time, since bioio caches what it read), the plane index cycling.
 A synthetic LAS X-style tile scan (``_lif_data.write_lif``: 3 x 3 tiles of 1024², T=2
 Z=3 C=2, 113 MB, uint8) adds a big file and ``mosaic 512² region``: open + a 512 x 512
-window of one plane at the centre of the reconstructed mosaic.
+window of one plane at the centre of the reconstructed mosaic. A last table times
+synthetic Olympus OIF/OIB and LAS X XLEF projects (written by the test helpers
+``tests/oif_writer.py`` and ``tests/xlif_writer.py``) against oiffile and liffile.
 """
 
 from __future__ import annotations
