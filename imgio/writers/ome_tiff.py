@@ -188,9 +188,9 @@ def write_ome_tiff(
     for scene in scenes:
         firsts.append(count)
         count += math.prod(scene.data.shape[:3])
-    xml = (
-        ome_xml(scenes, first_ifds=firsts).encode("ascii", "xmlcharrefreplace").decode()
-    )  # TIFF: 7-bit
+    # UTF-8, as Bio-Formats and tifffile write OME-XML: Bio-Formats misreads character
+    # references such as "&#181;m" (its enumerations then refuse the unit, the file is no OME)
+    xml = ome_xml(scenes, first_ifds=firsts).encode("utf-8")
     workers = maxworkers or max(
         1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     )
@@ -275,7 +275,7 @@ def _skeleton(
     scene: Scene,
     plan: list[tuple[int, ...]],
     options: dict[str, Any],
-    description: str | None,
+    description: bytes | None,
 ) -> None:
     """Every IFD of ``scene`` (pages, SubIFD levels), its tiles empty: filled in later."""
     ysize, xsize = scene.pixel_sizes.Y, scene.pixel_sizes.X
