@@ -31,7 +31,7 @@ class Progress:
     def __call__(self, done: int, total: int) -> None:
         if self._tqdm is not None:
             if self._bar is None:
-                self._bar = self._tqdm(total=total, desc=self.label, unit="rows", file=sys.stderr)
+                self._bar = self._tqdm(total=total, desc=self.label, unit="tiles", file=sys.stderr)
             self._bar.update(done - self._bar.n)
             return
         now = time.monotonic()
