@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._limits import check_geometry
+from .._limits import BoundedFile, check_geometry
 from .._location import Location
 from .._threads import map_threaded
 from ..dims import PhysicalPixelSizes
@@ -62,11 +62,11 @@ class Nd2Reader(Reader):
         head = location.head(16)
         if head[:4] != MAGIC[0] and head[:12] != MAGIC[1]:
             raise UnsupportedFormatError(location.url, {"nd2": f"no ND2 signature ({head[:4]!r})"})
-        fh = None if location.is_local else location.open()
+        fh = _bounded(location)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                f = nd2.ND2File(location.url if fh is None else fh)
+                f = nd2.ND2File(fh)
                 try:
                     self._parse(f)
                 finally:
@@ -76,8 +76,7 @@ class Nd2Reader(Reader):
         except _PARSE_ERRORS as exc:
             raise CorruptFileError(f"{location.url}: corrupted ND2 structure: {exc}") from exc
         finally:
-            if fh is not None:
-                fh.close()
+            fh.close()
         self._token = location.token()
         self._sources: dict[int, ArraySource] = {}
 
@@ -159,18 +158,16 @@ class Nd2Reader(Reader):
         """``nd2``'s text info of the file (a dict of description strings), read on access."""
         import nd2
 
-        fh = None if self.location.is_local else self.location.open()
-        target: Any = self.location.url if fh is None else fh
+        fh = _bounded(self.location)
         try:
-            with nd2.ND2File(target) as f:
+            with nd2.ND2File(fh) as f:
                 return dict(f.text_info)
         except ImgioError:
             raise
         except _PARSE_ERRORS as exc:
             raise CorruptFileError(f"{self.location.url}: unreadable ND2 text info: {exc}") from exc
         finally:
-            if fh is not None:
-                fh.close()
+            fh.close()
 
     def source(self, scene: int, level: int = 0) -> ArraySource:
         if not 0 <= scene < self._n_pos:
@@ -205,6 +202,12 @@ class Nd2Reader(Reader):
                 labels=labels,
             )
         return Nd2FrameSource(self.location, dims, shape, self._dtype, seq, token, where)
+
+
+def _bounded(location: Location) -> BoundedFile:
+    """The file for ``nd2``, its reads clamped to the bytes left: nd2 reads a chunk by the
+    length its header declares, and a flipped length must not become a huge ``read``."""
+    return BoundedFile(location.open(), location.size, location.url)
 
 
 def _rgba(color: Any) -> int | None:
@@ -282,8 +285,7 @@ def _nd2_file(location: Location) -> Any:
             if found is None:
                 import nd2
 
-                target: Any = location.url if location.is_local else location.open()
-                found = nd2.ND2File(target)
+                found = nd2.ND2File(_bounded(location))
                 _OPEN[key] = found
     return found
 
