@@ -123,7 +123,7 @@ class Nd2Reader(Reader):
                 f"{self.location.url}: one uncompressed frame {self._frame_shape} of "
                 f"{self._dtype} needs {frame_bytes} bytes, the file has {self.location.size}"
             )
-        self._raw = _raw_layout(f, self._frame_shape, self._dtype)
+        self._raw = _raw_layout(f, self._frame_shape, self._dtype, self.location.size)
         names = [m.channel.name for m in f.metadata.channels] if f.metadata.channels else []
         colors = [_rgba(m.channel.color) for m in f.metadata.channels or []]
         n_c = sizes.get("C", 1)
@@ -218,7 +218,7 @@ def _rgba(color: Any) -> int | None:
 
 
 def _raw_layout(
-    f: Any, frame_shape: tuple[int, ...], dtype: np.dtype[Any]
+    f: Any, frame_shape: tuple[int, ...], dtype: np.dtype[Any], size: int
 ) -> tuple[dict[int, int], int] | None:
     """Frame offsets and row stride when frames are plain bytes in a modern file, else None."""
     if f.is_legacy:
@@ -231,6 +231,8 @@ def _raw_layout(
         offsets = {int(k): int(v) for k, v in rdr._frame_offsets.items()}
     except (AttributeError, TypeError, ValueError):
         return None
+    # a frame said to start outside the file reads as "file ends" (named), never wraps
+    offsets = {k: v if 0 <= v <= size else size for k, v in offsets.items()}
     row_bytes = math.prod(frame_shape[1:]) * dtype.itemsize
     row_stride = int(attrs.widthBytes or row_bytes)
     if row_stride < row_bytes:

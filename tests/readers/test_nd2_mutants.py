@@ -8,14 +8,12 @@ Opening and reading must now raise an imgio error, quickly.
 
 from __future__ import annotations
 
-import contextlib
-import resource
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fuzzing.exercise import address_space
 from samples import DATA
 
 import imgio
@@ -172,19 +170,6 @@ def _length_mutant(src: Path, chunk: bytes, field: str, value: int, out: Path) -
     return out
 
 
-@contextlib.contextmanager
-def _address_space(extra: int) -> Iterator[None]:
-    """Cap this process's address space at what it has plus ``extra`` bytes."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    with open("/proc/self/status") as fh:
-        vm = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
-    resource.setrlimit(resource.RLIMIT_AS, (vm + extra, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-
-
 @pytest.mark.parametrize(
     ("name", "chunk", "field", "value", "expected"), LENGTH_MUTANTS, ids=lambda v: str(v)[:28]
 )
@@ -202,7 +187,7 @@ def test_nd2_chunk_length_mutant_reads_within_the_file(
     src = request.getfixturevalue("shared_samples") / "nd2" / name
     path = _length_mutant(src, chunk, field, value, tmp_path / name)
     # 1 GiB more than the process has: a read sized by the flipped length cannot pass
-    with _address_space(2**30):
+    with address_space(2**30):
         if expected == "error":
             with pytest.raises(imgio.CorruptFileError, match="corrupted ND2 structure"):
                 imgio.Image(path)
