@@ -205,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
                 name = wanted[n_started % len(wanted)]
                 seed = rng.choice(seeds[name])
                 case = _copy(seed, work / "cases" / str(slot))
-                what = families[name].mutate(case, random.Random(rng.getrandbits(64)))
+                try:
+                    what = families[name].mutate(case, random.Random(rng.getrandbits(64)))
+                except Exception as exc:  # noqa: BLE001 - a mutator bug must not end the run
+                    what = f"mutator failed ({exc!r}); case as far as mutated"
+                    sys.stderr.write(f"{name}: {what}\n")
             read_fd, write_fd = os.pipe()
             pid = os.fork()
             if pid == 0:

@@ -83,9 +83,8 @@ class LifReader(Reader):
         # reads clamped to the file: liffile reads a block id by its declared length
         fh = BoundedFile(location.open(), location.size, location.url)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                warnings.simplefilter("always", ImgioWarning)  # ours reach the caller
+            with warnings.catch_warnings(record=True) as seen:  # liffile's are dropped
+                warnings.simplefilter("always")
                 lif = liffile.LifFile(fh, squeeze=True)
                 images = list(lif.images)
                 # where the XML text is (read again on access of ``metadata``)
@@ -97,6 +96,9 @@ class LifReader(Reader):
             raise CorruptFileError(f"{location.url}: corrupted LIF structure: {exc}") from exc
         finally:
             fh.close()
+        for found in seen:  # ours go to the caller, through the caller's filters
+            if issubclass(found.category, ImgioWarning):
+                warnings.warn(found.message, stacklevel=3)
         if not self._layouts:
             raise CorruptFileError(f"{location.url}: the LIF file holds no readable image")
         self._token = location.token()

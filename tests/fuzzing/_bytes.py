@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import struct
 
-__all__ = ["NUMBERS", "cut", "flip", "number", "put", "text_value"]
+__all__ = ["NUMBERS", "cut", "flip", "get", "number", "put", "text_value"]
 
 #: values a length, size, count or position field is set to (sign, width and size edges)
 NUMBERS = (0, 1, 2, 3, 7, 8, 255, 256, 0xFFFF, 0x10000, 2**24, 2**31 - 1, 2**31, 2**32 - 1)
@@ -38,7 +38,7 @@ def text_value(rng: random.Random, current: str) -> str:
     """A bad replacement for a number in a text document (XML attribute)."""
     try:
         n = int(float(current))
-    except ValueError:
+    except (ValueError, OverflowError):
         n = 1
     pool = ("", "abc", "-1", "0", "1.5", "NaN", "inf", "1e400", "0x10", " 7 ", "2147483648")
     pool += ("18446744073709551616", "99999999999", str(n + 1), str(max(0, n - 1)), str(n * 2))
@@ -61,3 +61,11 @@ def cut(buf: bytearray, rng: random.Random) -> str:
     at = rng.randrange(len(buf) + 1)
     del buf[at:]
     return f"truncate {at}"
+
+
+def get(buf: bytes | bytearray, fmt: str, pos: int) -> int:
+    """The integer field at ``pos`` (0 when it lies outside ``buf``)."""
+    size = struct.calcsize(fmt)
+    if pos < 0 or pos + size > len(buf):
+        return 0
+    return int(struct.unpack_from(fmt, buf, pos)[0])

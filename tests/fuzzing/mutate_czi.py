@@ -8,7 +8,7 @@ import random
 import struct
 from dataclasses import dataclass, field
 
-from ._bytes import cut, flip, number, put
+from ._bytes import cut, flip, get, number, put
 from .mutate_text import mutate_xml
 
 __all__ = ["CziMap", "mutate_czi", "parse_czi"]
@@ -47,11 +47,11 @@ def parse_czi(data: bytes, limit: int = 4096) -> CziMap:
                 if data[at : at + 2] != b"DV" or at + 32 > len(data):
                     break
                 cmap.entries.append(at)
-                (ndims,) = struct.unpack_from("<i", data, at + 28)
+                ndims = get(data, "<i", at + 28)
                 at += 32 + 20 * max(0, min(ndims, 64))
         elif sid == b"ZISRAWSUBBLOCK":
             cmap.subblocks.append(body)
-            if data[body + 16 : body + 18] == b"DV":
+            if data[body + 16 : body + 18] == b"DV" and body + 48 <= len(data):
                 cmap.entries.append(body + 16)
         elif sid == b"ZISRAWMETADATA":
             cmap.metadata = body
@@ -60,6 +60,8 @@ def parse_czi(data: bytes, limit: int = 4096) -> CziMap:
 
 
 def _dims(data: bytes, entry: int) -> list[int]:
+    if entry + 32 > len(data):
+        return []
     (ndims,) = struct.unpack_from("<i", data, entry + 28)
     return [
         entry + 32 + 20 * k
@@ -149,7 +151,7 @@ def m_subblock(buf: bytearray, cmap: CziMap, rng: random.Random) -> str:
         return "noop"
     body = rng.choice(cmap.subblocks)
     what, off, fmt = rng.choice((("metadata", 0, "<i"), ("attachment", 4, "<i"), ("data", 8, "<q")))
-    (current,) = struct.unpack_from(fmt, buf, body + off)
+    current = get(buf, fmt, body + off)
     value = number(rng, current, len(buf))
     put(buf, fmt, body + off, value)
     return f"subblock@{body} {what} size = {value}"
@@ -160,7 +162,7 @@ def m_xml(buf: bytearray, cmap: CziMap, rng: random.Random) -> str:
     if cmap.metadata is None:
         return "noop"
     body = cmap.metadata
-    (size,) = struct.unpack_from("<i", buf, body)
+    size = get(buf, "<i", body)
     if rng.random() < 0.3:
         value = number(rng, size, len(buf))
         put(buf, "<i", body, value)

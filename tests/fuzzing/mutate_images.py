@@ -112,7 +112,7 @@ def mutate_jpeg(buf: bytearray, rng: random.Random) -> str:
         value = rng.choice(values)
         put(buf, fmt, pos + off, value)
         return f"JPEG SOF {name} = {value}"
-    if action == "exif" and exif:
+    if action == "exif" and exif and exif[0][2] > 16:
         pos, _, n = exif[0]
         tiff = bytes(buf[pos + 10 : pos + 2 + n])
         new, done = mutate_tiff(tiff, rng)

@@ -15,7 +15,7 @@ import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-from ._bytes import cut, flip, number, put, text_value
+from ._bytes import cut, flip, get, number, put, text_value
 from .mutate_text import mutate_xml
 
 __all__ = ["LifMap", "mutate_lif", "parse_lif"]
@@ -129,12 +129,12 @@ def m_block(buf: bytearray, lmap: LifMap, rng: random.Random) -> str:
     what, at = rng.choice(choices)
     assert at is not None
     if what == "lof":
-        (current,) = struct.unpack_from("<Q", buf, at)
+        current = get(buf, "<Q", at)
         value = number(rng, current, len(buf))
         put(buf, "<Q", at, value)
         return f"LOF pixel size = {value}"
     start = at - 9
-    (size,) = struct.unpack_from("<Q", buf, at)
+    size = get(buf, "<Q", at)
     field_ = rng.choice(("size", "size", "length", "id length", "id", "magic"))
     if field_ == "size":
         value = number(rng, size, len(buf))

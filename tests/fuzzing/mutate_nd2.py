@@ -14,7 +14,7 @@ import random
 import struct
 from dataclasses import dataclass, field
 
-from ._bytes import cut, flip, number, put
+from ._bytes import cut, flip, get, number, put
 
 __all__ = ["Nd2Map", "mutate_nd2", "parse_nd2"]
 
@@ -44,7 +44,7 @@ def parse_nd2(data: bytes) -> Nd2Map:
     if len(data) >= 40 and data[-40:-8] == MAP_SIGNATURE:
         (where,) = struct.unpack_from("<Q", data, len(data) - 8)
         if where + 16 <= len(data):
-            (name_len,) = struct.unpack_from("<I", data, where + 4)
+            name_len = get(data, "<I", where + 4)
             start = where + 16 + name_len
             at = start
             while 0 <= at < len(data) and len(nmap.entries) < 20000:
@@ -70,7 +70,7 @@ def m_chunk(buf: bytearray, nmap: Nd2Map, rng: random.Random) -> str:
         return "noop"
     at = rng.choice(nmap.chunks)
     if rng.random() < 0.7:
-        (current,) = struct.unpack_from("<Q", buf, at + 8)
+        current = get(buf, "<Q", at + 8)
         value = number(rng, current, len(buf))
         put(buf, "<Q", at + 8, value)
         return f"chunk@{at} data length = {value}"
@@ -90,7 +90,7 @@ def m_map(buf: bytearray, nmap: Nd2Map, rng: random.Random) -> str:
     if which == 0 and nmap.chunks and rng.random() < 0.4:
         value = rng.choice(nmap.chunks)  # another chunk's offset: a name mismatch
     else:
-        (current,) = struct.unpack_from("<Q", buf, at + which)
+        current = get(buf, "<Q", at + which)
         value = number(rng, current, len(buf))
     put(buf, "<Q", at + which, value)
     return f"chunk map entry@{at} {'offset' if which == 0 else 'size'} = {value}"
@@ -105,7 +105,7 @@ def m_value(buf: bytearray, nmap: Nd2Map, rng: random.Random) -> str:
     if fmt == "<d":
         value: float = rng.choice((0.0, -1.0, 1e308, float("nan"), float("inf"), 2.0**63))
     else:
-        (current,) = struct.unpack_from(fmt, buf, at)
+        current = get(buf, fmt, at) if fmt != "<d" else 0
         value = number(rng, int(current), len(buf))
     put(buf, fmt, at, value)
     return f"{name} = {value}"
