@@ -71,6 +71,9 @@ def remove_stale_partials(
         entries = [str(p) for p in fs.ls(parent, detail=False)]
     except (OSError, ValueError):
         return []
+    finally:  # the listing predates the write: it must not answer later existence checks
+        with suppress(AttributeError, NotImplementedError):
+            fs.invalidate_cache(parent)
     removed = []
     for path in entries:
         found = _PARTIAL.match(path.rstrip("/").rpartition("/")[2])
