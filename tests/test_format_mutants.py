@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from czi_writer import Sub, write_czi
 from fuzzing.exercise import address_space, exercise
+from fuzzing.mutate_czi import parse_czi
 from fuzzing.mutate_lif import _write_xml, _xml_text, parse_lif
 from fuzzing.mutate_nd2 import parse_nd2
 from fuzzing.seeds_formats import lif_seeds
@@ -47,6 +48,22 @@ def test_czi_directory_position_before_the_file_is_corrupt(tmp_path: Path) -> No
     path.write_bytes(bytes(buf))
     with pytest.raises(imgio.CorruptFileError, match="ZISRAWDIRECTORY segment at offset -1"):
         imgio.Image(path)
+
+
+def test_czi_dimension_size_beyond_any_image_is_refused_before_coordinates(
+    tmp_path: Path,
+) -> None:
+    """A directory entry's Y size of 2**31-1 made the coordinates ask for 16 GiB."""
+    path = write_czi(tmp_path / "y.czi", [Sub(np.zeros((8, 8), "u1"))])
+    buf = bytearray(path.read_bytes())
+    entry = parse_czi(bytes(buf)).entries[-1]  # the directory's copy (read at open)
+    ndims = struct.unpack_from("<i", buf, entry + 28)[0]
+    dims = [entry + 32 + 20 * k for k in range(ndims)]
+    y = next(d for d in dims if buf[d : d + 1] == b"Y")
+    struct.pack_into("<i", buf, y + 8, 2**31 - 1)
+    path.write_bytes(bytes(buf))
+    with address_space(2**30), pytest.raises(imgio.CorruptFileError, match="axis Y declares"):
+        exercise(path)
 
 
 def test_lif_memory_block_id_length_does_not_allocate_it(tmp_path: Path) -> None:
