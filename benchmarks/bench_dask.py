@@ -1,23 +1,27 @@
 """Issue 11 benchmarks: the dask DataArray against imgio's numpy and lazy paths, open
 latency in a fresh process, and the peak memory of streaming writes by image size.
 
-``python -m benchmarks.bench_dask [--quick] [--only reads|open|write]`` prints markdown
-tables. Read rows are **paired**: every variant runs in ONE process, alternating per
-spot/repeat (A B C, C B A, ...), so a change in the machine's load hits all alike; the
+``python -m benchmarks.bench_dask [--quick] [--only reads|stages|open|write]`` prints
+markdown tables. Read rows are **paired**: every variant runs in ONE process, alternating
+per spot/repeat (A B C, C B A, ...), so a change in the machine's load hits all alike; the
 ratio is to the numpy path (``get_image_data``). ``dask, dask's optimization`` is the same
 DataArray with dask's own array optimization instead of imgio's (the state before issue
-11). Whole reads, first opens and writes run one per fresh interpreter (own peak RSS).
+11). ``stages`` splits one dask compute into its stages (CPU µs each). Whole reads, first
+opens and writes run one per fresh interpreter (own peak RSS); the file is read once
+before each whole read so every variant finds it in the page cache. imgio is
+byte-compiled first and children may write ``.pyc`` files (``PYTHONDONTWRITEBYTECODE``
+is dropped), as for an installed package: a fresh process does not recompile imgio.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,20 @@ from typing import Any
 import numpy as np
 
 from . import _read_data
-from ._harness import emit, fmt_mb, machine_line, median, rss_peak, run_child, say, table, timed
+from ._dask_open import bench_open, child_open
+from ._dask_stages import bench_stages, child_stages
+from ._harness import (
+    ROOT,
+    emit,
+    fmt_mb,
+    machine_line,
+    median,
+    rss_peak,
+    run_child,
+    say,
+    table,
+    timed,
+)
 
 MODULE = "benchmarks.bench_dask"
 SIZE = 1024
@@ -126,7 +143,10 @@ def child_whole(spec: dict[str, Any]) -> None:
     import imgio
 
     img = imgio.Image(spec["path"])
-    dask_arr, lazy_arr = img.xarray_dask_data, img.xarray_lazy_data  # setup: imports, graph
+    level = spec.get("level", 0)
+    img.set_resolution_level(level)
+    dask_arr = img.get_xarray_dask_data(level=level)  # setup: imports, graph
+    lazy_arr = img.get_xarray_lazy_data(level=level)
     read: Callable[[], Any] = {
         "numpy (Image.data)": lambda: img.data,
         "lazy (no dask)": lambda: lazy_arr.values,
@@ -136,54 +156,6 @@ def child_whole(spec: dict[str, Any]) -> None:
     seconds, used, data = timed(read)
     emit(
         {"times": {"x": [seconds]}, "cpu": {"x": [used]}, "peak": rss_peak(), "nbytes": data.nbytes}
-    )
-
-
-# ------------------------------------------------------------------ open latency (child)
-def child_open(spec: dict[str, Any]) -> None:
-    if spec["plane"]:  # first pixel access: libraries imported before the clock
-        import tifffile
-        import zarr  # noqa: F401
-
-        import imgio  # noqa: F401
-    t0, c0 = time.perf_counter(), time.process_time()
-    if spec["tool"] == "tifffile":
-        import tifffile
-
-        def op() -> Any:
-            with tifffile.TiffFile(spec["path"]) as tif:
-                return [lv.shape for lv in tif.series[0].levels]
-
-        def plane() -> Any:
-            import zarr
-
-            with tifffile.TiffFile(spec["path"]) as tif:
-                return zarr.open(tif.series[0].aszarr(), mode="r")[(0,) * (tif.series[0].ndim - 2)]
-    else:
-        import imgio
-
-        def op() -> Any:
-            with imgio.Image(spec["path"]) as img:
-                return img.dims, img.resolution_levels
-
-        def plane() -> Any:
-            with imgio.Image(spec["path"]) as img:
-                return img.get_image_data("YX", T=0, C=0, Z=0)
-
-    if spec["plane"]:
-        plane()  # the first pixel access in a fresh process, imports included
-        emit({"first": time.perf_counter() - t0, "first_cpu": time.process_time() - c0})
-        return
-    op()
-    first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
-    again = [timed(op)[:2] for _ in range(spec["repeats"])]
-    emit(
-        {
-            "first": first,
-            "first_cpu": first_cpu,
-            "second": median([a[0] for a in again]),
-            "second_cpu": median([a[1] for a in again]),
-        }
     )
 
 
@@ -219,7 +191,13 @@ def child_write(spec: dict[str, Any]) -> None:
     emit({"seconds": seconds, "cpu": used, "peak": rss_peak()})
 
 
-CHILDREN = {"paired": child_paired, "whole": child_whole, "open": child_open, "write": child_write}
+CHILDREN = {
+    "paired": child_paired,
+    "whole": child_whole,
+    "open": child_open,
+    "write": child_write,
+    "stages": child_stages,
+}
 
 
 # ------------------------------------------------------------------ parent side
@@ -275,21 +253,34 @@ def bench_reads(quick: bool) -> str:
             res, "numpy (get_image_data)", "One plane 512² uint16 of the 3,000-plane OME-TIFF"
         )
     )
+    out.append(_whole_table(made["ome"], 0, "Whole 1.5 GB OME-TIFF", quick))
+    out.append(
+        _whole_table(
+            made["pyramid"],
+            1,
+            "Whole level 1 (16384² RGB, 768 MiB) of the pyramid, 4096² chunks",
+            quick,
+        )
+    )
+    return "\n\n".join(out)
+
+
+def _whole_table(path: Path, level: int, title: str, quick: bool) -> str:
+    """Whole reads, one fresh process per run, page cache warmed first; peak RSS / array."""
     rows = []
     tools = ["numpy (Image.data)", "dask (xarray .values)", "lazy (no dask)", DASK_DEFAULT]
     got: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
-    for _ in range(1 if quick else 2):
-        for tool in tools:
-            got[tool].append(
-                run_child(
-                    MODULE, {"case": "whole", "tool": tool, "path": str(made["ome"])}, timeout=900
-                )
-            )
+    for r in range(1 if quick else 2):
+        for tool in tools if r % 2 == 0 else tools[::-1]:
+            _warm(path)
+            spec = {"case": "whole", "tool": tool, "path": str(path), "level": level}
+            got[tool].append(run_child(MODULE, spec, timeout=900))
     ref = median([r["times"]["x"][0] for r in got[tools[0]] if "times" in r])
+    ref_cpu = median([r["cpu"]["x"][0] for r in got[tools[0]] if "cpu" in r])
     for tool in tools:
         good = [r for r in got[tool] if "times" in r]
         if not good:
-            rows.append([tool, "failed", "-", "-", "-", "-"])
+            rows.append([tool, "failed", "-", "-", "-", "-", "-"])
             continue
         t = median([r["times"]["x"][0] for r in good])
         c = median([r["cpu"]["x"][0] for r in good])
@@ -300,70 +291,21 @@ def bench_reads(quick: bool) -> str:
                 f"{t:.2f}",
                 f"{t / ref:.2f}×",
                 f"{c:.2f}",
+                f"{c / ref_cpu:.2f}×",
                 fmt_mb(peak),
                 f"{peak / good[0]['nbytes']:.2f}×",
             ]
         )
-    out.append(
-        f"### Whole 1.5 GB OME-TIFF, one fresh process per run; load {_load()}\n\n"
-        + table(["variant", "wall s", "ratio", "CPU s", "peak RSS MiB", "peak / array"], rows)
-    )
-    return "\n\n".join(out)
+    head = ["variant", "wall s", "ratio", "CPU s", "CPU ratio", "peak RSS MiB", "peak / array"]
+    return f"### {title}, one fresh process per run; load {_load()}\n\n" + table(head, rows)
 
 
-def bench_open(quick: bool) -> str:
-    made = _read_data.ensure(quick)
-    rows = []
-    for label, path in (
-        ("pyramid (7 levels)", made["pyramid"]),
-        ("OME-TIFF 3,000 planes", made["ome"]),
-    ):
-        res: dict[str, list[dict[str, Any]]] = {"tifffile": [], "imgio": []}
-        planes: dict[str, list[dict[str, Any]]] = {"tifffile": [], "imgio": []}
-        for _ in range(2 if quick else 5):
-            for tool in res:
-                spec = {"case": "open", "tool": tool, "path": str(path), "repeats": 10}
-                res[tool].append(run_child(MODULE, {**spec, "plane": False}))
-                if "OME" in label:
-                    planes[tool].append(run_child(MODULE, {**spec, "plane": True}))
-        ref = {
-            k: median([r[k] for r in res["tifffile"]]) for k in ("first", "second", "second_cpu")
-        }
-        for tool, runs in res.items():
-            first = median([r["first"] for r in runs])
-            second = median([r["second"] for r in runs])
-            cpu = median([r["second_cpu"] for r in runs])
-            row = [
-                label,
-                tool,
-                f"{first * 1e3:.1f}",
-                f"{first / ref['first']:.2f}×",
-                f"{second * 1e3:.2f}",
-                f"{second / ref['second']:.2f}×",
-                f"{cpu / ref['second_cpu']:.2f}×",
-            ]
-            if planes[tool]:
-                p = median([r["first"] for r in planes[tool]])
-                p_ref = median([r["first"] for r in planes["tifffile"]])
-                row += [f"{p * 1e3:.0f}", f"{p / p_ref:.2f}×"]
-            else:
-                row += ["-", "-"]
-            rows.append(row)
-    head = [
-        "file",
-        "tool",
-        "first open ms (imports incl.)",
-        "ratio",
-        "next opens ms",
-        "ratio",
-        "CPU ratio",
-        "fresh process, imported: open + one plane ms",
-        "ratio",
-    ]
-    return (
-        f"### Open latency, fresh processes; tifffile = TiffFile + series + level shapes; "
-        f"plane: tifffile+zarr; load {_load()}\n\n" + table(head, rows)
-    )
+def _warm(path: Path) -> None:
+    """Read ``path`` once (64 MiB at a time) so the next reader finds it in the page cache."""
+    buf = bytearray(64 << 20)
+    with open(path, "rb", buffering=0) as fh:
+        while fh.readinto(buf):
+            pass
 
 
 def bench_write(quick: bool) -> str:
@@ -410,17 +352,21 @@ def bench_write(quick: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m " + MODULE, description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", action="append", choices=["reads", "open", "write"])
+    parser.add_argument("--only", action="append", choices=["reads", "stages", "open", "write"])
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         spec = json.loads(args.child)
         CHILDREN[spec["case"]](spec)
         return 0
-    wanted = args.only or ["reads", "open", "write"]
+    wanted = args.only or ["reads", "stages", "open", "write"]
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # children run from .pyc, as installed
+    compileall.compile_dir(ROOT / "imgio", quiet=1)
     say(f"## Dask DataArray, open and write-memory benchmarks (issue 11)\n\n{machine_line()}\n")
     if "reads" in wanted:
         say(bench_reads(args.quick) + "\n")
+    if "stages" in wanted:
+        say(bench_stages(args.quick) + "\n")
     if "open" in wanted:
         say(bench_open(args.quick) + "\n")
     if "write" in wanted:

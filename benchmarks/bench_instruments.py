@@ -14,7 +14,9 @@ several T/Z planes ``plane (get_image_data)`` and ``plane (dask)``: open + one Y
 (a fresh object each time, since bioio caches what it read), the plane index cycling.
 A synthetic LAS X-style tile scan (``_lif_data.write_lif``: 3 x 3 tiles of 1024², T=2
 Z=3 C=2, 113 MB, uint8) adds a big file and ``mosaic 512² region``: open + a 512 x 512
-window of one plane at the centre of the reconstructed mosaic.
+window of one plane at the centre of the reconstructed mosaic. A last table times
+synthetic Olympus OIF/OIB and LAS X XLEF projects (written by the test helpers
+``tests/oif_writer.py`` and ``tests/xlif_writer.py``) against oiffile and liffile.
 """
 
 from __future__ import annotations
@@ -324,10 +326,74 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             )
         say(table(["target", "limit", "wall", "CPU", "status (CPU)"], target_rows) + "\n")
+    bench_projects(tmp, rounds)
     for where, error in FAILED.items():
         say(f"- {where} fails: {error}")
     shutil.rmtree(tmp, ignore_errors=True)
     return status
+
+
+def bench_projects(tmp: Path, rounds: int) -> None:
+    """Synthetic Olympus OIF/OIB (``tests/oif_writer``: T3 C2 Z8 of 512² uint16, a TIFF per
+    plane) and a LAS X XLEF (``tests/xlif_writer``: the tile-scan LIF of ``tests/data``
+    as per-plane TIFFs and as a LOF): open and whole read vs oiffile / liffile."""
+    import liffile
+    import oiffile
+
+    here = Path(__file__).resolve().parents[1] / "tests"
+    sys.path.insert(0, str(here))
+    from oif_writer import write_oib, write_oif
+    from xlif_writer import write_xlef, write_xlif
+
+    data = np.random.default_rng(0).integers(0, 4096, (3, 2, 8, 512, 512), dtype=np.uint16)
+    files = {
+        "synthetic.oif": write_oif(tmp / "oif", "synthetic", data, dyes=["DAPI", "GFP"]),
+        "synthetic.oib": write_oib(tmp / "synthetic.oib", data, dyes=["DAPI", "GFP"]),
+    }
+    lif = here / "data" / "readlif-PR2729_frameOrderCombinedScanTypes.lif"
+    write_xlif(lif, tmp / "xlef" / "Images", kind="tif", name="tifs")
+    write_xlif(lif, tmp / "xlef" / "Images", kind="lof", name="lof")
+    files["synthetic.xlef"] = write_xlef(
+        tmp / "xlef" / "p.xlef", ["Images/tifs.xlif", "Images/lof.xlif"]
+    )
+
+    def own_open(path: Path) -> Any:
+        if path.suffix == ".xlef":
+            with liffile.LifFile(path) as lf:
+                return [im.shape for im in lf.images]
+        with oiffile.OifFile(path) as of:
+            return of.shape
+
+    def own_read(path: Path) -> Any:
+        if path.suffix == ".xlef":
+            with liffile.LifFile(path) as lf:
+                return [im.asarray() for im in lf.images]
+        with oiffile.OifFile(path) as of:
+            return of.asarray()
+
+    rows = []
+    for name, path in files.items():
+        for case, tools in (
+            (
+                "open",
+                {
+                    "imgio": lambda k, p=path: _imgio_open(p, k),
+                    "own": lambda k, p=path: own_open(p),
+                },
+            ),
+            (
+                "whole read",
+                {
+                    "imgio": lambda k, p=path: _imgio_read(p, k),
+                    "own": lambda k, p=path: own_read(p),
+                },
+            ),
+        ):
+            t = paired(tools, rounds, f"{name} {case}")
+            rows.append(_row(name, case, t, "imgio", "own", "-"))
+    say("\n### Olympus OIF/OIB and LAS X XLEF (synthetic), vs oiffile / liffile\n")
+    headers = ["file", "case", "imgio ms", "own ms", "-", "imgio/own wall / CPU", "-"]
+    say(table(headers, [r[:5] + r[5:6] + ["-"] for r in rows]) + "\n")
 
 
 if __name__ == "__main__":

@@ -55,8 +55,8 @@ __all__ = [
 # heavy modules load on first use so that `import imgio` stays fast
 _LAZY = {
     "Image": "imgio.image",
-    "imread": "imgio.image",
-    "imread_dask": "imgio.image",
+    "imread": "imgio._imread",
+    "imread_dask": "imgio._imread",
     "imread_xarray": "imgio._imread",
     "imread_xarray_dask": "imgio._imread",
     "write": "imgio.writers",

@@ -10,12 +10,22 @@ from typing import Any
 
 from .errors import ImgioError
 
-__all__ = ["out", "storage_options"]
+__all__ = ["add_storage_option", "out", "storage_options"]
 
 
 def out(text: str = "") -> None:
     """One line on stdout."""
     sys.stdout.write(text + "\n")
+
+
+def add_storage_option(parser: Any, what: str = "URLs") -> None:
+    """Declare ``--storage-option KEY=VALUE`` (repeatable) on an argparse (sub)parser."""
+    parser.add_argument(
+        "--storage-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help=f"fsspec option for {what} (repeatable; VALUE may be JSON)",
+    )
 
 
 def storage_options(pairs: Sequence[str] | None) -> dict[str, Any] | None:

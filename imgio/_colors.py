@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["DEFAULT_CYCLE", "default_color", "hex_color", "resolve_colors", "unpack_rgba"]
+__all__ = [
+    "DEFAULT_CYCLE",
+    "color_by_name",
+    "default_color",
+    "hex_color",
+    "resolve_colors",
+    "unpack_rgba",
+]
 
 RGB = tuple[int, int, int]
 
@@ -48,16 +55,24 @@ def hex_color(rgb: Sequence[int]) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def default_color(name: str | None, index: int, n_channels: int) -> RGB:
-    """A colour for a channel the file gives none: by fluorophore name, else by position.
-
-    A single channel is white (grey scale); several fall back to a composite cycle.
-    """
+def color_by_name(name: str | None) -> RGB | None:
+    """The usual colour of a fluorophore or stain named in ``name`` (DAPI blue...), or None."""
     if name:
         low = name.lower()
         for keys, rgb in _BY_NAME:
             if any(k in low for k in keys):
                 return rgb
+    return None
+
+
+def default_color(name: str | None, index: int, n_channels: int) -> RGB:
+    """A colour for a channel the file gives none: by fluorophore name, else by position.
+
+    A single channel is white (grey scale); several fall back to a composite cycle.
+    """
+    rgb = color_by_name(name)
+    if rgb is not None:
+        return rgb
     if n_channels == 1:
         return (255, 255, 255)
     return DEFAULT_CYCLE[index % len(DEFAULT_CYCLE)]

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._colors import resolve_colors
 
-__all__ = ["channel_rgb", "contrast_limits", "omero_windows"]
+__all__ = ["channel_rgb", "contrast_limits", "omero_windows", "robust_limits"]
 
 #: the read for contrast limits covers at most this much of the smallest level; beyond it
 #: (a file without a pyramid) a central window of WINDOW x WINDOW pixels per plane
@@ -56,10 +56,11 @@ def contrast_limits(
         values = np.moveaxis(values, list(part.dims).index("C"), 0)
     else:
         values = values[None]
-    return [_limits(v, dtype) for v in values.reshape(n, -1)]
+    return [robust_limits(v, dtype) for v in values.reshape(n, -1)]
 
 
-def _limits(values: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> tuple[float, float]:
+def robust_limits(values: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> tuple[float, float]:
+    """The LOW/HIGH percentiles of ``values`` (NaN ignored; a constant: its value + 1)."""
     finite = values[np.isfinite(values)] if dtype.kind == "f" else values
     if finite.size == 0:
         return (0.0, 1.0)

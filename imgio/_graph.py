@@ -26,7 +26,14 @@ import sys
 from collections.abc import Hashable, Iterable
 from typing import Any
 
+import dask
 import numpy as np
+from dask._task_spec import Alias, DataNode, GraphNode, Task, TaskRef, convert_legacy_task
+from dask.array.chunk import getitem
+from dask.array.core import getter, getter_inline, getter_nofancy
+from dask.array.optimization import fuse_slice
+from dask.array.optimization import optimize as _dask_array_optimize
+from dask.core import flatten
 
 from ._pieces import piece
 
@@ -37,10 +44,11 @@ ORIGINAL = "original-imgio-"
 _SHARED_SCHEDULERS = {"threads", "threading", "sync", "synchronous", "single-threaded"}
 
 
-def _dask_optimize(dsk: Any, keys: Any, **kwargs: Any) -> Any:
-    from dask.array.optimization import optimize as default
+_GETTERS = (getter, getter_nofancy, getter_inline, getitem)
 
-    return default(dsk, keys, **kwargs)  # type: ignore[no-untyped-call]
+
+def _dask_optimize(dsk: Any, keys: Any, **kwargs: Any) -> Any:
+    return _dask_array_optimize(dsk, keys, **kwargs)  # type: ignore[no-untyped-call]
 
 
 def install() -> None:
@@ -48,8 +56,6 @@ def install() -> None:
 
     ``IMGIO_DASK_OPTIMIZE=0`` in the environment leaves dask's configuration alone.
     """
-    import dask
-
     if os.environ.get("IMGIO_DASK_OPTIMIZE", "1") == "0":
         return
     if dask.config.get("array_optimize", None) is None:
@@ -67,6 +73,14 @@ def read_shared(source: Any, index: Any) -> np.ndarray[Any, Any]:
     return np.asarray(source[index])
 
 
+def run_in_order(nodes: tuple[Any, ...], out: Hashable) -> Any:
+    """Run a small graph's nodes (already in dependency order) here; ``out``'s value."""
+    cache: dict[Hashable, Any] = {}
+    for node in nodes:
+        cache[node.key] = node(cache)
+    return cache[out]
+
+
 def view_of(buffer: np.ndarray[Any, Any], origin: tuple[int, ...], shape: tuple[int, ...]) -> Any:
     """One output chunk as a :class:`~imgio._pieces.Piece` of the shared buffer."""
     return piece(buffer, tuple(origin), tuple(shape))
@@ -81,8 +95,6 @@ def _has_imgio(dsk: Any) -> bool:
 
 
 def _flatten(keys: Any) -> list[Hashable]:
-    from dask.core import flatten
-
     return list(flatten(keys)) if isinstance(keys, list) else [keys]  # type: ignore[no-untyped-call]
 
 
@@ -118,8 +130,52 @@ def optimize(dsk: Any, keys: Any, **kwargs: Any) -> Any:
         shared = bool(others) and _shared_memory_ok()
         graph = resolver.reads(sorted(frontier, key=str), shared)
         graph.update((k, _convert(k, tasks[k])) for k in others)
+        if shared and len(others) == 1:
+            return _one_task(others[0], graph)
         return graph
     return _dask_optimize(_rewritten(dsk, resolver, frontier), keys, **kwargs)
+
+
+def _one_task(out: Hashable, graph: dict[Hashable, Any]) -> dict[Hashable, Any]:
+    """A local compute's whole graph (sources, reads, views, finalize) as ONE task.
+
+    The scheduler then hands one task to its pool instead of one per node (a plane read
+    was three hand-offs). ``graph`` is built in dependency order by :meth:`_Resolver.reads`
+    (sources, buffers, reads and views) with the finalize last.
+    """
+    direct = _whole_read(out, graph)
+    if direct is not None:
+        return {out: direct}
+    return {out: Task(out, run_in_order, DataNode(None, tuple(graph.values())), out)}
+
+
+def _whole_read(out: Hashable, graph: dict[Hashable, Any]) -> Any:
+    """The compute as one read of its source, when dask's finalize only joins that read.
+
+    That is the case for every plane, region or whole read of one array: one read (or
+    one buffer and its views, which tile the buffer exactly) under dask's ``finalize``.
+    The read's array is then the result itself: dask's finalize would copy a lone chunk
+    (it guards buffers kept in a graph; this one is new) and its joins of several views
+    copy once a view spans the buffer's inner axes (numpy's own concatenate).
+    """
+    from dask.array.core import finalize
+
+    fin = graph[out]
+    reads = [
+        n for n in graph.values() if isinstance(n, Task) and n.func in (read_block, read_shared)
+    ]
+    if not (isinstance(fin, Task) and fin.func is finalize and len(reads) == 1):
+        return None
+    (read,) = reads
+    parts = {k for k, n in graph.items() if isinstance(n, Task) and n.func is view_of}
+    if read.func is read_block:
+        parts = {read.key}
+    elif not parts:
+        return None
+    if set(fin.dependencies) != parts or len(graph) != len(parts) + 2 + (read.func is read_shared):
+        return None  # other nodes (two sources?): run the graph as it is
+    source = graph[next(iter(read.dependencies))]
+    return Task(out, read.func, source, *read.args[1:])
 
 
 def _is_original(key: Hashable) -> bool:
@@ -127,8 +183,6 @@ def _is_original(key: Hashable) -> bool:
 
 
 def _convert(key: Hashable, node: Any) -> Any:
-    from dask._task_spec import GraphNode, convert_legacy_task
-
     return node if isinstance(node, GraphNode) else convert_legacy_task(key, node, set())  # type: ignore[arg-type]
 
 
@@ -169,19 +223,9 @@ class _Resolver:
         return found
 
     def _node(self, node: Any) -> tuple[str, Any] | None:
-        from dask._task_spec import Alias, DataNode, Task, TaskRef
-        from dask.array.chunk import getitem
-        from dask.array.core import getter, getter_inline, getter_nofancy
-        from dask.array.optimization import fuse_slice
-
         if isinstance(node, Alias):
             return self.resolve(node.target.key if hasattr(node.target, "key") else node.target)
-        if not isinstance(node, Task) or node.func not in (
-            getter,
-            getter_nofancy,
-            getter_inline,
-            getitem,
-        ):
+        if not isinstance(node, Task) or node.func not in _GETTERS:
             return None
         if len(node.args) not in (2, 4) or set(node.kwargs) - {"asarray", "lock"}:
             return None
@@ -205,15 +249,11 @@ class _Resolver:
 
     def source(self, original: str) -> Any:
         """The source object held by an ``original-imgio-*`` key."""
-        from dask._task_spec import DataNode
-
         node = self.dsk[original]
         return node.value if isinstance(node, DataNode) else node
 
     def task(self, key: Hashable) -> Any:
         """A direct-read task for ``key``, or None when ``key`` is not an imgio read."""
-        from dask._task_spec import DataNode, Task, TaskRef
-
         found = self.resolve(key)
         if found is None:
             return None
@@ -222,8 +262,6 @@ class _Resolver:
 
     def reads(self, keys: list[Hashable], shared: bool) -> dict[Hashable, Any]:
         """Direct reads of ``keys`` (all resolvable), sharing one buffer per array locally."""
-        from dask._task_spec import DataNode, Task, TaskRef
-
         found = {k: self.resolve(k) for k in keys}
         sources = {f[0]: self.source(f[0]) for f in found.values() if f is not None}
         graph: dict[Hashable, Any] = {o: DataNode(o, src) for o, src in sources.items()}
@@ -248,8 +286,6 @@ class _Resolver:
 
 def _shared_memory_ok() -> bool:
     """True when tasks run in this process (threads or synchronous), never on a cluster."""
-    import dask
-
     scheduler = dask.config.get("scheduler", None)
     if scheduler is not None and scheduler not in _SHARED_SCHEDULERS:
         return False

@@ -1,4 +1,4 @@
-"""``imread_xarray`` / ``imread_xarray_dask``: AICSImageIO's one-call DataArray reads."""
+"""``imread``, ``imread_dask``, ``imread_xarray``, ``imread_xarray_dask``: one-call reads."""
 
 from __future__ import annotations
 
@@ -7,13 +7,41 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._select import _channel_index, _slice_text
 from .errors import SelectionError
-from .image import Image, PathLike, _channel_index, _slice_text, _split
+from .image import Image, PathLike
 
 if TYPE_CHECKING:
+    import dask.array as da
     import xarray as xr
 
-__all__ = ["imread_xarray", "imread_xarray_dask"]
+__all__ = ["imread", "imread_dask", "imread_xarray", "imread_xarray_dask"]
+
+
+def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    opts: dict[str, Any] = {
+        k: kwargs.pop(k) for k in ("reader", "storage_options", "chunks") if k in kwargs
+    }
+    return opts, kwargs
+
+
+def imread(path: PathLike, **selection: Any) -> np.ndarray[Any, Any]:
+    """Read pixels into numpy: ``imread(p, scene=0, level=0, T=0, C="DAPI")``.
+
+    Dims are ``[extra] T C Z Y X [S]``, minus the ones selected with an int.
+    """
+    opts, sel = _split(dict(selection))
+    scene, level = sel.pop("scene", None), sel.pop("level", None)
+    with Image(path, **opts) as img:
+        return img.get_image_data(None, scene=scene, level=level, **sel)
+
+
+def imread_dask(path: PathLike, **selection: Any) -> da.Array:
+    """Like :func:`imread`, lazily (the file is reopened by each task that needs it)."""
+    opts, sel = _split(dict(selection))
+    scene, level = sel.pop("scene", None), sel.pop("level", None)
+    img = Image(path, **opts)
+    return img.get_image_dask_data(None, scene=scene, level=level, **sel)
 
 
 def imread_xarray(path: PathLike, **selection: Any) -> xr.DataArray:

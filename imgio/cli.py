@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._cli_common import out, storage_options
+from ._cli_common import add_storage_option, out, storage_options
 from .errors import ImgioError
 
 __all__ = ["main"]
@@ -161,12 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("path")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument("--reader", help="force a reader (e.g. tiff, ome-zarr)")
-    info.add_argument(
-        "--storage-option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="fsspec option for remote paths (repeatable)",
-    )
+    add_storage_option(info, "remote paths")
     info.set_defaults(func=_cmd_info)
     demo = sub.add_parser("demo", help="write a built-in sample, open it lazily, read regions")
     demo.add_argument("--out", help="keep the files in this folder")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,10 +12,12 @@ import numpy as np
 
 from . import _lazy
 from ._aics import AicsNames
+from ._image_repr import ReprMixin
 from ._location import Location, as_location
 from ._registry import open_reader
+from ._select import SelectionMixin
 from .dims import Dims, PhysicalPixelSizes, standard_order
-from .errors import ImgioWarning, SelectionError
+from .errors import SelectionError
 from .readers.base import ArraySource, Reader, SceneInfo
 
 if TYPE_CHECKING:
@@ -26,13 +27,12 @@ if TYPE_CHECKING:
 
     from .tiles import TileSource
 
-__all__ = ["Image", "imread", "imread_dask"]
+__all__ = ["Image", "PathLike"]
 
 PathLike = str | os.PathLike[str] | Location
-Selection = int | slice | Sequence[int] | str | Sequence[str]
 
 
-class Image(AicsNames):
+class Image(SelectionMixin, ReprMixin, AicsNames):
     """A lazily opened image file of any supported format.
 
     Parameters
@@ -265,43 +265,6 @@ class Image(AicsNames):
         return list(names) if names is not None else None
 
     @property
-    def channel_colors(self) -> list[tuple[int, int, int]]:
-        """One ``(r, g, b)`` per channel of the current scene.
-
-        The file's own colour (OME ``Color``, NGFF ``omero``) where it has one, else a
-        default by fluorophore name (DAPI blue, GFP green, mCherry red, ...) or position.
-        """
-        from ._colors import resolve_colors
-
-        info = self._info(self._scene)
-        names = info.channel_names
-        n = len(names) if names is not None else 1
-        return resolve_colors(names, info.channel_colors, n)
-
-    @property
-    def mosaic_tile_positions(self) -> list[tuple[int, int]] | None:
-        """Level-0 (Y, X) of each ``M`` tile of the current scene, or None without tiles."""
-        positions = self._reader.mosaic_tile_positions(self._scene)
-        return None if positions is None else [(int(y), int(x)) for y, x in positions]
-
-    def get_mosaic_tile_positions(self) -> list[tuple[int, int]]:
-        """AICSImageIO's name for :attr:`mosaic_tile_positions`; raises without tiles."""
-        positions = self.mosaic_tile_positions
-        if positions is None:
-            raise SelectionError(
-                f"scene {self.current_scene!r} has no mosaic tiles (open with "
-                "reconstruct_mosaic=False on a tile-scan CZI or LIF)"
-            )
-        return positions
-
-    def get_mosaic_tile_position(self, m: int) -> tuple[int, int]:
-        """Level-0 (Y, X) of mosaic tile ``m`` of the current scene."""
-        positions = self.get_mosaic_tile_positions()
-        if not isinstance(m, (int, np.integer)) or not 0 <= m < len(positions):
-            raise SelectionError(f"mosaic tile {m!r} out of range (0..{len(positions) - 1})")
-        return positions[int(m)]
-
-    @property
     def physical_pixel_sizes(self) -> PhysicalPixelSizes:
         """Pixel size in µm (Z, Y, X) of the current level; ``None`` where unknown."""
         return _lazy.physical_pixel_sizes(self._infos()[self._scene], self._level)
@@ -397,105 +360,6 @@ class Image(AicsNames):
 
         return to_datatree(self)
 
-    # ------------------------------------------------------------- selections
-    def _selection(
-        self, order_out: str | None, selection: Mapping[str, Any], scene: int, level: int
-    ) -> tuple[tuple[Any, ...], list[str], list[str]]:
-        """Index tuple over the presented dims, dims kept, and the requested output order."""
-        order, shape = self._presented(scene, level)
-        unknown = [d for d in selection if d not in order]
-        if unknown:
-            raise SelectionError(f"no dim {unknown[0]!r}; dims are {order!r}")
-        info = self._info(scene)
-        wanted = list(order_out) if order_out else None
-        if wanted is not None:
-            bad = [d for d in wanted if d not in order]
-            if bad or len(set(wanted)) != len(wanted):
-                raise SelectionError(f"cannot return dims {order_out!r} from {order!r}")
-        index: list[Any] = []
-        kept: list[str] = []
-        dropped: list[str] = []
-        for d, n in zip(order, shape, strict=True):
-            sel = selection.get(d, None)
-            if d == "C" and sel is not None:
-                sel = _channel_index(sel, info.channel_names)
-            if sel is None:
-                if wanted is not None and d not in wanted:
-                    if n != 1:
-                        dropped.append(f"{d} (size {n})")
-                    index.append(0)
-                else:
-                    index.append(slice(None))
-                    kept.append(d)
-                continue
-            if isinstance(sel, (int, np.integer)):
-                if not -n <= sel < n:
-                    raise SelectionError(f"{d}={int(sel)} out of range (0..{n - 1})")
-                if wanted is not None and d in wanted:
-                    index.append(slice(int(sel) % n, int(sel) % n + 1))
-                    kept.append(d)
-                else:
-                    index.append(int(sel))
-                continue
-            if isinstance(sel, range):
-                sel = slice(sel.start, sel.stop, sel.step)
-            if isinstance(sel, slice):
-                count = _slice_count(d, sel, n)
-            else:
-                sel = [int(v) for v in sel]
-                bad_values = [v for v in sel if not -n <= v < n]
-                if bad_values:
-                    raise SelectionError(f"{d}={bad_values[0]} out of range (0..{n - 1})")
-                count = len(sel)
-            if wanted is not None and d not in wanted:
-                if count != 1:
-                    raise SelectionError(
-                        f"{d} selects {count} values but {d} is not in the requested "
-                        f"order {order_out!r}"
-                    )
-                sel = sel if isinstance(sel, list) else list(range(*sel.indices(n)))
-                index.append(sel[0])
-                continue
-            index.append(sel)
-            kept.append(d)
-        if dropped:
-            _warn_dropped(dropped, order_out)
-        return tuple(index), kept, wanted if wanted is not None else kept
-
-    def get_image_dask_data(
-        self,
-        dimension_order_out: str | None = None,
-        *,
-        scene: int | str | None = None,
-        level: int | None = None,
-        **selection: Selection,
-    ) -> da.Array:
-        """A lazy array in ``dimension_order_out`` with ``T=0``, ``C="DAPI"``-style selections."""
-        s = self._scene_index(scene)
-        lvl = self._level_index(s, level)
-        index, kept, wanted = self._selection(dimension_order_out, selection, s, lvl)
-        data = self.get_xarray_dask_data(s, lvl).data[_one_fancy(index)]
-        data = _rest_fancy(data, index)
-        if kept != wanted:
-            data = data.transpose([kept.index(d) for d in wanted])  # type: ignore[no-untyped-call,unused-ignore]
-        out: da.Array = data
-        return out
-
-    def get_image_data(
-        self,
-        dimension_order_out: str | None = None,
-        *,
-        scene: int | str | None = None,
-        level: int | None = None,
-        **selection: Selection,
-    ) -> np.ndarray[Any, Any]:
-        """Numpy pixels in ``dimension_order_out``; decodes only what the selection covers."""
-        s = self._scene_index(scene)
-        lvl = self._level_index(s, level)
-        index, kept, wanted = self._selection(dimension_order_out, selection, s, lvl)
-        data = _lazy.read(self.source(s, lvl), index)
-        return np.transpose(data, [kept.index(d) for d in wanted]) if kept != wanted else data
-
     # -------------------------------------------------------------- metadata
     @property
     def metadata(self) -> Any:
@@ -537,137 +401,3 @@ class Image(AicsNames):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _summary(self) -> list[tuple[str, str]]:
-        info = self._infos()[self._scene]
-        sizes = self.physical_pixel_sizes
-        rows = [
-            ("file", self._location.name),
-            ("reader", self._reader.name),
-            ("scene", f"{self.current_scene!r} ({self._scene + 1} of {len(self.scenes)})"),
-            (
-                "dims",
-                " ".join(f"{d}:{n}" for d, n in zip(self.dims.order, self.shape, strict=True)),
-            ),
-            ("dtype", str(self.dtype)),
-            (
-                "levels",
-                ", ".join("x".join(str(v) for v in s) for s in info.shapes)
-                + f" (current {self._level})",
-            ),
-            ("channels", ", ".join(self.channel_names or []) or "-"),
-            ("pixel sizes", "Z {} Y {} X {} µm".format(*(f"{v:.4g}" if v else "?" for v in sizes))),
-        ]
-        return rows
-
-    def __repr__(self) -> str:
-        body = "\n".join(f"  {k:<12}{v}" for k, v in self._summary())
-        return f"<imgio.Image\n{body}>"
-
-    def _repr_html_(self) -> str:
-        import html
-
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
-            f"{html.escape(v)}</td></tr>"
-            for k, v in self._summary()
-        )
-        table = f"<table><caption>imgio.Image</caption>{rows}</table>"
-        from .tiles._html import thumbnail_html
-
-        picture = thumbnail_html(self)
-        if picture is None:
-            return table
-        return (
-            "<div style='display:flex;gap:1em;align-items:flex-start'>"
-            f"<div>{picture}</div><div>{table}</div></div>"
-        )
-
-
-def _slice_count(d: str, sel: slice, n: int) -> int:
-    """How many values ``sel`` selects of ``n``; a slice that selects none is an error."""
-    count = len(range(*sel.indices(n)))
-    if count == 0:
-        raise SelectionError(
-            f"{d}={_slice_text(sel)} selects nothing; {d} has {n} values (0..{n - 1})"
-        )
-    return count
-
-
-def _warn_dropped(dropped: Sequence[str], order_out: str | None) -> None:
-    warnings.warn(
-        f"dims {', '.join(dropped)} are not in the requested order {order_out!r}: "
-        f"took index 0 of each (select one with e.g. {dropped[0][0]}=<index>)",
-        ImgioWarning,
-        stacklevel=4,
-    )
-
-
-def _slice_text(sel: slice) -> str:
-    parts = [sel.start, sel.stop] + ([sel.step] if sel.step is not None else [])
-    return f"slice({', '.join(str(v) for v in parts)})"
-
-
-def _channel_index(sel: Any, names: Sequence[str] | None) -> Any:
-    def one(v: Any) -> int:
-        if isinstance(v, str):
-            if not names or v not in names:
-                raise SelectionError(f"no channel named {v!r}; channels are {list(names or [])}")
-            return list(names).index(v)
-        return int(v)
-
-    if isinstance(sel, (str, int, np.integer)):
-        return one(sel)
-    if isinstance(sel, slice):
-        return sel
-    return [one(v) for v in sel]
-
-
-def _one_fancy(index: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Dask takes one list per getitem; the first list goes in, the rest after."""
-    seen = False
-    out = []
-    for k in index:
-        if isinstance(k, list):
-            out.append(k if not seen else slice(None))
-            seen = True
-        else:
-            out.append(k)
-    return tuple(out)
-
-
-def _rest_fancy(data: da.Array, index: tuple[Any, ...]) -> da.Array:
-    lists = [i for i, k in enumerate(index) if isinstance(k, list)]
-    if len(lists) <= 1:
-        return data
-    kept_axes = [i for i, k in enumerate(index) if not isinstance(k, (int, np.integer))]
-    for i in lists[1:]:
-        axis = kept_axes.index(i)
-        data = data[(slice(None),) * axis + (index[i],)]
-    return data
-
-
-def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    opts: dict[str, Any] = {
-        k: kwargs.pop(k) for k in ("reader", "storage_options", "chunks") if k in kwargs
-    }
-    return opts, kwargs
-
-
-def imread(path: PathLike, **selection: Any) -> np.ndarray[Any, Any]:
-    """Read pixels into numpy: ``imread(p, scene=0, level=0, T=0, C="DAPI")``.
-
-    Dims are ``[extra] T C Z Y X [S]``, minus the ones selected with an int.
-    """
-    opts, sel = _split(dict(selection))
-    scene, level = sel.pop("scene", None), sel.pop("level", None)
-    with Image(path, **opts) as img:
-        return img.get_image_data(None, scene=scene, level=level, **sel)
-
-
-def imread_dask(path: PathLike, **selection: Any) -> da.Array:
-    """Like :func:`imread`, lazily (the file is reopened by each task that needs it)."""
-    opts, sel = _split(dict(selection))
-    scene, level = sel.pop("scene", None), sel.pop("level", None)
-    img = Image(path, **opts)
-    return img.get_image_dask_data(None, scene=scene, level=level, **sel)

@@ -59,7 +59,16 @@ def _payload(sub: Sub) -> tuple[bytes, int]:
         packed = np.concatenate([raw[:, 0], raw[:, 1]]).tobytes()
         return b"\x03\x01\x01" + imagecodecs.zstd_encode(packed), 6
     if sub.compression == "jpegxr":
-        return imagecodecs.jpegxr_encode(arr, level=1.0), 4
+        # JPEG XR carries its own pixel format: RGB samples coded as RGB, and ZEN labels
+        # 8-bit colour 24bppBGR (pylibCZIrw refuses 24bppRGB). imagecodecs writes RGB only:
+        # code the RGB samples and relabel them; a decoder honouring the label (jxrlib,
+        # libCZI, imagecodecs) returns the image's colours. 16-bit stays 48bppRGB.
+        coded = imagecodecs.jpegxr_encode(np.ascontiguousarray(sub.data), level=1.0)
+        rgb24 = bytes.fromhex("24c3dd6f034efe4bb1853d77768dc90d")
+        if sub.data.ndim == 3 and sub.data.dtype.itemsize == 1:
+            assert coded.count(rgb24) == 1
+            coded = coded.replace(rgb24, rgb24[:-1] + b"\x0c")
+        return coded, 4
     raise ValueError(sub.compression)
 
 

@@ -138,3 +138,52 @@ def test_other_graphs_and_user_optimizations_untouched(stack: tuple[Path, Any]) 
     with dask.config.set(array_optimize=mine):
         got = imgio.Image(path, chunks=CHUNKS).dask_data[0, 0, 0, :10, :10].compute()
     assert calls and np.array_equal(got, want[0, 0, 0, :10, :10])
+
+
+def test_local_compute_runs_as_one_task(stack: tuple[Path, Any]) -> None:
+    """A compute made only of imgio reads reaches the local scheduler as ONE task."""
+    from dask.callbacks import Callback
+
+    path, want = stack
+    arr = imgio.Image(path, chunks=CHUNKS).xarray_dask_data
+    ran: list[Any] = []
+    with Callback(pretask=lambda key, dsk, state: ran.append(key)):
+        plane = arr.isel(T=1, C=2, Z=0).values
+        assert len(ran) == 1
+        whole = arr.isel(T=0, C=1).values  # 2 planes x 3 x 4 chunks, one buffer
+        assert len(ran) == 2
+        total = arr.isel(T=0).sum().compute()  # a reduction keeps dask's task graph
+        assert len(ran) > 3
+    assert type(plane) is np.ndarray and type(whole) is np.ndarray
+    np.testing.assert_array_equal(plane, want[1, 2, 0])
+    np.testing.assert_array_equal(whole, want[0, 1])
+    assert int(total) == int(want[0].sum(dtype=np.uint64))
+
+
+@pytest.mark.parametrize(
+    "sel",
+    [{"Z": 1}, {"Z": 0, "Y": slice(100, 900), "X": slice(300, 1400)}, {}],
+    ids=["plane", "region", "whole"],
+)
+def test_reads_across_chunks_hold_one_copy(tmp_path: Path, sel: dict[str, Any]) -> None:
+    """Chunks of Y and X (joined on inner axes) come back without a second copy: dask's
+    finalize copied a lone chunk and numpy's concatenate copied joined views (3x)."""
+    import tracemalloc
+
+    path = tmp_path / "planes.ome.tif"
+    data = np.random.default_rng(3).integers(0, 60000, (2, 1024, 1536), dtype=np.uint16)
+    tifffile.imwrite(
+        path, data, ome=True, tile=(256, 256), compression="zlib", metadata={"axes": "ZYX"}
+    )
+    arr = imgio.Image(path, chunks={"Z": 1, "Y": 512, "X": 512}).xarray_dask_data
+    assert arr.isel(**sel).values.size  # first use: imports, decoder
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        out = arr.isel(**sel).values
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    want = data[tuple(sel.get(d, slice(None)) for d in "ZYX")]
+    np.testing.assert_array_equal(out.squeeze(axis=(0, 1)), want)  # T and C of 1
+    assert peak < 1.5 * out.nbytes

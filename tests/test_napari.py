@@ -29,6 +29,7 @@ import zarr  # noqa: E402
 import imgio  # noqa: E402
 from imgio import _napari  # noqa: E402
 from imgio._registry import available_readers, reader_class  # noqa: E402
+from imgio.writers._labels import label_color  # noqa: E402
 
 MANIFEST = Path(_napari.__file__).with_name("napari.yaml")
 RNG = np.random.default_rng(4)
@@ -39,7 +40,9 @@ def test_manifest_validates() -> None:
     """``npe2 validate --imports`` on the shipped manifest (imports every python_name)."""
     done = subprocess.run(
         [sys.executable, "-m", "npe2", "validate", "--imports", str(MANIFEST)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "valid" in done.stdout
@@ -96,7 +99,9 @@ def display() -> Iterator[None]:
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
         [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         preexec_fn=_die_with_parent,
     )
     os.close(write_fd)
@@ -144,8 +149,10 @@ def _ome_tiff(path: Path) -> np.ndarray:
     levels = [data, data[:, ::2, ::2].copy(), data[:, ::4, ::4].copy()]
     meta = {
         "axes": "CYX",
-        "PhysicalSizeX": 0.5, "PhysicalSizeXUnit": "µm",
-        "PhysicalSizeY": 0.25, "PhysicalSizeYUnit": "µm",
+        "PhysicalSizeX": 0.5,
+        "PhysicalSizeXUnit": "µm",
+        "PhysicalSizeY": 0.25,
+        "PhysicalSizeYUnit": "µm",
         "Channel": {"Name": ["DAPI", "GFP"], "Color": [-16776961, 16711935]},  # red, green (RGBA)
     }
     with tifffile.TiffWriter(path, ome=True) as tif:
@@ -192,20 +199,34 @@ def _ngff(path: Path) -> np.ndarray:
     axes = [{"name": "c", "type": "channel"}] + [
         {"name": n, "type": "space", "unit": "micrometer"} for n in "zyx"
     ]
-    root.attrs.update({
-        "multiscales": [{
-            "version": "0.4", "name": "ngff", "axes": axes,
-            "datasets": [
-                {"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": s}]}
-                for i, s in enumerate(SCALES)
+    root.attrs.update(
+        {
+            "multiscales": [
+                {
+                    "version": "0.4",
+                    "name": "ngff",
+                    "axes": axes,
+                    "datasets": [
+                        {
+                            "path": str(i),
+                            "coordinateTransformations": [{"type": "scale", "scale": s}],
+                        }
+                        for i, s in enumerate(SCALES)
+                    ],
+                }
             ],
-        }],
-        "omero": {"channels": [
-            {"label": label, "color": rgb,
-             "window": {"start": 10, "end": end, "min": 0, "max": 65535}}
-            for label, rgb, end in CHANNELS
-        ]},
-    })
+            "omero": {
+                "channels": [
+                    {
+                        "label": label,
+                        "color": rgb,
+                        "window": {"start": 10, "end": end, "min": 0, "max": 65535},
+                    }
+                    for label, rgb, end in CHANNELS
+                ]
+            },
+        }
+    )
     return data
 
 
@@ -217,12 +238,25 @@ def _ngff_labels(path: Path) -> np.ndarray:
     group = labels.create_group("cells")
     group.create_array("0", shape=cells.shape, dtype=cells.dtype, chunks=(1, 64, 64))[...] = cells
     axes = [{"name": n, "type": "space", "unit": "micrometer"} for n in "zyx"]
-    group.attrs.update({
-        "image-label": {"version": "0.4"},
-        "multiscales": [{"version": "0.4", "axes": axes, "datasets": [
-            {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": SCALES[0][1:]}]}
-        ]}],
-    })
+    group.attrs.update(
+        {
+            "image-label": {"version": "0.4"},
+            "multiscales": [
+                {
+                    "version": "0.4",
+                    "axes": axes,
+                    "datasets": [
+                        {
+                            "path": "0",
+                            "coordinateTransformations": [
+                                {"type": "scale", "scale": SCALES[0][1:]}
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     return cells
 
 
@@ -247,6 +281,59 @@ def test_open_ome_zarr(fresh: Any, tmp_path: Path) -> None:
     assert [layer.colormap.name for layer in layers[:2]] == ["blue", "magenta"]
     top = layers[2].colormap.colors[-1][:3]
     np.testing.assert_allclose(top, np.array([0x12, 0xAB, 0x34]) / 255, atol=1e-6)
+
+
+# napari warns that napari-ome-zarr's label colour dict has no default (label 0 stays clear)
+@pytest.mark.filterwarnings("ignore:color_dict did not provide a default color:UserWarning")
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_napari_ome_zarr_opens_written_labels(fresh: Any, tmp_path: Path, version: str) -> None:
+    """napari-ome-zarr's own reader on an ``.ome.zarr`` imgio wrote with ``labels=``: the
+    image layer and a Labels layer whose data is the mask (no imgio code on the read side)."""
+    pm = npe2.PluginManager.instance()
+    pm.discover()
+    pm.get_manifest("napari-ome-zarr")  # KeyError: napari-ome-zarr (test extra) is missing
+    image = RNG.integers(0, 4000, (2, 3, 64, 80), dtype=np.uint16)
+    mask = np.zeros((3, 64, 80), np.uint32)
+    mask[:, 10:30, 20:50] = 1
+    mask[1:, 40:60, 5:25] = 7
+    path = imgio.write(
+        image,
+        tmp_path / "lab.ome.zarr",
+        dims="CZYX",
+        channel_names=["DAPI", "GFP"],
+        physical_pixel_sizes=(2.0, 0.5, 0.25),
+        labels={"cells": mask},
+        pyramid_levels=2,
+        ngff_version=version,
+    )
+    layers = fresh.open(str(path), plugin="napari-ome-zarr")
+    attrs = dict(zarr.open_group(str(path), mode="r").attrs)
+    windows = [ch["window"] for ch in attrs.get("ome", attrs)["omero"]["channels"]]
+    images = [la for la in layers if isinstance(la, napari.layers.Image)]
+    labels = [la for la in layers if isinstance(la, napari.layers.Labels)]
+    assert len(images) == 2 and len(labels) == 1, [type(la).__name__ for la in layers]
+    # napari-ome-zarr prefixes the multiscales name: "Image:0: DAPI"
+    assert [la.name.rsplit(": ", 1)[-1] for la in images] == ["DAPI", "GFP"]
+    for c, layer in enumerate(images):
+        data = layer.data[0] if layer.multiscale else layer.data
+        assert data.shape in ((1, 3, 64, 80), (3, 64, 80))  # T kept, of size 1
+        np.testing.assert_array_equal(np.asarray(data).reshape(image[c].shape), image[c])
+        np.testing.assert_allclose(layer.scale[-3:], [2.0, 0.5, 0.25])
+        # the omero window imgio wrote (the data's, not the dtype's 0-65535) and colours
+        window = windows[c]
+        np.testing.assert_allclose(layer.contrast_limits, (window["start"], window["end"]))
+        assert 0 <= window["start"] < window["end"] < 4000
+    np.testing.assert_allclose(images[0].colormap.colors[-1][:3], [0, 0, 1])  # DAPI blue
+    np.testing.assert_allclose(images[1].colormap.colors[-1][:3], [0, 1, 0])  # GFP green
+    (cells,) = labels
+    assert cells.name == "cells" or cells.name.endswith("cells"), cells.name
+    level0 = cells.data[0] if cells.multiscale else cells.data
+    assert level0.shape in ((1, 1, 3, 64, 80), (1, 3, 64, 80), (3, 64, 80))
+    np.testing.assert_array_equal(np.asarray(level0).reshape(mask.shape), mask)
+    np.testing.assert_allclose(cells.scale[-3:], [2.0, 0.5, 0.25])
+    # the image-label colours imgio wrote are the layer's (napari-ome-zarr maps them)
+    rgba = np.asarray(cells.colormap.map(np.array([7])))[0]
+    np.testing.assert_allclose(rgba, np.array(label_color(7)) / 255, atol=1e-6)
 
 
 def test_open_rgb_pyramid(fresh: Any, tmp_path: Path) -> None:

@@ -10,4 +10,6 @@ BUILTIN_READERS: dict[str, str] = {
     "images": "imgio.readers.images:ImageFileReader",
     "lif": "imgio.readers.lif:LifReader",
     "nd2": "imgio.readers.nd2:Nd2Reader",
+    "xlif": "imgio.readers.xlif:XlifReader",
+    "oif": "imgio.readers.oif:OifReader",
 }

@@ -209,6 +209,32 @@ class ImageFileSource:
         out = [self.frame(t)[space] for t in frames]
         return np.stack(out) if animated else out[0]
 
+    def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
+        """A whole upright JPEG decodes straight into ``out`` (no second copy); anything
+        else returns False and is read through ``__getitem__``."""
+        whole = all(k.start == 0 and k.stop == n for k, n in zip(key, self.shape, strict=True))
+        if not (
+            self.kind == "JPEG"
+            and "T" not in self.dims
+            and self.orientation in (0, 1)
+            and whole
+            and out.flags.c_contiguous
+            and out.dtype == np.uint8
+            and out.shape[-1] in ((3,) if "S" in self.dims else (out.shape[-1],))
+        ):
+            return False
+        import imagecodecs
+
+        data = self.location.read_range(0, self.location.size)
+        if data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
+            return False  # truncated: __getitem__ raises the error
+        try:
+            imagecodecs.jpeg8_decode(data, out=out)
+        except Exception:  # noqa: BLE001 - another layout (CMYK, grey as RGB): the slow path
+            return False
+        STATS.add(1, len(data))
+        return True
+
     def _gif_frames(self, frames: range) -> np.ndarray[Any, Any]:
         """Several GIF frames from one decode of the animation (each frame alone costs
         nearly as much: giflib reads the whole file)."""

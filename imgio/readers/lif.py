@@ -187,18 +187,19 @@ def _raw_source(location: Location, layout: _Layout, token: str, where: str) -> 
     )
 
 
-def _layout(image: Any, reconstruct: bool) -> _Layout:
-    """Describe one liffile image, or raise :class:`_SkipImage`."""
-    if type(image).__name__ != "LifImage":
-        raise _SkipImage(f"{type(image).__name__} data are not an image")
-    try:
-        block = image.memory_block
-    except KeyError as exc:
-        raise CorruptFileError(
-            f"image {image.path!r}: its memory block {exc} is missing or its header is damaged"
-        ) from exc
-    if block.frames or block.offset < 0:
-        raise _SkipImage("pixels stored in external files")
+@dataclass(frozen=True)
+class _Geometry:
+    """An image's dims, shape and C-ordered byte layout, from its XML description."""
+
+    dims: str
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    row_stride: int  # bytes from one row to the next (stride-aligned RGB rows are padded)
+    nbytes: int  # bytes of the whole stored image
+
+
+def _geometry(image: Any) -> _Geometry:
+    """The layout liffile parsed for ``image``, or raise :class:`_SkipImage`."""
     try:
         sizes = dict(image.sizes)
         dtype = np.dtype(image.dtype)
@@ -214,20 +215,36 @@ def _layout(image: Any, reconstruct: bool) -> _Layout:
         raise _SkipImage(f"unexpected dimension order {dims}")
     row_stride = math.prod(stored[dims.index("X") :]) * dtype.itemsize
     nbytes = math.prod(stored) * dtype.itemsize
-    if nbytes > block.size:
-        raise _SkipImage(f"memory block holds {block.size} bytes, image needs {nbytes}")
     if len(dims) == 1 or (dims.endswith("S") and len(dims) == 2):  # a single line: one row
         dims, shape = "Y" + dims, (1, *shape)
-    positions = _tile_positions(image, dims, shape)
-    info = _scene_info(image, dims, shape, dtype, positions if reconstruct else None)
+    return _Geometry(dims, shape, dtype, row_stride, nbytes)
+
+
+def _layout(image: Any, reconstruct: bool) -> _Layout:
+    """Describe one liffile image, or raise :class:`_SkipImage`."""
+    if type(image).__name__ != "LifImage":
+        raise _SkipImage(f"{type(image).__name__} data are not an image")
+    try:
+        block = image.memory_block
+    except KeyError as exc:
+        raise CorruptFileError(
+            f"image {image.path!r}: its memory block {exc} is missing or its header is damaged"
+        ) from exc
+    if block.frames or block.offset < 0:
+        raise _SkipImage("pixels stored in external files")
+    geo = _geometry(image)
+    if geo.nbytes > block.size:
+        raise _SkipImage(f"memory block holds {block.size} bytes, image needs {geo.nbytes}")
+    positions = _tile_positions(image, geo.dims, geo.shape)
+    info = _scene_info(image, geo.dims, geo.shape, geo.dtype, positions if reconstruct else None)
     return _Layout(
         info=info,
-        dims=dims,
-        shape=shape,
-        dtype=dtype,
+        dims=geo.dims,
+        shape=geo.shape,
+        dtype=geo.dtype,
         offset=int(block.offset),
-        nbytes=nbytes,
-        row_stride=row_stride,
+        nbytes=geo.nbytes,
+        row_stride=geo.row_stride,
         bgr=bool(getattr(image, "_is_bgr", False)),
         block=str(block.id),
         positions=positions,
@@ -326,6 +343,7 @@ def _scene_info(
         origin.pop("X", None)
     return SceneInfo(
         name=str(image.path),
+        extra_coords=_axis_coords(image, dims, shape) or None,
         dims=dims,
         shapes=(shape,),
         dtype=dtype,
@@ -335,6 +353,30 @@ def _scene_info(
         time_interval=interval,
         origin=origin,
     )
+
+
+def _axis_coords(image: Any, dims: str, shape: tuple[int, ...]) -> dict[str, tuple[float, ...]]:
+    """Wavelengths (nm) of the lambda sweeps E/W, and Z positions (µm) when Z runs downwards.
+
+    LAS X stores a Z stack scanned downwards with a negative length; the planes stay in
+    file order (as LAS X, bioio-lif and readlif show them), the pixel size is positive and
+    the Z coordinates descend from the origin, so the direction is kept.
+    """
+    out: dict[str, tuple[float, ...]] = {}
+    for label, letter, scale, digits in (
+        ("λ", "E", 1e9, 3),
+        ("Λ", "W", 1e9, 3),
+        ("Z", "Z", 1e6, 6),
+    ):
+        dim = _dimension(image, label)
+        if dim is None or letter not in dims or dim.unit != "m" or dim.number_elements < 2:
+            continue
+        n = shape[dims.index(letter)]
+        step = float(dim.length) / (int(dim.number_elements) - 1)
+        if n != dim.number_elements or (letter == "Z" and step >= 0) or not math.isfinite(step):
+            continue
+        out[letter] = tuple(round((float(dim.origin) + k * step) * scale, digits) for k in range(n))
+    return out
 
 
 def _channels(image: Any, n: int) -> tuple[tuple[str, ...] | None, tuple[int | None, ...] | None]:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from .._cli_common import add_storage_option, storage_options
+
 __all__ = ["add_serve_parser"]
 
 
@@ -29,9 +31,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     limits = Limits(max_side=args.max_size, max_area=args.max_size * args.max_size)
     options: dict[str, Any] = {"cache_bytes": args.cache_mb << 20, "limits": limits}
     if args.storage_option:
-        from .._cli_common import storage_options as _storage_options
-
-        options["storage_options"] = _storage_options(args.storage_option)
+        options["storage_options"] = storage_options(args.storage_option)
     run(args.paths, host=args.host, port=args.port, token=args.token, **options)
     return 0
 
@@ -43,12 +43,7 @@ def add_serve_parser(sub: Any) -> None:
         help="serve images as tiles (DeepZoom, IIIF, JSON) with a viewer in the browser",
     )
     p.add_argument("paths", nargs="+", help="files, folders or URLs to serve (nothing else is)")
-    p.add_argument(
-        "--storage-option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="fsspec option for URLs (repeatable)",
-    )
+    add_storage_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--token", help="require this access token (?token= once in the browser)")

@@ -19,9 +19,18 @@ from ..dims import STANDARD
 from ..errors import ImgioError
 
 if TYPE_CHECKING:
+    import dask.array as da
+
     from ._input import Scene
 
-__all__ = ["MODULO_TYPES", "extra_dims", "extra_dims_error", "fold_modulo", "modulo_xml"]
+__all__ = [
+    "MODULO_TYPES",
+    "extra_dims",
+    "extra_dims_error",
+    "fold_modulo",
+    "modulo_xml",
+    "source_modulo",
+]
 
 #: extra dim letter -> OME Modulo ``Type``: the schema's own types first, then those
 #: tifffile maps back to the same letter; any other letter is "other" (read back as Q)
@@ -72,6 +81,74 @@ def _labels(scene: Scene, d: str) -> list[Any]:
     return [float(i) for i in range(n)]
 
 
+def source_modulo(scene: Scene) -> dict[str, Modulo]:
+    """Extra dim letter -> the source's ``ModuloAlong*`` for it (an OME source's Image).
+
+    The letter is the one the reader gave the axis (tifffile's code for the Modulo
+    ``Type``, ``Q`` for any other), as :mod:`imgio.readers.tiff` reads it.
+    """
+    source = scene.ome_source
+    if source is None:
+        return {}
+    import tifffile
+
+    from .._ome import _local, _modulo_annotations
+
+    refs = {r.get("ID") for r in source.image if _local(r.tag) == "AnnotationRef"}
+    out: dict[str, Modulo] = {}
+    for ann_id, alongs in _modulo_annotations(source.root).items():
+        if ann_id in refs:
+            for mod in alongs.values():
+                out.setdefault(tifffile.TIFF.AXES_CODES.get(mod.type, "Q"), mod)
+    return out
+
+
+def _parents(extras: list[str], known: dict[str, Modulo]) -> dict[str, str]:
+    """Extra dim -> the axis it is folded into: the source's own (a rewrite keeps the
+    layout), else the first of C, T, Z still free."""
+    out: dict[str, str] = {}
+    for extra in extras:
+        src = known.get(extra)
+        if src is not None and src.along not in out.values():
+            out[extra] = src.along
+    for extra in extras:
+        if extra not in out:
+            out[extra] = next(p for p in PARENTS if p not in out.values())
+    return out
+
+
+def _describe(scene: Scene, extra: str, parent: str, known: dict[str, Modulo]) -> Modulo:
+    """The ``ModuloAlong*`` of one extra dim: Type by letter, or the source's own words for
+    this axis (Type, TypeDescription, Unit) when the source is an OME Image that has them."""
+    size = dict(zip(scene.dims, scene.data.shape, strict=True))[extra]
+    mod = Modulo(
+        along=parent,
+        type=MODULO_TYPES.get(extra, "other"),
+        size=size,
+        labels=_labels(scene, extra),
+        type_description=None if extra in MODULO_TYPES else extra,
+    )
+    src = known.get(extra)
+    if src is None:
+        return mod
+    return replace(mod, type=src.type, type_description=src.type_description, unit=src.unit)
+
+
+def _fold(arr: da.Array, dims: str, parent: str, extra: str) -> tuple[da.Array, str]:
+    """``extra`` folded into ``parent``, the modulo index fastest (as Bio-Formats reads)."""
+    import dask.array as da
+
+    ip, ie = dims.index(parent), dims.index(extra)
+    pieces = []
+    for p in range(arr.shape[ip]):
+        for m in range(arr.shape[ie]):
+            key: list[Any] = [slice(None)] * arr.ndim
+            key[ip], key[ie] = slice(p, p + 1), m
+            pieces.append(arr[tuple(key)])
+    dims = dims.replace(extra, "")
+    return da.concatenate(pieces, axis=dims.index(parent)), dims  # type: ignore[no-untyped-call]
+
+
 def fold_modulo(scene: Scene) -> Scene:
     """A scene whose extra dims are folded into C, T, Z, with ``scene.modulo`` describing them.
 
@@ -80,7 +157,6 @@ def fold_modulo(scene: Scene) -> Scene:
     ImgioError
         More than three extra dims (the OME ``ModuloAlong*`` limit).
     """
-    import dask.array as da
     import xarray as xr
 
     extras = extra_dims(scene)
@@ -90,30 +166,14 @@ def fold_modulo(scene: Scene) -> Scene:
         raise extra_dims_error(scene, "OME-TIFF", "holds at most three (ModuloAlongZ/C/T)")
     arr, dims = scene.array, scene.dims
     names, colors = list(scene.channel_names), scene.channel_colors
-    modulo = []
-    for parent, extra in zip(PARENTS, extras, strict=False):
-        size = arr.shape[dims.index(extra)]
-        modulo.append(
-            Modulo(
-                along=parent,
-                type=MODULO_TYPES.get(extra, "other"),
-                size=size,
-                labels=_labels(scene, extra),
-                type_description=None if extra in MODULO_TYPES else extra,
-            )
-        )
-        ip, ie = dims.index(parent), dims.index(extra)
-        pieces = []
-        for p in range(arr.shape[ip]):
-            for m in range(size):
-                key: list[Any] = [slice(None)] * arr.ndim
-                key[ip], key[ie] = slice(p, p + 1), m
-                pieces.append(arr[tuple(key)])
-        dims = dims.replace(extra, "")
-        arr = da.concatenate(pieces, axis=dims.index(parent))  # type: ignore[no-untyped-call]
-        if parent == "C":
-            names = [n for n in names for _ in range(size)]
-            colors = None if colors is None else [c for c in colors for _ in range(size)]
+    known = source_modulo(scene)
+    parents = _parents(extras, known)
+    modulo = [_describe(scene, extra, parents[extra], known) for extra in extras]
+    for extra, mod in zip(extras, modulo, strict=True):
+        arr, dims = _fold(arr, dims, mod.along, extra)
+        if mod.along == "C":
+            names = [n for n in names for _ in range(mod.size)]
+            colors = None if colors is None else [c for c in colors for _ in range(mod.size)]
     coords = {str(d): v for d, v in scene.data.coords.items() if str(d) in dims and d != "C"}
     data = xr.DataArray(arr, dims=list(dims), coords={**coords, "C": names}, attrs=scene.data.attrs)
     return replace(scene, data=data, channel_names=names, channel_colors=colors, modulo=modulo)

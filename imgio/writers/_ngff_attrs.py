@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
 __all__ = ["bioformats2raw", "ome_group", "write_image_attrs"]
 
-DEFAULT_COLORS = ("FFFFFF",)
-MULTI_COLORS = ("FF0000", "00FF00", "0000FF", "FF00FF", "FFFF00", "00FFFF")
 AXIS_TYPES = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
 
 
@@ -36,6 +34,49 @@ def _window(dtype: np.dtype[Any]) -> dict[str, float]:
     else:
         lo, hi = 0.0, 1.0
     return {"start": lo, "end": hi, "min": lo, "max": hi}
+
+
+def _windows(group: zarr.Group, dims: str, n_levels: int, n: int) -> list[dict[str, float]]:
+    """Per channel display window: ``start``/``end`` are the 0.1/99.9 percentiles of the
+    smallest level written (its middle T/Z plane, a central Y/X window when large), as
+    imgio's napari reader computes them for a file without one; ``min``/``max`` are the
+    dtype's range (the data's for floats). A window of the dtype range would open
+    12-bit data nearly black in napari-ome-zarr, OMERO and imgio's own reader."""
+    from .._display import WINDOW, robust_limits
+
+    arr: Any = group[str(n_levels - 1)]
+    dtype = np.dtype(str(arr.dtype))
+    if dtype.kind == "b":
+        return [{"start": 0.0, "end": 1.0, "min": 0.0, "max": 1.0}] * n
+    index: list[Any] = []
+    for d, size in zip(dims, arr.shape, strict=True):
+        if d in "YX":
+            start = max(0, size // 2 - WINDOW // 2)
+            index.append(slice(start, start + WINDOW))
+        else:
+            index.append(slice(None) if d == "C" else size // 2)
+    kept = [d for d in dims if d in "CYX"]
+    values = np.moveaxis(np.asarray(arr[tuple(index)]), kept.index("C"), 0).reshape(n, -1)
+    out = []
+    for v in values:
+        lo, hi = robust_limits(v, dtype)
+        full = _window(dtype)
+        if dtype.kind == "f":
+            finite = v[np.isfinite(v)]
+            full["min"], full["max"] = (
+                (float(finite.min()), float(finite.max())) if finite.size else (lo, hi)
+            )
+        out.append({**full, "start": lo, "end": hi})
+    return out
+
+
+def _color(given: int | None, name: str, index: int, n: int) -> str:
+    """The file's colour, else the one imgio's readers give such a channel: by fluorophore
+    name (DAPI blue, ``red``/``green``/``blue`` samples...), white alone, else a cycle."""
+    from .._colors import default_color
+
+    rgb = default_color(name, index, n)
+    return _hex(given, "{:02X}{:02X}{:02X}".format(*rgb))
 
 
 def write_image_attrs(
@@ -90,19 +131,18 @@ def write_image_attrs(
     if "C" in dims:
         n = shapes[0][dims.index("C")]
         names = list(channel_names or [f"Channel:{i}" for i in range(n)])
-        palette = DEFAULT_COLORS if n == 1 else MULTI_COLORS
         colors = list(channel_colors or [None] * n)
-        dtype = _level0_dtype(group)
+        windows = _windows(group, dims, len(shapes), n)
         attrs["omero"] = {
             "channels": [
                 {
                     "label": str(c),
-                    "color": _hex(colors[i], palette[i % len(palette)]),
+                    "color": _color(colors[i], str(c), i, n),
                     "active": True,
                     "coefficient": 1,
                     "family": "linear",
                     "inverted": False,
-                    "window": _window(np.dtype(str(dtype))),
+                    "window": windows[i],
                 }
                 for i, c in enumerate(names)
             ],
@@ -114,10 +154,6 @@ def write_image_attrs(
         group.attrs.update({k: v for k, v in attrs.items() if v is not None})
     else:
         group.attrs.update({"ome": {"version": "0.5", **attrs}})
-
-
-def _level0_dtype(group: zarr.Group) -> Any:
-    return getattr(group["0"], "dtype", None)
 
 
 def bioformats2raw(root: zarr.Group, scenes: Sequence[Scene], version: str) -> None:

@@ -269,16 +269,19 @@ def _serialize(doc: ET.Element) -> str:
     """The document with OME as default namespace; XMLAnnotation values (often in no
     namespace, ``xmlns=""``) are serialized on their own and put back in place."""
     fragments = []
+    ET.register_namespace("", NS)
     for value in doc.iter(f"{Q}Value"):
         for child in list(value):
             text = ET.tostring(child, encoding="unicode")
             if not child.tag.startswith("{"):
                 name = child.tag
                 text = text.replace(f"<{name}", f'<{name} xmlns=""', 1)
+            elif child.tag.startswith(Q):  # in the document's default namespace: no prefix
+                # (Bio-Formats finds Modulo elements by their plain name, never "ns0:...")
+                text = text.replace(f' xmlns="{NS}"', "", 1)
             value.remove(child)
             fragments.append(text)
             value.text = (value.text or "") + f"IMGIO-FRAGMENT-{len(fragments) - 1}-END"
-    ET.register_namespace("", NS)
     out = ET.tostring(doc, encoding="unicode")
     for k, text in enumerate(fragments):
         out = out.replace(f"IMGIO-FRAGMENT-{k}-END", text, 1)

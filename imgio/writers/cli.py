@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from .._cli_common import storage_options
+from .._cli_common import add_storage_option, storage_options
 from ..errors import ImgioError, SelectionError, TargetExistsError
 
 __all__ = ["Progress", "add_convert_parser", "add_mosaic_parser", "cmd_convert", "cmd_mosaic"]
@@ -79,12 +79,7 @@ def _write_options(parser: argparse.ArgumentParser) -> None:
         "--ngff-version", choices=("0.4", "0.5"), help="OME-Zarr version (default 0.4)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    parser.add_argument(
-        "--storage-option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="fsspec option for remote inputs and output (repeatable; VALUE may be JSON)",
-    )
+    add_storage_option(parser, "remote inputs and output")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -182,9 +182,9 @@ def write_ome_tiff(
     for scene in scenes:
         firsts.append(count)
         count += math.prod(scene.data.shape[:3])
-    xml = (
-        ome_xml(scenes, first_ifds=firsts).encode("ascii", "xmlcharrefreplace").decode()
-    )  # TIFF: 7-bit
+    # UTF-8, as Bio-Formats and tifffile write OME-XML: Bio-Formats misreads character
+    # references such as "&#181;m" (its enumerations then refuse the unit, the file is no OME)
+    xml = ome_xml(scenes, first_ifds=firsts).encode("utf-8")
     workers = maxworkers or max(
         1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     )
@@ -223,7 +223,7 @@ def _write_scene(
     quality: int | None,
     method: str,
     workers: int,
-    description: str | None,
+    description: bytes | None,
     advance: Callable[[int], None],
 ) -> None:
     arr = scene.array

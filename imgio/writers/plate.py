@@ -121,13 +121,15 @@ def write_plate(
     ngff_version: str | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
-) -> Path:
+    storage_options: Mapping[str, Any] | None = None,
+) -> Path | str:
     """Write an NGFF HCS plate: rows, columns, wells, fields and acquisitions.
 
     Parameters
     ----------
     path
-        A local ``.ome.zarr`` folder.
+        A local ``.ome.zarr`` folder or an fsspec URL (``s3://bucket/plate.ome.zarr``),
+        written as :func:`imgio.write` writes a remote OME-Zarr (root metadata last).
     wells
         Well name (``"A/1"`` or ``"A1"``) -> its field images (arrays, DataArrays, or
         mappings ``{"data": array, "acquisition": id}``); one image is one field.
@@ -136,11 +138,13 @@ def write_plate(
     dims, channel_names, physical_pixel_sizes, chunks, compression, quality,
     pyramid_levels, downsample, ngff_version, overwrite, progress
         As for :func:`imgio.write` (the same for every field).
+    storage_options
+        fsspec options for a URL (credentials, endpoint, ...).
 
     Returns
     -------
-    Path
-        The written plate folder.
+    Path or str
+        The written plate folder; the URL for a remote target.
 
     Raises
     ------
@@ -172,7 +176,17 @@ def write_plate(
         )
         for d, p in zip(data, paths, strict=True)
     ]
-    with atomic_target(path, overwrite=overwrite) as partial:
+    remote = None
+    if storage_options is not None or "://" in os.fspath(path):
+        from ._remote import remote_location, remote_zarr_target
+
+        remote = remote_location(path, storage_options)
+    target: Any = (
+        atomic_target(path, overwrite=overwrite)
+        if remote is None
+        else remote_zarr_target(remote, overwrite=overwrite)
+    )
+    with target as partial:
         root = open_root(partial, version)
         _attrs(root, "plate", meta, version)
         for (r, c), fields in parsed.items():
@@ -191,6 +205,8 @@ def write_plate(
             downsample=downsample,
             progress=progress,
         )
+    if remote is not None:
+        return remote.url
     return Path(path).expanduser().absolute()
 
 

@@ -142,6 +142,20 @@ def test_rgb_gray8_and_time_stamps(tmp_path: Path) -> None:
         np.testing.assert_array_equal(doc.read(plane={"T": 1, "C": 0, "Z": 0})[..., ::-1], rgb[1])
 
 
+@pytest.mark.parametrize("dtype", ["u1", "<u2"])
+def test_jpegxr_rgb(tmp_path: Path, dtype: str) -> None:
+    """JPEG XR RGB subblocks (Bgr24/Bgr48 in the file, lossless): RGB as S, like pylibCZIrw."""
+    top = 255 if dtype == "u1" else 65535
+    rgb = RNG.integers(0, top, (2, 24, 40, 3)).astype(dtype)
+    path = tmp_path / f"jxr-{dtype[-2:]}.czi"
+    write_czi(path, [Sub(a, dims={"Z": z}, compression="jpegxr") for z, a in enumerate(rgb)])
+    img = imgio.Image(path)
+    assert img.dims.order == "TCZYXS" and img.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(img.get_image_data("ZYXS"), rgb)  # BGR in the file, RGB out
+    with pyczi.open_czi(str(path)) as doc:  # pylibCZIrw returns the BGR order of the file
+        np.testing.assert_array_equal(doc.read(plane={"Z": 1, "C": 0, "T": 0})[..., ::-1], rgb[1])
+
+
 def _mosaic(path: Path) -> np.ndarray[Any, Any]:
     """A 3 x 2 tile scan with 8-pixel overlaps plus a factor-2 pyramid layer."""
     full = RNG.integers(0, 4000, (2, 120, 88), dtype=np.uint16)  # C Y X

@@ -217,3 +217,19 @@ def test_huge_header_is_refused(tmp_path: Path) -> None:
     (tmp_path / "huge.png").write_bytes(bytes(data))
     with pytest.raises(imgio.ImgioError, match=r"huge\.png"):
         imgio.Image(tmp_path / "huge.png").get_image_data()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
+def test_whole_jpeg_decodes_once_into_the_result(tmp_path: Path, mode: str, stats: Any) -> None:
+    """``Image.data`` of an upright JPEG decodes straight into its result, once; other
+    layouts (CMYK) take the general path with the same pixels as Pillow."""
+    rgb = np.random.default_rng(3).integers(0, 255, (40, 56, 3), dtype=np.uint8)
+    path = tmp_path / f"{mode}.jpg"
+    PILImage.fromarray(rgb).convert(mode).save(path, quality=95)
+    img = imgio.Image(path)
+    got = img.data
+    assert STATS.chunks_decoded == 1
+    want = np.asarray(PILImage.open(path).convert("RGB" if mode != "L" else "L"))
+    assert got.dtype == np.uint8 and got.shape[3:5] == (40, 56)
+    if mode != "CMYK":
+        np.testing.assert_array_equal(got.reshape(want.shape), want)

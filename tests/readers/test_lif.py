@@ -212,3 +212,26 @@ def test_lof_reads_like_its_lif(tmp_path: Path) -> None:
     assert img.dims == ref.dims and img.channel_names == ref.channel_names
     assert img.physical_pixel_sizes == ref.physical_pixel_sizes
     np.testing.assert_array_equal(img.data, ref.data)
+
+
+def test_z_stack_scanned_downwards_keeps_its_direction() -> None:
+    """LAS X stores a downward Z stack with a negative length: the planes stay in file
+    order (as LAS X, readlif and bioio-lif show them), the size is positive and the Z
+    coordinates descend from the origin (µm)."""
+    img = imgio.Image(TILESCAN)
+    assert img.physical_pixel_sizes.Z == pytest.approx(6.227615)
+    z = img.xarray_dask_data.coords["Z"].values
+    np.testing.assert_allclose(z, [-0.020352, -6.247967, -12.475582], atol=1e-6)
+
+
+def test_lambda_sweeps_have_wavelength_coordinates(shared_samples: Path) -> None:
+    """Emission (E) and excitation (W) sweeps labelled in nm from the XML's start and step."""
+    img = imgio.Image(shared_samples / "lif" / "readlif-LeicaLASX_wavelength-sweep_example.lif")
+    img.set_scene("x_y_lambdaEmi")
+    np.testing.assert_allclose(img.xarray_dask_data.coords["E"], np.arange(550, 741, 10))
+    img.set_scene("x_y_lambdaExc")
+    np.testing.assert_allclose(img.xarray_dask_data.coords["W"], np.arange(490, 561, 5))
+    img.set_scene("x_y_z_t_lambdaEmi")
+    x = img.xarray_dask_data
+    np.testing.assert_allclose(x.coords["E"], np.arange(550, 596, 5))
+    assert x.coords["Z"].values[0] == pytest.approx(-2.5)  # upward Z: origin + k * size

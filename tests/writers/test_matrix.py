@@ -1,7 +1,9 @@
 """Round-trip matrix: dtype x compression x tile/chunk x layout x writer, read independently.
 
 Every case is read back by the format's own library (tifffile for OME-TIFF, zarr for
-OME-Zarr) and by imgio; lossless codecs must give every value back, and the first
+OME-Zarr), by bioio (bioio-ome-tiff / bioio-ome-zarr: pixels, dims, physical sizes and
+channel names; every case, as a bioio open costs ~20 ms here) and by imgio; lossless
+codecs must give every value back, and the first
 reduced level must equal a numpy reference (mean, or top-left for booleans). What a
 codec cannot hold is refused with an ``ImgioError`` naming the dtype and the codec before
 anything is written.
@@ -9,6 +11,7 @@ anything is written.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -19,11 +22,45 @@ import zarr
 import imgio
 from imgio.writers.ome_tiff import CODEC_LIMITS
 
+with warnings.catch_warnings():  # bioio's plugins import with deprecation noise
+    warnings.simplefilter("ignore")
+    import bioio
+    import bioio_ome_tiff
+    import bioio_ome_zarr
+
 DTYPES = ("bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64")
 LAYOUTS = {"YX": (37, 45), "CZYX": (2, 2, 37, 45), "YXS": (37, 45, 3)}  # odd sizes on purpose
 TIFF_CODECS = ("none", "zlib", "zstd", "lzw", "jpeg", "jpeg2000", "jpegxl", "webp")
 ZARR_CODECS = ("none", "zstd", "lz4", "zlib")
 LOSSY = {"jpeg": 12.0}  # mean absolute error allowed (RGB JPEG is YCbCr 4:2:0)
+SIZES = {"YX": (None, 0.5, 0.25), "CZYX": (2.0, 0.5, 0.25), "YXS": (None, 0.75, 0.75)}
+NAMES = {"YX": ["only"], "CZYX": ["DAPI", "GFP"], "YXS": None}  # RGB: no names given
+
+
+def metadata(layout: str) -> dict[str, Any]:
+    """Physical sizes and channel names each file of a layout is written with."""
+    return {"physical_pixel_sizes": SIZES[layout], "channel_names": NAMES[layout]}
+
+
+def check_bioio(
+    path: Any, reader: Any, layout: str, want: np.ndarray[Any, Any], written: str = ""
+) -> None:
+    """bioio (with the format's plugin) sees the pixels, dims, sizes and names written
+    (with ``metadata(written or layout)``), ``want`` being the pixels in ``layout``."""
+    written = written or layout
+    img = bioio.BioImage(path, reader=reader)
+    shape = dict(zip(layout, want.shape, strict=True))
+    for d in "TCZYX":
+        assert getattr(img.dims, d) == shape.get(d, 1), (d, img.dims)
+    assert (img.dims.S if "S" in img.dims.order else 1) == shape.get("S", 1)
+    got = img.get_image_data(layout)
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    np.testing.assert_array_equal(got, want)
+    z, y, x = SIZES[written]
+    pps = img.physical_pixel_sizes
+    assert (pps.Y, pps.X) == (y, x) and (z is None or pps.Z == z), pps
+    if NAMES[written] is not None:
+        assert [str(n) for n in img.channel_names] == NAMES[written]
 
 
 def sample(dtype: str, shape: tuple[int, ...], seed: int) -> np.ndarray[Any, Any]:
@@ -91,6 +128,7 @@ def test_ome_tiff_matrix(tmp_path, codec, layout):
             a = (np.indices(shape).sum(axis=0) * 3 % 200).astype(dtype)
         out = tmp_path / f"{dtype}.ome.tif"
         options = {"dims": layout, "compression": codec, "tile": (16, 32)[k % 2]}
+        options |= metadata(layout)
         if not accepted(codec, dtype, samples):
             with pytest.raises(imgio.ImgioError, match=rf"{codec}.*{dtype}|{dtype}.*{codec}"):
                 imgio.write(a, out, **options)
@@ -107,6 +145,7 @@ def test_ome_tiff_matrix(tmp_path, codec, layout):
                 np.testing.assert_allclose(half.reshape(ref.shape), ref, rtol=1e-6)
         back = imgio.Image(out).get_image_data(layout)
         check_pixels(back, got, "none")  # imgio reads what tifffile reads, exactly
+        check_bioio(out, bioio_ome_tiff.Reader, layout, got)
 
 
 @pytest.mark.parametrize("codec", ZARR_CODECS)
@@ -134,6 +173,7 @@ def test_ome_zarr_matrix(tmp_path, version, codec):
             chunks=(16, 32)[(k + shift) % 2],
             ngff_version=version,
             pyramid_levels=2,
+            **metadata(layout),
         )
         group = zarr.open_group(out, mode="r")
         np.testing.assert_array_equal(group["0"][...], want)
@@ -142,6 +182,10 @@ def test_ome_zarr_matrix(tmp_path, version, codec):
         back = imgio.Image(out).get_image_data("TCZYX")
         np.testing.assert_array_equal(back, want)
         assert back.dtype == want.dtype
+        if layout != "YXS":  # RGB samples are channels in NGFF
+            check_bioio(out, bioio_ome_zarr.Reader, layout, a)
+        else:
+            check_bioio(out, bioio_ome_zarr.Reader, "CYX", want[0, :, 0], layout)
 
 
 def test_boolean_mask_reported_case(tmp_path):

@@ -209,9 +209,9 @@ def decode_subblock(
         if samples == 1:
             return arr.reshape(h, w)
         arr = arr.reshape(h, w, samples)
-        # imagecodecs converts JPEG XR's 24bppBGR/32bppBGRA to RGB(A) by their labels;
-        # 16-bit colour has no BGR pixel format in JPEG XR, so ZEN stores BGR as "48bppRGB"
-        return _bgr_to_rgb(arr) if compression == 4 and dt.itemsize == 2 else arr
+        # the codecs return RGB(A) by the stream's own label (JPEG XR 24bppBGR/32bppBGRA
+        # are converted, 48bppRGB is RGB already), as libCZI reads them: no BGR swap here
+        return arr
     else:
         raise CorruptFileError(f"compression {compression} is not supported")
     if len(raw) < expected:

@@ -30,24 +30,36 @@ class IfdChainError(CorruptFileError):
 
 
 class _GuardedOffsets(list[int]):
-    """tifffile's list of IFD offsets, refusing a repeated offset or too many IFDs."""
+    """tifffile's list of IFD offsets, refusing a repeated offset or too many IFDs.
+
+    Most files store their IFDs in increasing order: an offset past every earlier one
+    cannot repeat, so only an offset that goes back is looked up (in a set built the
+    first time that happens), which keeps the guard's cost per IFD to a comparison.
+    """
 
     def __init__(self, items: Iterable[int], limit: int, where: str) -> None:
         super().__init__(items)
-        self._seen = set(self)
+        self._seen: set[int] | None = None
+        self._last = max(self, default=-1)
         self._limit = limit
         self._where = where
 
     def append(self, offset: int) -> None:
-        if offset in self._seen:
-            raise IfdChainError(
-                self._where, len(self), f"points back to IFD {list.index(self, offset)}"
-            )
+        if offset <= self._last:  # going back: it may repeat an earlier IFD
+            if self._seen is None:
+                self._seen = set(self)
+            if offset in self._seen:
+                raise IfdChainError(
+                    self._where, len(self), f"points back to IFD {list.index(self, offset)}"
+                )
+        else:
+            self._last = offset
         if len(self) >= self._limit:
             raise IfdChainError(
                 self._where, len(self), f"is beyond the {self._limit} IFDs the file can hold"
             )
-        self._seen.add(offset)
+        if self._seen is not None:
+            self._seen.add(offset)
         super().append(offset)
 
     def extend(self, items: Iterable[int]) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 from ..._limits import MAX_SEGMENT_BYTES, check_geometry
 from ..._location import Location
 from ...errors import CorruptFileError
+from ._planes import Entry, PlaneIndex
 from .source import Geometry, TiffSource, register_decoder
 
 __all__ = ["LevelShape", "build_source", "level_shape", "page_dims", "page_geometry"]
@@ -166,13 +167,13 @@ def build_source(
     raw = _raw_dtype(key, tif.byteorder)
     page_bytes = math.prod(key.shaped) * (raw.itemsize if raw is not None else 0)
     pages = level.pages
-    planes: list[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any], bool] | None] = []
-    if len(pages) != shape.n_planes and series.dataoffset is not None and raw is not None:
-        # contiguous series (ImageJ, STK, shaped): pages follow each other, not all have IFDs
-        for i in range(shape.n_planes):
-            offset = np.array([series.dataoffset + i * page_bytes], dtype=np.int64)
-            planes.append((0, offset, np.array([page_bytes], dtype=np.int64), True))
-        n_seg = 1 if geometry.n_segments == 1 else geometry.n_segments
+    # contiguous series (ImageJ, STK, shaped raw stacks): pages follow each other, not
+    # all have IFDs (or tifffile parsed only the first): plane i is at dataoffset + i*size
+    single = len(getattr(level, "_pages", pages)) == 1 and shape.n_planes > 1
+    dataoffset = (
+        level.dataoffset if raw is not None and (single or len(pages) != shape.n_planes) else None
+    )
+    if dataoffset is not None:
         if geometry.n_segments != 1:
             # pretend one strip per page: the page's samples are contiguous
             geometry = Geometry(
@@ -189,27 +190,33 @@ def build_source(
                 raise CorruptFileError(
                     f"{where}: contiguous planar-separate series are not supported"
                 )
+        planes = PlaneIndex(
+            where=where,
+            locations=locations,
+            n_planes=shape.n_planes,
+            n_segments=1,
+            dataoffset=int(dataoffset),
+            page_bytes=page_bytes,
+        )
     else:
         if len(pages) != shape.n_planes:
             raise CorruptFileError(
                 f"{where}: {len(pages)} pages for {shape.n_planes} planes of shape {key.shaped}"
             )
-        for page in pages:
-            if page is None:
-                planes.append(None)
-                continue
-            offsets = np.asarray(page.dataoffsets, dtype=np.int64)
-            counts = np.asarray(page.databytecounts, dtype=np.int64)
-            planes.append((file_index(page), offsets, counts, False))
-    _validate(where, planes, locations, n_seg)
-    # a page is read in one go only when its segments, back to back, are its row-major bytes
-    if raw is not None and row_major(geometry):
-        planes = [
-            (p[0], p[1], p[2], bool(p[3] or _contiguous(p[1], p[2], page_bytes)))
-            if p is not None
-            else None
-            for p in planes
+        # what tifffile parsed, kept as is: each plane is converted and checked when read
+        entries: list[Entry] = [
+            None if page is None else (file_index(page), page.dataoffsets, page.databytecounts)
+            for page in pages
         ]
+        # a page is read in one go only when its segments, back to back, are its row-major bytes
+        planes = PlaneIndex(
+            where=where,
+            locations=locations,
+            n_planes=shape.n_planes,
+            n_segments=n_seg,
+            entries=entries,
+            contiguous_bytes=page_bytes if raw is not None and row_major(geometry) else 0,
+        )
     fidx = file_index(key)
     register_decoder(locations[fidx], int(key.offset), key)
     return TiffSource(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,7 +119,7 @@ class TiffSource:
         geometry: Geometry,
         page_dims: str,
         dtype: np.dtype[Any],
-        planes: list[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any], bool] | None],
+        planes: Sequence[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any], bool] | None],
         keyframe: tuple[int, int],
         raw_dtype: np.dtype[Any] | None,
         fill: float,

@@ -1,0 +1,64 @@
+"""How an :class:`imgio.Image` prints: a text summary and a notebook table with a thumbnail."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from .image import Image
+
+__all__ = ["ReprMixin"]
+
+
+def _image(obj: object) -> Image:
+    return cast("Image", obj)
+
+
+class ReprMixin:
+    """``repr(img)`` and ``img._repr_html_()`` (Jupyter)."""
+
+    def _summary(self) -> list[tuple[str, str]]:
+        img = _image(self)
+        info = img._infos()[img._scene]
+        sizes = img.physical_pixel_sizes
+        rows = [
+            ("file", img._location.name),
+            ("reader", img._reader.name),
+            ("scene", f"{img.current_scene!r} ({img._scene + 1} of {len(img.scenes)})"),
+            (
+                "dims",
+                " ".join(f"{d}:{n}" for d, n in zip(img.dims.order, img.shape, strict=True)),
+            ),
+            ("dtype", str(img.dtype)),
+            (
+                "levels",
+                ", ".join("x".join(str(v) for v in s) for s in info.shapes)
+                + f" (current {img._level})",
+            ),
+            ("channels", ", ".join(img.channel_names or []) or "-"),
+            ("pixel sizes", "Z {} Y {} X {} µm".format(*(f"{v:.4g}" if v else "?" for v in sizes))),
+        ]
+        return rows
+
+    def __repr__(self) -> str:
+        body = "\n".join(f"  {k:<12}{v}" for k, v in self._summary())
+        return f"<imgio.Image\n{body}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
+            f"{html.escape(v)}</td></tr>"
+            for k, v in self._summary()
+        )
+        table = f"<table><caption>imgio.Image</caption>{rows}</table>"
+        from .tiles._html import thumbnail_html
+
+        picture = thumbnail_html(_image(self))
+        if picture is None:
+            return table
+        return (
+            "<div style='display:flex;gap:1em;align-items:flex-start'>"
+            f"<div>{picture}</div><div>{table}</div></div>"
+        )
