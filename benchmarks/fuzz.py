@@ -3,6 +3,10 @@
 ``python -m benchmarks.fuzz --minutes 30 [--jobs 2] [--families tiff,ome-zarr,bad]
 [--seeds NAME=DIR] [--timeout 10] [--memory-gib 3] [--keep DIR]``
 
+Families: ``tiff``, ``ome-zarr`` (structure-aware), ``czi``, ``lif``, ``nd2``, ``images``
+(structure-aware, seeds from ``tests/data`` and generated), ``bad`` (the shared ``bad/``
+files, byte mutator). ``--seeds czi=DIR`` adds DIR's files to a family's seeds.
+
 The parent imports imgio once and forks one child per case (cheap, warm imports). A child
 limits its address space (``--memory-gib`` above what it has at fork), runs
 ``fuzzing.exercise.exercise`` (open, dims, sizes, names, dask graph, a corner read of two
@@ -92,6 +96,13 @@ def _warm_imports() -> None:
         "imgio.readers.tiff",
         "imgio.readers.tiff.companion",
         "imgio.readers.ome_zarr",
+        "imgio.readers.czi",
+        "imgio.readers.lif",
+        "imgio.readers.nd2",
+        "imgio.readers.images",
+        "nd2",
+        "liffile",
+        "PIL.Image",
         "dask.array",
         "xarray",
         "zarr",
@@ -163,11 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     families = dict(fam.FAMILIES)
     if SHARED_BAD.is_dir():
         families["bad"] = fam.Family("bad", fam.folder_seeds(SHARED_BAD), fam.mutate_bytes)
-    for spec in args.seeds:
+    for spec in args.seeds:  # a known family keeps its seeds and mutator, and gains DIR's files
         name, _, folder = spec.partition("=")
-        families[name] = fam.Family(name, fam.folder_seeds(Path(folder)), fam.mutate_bytes)
+        known = families.get(name)
+        seeds = fam.folder_seeds(Path(folder), known.seeds if known else None)
+        families[name] = fam.Family(name, seeds, known.mutate if known else fam.mutate_bytes)
     _warm_imports()
     wanted = [f for f in args.families.split(",") if f] + [s.split("=")[0] for s in args.seeds]
+    wanted = list(dict.fromkeys(wanted))
     seeds = {name: families[name].seeds(work / "seeds" / name) for name in wanted}
     watched = [work, Path("/proc"), Path("/etc"), Path("/work/shared")]
     rng = random.Random(args.seed)
@@ -191,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
                 name = wanted[n_started % len(wanted)]
                 seed = rng.choice(seeds[name])
                 case = _copy(seed, work / "cases" / str(slot))
-                what = families[name].mutate(case, random.Random(rng.getrandbits(64)))
+                try:
+                    what = families[name].mutate(case, random.Random(rng.getrandbits(64)))
+                except Exception as exc:  # noqa: BLE001 - a mutator bug must not end the run
+                    what = f"mutator failed ({exc!r}); case as far as mutated"
+                    sys.stderr.write(f"{name}: {what}\n")
             read_fd, write_fd = os.pipe()
             pid = os.fork()
             if pid == 0:

@@ -9,12 +9,14 @@ whole-slide scan) and far below what would exhaust memory.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
+from typing import IO
 
 from .errors import CorruptFileError
 
-__all__ = ["MAX_EXTENT", "MAX_GRID", "MAX_SEGMENT_BYTES", "check_geometry"]
+__all__ = ["MAX_EXTENT", "MAX_GRID", "MAX_SEGMENT_BYTES", "BoundedFile", "check_geometry"]
 
 MAX_EXTENT = 2**26  # pixels (or planes) along one axis: coordinates stay under 512 MiB
 MAX_GRID = 2**22  # chunks along one axis: dask's chunk tuples stay small
@@ -55,3 +57,50 @@ def check_geometry(
             f"{where}: one chunk (tile, strip or segment) of {tuple(chunks)} would decode to "
             f"{nbytes} bytes, an impossible size; expected at most {max_chunk_bytes}"
         )
+
+
+class BoundedFile(io.RawIOBase):
+    """A binary file object whose reads never ask for more than the bytes left in the file.
+
+    For parsers that read a length field and then ``fh.read(length)``: a flipped length
+    asks for terabytes, and ``read`` allocates its whole buffer before reading. Handed
+    this wrapper, such a parser gets the short read it is ready for (the file ends) and
+    its own error, not a ``MemoryError``. Not a ``BufferedReader``, so libraries that
+    memory-map plain file objects fall back to seek and read. Closing it closes ``fh``;
+    ``name`` is what the library's messages call the file.
+    """
+
+    def __init__(self, fh: IO[bytes], size: int, name: str = "") -> None:
+        super().__init__()
+        self._fh = fh
+        self._size = max(0, int(size))
+        self.name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = max(0, self._size - self._fh.tell())
+        return self._fh.read(left if size is None or size < 0 else min(size, left))
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        memoryview(buffer)[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._fh.close()
+        super().close()

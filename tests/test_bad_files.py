@@ -138,18 +138,68 @@ def test_imagej_channels_abc_opens_the_pixels(tmp_path: Path) -> None:
     img.close()
 
 
-def test_ome_xml_with_empty_size_opens_the_pixels(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("good", "bad"),
+    [
+        ('SizeX="20"', 'SizeX=""'),
+        ('SizeY="16"', 'SizeY="abc"'),
+        ('SizeX="20"', 'SizeX="-5"'),
+        ('SizeX="20"', 'SizeX="99999999999"'),
+        ('SizeZ="3"', 'SizeZ=""'),
+        ('SizeC="2"', 'SizeC="x"'),
+    ],
+)
+def test_ome_xml_with_a_bad_size_keeps_the_rest_of_its_metadata(
+    tmp_path: Path, good: str, bad: str
+) -> None:
+    """Only the bad value is dropped (from the pages): dims, channel names, sizes stay."""
     src = tmp_path / "src.ome.tif"
-    data = np.random.default_rng(2).integers(0, 255, (3, 16, 16), "u1")
-    tifffile.imwrite(src, data, ome=True, metadata={"axes": "ZYX"}, photometric="minisblack")
-    xml = tifffile.TiffFile(src).pages.first.description.replace('SizeX="16"', 'SizeX=""')
-    path = tmp_path / "sizex.ome.tif"
-    tifffile.imwrite(path, data, description=xml, metadata=None, photometric="minisblack")
-    with pytest.warns(imgio.ImgioWarning, match="ome metadata is unusable"):
+    data = np.random.default_rng(2).integers(0, 255, (2, 3, 16, 20), "u1")
+    meta = {"axes": "CZYX", "PhysicalSizeX": 0.5, "Channel": {"Name": ["DAPI", "GFP"]}}
+    tifffile.imwrite(src, data, ome=True, metadata=meta, photometric="minisblack")
+    xml = tifffile.TiffFile(src).pages.first.description
+    assert good in xml
+    path = tmp_path / "bad.ome.tif"
+    tifffile.imwrite(
+        path, data.reshape(6, 16, 20), description=xml.replace(good, bad), metadata=None
+    )
+    name = bad.split("=")[0]
+    with pytest.warns(imgio.ImgioWarning, match=f"unusable OME-XML values {name}="):
         img = imgio.Image(path)
-        pixels = img.data
-    np.testing.assert_array_equal(pixels.reshape(3, 16, 16), data)
+        pixels = img.get_image_data("CZYX")
+    assert img.dims.order == "TCZYX" and (img.dims.C, img.dims.Z) == (2, 3)
+    assert img.channel_names == ["DAPI", "GFP"]
+    assert img.physical_pixel_sizes.X == 0.5
+    np.testing.assert_array_equal(pixels, data)
     img.close()
+
+
+def test_tiff_with_one_broken_series_opens_the_others(tmp_path: Path) -> None:
+    """Series 1's SamplesPerPixel is 2**32-1: it is skipped (named in a warning), series 0
+    and 2 open as scenes with their pixels."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 255, shape, "u1") for shape in ((16, 16), (24, 24), (8, 12))]
+    path = tmp_path / "series.tif"
+    with tifffile.TiffWriter(path) as tw:
+        for a in arrays:
+            tw.write(a, metadata=None)
+    assert len(tifffile.TiffFile(path).series) == 3
+    _set_tag(path, 277, 2**32 - 1, typ=4, page=1)
+    with pytest.warns(imgio.ImgioWarning, match=r"series 1 of 3 unreadable and skipped"):
+        img = imgio.Image(path)
+        assert len(img.scenes) == 2
+    for scene, expected in zip(range(2), (arrays[0], arrays[2]), strict=True):
+        img.set_scene(scene)
+        np.testing.assert_array_equal(img.get_image_data("YX"), expected)
+    img.close()
+
+
+def test_tiff_whose_only_series_is_broken_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "one.tif"
+    tifffile.imwrite(path, np.zeros((8, 8), "u1"), metadata=None)
+    _set_tag(path, 277, 2**32 - 1, typ=4)
+    with pytest.raises(imgio.CorruptFileError, match="axis S declares 4294967295"):
+        imgio.Image(path).scenes  # noqa: B018
 
 
 # -------------------------------------------------------------- path confinement

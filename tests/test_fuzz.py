@@ -1,5 +1,6 @@
-"""Property tests: mutated files of every family give an imgio error or open, never
-another exception (bounded to about a minute; ``python -m benchmarks.fuzz`` runs long).
+"""Property tests: mutated files of every family (TIFF, OME-Zarr, CZI, LIF/LOF, ND2, common
+images) give an imgio error or open, never another exception (bounded to about a minute
+and a half; ``python -m benchmarks.fuzz`` runs long).
 
 Each example copies one seed, applies the family's structure-aware mutator with a drawn
 random seed and runs the same open-and-read exercise as the long mode, in process, under
@@ -22,7 +23,7 @@ from fuzzing.seeds import write_secret
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-EXAMPLES = {"tiff": 120, "ome-zarr": 80}
+EXAMPLES = {"tiff": 120, "ome-zarr": 80, "czi": 150, "lif": 120, "nd2": 90, "images": 240}
 HANG_SECONDS = 10
 
 

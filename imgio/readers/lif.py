@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._limits import MAX_EXTENT, BoundedFile
 from .._location import Location
 from ..dims import PhysicalPixelSizes
 from ..errors import CorruptFileError, ImgioWarning, SelectionError, UnsupportedFormatError, require
@@ -40,7 +41,8 @@ LUT_COLORS = {
     "gray": 0xFFFFFFFF,
     "grey": 0xFFFFFFFF,
 }
-_PARSE_ERRORS = PARSE_ERRORS  # liffile's errors on malformed files
+# liffile's errors on malformed files (plus its asserts and divisions by a zero bytes-inc)
+_PARSE_ERRORS = (*PARSE_ERRORS, ZeroDivisionError, AssertionError)
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,11 @@ class LifReader(Reader):
         self._sources: dict[int, ArraySource] = {}
         if not self.sniff(location.head(16)):
             raise UnsupportedFormatError(location.url, {"lif": "no LIF/LOF header"})
-        fh = location.open()
+        # reads clamped to the file: liffile reads a block id by its declared length
+        fh = BoundedFile(location.open(), location.size, location.url)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with warnings.catch_warnings(record=True) as seen:  # liffile's are dropped
+                warnings.simplefilter("always")
                 lif = liffile.LifFile(fh, squeeze=True)
                 images = list(lif.images)
                 # where the XML text is (read again on access of ``metadata``)
@@ -93,6 +96,9 @@ class LifReader(Reader):
             raise CorruptFileError(f"{location.url}: corrupted LIF structure: {exc}") from exc
         finally:
             fh.close()
+        for found in seen:  # ours go to the caller, through the caller's filters
+            if issubclass(found.category, ImgioWarning):
+                warnings.warn(found.message, stacklevel=3)
         if not self._layouts:
             raise CorruptFileError(f"{location.url}: the LIF file holds no readable image")
         self._token = location.token()
@@ -197,7 +203,7 @@ def _geometry(image: Any) -> _Geometry:
     try:
         sizes = dict(image.sizes)
         dtype = np.dtype(image.dtype)
-    except ValueError as exc:
+    except (ValueError, ZeroDivisionError, AssertionError) as exc:
         raise _SkipImage(str(exc)) from exc
     letters = [str(DIM_LETTERS.get(k, k)) for k in sizes]
     if any(len(d) != 1 for d in letters) or len(set(letters)) != len(letters):
@@ -251,7 +257,15 @@ def _tile_positions(
     """Each tile's (Y, X) in pixels from its stage position (field grid if positions are absent)."""
     if "M" not in dims or "Y" not in dims:
         return None
-    tilescan = image.tilescan
+    try:
+        tilescan = image.tilescan
+    except (ValueError, OverflowError, KeyError, TypeError) as exc:
+        warnings.warn(
+            f"image {image.path!r}: unreadable tile positions ({exc}); tiles kept along M",
+            ImgioWarning,
+            stacklevel=5,
+        )
+        return None
     n = shape[dims.index("M")]
     if tilescan is None or len(tilescan.tiles) != n:
         return None
@@ -269,6 +283,15 @@ def _tile_positions(
         xs = -xs
     if tilescan.swap_xy:
         ys, xs = xs, ys
+    span = max(np.ptp(ys), np.ptp(xs)) if len(ys) else 0.0
+    if not (np.isfinite(ys).all() and np.isfinite(xs).all() and span <= MAX_EXTENT):
+        warnings.warn(
+            f"image {image.path!r}: tile positions not finite or {span} pixels apart; "
+            "tiles kept along M",
+            ImgioWarning,
+            stacklevel=5,
+        )
+        return None
     ys = np.rint(ys - ys.min()).astype(int)
     xs = np.rint(xs - xs.min()).astype(int)
     return tuple((int(y), int(x)) for y, x in zip(ys, xs, strict=True))

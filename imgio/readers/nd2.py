@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._limits import check_geometry
+from .._limits import BoundedFile, check_geometry
 from .._location import Location
 from .._threads import map_threaded
 from ..dims import PhysicalPixelSizes
@@ -62,11 +62,11 @@ class Nd2Reader(Reader):
         head = location.head(16)
         if head[:4] != MAGIC[0] and head[:12] != MAGIC[1]:
             raise UnsupportedFormatError(location.url, {"nd2": f"no ND2 signature ({head[:4]!r})"})
-        fh = None if location.is_local else location.open()
+        fh = _bounded(location)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                f = nd2.ND2File(location.url if fh is None else fh)
+                f = nd2.ND2File(fh)
                 try:
                     self._parse(f)
                 finally:
@@ -76,8 +76,7 @@ class Nd2Reader(Reader):
         except _PARSE_ERRORS as exc:
             raise CorruptFileError(f"{location.url}: corrupted ND2 structure: {exc}") from exc
         finally:
-            if fh is not None:
-                fh.close()
+            fh.close()
         self._token = location.token()
         self._sources: dict[int, ArraySource] = {}
 
@@ -124,7 +123,7 @@ class Nd2Reader(Reader):
                 f"{self.location.url}: one uncompressed frame {self._frame_shape} of "
                 f"{self._dtype} needs {frame_bytes} bytes, the file has {self.location.size}"
             )
-        self._raw = _raw_layout(f, self._frame_shape, self._dtype)
+        self._raw = _raw_layout(f, self._frame_shape, self._dtype, self.location.size)
         names = [m.channel.name for m in f.metadata.channels] if f.metadata.channels else []
         colors = [_rgba(m.channel.color) for m in f.metadata.channels or []]
         n_c = sizes.get("C", 1)
@@ -159,18 +158,16 @@ class Nd2Reader(Reader):
         """``nd2``'s text info of the file (a dict of description strings), read on access."""
         import nd2
 
-        fh = None if self.location.is_local else self.location.open()
-        target: Any = self.location.url if fh is None else fh
+        fh = _bounded(self.location)
         try:
-            with nd2.ND2File(target) as f:
+            with nd2.ND2File(fh) as f:
                 return dict(f.text_info)
         except ImgioError:
             raise
         except _PARSE_ERRORS as exc:
             raise CorruptFileError(f"{self.location.url}: unreadable ND2 text info: {exc}") from exc
         finally:
-            if fh is not None:
-                fh.close()
+            fh.close()
 
     def source(self, scene: int, level: int = 0) -> ArraySource:
         if not 0 <= scene < self._n_pos:
@@ -207,6 +204,12 @@ class Nd2Reader(Reader):
         return Nd2FrameSource(self.location, dims, shape, self._dtype, seq, token, where)
 
 
+def _bounded(location: Location) -> BoundedFile:
+    """The file for ``nd2``, its reads clamped to the bytes left: nd2 reads a chunk by the
+    length its header declares, and a flipped length must not become a huge ``read``."""
+    return BoundedFile(location.open(), location.size, location.url)
+
+
 def _rgba(color: Any) -> int | None:
     try:
         return (int(color.r) << 24) | (int(color.g) << 16) | (int(color.b) << 8) | 0xFF
@@ -215,7 +218,7 @@ def _rgba(color: Any) -> int | None:
 
 
 def _raw_layout(
-    f: Any, frame_shape: tuple[int, ...], dtype: np.dtype[Any]
+    f: Any, frame_shape: tuple[int, ...], dtype: np.dtype[Any], size: int
 ) -> tuple[dict[int, int], int] | None:
     """Frame offsets and row stride when frames are plain bytes in a modern file, else None."""
     if f.is_legacy:
@@ -228,6 +231,8 @@ def _raw_layout(
         offsets = {int(k): int(v) for k, v in rdr._frame_offsets.items()}
     except (AttributeError, TypeError, ValueError):
         return None
+    # a frame said to start outside the file reads as "file ends" (named), never wraps
+    offsets = {k: v if 0 <= v <= size else size for k, v in offsets.items()}
     row_bytes = math.prod(frame_shape[1:]) * dtype.itemsize
     row_stride = int(attrs.widthBytes or row_bytes)
     if row_stride < row_bytes:
@@ -282,8 +287,7 @@ def _nd2_file(location: Location) -> Any:
             if found is None:
                 import nd2
 
-                target: Any = location.url if location.is_local else location.open()
-                found = nd2.ND2File(target)
+                found = nd2.ND2File(_bounded(location))
                 _OPEN[key] = found
     return found
 

@@ -9,7 +9,8 @@ objects it made. This was chosen over "write to a partial prefix, then copy" bec
 an object store's copy is one request per object and, between buckets or providers,
 a full download and upload: for a large image that doubles the cost of the write.
 Replacing an existing store (``overwrite=True``) is the one case that writes to a
-hidden partial prefix beside the target (``.name.<uuid>.partial``), so the old image
+hidden partial prefix beside the target (``.name.host-pid-start-uuid.partial``; a later
+write removes those of dead writers, see :mod:`._remote_partials`), so the old image
 stays intact until the new one is complete; it is then published by deleting the old
 root documents (the old image stops being valid), deleting the old objects, copying
 the partial objects to the target (server side on S3/GCS) and writing the new root
@@ -34,7 +35,6 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 from zarr.abc.store import ByteRequest, Store
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
@@ -43,6 +43,7 @@ from zarr.storage import FsspecStore, WrapperStore
 
 from .._location import Location, as_location
 from ..errors import ImgioError, TargetExistsError
+from ._remote_partials import partial_url, remove_stale_partials
 
 __all__ = [
     "ATOMIC_PUT",
@@ -114,8 +115,8 @@ def check_remote_target(loc: Location, *, overwrite: bool, store: bool = False) 
 
 
 def _partial_url(loc: Location) -> str:
-    base, _, name = loc.url.rstrip("/").rpartition("/")
-    return f"{base}/.{name}.{uuid4().hex[:12]}.partial"
+    """A hidden partial beside ``loc`` (named by host, process and start time)."""
+    return partial_url(loc)
 
 
 def _remove(fs: Any, path: str) -> None:
@@ -232,6 +233,7 @@ class RemoteZarrTarget:
         self.target = target
         self.replacing = check_remote_target(target, overwrite=overwrite, store=True)
         self.overwrite = overwrite
+        remove_stale_partials(target)  # abandoned partials of earlier writes (dead writers)
         self.write_url = _partial_url(target) if self.replacing else target.url.rstrip("/")
 
     @property
@@ -296,6 +298,7 @@ def remote_file_target(
     The temporary folder (in ``tmpdir`` or the system default) is always removed.
     """
     check_remote_target(loc, overwrite=overwrite)
+    remove_stale_partials(loc)
     fs, path = loc.fs, loc.fs_path
     with tempfile.TemporaryDirectory(dir=tmpdir, prefix="imgio-upload-") as folder:
         local = Path(folder) / loc.name

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["OUTCOMES", "classify", "exercise", "watch_opens"]
+__all__ = ["OUTCOMES", "address_space", "classify", "exercise", "watch_opens"]
 
 OUTCOMES = ("ok", "imgio error", "other exception", "hang", "memory", "crash", "outside")
 
@@ -93,3 +96,17 @@ class watch_opens:
             return
         if any(real == w or real.startswith(w + os.sep) for w in self.watched):
             self.outside.append(real)
+
+
+@contextlib.contextmanager
+def address_space(extra: int) -> Iterator[None]:
+    """Cap this process's address space at what it maps now plus ``extra`` bytes (tests of
+    runaway allocations: an allocation sized by a flipped length field fails inside)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/status") as fh:
+        vm = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
+    resource.setrlimit(resource.RLIMIT_AS, (vm + extra, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

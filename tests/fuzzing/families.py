@@ -1,8 +1,9 @@
 """Reader families to fuzz: a seed builder and a mutator each. A new reader plugs in here.
 
-To fuzz a new format, add ``FAMILIES["czi"] = Family("czi", seeds=..., mutate=mutate_bytes)``
-(or a structure-aware mutator of its own); ``python -m benchmarks.fuzz --seeds czi=DIR``
-fuzzes the files of any folder with the generic byte mutator without code.
+To fuzz a new format, add ``FAMILIES["x"] = Family("x", seeds=..., mutate=mutate_bytes)``
+(or a structure-aware mutator of its own, see :func:`structured`);
+``python -m benchmarks.fuzz --seeds x=DIR`` adds the files of any folder to a family's
+seeds (a name that is no family gets the generic byte mutator).
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .mutate_czi import mutate_czi
+from .mutate_images import mutate_image
+from .mutate_lif import mutate_lif
+from .mutate_nd2 import mutate_nd2
 from .mutate_text import mutate_xml
 from .mutate_tiff import mutate_tiff
 from .mutate_zarr import mutate_store
 from .seeds import tiff_seeds, zarr_seeds
+from .seeds_formats import czi_seeds, image_seeds, lif_seeds, nd2_seeds
 
-__all__ = ["FAMILIES", "Family", "entry_of", "folder_seeds", "mutate_bytes"]
+__all__ = ["FAMILIES", "Family", "entry_of", "folder_seeds", "mutate_bytes", "structured"]
 
 TIFF_SIGNATURES = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 
@@ -58,15 +64,34 @@ def mutate_bytes(path: Path, rng: random.Random) -> str:
     return f"{path.name}: {kind}"
 
 
+def structured(
+    mutate: Callable[[bytes, random.Random, int], tuple[bytes, list[str]]],
+) -> Callable[[Path, random.Random], str]:
+    """A file mutator from a format's ``mutate(data, rng, n)``: 1 to 3 structure-aware edits,
+    or (one case in seven) the generic byte mutator."""
+
+    def run(path: Path, rng: random.Random) -> str:
+        if path.is_dir() or rng.random() < 0.15:
+            return mutate_bytes(path, rng)
+        new, done = mutate(path.read_bytes(), rng, rng.choice((1, 1, 2, 3)))
+        path.write_bytes(new)
+        return f"{path.name}: {'; '.join(done)}"
+
+    return run
+
+
 def mutate_zarr(path: Path, rng: random.Random) -> str:
     return "; ".join(mutate_store(path, rng) for _ in range(rng.choice((1, 1, 2))))
 
 
-def folder_seeds(folder: Path) -> Callable[[Path], list[Path]]:
-    """Seeds that are the files (and zarr folders) of an existing folder."""
+def folder_seeds(
+    folder: Path, also: Callable[[Path], list[Path]] | None = None
+) -> Callable[[Path], list[Path]]:
+    """Seeds that are the files (and zarr folders) of an existing folder (plus ``also``'s)."""
 
-    def build(_: Path) -> list[Path]:
-        return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    def build(work: Path) -> list[Path]:
+        found = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+        return (also(work) if also is not None else []) + found
 
     return build
 
@@ -81,4 +106,8 @@ def entry_of(case: Path) -> Path:
 FAMILIES: dict[str, Family] = {
     "tiff": Family("tiff", tiff_seeds, mutate_bytes),
     "ome-zarr": Family("ome-zarr", zarr_seeds, mutate_zarr),
+    "czi": Family("czi", czi_seeds, structured(mutate_czi)),
+    "lif": Family("lif", lif_seeds, structured(mutate_lif)),
+    "nd2": Family("nd2", nd2_seeds, structured(mutate_nd2)),
+    "images": Family("images", image_seeds, structured(mutate_image)),
 }

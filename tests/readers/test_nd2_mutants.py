@@ -8,9 +8,12 @@ Opening and reading must now raise an imgio error, quickly.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
+from fuzzing.exercise import address_space
 from samples import DATA
 
 import imgio
@@ -137,3 +140,59 @@ def test_nd2_mutant_gives_an_imgio_error(
         img = imgio.Image(path)
         assert img.metadata is not None
         assert img.data.size >= 0
+
+
+# ---------------------------------------------------------------- chunk length fields
+# (sample, chunk, header field, value, expected): a chunk header whose name or data
+# length was flipped made nd2 call ``fh.read(length)`` while opening, which allocates the
+# whole length first (the fuzz run's one "memory" outcome). Reads are now clamped to the
+# bytes left in the file: nd2 then finds its data (same pixels) or fails on short data.
+LENGTH_MUTANTS = [
+    ("arcadia-example-zstack.nd2", b"ImageMetadataLV!", "data", 2**40, "pixels"),
+    ("arcadia-example-zstack.nd2", b"ImageMetadataSeqLV|0!", "data", 2**40, "pixels"),
+    ("arcadia-example-timelapse.nd2", b"ND2 FILEMAP SIGNATURE NAME 0001!", "data", 2**40, "pixels"),
+    ("arcadia-example-multichannel.nd2", b"ImageAttributesLV!", "data", 2**40, "pixels"),
+    ("arcadia-example-multichannel.nd2", b"ND2 FILEMAP SIGNATURE", "name", 2**32 - 1, "error"),
+]
+CHUNK_MAGIC = bytes.fromhex("dacebe0a")
+
+
+def _length_mutant(src: Path, chunk: bytes, field: str, value: int, out: Path) -> Path:
+    data = bytearray(src.read_bytes())
+    pos = data.index(CHUNK_MAGIC)
+    while not data[pos + 16 :].lstrip(b"\0").startswith(chunk):
+        pos = data.index(CHUNK_MAGIC, pos + 4)
+    if field == "data":
+        struct.pack_into("<Q", data, pos + 8, value)
+    else:
+        struct.pack_into("<I", data, pos + 4, value)
+    out.write_bytes(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "chunk", "field", "value", "expected"), LENGTH_MUTANTS, ids=lambda v: str(v)[:28]
+)
+def test_nd2_chunk_length_mutant_reads_within_the_file(
+    name: str,
+    chunk: bytes,
+    field: str,
+    value: int,
+    expected: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    import nd2
+
+    src = request.getfixturevalue("shared_samples") / "nd2" / name
+    path = _length_mutant(src, chunk, field, value, tmp_path / name)
+    # 1 GiB more than the process has: a read sized by the flipped length cannot pass
+    with address_space(2**30):
+        if expected == "error":
+            with pytest.raises(imgio.CorruptFileError, match="corrupted ND2 structure"):
+                imgio.Image(path)
+            return
+        with imgio.Image(path) as img:
+            got = img.data
+            assert img.metadata is not None
+    np.testing.assert_array_equal(got.squeeze(), nd2.imread(src).squeeze())

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..._limits import check_geometry
 from ..._location import Location
 from ...dims import PhysicalPixelSizes
 from ...errors import CorruptFileError, ImgioWarning, UnsupportedFormatError
@@ -76,6 +77,11 @@ class CziReader(Reader):
                 )
             self._dir = read_directory(location, self._header.directory_position)
             self._layouts = scene_layouts(self._dir, mosaic=reconstruct_mosaic)
+            for lay in self._layouts:  # a flipped dimension size must not size coordinates
+                for level in range(len(lay.levels)):
+                    shape = lay.shape(level)
+                    whole = [max(1, n) for n in shape]
+                    check_geometry(location.url, shape, whole, 1, lay.dims, max_chunk_bytes=2**63)
             self._xml = read_metadata_xml(location, self._header.metadata_position)
             self._attachments = read_attachments(
                 location, self._header.attachment_directory_position

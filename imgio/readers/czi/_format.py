@@ -74,6 +74,8 @@ class FileHeader:
 
 def _segment(location: Location, offset: int, want: bytes) -> tuple[int, int]:
     """Check the segment header at ``offset``; return (data offset, used size)."""
+    if not 0 <= offset <= location.size - SEGMENT_HEADER:
+        raise ValueError(f"a {want.decode()} segment at offset {offset}, outside the file")
     head = location.read_range(offset, SEGMENT_HEADER)
     sid = head[:16].rstrip(b"\0")
     if sid != want:
@@ -131,7 +133,7 @@ def read_directory(location: Location, position: int) -> Directory:
     """Parse the ``ZISRAWDIRECTORY`` segment (vectorized when entries share one layout)."""
     start, size = _segment(location, position, b"ZISRAWDIRECTORY")
     count = struct.unpack("<i", location.read_range(start, 4))[0]
-    if count < 0 or count * (ENTRY_FIXED + 2 * DIM_ENTRY) > size:
+    if count < 0 or size < 128 or count * (ENTRY_FIXED + 2 * DIM_ENTRY) > size:
         raise ValueError(f"the subblock directory claims {count} entries in {size} bytes")
     buf = location.read_range(start + 128, size - 128)
     return _entries_uniform(buf, count) or _entries_loop(buf, count)

@@ -33,6 +33,7 @@ from ..base import Reader, SceneInfo
 from ._errors import tiff_errors
 from ._ifds import IfdChainError, cut_chain, guard_pages
 from ._ome_files import FLAVOURS, check_ome_files
+from ._ome_repair import repair_ome_sizes
 from .layout import LevelShape, build_source
 from .meta import imagej_sizes, vendor_sizes
 from .source import TiffSource
@@ -139,6 +140,8 @@ class TiffReader(Reader):
             try:
                 if self._tif.is_ome:
                     check_ome_files(self.location, self._tif, self._allow_external)
+                    if "omexml" not in flags and self._repair_ome(flags):
+                        continue
                 return list(self._tif.series)
             except IfdChainError as exc:
                 if "chain" in flags:
@@ -159,14 +162,32 @@ class TiffReader(Reader):
                     stacklevel=5,
                 )
                 flags[f"is_{kind}"] = False
+                flags.pop("omexml", None)
                 self._tif.close()
                 self._tif = self._open_tif(**{k: v for k, v in flags.items() if k != "chain"})
+
+    def _repair_ome(self, flags: dict[str, Any]) -> bool:
+        """Replace OME sizes that are not sizes by the pages' (warns); True when reopened."""
+        xml = self._tif.pages.first.description or ""
+        fixed, fixes = repair_ome_sizes(xml, self._tif)
+        flags["omexml"] = fixed
+        if not fixes:
+            return False
+        warnings.warn(
+            f"{self.location.name}: unusable OME-XML values {', '.join(fixes)} dropped; "
+            "the sizes are taken from the pixels",
+            ImgioWarning,
+            stacklevel=6,
+        )
+        self._tif.close()
+        self._tif = self._open_tif(**{k: v for k, v in flags.items() if k != "chain"})
+        return True
 
     # ---------------------------------------------------------------- metadata
     def ome_xml(self) -> str | None:
         with self._file() as tif:
-            if tif.is_ome:
-                return tif.pages.first.description or None
+            if tif.is_ome:  # the file's XML, or its repaired copy (``_repair_ome``)
+                return tif.ome_metadata or None
         return None
 
     @property
@@ -248,16 +269,40 @@ class TiffReader(Reader):
 
     @cached_property
     def _scenes(self) -> list[SceneInfo]:
+        """One scene per readable series; a broken series is skipped with a warning naming
+        it (the file is refused only when no series is readable)."""
         names: list[str] = []
-        out = []
+        out, kept, broken = [], [], []
         for i, series in enumerate(self._series):
             try:
                 with _quiet_tifffile():
                     out.append(self._scene_info(i, series, names))
-            except CorruptFileError:
+                kept.append(i)
+            except (MemoryError, RecursionError):
+                raise
+            except CorruptFileError as exc:
+                broken.append((i, exc))
+            except ImgioError:
                 raise
             except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds on bad files
-                raise CorruptFileError(f"{self.location.url}: series {i}: {exc}") from exc
+                error = CorruptFileError(f"{self.location.url}: series {i}: {exc}")
+                error.__cause__ = exc
+                broken.append((i, error))
+        if broken and not out:
+            raise broken[0][1]
+        if broken:
+            which = ", ".join(str(i) for i, _ in broken)
+            warnings.warn(
+                f"{self.location.name}: series {which} of {len(self._series)} unreadable and "
+                f"skipped ({broken[0][1]}); the other series open as scenes",
+                ImgioWarning,
+                stacklevel=4,
+            )
+            # scene k is series kept[k] from here on
+            self._series = [self._series[i] for i in kept]
+            maps: dict[int, list[int]] = getattr(self, "_level_maps", {})
+            self._level_maps = {k: maps[i] for k, i in enumerate(kept)}
+            self._empty = {k: self._empty[i] for k, i in enumerate(kept) if i in self._empty}
         return _mark_associated(self._tif, self._series, out)
 
     def scenes(self) -> Sequence[SceneInfo]:
