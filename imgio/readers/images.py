@@ -346,4 +346,16 @@ def _orient(arr: np.ndarray[Any, Any], orientation: int) -> np.ndarray[Any, Any]
         arr = arr[::-1]
     if flip_x:
         arr = arr[:, ::-1]
+    if orientation in (5, 6, 7, 8):
+        return _copy_blocked(arr)
     return np.ascontiguousarray(arr)
+
+
+def _copy_blocked(view: np.ndarray[Any, Any], block: int = 128) -> np.ndarray[Any, Any]:
+    """A contiguous copy of a transposed ``view``, made in ``block``² squares: a plain copy
+    walks the source across rows and is 4-6x slower on a large frame (cache misses)."""
+    out = np.empty(view.shape, view.dtype)
+    for y in range(0, view.shape[0], block):
+        for x in range(0, view.shape[1], block):
+            out[y : y + block, x : x + block] = view[y : y + block, x : x + block]
+    return out

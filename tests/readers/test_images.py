@@ -115,6 +115,42 @@ def test_jpeg_exif_orientation(tmp_path: Path, orientation: int) -> None:
     assert np.abs(got.astype(int) - want).max() <= 2  # two libjpeg builds
 
 
+@pytest.mark.parametrize("orientation", [5, 6, 7, 8])
+def test_jpeg_exif_transposed_frame_larger_than_a_copy_block(
+    tmp_path: Path, orientation: int
+) -> None:
+    """Transposing orientations are copied in blocks: edges that are no block multiple."""
+    arr = RNG.integers(0, 255, (300, 517, 3), dtype=np.uint8)
+    exif = PILImage.Exif()
+    exif[274] = orientation
+    PILImage.fromarray(arr).save(tmp_path / "o.jpg", exif=exif, quality=95)
+    got = imgio.Image(tmp_path / "o.jpg").get_image_data("YXS")
+    want = pillow_frames(tmp_path / "o.jpg", "RGB")[0]
+    assert got.shape == want.shape == (517, 300, 3)
+    assert np.abs(got.astype(int) - want).max() <= 2
+
+
+def test_jpeg_sof_height_inflated_decodes_in_bounded_time(tmp_path: Path) -> None:
+    """Fuzz reproducer: an EXIF-rotated JPEG whose SOF height became 65535 (a 34 KB file that
+    decodes to 60 MB) went past the 5 s hang limit in the whole-frame rotation; it reads, the
+    missing rows as the decoder fills them, turned as the EXIF tag says."""
+    import imagecodecs
+
+    arr = RNG.integers(0, 255, (64, 48, 3), dtype=np.uint8)
+    exif = PILImage.Exif()
+    exif[274] = 6
+    path = tmp_path / "tall.jpg"
+    PILImage.fromarray(arr).save(path, exif=exif, quality=90)
+    data = bytearray(path.read_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 7] = (65535).to_bytes(2, "big")  # the frame height
+    path.write_bytes(bytes(data))
+    got = imgio.Image(path).get_image_data("YXS")
+    stored = np.asarray(imagecodecs.jpeg8_decode(bytes(data)))
+    assert stored.shape == (65535, 48, 3)
+    np.testing.assert_array_equal(got, np.rot90(stored, -1))
+
+
 @pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
 def test_animation_frames_are_t_and_lazy(tmp_path: Path, fmt: str) -> None:
     frames = [RNG.integers(0, 255, (18, 26, 3), dtype=np.uint8) for _ in range(5)]
