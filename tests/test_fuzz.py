@@ -23,7 +23,10 @@ from fuzzing.seeds import write_secret
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-EXAMPLES = {"tiff": 120, "ome-zarr": 80, "czi": 150, "lif": 120, "nd2": 90, "images": 240}
+EXAMPLES = {
+    **{"tiff": 120, "ome-zarr": 80, "czi": 150, "lif": 120, "nd2": 90, "images": 240},
+    **{"olympus": 60, "xlif": 60},
+}
 HANG_SECONDS = 10
 
 

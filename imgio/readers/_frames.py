@@ -21,6 +21,7 @@ import numpy as np
 from .._location import Location
 from .._threads import map_threaded
 from ..errors import CorruptFileError
+from ._rawplanes import PARSE_ERRORS
 from .base import STATS
 
 __all__ = ["FramePlaneSource", "StreamRanges"]
@@ -30,10 +31,10 @@ SERIAL_BYTES = 4 << 20
 #: what decoders raise on a damaged file
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
     CorruptFileError,
-    ValueError,
-    OSError,
-    IndexError,
+    *PARSE_ERRORS,  # tifffile raises TypeError & co. on a damaged tag (found by fuzzing)
     RuntimeError,
+    OverflowError,
+    ZeroDivisionError,
 )
 
 
@@ -140,7 +141,7 @@ class FramePlaneSource:
         loc = self.spans[span][2]
         ks = [self.planes[f][1] for f in flats]
         try:
-            datas = _decode(loc, ks, self.spans[span][1] // self.plane_bytes)
+            datas = _decode(loc, ks, self.spans[span][1] // self.plane_bytes, self.plane_bytes)
         except _DECODE_ERRORS as exc:
             raise CorruptFileError(f"{self.where}, plane {flats[0]}: {loc.url}: {exc}") from exc
         return [self._conform(d, f, loc) for d, f in zip(datas, flats, strict=True)]
@@ -159,16 +160,25 @@ class FramePlaneSource:
         return raw.view(self.dtype).reshape(self.plane_shape)
 
 
-def _decode(loc: FrameFile, ks: list[int], planes_in_file: int) -> list[np.ndarray[Any, Any]]:
-    """Planes ``ks`` of an image file holding ``planes_in_file`` planes."""
+def _decode(
+    loc: FrameFile, ks: list[int], planes_in_file: int, plane_bytes: int
+) -> list[np.ndarray[Any, Any]]:
+    """Planes ``ks`` of an image file holding ``planes_in_file`` planes of ``plane_bytes``."""
     if loc.url.lower().endswith((".tif", ".tiff")):
         import tifffile
 
         opened = loc.open() if isinstance(loc, Location) else io.BytesIO(loc.read_all())
         with opened as fh, tifffile.TiffFile(fh) as tif:
             if planes_in_file == 1 or len(tif.pages) >= planes_in_file:
-                return [np.asarray(tif.pages[k].asarray()) for k in ks]
-            whole = np.asarray(tif.asarray())
+                return [_page(tif, k, plane_bytes) for k in ks]
+            series = tif.series[0]
+            declared = math.prod(series.shape) * series.dtype.itemsize
+            if declared != planes_in_file * plane_bytes:
+                raise CorruptFileError(
+                    f"its image declares {series.shape} {series.dtype} ({declared} bytes), "
+                    f"the {planes_in_file} planes need {planes_in_file * plane_bytes}"
+                )
+            whole = np.asarray(series.asarray())
         part = whole.reshape(planes_in_file, -1)
         return [np.ascontiguousarray(part[k]) for k in ks]
     if ks != [0] or planes_in_file != 1:
@@ -177,3 +187,16 @@ def _decode(loc: FrameFile, ks: list[int], planes_in_file: int) -> list[np.ndarr
 
     data = loc.read_range(0, loc.size) if isinstance(loc, Location) else loc.read_all()
     return [np.asarray(imagecodecs.imread(data))]
+
+
+def _page(tif: Any, k: int, plane_bytes: int) -> np.ndarray[Any, Any]:
+    """Page ``k`` of a frame TIFF, its declared size checked before tifffile allocates it
+    (a plane, or the same plane saved as RGB)."""
+    page = tif.pages[k]
+    nbytes = math.prod(int(n) for n in page.shape) * page.dtype.itemsize
+    if nbytes not in (plane_bytes, 3 * plane_bytes):
+        raise CorruptFileError(
+            f"page {k} declares {page.shape} {page.dtype} ({nbytes} bytes), "
+            f"the plane needs {plane_bytes}"
+        )
+    return np.asarray(page.asarray())

@@ -22,6 +22,7 @@ from .mutate_tiff import mutate_tiff
 from .mutate_zarr import mutate_store
 from .seeds import tiff_seeds, zarr_seeds
 from .seeds_formats import czi_seeds, image_seeds, lif_seeds, nd2_seeds
+from .seeds_projects import olympus_seeds, xlif_seeds
 
 __all__ = ["FAMILIES", "Family", "entry_of", "folder_seeds", "mutate_bytes", "structured"]
 
@@ -97,9 +98,15 @@ def folder_seeds(
 
 
 def entry_of(case: Path) -> Path:
-    """What to open for a case: the file, or a multi-file folder's first OME-TIFF."""
+    """What to open for a case: the file, or a multi-file folder's entry (its first OME-TIFF,
+    else its XLEF, OIF or XLIF file)."""
     if case.is_dir() and (case / "a.ome.tif").exists():
         return case / "a.ome.tif"
+    if case.is_dir() and not case.name.endswith(".zarr"):
+        for pattern in ("*.xlef", "*.oif", "*.xlif"):
+            found = sorted(case.glob(pattern))
+            if found:
+                return found[0]
     return case
 
 
@@ -110,4 +117,7 @@ FAMILIES: dict[str, Family] = {
     "lif": Family("lif", lif_seeds, structured(mutate_lif)),
     "nd2": Family("nd2", nd2_seeds, structured(mutate_nd2)),
     "images": Family("images", image_seeds, structured(mutate_image)),
+    # multi-file projects: byte flips, cuts and splices, XML-aware on the XLEF/XLIF files
+    "olympus": Family("olympus", olympus_seeds, mutate_bytes),
+    "xlif": Family("xlif", xlif_seeds, mutate_bytes),
 }

@@ -149,3 +149,38 @@ def test_http_project(project: Path) -> None:
             remote.set_scene(scene)
             local.set_scene(scene)
             np.testing.assert_array_equal(remote.data, local.data)
+
+
+def _ifd_entry(data: bytearray, tag: int) -> int:
+    """Offset of ``tag``'s entry in the first IFD of a little-endian classic TIFF."""
+    ifd = int.from_bytes(data[4:8], "little")
+    for i in range(int.from_bytes(data[ifd : ifd + 2], "little")):
+        at = ifd + 2 + 12 * i
+        if int.from_bytes(data[at : at + 2], "little") == tag:
+            return at
+    raise AssertionError(f"no tag {tag}")
+
+
+def test_damaged_frame_tiffs_are_corrupt_file_errors(tmp_path: Path) -> None:
+    """Fuzz reproducers: a frame TIFF whose ImageWidth count became 2 (tifffile's TypeError
+    escaped) and one declaring a plane far larger than the XLIF's (decoded before checking)."""
+    xlif = write_xlif(LIF, tmp_path, kind="tif", name="B")
+    untouched = imgio.Image(xlif).get_image_data("YX", T=1, C=1, Z=2)
+    first = tmp_path / "B_0000.tif"
+    data = bytearray(first.read_bytes())
+    data[_ifd_entry(data, 256) + 4 : _ifd_entry(data, 256) + 8] = (2).to_bytes(4, "little")
+    first.write_bytes(bytes(data))
+    img = imgio.Image(xlif)
+    with pytest.raises(imgio.CorruptFileError, match=r"plane 0: .*B_0000\.tif"):
+        img.get_image_data("YX", T=0, C=0, Z=0)
+    np.testing.assert_array_equal(img.get_image_data("YX", T=1, C=1, Z=2), untouched)
+    big = tmp_path / "B_0001.tif"
+    data = bytearray(big.read_bytes())
+    at = _ifd_entry(data, 257)  # ImageLength, a SHORT stored in the entry
+    data[at + 8 : at + 10] = (60000).to_bytes(2, "little")
+    big.write_bytes(bytes(data))
+    first.write_bytes((tmp_path / "B_0002.tif").read_bytes())  # plane 0 readable again
+    with pytest.raises(
+        imgio.CorruptFileError, match=r"B_0001\.tif: page 0 declares .* the plane needs"
+    ):
+        _ = imgio.Image(xlif).data
