@@ -62,11 +62,18 @@ def write_tiff(path: Path, base: np.ndarray[Any, Any], tile: int, n_levels: int)
     import tifffile
 
     levels = halve([base], n_levels)
-    opts: dict[str, Any] = {"tile": (tile, tile), "compression": "zlib",
-                            "photometric": "minisblack"}
+    opts: dict[str, Any] = {
+        "tile": (tile, tile),
+        "compression": "zlib",
+        "photometric": "minisblack",
+    }
     with tifffile.TiffWriter(path, ome=True, bigtiff=True) as tw:
-        tw.write(base, subifds=n_levels - 1, metadata={"axes": "CYX", "PhysicalSizeX": 0.5,
-                                                        "PhysicalSizeY": 0.5}, **opts)
+        tw.write(
+            base,
+            subifds=n_levels - 1,
+            metadata={"axes": "CYX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5},
+            **opts,
+        )
         for lv in levels[1:]:
             tw.write(lv, subfiletype=1, **opts)
 
@@ -84,20 +91,35 @@ def write_zarr(
             from numcodecs import Zlib
 
             arr = root.create_array(
-                str(i), shape=lv.shape, dtype=lv.dtype, chunks=(1, chunk, chunk),
-                compressors=[Zlib(level=1)], chunk_key_encoding={"name": "v2", "separator": "/"},
+                str(i),
+                shape=lv.shape,
+                dtype=lv.dtype,
+                chunks=(1, chunk, chunk),
+                compressors=[Zlib(level=1)],
+                chunk_key_encoding={"name": "v2", "separator": "/"},
             )
         else:
             arr = root.create_array(
-                str(i), shape=lv.shape, dtype=lv.dtype, chunks=(1, chunk, chunk),
+                str(i),
+                shape=lv.shape,
+                dtype=lv.dtype,
+                chunks=(1, chunk, chunk),
                 shards=(1, 4 * chunk, 4 * chunk),
             )
         arr[...] = lv
-        datasets.append({"path": str(i), "coordinateTransformations": [
-            {"type": "scale", "scale": [1.0, 0.5 * 2**i, 0.5 * 2**i]}]})
-    axes = [{"name": "c", "type": "channel"},
-            {"name": "y", "type": "space", "unit": "micrometer"},
-            {"name": "x", "type": "space", "unit": "micrometer"}]
+        datasets.append(
+            {
+                "path": str(i),
+                "coordinateTransformations": [
+                    {"type": "scale", "scale": [1.0, 0.5 * 2**i, 0.5 * 2**i]}
+                ],
+            }
+        )
+    axes = [
+        {"name": "c", "type": "channel"},
+        {"name": "y", "type": "space", "unit": "micrometer"},
+        {"name": "x", "type": "space", "unit": "micrometer"},
+    ]
     ms = {"version": version, "axes": axes, "datasets": datasets}
     if fmt == 2:
         root.attrs["multiscales"] = [ms]
@@ -152,9 +174,11 @@ def region_rows(tmp: Path, quick: bool) -> list[list[str]]:
     rng = np.random.default_rng(SEED)
     rows = []
     with RangeHTTPServer(tmp) as http:
-        for label, name in (("OME-TIFF (zlib tiles 256)", "slide.ome.tif"),
-                            ("OME-Zarr 0.4 (zarr v2, zlib chunks 256)", "v04.ome.zarr"),
-                            ("OME-Zarr 0.5 (zarr v3, shards 4x4 chunks)", "v05.ome.zarr")):
+        for label, name in (
+            ("OME-TIFF (zlib tiles 256)", "slide.ome.tif"),
+            ("OME-Zarr 0.4 (zarr v2, zlib chunks 256)", "v04.ome.zarr"),
+            ("OME-Zarr 0.5 (zarr v3, shards 4x4 chunks)", "v05.ome.zarr"),
+        ):
             http.reset()
             t0 = time.perf_counter()
             img = imgio.Image(f"{http.url}/{name}")
@@ -182,15 +206,26 @@ def region_rows(tmp: Path, quick: bool) -> list[list[str]]:
                     else:
                         need += zarr_chunk_bytes(tmp / name, lvl, ys, xs, shape[0], tile)
             img.close()
-            rows.append([label, f"{header / 1024:.0f} KiB / {open_requests} req / {open_s:.2f} s",
-                         f"{need / 2**20:.1f} MiB", f"{sent / 2**20:.1f} MiB", f"{sent / need:.3f}",
-                         str(requests), f"{t_read:.2f} s",
-                         "yes" if sent <= 1.2 * need else "no"])
+            rows.append(
+                [
+                    label,
+                    f"{header / 1024:.0f} KiB / {open_requests} req / {open_s:.2f} s",
+                    f"{need / 2**20:.1f} MiB",
+                    f"{sent / 2**20:.1f} MiB",
+                    f"{sent / need:.3f}",
+                    str(requests),
+                    f"{t_read:.2f} s",
+                    "yes" if sent <= 1.2 * need else "no",
+                ]
+            )
     return rows
 
 
-FILES = (("OME-TIFF", "slide.ome.tif"), ("OME-Zarr 0.4", "v04.ome.zarr"),
-         ("OME-Zarr 0.5 sharded", "v05.ome.zarr"))
+FILES = (
+    ("OME-TIFF", "slide.ome.tif"),
+    ("OME-Zarr 0.4", "v04.ome.zarr"),
+    ("OME-Zarr 0.5 sharded", "v05.ome.zarr"),
+)
 
 
 def latency_rows(tmp: Path, latency: float) -> list[list[str]]:
@@ -227,9 +262,17 @@ def write_big_tiff(path: Path, gib: float) -> tuple[int, ...]:
                     yield (proto + np.uint16((c * 977 + i * 31 + j) % 1000))
 
     with tifffile.TiffWriter(path, ome=True, bigtiff=True) as tw:
-        tw.write(tiles(), shape=shape, dtype=np.uint16, tile=(tile, tile),
-                 compression="zlib", compressionargs={"level": 1}, photometric="minisblack",
-                 metadata={"axes": "CYX"}, maxworkers=2)
+        tw.write(
+            tiles(),
+            shape=shape,
+            dtype=np.uint16,
+            tile=(tile, tile),
+            compression="zlib",
+            compressionargs={"level": 1},
+            photometric="minisblack",
+            metadata={"axes": "CYX"},
+            maxworkers=2,
+        )
     return shape
 
 
@@ -239,8 +282,10 @@ def reduction_rows(tmp: Path, gib: float, repeats: int) -> list[list[str]]:
     path = tmp / "big.ome.tif"
     t0 = time.perf_counter()
     shape = write_big_tiff(path, gib)
-    say(f"_synthetic file: {shape} uint16, {path.stat().st_size / 2**30:.2f} GiB on disk, "
-        f"written in {time.perf_counter() - t0:.0f} s_\n")
+    say(
+        f"_synthetic file: {shape} uint16, {path.stat().st_size / 2**30:.2f} GiB on disk, "
+        f"written in {time.perf_counter() - t0:.0f} s_\n"
+    )
     nbytes = math.prod(shape) * 2
     path.read_bytes()  # warm the page cache
     old = os.environ.get("IMGIO_DECODE_THREADS")
@@ -248,8 +293,9 @@ def reduction_rows(tmp: Path, gib: float, repeats: int) -> list[list[str]]:
     rows, times = [], {}
     try:
         for workers in (1, 2):
-            with cluster_and_client(n_workers=workers, threads_per_worker=1, processes=True,
-                                    dashboard_address=None) as client:
+            with cluster_and_client(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as client:
                 client.wait_for_workers(workers)
                 img = imgio.Image(path, chunks={"Y": 2048, "X": 2048})
                 data = img.xarray_dask_data
@@ -266,10 +312,17 @@ def reduction_rows(tmp: Path, gib: float, repeats: int) -> list[list[str]]:
                 best = statistics.median(runs)
                 cpu = statistics.median(cpus)
                 times[workers] = best
-                rows.append([f"{workers} worker process{'es' if workers > 1 else ''}",
-                             f"{data.data.npartitions}", f"{best:.2f} s",
-                             f"{nbytes / best / 2**20:.0f} MiB/s", f"{cpu:.2f} s",
-                             f"{cpu / best:.2f}", f"{times[1] / best:.2f}x"])
+                rows.append(
+                    [
+                        f"{workers} worker process{'es' if workers > 1 else ''}",
+                        f"{data.data.npartitions}",
+                        f"{best:.2f} s",
+                        f"{nbytes / best / 2**20:.0f} MiB/s",
+                        f"{cpu:.2f} s",
+                        f"{cpu / best:.2f}",
+                        f"{times[1] / best:.2f}x",
+                    ]
+                )
     finally:
         if old is None:
             os.environ.pop("IMGIO_DECODE_THREADS", None)
@@ -299,23 +352,50 @@ def main(argv: list[str] | None = None) -> int:
     try:
         say("## Remote region reads over HTTP (loopback, Range requests)\n")
         rows = region_rows(tmp, args.quick)
-        table(["file", "open: headers", "covering tiles/chunks", "transferred", "ratio",
-               "requests", "read time", "<= 1.2x"], rows)
+        table(
+            [
+                "file",
+                "open: headers",
+                "covering tiles/chunks",
+                "transferred",
+                "ratio",
+                "requests",
+                "read time",
+                "<= 1.2x",
+            ],
+            rows,
+        )
         status |= int(any(r[-1] == "no" for r in rows))
         latency = 0.02
         say(f"### One 1024 x 1024 x 2-channel region with {latency * 1000:.0f} ms per request\n")
-        table(["file", "requests", "read time", "round trips (time / latency)"],
-              latency_rows(tmp, latency))
+        table(
+            ["file", "requests", "read time", "round trips (time / latency)"],
+            latency_rows(tmp, latency),
+        )
         say("## Full-image reduction (mean per channel) on a LocalCluster\n")
         red = reduction_rows(tmp, gib, 2 if args.quick else 3)
-        table(["cluster", "tasks", "median time", "throughput", "worker CPU",
-               "cores busy", "speed-up"], red)
+        table(
+            [
+                "cluster",
+                "tasks",
+                "median time",
+                "throughput",
+                "worker CPU",
+                "cores busy",
+                "speed-up",
+            ],
+            red,
+        )
         speedup = float(red[-1][-1].rstrip("x"))
         load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-        say(f"_{os.cpu_count()} CPUs; load average {load} after the runs (other work on the "
-            "machine slows the 2-worker run most)_\n")
-        say(f"_target: 2 workers >= 1.6x faster than 1; measured {speedup:.2f}x "
-            f"({'met' if speedup >= 1.6 else 'NOT met'})_\n")
+        say(
+            f"_{os.cpu_count()} CPUs; load average {load} after the runs (other work on the "
+            "machine slows the 2-worker run most)_\n"
+        )
+        say(
+            f"_target: 2 workers >= 1.6x faster than 1; measured {speedup:.2f}x "
+            f"({'met' if speedup >= 1.6 else 'NOT met'})_\n"
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(tmp, ignore_errors=True)

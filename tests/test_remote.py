@@ -54,11 +54,18 @@ def write_ome_tiff(path: Path) -> list[np.ndarray[Any, Any]]:
     levels = [base]
     for _ in range(1, LEVELS):
         levels.append(levels[-1][:, ::2, ::2].copy())
-    opts: dict[str, Any] = {"tile": (TILE, TILE), "compression": "zlib",
-                            "photometric": "minisblack"}
+    opts: dict[str, Any] = {
+        "tile": (TILE, TILE),
+        "compression": "zlib",
+        "photometric": "minisblack",
+    }
     with tifffile.TiffWriter(path, ome=True) as tw:
-        meta = {"axes": "CYX", "PhysicalSizeX": SIZE_UM, "PhysicalSizeY": SIZE_UM,
-                "Channel": {"Name": CHANNELS}}
+        meta = {
+            "axes": "CYX",
+            "PhysicalSizeX": SIZE_UM,
+            "PhysicalSizeY": SIZE_UM,
+            "Channel": {"Name": CHANNELS},
+        }
         tw.write(base, subifds=LEVELS - 1, metadata=meta, **opts)
         for lv in levels[1:]:
             tw.write(lv, subfiletype=1, **opts)
@@ -70,15 +77,23 @@ def _ngff_multiscale(version: str, n: int) -> dict[str, Any]:
         {"name": a, "type": "space", "unit": "micrometer"} for a in "yx"
     ]
     datasets = [
-        {"path": str(i), "coordinateTransformations": [
-            {"type": "scale", "scale": [1.0, SIZE_UM * 2**i, SIZE_UM * 2**i]}]}
+        {
+            "path": str(i),
+            "coordinateTransformations": [
+                {"type": "scale", "scale": [1.0, SIZE_UM * 2**i, SIZE_UM * 2**i]}
+            ],
+        }
         for i in range(n)
     ]
     return {"version": version, "name": "img", "axes": axes, "datasets": datasets}
 
 
-OMERO = {"channels": [{"label": c, "color": col, "window": {"start": 0, "end": 4200}}
-                      for c, col in zip(CHANNELS, ["0000FF", "00FF00"], strict=True)]}
+OMERO = {
+    "channels": [
+        {"label": c, "color": col, "window": {"start": 0, "end": 4200}}
+        for c, col in zip(CHANNELS, ["0000FF", "00FF00"], strict=True)
+    ]
+}
 
 
 def write_ome_zarr(path: Path, version: str) -> list[np.ndarray[Any, Any]]:
@@ -93,12 +108,22 @@ def write_ome_zarr(path: Path, version: str) -> list[np.ndarray[Any, Any]]:
         if fmt == 2:
             from numcodecs import Zlib
 
-            arr = root.create_array(str(i), shape=lv.shape, dtype=lv.dtype, chunks=(1, TILE, TILE),
-                                    compressors=[Zlib(level=1)],
-                                    chunk_key_encoding={"name": "v2", "separator": "/"})
+            arr = root.create_array(
+                str(i),
+                shape=lv.shape,
+                dtype=lv.dtype,
+                chunks=(1, TILE, TILE),
+                compressors=[Zlib(level=1)],
+                chunk_key_encoding={"name": "v2", "separator": "/"},
+            )
         else:
-            arr = root.create_array(str(i), shape=lv.shape, dtype=lv.dtype, chunks=(1, TILE, TILE),
-                                    shards=(1, 4 * TILE, 4 * TILE))
+            arr = root.create_array(
+                str(i),
+                shape=lv.shape,
+                dtype=lv.dtype,
+                chunks=(1, TILE, TILE),
+                shards=(1, 4 * TILE, 4 * TILE),
+            )
         arr[...] = lv
     if fmt == 2:
         root.attrs.update({"multiscales": [_ngff_multiscale("0.4", LEVELS)], "omero": OMERO})
@@ -227,8 +252,10 @@ def assert_every_level(img: imgio.Image, levels: list[np.ndarray[Any, Any]]) -> 
 
 # ----------------------------------------------------------------- OME-TIFF
 def test_tiff_http_pixels_and_metadata(files: dict[str, Any], http: RangeHTTPServer) -> None:
-    with imgio.Image(f"{http.url}/slide.ome.tif") as remote, \
-            imgio.Image(files["root"] / "slide.ome.tif") as local:
+    with (
+        imgio.Image(f"{http.url}/slide.ome.tif") as remote,
+        imgio.Image(files["root"] / "slide.ome.tif") as local,
+    ):
         assert remote.reader.name == "tiff"
         assert_same_structure(remote, local)
         assert remote.metadata == local.metadata  # the OME-XML text
@@ -277,8 +304,10 @@ def test_tiff_http_region_fetches_covering_tiles(
 def test_tiff_s3(files: dict[str, Any], s3: S3) -> None:
     options, proxy = s3
     path = files["root"] / "slide.ome.tif"
-    with imgio.Image("s3://imgio/slide.ome.tif", storage_options=options) as remote, \
-            imgio.Image(path) as local:
+    with (
+        imgio.Image("s3://imgio/slide.ome.tif", storage_options=options) as remote,
+        imgio.Image(path) as local,
+    ):
         assert_same_structure(remote, local)
         assert_every_level(remote, files["tiff"])
         ys, xs = slice(300, 520), slice(130, 400)
@@ -340,8 +369,10 @@ def test_zarr_s3(files: dict[str, Any], s3: S3, name: str) -> None:
     options, proxy = s3
     store = files["root"] / f"{name}.ome.zarr"
     want = files[name.replace("v", "zarr")]
-    with imgio.Image(f"s3://imgio/{name}.ome.zarr", storage_options=options) as remote, \
-            imgio.Image(store) as local:
+    with (
+        imgio.Image(f"s3://imgio/{name}.ome.zarr", storage_options=options) as remote,
+        imgio.Image(store) as local,
+    ):
         assert_same_structure(remote, local)
         assert_every_level(remote, want)
         ys, xs = slice(200, 460), slice(250, 500)

@@ -40,12 +40,24 @@ def two_scenes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[lis
     rng = np.random.default_rng(11)
     tissue = _levels(rng.integers(0, 9000, (2, 400, 328), dtype=np.uint16), 3)
     overview = [rng.integers(0, 255, (90, 120), dtype=np.uint8)]
-    opts: dict[str, Any] = {"tile": (TILE, TILE), "compression": "zlib",
-                            "photometric": "minisblack"}
+    opts: dict[str, Any] = {
+        "tile": (TILE, TILE),
+        "compression": "zlib",
+        "photometric": "minisblack",
+    }
     with tifffile.TiffWriter(path, ome=True) as tw:
-        tw.write(tissue[0], subifds=2, metadata={
-            "axes": "CYX", "Name": "tissue", "PhysicalSizeX": SIZE_UM, "PhysicalSizeY": SIZE_UM,
-            "Channel": {"Name": ["DAPI", "CD8"]}}, **opts)
+        tw.write(
+            tissue[0],
+            subifds=2,
+            metadata={
+                "axes": "CYX",
+                "Name": "tissue",
+                "PhysicalSizeX": SIZE_UM,
+                "PhysicalSizeY": SIZE_UM,
+                "Channel": {"Name": ["DAPI", "CD8"]},
+            },
+            **opts,
+        )
         for lv in tissue[1:]:
             tw.write(lv, subfiletype=1, **opts)
         tw.write(overview[0], metadata={"axes": "YX", "Name": "overview"}, **opts)
@@ -152,7 +164,12 @@ def test_scene_names_made_node_safe() -> None:
     from imgio.xarray_backend import _node_names
 
     assert _node_names(["labels/cells", "A", "A", "", ".."]) == [
-        "labels_cells", "A", "A (2)", "scene_3", "scene_4"]
+        "labels_cells",
+        "A",
+        "A (2)",
+        "scene_3",
+        "scene_4",
+    ]
 
 
 def test_ome_zarr_datatree(tmp_path: Path) -> None:
@@ -172,8 +189,9 @@ def test_storage_options_reach_fsspec(two_scenes: Any) -> None:
     path, scenes = two_scenes
     with RangeHTTPServer(path.parent) as http:
         options = {"headers": {"X-Imgio-Test": "yes"}}
-        da = xr.open_dataarray(f"{http.url}/{path.name}", engine=ENGINE, scene="overview",
-                               storage_options=options)
+        da = xr.open_dataarray(
+            f"{http.url}/{path.name}", engine=ENGINE, scene="overview", storage_options=options
+        )
         np.testing.assert_array_equal(da.values[0, 0, 0], scenes[1][0])
         assert http.requests and all(r.headers.get("x-imgio-test") == "yes" for r in http.requests)
         tree = xr.open_datatree(f"{http.url}/{path.name}", engine=ENGINE, storage_options=options)

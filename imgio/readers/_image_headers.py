@@ -86,6 +86,7 @@ def gif_info(data: bytes) -> Info:
     width, height, flags = struct.unpack_from("<HHB", data, 6)
     pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
     frames, transparent, delay = 0, False, None
+    right, bottom = width, height  # the decoder's canvas also holds frames that stick out
     while pos < len(data):
         block = data[pos]
         if block == 0x3B:  # trailer
@@ -98,6 +99,8 @@ def gif_info(data: bytes) -> Info:
                 delay = cs * 10 if delay is None else delay
             pos = _skip_subblocks(data, pos + 2)
         elif block == 0x2C:  # image descriptor, local colour table, LZW size, sub-blocks
+            left, top, w, h = struct.unpack_from("<HHHH", data, pos + 1)
+            right, bottom = max(right, left + w), max(bottom, top + h)
             local = data[pos + 9]
             pos += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0)
             pos = _skip_subblocks(data, pos + 1)
@@ -106,7 +109,7 @@ def gif_info(data: bytes) -> Info:
             raise ValueError(f"unknown GIF block {block:#04x} at offset {pos}")
     if frames == 0:
         raise ValueError("the GIF holds no image")
-    return Info(frames, height, width, 4 if transparent else 3, "u1", 1, delay)
+    return Info(frames, bottom, right, 4 if transparent else 3, "u1", 1, delay)
 
 
 def _skip_subblocks(data: bytes, pos: int) -> int:

@@ -35,6 +35,9 @@ from .base import ArraySource, Reader, SceneInfo
 
 __all__ = ["OifReader"]
 
+# oiffile raises NotImplementedError for a compound-file header it cannot parse
+_OPEN_ERRORS: tuple[type[BaseException], ...] = (*PARSE_ERRORS, NotImplementedError)
+
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 #: a plane file: ``s_`` + letter/index pairs
 PLANE_NAME = re.compile(r"^s_((?:[A-Z]\d+)+)\.tif$", re.IGNORECASE)
@@ -81,11 +84,11 @@ class OifReader(Reader):
                 self.main, files = _oif(location)
             else:
                 raise UnsupportedFormatError(location.url, {"oif": "no OIF settings or OIB header"})
+            self._info, self._files = _describe(location.url, self.main, files)
         except ImgioError:
             raise
-        except PARSE_ERRORS as exc:
+        except _OPEN_ERRORS as exc:
             raise CorruptFileError(f"{location.url}: corrupted Olympus file: {exc}") from exc
-        self._info, self._files = _describe(location.url, self.main, files)
 
     def scenes(self) -> Sequence[SceneInfo]:
         return [self._info]

@@ -107,8 +107,14 @@ class PlaneIndex(Sequence[Plane | None]):
         if entry is None:
             return None
         fidx, raw_offsets, raw_counts = entry
-        offsets = np.asarray(raw_offsets, dtype=np.int64)
-        counts = np.asarray(raw_counts, dtype=np.int64)
+        try:  # a damaged tag holds text, bytes or numbers past int64 (found by fuzzing)
+            offsets = np.asarray(raw_offsets, dtype=np.int64)
+            counts = np.asarray(raw_counts, dtype=np.int64)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise CorruptFileError(
+                f"{self.where}: plane {pid} has unreadable segment offsets or byte counts "
+                f"({type(exc).__name__}: {exc}); expected integers"[:300]
+            ) from exc
         if len(offsets) != self.n_segments or len(counts) != self.n_segments:
             raise CorruptFileError(
                 f"{self.where}: plane {pid} has {len(offsets)} segment offsets and "
