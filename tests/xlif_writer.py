@@ -19,7 +19,7 @@ import liffile
 import numpy as np
 import tifffile
 
-__all__ = ["write_lof", "write_xlef", "write_xlif", "write_xml"]
+__all__ = ["lof_from_lif", "write_lof", "write_xlef", "write_xlif", "write_xml"]
 
 
 def write_xml(path: Path, root: ElementTree.Element) -> Path:
@@ -49,6 +49,13 @@ def write_lof(path: Path, element: ElementTree.Element, pixels: bytes) -> Path:
         fh.write(struct.pack("<IIBI", 0x70, 2 * len(xml) + 5, 0x2A, len(xml)))
         fh.write(xml.encode("utf-16-le"))
     return path
+
+
+def lof_from_lif(lif_path: Path, out: Path, index: int = 0) -> Path:
+    """Image ``index`` of a LIF as a LAS X object file (LOF), its whole memory block and XML."""
+    with liffile.LifFile(lif_path) as lif:
+        image = lif.images[index]
+        return write_lof(out, copy.deepcopy(image.xml_element), image.memory_block.read())
 
 
 def _image(lif_path: Path, index: int) -> tuple[ElementTree.Element, bytes, tuple[int, int]]:

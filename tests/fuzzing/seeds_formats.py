@@ -4,9 +4,7 @@ LIF) and PNG/APNG/JPEG/GIF/WebP images written by Pillow."""
 
 from __future__ import annotations
 
-import io
 import shutil
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -50,27 +48,10 @@ def czi_seeds(folder: Path) -> list[Path]:
 
 def lif_seeds(folder: Path) -> list[Path]:
     """The readlif test LIF (tile scan) and a LOF holding its first image."""
-    import liffile
+    from xlif_writer import lof_from_lif
 
     lif = _copy("readlif-PR2729_frameOrderCombinedScanTypes.lif", folder)
-    from xml.etree import ElementTree
-
-    with liffile.LifFile(lif) as f:
-        image = f.images[0]
-        pixels = image.memory_block.read()
-        element = ElementTree.tostring(image.xml_element, encoding="unicode")
-    xml = f'<LMSDataContainerHeader Version="2">{element}</LMSDataContainerHeader>'
-    magic = "LMS_Object_File"
-    buf = io.BytesIO()
-    buf.write(struct.pack("<IIBI", 0x70, 2 * len(magic) + 5, 0x2A, len(magic)))
-    buf.write(magic.encode("utf-16-le"))
-    buf.write(struct.pack("<BIBI", 0x2A, 2, 0x2A, 2))
-    buf.write(struct.pack("<BQ", 0x2A, len(pixels)) + pixels)
-    buf.write(struct.pack("<IIBI", 0x70, 2 * len(xml) + 5, 0x2A, len(xml)))
-    buf.write(xml.encode("utf-16-le"))
-    lof = folder / "first.lof"
-    lof.write_bytes(buf.getvalue())
-    return [lif, lof]
+    return [lif, lof_from_lif(lif, folder / "first.lof")]
 
 
 def nd2_seeds(folder: Path) -> list[Path]:

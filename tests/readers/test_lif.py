@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import readlif.reader
 from samples import DATA, ROOTS, array_sha256, load_manifest, to_axes
+from xlif_writer import lof_from_lif
 
 import imgio
 from imgio.readers.base import STATS
@@ -182,31 +183,8 @@ def test_http_reads_byte_ranges() -> None:
         assert sum(r.body_bytes for r in gets) == 3 * 64 * 64  # three planes, nothing else
 
 
-def write_lof(lif_path: Path, out: Path) -> Path:
-    """The first image of a LIF as a LAS X object file (LOF): header, pixels, then XML."""
-    import struct
-    from xml.etree import ElementTree
-
-    import liffile
-
-    with liffile.LifFile(lif_path) as lif:
-        image = lif.images[0]
-        pixels = image.memory_block.read()
-        element = ElementTree.tostring(image.xml_element, encoding="unicode")
-    xml = f'<LMSDataContainerHeader Version="2">{element}</LMSDataContainerHeader>'
-    magic = "LMS_Object_File"
-    with open(out, "wb") as fh:
-        fh.write(struct.pack("<IIBI", 0x70, 2 * len(magic) + 5, 0x2A, len(magic)))
-        fh.write(magic.encode("utf-16-le"))
-        fh.write(struct.pack("<BIBI", 0x2A, 2, 0x2A, 2))
-        fh.write(struct.pack("<BQ", 0x2A, len(pixels)) + pixels)
-        fh.write(struct.pack("<IIBI", 0x70, 2 * len(xml) + 5, 0x2A, len(xml)))
-        fh.write(xml.encode("utf-16-le"))
-    return out
-
-
 def test_lof_reads_like_its_lif(tmp_path: Path) -> None:
-    lof = write_lof(TILESCAN, tmp_path / "TileScan_001.lof")
+    lof = lof_from_lif(TILESCAN, tmp_path / "TileScan_001.lof")
     img, ref = imgio.Image(lof), imgio.Image(TILESCAN)
     assert img.reader.name == "lif" and img.scenes == ("TileScan_001",)
     assert img.dims == ref.dims and img.channel_names == ref.channel_names
