@@ -16,7 +16,7 @@ import numpy as np
 
 from ._colors import resolve_colors
 
-__all__ = ["channel_rgb", "contrast_limits", "omero_windows", "robust_limits"]
+__all__ = ["central_window", "channel_rgb", "contrast_limits", "omero_windows", "robust_limits"]
 
 #: the read for contrast limits covers at most this much of the smallest level; beyond it
 #: (a file without a pyramid) a central window of WINDOW x WINDOW pixels per plane
@@ -75,8 +75,14 @@ def _bounded(arr: Any) -> Any:
     """The middle plane of each plane axis and a central Y/X window, when ``arr`` is large."""
     if arr.size * arr.dtype.itemsize <= RANGE_BYTES:
         return arr
-    index: dict[str, Any] = {}
-    for d, n in arr.sizes.items():
+    return arr.isel(central_window(arr.sizes))
+
+
+def central_window(sizes: Mapping[str, int]) -> dict[str, slice]:
+    """Per dim: the middle plane of each plane axis, a central ``WINDOW`` of Y and X
+    (C and S whole, so left out)."""
+    index: dict[str, slice] = {}
+    for d, n in sizes.items():
         if d in ("C", "S"):
             continue
         if d in ("Y", "X"):
@@ -84,7 +90,7 @@ def _bounded(arr: Any) -> Any:
             index[d] = slice(start, start + WINDOW)
         else:
             index[d] = slice(n // 2, n // 2 + 1)
-    return arr.isel(index)
+    return index
 
 
 def omero_windows(meta: Any, scene: int, n: int) -> list[tuple[float, float]] | None:

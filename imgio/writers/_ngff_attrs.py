@@ -42,21 +42,15 @@ def _windows(group: zarr.Group, dims: str, n_levels: int, n: int) -> list[dict[s
     imgio's napari reader computes them for a file without one; ``min``/``max`` are the
     dtype's range (the data's for floats). A window of the dtype range would open
     12-bit data nearly black in napari-ome-zarr, OMERO and imgio's own reader."""
-    from .._display import WINDOW, robust_limits
+    from .._display import central_window, robust_limits
 
     arr: Any = group[str(n_levels - 1)]
     dtype = np.dtype(str(arr.dtype))
     if dtype.kind == "b":
         return [{"start": 0.0, "end": 1.0, "min": 0.0, "max": 1.0}] * n
-    index: list[Any] = []
-    for d, size in zip(dims, arr.shape, strict=True):
-        if d in "YX":
-            start = max(0, size // 2 - WINDOW // 2)
-            index.append(slice(start, start + WINDOW))
-        else:
-            index.append(slice(None) if d == "C" else size // 2)
-    kept = [d for d in dims if d in "CYX"]
-    values = np.moveaxis(np.asarray(arr[tuple(index)]), kept.index("C"), 0).reshape(n, -1)
+    window = central_window(dict(zip(dims, arr.shape, strict=True)))
+    index = tuple(window.get(d, slice(None)) for d in dims)
+    values = np.moveaxis(np.asarray(arr[index]), dims.index("C"), 0).reshape(n, -1)
     out = []
     for v in values:
         lo, hi = robust_limits(v, dtype)
