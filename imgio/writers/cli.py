@@ -183,28 +183,34 @@ def _selected(
 
 
 def cmd_mosaic(args: argparse.Namespace) -> int:
-    """Join images on a grid and write the result."""
+    """Join images on a grid and write the result (OME-TIFF without dask: ``_mosaic_stream``)."""
     from .._mosaic import mosaic
+    from .._mosaic_stream import mosaic_scene
     from ..image import Image
+    from . import format_of
 
     storage = _storage(args)
     items: list[Any] = [
         Image(p, storage_options=storage) if storage and "://" in p else p for p in args.inputs
     ]
+    grid = {"across": args.across, "spacing": args.spacing, "overlap": args.overlap}
+    opened: list[Image] = []
     try:
-        joined = mosaic(
-            items,
-            across=args.across,
-            spacing=args.spacing,
-            overlap=args.overlap,
-            background=args.background,
-        )
-        _write(joined, args.output, args)
+        scene = None
+        if format_of(args.output) == "ome-tiff":
+            scene, opened = mosaic_scene(items, background=args.background, **grid)
+        if scene is not None:
+            shape = scene.data.shape
+            _write([scene], args.output, args)
+        else:
+            joined = mosaic(items, background=args.background, **grid)
+            shape = joined.shape
+            _write(joined, args.output, args)
     finally:
-        for item in items:
+        for item in [*items, *opened]:
             if isinstance(item, Image):
                 item.close()
-    sys.stdout.write(f"wrote {args.output} ({' x '.join(str(n) for n in joined.shape[-3:])})\n")
+    sys.stdout.write(f"wrote {args.output} ({' x '.join(str(n) for n in shape[-3:])})\n")
     return 0
 
 
