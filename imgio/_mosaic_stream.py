@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, cast
 
@@ -62,7 +64,31 @@ class MosaicPixels:
         return self
 
     def stream_groups(self, workers: int = 1) -> Iterator[Group]:
-        """``(plane, compute)`` per cell of every plane, cells in Z order (see ``_stream``)."""
+        """``(plane, compute)`` per cell of every plane, cells in Z order (see ``_stream``).
+
+        The cells are read on ``workers`` threads of their own, ``workers`` cells ahead of
+        the writer (JPEG sectors decode slower than their tiles encode), so a compute only
+        waits for its cell.
+        """
+        pending: deque[tuple[int, Future[list[Block]]]] = deque()
+        pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="imgio-read")
+        try:
+            for p, task in self._tasks():
+                pending.append((p, pool.submit(task)))
+                if len(pending) > max(1, workers):
+                    q, fut = pending.popleft()
+                    yield q, fut.result
+            while pending:
+                q, fut = pending.popleft()
+                yield q, fut.result
+        except BaseException:  # the writer stopped (an error, or closed): nothing more to read
+            for _, fut in pending:
+                fut.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=False)  # the last cells handed out still run; then the threads end
+
+    def _tasks(self) -> Iterator[tuple[int, Callable[[], list[Block]]]]:
         place = self.place
         rows, cols = len(place.steps_y), len(place.steps_x)
         for p, plane in enumerate(np.ndindex(*self.shape[:3])):
