@@ -153,3 +153,40 @@ def test_bad_sector_same_error_no_file(tmp_path: Path, capsys: pytest.CaptureFix
         imgio.mosaic([paths[0], *grey], across=2)
     assert message == str(dask_error.value)
     assert list(out.parent.iterdir()) == []
+
+
+def test_each_sector_decoded_once(tmp_path: Path) -> None:
+    from imgio.readers.base import STATS
+
+    paths = _rgb_jpegs(tmp_path, 5)  # ragged: cells straddle tiles, some tiles wait
+    STATS.reset()
+    out = tmp_path / "m.ome.tif"
+    assert main(["mosaic", str(out), *paths, "--across", "2", "--tile", "16", "--quiet"]) == 0
+    assert STATS.chunks_decoded == 5
+
+
+def test_large_items_read_in_native_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An item above CELL_BYTES is read in blocks of whole native tiles, each tile once."""
+    import imgio._mosaic_stream as stream
+    from imgio.readers.base import STATS
+
+    rng = np.random.default_rng(5)
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"t{i}.ome.tif"))
+        arr = rng.integers(0, 4000, (2, 100 + 10 * i, 90), dtype=np.uint16)
+        imgio.write(arr, paths[-1], dims="CYX", tile=32, pyramid_levels=1)
+    monkeypatch.setattr(stream, "CELL_BYTES", 32 * 32 * 2 * 4)
+    STATS.reset()
+    out = tmp_path / "m.ome.tif"
+    args = ["mosaic", str(out), *paths, "--across", "2", "--spacing", "5", "--tile", "48"]
+    assert main([*args, "--quiet"]) == 0
+    # each native 32² tile once: 4 x 3 per item and channel (100-120 x 90 pixels)
+    assert STATS.chunks_decoded == 2 * 3 * 12
+    reference = imgio.write(
+        imgio.mosaic(paths, across=2, spacing=5), tmp_path / "d.ome.tif", tile=48
+    )
+    got, want = _levels(out), _levels(Path(reference))
+    assert got[1] == want[1]
+    for a, b in zip(got[0], want[0], strict=True):
+        np.testing.assert_array_equal(a, b)
