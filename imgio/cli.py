@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -90,6 +89,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from . import sample
     from .image import Image
     from .readers.base import STATS
+
+    import tempfile
 
     with tempfile.TemporaryDirectory(prefix="imgio-demo-") as tmp:
         folder = Path(args.out) if args.out else Path(tmp)
