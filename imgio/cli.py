@@ -84,13 +84,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import tempfile
+
     import numpy as np
 
     from . import sample
     from .image import Image
     from .readers.base import STATS
-
-    import tempfile
 
     with tempfile.TemporaryDirectory(prefix="imgio-demo-") as tmp:
         folder = Path(args.out) if args.out else Path(tmp)

@@ -9,8 +9,8 @@ new one in, then deletes the old one.
 from __future__ import annotations
 
 import os
-import re
 import platform
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
