@@ -121,13 +121,14 @@ def test_cli_mosaic_imports_no_dask(tmp_path: Path) -> None:
         "import sys\nfrom imgio.cli import main\n"
         f"assert main(['mosaic', {str(tmp_path / 'm.ome.tif')!r}, *{paths!r}, '--across', '2',"
         " '--compression', 'jpeg', '--tile', '32']) == 0\n"
-        "print(sorted(m for m in ('dask', 'xarray', 'pandas') if m in sys.modules))\n"
+        "print(sorted(m for m in ('dask', 'xarray', 'pandas', 'tqdm') if m in sys.modules))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(Path(imgio.__file__).parents[1]))
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert "m.ome.tif: 100.0% (" in done.stderr  # the progress line, without tqdm's import
     assert (tmp_path / "m.ome.tif").exists()
 
 
