@@ -90,14 +90,14 @@ class FramePlaneSource:
         self.plane_bytes = math.prod(self.plane_shape) * self.dtype.itemsize
         order = sorted(range(len(spans)), key=lambda i: spans[i][0])
         self.spans = [spans[i] for i in order]
+        self._starts = [s[0] for s in self.spans]
         n_planes = math.prod(self.shape[: self.n_plane_dims])
         #: (index of the span, plane within its file) for every plane, C order
         self.planes = [self._find(i) for i in range(n_planes)]
 
     def _find(self, plane: int) -> tuple[int, int]:
         at = plane * self.plane_bytes
-        starts = [s[0] for s in self.spans]
-        i = bisect.bisect_right(starts, at) - 1
+        i = bisect.bisect_right(self._starts, at) - 1
         if i >= 0:
             start, size, _ = self.spans[i]
             inside = at - start

@@ -71,6 +71,13 @@ class OifReader(Reader):
         text = head[: len(head) // 2 * 2].decode("utf-16", errors="ignore")
         return "[ProfileSaveInfo]" in text or "[Axis Parameter Common]" in text
 
+    @classmethod
+    def sniff_location(cls, location: Location) -> bool:
+        # an OIB is an OLE2 compound file, a container other formats share: its suffix is
+        # what names it, and a damaged ``.oib`` is then reported as this reader's
+        # CorruptFileError rather than as a format no reader supports
+        return location.url.lower().endswith(".oib")
+
     def __init__(self, location: Location) -> None:
         super().__init__(location)
         require("oiffile", extra="oif")
@@ -82,6 +89,11 @@ class OifReader(Reader):
                 self.main, files = _oib(location)
             elif location.suffixes.endswith(".oif") or self.sniff(location.head()):
                 self.main, files = _oif(location)
+            elif location.url.lower().endswith(".oib"):
+                raise CorruptFileError(
+                    f"{location.url}: an OIB is an OLE2 compound file starting with "
+                    f"{OLE_MAGIC.hex(' ')}; this file starts with {head.hex(' ') or 'nothing'}"
+                )
             else:
                 raise UnsupportedFormatError(location.url, {"oif": "no OIF settings or OIB header"})
             self._info, self._files = _describe(location.url, self.main, files)
