@@ -158,7 +158,14 @@ def _oib(location: Location) -> tuple[dict[str, Any], dict[str, FrameFile]]:
     try:
         com: Any = oiffile.CompoundFile.__new__(oiffile.CompoundFile)  # on our handle
         com.filename, com._fh = location.url, fh
-        com._fromfile()
+        try:
+            com._fromfile()
+        except _OPEN_ERRORS as exc:
+            raise CorruptFileError(
+                f"{location.url}: corrupted Olympus file: the OLE2 compound-file header, "
+                f"allocation table or directory of this {location.size}-byte OIB is "
+                f"truncated or damaged ({exc})"
+            ) from exc
         streams = {path.rsplit("/", 1)[-1]: (path, com.direntry(path)) for path in com.files()}
 
         def stream(key: str, name: str = "") -> StreamRanges:
