@@ -141,12 +141,13 @@ def _oif(location: Location) -> tuple[dict[str, Any], dict[str, FrameFile]]:
     if folder.is_local:
         import os
 
-        names = os.listdir(folder.url)
-    else:
-        names = [
-            str(p).rstrip("/").rsplit("/", 1)[-1]
-            for p in folder.fs.ls(folder.fs_path, detail=False)
-        ]
+        names = [n for n in os.listdir(folder.url) if PLANE_NAME.match(n)]
+        # a plain join: the folder's path is already absolute (pathlib per file cost more
+        # than the rest of the open)
+        return main, {n: Location(os.path.join(folder.url, n)) for n in names}
+    names = [
+        str(p).rstrip("/").rsplit("/", 1)[-1] for p in folder.fs.ls(folder.fs_path, detail=False)
+    ]
     return main, {n: folder.child(n) for n in names if PLANE_NAME.match(n)}
 
 
@@ -226,7 +227,11 @@ def _describe(
     order = [a for a in "TCZ" if a in letters] + sorted(letters - set("TCZ"))
     if set(order) & set("YXS") or any(len(key) != len(order) for key in indexed):
         raise CorruptFileError(f"{url}: plane files name inconsistent axes {sorted(letters)}")
-    sizes = [max(dict(key)[a] for key in indexed) + 1 for a in order]
+    top = dict.fromkeys(order, 0)
+    for key in indexed:
+        for a, i in key:
+            top[a] = max(top[a], i)
+    sizes = [top[a] + 1 for a in order]
     if np.prod(sizes, dtype=float) > MAX_PLANES:
         raise CorruptFileError(f"{url}: plane names declare {sizes} planes")
     planes = []
