@@ -112,8 +112,16 @@ class FramePlaneSource:
         return f"<FramePlaneSource {self.where} dims={self.dims} shape={self.shape}>"
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
-        n = self.n_plane_dims
         out = np.empty(tuple(k.stop - k.start for k in key), dtype=self.dtype)
+        self.read_into(key, out)
+        return out
+
+    #: ``read_into`` also fills a transposed view (each plane is copied in on its own)
+    strided_out = True
+
+    def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
+        """Decode the planes covering ``key`` straight into ``out`` (no second copy)."""
+        n = self.n_plane_dims
         grid = [range(k.start, k.stop) for k in key[:n]]
         in_plane = key[n:]
         # the planes of one file are decoded together (a multi-page TIFF is opened once)
@@ -136,7 +144,7 @@ class FramePlaneSource:
         small = count * self.plane_bytes < SERIAL_BYTES
         done = sum(map(one, by_file) if small else map_threaded(one, by_file))
         STATS.add(done, done * self.plane_bytes)
-        return out
+        return True
 
     def _planes(self, span: int, flats: list[int]) -> list[np.ndarray[Any, Any]]:
         loc = self.spans[span][2]
