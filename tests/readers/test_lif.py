@@ -230,3 +230,10 @@ def test_transposed_reads_scatter_into_the_output(stats: Any) -> None:
     band = img.xarray_dask_data.isel(Y=slice(10, 20)).values
     np.testing.assert_array_equal(band, native.transpose(perm)[..., 10:20, :])
     assert STATS.bytes_read == 4 * 2 * 2 * 3 * 10 * 64  # only those rows of every plane
+    from imgio._lazy import Reordered
+
+    shown = Reordered(src, img.dims.order)
+    out = np.empty((*shown.shape[:-2], 10, shown.shape[-1]), src.dtype)
+    key = tuple(slice(0, n) for n in shown.shape[:-2]) + (slice(10, 20), slice(0, 64))
+    assert shown.read_into(key, out)  # rows of every plane, scattered into a transposed out
+    np.testing.assert_array_equal(out, band)
