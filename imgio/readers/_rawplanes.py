@@ -204,17 +204,22 @@ class RawPlaneSource:
         fetched: dict[int, bytes] = {}
         if not self.location.is_local:
             ranges = [(int(offsets[a]) + start, (b - a) * nbytes) for a, b in runs]
-            datas = self._guarded(lambda: self.location.read_ranges(ranges), flat_of(0))
+            datas = self._guarded(lambda: self.location.read_ranges(ranges), lambda: flat_of(0))
             fetched = {a: d for (a, _), d in zip(runs, datas, strict=True)}
+        fd: int | None = None  # one descriptor for a serial read of many runs
 
         def run(job: tuple[int, int]) -> int:
             a, b = job
             dst = planes_out[a:b] if contiguous else views[a][np.newaxis]
-            offset, flat = int(offsets[a]), flat_of(a)
+            offset, flat = int(offsets[a]), lambda: flat_of(a)
             data = fetched.get(a)
             if direct:
                 flat_bytes: Any = dst.reshape(-1).view(np.uint8)
-                if data is None:
+                if data is None and fd is not None:
+                    bufs = [flat_bytes.data]
+                    url = self.location.url
+                    self._guarded(lambda: _read_vectored(fd, bufs, offset + start, url), flat)
+                elif data is None:
                     buf = memoryview(flat_bytes)
                     self._guarded(lambda: self.location.read_into(offset + start, buf), flat)
                 else:
@@ -235,7 +240,14 @@ class RawPlaneSource:
         if self.location.is_local and not serial:  # long runs in pieces, for the pool
             step = max(1, BAND_BYTES // nbytes)
             jobs = [(i, min(i + step, b)) for a, b in jobs for i in range(a, b, step)]
-        done = sum(map(run, jobs) if serial else map_threaded(run, jobs))
+        if not serial:
+            done = sum(map_threaded(run, jobs))
+        elif direct and len(jobs) > 1:  # ND2 frames sit between chunk headers: many runs
+            with self.location.open() as fh:
+                fd = fh.fileno()
+                done = sum(map(run, jobs))
+        else:
+            done = sum(map(run, jobs))
         STATS.add(int((offsets >= 0).sum()), done)
         return True
 
@@ -265,11 +277,10 @@ class RawPlaneSource:
             a, b = job
             bufs = [views[i].reshape(-1).view(np.uint8).data for i in range(a, b)]
             offset = int(offsets[a]) + start
-            with open(self.location.url, "rb", buffering=0) as fh:
+            with self.location.open() as fh:
                 fd = fh.fileno()
-                self._guarded(
-                    lambda: _read_vectored(fd, bufs, offset, self.location.url), flat_of(a)
-                )
+                url = self.location.url
+                self._guarded(lambda: _read_vectored(fd, bufs, offset, url), lambda: flat_of(a))
             return (b - a) * nbytes
 
         total = sum(b - a for a, b in jobs) * nbytes
@@ -286,12 +297,13 @@ class RawPlaneSource:
             arr = arr[..., ::-1]
         dst[...] = arr[(slice(None), *in_row_key)]
 
-    def _guarded(self, read: Any, flat: int) -> Any:
+    def _guarded(self, read: Any, flat: Any) -> Any:
+        """``read()``, its CorruptFileError renamed to the plane ``flat()`` (computed on error)."""
         try:
             return read()
         except CorruptFileError as exc:
             why = str(exc).removeprefix(f"{self.location.url}: ")
-            raise CorruptFileError(f"{self.where}, {self._label(flat)}: {why}") from exc
+            raise CorruptFileError(f"{self.where}, {self._label(flat())}: {why}") from exc
 
     def _check_extent(
         self, offsets: np.ndarray[Any, Any], flat_of: Any, start: int, nbytes: int
