@@ -327,6 +327,8 @@ def _nd2_file(location: Location) -> Any:
                 import nd2
 
                 found = nd2.ND2File(_bounded(location))
+                with contextlib.suppress(*_PARSE_ERRORS):  # nd2's own path reports damage
+                    _prime(found)
                 _OPEN[key] = found
     return found
 
