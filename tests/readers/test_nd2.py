@@ -167,15 +167,39 @@ def test_clx_lite_decoder_matches_nd2(path: Path, entry: dict[str, Any]) -> None
     assert part == full
 
 
-@pytest.mark.parametrize(("path", "entry"), entries("nd2"))
+def _written(tmp: Path) -> list[Path]:
+    from nd2_writer import write_nd2
+
+    rng = np.random.default_rng(3)
+    tzc = rng.integers(0, 4000, (2, 3, 16, 24, 2), dtype=np.uint16)
+    pos = rng.integers(0, 250, (2, 2, 16, 24, 1), dtype=np.uint8)
+    rgb = rng.integers(0, 250, (2, 16, 24, 3), dtype=np.uint8)
+    return [
+        write_nd2(tmp / "tzc.nd2", tzc, [("T", 2), ("Z", 3)], channels=("DAPI", "GFP")),
+        write_nd2(tmp / "pos.nd2", pos, [("P", 2), ("Z", 2)], positions=("A1", "B2")),
+        write_nd2(tmp / "rgb.nd2", rgb, [("T", 2)], rgb=True, channels=("Brightfield",)),
+        write_nd2(tmp / "zip.nd2", tzc[0, :, :, :, :1], [("Z", 3)], compress=True),
+    ]
+
+
+@pytest.mark.parametrize(("path", "entry"), [*entries("nd2"), (None, {})])
 def test_own_decoding_gives_nd2s_structure(
-    path: Path, entry: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    path: Path | None, entry: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """The samples (or, for ``None``, written two-channel, position, RGB and compressed
+    files): imgio's trimmed metadata decoding gives what nd2's full decoding gives."""
+
+    for one in [path] if path is not None else _written(tmp_path):
+        _same_with_and_without_priming(one, monkeypatch)
+
+
+def _same_with_and_without_priming(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import imgio.readers.nd2 as reader
 
     fast = imgio.Image(path).reader
-    monkeypatch.setattr(reader, "_prime", lambda f: None)  # nd2 decodes everything itself
-    slow = imgio.Image(path).reader
+    with monkeypatch.context() as m:
+        m.setattr(reader, "_prime", lambda f: None)  # nd2 decodes everything itself
+        slow = imgio.Image(path).reader
     assert fast.scenes() == slow.scenes()
     assert fast._seq.tolist() == slow._seq.tolist()
     assert fast._raw == slow._raw
