@@ -120,10 +120,18 @@ class Nd2Reader(Reader):
         shape = (*self._seq.shape, *self._frame_shape)
         chunks = (1,) * self._seq.ndim + self._frame_shape
         check_geometry(self.location.url, shape, chunks, self._dtype.itemsize)
-        if not f.attributes.compressionType and frame_bytes > self.location.size:
+        compression = f.attributes.compressionType
+        if not compression and frame_bytes > self.location.size:
             raise CorruptFileError(
                 f"{self.location.url}: one uncompressed frame {self._frame_shape} of "
                 f"{self._dtype} needs {frame_bytes} bytes, the file has {self.location.size}"
+            )
+        if compression == "lossless" and frame_bytes > _ZLIB_RATIO * self.location.size:
+            raise CorruptFileError(
+                f"{self.location.url}: one zlib-compressed frame {self._frame_shape} of "
+                f"{self._dtype} ({frame_bytes} bytes) needs at least "
+                f"{-(-frame_bytes // _ZLIB_RATIO)} bytes (deflate packs at most "
+                f"{_ZLIB_RATIO}:1), the file has {self.location.size}"
             )
         self._raw = _raw_layout(f, self._frame_shape, self._dtype, self.location.size)
         names = [m.channel.name for m in f.metadata.channels] if f.metadata.channels else []
@@ -205,6 +213,9 @@ class Nd2Reader(Reader):
             )
         return Nd2FrameSource(self.location, dims, shape, self._dtype, seq, token, where)
 
+
+#: deflate's largest compression ratio (a stream of one repeated byte)
+_ZLIB_RATIO = 1032
 
 #: levels of the picture metadata imgio never reads: the per-channel device settings
 #: (camera, optics, stage matrices), 90 % of the chunk's bytes and of the time nd2 spends
