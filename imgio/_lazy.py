@@ -319,7 +319,9 @@ def level_coords(info: SceneInfo, level: int, dims: str, shape: Sequence[int]) -
     for d, size in level_sizes(info, level).items():
         if d in n:
             coords[d] = float(origin.get(d, 0.0)) + np.arange(n[d]) * size
-    if "T" in n and info.time_interval:
+    if "T" in n and info.time_stamps is not None and len(info.time_stamps) == n["T"]:
+        coords["T"] = float(origin.get("T", 0.0)) + np.asarray(info.time_stamps, dtype=float)
+    elif "T" in n and info.time_interval:
         coords["T"] = float(origin.get("T", 0.0)) + np.arange(n["T"]) * info.time_interval
     for d, labels in (info.extra_coords or {}).items():
         if d in n and len(labels) == n[d]:
@@ -340,7 +342,8 @@ def level_attrs(info: SceneInfo, level: int) -> dict[str, Any]:
             for d in "YX"
             if d in info.dims
         ),
-        "units": {d: "µm" for d in sizes} | ({"T": "s"} if info.time_interval else {}),
+        "units": {d: "µm" for d in sizes}
+        | ({"T": "s"} if info.time_interval or info.time_stamps else {}),
         "pixel_sizes": tuple(sizes.get(d) for d in "ZYX"),
     }
 

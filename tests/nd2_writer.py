@@ -256,6 +256,19 @@ def _container(chunks: list[tuple[bytes, bytes]]) -> bytes:
     return bytes(out)
 
 
+def _frame_times(loops: Sequence[tuple[str, int]], n: int) -> np.ndarray[Any, Any]:
+    """Acquisition times (ms) of the frames: time point ``t`` at 250 t + 7 t² ms (the T
+    loop's set period, with a drift, as real stages have), half a millisecond between
+    the frames of one time point."""
+    axes = [a for a, _ in loops]
+    index = np.arange(n)
+    if "T" not in axes:
+        return 12.5 + 0.5 * index.astype("<f8")
+    t = np.unravel_index(index, [c for _, c in loops])[axes.index("T")]
+    inner = int(np.prod([c for _, c in loops[axes.index("T") + 1 :]]))
+    return (12.5 + 250.0 * t + 7.0 * t * t + 0.5 * (index % inner)).astype("<f8")
+
+
 def write_nd2(
     path: Path,
     frames: np.ndarray[Any, Any],
@@ -287,7 +300,7 @@ def write_nd2(
         if colors is not None
         else [0xFF0000 >> (8 * (i % 3)) for i in range(len(names))]
     )
-    times = np.arange(len(seq), dtype="<f8") * 250.0 + 12.5
+    times = _frame_times(loops, len(seq))
     out: list[tuple[bytes, bytes]] = [
         (b"ImageAttributesLV!", _attributes(chunks, seq.shape[1:], seq.dtype, len(seq), compress)),
         (b"ImageMetadataLV!", _experiment(chunks, loops, positions)),

@@ -75,6 +75,9 @@ class SceneInfo:
     channel_colors: tuple[int | None, ...] | None = None  # RGBA packed into an int
     pixel_sizes: PhysicalPixelSizes = PhysicalPixelSizes()
     time_interval: float | None = None  # seconds
+    # when each time point was acquired: seconds from the scene's first, one per T index
+    # (used as the T coordinates instead of multiples of ``time_interval``)
+    time_stamps: tuple[float, ...] | None = None
     origin: Mapping[str, float] = field(default_factory=dict)  # µm for Z/Y/X, s for T
     level_scales: tuple[Mapping[str, float], ...] | None = None  # explicit per-level sizes
     level_origins: tuple[Mapping[str, float], ...] | None = None  # explicit per-level origins

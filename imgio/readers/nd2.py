@@ -143,6 +143,7 @@ class Nd2Reader(Reader):
         z = float(vox.z) if "Z" in sizes and vox.z else None
         self._sizes = PhysicalPixelSizes(z, float(vox.y) or None, float(vox.x) or None)
         self._interval = _time_interval(f, sizes)
+        self._times = _frame_times(f) if "T" in self._loop_dims else None
         self._pos_names = _position_names(f, self._n_pos)
         self._is_legacy = bool(f.is_legacy)
 
@@ -159,9 +160,24 @@ class Nd2Reader(Reader):
                 channel_colors=self._channel_colors,
                 pixel_sizes=self._sizes,
                 time_interval=self._interval,
+                time_stamps=self._time_stamps(p),
             )
-            for name in self._pos_names
+            for p, name in enumerate(self._pos_names)
         ]
+
+    def _time_stamps(self, position: int) -> tuple[float, ...] | None:
+        """Seconds from the position's first time point to each one (its first frame)."""
+        if self._times is None:
+            return None
+        seq = self._seq[position]
+        t = self._loop_dims.index("T")
+        first = seq[tuple(slice(None) if i == t else 0 for i in range(seq.ndim))]
+        if first.min() < 0 or first.max() >= len(self._times):
+            return None
+        ms = self._times[first]
+        if not np.all(np.isfinite(ms)):
+            return None
+        return tuple(float(v) for v in (ms - ms[0]) / 1000.0)
 
     @property
     def metadata(self) -> Any:
@@ -288,6 +304,19 @@ def _raw_layout(
     if row_stride < row_bytes:
         return None
     return offsets, row_stride
+
+
+def _frame_times(f: Any) -> np.ndarray[Any, Any] | None:
+    """Each frame's acquisition time (ms) from the file's times cache, when it has one."""
+    rdr: Any = getattr(f, "_rdr", None)
+    key = b"CustomData|AcqTimesCache!"
+    if f.is_legacy or rdr is None or key not in getattr(rdr, "chunkmap", {}):
+        return None
+    try:
+        data = rdr._load_chunk(key)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return np.frombuffer(data[: len(data) // 8 * 8], "<f8")
 
 
 def _time_interval(f: Any, sizes: dict[str, int]) -> float | None:

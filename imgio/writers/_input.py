@@ -103,7 +103,8 @@ def _spacing(coord: Any) -> tuple[float, float] | None:
     values = np.asarray(coord)
     if values.ndim != 1 or values.size < 2 or not np.issubdtype(values.dtype, np.number):
         return None
-    step = float(values[1] - values[0])
+    # the mean step: T coordinates may be acquisition times (ND2, CZI), not a fixed grid
+    step = float(values[-1] - values[0]) / (values.size - 1)
     return (float(values[0]), step) if step > 0 else None
 
 

@@ -42,6 +42,20 @@ def test_channels_time_and_z(tmp_path: Path) -> None:
     assert img.channel_colors == [(255, 0, 0), (0, 255, 0)]  # the file's, not by name
     assert img.physical_pixel_sizes.Z == pytest.approx(z_step) == 1.5
     assert img.time_interval == pytest.approx(0.25)  # the writer's 250 ms loop
+    # T coordinates: when each time point's first frame was taken, as nd2 reports it
+    with nd2.ND2File(path) as f:
+        first = {}
+        for event in f.events():
+            first.setdefault(event["T Index"], event["Time [s]"])
+    stamps = [first[t] - first[0] for t in range(3)]
+    coords = img.xarray_dask_data.coords["T"].values
+    np.testing.assert_allclose(coords, stamps, atol=1e-9)
+    np.testing.assert_allclose(coords, [0.0, 0.257, 0.528])  # not multiples of the interval
+    # written out, the time increment is the mean step of those times
+    out = imgio.write(img, tmp_path / "tzc.ome.tif")
+    back = imgio.Image(out)
+    assert back.time_interval == pytest.approx(0.264)
+    np.testing.assert_array_equal(back.get_image_data("TZCYX"), want)
 
 
 def test_positions_are_scenes(tmp_path: Path) -> None:
