@@ -61,11 +61,44 @@ def color_from_argb(text: str | None) -> int | None:
     return (r << 24) | (g << 16) | (b << 8) | 255
 
 
-def _section(xml: bytes, tag: str, start: int = 0) -> tuple[bytes, int] | None:
-    """The bytes of the first ``<tag>...</tag>`` at or after ``start``, and its end."""
-    i = xml.find(f"<{tag}>".encode(), start)
-    j = xml.find(f"</{tag}>".encode(), i) if i >= 0 else -1
-    return (xml[i : j + len(tag) + 3], j + len(tag) + 3) if j >= 0 else None
+def _span(xml: bytes, tag: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
+    """Where the first ``<tag>...</tag>`` in ``xml[start:end]`` lies (no bytes copied)."""
+    stop = len(xml) if end is None else end
+    i = xml.find(b"<%s>" % tag.encode(), start, stop)
+    j = xml.find(b"</%s>" % tag.encode(), i, stop) if i >= 0 else -1
+    return (i, j + len(tag) + 3) if j >= 0 else None
+
+
+def _closes_metadata(tail: bytes) -> bool:
+    """Whether ``tail`` (what follows an element) is balanced siblings, then the ends of
+    ``Metadata`` and ``ImageDocument``: that element is then a child of ``Metadata``."""
+    if b"<!" in tail or b"<?" in tail:
+        return False
+    body = tail.rstrip(b" \t\r\n\0")
+    if not body.endswith(b"</ImageDocument>"):
+        return False
+    if not body[: -len(b"</ImageDocument>")].rstrip().endswith(b"</Metadata>"):
+        return False
+    closes = tail.count(b"</")
+    opens = tail.count(b"<") - closes - tail.count(b"/>")
+    return closes - opens == 2
+
+
+def _information(xml: bytes) -> tuple[int, int] | None:
+    """The ``Information`` section that is a child of ``Metadata``.
+
+    ZEN writes it near the end, after up to megabytes of ``Experiment`` and hardware
+    settings: the last one is taken when the tags after it show that its parent is
+    ``Metadata`` (a few kilobytes to check); otherwise the first one in the document.
+    """
+    j = xml.rfind(b"</Information>")
+    i = xml.rfind(b"<Information>", 0, j) if j >= 0 else -1
+    if i < 0:
+        return None
+    end = j + len(b"</Information>")
+    if _closes_metadata(xml[end:]):
+        return i, end
+    return _span(xml, "Information")
 
 
 def _light_root(xml: bytes) -> ET.Element:
@@ -75,20 +108,22 @@ def _light_root(xml: bytes) -> ET.Element:
     follow ``Information`` (an ``Experiment`` block before it has its own ``Scaling``).
     Documents laid out otherwise are parsed whole.
     """
-    info = _section(xml, "Information")
+    info = _information(xml)
     if info is not None:
-        image = _section(info[0], "Image")
-        dims = _section(image[0], "Dimensions") if image else None
-        scaling = _section(xml, "Scaling", info[1])
-        display = _section(xml, "DisplaySetting", info[1])
+        image = _span(xml, "Image", *info)
+        dims = _span(xml, "Dimensions", *image) if image else None
+        scaling = _span(xml, "Scaling", info[1])
+        display = _span(xml, "DisplaySetting", info[1])
         if dims and scaling:
-            light = (
-                b"<Metadata><Information><Image>"
-                + dims[0]
-                + b"</Image></Information>"
-                + scaling[0]
-                + (display[0] if display else b"")
-                + b"</Metadata>"
+            light = b"".join(
+                (
+                    b"<Metadata><Information><Image>",
+                    xml[dims[0] : dims[1]],
+                    b"</Image></Information>",
+                    xml[scaling[0] : scaling[1]],
+                    xml[display[0] : display[1]] if display else b"",
+                    b"</Metadata>",
+                )
             )
             return ET.fromstring(light)
     return ET.fromstring(xml)

@@ -67,19 +67,33 @@ class CziSource:
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         out = np.zeros(tuple(k.stop - k.start for k in key), dtype=self.dtype)
-        self.read_into(key, out)
+        self.read_into(key, out, zeroed=True)
         return out
 
-    def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> None:
+    def _slots(self, key: tuple[slice, ...]) -> tuple[int, np.ndarray[Any, Any]]:
+        """How many planes ``key`` selects, and each plane id's place among them (or -1)."""
+        slot = np.full(int(np.prod(self.plane_shape)), -1, np.int64)
+        if all(k.stop - k.start == n for k, n in zip(key, self.plane_shape, strict=True)):
+            slot[:] = np.arange(len(slot))  # every plane, in order (a whole read)
+            return len(slot), slot
+        ranges = [np.arange(k.start, k.stop) for k in key]
+        grid = np.meshgrid(*ranges, indexing="ij")
+        wanted = np.ravel_multi_index(tuple(grid), self.plane_shape).ravel()
+        slot[wanted] = np.arange(len(wanted))
+        return len(wanted), slot
+
+    def read_into(
+        self, key: tuple[slice, ...], out: np.ndarray[Any, Any], *, zeroed: bool = False
+    ) -> bool:
         """Decode the tiles covering ``key`` into ``out`` (zeros where no tile lies)."""
+        with self.location.session():  # one descriptor for every subblock of this read
+            return self._read_into(key, out, zeroed)
+
+    def _read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any], zeroed: bool) -> bool:
         nplane = len(self.plane_shape)
         ky, kx = key[nplane], key[nplane + 1]
         ks = key[nplane + 2] if self.samples > 1 else slice(None)
-        ranges = [np.arange(k.start, k.stop) for k in key[:nplane]]
-        grid = np.meshgrid(*ranges, indexing="ij")
-        wanted = np.ravel_multi_index(tuple(grid), self.plane_shape).ravel()
-        slot = np.full(int(np.prod(self.plane_shape)), -1, np.int64)
-        slot[wanted] = np.arange(len(wanted))
+        nwanted, slot = self._slots(key[:nplane])
         hit = (
             (slot[self.plane] >= 0)
             & (self.y < ky.stop)
@@ -88,9 +102,13 @@ class CziSource:
             & (self.x + self.w > kx.start)
         )
         tiles = np.flatnonzero(hit)  # already in draw order
+        # tiles alone in their plane cannot overlap: each is decoded into its own window
+        alone = len(np.unique(self.plane[tiles])) == len(tiles)
+        if not zeroed and not (alone and len(tiles) == nwanted and self._covers(tiles, ky, kx)):
+            out[...] = 0
         if len(tiles) == 0:
-            return
-        flat = out.reshape((len(wanted), *out.shape[nplane:]))
+            return True
+        flat = out.reshape((nwanted, *out.shape[nplane:]))
         # decoded tiles wait for their turn to be pasted (draw order): about 32 MiB at once
         tile_bytes = max(1, int(self.h[tiles[0]] * self.w[tiles[0]]) * self.dtype.itemsize)
         batch = max(4 * decode_threads(), (32 << 20) // (tile_bytes * self.samples))
@@ -98,7 +116,11 @@ class CziSource:
         for i in range(0, len(tiles), batch):
             part = tiles[i : i + batch].tolist()
             segments = self._fetch(part)
-            jobs = list(zip(part, segments, strict=True))
+            windows = [
+                self._window(flat[slot[self.plane[t]]], t, ky, kx, ks) if alone else None
+                for t in part
+            ]
+            jobs = list(zip(part, segments, windows, strict=True))
             # uncompressed local subblocks are one pread each, and a few small tiles decode
             # faster than a pool hand-off: those are done here
             small = len(part) * tile_bytes * self.samples < (1 << 20)
@@ -113,8 +135,32 @@ class CziSource:
                 decoded[k] = result
             for t, (tile, size) in zip(part, decoded, strict=True):
                 nbytes += size
-                self._paste(flat[slot[self.plane[t]]], tile, t, ky, kx, ks)
+                if tile is not None:
+                    self._paste(flat[slot[self.plane[t]]], tile, t, ky, kx, ks)
         STATS.add(len(tiles), nbytes)
+        return True
+
+    def _covers(self, tiles: np.ndarray[Any, Any], ky: slice, kx: slice) -> bool:
+        """Whether every one of ``tiles`` covers the whole ``ky`` x ``kx`` window."""
+        y, x = self.y[tiles], self.x[tiles]
+        return bool(
+            (y <= ky.start).all()
+            and (y + self.h[tiles] >= ky.stop).all()
+            and (x <= kx.start).all()
+            and (x + self.w[tiles] >= kx.stop).all()
+        )
+
+    def _window(
+        self, dst: np.ndarray[Any, Any], t: int, ky: slice, kx: slice, ks: slice
+    ) -> np.ndarray[Any, Any] | None:
+        """The part of ``dst`` tile ``t`` fills, when it lies wholly inside (else None)."""
+        y0, x0 = int(self.y[t]), int(self.x[t])
+        y1, x1 = y0 + int(self.h[t]), x0 + int(self.w[t])
+        if y0 < ky.start or x0 < kx.start or y1 > ky.stop or x1 > kx.stop:
+            return None
+        if self.samples > 1 and (ks.start, ks.stop) != (0, self.samples):
+            return None
+        return dst[y0 - ky.start : y1 - ky.start, x0 - kx.start : x1 - kx.start]
 
     def _fetch(self, tiles: list[int]) -> list[bytes | None]:
         """Segment bytes of each tile (remote: one concurrent batch; local: read in the pool)."""
@@ -132,30 +178,59 @@ class CziSource:
         begin, size = subblock_header_size(head)
         return head[:begin] + self.location.read_range(pos + begin, size)
 
-    def _decode_job(self, job: tuple[int, bytes | None]) -> tuple[np.ndarray[Any, Any], int]:
+    def _read_raw(self, t: int, window: np.ndarray[Any, Any]) -> int:
+        """An uncompressed local subblock read straight into ``window``; its byte count."""
+        pos, extent = int(self.position[t]), int(self.extent[t])
+        head = self.location.read_range(pos, min(HEAD, extent), exact=False)
+        sid = head[:16].rstrip(b"\0")
+        if sid != b"ZISRAWSUBBLOCK":
+            raise ValueError(f"expected a ZISRAWSUBBLOCK segment at offset {pos}, found {sid!r}")
+        begin, size = subblock_header_size(head)
+        expected = window.nbytes
+        if begin + size > extent:
+            raise ValueError(
+                f"subblock at offset {pos} claims {size} bytes of pixels at {pos + begin}, "
+                f"only {extent - begin} are there"
+            )
+        if size < expected:
+            raise CorruptFileError(f"{size} bytes of pixels, expected {expected}")
+        if window.flags.c_contiguous:
+            self.location.read_into(pos + begin, memoryview(window.reshape(-1).view(np.uint8)))
+            if self.samples > 1:
+                _swap_bgr(window)
+            return size
+        tile = np.empty(window.shape, self.dtype)
+        self.location.read_into(pos + begin, memoryview(tile.reshape(-1).view(np.uint8)))
+        _put(window, _bgr_to_rgb(tile) if self.samples > 1 else tile)
+        return size
+
+    def _decode_job(
+        self, job: tuple[int, bytes | None, np.ndarray[Any, Any] | None]
+    ) -> tuple[np.ndarray[Any, Any] | None, int]:
         return self._decode(*job)
 
-    def _decode(self, t: int, segment: bytes | None) -> tuple[np.ndarray[Any, Any], int]:
-        where = (
-            f"{self.where}: subblock {int(self.rows[t])} at offset {int(self.position[t])} "
-            f"({COMPRESSIONS.get(int(self.compression[t]), 'compression')} "
-            f"{int(self.compression[t])})"
-        )
+    def _decode(
+        self, t: int, segment: bytes | None, window: np.ndarray[Any, Any] | None = None
+    ) -> tuple[np.ndarray[Any, Any] | None, int]:
+        """Tile ``t`` decoded (or into ``window``, then None) and its payload size."""
+        comp = int(self.compression[t])
         try:
+            if segment is None and window is not None and comp == 0:
+                return None, self._read_raw(t, window)
             if segment is None:
                 segment = self._segment(t)
             payload = subblock_payload(segment, int(self.position[t]))
-            tile = decode_subblock(
-                payload,
-                int(self.compression[t]),
-                self.pixel_type,
-                (int(self.h[t]), int(self.w[t])),
-            )
-        except CorruptFileError as exc:
-            raise CorruptFileError(f"{where}: {exc}") from exc
+            shape = (int(self.h[t]), int(self.w[t]))
+            tile = decode_subblock(payload, comp, self.pixel_type, shape, out=window)
         except Exception as exc:  # noqa: BLE001 - codecs raise many kinds on bad bytes
+            where = (
+                f"{self.where}: subblock {int(self.rows[t])} at offset {int(self.position[t])} "
+                f"({COMPRESSIONS.get(comp, 'compression')} {comp})"
+            )
+            if isinstance(exc, CorruptFileError):
+                raise CorruptFileError(f"{where}: {exc}") from exc
             raise CorruptFileError(f"{where}: {type(exc).__name__}: {exc}") from exc
-        return tile, len(payload)
+        return (None if window is not None else tile), len(payload)
 
     def _paste(
         self,
@@ -173,18 +248,36 @@ class CziSource:
             return
         src = tile[ys - y0 : ye - y0, xs - x0 : xe - x0]
         window = dst[ys - ky.start : ye - ky.start, xs - kx.start : xe - kx.start]
-        if self.samples == 1:
-            window[...] = src
-            return
-        src = src[..., ks]
-        for i in range(src.shape[-1]):  # one sample at a time: 4x faster than a BGR-reversed copy
-            window[..., i] = src[..., i]
+        _put(window, src[..., ks] if self.samples > 1 else src)
+
+
+def _put(window: np.ndarray[Any, Any], src: np.ndarray[Any, Any]) -> None:
+    """``window[...] = src``; samples one at a time (4x faster than a BGR-reversed copy)."""
+    if src.ndim == 2:
+        window[...] = src
+        return
+    for i in range(src.shape[-1]):
+        window[..., i] = src[..., i]
+
+
+def _swap_bgr(arr: np.ndarray[Any, Any]) -> None:
+    """BGR(A) to RGB(A) in place."""
+    blue = arr[..., 0].copy()
+    arr[..., 0] = arr[..., 2]
+    arr[..., 2] = blue
 
 
 def decode_subblock(
-    payload: Any, compression: int, pixel_type: int, shape: tuple[int, int]
+    payload: Any,
+    compression: int,
+    pixel_type: int,
+    shape: tuple[int, int],
+    out: np.ndarray[Any, Any] | None = None,
 ) -> np.ndarray[Any, Any]:
-    """One subblock's pixels as ``(Y, X)`` or ``(Y, X, S)`` in RGB(A) order."""
+    """One subblock's pixels as ``(Y, X)`` or ``(Y, X, S)`` in RGB(A) order.
+
+    With ``out`` (that shape, the pixel type's dtype) the pixels are written there.
+    """
     import imagecodecs
 
     dtype, samples = PIXEL_TYPES[pixel_type]
@@ -193,12 +286,20 @@ def decode_subblock(
     expected = h * w * samples * dt.itemsize
     if compression != 0 and expected > max(len(payload), 1) * 4096 and expected > 64 << 20:
         raise CorruptFileError(f"{len(payload)} bytes cannot hold {h} x {w} pixels")
+    into = out is not None and samples == 1 and out.flags.c_contiguous
     if compression == 0:
         raw: Any = payload
-    elif compression == 5:
-        raw = imagecodecs.zstd_decode(payload)
+    elif compression == 5 or (compression == 6 and _zstd1_plain(payload, dt.itemsize)):
+        stream = payload if compression == 5 else payload[payload[0] :]
+        if into:
+            assert out is not None
+            got = imagecodecs.zstd_decode(stream, out=out.reshape(-1).view(np.uint8))
+            if len(got) < expected:
+                raise CorruptFileError(f"{len(got)} bytes of pixels, expected {expected}")
+            return out
+        raw = imagecodecs.zstd_decode(stream)
     elif compression == 6:
-        raw = _zstd1(payload, dt.itemsize)
+        return _zstd1_hilo(payload, (h, w, samples), dt, out)
     elif compression == 2:
         raw = imagecodecs.lzw_decode(payload)
     elif compression in (1, 4):
@@ -206,19 +307,24 @@ def decode_subblock(
         arr = np.asarray(decode(payload))
         if arr.shape[:2] != (h, w) or (arr.ndim == 3 and arr.shape[2] != samples):
             raise CorruptFileError(f"decoded to shape {arr.shape}, expected {(h, w, samples)}")
-        if samples == 1:
-            return arr.reshape(h, w)
-        arr = arr.reshape(h, w, samples)
         # the codecs return RGB(A) by the stream's own label (JPEG XR 24bppBGR/32bppBGRA
         # are converted, 48bppRGB is RGB already), as libCZI reads them: no BGR swap here
-        return arr
+        arr = arr.reshape((h, w, samples) if samples > 1 else (h, w))
+        return _into(out, arr)
     else:
         raise CorruptFileError(f"compression {compression} is not supported")
     if len(raw) < expected:
         raise CorruptFileError(f"{len(raw)} bytes of pixels, expected {expected} for {h} x {w}")
     arr = np.frombuffer(raw, dtype=dt, count=h * w * samples)
     arr = arr.reshape((h, w, samples) if samples > 1 else (h, w))
-    return _bgr_to_rgb(arr) if samples > 1 else arr
+    return _into(out, _bgr_to_rgb(arr) if samples > 1 else arr)
+
+
+def _into(out: np.ndarray[Any, Any] | None, arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    if out is None:
+        return arr
+    _put(out, arr)
+    return out
 
 
 def _bgr_to_rgb(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -229,25 +335,40 @@ def _bgr_to_rgb(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return arr
 
 
-def _zstd1(payload: Any, itemsize: int) -> Any:
-    """ZEN's zstd1: a small header (size, then chunks), the zstd stream, maybe hi/lo packed."""
-    import imagecodecs
-
+def _zstd1_header(payload: Any) -> tuple[int, bool]:
+    """ZEN's zstd1 header: its size, and whether the 16-bit values are hi/lo packed."""
     if len(payload) < 1:
         raise CorruptFileError("empty zstd1 payload")
     size = payload[0]
-    hilo = False
     if size == 3 and len(payload) >= 3 and payload[1] == 1:
-        hilo = bool(payload[2] & 1)
-    elif size != 1:
+        return size, bool(payload[2] & 1)
+    if size != 1:
         raise CorruptFileError(f"zstd1 header of {size} bytes is not understood")
-    raw = imagecodecs.zstd_decode(payload[size:])
-    if not hilo or itemsize != 2:
-        return raw
-    # hi/lo byte packing: all low bytes of the 16-bit values first, then all high bytes
-    buf = np.frombuffer(raw, np.uint8)
-    half = len(buf) // 2
-    out = np.empty(half * 2, np.uint8)
-    out[0::2] = buf[:half]
-    out[1::2] = buf[half : 2 * half]
-    return out
+    return size, False
+
+
+def _zstd1_plain(payload: Any, itemsize: int) -> bool:
+    """A zstd1 payload that is a plain zstd stream after its header (no hi/lo packing)."""
+    return not (_zstd1_header(payload)[1] and itemsize == 2)
+
+
+def _zstd1_hilo(
+    payload: Any, shape: tuple[int, int, int], dt: np.dtype[Any], out: np.ndarray[Any, Any] | None
+) -> np.ndarray[Any, Any]:
+    """A hi/lo packed zstd1 subblock: all low bytes of the 16-bit values, then all high."""
+    import imagecodecs
+
+    h, w, samples = shape
+    size, _ = _zstd1_header(payload)
+    buf = np.frombuffer(imagecodecs.zstd_decode(payload[size:]), np.uint8)
+    n, half = h * w * samples, len(buf) // 2
+    if half < n:
+        raise CorruptFileError(f"{2 * half} bytes of pixels, expected {2 * n} for {h} x {w}")
+    tile_shape = (h, w, samples) if samples > 1 else (h, w)
+    lo, hi = buf[:n].reshape(tile_shape), buf[half : half + n].reshape(tile_shape)
+    if samples > 1:
+        lo, hi = _bgr_to_rgb(lo), _bgr_to_rgb(hi)
+    dst = out if out is not None else np.empty(tile_shape, dt)
+    np.left_shift(hi, 8, out=dst, dtype=dst.dtype, casting="unsafe")
+    np.bitwise_or(dst, lo, out=dst, casting="unsafe")
+    return dst
