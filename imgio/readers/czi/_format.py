@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -185,6 +186,27 @@ def _entries_loop(buf: bytes, count: int) -> Directory:
     return _build(np.array(fixed, np.int64).reshape(count, 5), cols)  # type: ignore[arg-type]
 
 
+_DIM_ENTRY = np.dtype([("n", "S4"), ("a", "<i4"), ("b", "<i4"), ("f", "<f4"), ("c", "<i4")])
+
+
+@cache
+def _entry_dtype(ndim: int) -> np.dtype[Any]:
+    """One directory entry with ``ndim`` dimension entries, as a numpy record."""
+    return np.dtype(
+        [
+            ("schema", "S2"),
+            ("ptype", "<i4"),
+            ("pos", "<i8"),
+            ("part", "<i4"),
+            ("comp", "<i4"),
+            ("pyr", "u1"),
+            ("spare", "V5"),
+            ("ndim", "<i4"),
+            ("dims", _DIM_ENTRY, (ndim,)),
+        ]
+    )
+
+
 def _entries_uniform(buf: bytes, count: int) -> Directory | None:
     """All entries with the first one's dims in the same order: one numpy view, no loop."""
     if count == 0 or len(buf) < ENTRY_FIXED:
@@ -195,31 +217,31 @@ def _entries_uniform(buf: bytes, count: int) -> Directory | None:
     width = ENTRY_FIXED + DIM_ENTRY * ndim
     if count * width > len(buf):
         return None
-    fields: list[tuple[str, str]] = [
-        ("schema", "S2"),
-        ("ptype", "<i4"),
-        ("pos", "<i8"),
-        ("part", "<i4"),
-        ("comp", "<i4"),
-        ("pyr", "u1"),
-        ("spare", "V5"),
-        ("ndim", "<i4"),
-    ]
-    for k in range(ndim):
-        fields += [(f"n{k}", "S4"), (f"a{k}", "<i4"), (f"b{k}", "<i4"), (f"f{k}", "<f4")]
-        fields += [(f"c{k}", "<i4")]
-    rec = np.frombuffer(buf, dtype=np.dtype(fields), count=count)
-    if not (np.all(rec["schema"] == b"DV") and np.all(rec["ndim"] == ndim)):
+    rec = np.frombuffer(buf, dtype=_entry_dtype(ndim), count=count)
+    dims = rec["dims"]
+    names = dims["n"][0]
+    if not ((rec["schema"] == b"DV").all() and (rec["ndim"] == ndim).all()):
         return None
-    names = [rec[f"n{k}"][0] for k in range(ndim)]
-    if any(np.any(rec[f"n{k}"] != names[k]) for k in range(ndim)):
+    if not (dims["n"] == names).all():
         return None
-    fixed = np.stack([rec["ptype"], rec["pos"], rec["part"], rec["comp"], rec["pyr"]], axis=1)
-    letters = [n.rstrip(b"\0").decode("ascii") for n in names]
+    letters = [n.rstrip(b"\0").decode("ascii") for n in names.tolist()]
     if len(set(letters)) != len(letters):
         return None
-    cols = {d: (rec[f"a{k}"], rec[f"b{k}"], rec[f"c{k}"]) for k, d in enumerate(letters)}
-    return _build(fixed, cols)
+    order = "".join(sorted(letters, key=_dim_rank))
+    if "X" not in order or "Y" not in order:
+        raise ValueError(f"subblock entries lack X or Y (dims {order!r})")
+    cols = [letters.index(d) for d in order]
+    return Directory(
+        order,
+        rec["ptype"].astype(np.int64),
+        rec["pos"].astype(np.int64),
+        rec["part"].astype(np.int64),
+        rec["comp"].astype(np.int64),
+        rec["pyr"].astype(np.int64),
+        dims["a"][:, cols].astype(np.int64),
+        dims["b"][:, cols].astype(np.int64),
+        dims["c"][:, cols].astype(np.int64),
+    )
 
 
 def read_metadata_xml(location: Location, position: int) -> bytes:
