@@ -129,6 +129,8 @@ def read(
     """Eagerly read ``src[key]`` with numpy indexing semantics (ints, slices, lists)."""
     shape = tuple(src.shape)
     parts = _expand(key, len(shape))
+    if all(type(k) is slice and k == _ALL for k in parts) and 0 not in shape:
+        return _read_whole(src, shape, out)
     plain: list[slice] = []
     post: list[Any] = []  # per source dim: what to apply after the step-1 read
     newaxes: list[int] = []
@@ -200,6 +202,27 @@ def read(
         data = data[ints]
     for axis in newaxes:
         data = np.expand_dims(data, axis)
+    if out is not None:
+        out[...] = data
+        return out
+    return data
+
+
+_ALL = slice(None)
+
+
+def _read_whole(
+    src: ArraySource, shape: tuple[int, ...], out: np.ndarray[Any, Any] | None
+) -> np.ndarray[Any, Any]:
+    """``src[...]`` (the common whole read, without the per-dim index work)."""
+    plain = tuple(slice(0, n) for n in shape)
+    if out is not None:
+        fill = getattr(src, "read_into", None)
+        if fill is not None and out.shape == shape and fill(plain, out):
+            return out
+    data = src[plain]
+    if data.shape != shape:
+        raise AssertionError(f"source returned {data.shape}, expected {shape}")
     if out is not None:
         out[...] = data
         return out

@@ -320,8 +320,15 @@ class Location:
     def read_range(self, offset: int, nbytes: int, *, exact: bool = True) -> bytes:
         """Bytes ``[offset, offset + nbytes)``; with ``exact`` a short read is an error."""
         if self.is_local:
-            with self._descriptor() as fd:
-                data = os.pread(fd, nbytes, offset)
+            if self._held_depth:
+                with self._descriptor() as fd:
+                    data = os.pread(fd, nbytes, offset)
+            else:  # the common one-off read, without the context manager's cost
+                fd = self._open_fd()
+                try:
+                    data = os.pread(fd, nbytes, offset)
+                finally:
+                    os.close(fd)
         else:
             data = bytes(self.fs.cat_file(self.fs_path, start=offset, end=offset + nbytes))
         if exact and len(data) != nbytes:

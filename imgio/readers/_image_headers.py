@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-__all__ = ["Info", "gif_info", "jpeg_info", "png_info", "webp_info"]
+__all__ = ["Info", "gif_info", "jpeg_info", "png_header_complete", "png_info", "webp_info"]
 
 
 class Info(NamedTuple):
@@ -38,6 +38,17 @@ def png_info(data: bytes) -> Info:
     if samples is None or depth not in (1, 2, 4, 8, 16):
         raise ValueError(f"PNG colour type {color} with {depth} bits is not valid")
     return Info(1, height, width, samples, "<u2" if depth == 16 else "u1")
+
+
+def png_header_complete(data: bytes) -> bool:
+    """Whether ``data`` holds every chunk before ``IDAT`` (what :func:`png_info` reads)."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind in (b"IDAT", b"IEND"):
+            return True
+        pos += 12 + length
+    return False
 
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}

@@ -16,6 +16,7 @@ imagecodecs, one whole frame per read (these codecs cannot decode a region).
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +30,14 @@ from ..errors import (
     UnsupportedFormatError,
     require,
 )
-from ._image_headers import Info, gif_info, jpeg_info, png_info, webp_info
+from ._image_headers import (
+    Info,
+    gif_info,
+    jpeg_info,
+    png_header_complete,
+    png_info,
+    webp_info,
+)
 from .base import STATS, Reader, SceneInfo
 
 __all__ = ["ImageFileReader", "ImageFileSource"]
@@ -145,11 +153,26 @@ def _header_info(location: Location, kind: str) -> Info:
     if kind in ("GIF", "WEBP"):
         data = location.read_range(0, location.size)
         return gif_info(data) if kind == "GIF" else webp_info(data)
-    head = location.head(HEADER_BYTES)
-    info = png_info(head) if kind == "PNG" else jpeg_info(head)
+    info = _png_or_jpeg_info(location, kind)
     if info.orientation in (5, 6, 7, 8):
         return info._replace(height=info.width, width=info.height)
     return info
+
+
+def _png_or_jpeg_info(location: Location, kind: str) -> Info:
+    """From the first 4 KiB (already read to pick the reader) when the header fits there,
+    else from the first 64 KiB (large EXIF or text chunks): the same answer either way."""
+    head = location.head()
+    if len(head) < HEADER_BYTES:
+        try:
+            if kind == "PNG" and png_header_complete(head):
+                return png_info(head)
+            if kind == "JPEG":
+                return jpeg_info(head)  # a SOF found whole has every segment before it whole
+        except (ValueError, IndexError, struct.error):
+            pass  # cut by the 4 KiB: read further
+    head = location.head(HEADER_BYTES)
+    return png_info(head) if kind == "PNG" else jpeg_info(head)
 
 
 def _bmp_info(location: Location) -> Info:

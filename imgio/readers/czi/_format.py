@@ -33,6 +33,7 @@ __all__ = [
     "read_attachments",
     "read_directory",
     "read_file_header",
+    "metadata_xml_span",
     "read_metadata_xml",
     "subblock_payload",
 ]
@@ -244,15 +245,21 @@ def _entries_uniform(buf: bytes, count: int) -> Directory | None:
     )
 
 
-def read_metadata_xml(location: Location, position: int) -> bytes:
-    """The XML document of the ``ZISRAWMETADATA`` segment (empty when the file has none)."""
+def metadata_xml_span(location: Location, position: int) -> tuple[int, int]:
+    """(offset, size) of the XML document of the ``ZISRAWMETADATA`` segment ((0, 0): none)."""
     if position <= 0:
-        return b""
+        return 0, 0
     start, size = _segment(location, position, b"ZISRAWMETADATA")
     xml_size = struct.unpack("<i", location.read_range(start, 4))[0]
     if not 0 <= xml_size <= size - 256:
         raise ValueError(f"the metadata segment claims {xml_size} bytes of XML in {size}")
-    return location.read_range(start + 256, xml_size)
+    return start + 256, xml_size
+
+
+def read_metadata_xml(location: Location, position: int) -> bytes:
+    """The XML document of the ``ZISRAWMETADATA`` segment (empty when the file has none)."""
+    offset, size = metadata_xml_span(location, position)
+    return location.read_range(offset, size) if size else b""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ...errors import ImgioWarning
 
-__all__ = ["CziMeta", "parse_meta", "parse_timestamps"]
+__all__ = ["CziMeta", "light_document", "parse_meta", "parse_timestamps"]
 
 
 @dataclass
@@ -84,7 +84,7 @@ def _closes_metadata(tail: bytes) -> bool:
     return closes - opens == 2
 
 
-def _information(xml: bytes) -> tuple[int, int] | None:
+def _information(xml: bytes, *, tail: bool = False) -> tuple[int, int] | None:
     """The ``Information`` section that is a child of ``Metadata``.
 
     ZEN writes it near the end, after up to megabytes of ``Experiment`` and hardware
@@ -98,44 +98,54 @@ def _information(xml: bytes) -> tuple[int, int] | None:
     end = j + len(b"</Information>")
     if _closes_metadata(xml[end:]):
         return i, end
-    return _span(xml, "Information")
+    return None if tail else _span(xml, "Information")
+
+
+def light_document(xml: bytes, *, tail: bool = False) -> bytes | None:
+    """Only the sections read here (ZEN documents run to megabytes of settings).
+
+    ``Information/Image/Dimensions``, then the ``Scaling`` and ``DisplaySetting`` that
+    follow ``Information`` (an ``Experiment`` block before it has its own ``Scaling``);
+    None when the document is laid out otherwise (it is then parsed whole). With
+    ``tail``, ``xml`` is the end of the document only, and an ``Information`` section
+    is taken from it only when the tags after it show it is the one under ``Metadata``.
+    """
+    info = _information(xml, tail=tail)
+    if info is None:
+        return None
+    image = _span(xml, "Image", *info)
+    dims = _span(xml, "Dimensions", *image) if image else None
+    scaling = _span(xml, "Scaling", info[1])
+    display = _span(xml, "DisplaySetting", info[1])
+    if not (dims and scaling):
+        return None
+    return b"".join(
+        (
+            b"<Metadata><Information><Image>",
+            xml[dims[0] : dims[1]],
+            b"</Image></Information>",
+            xml[scaling[0] : scaling[1]],
+            xml[display[0] : display[1]] if display else b"",
+            b"</Metadata>",
+        )
+    )
 
 
 def _light_root(xml: bytes) -> ET.Element:
-    """Parse only the sections read here (ZEN documents run to megabytes of settings).
+    light = light_document(xml)
+    return ET.fromstring(xml if light is None else light)
 
-    ``Information/Image/Dimensions``, then the ``Scaling`` and ``DisplaySetting`` that
-    follow ``Information`` (an ``Experiment`` block before it has its own ``Scaling``).
-    Documents laid out otherwise are parsed whole.
+
+def parse_meta(xml: bytes, where: str, *, light: bool = False) -> CziMeta:
+    """Parse the metadata XML document (an empty or broken document gives empty metadata).
+
+    ``light``: ``xml`` is already the :func:`light_document` of the file's document.
     """
-    info = _information(xml)
-    if info is not None:
-        image = _span(xml, "Image", *info)
-        dims = _span(xml, "Dimensions", *image) if image else None
-        scaling = _span(xml, "Scaling", info[1])
-        display = _span(xml, "DisplaySetting", info[1])
-        if dims and scaling:
-            light = b"".join(
-                (
-                    b"<Metadata><Information><Image>",
-                    xml[dims[0] : dims[1]],
-                    b"</Image></Information>",
-                    xml[scaling[0] : scaling[1]],
-                    xml[display[0] : display[1]] if display else b"",
-                    b"</Metadata>",
-                )
-            )
-            return ET.fromstring(light)
-    return ET.fromstring(xml)
-
-
-def parse_meta(xml: bytes, where: str) -> CziMeta:
-    """Parse the metadata XML document (an empty or broken document gives empty metadata)."""
     meta = CziMeta()
     if not xml.strip():
         return meta
     try:
-        root = _light_root(xml)
+        root = ET.fromstring(xml) if light else _light_root(xml)
     except ET.ParseError as exc:
         warnings.warn(
             f"{where}: the metadata XML is not well formed ({exc}); channel names, colours "
