@@ -73,7 +73,8 @@ class Location:
         self._head: bytes | None = None
         # an open session (see :meth:`session`): one descriptor, one stat, one head read
         self._held_fd: int | None = None
-        self._held_depth = 0
+        self._held_depth = 0  # sessions open in all threads (the descriptor's users)
+        self._in = threading.local()  # this thread's session depth
         self._held_stat: os.stat_result | None = None
         self._held_missing = False
 
@@ -187,9 +188,11 @@ class Location:
             return
         with self._lock:
             self._held_depth += 1
+        self._in.depth = getattr(self._in, "depth", 0) + 1
         try:
             yield self
         finally:
+            self._in.depth -= 1
             fd = None
             with self._lock:
                 self._held_depth -= 1
@@ -200,15 +203,21 @@ class Location:
             if fd is not None:
                 os.close(fd)
 
+    def _in_session(self) -> bool:
+        """Whether this thread is inside a :meth:`session` (only those threads use its
+        descriptor: a session ending elsewhere never closes it under them)."""
+        return getattr(self._in, "depth", 0) > 0
+
     def _stat(self) -> os.stat_result | None:
         """``os.stat`` of a local path (remembered within a session); None if absent."""
-        if self._held_depth and (self._held_stat is not None or self._held_missing):
+        session = self._in_session()
+        if session and (self._held_stat is not None or self._held_missing):
             return self._held_stat
         try:
             st = os.stat(self.url)
         except (OSError, ValueError):
             st = None
-        if self._held_depth:
+        if session:
             self._held_stat, self._held_missing = st, st is None
         return st
 
@@ -276,7 +285,7 @@ class Location:
         copies never share one. Opening costs a few microseconds per call; within a
         :meth:`session` the session's descriptor is used.
         """
-        if self._held_depth:
+        if self._in_session():
             with self._lock:
                 if self._held_fd is None:
                     self._held_fd = self._open_fd()
@@ -311,7 +320,7 @@ class Location:
 
     def head(self, nbytes: int = HEAD_BYTES) -> bytes:
         """The first ``nbytes`` of the file (fewer for short files); fetched once when remote."""
-        if nbytes > HEAD_BYTES or (self.is_local and not self._held_depth):
+        if nbytes > HEAD_BYTES or (self.is_local and not self._in_session()):
             return self.read_range(0, nbytes, exact=False)
         if self._head is None:
             self._head = self.read_range(0, HEAD_BYTES, exact=False)
@@ -320,10 +329,14 @@ class Location:
     def read_range(self, offset: int, nbytes: int, *, exact: bool = True) -> bytes:
         """Bytes ``[offset, offset + nbytes)``; with ``exact`` a short read is an error."""
         if self.is_local:
-            if self._held_depth:
+            session = self._in_session()
+            held = self._held_fd if session else None
+            if held is not None:
+                data = os.pread(held, nbytes, offset)
+            elif session:
                 with self._descriptor() as fd:
                     data = os.pread(fd, nbytes, offset)
-            else:  # the common one-off read, without the context manager's cost
+            else:  # the common one-off read, without a context manager's cost
                 fd = self._open_fd()
                 try:
                     data = os.pread(fd, nbytes, offset)

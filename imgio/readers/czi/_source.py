@@ -208,7 +208,8 @@ class CziSource:
     def _decode_job(
         self, job: tuple[int, bytes | None, np.ndarray[Any, Any] | None]
     ) -> tuple[np.ndarray[Any, Any] | None, int]:
-        return self._decode(*job)
+        with self.location.session():  # the reading thread's descriptor, not a new one
+            return self._decode(*job)
 
     def _decode(
         self, t: int, segment: bytes | None, window: np.ndarray[Any, Any] | None = None
