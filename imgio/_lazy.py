@@ -51,6 +51,7 @@ class Reordered:
         self.token = f"{src.token}|{dims}"
         present = [i for i in self._where if i >= 0]
         self._perm = [sorted(present).index(i) for i in present]  # native -> presented order
+        self._transposed = self._perm != sorted(self._perm)
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         native: list[slice] = [slice(0, n) for n in self.src.shape]
@@ -58,7 +59,7 @@ class Reordered:
             if i >= 0:
                 native[i] = k
         data = self.src[tuple(native)]
-        data = np.transpose(data, self._perm) if self._perm != sorted(self._perm) else data
+        data = np.transpose(data, self._perm) if self._transposed else data
         shape = tuple(k.stop - k.start for k in key)
         return data.reshape(shape)
 
@@ -69,7 +70,7 @@ class Reordered:
         (no temporary array and no second pass for a reordered read).
         """
         fill = getattr(self.src, "read_into", None)
-        transposed = self._perm != sorted(self._perm)
+        transposed = self._transposed
         if fill is None or (transposed and not getattr(self.src, "strided_out", False)):
             return False
         native: list[slice] = [slice(0, n) for n in self.src.shape]

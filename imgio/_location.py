@@ -58,7 +58,12 @@ class Location:
         if text.startswith("file://"):
             text = text[len("file://") :]
         self.is_local = not _is_url(text)
-        self.url = str(Path(text).expanduser().absolute()) if self.is_local else text
+        if not self.is_local:
+            self.url = text
+        elif os.sep == "/" and text.startswith("/") and posixpath.normpath(text) == text:
+            self.url = text  # already what Path(...).expanduser().absolute() gives
+        else:
+            self.url = str(Path(text).expanduser().absolute())
         self.storage_options: dict[str, Any] = dict(storage_options or {})
         self._reset()
 

@@ -122,9 +122,12 @@ class ImageFileReader(Reader):
             dtype=np.dtype(dtype),
             time_interval=duration / 1000 if frames > 1 and duration else None,
         )
+        head = location.head()  # read once at open; a small file is all there
         self._source = ImageFileSource(
             location, kind, dims, shape, np.dtype(dtype), orientation, location.token()
         )
+        if len(head) == location.size:
+            self._source.small = head
 
     def scenes(self) -> Sequence[SceneInfo]:
         return (self._scene,)
@@ -222,6 +225,15 @@ class ImageFileSource:
         self.token = f"{token}:images"
         # one native chunk per frame: these codecs decode whole frames only
         self.chunks = ((1,) if "T" in dims else ()) + shape[1 if "T" in dims else 0 :]
+        # the bytes of a file of at most 4 KiB, read at open (icons, masks: no second read)
+        self.small: bytes | None = None
+
+    def _file_bytes(self) -> bytes:
+        return (
+            self.small
+            if self.small is not None
+            else self.location.read_range(0, self.location.size)
+        )
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         animated = "T" in self.dims
@@ -248,7 +260,7 @@ class ImageFileSource:
             return False
         import imagecodecs
 
-        data = self.location.read_range(0, self.location.size)
+        data = self._file_bytes()
         if data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
             return False  # truncated: __getitem__ raises the error
         try:
@@ -263,7 +275,7 @@ class ImageFileSource:
         nearly as much: giflib reads the whole file)."""
         import imagecodecs
 
-        data = self.location.read_range(0, self.location.size)
+        data = self._file_bytes()
         try:
             every = np.asarray(imagecodecs.gif_decode(data))
         except Exception as exc:  # noqa: BLE001 - codecs raise many kinds on bad bytes
@@ -288,7 +300,7 @@ class ImageFileSource:
     def frame(self, index: int) -> np.ndarray[Any, Any]:
         """One whole frame as ``Y X [S]``, oriented (nothing is cached: a mosaic of many
         files would hold every decoded frame)."""
-        data = self.location.read_range(0, self.location.size)
+        data = self._file_bytes()
         try:
             arr = self._decode(data, index)
         except Exception as exc:  # noqa: BLE001 - codecs raise many kinds on bad bytes
