@@ -36,11 +36,11 @@ from ._format import (
     MAGIC,
     PIXEL_TYPES,
     Directory,
+    metadata_xml_span,
     read_attachment_data,
     read_attachments,
     read_directory,
     read_file_header,
-    metadata_xml_span,
 )
 from ._layout import SceneLayout, scene_layouts
 from ._meta import CziMeta, light_document, parse_meta, parse_timestamps, time_interval

@@ -76,7 +76,8 @@ def scene_layouts(d: Directory, *, mosaic: bool) -> list[SceneLayout]:
     bad = ((stored < 1) | (stored > MAX_EDGE) | (sizes < stored)).any(axis=1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        k = int(np.flatnonzero((stored[i] < 1) | (stored[i] > MAX_EDGE) | (sizes[i] < stored[i]))[0])
+        wrong = (stored[i] < 1) | (stored[i] > MAX_EDGE) | (sizes[i] < stored[i])
+        k = int(np.flatnonzero(wrong)[0])
         raise ValueError(
             f"subblock {i}: {'YX'[k]} size {int(sizes[i, k])} stored as {int(stored[i, k])} pixels"
         )

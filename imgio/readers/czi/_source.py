@@ -196,12 +196,14 @@ class CziSource:
         if size < expected:
             raise CorruptFileError(f"{size} bytes of pixels, expected {expected}")
         if window.flags.c_contiguous:
-            self.location.read_into(pos + begin, memoryview(window.reshape(-1).view(np.uint8)))
+            flat: Any = window.reshape(-1).view(np.uint8)
+            self.location.read_into(pos + begin, memoryview(flat))
             if self.samples > 1:
                 _swap_bgr(window)
             return size
         tile = np.empty(window.shape, self.dtype)
-        self.location.read_into(pos + begin, memoryview(tile.reshape(-1).view(np.uint8)))
+        raw: Any = tile.reshape(-1).view(np.uint8)
+        self.location.read_into(pos + begin, memoryview(raw))
         _put(window, _bgr_to_rgb(tile) if self.samples > 1 else tile)
         return size
 
@@ -295,7 +297,8 @@ def decode_subblock(
         stream = payload if compression == 5 else payload[payload[0] :]
         if into and expected > SMALL_ZSTD:
             assert out is not None
-            got = imagecodecs.zstd_decode(stream, out=out.reshape(-1).view(np.uint8))
+            into_bytes: Any = out.reshape(-1).view(np.uint8)
+            got = imagecodecs.zstd_decode(stream, out=into_bytes)
             if len(got) < expected:
                 raise CorruptFileError(f"{len(got)} bytes of pixels, expected {expected}")
             return out
@@ -352,7 +355,7 @@ def zstd_decode(stream: Any, expected: int) -> Any:
     import imagecodecs
 
     if expected <= SMALL_ZSTD:
-        ctx = getattr(_contexts, "zstd", None)
+        ctx: Any = getattr(_contexts, "zstd", None)
         if ctx is None:
             try:
                 import zstandard
@@ -394,7 +397,6 @@ def _zstd1_hilo(
     payload: Any, shape: tuple[int, int, int], dt: np.dtype[Any], out: np.ndarray[Any, Any] | None
 ) -> np.ndarray[Any, Any]:
     """A hi/lo packed zstd1 subblock: all low bytes of the 16-bit values, then all high."""
-    import imagecodecs
 
     h, w, samples = shape
     size, _ = _zstd1_header(payload)
