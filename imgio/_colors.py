@@ -6,7 +6,9 @@ here) and are presented to users as ``(r, g, b)`` tuples of 0-255.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 __all__ = [
     "DEFAULT_CYCLE",
@@ -32,6 +34,10 @@ _BY_NAME: tuple[tuple[tuple[str, ...], RGB], ...] = (
     (("bright", "brightfield", "dic", "phase", "trans", "gray", "grey"), (255, 255, 255)),
 )
 
+# one pattern per colour, tried in the table's order (the first colour named wins)
+_PATTERNS = tuple((re.compile("|".join(map(re.escape, keys))), rgb) for keys, rgb in _BY_NAME)
+_ANY = re.compile("|".join(re.escape(k) for keys, _ in _BY_NAME for k in keys))
+
 # for channels with no colour and no recognisable name: napari/Fiji-like composite order
 DEFAULT_CYCLE: tuple[RGB, ...] = (
     (0, 255, 0),
@@ -55,12 +61,13 @@ def hex_color(rgb: Sequence[int]) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+@lru_cache(maxsize=1024)
 def color_by_name(name: str | None) -> RGB | None:
     """The usual colour of a fluorophore or stain named in ``name`` (DAPI blue...), or None."""
-    if name:
-        low = name.lower()
-        for keys, rgb in _BY_NAME:
-            if any(k in low for k in keys):
+    low = name.lower() if name else ""
+    if _ANY.search(low):
+        for pattern, rgb in _PATTERNS:
+            if pattern.search(low):
                 return rgb
     return None
 

@@ -158,20 +158,7 @@ def write_image_groups(
     labels: Mapping[str, Any] | None = None,
 ) -> None:
     """Write each scene as an NGFF image into the group ``group_of(i)`` (made when called)."""
-    plans = []
-    for scene in scenes:
-        if extra_dims(scene):
-            raise extra_dims_error(
-                scene,
-                "OME-Zarr",
-                "cannot hold them (NGFF 0.4 and 0.5 images have at most t, c or one custom "
-                "axis, z, y, x)",
-            )
-        folded = _fold_samples(scene)
-        ck = chunk_shape(chunks, "TCZYX", folded[0].shape)
-        plans.append(
-            (folded, ck, level_count(pyramid_levels, folded[0].shape[3:5], max(ck[3], ck[4])))
-        )
+    plans = [_plan(scene, chunks, pyramid_levels) for scene in scenes]
     units = [_units(arr.shape, ck, n, shards) for (arr, _, _), ck, n in plans]
     total, done = sum(u for *_, u in units), [0]
 
@@ -192,9 +179,9 @@ def write_image_groups(
             "TCZYX",
             ck,
             version=ngff_version,
+            shards=sh,
             compression=compression,
             quality=quality,
-            shards=sh,
         )
         shapes = _levels(group, first, scene.array, arr, n, stream, downsample, step)
         write_image_attrs(
@@ -214,6 +201,28 @@ def write_image_groups(
             from ._labels import write_labels
 
             write_labels(
-                group, labels, scene, version=ngff_version, chunks=ck, n_levels=n,
-                compression=compression, quality=quality,
-            )  # fmt: skip
+                group,
+                labels,
+                scene,
+                version=ngff_version,
+                chunks=ck,
+                n_levels=n,
+                compression=compression,
+                quality=quality,
+            )
+
+
+def _plan(
+    scene: Scene, chunks: ChunksArg, pyramid_levels: int | str | None
+) -> tuple[tuple[da.Array, list[str], list[int | None] | None], tuple[int, ...], int]:
+    """A scene's ``TCZYX`` pixels (samples folded into C), chunk shape and level count."""
+    if extra_dims(scene):
+        raise extra_dims_error(
+            scene,
+            "OME-Zarr",
+            "cannot hold them (NGFF 0.4 and 0.5 images have at most t, c or one custom "
+            "axis, z, y, x)",
+        )
+    folded = _fold_samples(scene)
+    ck = chunk_shape(chunks, "TCZYX", folded[0].shape)
+    return folded, ck, level_count(pyramid_levels, folded[0].shape[3:5], max(ck[3], ck[4]))

@@ -285,6 +285,59 @@ def _fit(
         ) from exc
 
 
+def _check_dims(dims: str, shape: Sequence[int]) -> tuple[str, tuple[int, ...]]:
+    """``dims`` upper-cased, checked to be letters of TCZYX in order with Y and X, one per
+    axis of ``shape``."""
+    dims = dims.upper()
+    order = "".join(d for d in "TCZYX" if d in dims)
+    if dims != order or "Y" not in dims or "X" not in dims or len(shape) != len(dims):
+        raise ImgioError(
+            f"dims {dims!r} for shape {tuple(shape)}: "
+            "expected letters of TCZYX in that order, with Y and X"
+        )
+    return dims, tuple(int(n) for n in shape)
+
+
+def _first_level(
+    partial: Any,
+    remote: Any,
+    where: Any,
+    version: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+    dims: str,
+    chunks: tuple[int, ...],
+    shards: tuple[int, ...] | None,
+    *,
+    compression: str | None,
+    quality: int | None,
+) -> Any:
+    """Open the partial store's root and make its empty level 0 (and, locally, the lock
+    folder); on failure the partial is removed (or the remote write aborted)."""
+    try:
+        root = open_root(partial, version)
+    except OSError as exc:
+        if remote is None:
+            remove(partial)
+        raise write_error(exc, where) from exc
+    try:
+        level0 = create_level(
+            root, "0", shape, dtype, dims, chunks, version=version,
+            compression=compression, quality=quality, shards=shards,
+        )  # fmt: skip
+        if remote is None:
+            os.makedirs(partial / ".imgio-locks")
+    except BaseException as exc:
+        if remote is not None:
+            remote.abort()
+        else:
+            remove(partial)
+        if isinstance(exc, OSError):
+            raise write_error(exc, where) from exc
+        raise
+    return level0
+
+
 def create(
     path: str | os.PathLike[str],
     *,
@@ -326,14 +379,7 @@ def create(
             f"create() writes OME-Zarr: expected a .ome.zarr path, found {target.name!r} "
             "(convert afterwards: imgio convert IN.ome.zarr OUT.ome.tif)"
         )
-    dims = dims.upper()
-    order = "".join(d for d in "TCZYX" if d in dims)
-    if dims != order or "Y" not in dims or "X" not in dims or len(shape) != len(dims):
-        raise ImgioError(
-            f"dims {dims!r} for shape {tuple(shape)}: "
-            "expected letters of TCZYX in that order, with Y and X"
-        )
-    shape = tuple(int(n) for n in shape)
+    dims, shape = _check_dims(dims, shape)
     check_method(downsample)
     if loc is None:
         check_target(target, overwrite=overwrite)
@@ -346,42 +392,14 @@ def create(
             f"channel_names: expected {n_channels} names (size of C), found {len(names)}"
         )
     sizes = pixel_sizes_arg(physical_pixel_sizes) or (None, None, None)
-    remote = root_store = None
-    partial: Any
-    if loc is not None:
-        remote = RemoteZarrTarget(loc, overwrite=overwrite)
-        partial = root_store = remote.root_store()
-    else:
-        partial = partial_name(target)
-    try:
-        root = open_root(partial, ngff_version)
-    except OSError as exc:
-        if remote is None:
-            remove(partial)
-        raise write_error(exc, target if remote is None else remote.target.url) from exc
-    try:
-        level0 = create_level(
-            root,
-            "0",
-            shape,
-            np.dtype(dtype),
-            dims,
-            ck,
-            version=ngff_version,
-            compression=compression,
-            quality=quality,
-            shards=sh,
-        )
-        if remote is None:
-            os.makedirs(partial / ".imgio-locks")
-    except BaseException as exc:
-        if remote is not None:
-            remote.abort()
-        else:
-            remove(partial)
-        if isinstance(exc, OSError):
-            raise write_error(exc, target if remote is None else remote.target.url) from exc
-        raise
+    remote = RemoteZarrTarget(loc, overwrite=overwrite) if loc is not None else None
+    root_store = remote.root_store() if remote is not None else None
+    partial: Any = root_store if remote is not None else partial_name(target)
+    where = target if remote is None else remote.target.url
+    level0 = _first_level(
+        partial, remote, where, ngff_version, shape, np.dtype(dtype), dims, ck, sh,
+        compression=compression, quality=quality,
+    )  # fmt: skip
     grid = level0.shards or level0.chunks
     state = {
         "target": str(target) if remote is None else remote.target.url,

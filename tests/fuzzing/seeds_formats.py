@@ -1,6 +1,6 @@
 """Seeds of the instrument and common-image families: small CZI (written by the test
 CZI writer), the small LIF/ND2/CZI files of ``tests/data`` (plus a LOF made from the
-LIF) and PNG/APNG/JPEG/GIF/WebP images written by Pillow."""
+LIF, and ND2s from the test ND2 writer) and PNG/APNG/JPEG/GIF/WebP images written by Pillow."""
 
 from __future__ import annotations
 
@@ -55,7 +55,24 @@ def lif_seeds(folder: Path) -> list[Path]:
 
 
 def nd2_seeds(folder: Path) -> list[Path]:
-    return [_copy("arcadia-example-zstack.nd2", folder)]
+    """The zstack sample, and written ND2s: zlib-compressed frames, two named stage
+    positions with two channels, RGB frames over time."""
+    from nd2_writer import write_nd2
+
+    out = [_copy("arcadia-example-zstack.nd2", folder)]
+    rng = np.random.default_rng(7)
+    frames = rng.integers(0, 4000, (2, 24, 32, 1), "<u2")
+    out.append(write_nd2(folder / "zlib.nd2", frames, [("Z", 2)], compress=True))
+    frames = rng.integers(0, 255, (2, 2, 24, 32, 2), "u1")
+    out.append(
+        write_nd2(
+            folder / "positions.nd2", frames, [("P", 2), ("Z", 2)],
+            channels=("DAPI", "GFP"), positions=("A1", "B2"),
+        )
+    )  # fmt: skip
+    frames = rng.integers(0, 255, (2, 24, 32, 3), "u1")
+    out.append(write_nd2(folder / "rgb.nd2", frames, [("T", 2)], rgb=True))
+    return out
 
 
 def image_seeds(folder: Path) -> list[Path]:

@@ -15,6 +15,11 @@ from imgio.readers.base import STATS
 NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 
 
+# OME Color is signed RGBA: red (0xFF0000FF) and yellow (0xFFFF00FF), opaque; not the
+# colours imgio would guess from the names "dapi" and "gfp"
+COLORS = (-16776961, -65281)
+
+
 def _binary_only(companion: str, uid: str) -> str:
     return (
         f'<?xml version="1.0" encoding="UTF-8"?><OME xmlns="{NS}" UUID="{uid}">'
@@ -61,8 +66,8 @@ def write_set(
                 f'<UUID FileName="{fname}">{uid}</UUID></TiffData>'
             )
     chans = "".join(
-        f'<Channel ID="Channel:0:{i}" Name="{n}" SamplesPerPixel="1"/>'
-        for i, n in enumerate(channels)
+        f'<Channel ID="Channel:0:{i}" Name="{n}" SamplesPerPixel="1" Color="{c}"/>'
+        for i, (n, c) in enumerate(zip(channels, COLORS, strict=False))
     )
     xml = (
         f'<?xml version="1.0" encoding="UTF-8"?><OME xmlns="{NS}">'
@@ -88,6 +93,7 @@ def test_companion_planes_in_dimension_order(tmp_path: Path, order: str) -> None
     assert img.scenes == ("companion-set",)
     assert img.dims.order == "TCZYX" and img.shape == data.shape
     assert img.channel_names == ["dapi", "gfp"]
+    assert img.channel_colors == [(255, 0, 0), (255, 255, 0)]
     assert img.physical_pixel_sizes == imgio.PhysicalPixelSizes(2.0, 0.3, 0.3)
     np.testing.assert_array_equal(img.get_image_data("TCZYX"), data)
     np.testing.assert_array_equal(img.get_image_data("ZYX", T=1, C="gfp"), data[1, 1])

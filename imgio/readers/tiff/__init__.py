@@ -8,8 +8,6 @@ pyramids), LSM, STK and every other series kind tifffile recognises.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import logging
 import re
 import threading
 import warnings
@@ -34,6 +32,13 @@ from ._errors import tiff_errors
 from ._ifds import IfdChainError, cut_chain, guard_pages
 from ._ome_files import FLAVOURS, check_ome_files
 from ._ome_repair import repair_ome_sizes
+from ._scene import (
+    imagej_labels,
+    mark_associated,
+    native_metadata,
+    ome_metadata,
+    quiet_tifffile,
+)
 from .layout import LevelShape, build_source
 from .meta import imagej_sizes, vendor_sizes
 from .source import TiffSource
@@ -89,7 +94,7 @@ class TiffReader(Reader):
             )
         self._fh: Any = None
         self._allow_external = allow_external_files
-        with _quiet_tifffile(), tiff_errors(location.url, "corrupted TIFF structure", self.close):
+        with quiet_tifffile(), tiff_errors(location.url, "corrupted TIFF structure", self.close):
             self._tif = self._open_tif()
             self._series = self._read_series()
         if not self._series:
@@ -194,36 +199,7 @@ class TiffReader(Reader):
     def metadata(self) -> Any:
         """Native metadata: OME-XML text, ImageJ dict, or the first page's description/tags."""
         with self._file() as tif:
-            return self._native_metadata(tif)
-
-    def _native_metadata(self, tif: Any) -> Any:
-        if tif.is_ome:
-            return self.ome_xml()
-        if tif.is_imagej:
-            return tif.imagej_metadata
-        for flag in (
-            "svs",
-            "ndpi",
-            "scn",
-            "philips",
-            "bif",
-            "lsm",
-            "stk",
-            "fei",
-            "sem",
-            "micromanager",
-        ):
-            if getattr(tif, f"is_{flag}", False):
-                value = getattr(tif, f"{flag}_metadata", None)
-                if value is None and flag == "svs":
-                    value = tif.pages.first.description
-                return value
-        page = tif.pages.first
-        return {
-            tag.name: tag.value
-            for tag in page.tags.values()
-            if tag.code not in (273, 279, 324, 325)
-        }
+            return native_metadata(tif, self.ome_xml)
 
     @cached_property
     def _ome_images(self) -> list[OmeImage]:
@@ -275,7 +251,7 @@ class TiffReader(Reader):
         out, kept, broken = [], [], []
         for i, series in enumerate(self._series):
             try:
-                with _quiet_tifffile():
+                with quiet_tifffile():
                     out.append(self._scene_info(i, series, names))
                 kept.append(i)
             except (MemoryError, RecursionError):
@@ -303,7 +279,7 @@ class TiffReader(Reader):
             maps: dict[int, list[int]] = getattr(self, "_level_maps", {})
             self._level_maps = {k: maps[i] for k, i in enumerate(kept)}
             self._empty = {k: self._empty[i] for k, i in enumerate(kept) if i in self._empty}
-        return _mark_associated(self._tif, self._series, out)
+        return mark_associated(self._tif, self._series, out)
 
     def scenes(self) -> Sequence[SceneInfo]:
         if "_scenes" not in self.__dict__:  # first call parses: needs the file
@@ -351,39 +327,18 @@ class TiffReader(Reader):
         if name in names:
             name = f"{name} ({index})"
         names.append(name)
-        sizes: dict[str, float] = {}
-        channel_names = channel_colors = None
-        extra_coords: dict[str, tuple[Any, ...]] = {}
         n_channels = dict(zip(base.dims, base.shape, strict=True)).get("C", 1)
         if ome is not None:
-            sizes = {d: v for d, v in zip("ZYX", ome.pixel_sizes, strict=True) if v}
-            if ome.time_increment:
-                sizes["T"] = ome.time_increment
-            modulo_names, extra_coords = _modulo(ome, base.dims, n_channels)
-            if modulo_names is not None:
-                channel_names = tuple(
-                    n if n else f"Channel:{index}:{c}" for c, n in enumerate(modulo_names)
-                )
-                channel_colors = tuple(ome.channel_colors[:: ome.modulo["C"].size])
-            elif ome.channel_names and len(ome.channel_names) == n_channels:
-                channel_names = tuple(
-                    n if n else f"Channel:{index}:{c}" for c, n in enumerate(ome.channel_names)
-                )
-                channel_colors = tuple(ome.channel_colors)
-            elif ome.channel_names:
-                warnings.warn(
-                    f"{self.location.name}: scene {name!r} has {len(ome.channel_names)} OME "
-                    f"channels for {n_channels} in the pixels; channel names ignored",
-                    ImgioWarning,
-                    stacklevel=4,
-                )
-        elif self._tif.is_imagej:
-            sizes = self._lenient_sizes(imagej_sizes, self._tif)
-            labels = (self._tif.imagej_metadata or {}).get("Labels")
-            if isinstance(labels, list) and len(labels) == n_channels > 1 and "C" in base.dims:
-                channel_names = tuple(str(v) for v in labels)
+            channel_names, channel_colors, sizes, extra_coords = ome_metadata(
+                ome, base.dims, n_channels, index, name, self.location.name
+            )
         else:
-            sizes = self._lenient_sizes(vendor_sizes, self._tif, series)
+            channel_names, channel_colors, extra_coords = None, None, {}
+            if self._tif.is_imagej:
+                sizes = self._lenient_sizes(imagej_sizes, self._tif)
+                channel_names = imagej_labels(self._tif, base.dims, n_channels)
+            else:
+                sizes = self._lenient_sizes(vendor_sizes, self._tif, series)
         return SceneInfo(
             name=name,
             dims=base.dims,
@@ -424,7 +379,7 @@ class TiffReader(Reader):
                 series = self._series[scene]
                 native_level = self._level_maps[scene][level]
                 try:
-                    with _quiet_tifffile(), self._file():
+                    with quiet_tifffile(), self._file():
                         src = build_source(
                             self.location,
                             self._tif,
@@ -449,76 +404,3 @@ class TiffReader(Reader):
         if getattr(self, "_fh", None) is not None:
             self._fh.close()
         super().close()
-
-
-WSI_FLAGS = ("is_svs", "is_ndpi", "is_scn", "is_philips", "is_bif", "is_qpi")
-ASSOCIATED = {"thumbnail", "label", "macro", "map", "overview"}
-
-
-def _mark_associated(tif: Any, series: list[Any], infos: list[SceneInfo]) -> list[SceneInfo]:
-    """Whole-slide files: name the associated images and give them their own pixel sizes.
-
-    The slide stays scene 0; a thumbnail's pixel size is the slide's scaled by the size
-    ratio; label and macro photos have no calibration.
-    """
-    if len(infos) < 2 or not any(getattr(tif, flag, False) for flag in WSI_FLAGS):
-        return infos
-    base = infos[0]
-    bsize = dict(zip(base.dims, base.shape, strict=True))
-    out = [base]
-    for s, info in zip(series[1:], infos[1:], strict=True):
-        name = str(getattr(s, "name", "") or "").strip().lower()
-        if name not in ASSOCIATED:
-            out.append(info)
-            continue
-        size = dict(zip(info.dims, info.shape, strict=True))
-        sizes = PhysicalPixelSizes()
-        if name == "thumbnail":
-            y, x = base.pixel_sizes.Y, base.pixel_sizes.X
-            sizes = PhysicalPixelSizes(
-                None,
-                y * bsize["Y"] / size["Y"] if y and size["Y"] else None,  # empty: no size
-                x * bsize["X"] / size["X"] if x and size["X"] else None,
-            )
-        out.append(dataclasses.replace(info, associated=name, pixel_sizes=sizes))
-    return out
-
-
-class _quiet_tifffile:
-    """Silence tifffile's logger while parsing; imgio warns on what matters."""
-
-    def __enter__(self) -> _quiet_tifffile:
-        self._logger = logging.getLogger("tifffile")
-        self._level = self._logger.level
-        self._logger.setLevel(logging.CRITICAL)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._logger.setLevel(self._level)
-
-
-def _modulo(
-    ome: OmeImage, dims: str, n_channels: int
-) -> tuple[list[str | None] | None, dict[str, tuple[Any, ...]]]:
-    """Channel names and extra-axis labels of an OME Image with ``ModuloAlongZ/C/T``.
-
-    tifffile splits a modulo axis off its parent (``C`` of 16 -> ``C`` 2 x ``H`` 8, the
-    modulo index fastest); the OME Channels still count 16, one per (channel, modulo)
-    pair, so the pixel channels are named after every ``size``-th of them.
-    """
-    import tifffile
-
-    coords: dict[str, tuple[Any, ...]] = {}
-    for mod in ome.modulo.values():
-        letter = tifffile.TIFF.AXES_CODES.get(mod.type, "Q")
-        if letter in dims and letter not in "TCZYXS":
-            coords[letter] = tuple(mod.labels)
-    mod_c = ome.modulo.get("C")
-    names = None
-    if (
-        mod_c is not None
-        and ome.channel_names
-        and len(ome.channel_names) == n_channels * mod_c.size
-    ):
-        names = ome.channel_names[:: mod_c.size]
-    return names, coords

@@ -165,46 +165,14 @@ class CompanionReader(Reader):
     def _build(
         self, index: int, image: OmeImage, tds: list[_TiffData]
     ) -> tuple[SceneInfo, TiffSource]:
-        import tifffile
-
         where = f"{self.location.name} image {index}"
         order = image.dimension_order.upper()
         if sorted(order) != sorted("XYZCT") or not order.startswith("XY"):
             raise CorruptFileError(f"{where}: invalid DimensionOrder {image.dimension_order!r}")
         plane_axes = order[2:][::-1]  # slowest first, e.g. XYZCT -> "TCZ"
         sizes = {d: max(1, image.sizes.get(d, 1)) for d in "ZCT"}
-        # pages of every referenced file, opened once to read their IFDs
-        files = list(dict.fromkeys(td.file for td in tds))
-        locations: list[Location] = []
-        pages_by_file: dict[str, list[Any]] = {}
-        byteorders = set()
-        key_info: tuple[int, int, Any] | None = None
-        for name in files:
-            loc = referenced(self.location, name, allow_external=self._allow_external, where=where)
-            if not loc.exists():
-                raise MissingFileError(
-                    f"{where}: TiffData names {name!r}, which is not beside the companion"
-                )
-            with (
-                tiff_errors(where, f"cannot read {name}"),
-                loc.open() as fh,
-                tifffile.TiffFile(fh, name=name, _useframes=False) as tif,
-            ):
-                guard_pages(tif, f"{where}: {name}")
-                tiff_pages = list(tif.pages)
-                byteorders.add(tif.byteorder)
-                pages_by_file[name] = [_PageInfo.of(p) for p in tiff_pages]
-                if key_info is None:
-                    first_td = next(td for td in tds if td.file == name)
-                    key = tiff_pages[min(first_td.ifd, len(tiff_pages) - 1)]
-                    check_page(key, page_geometry(key))
-                    key_info = (len(locations), int(key.offset), key)
-                    register_decoder(loc, int(key.offset), key)
-            locations.append(loc)
-        assert key_info is not None
-        fidx0, key_offset, key = key_info
-        if len(byteorders) != 1:
-            raise CorruptFileError(f"{where}: the TIFF files differ in byte order")
+        files = _Files.open(self, where, tds)
+        key = files.key
         samples = int(key.shaped[0]) * int(key.shaped[4])
         if samples > 1 and sizes["C"] % samples == 0 and sizes["C"] >= samples:
             sizes["C"] //= samples  # SizeC counts the samples of RGB planes
@@ -216,59 +184,11 @@ class CompanionReader(Reader):
                 f"expected at most {MAX_GRID}"
             )
         geometry = page_geometry(key)
-        shape_key = tuple(int(v) for v in key.shaped)
-        planes: list[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any], bool] | None] = [
-            None
-        ] * n_planes
-        for td in tds:
-            fidx = files.index(td.file)
-            pages = pages_by_file[td.file]
-            count = td.plane_count if td.plane_count is not None else len(pages) - td.ifd
-            first = [td.first[d] for d in plane_axes]
-            if any(not 0 <= f < n for f, n in zip(first, plane_shape, strict=True)):
-                warnings.warn(
-                    f"{where}: TiffData First{td.first} outside the image; ignored",
-                    ImgioWarning,
-                    stacklevel=4,
-                )
-                continue
-            start = int(np.ravel_multi_index(first, plane_shape))
-            for k in range(count):
-                p, ifd = start + k, td.ifd + k
-                if p >= n_planes or ifd >= len(pages):
-                    warnings.warn(
-                        f"{where}: TiffData of {td.file} runs past the image or the file "
-                        f"(plane {p} of {n_planes}, IFD {ifd} of {len(pages)}); "
-                        "the rest is ignored",
-                        ImgioWarning,
-                        stacklevel=4,
-                    )
-                    break
-                page = pages[ifd]
-                if (
-                    page.shaped != shape_key
-                    or page.dtype != key.dtype
-                    or page.compression != key.compression
-                ):
-                    raise CorruptFileError(
-                        f"{where}: IFD {ifd} of {td.file} is {page.shaped} {page.dtype} "
-                        "compression "
-                        f"{page.compression}, unlike the first plane ({shape_key} {key.dtype})"
-                    )
-                planes[p] = (fidx, page.offsets, page.counts, False)
-        missing = sum(p is None for p in planes)
-        if missing == n_planes:
-            raise CorruptFileError(f"{where}: no TiffData places any plane")
-        if missing:
-            warnings.warn(
-                f"{where}: {missing} of {n_planes} planes have no TiffData; they read as 0",
-                ImgioWarning,
-                stacklevel=4,
-            )
-        _validate(where, planes, locations, geometry.n_segments)
-        raw = _raw_dtype(key, byteorders.pop())
+        planes = _place_planes(where, tds, files, plane_axes, plane_shape)
+        _validate(where, planes, files.locations, geometry.n_segments)
+        raw = _raw_dtype(key, files.byteorder)
         if raw is not None and row_major(geometry):
-            nbytes = math.prod(shape_key) * raw.itemsize
+            nbytes = math.prod(int(v) for v in key.shaped) * raw.itemsize
             planes = [
                 (p[0], p[1], p[2], _contiguous(p[1], p[2], nbytes)) if p is not None else None
                 for p in planes
@@ -276,35 +196,20 @@ class CompanionReader(Reader):
         dims = plane_axes + page_dims(key)
         name = image.name or f"Image:{index}"
         source = TiffSource(
-            locations=locations,
+            locations=files.locations,
             dims=dims,
             plane_shape=plane_shape,
             geometry=geometry,
             page_dims=page_dims(key),
             dtype=np.dtype(key.dtype),
             planes=planes,
-            keyframe=(fidx0, key_offset),
+            keyframe=(files.key_file, int(key.offset)),
             raw_dtype=raw,
             fill=0.0,
             token=f"{self._token}|{name}|0",
             where=f"{self.location.name} scene {name!r} level 0",
         )
-        channel_names = None
-        if image.channel_names and len(image.channel_names) == sizes["C"]:
-            channel_names = tuple(
-                n or f"Channel:{index}:{c}" for c, n in enumerate(image.channel_names)
-            )
-        pixel_sizes = PhysicalPixelSizes(*image.pixel_sizes)
-        info = SceneInfo(
-            name=name,
-            dims=dims,
-            shapes=(source.shape,),
-            dtype=source.dtype,
-            channel_names=channel_names,
-            pixel_sizes=pixel_sizes,
-            time_interval=image.time_increment,
-        )
-        return info, source
+        return _scene_info(image, index, name, sizes["C"], source), source
 
     # --------------------------------------------------------------- contract
     def scenes(self) -> Sequence[SceneInfo]:
@@ -353,3 +258,141 @@ def _companions_in(location: Location) -> list[str]:
     except OSError:
         return []
     return [n for n in names if n.lower().endswith(COMPANION_SUFFIXES)]
+
+
+Plane = tuple[int, "np.ndarray[Any, Any]", "np.ndarray[Any, Any]", bool]
+
+
+@dataclass
+class _Files:
+    """The TIFF files a companion Image references: their locations, their pages (IFDs
+    read once) and the key page every plane must match."""
+
+    names: list[str]
+    locations: list[Location]
+    pages: dict[str, list[Any]]
+    byteorder: str
+    key: Any
+    key_file: int
+
+    @classmethod
+    def open(cls, reader: CompanionReader, where: str, tds: list[_TiffData]) -> _Files:
+        import tifffile
+
+        names = list(dict.fromkeys(td.file for td in tds))
+        locations: list[Location] = []
+        pages: dict[str, list[Any]] = {}
+        byteorders = set()
+        key: Any = None
+        for name in names:
+            loc = referenced(
+                reader.location, name, allow_external=reader._allow_external, where=where
+            )
+            if not loc.exists():
+                raise MissingFileError(
+                    f"{where}: TiffData names {name!r}, which is not beside the companion"
+                )
+            with (
+                tiff_errors(where, f"cannot read {name}"),
+                loc.open() as fh,
+                tifffile.TiffFile(fh, name=name, _useframes=False) as tif,
+            ):
+                guard_pages(tif, f"{where}: {name}")
+                tiff_pages = list(tif.pages)
+                byteorders.add(tif.byteorder)
+                pages[name] = [_PageInfo.of(p) for p in tiff_pages]
+                if key is None:
+                    first_td = next(td for td in tds if td.file == name)
+                    key = tiff_pages[min(first_td.ifd, len(tiff_pages) - 1)]
+                    check_page(key, page_geometry(key))
+                    key_file = len(locations)
+                    register_decoder(loc, int(key.offset), key)
+            locations.append(loc)
+        if len(byteorders) != 1:
+            raise CorruptFileError(f"{where}: the TIFF files differ in byte order")
+        return cls(names, locations, pages, byteorders.pop(), key, key_file)
+
+
+def _place_planes(
+    where: str,
+    tds: list[_TiffData],
+    files: _Files,
+    plane_axes: str,
+    plane_shape: tuple[int, ...],
+) -> list[Plane | None]:
+    """Each plane's (file, offsets, counts, contiguous) from the TiffData, in C order of
+    ``plane_axes``; planes no TiffData covers are None (warned: they read as 0)."""
+    key = files.key
+    shape_key = tuple(int(v) for v in key.shaped)
+    n_planes = math.prod(plane_shape)
+    planes: list[Plane | None] = [None] * n_planes
+    for td in tds:
+        fidx = files.names.index(td.file)
+        pages = files.pages[td.file]
+        count = td.plane_count if td.plane_count is not None else len(pages) - td.ifd
+        first = [td.first[d] for d in plane_axes]
+        if any(not 0 <= f < n for f, n in zip(first, plane_shape, strict=True)):
+            warnings.warn(
+                f"{where}: TiffData First{td.first} outside the image; ignored",
+                ImgioWarning,
+                stacklevel=5,
+            )
+            continue
+        start = int(np.ravel_multi_index(first, plane_shape))
+        for k in range(count):
+            p, ifd = start + k, td.ifd + k
+            if p >= n_planes or ifd >= len(pages):
+                warnings.warn(
+                    f"{where}: TiffData of {td.file} runs past the image or the file "
+                    f"(plane {p} of {n_planes}, IFD {ifd} of {len(pages)}); "
+                    "the rest is ignored",
+                    ImgioWarning,
+                    stacklevel=5,
+                )
+                break
+            page = pages[ifd]
+            if (
+                page.shaped != shape_key
+                or page.dtype != key.dtype
+                or page.compression != key.compression
+            ):
+                raise CorruptFileError(
+                    f"{where}: IFD {ifd} of {td.file} is {page.shaped} {page.dtype} "
+                    "compression "
+                    f"{page.compression}, unlike the first plane ({shape_key} {key.dtype})"
+                )
+            planes[p] = (fidx, page.offsets, page.counts, False)
+    missing = sum(p is None for p in planes)
+    if missing == n_planes:
+        raise CorruptFileError(f"{where}: no TiffData places any plane")
+    if missing:
+        warnings.warn(
+            f"{where}: {missing} of {n_planes} planes have no TiffData; they read as 0",
+            ImgioWarning,
+            stacklevel=5,
+        )
+    return planes
+
+
+def _scene_info(
+    image: OmeImage, index: int, name: str, n_channels: int, source: TiffSource
+) -> SceneInfo:
+    """The scene of a companion Image: its channel names and colours (when there is one
+    per channel), pixel sizes and time increment."""
+    channel_names = channel_colors = None
+    if image.channel_names and len(image.channel_names) == n_channels:
+        channel_names = tuple(
+            n or f"Channel:{index}:{c}" for c, n in enumerate(image.channel_names)
+        )
+        if len(image.channel_colors) == n_channels:
+            channel_colors = tuple(image.channel_colors)
+    return SceneInfo(
+        name=name,
+        dims=source.dims,
+        shapes=(source.shape,),
+        dtype=source.dtype,
+        channel_names=channel_names,
+        channel_colors=channel_colors,
+        pixel_sizes=PhysicalPixelSizes(*image.pixel_sizes),
+        time_interval=image.time_increment,
+    )

@@ -149,53 +149,22 @@ def build_source(
             f"{where}: unsupported sample format {key.sampleformat} with {key.bitspersample} bits"
         )
     geometry = shape.geometry
-    n_seg = geometry.n_segments
-    locations = [location]
-    paths: dict[str, int] = {}
-
-    def file_index(page: Any) -> int:
-        parent = page.parent
-        if parent is tif:
-            return 0
-        path = parent.filehandle.path
-        if path not in paths:
-            paths[path] = len(locations)
-            name = os.path.basename(path)
-            locations.append(Location(path) if location.is_local else location.sibling(name))
-        return paths[path]
-
+    files = _LevelFiles(location, tif)
     raw = _raw_dtype(key, tif.byteorder)
     page_bytes = math.prod(key.shaped) * (raw.itemsize if raw is not None else 0)
     pages = level.pages
     # contiguous series (ImageJ, STK, shaped raw stacks): pages follow each other, not
     # all have IFDs (or tifffile parsed only the first): plane i is at dataoffset + i*size
     single = len(getattr(level, "_pages", pages)) == 1 and shape.n_planes > 1
-    dataoffset = (
-        level.dataoffset if raw is not None and (single or len(pages) != shape.n_planes) else None
-    )
-    if dataoffset is not None:
-        if geometry.n_segments != 1:
-            # pretend one strip per page: the page's samples are contiguous
-            geometry = Geometry(
-                geometry.sep,
-                geometry.depth,
-                geometry.length,
-                geometry.width,
-                geometry.contig,
-                geometry.depth,
-                geometry.length,
-                geometry.width,
-            )
-            if geometry.sep > 1:
-                raise CorruptFileError(
-                    f"{where}: contiguous planar-separate series are not supported"
-                )
+    stacked = raw is not None and (single or len(pages) != shape.n_planes)
+    if stacked and level.dataoffset is not None:
+        geometry = _one_strip(geometry, where)
         planes = PlaneIndex(
             where=where,
-            locations=locations,
+            locations=files.locations,
             n_planes=shape.n_planes,
             n_segments=1,
-            dataoffset=int(dataoffset),
+            dataoffset=int(level.dataoffset),
             page_bytes=page_bytes,
         )
     else:
@@ -205,19 +174,20 @@ def build_source(
             )
         # what tifffile parsed, kept as is: each plane is converted and checked when read
         entries: list[Entry] = [
-            None if page is None else (file_index(page), page.dataoffsets, page.databytecounts)
+            None if page is None else (files.index(page), page.dataoffsets, page.databytecounts)
             for page in pages
         ]
         # a page is read in one go only when its segments, back to back, are its row-major bytes
         planes = PlaneIndex(
             where=where,
-            locations=locations,
+            locations=files.locations,
             n_planes=shape.n_planes,
-            n_segments=n_seg,
+            n_segments=geometry.n_segments,
             entries=entries,
             contiguous_bytes=page_bytes if raw is not None and row_major(geometry) else 0,
         )
-    fidx = file_index(key)
+    locations = files.locations
+    fidx = files.index(key)
     register_decoder(locations[fidx], int(key.offset), key)
     return TiffSource(
         locations=locations,
@@ -233,6 +203,39 @@ def build_source(
         token=f"{token}|{scene_name}|{level_index}",
         where=where,
     )
+
+
+class _LevelFiles:
+    """The files a level's pages live in: the TIFF itself (0), then every other file of a
+    multi-file OME series in the order first met (a sibling when remote)."""
+
+    def __init__(self, location: Location, tif: Any) -> None:
+        self.tif = tif
+        self.location = location
+        self.locations = [location]
+        self._paths: dict[str, int] = {}
+
+    def index(self, page: Any) -> int:
+        parent = page.parent
+        if parent is self.tif:
+            return 0
+        path = parent.filehandle.path
+        if path not in self._paths:
+            self._paths[path] = len(self.locations)
+            name = os.path.basename(path)
+            local = self.location.is_local
+            self.locations.append(Location(path) if local else self.location.sibling(name))
+        return self._paths[path]
+
+
+def _one_strip(geometry: Geometry, where: str) -> Geometry:
+    """A contiguous series' page as one strip: its samples are back to back in the file."""
+    if geometry.n_segments == 1:
+        return geometry
+    if geometry.sep > 1:
+        raise CorruptFileError(f"{where}: contiguous planar-separate series are not supported")
+    g = geometry
+    return Geometry(g.sep, g.depth, g.length, g.width, g.contig, g.depth, g.length, g.width)
 
 
 def row_major(g: Geometry) -> bool:
