@@ -6,7 +6,7 @@ is decoded once at open, imagecodecs has no header-only call). Pixels are decode
 imagecodecs, one whole frame per read (these codecs cannot decode a region).
 
 - dims ``YX`` (grey), ``YXS`` (RGB, RGBA, grey + alpha), with ``T`` first for
-  animated GIF/WebP (each frame is decoded on its own read, composited as the
+  animated GIF/WebP/PNG (APNG) (each frame is decoded on its own read, composited as the
   animation shows it);
 - palettes are expanded to RGB, or RGBA when the palette has transparency;
 - JPEG EXIF orientation is applied (the array is as the photo is shown);
@@ -32,6 +32,7 @@ from ..errors import (
 )
 from ._image_headers import (
     Info,
+    apng_frames,
     gif_info,
     jpeg_info,
     png_header_complete,
@@ -157,6 +158,10 @@ def _header_info(location: Location, kind: str) -> Info:
         data = location.read_range(0, location.size)
         return gif_info(data) if kind == "GIF" else webp_info(data)
     info = _png_or_jpeg_info(location, kind)
+    if kind == "PNG" and b"acTL" in location.head(HEADER_BYTES):  # APNG: frames as T
+        animation = apng_frames(location.read_range(0, location.size))
+        if animation is not None:
+            return info._replace(frames=animation[0], duration=animation[1])
     if info.orientation in (5, 6, 7, 8):
         return info._replace(height=info.width, width=info.height)
     return info
@@ -239,7 +244,7 @@ class ImageFileSource:
         animated = "T" in self.dims
         frames = range(key[0].start, key[0].stop) if animated else range(1)
         space = key[1:] if animated else key
-        if self.kind == "GIF" and len(frames) > 1:
+        if self.kind in ("GIF", "PNG") and len(frames) > 1:
             return self._gif_frames(frames)[(slice(None), *space)]
         out = [self.frame(t)[space] for t in frames]
         return np.stack(out) if animated else out[0]
@@ -270,6 +275,10 @@ class ImageFileSource:
         STATS.add(1, len(data))
         return True
 
+    def _stacked(self, every: np.ndarray[Any, Any]) -> bool:
+        """Whether a whole-animation decode has a frame axis (grey APNG frames are 2-D)."""
+        return every.ndim == 4 or (every.ndim == 3 and self.kind == "PNG" and "S" not in self.dims)
+
     def _gif_frames(self, frames: range) -> np.ndarray[Any, Any]:
         """Several GIF frames from one decode of the animation (each frame alone costs
         nearly as much: giflib reads the whole file)."""
@@ -277,15 +286,16 @@ class ImageFileSource:
 
         data = self._file_bytes()
         try:
-            every = np.asarray(imagecodecs.gif_decode(data))
+            decode = imagecodecs.gif_decode if self.kind == "GIF" else imagecodecs.apng_decode
+            every = np.asarray(decode(data))
         except Exception as exc:  # noqa: BLE001 - codecs raise many kinds on bad bytes
             raise CorruptFileError(
-                f"{self.location.url}: cannot decode GIF frames {frames.start}-"
+                f"{self.location.url}: cannot decode {self.kind} frames {frames.start}-"
                 f"{frames.stop - 1}: {type(exc).__name__}: {exc}"
             ) from exc
-        if every.ndim == 3 or len(every) < frames.stop:
+        if not self._stacked(every) or len(every) < frames.stop:
             raise CorruptFileError(
-                f"{self.location.url}: the GIF decoded to "
+                f"{self.location.url}: the {self.kind} decoded to "
                 f"{every.shape[0] if every.ndim == 4 else 1} frames, the blocks say {self.shape[0]}"
             )
         out = np.stack(
@@ -329,6 +339,12 @@ class ImageFileSource:
             if data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
                 raise ValueError("truncated: the last scan has no end-of-image marker")
             return np.asarray(imagecodecs.jpeg8_decode(data))
+        if self.kind == "PNG" and "T" in self.dims:  # APNG: frames composited as shown
+            every = np.asarray(imagecodecs.apng_decode(data))
+            if not self._stacked(every) or len(every) != self.shape[0]:
+                raise ValueError(f"decoded to {every.shape}, the chunks say {self.shape[0]} frames")
+            frame: np.ndarray[Any, Any] = every[index]
+            return frame
         if self.kind == "PNG":
             return np.asarray(imagecodecs.png_decode(data))
         if self.kind == "BMP":
