@@ -105,6 +105,8 @@ class ImageFileReader(Reader):
         self._info = info
         frames, height, width, samples, dtype, orientation, duration = info
         frame_bytes = height * width * samples * np.dtype(dtype).itemsize
+        if kind == "PNG":  # an APNG decodes every frame at once
+            frame_bytes *= frames
         # no codec here compresses by more than ~1:1000 on real images: a header that
         # claims far more pixels than its bytes can hold is corrupt (no huge allocation)
         budget = max(location.size * 4096, 1 << 28)

@@ -94,3 +94,32 @@ def test_damaged_frame_is_a_corrupt_file_error(tmp_path: Path) -> None:
     img = imgio.Image(path)
     with pytest.raises(CorruptFileError, match="anim.png"):
         img.get_image_data("TYXS")
+
+
+def test_many_frames_of_a_large_canvas_are_refused_at_open(tmp_path: Path) -> None:
+    # 2000 tiny fcTL/fdAT pairs over a 4096 x 4096 RGBA canvas: 128 GiB to decode at once
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    n, seq = 2000, 0
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4096, 4096, 8, 6, 0, 0, 0))
+    out += chunk(b"acTL", struct.pack(">II", n, 0))
+    tiny = zlib.compress(b"\0" + b"\0" * 4)
+    for i in range(n):
+        fctl = struct.pack(">IIIIIHHBB", seq, 1, 1, 0, 0, 1, 10, 0, 0)
+        seq += 1
+        out += chunk(b"fcTL", fctl)
+        if i == 0:
+            out += chunk(b"IDAT", tiny)
+        else:
+            out += chunk(b"fdAT", struct.pack(">I", seq) + tiny)
+            seq += 1
+    out += chunk(b"IEND", b"")
+    path = tmp_path / "bomb.png"
+    path.write_bytes(out)
+    with pytest.raises(CorruptFileError, match="2000 frames"):
+        imgio.Image(path)
