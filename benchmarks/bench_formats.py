@@ -280,7 +280,11 @@ sys.exit(main(["mosaic", sys.argv[1], *files, "--across", sys.argv[3], "--compre
 
 
 def run_cli(script: str, out: Path, folder: Path, across: int) -> tuple[float, int, float]:
-    """Wall seconds, peak RSS and CPU seconds of one fresh interpreter running ``script``."""
+    """Wall seconds, peak RSS and CPU seconds of one fresh interpreter running ``script``.
+
+    Bytecode is cached under ``folder`` (as an installed package has it: pyvips's is
+    compiled at install, an editable imgio under ``PYTHONDONTWRITEBYTECODE`` is not).
+    """
     import subprocess
 
     wrapper = (
@@ -293,7 +297,8 @@ def run_cli(script: str, out: Path, folder: Path, across: int) -> tuple[float, i
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
         "print('@@RSS', int(hwm[0].split()[1]) * 1024, u.ru_utime + u.ru_stime)\n"
     )
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    env = dict(os.environ, PYTHONWARNINGS="ignore", PYTHONPYCACHEPREFIX=str(folder / "pyc"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", wrapper], capture_output=True, text=True, env=env, check=False
@@ -314,6 +319,8 @@ def bench_mosaic(n: int, repeats: int) -> None:
             "imgio mosaic": [],
             "pyvips arrayjoin": [],
         }
+        for script, name in ((IMGIO_SCRIPT, "a.ome.tif"), (VIPS_SCRIPT, "b.tif")):
+            run_cli(script, folder / name, folder, across)  # warm-up: bytecode, file cache
         for _ in range(repeats):
             results["imgio mosaic"].append(
                 run_cli(IMGIO_SCRIPT, folder / "a.ome.tif", folder, across)
@@ -326,6 +333,7 @@ def bench_mosaic(n: int, repeats: int) -> None:
         with tifffile.TiffFile(folder / "a.ome.tif") as a, tifffile.TiffFile(folder / "b.tif") as b:
             shapes = a.series[0].shape, b.pages[0].shape
             levels = len(a.series[0].levels), len(b.pages)
+        sizes = [(folder / name).stat().st_size / 2**20 for name in ("a.ome.tif", "b.tif")]
     t = {k: median([w for w, _, _ in v]) for k, v in results.items()}
     m = {k: median([r for _, r, _ in v]) for k, v in results.items()}
     cpu = {k: median([c for _, _, c in v]) for k, v in results.items()}
@@ -347,7 +355,11 @@ def bench_mosaic(n: int, repeats: int) -> None:
     )
     headers = ["job", "wall ms", "peak RSS MiB", "time / pyvips", "RSS / pyvips"]
     say(table([*headers, "CPU ms", "CPU / pyvips"], rows))
-    say(f"\n_outputs: imgio {shapes[0]} {levels[0]} levels; pyvips {shapes[1]} {levels[1]} pages_")
+    say(
+        f"\n_outputs: imgio {shapes[0]} {levels[0]} levels, {sizes[0]:.1f} MiB; "
+        f"pyvips {shapes[1]} {levels[1]} pages, {sizes[1]:.1f} MiB; "
+        f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}_"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--samples", type=Path, default=SAMPLES)
     parser.add_argument("--only", choices=("czi", "images", "plane", "mosaic"), action="append")
+    parser.add_argument("--repeats", type=int, help="mosaic runs of each job (default 3)")
     args = parser.parse_args(argv)
     _quiet()
     repeats = 3 if args.quick else 7
@@ -372,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.samples / "czi" / "czitools-CellDivision_T3_Z5_CH2_X240_Y170.czi", 5 * repeats
             )
     if "mosaic" in wanted:
-        bench_mosaic(25 if args.quick else 100, 1 if args.quick else 3)
+        bench_mosaic(25 if args.quick else 100, args.repeats or (1 if args.quick else 3))
     say(f"\n_peak RSS of this process: {fmt_mb(rss_peak())} MiB_")
     return 0
 

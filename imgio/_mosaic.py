@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from .errors import ImgioError
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     import dask.array as da
     import xarray as xr
 
-__all__ = ["mosaic"]
+__all__ = ["Grid", "grid", "mosaic"]
 
 
 def _load(item: Any, dims: str | None) -> xr.DataArray:
@@ -47,6 +49,76 @@ def _fit(arr: da.Array, y: int, x: int, height: int, width: int, background: flo
     if pad[y][1] or pad[x][1]:
         arr = da.pad(arr, pad, mode="constant", constant_values=background)
     return arr
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where each item of a mosaic goes: cell ``(row, column)`` of item ``i`` is ``divmod(i,
+    across)``; a cell is ``steps_y[row]`` x ``steps_x[column]`` pixels at ``(ys[row],
+    xs[column])``, and its item is cropped or padded to that size."""
+
+    dims: str  # of every item (and of the mosaic)
+    shape: tuple[int, ...]  # of the mosaic
+    across: int
+    count: int  # items
+    steps_y: tuple[int, ...]
+    steps_x: tuple[int, ...]
+
+    @property
+    def ys(self) -> tuple[int, ...]:
+        return (0, *accumulate(self.steps_y))
+
+    @property
+    def xs(self) -> tuple[int, ...]:
+        return (0, *accumulate(self.steps_x))
+
+
+def grid(
+    dims: Sequence[str],
+    shapes: Sequence[Sequence[int]],
+    dtypes: Sequence[Any],
+    *,
+    across: int,
+    spacing: int = 0,
+    overlap: int = 0,
+) -> Grid:
+    """Check the items (``dims``, ``shapes``, ``dtypes`` of each) and place them on the grid.
+
+    Raises
+    ------
+    ImgioError
+        No items, a bad grid option, or items whose dims, non-spatial sizes or dtypes differ.
+    """
+    if not shapes:
+        raise ImgioError("mosaic: expected at least one item, found none")
+    if across < 1 or spacing < 0 or overlap < 0:
+        raise ImgioError(
+            "mosaic: expected across >= 1, spacing >= 0, overlap >= 0; "
+            f"found {across}, {spacing}, {overlap}"
+        )
+    order, first = dims[0], list(shapes[0])
+    y, x = order.index("Y"), order.index("X")
+    want = [n for k, n in enumerate(first) if k not in (y, x)]
+    for i in range(1, len(shapes)):
+        rest = [n for k, n in enumerate(shapes[i]) if k not in (y, x)]
+        if dims[i] != order or rest != want or dtypes[i] != dtypes[0]:
+            raise ImgioError(
+                f"mosaic item {i}: expected dims {order}, non-YX sizes {want}, {dtypes[0]}; "
+                f"found {dims[i]}, {rest}, {dtypes[i]}"
+            )
+    rows = -(-len(shapes) // across)
+    cols = min(across, len(shapes))
+    cells = [shapes[r * across : (r + 1) * across] for r in range(rows)]
+    heights = [max(s[y] for s in row) for row in cells]
+    widths = [max(cells[r][c][x] for r in range(rows) if c < len(cells[r])) for c in range(cols)]
+    steps_y = [h + spacing - overlap for h in heights[:-1]] + [heights[-1]]
+    steps_x = [w + spacing - overlap for w in widths[:-1]] + [widths[-1]]
+    if min(steps_y + steps_x) <= 0:
+        raise ImgioError(
+            f"mosaic: overlap={overlap} must be smaller than every cell size plus spacing"
+        )
+    first[y], first[x] = sum(steps_y), sum(steps_x)
+    return Grid(order, tuple(first), across, len(shapes), tuple(steps_y), tuple(steps_x))
 
 
 def mosaic(
@@ -73,44 +145,27 @@ def mosaic(
     import dask.array as da
 
     if not items:
-        raise ImgioError("mosaic: expected at least one item, found none")
-    if across < 1 or spacing < 0 or overlap < 0:
-        raise ImgioError(
-            "mosaic: expected across >= 1, spacing >= 0, overlap >= 0; "
-            f"found {across}, {spacing}, {overlap}"
-        )
+        grid([], [], [], across=across, spacing=spacing, overlap=overlap)  # raises
     arrays = [_load(item, dims) for item in items]
     first = arrays[0]
-    order = "".join(str(d) for d in first.dims)
+    place = grid(
+        ["".join(str(d) for d in a.dims) for a in arrays],
+        [a.shape for a in arrays],
+        [a.dtype for a in arrays],
+        across=across,
+        spacing=spacing,
+        overlap=overlap,
+    )
+    order = place.dims
     y, x = order.index("Y"), order.index("X")
-    for i, a in enumerate(arrays[1:], start=1):
-        other = "".join(str(d) for d in a.dims)
-        rest = [n for k, n in enumerate(a.shape) if k not in (y, x)]
-        want = [n for k, n in enumerate(first.shape) if k not in (y, x)]
-        if other != order or rest != want or a.dtype != first.dtype:
-            raise ImgioError(
-                f"mosaic item {i}: expected dims {order}, non-YX sizes {want}, {first.dtype}; "
-                f"found {other}, {rest}, {a.dtype}"
-            )
-    rows = -(-len(arrays) // across)
-    cols = min(across, len(arrays))
-    grid = [arrays[r * across : (r + 1) * across] for r in range(rows)]
-    heights = [max(a.shape[y] for a in row) for row in grid]
-    widths = [
-        max(grid[r][c].shape[x] for r in range(rows) if c < len(grid[r])) for c in range(cols)
-    ]
-    steps_y = [h + spacing - overlap for h in heights[:-1]] + [heights[-1]]
-    steps_x = [w + spacing - overlap for w in widths[:-1]] + [widths[-1]]
-    if min(steps_y + steps_x) <= 0:
-        raise ImgioError(
-            f"mosaic: overlap={overlap} must be smaller than every cell size plus spacing"
-        )
+    steps_y, steps_x = place.steps_y, place.steps_x
     band_rows = []
-    for r, row in enumerate(grid):
+    for r in range(len(steps_y)):
         pieces = []
-        for c in range(cols):
-            if c < len(row):
-                pieces.append(_fit(row[c].data, y, x, steps_y[r], steps_x[c], background))
+        for c in range(len(steps_x)):
+            if r * across + c < len(arrays):
+                item = arrays[r * across + c].data
+                pieces.append(_fit(item, y, x, steps_y[r], steps_x[c], background))
             else:
                 shape = list(first.shape)
                 shape[y], shape[x] = steps_y[r], steps_x[c]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import io
 import math
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,14 +90,14 @@ class FramePlaneSource:
         self.plane_bytes = math.prod(self.plane_shape) * self.dtype.itemsize
         order = sorted(range(len(spans)), key=lambda i: spans[i][0])
         self.spans = [spans[i] for i in order]
+        self._starts = [s[0] for s in self.spans]
         n_planes = math.prod(self.shape[: self.n_plane_dims])
         #: (index of the span, plane within its file) for every plane, C order
         self.planes = [self._find(i) for i in range(n_planes)]
 
     def _find(self, plane: int) -> tuple[int, int]:
         at = plane * self.plane_bytes
-        starts = [s[0] for s in self.spans]
-        i = bisect.bisect_right(starts, at) - 1
+        i = bisect.bisect_right(self._starts, at) - 1
         if i >= 0:
             start, size, _ = self.spans[i]
             inside = at - start
@@ -111,8 +112,16 @@ class FramePlaneSource:
         return f"<FramePlaneSource {self.where} dims={self.dims} shape={self.shape}>"
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
-        n = self.n_plane_dims
         out = np.empty(tuple(k.stop - k.start for k in key), dtype=self.dtype)
+        self.read_into(key, out)
+        return out
+
+    #: ``read_into`` also fills a transposed view (each plane is copied in on its own)
+    strided_out = True
+
+    def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
+        """Decode the planes covering ``key`` straight into ``out`` (no second copy)."""
+        n = self.n_plane_dims
         grid = [range(k.start, k.stop) for k in key[:n]]
         in_plane = key[n:]
         # the planes of one file are decoded together (a multi-page TIFF is opened once)
@@ -135,7 +144,7 @@ class FramePlaneSource:
         small = count * self.plane_bytes < SERIAL_BYTES
         done = sum(map(one, by_file) if small else map_threaded(one, by_file))
         STATS.add(done, done * self.plane_bytes)
-        return out
+        return True
 
     def _planes(self, span: int, flats: list[int]) -> list[np.ndarray[Any, Any]]:
         loc = self.spans[span][2]
@@ -167,6 +176,12 @@ def _decode(
     if loc.url.lower().endswith((".tif", ".tiff")):
         import tifffile
 
+        if planes_in_file == 1:
+            data = loc.read_range(0, loc.size) if isinstance(loc, Location) else loc.read_all()
+            found = _one_page_tiff(data, plane_bytes)
+            if found is not None:
+                return [found for _ in ks]
+
         opened = loc.open() if isinstance(loc, Location) else io.BytesIO(loc.read_all())
         with opened as fh, tifffile.TiffFile(fh) as tif:
             if planes_in_file == 1 or len(tif.pages) >= planes_in_file:
@@ -187,6 +202,58 @@ def _decode(
 
     data = loc.read_range(0, loc.size) if isinstance(loc, Location) else loc.read_all()
     return [np.asarray(imagecodecs.imread(data))]
+
+
+_TIFF_TYPES = {3: ("H", 2), 4: ("I", 4), 16: ("Q", 8)}  # SHORT, LONG, LONG8
+
+
+def _one_page_tiff(data: bytes, plane_bytes: int) -> np.ndarray[Any, Any] | None:
+    """The first page of a TIFF through libtiff (imagecodecs), when its first IFD declares a
+    plane (or the plane saved as RGB), else None (tifffile's path then checks and names).
+
+    A one-plane frame file decodes 10-20 times faster this way than through
+    ``tifffile.TiffFile``, which parses every tag into objects first; the declared size is
+    checked here, before libtiff allocates anything.
+    """
+    try:
+        declared = _first_ifd_bytes(data)
+    except (struct.error, ValueError, KeyError, IndexError):
+        return None
+    if declared not in (plane_bytes, 3 * plane_bytes):
+        return None
+    import imagecodecs
+
+    try:
+        return np.asarray(imagecodecs.tiff_decode(data, index=0))
+    except Exception:  # noqa: BLE001 - any libtiff failure: tifffile's path names it
+        return None
+
+
+def _first_ifd_bytes(data: bytes) -> int:
+    """Width x length x samples x bits / 8 of the first IFD of a classic or Big TIFF."""
+    order = {b"II": "<", b"MM": ">"}[data[:2]]
+    (magic,) = struct.unpack_from(order + "H", data, 2)
+    big = magic == 43
+    if magic not in (42, 43):
+        raise ValueError("not a TIFF")
+    (ifd,) = struct.unpack_from(order + ("Q" if big else "I"), data, 8 if big else 4)
+    (count,) = struct.unpack_from(order + ("Q" if big else "H"), data, ifd)
+    entry, pos = (20, ifd + 8) if big else (12, ifd + 2)
+    tags: dict[int, int] = {}
+    for i in range(min(int(count), 512)):
+        at = pos + i * entry
+        tag, kind = struct.unpack_from(order + "HH", data, at)
+        if tag in (256, 257, 258, 277):
+            code, size = _TIFF_TYPES[kind]
+            n = struct.unpack_from(order + ("Q" if big else "I"), data, at + 4)[0]
+            value_at = at + (12 if big else 8)
+            if n * size > (8 if big else 4):  # stored elsewhere: the offset of the values
+                value_at = struct.unpack_from(order + ("Q" if big else "I"), data, value_at)[0]
+            tags[tag] = struct.unpack_from(order + code, data, value_at)[0]
+    bits, samples = tags.get(258, 1), tags.get(277, 1)
+    if bits % 8:
+        raise ValueError("bits per sample not whole bytes")
+    return int(tags[256]) * int(tags[257]) * int(samples) * int(bits) // 8
 
 
 def _page(tif: Any, k: int, plane_bytes: int) -> np.ndarray[Any, Any]:

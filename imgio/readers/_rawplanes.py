@@ -11,6 +11,7 @@ URLs (one concurrent batch of ranges), and the source pickles to its layout.
 from __future__ import annotations
 
 import math
+import os
 import struct
 from collections.abc import Sequence
 from typing import Any
@@ -45,6 +46,12 @@ BAND_BYTES = 8 << 20
 SERIAL_BYTES = 16 << 20
 #: planes smaller than this are read in file order and copied when the output is strided
 SMALL_PLANE = 1 << 20
+#: most buffers one vectored read takes (POSIX guarantees at least 16; Linux allows 1024)
+IOV_MAX = (
+    max(16, min(1024, os.sysconf("SC_IOV_MAX")))
+    if "SC_IOV_MAX" in getattr(os, "sysconf_names", {})
+    else 16
+)
 
 
 def band_rows(rows: int, row_bytes: int) -> int:
@@ -165,6 +172,17 @@ class RawPlaneSource:
             )
 
         contiguous = out.flags.c_contiguous
+        whole_rows = all(
+            k.start == 0 and k.stop == s for k, s in zip(in_row_key, self._in_row, strict=True)
+        )
+        raw_rows = whole_rows and self.row_stride == self.row_bytes and not self.reverse_last
+        if not contiguous and raw_rows and self.location.is_local:
+            views = [out[i] for i in np.ndindex(*out.shape[:n])]
+            if all(v.flags.c_contiguous for v in views):
+                whole = r0 == 0 and r1 == self.shape[n]
+                self._check_extent(offsets, flat_of, r0 * self.row_stride, nbytes)
+                self._scatter(views, offsets, r0 * self.row_stride, nbytes, whole, flat_of)
+                return True
         if not contiguous and nbytes < SMALL_PLANE:
             # many small planes into a transposed output: read them in file order (few
             # large reads) into a buffer, then one strided copy beats a read per plane
@@ -176,10 +194,7 @@ class RawPlaneSource:
             planes_out = out.reshape((len(offsets), *out.shape[n:]))
         else:  # a transposed view of the caller's array: one view per plane, C order
             views = [out[i] for i in np.ndindex(*out.shape[:n])]
-        whole_rows = all(
-            k.start == 0 and k.stop == s for k, s in zip(in_row_key, self._in_row, strict=True)
-        )
-        direct = whole_rows and self.row_stride == self.row_bytes and not self.reverse_last
+        direct = raw_rows
         if not contiguous:
             direct = direct and all(v.flags.c_contiguous for v in views)
         whole_planes = direct and contiguous and r0 == 0 and r1 == self.shape[n]
@@ -189,17 +204,22 @@ class RawPlaneSource:
         fetched: dict[int, bytes] = {}
         if not self.location.is_local:
             ranges = [(int(offsets[a]) + start, (b - a) * nbytes) for a, b in runs]
-            datas = self._guarded(lambda: self.location.read_ranges(ranges), flat_of(0))
+            datas = self._guarded(lambda: self.location.read_ranges(ranges), lambda: flat_of(0))
             fetched = {a: d for (a, _), d in zip(runs, datas, strict=True)}
+        fd: int | None = None  # one descriptor for a serial read of many runs
 
         def run(job: tuple[int, int]) -> int:
             a, b = job
             dst = planes_out[a:b] if contiguous else views[a][np.newaxis]
-            offset, flat = int(offsets[a]), flat_of(a)
+            offset, flat = int(offsets[a]), lambda: flat_of(a)
             data = fetched.get(a)
             if direct:
                 flat_bytes: Any = dst.reshape(-1).view(np.uint8)
-                if data is None:
+                if data is None and fd is not None:
+                    bufs = [flat_bytes.data]
+                    url = self.location.url
+                    self._guarded(lambda: _read_vectored(fd, bufs, offset + start, url), flat)
+                elif data is None:
                     buf = memoryview(flat_bytes)
                     self._guarded(lambda: self.location.read_into(offset + start, buf), flat)
                 else:
@@ -220,9 +240,52 @@ class RawPlaneSource:
         if self.location.is_local and not serial:  # long runs in pieces, for the pool
             step = max(1, BAND_BYTES // nbytes)
             jobs = [(i, min(i + step, b)) for a, b in jobs for i in range(a, b, step)]
-        done = sum(map(run, jobs) if serial else map_threaded(run, jobs))
+        if not serial:
+            done = sum(map_threaded(run, jobs))
+        elif direct and len(jobs) > 1:  # ND2 frames sit between chunk headers: many runs
+            with self.location.open() as fh:
+                fd = fh.fileno()
+                done = sum(map(run, jobs))
+        else:
+            done = sum(map(run, jobs))
         STATS.add(int((offsets >= 0).sum()), done)
         return True
+
+    def _scatter(
+        self,
+        views: list[np.ndarray[Any, Any]],
+        offsets: np.ndarray[Any, Any],
+        start: int,
+        nbytes: int,
+        whole: bool,
+        flat_of: Any,
+    ) -> None:
+        """Planes into the views of a transposed output: each run of planes stored back to
+        back is one vectored read (``preadv``) scattering straight into the views, with
+        no intermediate buffer and no second copy."""
+        for a in np.flatnonzero(offsets < 0).tolist():  # planes the file does not store
+            views[a][...] = 0
+        per_job = max(1, min(IOV_MAX, BAND_BYTES // max(1, nbytes)))
+        jobs = [
+            (i, min(b, i + per_job))
+            for a, b in _runs(offsets, nbytes if whole else -1)
+            if offsets[a] >= 0
+            for i in range(a, b, per_job)
+        ]
+
+        def run(job: tuple[int, int]) -> int:
+            a, b = job
+            bufs = [views[i].reshape(-1).view(np.uint8).data for i in range(a, b)]
+            offset = int(offsets[a]) + start
+            with self.location.open() as fh:
+                fd = fh.fileno()
+                url = self.location.url
+                self._guarded(lambda: _read_vectored(fd, bufs, offset, url), lambda: flat_of(a))
+            return (b - a) * nbytes
+
+        total = sum(b - a for a, b in jobs) * nbytes
+        done = sum(map(run, jobs) if total < SERIAL_BYTES else map_threaded(run, jobs))
+        STATS.add(int((offsets >= 0).sum()), done)
 
     def _place(
         self, dst: np.ndarray[Any, Any], data: bytes, rows: int, in_row_key: tuple[slice, ...]
@@ -234,12 +297,13 @@ class RawPlaneSource:
             arr = arr[..., ::-1]
         dst[...] = arr[(slice(None), *in_row_key)]
 
-    def _guarded(self, read: Any, flat: int) -> Any:
+    def _guarded(self, read: Any, flat: Any) -> Any:
+        """``read()``, its CorruptFileError renamed to the plane ``flat()`` (computed on error)."""
         try:
             return read()
         except CorruptFileError as exc:
             why = str(exc).removeprefix(f"{self.location.url}: ")
-            raise CorruptFileError(f"{self.where}, {self._label(flat)}: {why}") from exc
+            raise CorruptFileError(f"{self.where}, {self._label(flat())}: {why}") from exc
 
     def _check_extent(
         self, offsets: np.ndarray[Any, Any], flat_of: Any, start: int, nbytes: int
@@ -253,6 +317,24 @@ class RawPlaneSource:
                 f"{self.where}, {self._label(flat_of(i))}: expected {nbytes} bytes at "
                 f"offset {int(offsets[i]) + start}, file ends at {size}"
             )
+
+
+def _read_vectored(fd: int, bufs: list[memoryview], offset: int, url: str) -> None:
+    """Fill ``bufs`` in order from the bytes at ``offset`` (short reads continued)."""
+    total = sum(len(b) for b in bufs)
+    done, first = 0, 0
+    while first < len(bufs):
+        n = os.preadv(fd, bufs[first : first + IOV_MAX], offset + done)
+        if n <= 0:
+            raise CorruptFileError(
+                f"{url}: expected {total} bytes at offset {offset}, file ends at {offset + done}"
+            )
+        done += n
+        while first < len(bufs) and n >= len(bufs[first]):
+            n -= len(bufs[first])
+            first += 1
+        if n:
+            bufs[first] = bufs[first][n:]
 
 
 def _runs(offsets: np.ndarray[Any, Any], plane_bytes: int) -> list[tuple[int, int]]:

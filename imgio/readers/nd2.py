@@ -28,6 +28,7 @@ from .._location import Location
 from .._threads import map_threaded
 from ..dims import PhysicalPixelSizes
 from ..errors import CorruptFileError, ImgioError, SelectionError, UnsupportedFormatError, require
+from ._clxlite import decode as decode_clx_lite
 from ._rawplanes import PARSE_ERRORS, RawPlaneSource, band_rows
 from .base import STATS, ArraySource, Reader, SceneInfo
 
@@ -68,6 +69,7 @@ class Nd2Reader(Reader):
                 warnings.simplefilter("ignore")
                 f = nd2.ND2File(fh)
                 try:
+                    _prime(f)
                     self._parse(f)
                 finally:
                     f.close()
@@ -204,6 +206,43 @@ class Nd2Reader(Reader):
         return Nd2FrameSource(self.location, dims, shape, self._dtype, seq, token, where)
 
 
+#: levels of the picture metadata imgio never reads: the per-channel device settings
+#: (camera, optics, stage matrices), 90 % of the chunk's bytes and of the time nd2 spends
+#: decoding it
+_SKIPPED_LEVELS = frozenset({"sSampleSetting"})
+
+
+def _prime(f: Any) -> None:
+    """Decode a modern file's picture metadata ourselves, leaving out what imgio never reads.
+
+    ``nd2`` derives sizes, channels, attributes and voxel sizes from the
+    ``ImageMetadataSeqLV|0!`` chunk, which it decodes whole, per-channel device settings
+    included (1.5-7 ms on the samples, most of the open). Handing its reader the same
+    dict without those levels (:mod:`._clxlite`) keeps every value imgio takes from
+    ``nd2`` (its own code derives them) at a tenth of the cost. The text info, which
+    ``nd2`` decodes only to guess an objective magnification imgio does not use, is
+    left empty. Legacy, pre-3.0 and XML-metadata files keep ``nd2``'s own path.
+    """
+    rdr: Any = getattr(f, "_rdr", None)
+    if (
+        rdr is None
+        or f.is_legacy
+        or getattr(rdr, "_raw_image_metadata", 0) is not None
+        or getattr(rdr, "_text_info", 0) is not None
+        or tuple(f.version) < (3, 0)
+    ):
+        return
+    key = b"ImageMetadataSeqLV|0!"
+    if key not in rdr.chunkmap:
+        return
+    data = rdr._load_chunk(key)
+    if data.startswith(b"<"):
+        return
+    meta = decode_clx_lite(data, _SKIPPED_LEVELS)
+    rdr._raw_image_metadata = meta.get("SLxPictureMetadata", meta)
+    rdr._text_info = {}
+
+
 def _bounded(location: Location) -> BoundedFile:
     """The file for ``nd2``, its reads clamped to the bytes left: nd2 reads a chunk by the
     length its header declares, and a flipped length must not become a huge ``read``."""
@@ -288,6 +327,8 @@ def _nd2_file(location: Location) -> Any:
                 import nd2
 
                 found = nd2.ND2File(_bounded(location))
+                with contextlib.suppress(*_PARSE_ERRORS):  # nd2's own path reports damage
+                    _prime(found)
                 _OPEN[key] = found
     return found
 

@@ -71,6 +71,13 @@ class OifReader(Reader):
         text = head[: len(head) // 2 * 2].decode("utf-16", errors="ignore")
         return "[ProfileSaveInfo]" in text or "[Axis Parameter Common]" in text
 
+    @classmethod
+    def sniff_location(cls, location: Location) -> bool:
+        # an OIB is an OLE2 compound file, a container other formats share: its suffix is
+        # what names it, and a damaged ``.oib`` is then reported as this reader's
+        # CorruptFileError rather than as a format no reader supports
+        return location.url.lower().endswith(".oib")
+
     def __init__(self, location: Location) -> None:
         super().__init__(location)
         require("oiffile", extra="oif")
@@ -82,6 +89,11 @@ class OifReader(Reader):
                 self.main, files = _oib(location)
             elif location.suffixes.endswith(".oif") or self.sniff(location.head()):
                 self.main, files = _oif(location)
+            elif location.url.lower().endswith(".oib"):
+                raise CorruptFileError(
+                    f"{location.url}: an OIB is an OLE2 compound file starting with "
+                    f"{OLE_MAGIC.hex(' ')}; this file starts with {head.hex(' ') or 'nothing'}"
+                )
             else:
                 raise UnsupportedFormatError(location.url, {"oif": "no OIF settings or OIB header"})
             self._info, self._files = _describe(location.url, self.main, files)
@@ -129,12 +141,13 @@ def _oif(location: Location) -> tuple[dict[str, Any], dict[str, FrameFile]]:
     if folder.is_local:
         import os
 
-        names = os.listdir(folder.url)
-    else:
-        names = [
-            str(p).rstrip("/").rsplit("/", 1)[-1]
-            for p in folder.fs.ls(folder.fs_path, detail=False)
-        ]
+        names = [n for n in os.listdir(folder.url) if PLANE_NAME.match(n)]
+        # a plain join: the folder's path is already absolute (pathlib per file cost more
+        # than the rest of the open)
+        return main, {n: Location(os.path.join(folder.url, n)) for n in names}
+    names = [
+        str(p).rstrip("/").rsplit("/", 1)[-1] for p in folder.fs.ls(folder.fs_path, detail=False)
+    ]
     return main, {n: folder.child(n) for n in names if PLANE_NAME.match(n)}
 
 
@@ -146,7 +159,14 @@ def _oib(location: Location) -> tuple[dict[str, Any], dict[str, FrameFile]]:
     try:
         com: Any = oiffile.CompoundFile.__new__(oiffile.CompoundFile)  # on our handle
         com.filename, com._fh = location.url, fh
-        com._fromfile()
+        try:
+            com._fromfile()
+        except _OPEN_ERRORS as exc:
+            raise CorruptFileError(
+                f"{location.url}: corrupted Olympus file: the OLE2 compound-file header, "
+                f"allocation table or directory of this {location.size}-byte OIB is "
+                f"truncated or damaged ({exc})"
+            ) from exc
         streams = {path.rsplit("/", 1)[-1]: (path, com.direntry(path)) for path in com.files()}
 
         def stream(key: str, name: str = "") -> StreamRanges:
@@ -207,7 +227,11 @@ def _describe(
     order = [a for a in "TCZ" if a in letters] + sorted(letters - set("TCZ"))
     if set(order) & set("YXS") or any(len(key) != len(order) for key in indexed):
         raise CorruptFileError(f"{url}: plane files name inconsistent axes {sorted(letters)}")
-    sizes = [max(dict(key)[a] for key in indexed) + 1 for a in order]
+    top = dict.fromkeys(order, 0)
+    for key in indexed:
+        for a, i in key:
+            top[a] = max(top[a], i)
+    sizes = [top[a] + 1 for a in order]
     if np.prod(sizes, dtype=float) > MAX_PLANES:
         raise CorruptFileError(f"{url}: plane names declare {sizes} planes")
     planes = []

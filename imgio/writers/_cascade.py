@@ -39,6 +39,9 @@ class _Level:
         """Copy ``block`` in at ``(y0, x0)``; return the tiles it completes."""
         (h, w), (th, tw) = self.shape, self.tile
         bh, bw = block.shape[:2]
+        # a block of at most 4 tiles hands on views (the encoders copy them, in parallel):
+        # what stays alive is then at most 4 tiles per tile being encoded
+        views = bh * bw <= 4 * th * tw
         done = []
         for ty in range(y0 // th, -(-(y0 + bh) // th)):
             t0, t1 = ty * th, min(ty * th + th, h)
@@ -48,7 +51,7 @@ class _Level:
                 c0, c1 = max(x0, s0), min(x0 + bw, s1)
                 part = block[r0 - y0 : r1 - y0, c0 - x0 : c1 - x0]
                 if (r0, r1, c0, c1) == (t0, t1, s0, s1):
-                    done.append((ty, tx, np.ascontiguousarray(part)))
+                    done.append((ty, tx, part if views else np.ascontiguousarray(part)))
                     continue
                 with self.lock:
                     entry = self.pending.get((ty, tx))

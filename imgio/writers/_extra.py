@@ -157,11 +157,11 @@ def fold_modulo(scene: Scene) -> Scene:
     ImgioError
         More than three extra dims (the OME ``ModuloAlong*`` limit).
     """
-    import xarray as xr
-
     extras = extra_dims(scene)
     if not extras:
         return scene
+    import xarray as xr
+
     if len(extras) > len(PARENTS):
         raise extra_dims_error(scene, "OME-TIFF", "holds at most three (ModuloAlongZ/C/T)")
     arr, dims = scene.array, scene.dims

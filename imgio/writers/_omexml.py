@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
@@ -41,6 +40,20 @@ def pixel_type(dtype: np.dtype[Any]) -> str:
     if name not in PIXEL_TYPES:
         raise ImgioError(f"OME has no pixel type for {name}; expected one of {sorted(PIXEL_TYPES)}")
     return PIXEL_TYPES[name]
+
+
+def quoteattr(text: str) -> str:
+    """``xml.sax.saxutils.quoteattr`` (same output), without the ~15 ms import of
+    ``urllib.request`` that saxutils brings along."""
+    for raw, entity in (("&", "&amp;"), (">", "&gt;"), ("<", "&lt;")):
+        text = text.replace(raw, entity)
+    for raw, entity in (("\n", "&#10;"), ("\r", "&#13;"), ("\t", "&#9;")):
+        text = text.replace(raw, entity)
+    if '"' not in text:
+        return f'"{text}"'
+    if "'" not in text:
+        return f"'{text}'"
+    return '"{}"'.format(text.replace('"', "&quot;"))
 
 
 def _attrs(values: dict[str, Any]) -> str:

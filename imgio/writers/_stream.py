@@ -92,6 +92,10 @@ def groups(arr: da.Array, target: int | None = None, workers: int = 1) -> Iterat
     from source chunks that are computed close together. The graph is optimized once per plane (a
     mosaic of 100 files has hundreds of layers), so each compute only culls its blocks.
     """
+    own = getattr(arr, "stream_groups", None)
+    if own is not None:  # a producer of its own groups (the dask-free mosaic)
+        yield from own(workers)
+        return
     target = target or GROUP_BYTES
     per_pixel = math.prod(arr.shape[5:]) * arr.dtype.itemsize
     for p, idx in enumerate(np.ndindex(*arr.shape[:3])):

@@ -9,9 +9,9 @@ new one in, then deletes the old one.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +32,7 @@ def partial_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{_HOST}-{os.getpid()}-{uuid4().hex[:12]}.partial")
 
 
-_HOST = socket.gethostname().replace(".", "_").replace("-", "_") or "host"
+_HOST = platform.node().replace(".", "_").replace("-", "_") or "host"
 _STALE = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.\-]+)-(?P<pid>\d+)-[0-9a-f]{12}\.(partial|old)$")
 
 

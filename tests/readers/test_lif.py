@@ -13,6 +13,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import liffile
 import numpy as np
 import pytest
 import readlif.reader
@@ -213,3 +214,26 @@ def test_lambda_sweeps_have_wavelength_coordinates(shared_samples: Path) -> None
     x = img.xarray_dask_data
     np.testing.assert_allclose(x.coords["E"], np.arange(550, 596, 5))
     assert x.coords["Z"].values[0] == pytest.approx(-2.5)  # upward Z: origin + k * size
+
+
+def test_transposed_reads_scatter_into_the_output(stats: Any) -> None:
+    """File order T M Z C, shown M T C Z: whole planes and row bands go straight into the
+    transposed output (one vectored read per run of planes), equal to liffile's array."""
+    img = imgio.Image(TILESCAN, reconstruct_mosaic=False)
+    src = img.reader.source(0)
+    assert src.dims != img.dims.order  # a transposed read
+    with liffile.LifFile(TILESCAN) as lif:
+        native = lif.images[0].asarray()
+    perm = [src.dims.index(d) for d in img.dims.order]
+    np.testing.assert_array_equal(img.data, native.transpose(perm))
+    STATS.reset()
+    band = img.xarray_dask_data.isel(Y=slice(10, 20)).values
+    np.testing.assert_array_equal(band, native.transpose(perm)[..., 10:20, :])
+    assert STATS.bytes_read == 4 * 2 * 2 * 3 * 10 * 64  # only those rows of every plane
+    from imgio._lazy import Reordered
+
+    shown = Reordered(src, img.dims.order)
+    out = np.empty((*shown.shape[:-2], 10, shown.shape[-1]), src.dtype)
+    key = tuple(slice(0, n) for n in shown.shape[:-2]) + (slice(10, 20), slice(0, 64))
+    assert shown.read_into(key, out)  # rows of every plane, scattered into a transposed out
+    np.testing.assert_array_equal(out, band)

@@ -139,3 +139,90 @@ def test_library_frame_path(monkeypatch: pytest.MonkeyPatch, stats: Any) -> None
     assert STATS.chunks_decoded == 1
     again = pickle.loads(pickle.dumps(img.xarray_dask_data.isel(Z=slice(8, 11))))
     np.testing.assert_array_equal(again.values.squeeze(), want[8:11])
+
+
+# ---------------------------------------------------------------- own metadata decoding
+def _metadata_chunks(path: Path) -> dict[bytes, bytes]:
+    with nd2.ND2File(path) as f:
+        rdr: Any = f._rdr
+        names = [k for k in rdr.chunkmap if k.startswith(b"Image") and b"DataSeq" not in k]
+        return {k: rdr._load_chunk(k) for k in names}
+
+
+@pytest.mark.parametrize(("path", "entry"), entries("nd2"))
+def test_clx_lite_decoder_matches_nd2(path: Path, entry: dict[str, Any]) -> None:
+    from nd2._parse._clx_lite import json_from_clx_lite_variant
+
+    from imgio.readers._clxlite import decode
+
+    chunks = {k: v for k, v in _metadata_chunks(path).items() if not v.startswith(b"<")}
+    assert b"ImageMetadataSeqLV|0!" in chunks
+    for data in chunks.values():
+        assert decode(data) == json_from_clx_lite_variant(data, strip_prefix=False)
+    meta = chunks[b"ImageMetadataSeqLV|0!"]
+    full = decode(meta)["SLxPictureMetadata"]
+    part = decode(meta, frozenset({"sSampleSetting"}))["SLxPictureMetadata"]
+    assert "sSampleSetting" in full["sPicturePlanes"]
+    del full["sPicturePlanes"]["sSampleSetting"]
+    assert part == full
+
+
+def _written(tmp: Path) -> list[Path]:
+    from nd2_writer import write_nd2
+
+    rng = np.random.default_rng(3)
+    tzc = rng.integers(0, 4000, (2, 3, 16, 24, 2), dtype=np.uint16)
+    pos = rng.integers(0, 250, (2, 2, 16, 24, 1), dtype=np.uint8)
+    rgb = rng.integers(0, 250, (2, 16, 24, 3), dtype=np.uint8)
+    return [
+        write_nd2(tmp / "tzc.nd2", tzc, [("T", 2), ("Z", 3)], channels=("DAPI", "GFP")),
+        write_nd2(tmp / "pos.nd2", pos, [("P", 2), ("Z", 2)], positions=("A1", "B2")),
+        write_nd2(tmp / "rgb.nd2", rgb, [("T", 2)], rgb=True, channels=("Brightfield",)),
+        write_nd2(tmp / "zip.nd2", tzc[0, :, :, :, :1], [("Z", 3)], compress=True),
+    ]
+
+
+@pytest.mark.parametrize(("path", "entry"), [*entries("nd2"), (None, {})])
+def test_own_decoding_gives_nd2s_structure(
+    path: Path | None, entry: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The samples (or, for ``None``, written two-channel, position, RGB and compressed
+    files): imgio's trimmed metadata decoding gives what nd2's full decoding gives."""
+
+    for one in [path] if path is not None else _written(tmp_path):
+        _same_with_and_without_priming(one, monkeypatch)
+
+
+def _same_with_and_without_priming(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import imgio.readers.nd2 as reader
+
+    fast = imgio.Image(path).reader
+    with monkeypatch.context() as m:
+        m.setattr(reader, "_prime", lambda f: None)  # nd2 decodes everything itself
+        slow = imgio.Image(path).reader
+    assert fast.scenes() == slow.scenes()
+    assert fast._seq.tolist() == slow._seq.tolist()
+    assert fast._raw == slow._raw
+
+
+def test_clx_lite_bad_input_is_a_value_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import struct
+    import zlib
+
+    from imgio.readers import _clxlite
+    from imgio.readers._clxlite import decode
+
+    monkeypatch.setattr(_clxlite, "MAX_INFLATED", 1000)
+
+    name = "a\0".encode("utf-16-le")
+    level = bytes([11, 2]) + name
+    deep = b"".join(level + struct.pack("<IQ", 1, 10**6) for _ in range(200))
+    with pytest.raises(ValueError, match="nested deeper"):
+        decode(deep)
+    bomb = bytes([76, 0]) + bytes(10) + zlib.compress(bytes(1001))
+    with pytest.raises(ValueError, match="inflates beyond"):
+        decode(bomb)
+    with pytest.raises(ValueError, match="runs past"):
+        decode(bytes([6, 2]) + name + b"\0\0")  # a double cut after two bytes
+    with pytest.raises(ValueError, match="unknown CLX-Lite data type 0"):
+        decode(bytes([0, 2]) + name)

@@ -3,7 +3,9 @@
 Each case is the sample with the recorded bytes changed. Before the fix, the first
 declared 14 million channels per frame (opening took 0.3 s, then ``Image.data`` tried
 to allocate 4.6 TiB), the others let ``zlib.error`` escape from nd2's metadata parser.
-Opening and reading must now raise an imgio error, quickly.
+Opening and reading must now raise an imgio error, quickly, unless the damage lies
+only in the metadata imgio does not decode (the per-channel device settings): those
+open with the undamaged file's sizes, channels and pixel sizes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import nd2
 import numpy as np
 import pytest
 from fuzzing.exercise import address_space
@@ -36,6 +39,26 @@ MUTANTS = [
     ),
     (
         "arcadia-example-zstack.nd2",
+        "hang",
+        [
+            (73217, 152),
+            (120820, 175),
+            (150748, 26),
+            (151301, 176),
+            (199495, 233),
+            (448237, 245),
+            (449276, 2),
+            (495952, 151),
+            (563495, 148),
+            (597584, 215),
+        ],
+    ),
+]
+# damage only inside the per-channel device settings (``sSampleSetting``), which imgio
+# does not decode: these open with the undamaged file's structure
+UNREAD_DAMAGE = [
+    (
+        "arcadia-example-zstack.nd2",
         "overflow",
         [
             (5131, 186),
@@ -56,25 +79,14 @@ MUTANTS = [
         ],
     ),
     (
-        "arcadia-example-zstack.nd2",
-        "hang",
-        [
-            (73217, 152),
-            (120820, 175),
-            (150748, 26),
-            (151301, 176),
-            (199495, 233),
-            (448237, 245),
-            (449276, 2),
-            (495952, 151),
-            (563495, 148),
-            (597584, 215),
-        ],
-    ),
-    (
         "arcadia-example-multichannel.nd2",
         "zlib",
-        [(68241, 176), (155220, 120), (331910, 110), (712454, 0)],
+        [
+            (68241, 176),
+            (155220, 120),
+            (331910, 110),
+            (712454, 0),
+        ],
     ),
     (
         "arcadia-example-timelapse.nd2",
@@ -140,6 +152,30 @@ def test_nd2_mutant_gives_an_imgio_error(
         img = imgio.Image(path)
         assert img.metadata is not None
         assert img.data.size >= 0
+
+
+@pytest.mark.parametrize(("name", "before", "flips"), UNREAD_DAMAGE, ids=lambda v: str(v)[:24])
+def test_nd2_damage_in_unread_settings_opens_like_the_sample(
+    name: str,
+    before: str,
+    flips: list[tuple[int, int]],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    src = DATA / name
+    if not src.is_file():
+        src = request.getfixturevalue("shared_samples") / "nd2" / name
+    path = _mutant(src, flips, tmp_path / name)
+    img = imgio.Image(path)
+    with nd2.ND2File(src) as ref:
+        sizes = dict(ref.sizes)
+        names = [c.channel.name for c in ref.metadata.channels or []]
+        x_um = ref.voxel_size().x
+    mine = zip(img.dims.order, img.dims.shape, strict=True)
+    assert {d: n for d, n in mine if n > 1} == {d: n for d, n in sizes.items() if n > 1}
+    assert img.channel_names == names
+    assert img.physical_pixel_sizes.X == pytest.approx(x_um)
+    assert img.data.shape[-2:] == (sizes["Y"], sizes["X"])
 
 
 # ---------------------------------------------------------------- chunk length fields

@@ -95,12 +95,15 @@ def test_bad_files(data: np.ndarray, tmp_path: Path) -> None:
         imgio.Image(lonely)
     oib = write_oib(tmp_path / "c.oib", data, dyes=DYES)
     raw = oib.read_bytes()
-    for cut in (300, len(raw) // 2):  # a suffix match that fails: UnsupportedFormatError
+    for cut in (300, len(raw) // 2):  # the suffix names the format: the OIF reader reports
         (tmp_path / "cut.oib").write_bytes(raw[:cut])
         with pytest.raises(
-            imgio.ImgioError, match=r"cut\.oib.*(corrupted Olympus|plane \d+: .*file ends)"
+            imgio.CorruptFileError, match=r"cut\.oib.*(corrupted Olympus|plane \d+: .*file ends)"
         ):
             _ = imgio.Image(tmp_path / "cut.oib").data
+    (tmp_path / "bad.oib").write_bytes(b"\0" * 8 + raw[8:])  # its OLE2 signature damaged
+    with pytest.raises(imgio.CorruptFileError, match=r"bad\.oib: an OIB is an OLE2 .* 00 00"):
+        imgio.Image(tmp_path / "bad.oib")
     oif2 = write_oif(tmp_path / "d", "cells", data, dyes=DYES)
     (tmp_path / "d" / "cells.oif.files" / "s_C001Z001T001.tif").write_bytes(b"II*\0nonsense")
     img = imgio.Image(oif2)

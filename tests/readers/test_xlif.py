@@ -184,3 +184,24 @@ def test_damaged_frame_tiffs_are_corrupt_file_errors(tmp_path: Path) -> None:
         imgio.CorruptFileError, match=r"B_0001\.tif: page 0 declares .* the plane needs"
     ):
         _ = imgio.Image(xlif).data
+
+
+@pytest.mark.parametrize("bigtiff", [False, True])
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+@pytest.mark.parametrize(
+    ("shape", "dtype"), [((5, 7), "u1"), ((6, 9), "u2"), ((4, 3, 3), "u1"), ((300, 2), "f4")]
+)
+def test_one_page_frame_fast_path_equals_tifffile(
+    tmp_path: Path, bigtiff: bool, byteorder: str, shape: tuple[int, ...], dtype: str
+) -> None:
+    import tifffile
+
+    from imgio.readers._frames import _first_ifd_bytes, _one_page_tiff
+
+    data = np.arange(np.prod(shape), dtype=dtype).reshape(shape)
+    path = tmp_path / "f.tif"
+    tifffile.imwrite(path, data, bigtiff=bigtiff, byteorder=byteorder, photometric=None)
+    raw = path.read_bytes()
+    assert _first_ifd_bytes(raw) == data.nbytes
+    np.testing.assert_array_equal(_one_page_tiff(raw, data.nbytes), tifffile.imread(path))
+    assert _one_page_tiff(raw, data.nbytes // 2) is None  # not the plane: tifffile's checks
