@@ -51,6 +51,7 @@ class Reordered:
         self.token = f"{src.token}|{dims}"
         present = [i for i in self._where if i >= 0]
         self._perm = [sorted(present).index(i) for i in present]  # native -> presented order
+        self._transposed = self._perm != sorted(self._perm)
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         native: list[slice] = [slice(0, n) for n in self.src.shape]
@@ -58,7 +59,7 @@ class Reordered:
             if i >= 0:
                 native[i] = k
         data = self.src[tuple(native)]
-        data = np.transpose(data, self._perm) if self._perm != sorted(self._perm) else data
+        data = np.transpose(data, self._perm) if self._transposed else data
         shape = tuple(k.stop - k.start for k in key)
         return data.reshape(shape)
 
@@ -69,7 +70,7 @@ class Reordered:
         (no temporary array and no second pass for a reordered read).
         """
         fill = getattr(self.src, "read_into", None)
-        transposed = self._perm != sorted(self._perm)
+        transposed = self._transposed
         if fill is None or (transposed and not getattr(self.src, "strided_out", False)):
             return False
         native: list[slice] = [slice(0, n) for n in self.src.shape]
@@ -129,6 +130,8 @@ def read(
     """Eagerly read ``src[key]`` with numpy indexing semantics (ints, slices, lists)."""
     shape = tuple(src.shape)
     parts = _expand(key, len(shape))
+    if all(type(k) is slice and k == _ALL for k in parts) and 0 not in shape:
+        return _read_whole(src, shape, out)
     plain: list[slice] = []
     post: list[Any] = []  # per source dim: what to apply after the step-1 read
     newaxes: list[int] = []
@@ -200,6 +203,27 @@ def read(
         data = data[ints]
     for axis in newaxes:
         data = np.expand_dims(data, axis)
+    if out is not None:
+        out[...] = data
+        return out
+    return data
+
+
+_ALL = slice(None)
+
+
+def _read_whole(
+    src: ArraySource, shape: tuple[int, ...], out: np.ndarray[Any, Any] | None
+) -> np.ndarray[Any, Any]:
+    """``src[...]`` (the common whole read, without the per-dim index work)."""
+    plain = tuple(slice(0, n) for n in shape)
+    if out is not None:
+        fill = getattr(src, "read_into", None)
+        if fill is not None and out.shape == shape and fill(plain, out):
+            return out
+    data = src[plain]
+    if data.shape != shape:
+        raise AssertionError(f"source returned {data.shape}, expected {shape}")
     if out is not None:
         out[...] = data
         return out

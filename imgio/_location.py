@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import stat
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -57,7 +58,12 @@ class Location:
         if text.startswith("file://"):
             text = text[len("file://") :]
         self.is_local = not _is_url(text)
-        self.url = str(Path(text).expanduser().absolute()) if self.is_local else text
+        if not self.is_local:
+            self.url = text
+        elif os.sep == "/" and text.startswith("/") and posixpath.normpath(text) == text:
+            self.url = text  # already what Path(...).expanduser().absolute() gives
+        else:
+            self.url = str(Path(text).expanduser().absolute())
         self.storage_options: dict[str, Any] = dict(storage_options or {})
         self._reset()
 
@@ -70,6 +76,12 @@ class Location:
         self._info: dict[str, Any] | None = None
         self._info_done = False
         self._head: bytes | None = None
+        # an open session (see :meth:`session`): one descriptor, one stat, one head read
+        self._held_fd: int | None = None
+        self._held_depth = 0  # sessions open in all threads (the descriptor's users)
+        self._in = threading.local()  # this thread's session depth
+        self._held_stat: os.stat_result | None = None
+        self._held_missing = False
 
     # pickling: only the address travels; handles reopen lazily
     def __getstate__(self) -> dict[str, Any]:
@@ -165,9 +177,58 @@ class Location:
             return False
         return any(self.child(m)._remote_info() is not None for m in _HTTP_DIR_MARKERS)
 
+    @contextmanager
+    def session(self) -> Iterator[Location]:
+        """Within the block, local reads share one descriptor and one ``stat``.
+
+        Opening a file asks for its existence, kind, size, head bytes and several
+        small ranges; outside a session each is its own ``open``/``stat``/``close``.
+        The descriptor is closed and the cached facts dropped when the outermost
+        block ends, so no handle outlives the open (as without a session).
+        Sessions nest and may overlap across threads (the descriptor is shared; ``pread``
+        needs no seek lock). Remote locations are unaffected.
+        """
+        if not self.is_local:
+            yield self
+            return
+        with self._lock:
+            self._held_depth += 1
+        self._in.depth = getattr(self._in, "depth", 0) + 1
+        try:
+            yield self
+        finally:
+            self._in.depth -= 1
+            fd = None
+            with self._lock:
+                self._held_depth -= 1
+                if self._held_depth == 0:
+                    fd, self._held_fd = self._held_fd, None
+                    self._held_stat, self._held_missing = None, False
+                    self._head = None
+            if fd is not None:
+                os.close(fd)
+
+    def _in_session(self) -> bool:
+        """Whether this thread is inside a :meth:`session` (only those threads use its
+        descriptor: a session ending elsewhere never closes it under them)."""
+        return getattr(self._in, "depth", 0) > 0
+
+    def _stat(self) -> os.stat_result | None:
+        """``os.stat`` of a local path (remembered within a session); None if absent."""
+        session = self._in_session()
+        if session and (self._held_stat is not None or self._held_missing):
+            return self._held_stat
+        try:
+            st = os.stat(self.url)
+        except (OSError, ValueError):
+            st = None
+        if session:
+            self._held_stat, self._held_missing = st, st is None
+        return st
+
     def exists(self) -> bool:
         if self.is_local:
-            return os.path.exists(self.url)
+            return self._stat() is not None
         if self.is_http:
             # fsspec's HTTP exists() GETs the whole body; info() is a HEAD request
             return self._remote_info() is not None or self._http_store()
@@ -178,7 +239,8 @@ class Location:
 
     def isdir(self) -> bool:
         if self.is_local:
-            return os.path.isdir(self.url)
+            st = self._stat()
+            return st is not None and stat.S_ISDIR(st.st_mode)
         if self.is_http:
             # fsspec's HTTP isdir() downloads the body to look for links
             return self._remote_info() is None and self._http_store()
@@ -196,7 +258,10 @@ class Location:
     def size(self) -> int:
         if self._size is None:
             if self.is_local:
-                self._size = os.path.getsize(self.url)
+                st = self._stat()
+                if st is None:
+                    raise MissingFileError(f"no such file: {self.url!r}")
+                self._size = st.st_size
             else:
                 info = self._remote_info()
                 if info is None or info.get("size") is None:
@@ -207,11 +272,8 @@ class Location:
     def token(self) -> str:
         """Identity for dask keys: address plus modification stamp."""
         if self.is_local:
-            try:
-                st = os.stat(self.url)
-                return f"{self.url}:{st.st_mtime_ns}:{st.st_size}"
-            except OSError:
-                return self.url
+            st = self._stat()
+            return self.url if st is None else f"{self.url}:{st.st_mtime_ns}:{st.st_size}"
         info = self._remote_info()
         if info is None:
             return self.url
@@ -225,16 +287,27 @@ class Location:
 
         No descriptor outlives a call: an open :class:`~imgio.Image` holds no file
         handle between reads (as AICSImageIO users expect), and forked or pickled
-        copies never share one. Opening costs a few microseconds per call.
+        copies never share one. Opening costs a few microseconds per call; within a
+        :meth:`session` the session's descriptor is used.
         """
-        try:
-            fd = os.open(self.url, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        except FileNotFoundError as exc:
-            raise MissingFileError(f"no such file: {self.url!r}") from exc
+        if self._in_session():
+            with self._lock:
+                if self._held_fd is None:
+                    self._held_fd = self._open_fd()
+                fd = self._held_fd
+            yield fd
+            return
+        fd = self._open_fd()
         try:
             yield fd
         finally:
             os.close(fd)
+
+    def _open_fd(self) -> int:
+        try:
+            return os.open(self.url, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError as exc:
+            raise MissingFileError(f"no such file: {self.url!r}") from exc
 
     def open(self) -> IO[bytes]:
         """A new seekable binary file object (for parsers such as tifffile)."""
@@ -252,7 +325,7 @@ class Location:
 
     def head(self, nbytes: int = HEAD_BYTES) -> bytes:
         """The first ``nbytes`` of the file (fewer for short files); fetched once when remote."""
-        if self.is_local or nbytes > HEAD_BYTES:
+        if nbytes > HEAD_BYTES or (self.is_local and not self._in_session()):
             return self.read_range(0, nbytes, exact=False)
         if self._head is None:
             self._head = self.read_range(0, HEAD_BYTES, exact=False)
@@ -261,8 +334,19 @@ class Location:
     def read_range(self, offset: int, nbytes: int, *, exact: bool = True) -> bytes:
         """Bytes ``[offset, offset + nbytes)``; with ``exact`` a short read is an error."""
         if self.is_local:
-            with self._descriptor() as fd:
-                data = os.pread(fd, nbytes, offset)
+            session = self._in_session()
+            held = self._held_fd if session else None
+            if held is not None:
+                data = os.pread(held, nbytes, offset)
+            elif session:
+                with self._descriptor() as fd:
+                    data = os.pread(fd, nbytes, offset)
+            else:  # the common one-off read, without a context manager's cost
+                fd = self._open_fd()
+                try:
+                    data = os.pread(fd, nbytes, offset)
+                finally:
+                    os.close(fd)
         else:
             data = bytes(self.fs.cat_file(self.fs_path, start=offset, end=offset + nbytes))
         if exact and len(data) != nbytes:

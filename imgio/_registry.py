@@ -41,8 +41,14 @@ def available_readers() -> list[str]:
     return list(_specs())
 
 
+_CLASSES: dict[str, type[Reader]] = {}
+
+
 def reader_class(name: str) -> type[Reader]:
-    """The reader class registered under ``name``."""
+    """The reader class registered under ``name`` (imported once, then remembered)."""
+    cls = _CLASSES.get(name)
+    if cls is not None:
+        return cls
     spec = BUILTIN_READERS.get(name)  # built-ins need no entry-point scan
     if spec is None:
         specs = _specs()
@@ -55,6 +61,7 @@ def reader_class(name: str) -> type[Reader]:
     cls = getattr(importlib.import_module(module), attr)
     if not (isinstance(cls, type) and issubclass(cls, Reader)):
         raise TypeError(f"{spec} is not an imgio Reader subclass")
+    _CLASSES[name] = cls
     return cls
 
 
@@ -123,6 +130,13 @@ def open_reader(
     UnsupportedFormatError
         Every reader declined; the message gives each one's reason.
     """
+    with location.session():  # one descriptor and one stat for the whole open
+        return _open(location, reader, options)
+
+
+def _open(
+    location: Location, reader: str | type[Reader] | None, options: Mapping[str, Any] | None
+) -> Reader:
     location.check_exists()
     if reader is not None:
         cls = reader if isinstance(reader, type) else reader_class(reader)

@@ -89,6 +89,7 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
         self._scene = 0
         self._level = 0
         self._cache: dict[tuple[int, int], xr.DataArray] = {}
+        self._memo: dict[tuple[str, int, int], Any] = {}  # per-scene facts, sources
         self._lock = threading.Lock()
         self._ome_ids: list[str] | None = None
         self._overrides = {
@@ -140,6 +141,7 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
         self._chunks = state["chunks"]
         self._scene, self._level = state["scene"], state["level"]
         self._cache = {}
+        self._memo = {}
         self._lock = threading.Lock()
         self._ome_ids = None
         self._overrides, self._options = state["overrides"], state["options"]
@@ -229,6 +231,13 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
 
     # ------------------------------------------------------------- shape info
     def _info(self, scene: int) -> SceneInfo:
+        key = ("info", scene, 0)
+        info: SceneInfo | None = self._memo.get(key)
+        if info is None:
+            info = self._memo[key] = self._named_info(scene)
+        return info
+
+    def _named_info(self, scene: int) -> SceneInfo:
         info = self._infos()[scene]
         if (
             info.channel_names is None
@@ -240,10 +249,14 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
         return info
 
     def _presented(self, scene: int, level: int) -> tuple[str, tuple[int, ...]]:
-        info = self._infos()[scene]
-        order = standard_order(info.dims)
-        sizes = dict(zip(info.dims, info.shapes[level], strict=True))
-        return order, tuple(sizes.get(d, 1) for d in order)
+        key = ("presented", scene, level)
+        got: tuple[str, tuple[int, ...]] | None = self._memo.get(key)
+        if got is None:
+            info = self._infos()[scene]
+            order = standard_order(info.dims)
+            sizes = dict(zip(info.dims, info.shapes[level], strict=True))
+            got = self._memo[key] = (order, tuple(sizes.get(d, 1) for d in order))
+        return got
 
     @property
     def dims(self) -> Dims:
@@ -279,7 +292,11 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
         """The array source in the presented dims order (advanced use)."""
         s = self._scene_index(scene)
         lvl = self._level_index(s, level)
-        return _lazy.presented(self._reader.source(s, lvl))
+        key = ("source", s, lvl)
+        src: ArraySource | None = self._memo.get(key)
+        if src is None:
+            src = self._memo[key] = _lazy.presented(self._reader.source(s, lvl))
+        return src
 
     def get_xarray_dask_data(
         self, scene: int | str | None = None, level: int | None = None

@@ -10,7 +10,15 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-__all__ = ["Info", "gif_info", "jpeg_info", "png_info", "webp_info"]
+__all__ = [
+    "Info",
+    "apng_frames",
+    "gif_info",
+    "jpeg_info",
+    "png_header_complete",
+    "png_info",
+    "webp_info",
+]
 
 
 class Info(NamedTuple):
@@ -38,6 +46,45 @@ def png_info(data: bytes) -> Info:
     if samples is None or depth not in (1, 2, 4, 8, 16):
         raise ValueError(f"PNG colour type {color} with {depth} bits is not valid")
     return Info(1, height, width, samples, "<u2" if depth == 16 else "u1")
+
+
+def png_header_complete(data: bytes) -> bool:
+    """Whether ``data`` holds every chunk before ``IDAT`` (what :func:`png_info` reads)."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind in (b"IDAT", b"IEND"):
+            return True
+        pos += 12 + length
+    return False
+
+
+def apng_frames(data: bytes) -> tuple[int, float | None] | None:
+    """An animated PNG's frame count and first delay (ms); None for a still PNG.
+
+    Frames are the ``fcTL`` chunks, plus the default image when no ``fcTL`` precedes
+    its ``IDAT`` (it is then shown apart from the animation, as Pillow and imagecodecs
+    count it).
+    """
+    pos, animated, controls, default_in, delay, seen_idat = 8, False, 0, False, None, False
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind == b"acTL" and not seen_idat:
+            animated = True
+        elif kind == b"fcTL":
+            controls += 1
+            default_in |= not seen_idat
+            if delay is None and pos + 8 + 24 <= len(data):
+                num, den = struct.unpack_from(">HH", data, pos + 8 + 20)
+                delay = 1000 * num / (den or 100)
+        elif kind == b"IDAT":
+            seen_idat = True
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    if not animated or controls == 0:
+        return None
+    return controls + (0 if default_in else 1), delay
 
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}

@@ -6,7 +6,7 @@ is decoded once at open, imagecodecs has no header-only call). Pixels are decode
 imagecodecs, one whole frame per read (these codecs cannot decode a region).
 
 - dims ``YX`` (grey), ``YXS`` (RGB, RGBA, grey + alpha), with ``T`` first for
-  animated GIF/WebP (each frame is decoded on its own read, composited as the
+  animated GIF/WebP/PNG (APNG) (each frame is decoded on its own read, composited as the
   animation shows it);
 - palettes are expanded to RGB, or RGBA when the palette has transparency;
 - JPEG EXIF orientation is applied (the array is as the photo is shown);
@@ -16,6 +16,7 @@ imagecodecs, one whole frame per read (these codecs cannot decode a region).
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +30,15 @@ from ..errors import (
     UnsupportedFormatError,
     require,
 )
-from ._image_headers import Info, gif_info, jpeg_info, png_info, webp_info
+from ._image_headers import (
+    Info,
+    apng_frames,
+    gif_info,
+    jpeg_info,
+    png_header_complete,
+    png_info,
+    webp_info,
+)
 from .base import STATS, Reader, SceneInfo
 
 __all__ = ["ImageFileReader", "ImageFileSource"]
@@ -96,6 +105,8 @@ class ImageFileReader(Reader):
         self._info = info
         frames, height, width, samples, dtype, orientation, duration = info
         frame_bytes = height * width * samples * np.dtype(dtype).itemsize
+        if kind == "PNG":  # an APNG decodes every frame at once
+            frame_bytes *= frames
         # no codec here compresses by more than ~1:1000 on real images: a header that
         # claims far more pixels than its bytes can hold is corrupt (no huge allocation)
         budget = max(location.size * 4096, 1 << 28)
@@ -114,9 +125,12 @@ class ImageFileReader(Reader):
             dtype=np.dtype(dtype),
             time_interval=duration / 1000 if frames > 1 and duration else None,
         )
+        head = location.head()  # read once at open; a small file is all there
         self._source = ImageFileSource(
             location, kind, dims, shape, np.dtype(dtype), orientation, location.token()
         )
+        if len(head) == location.size:
+            self._source.small = head
 
     def scenes(self) -> Sequence[SceneInfo]:
         return (self._scene,)
@@ -145,11 +159,30 @@ def _header_info(location: Location, kind: str) -> Info:
     if kind in ("GIF", "WEBP"):
         data = location.read_range(0, location.size)
         return gif_info(data) if kind == "GIF" else webp_info(data)
-    head = location.head(HEADER_BYTES)
-    info = png_info(head) if kind == "PNG" else jpeg_info(head)
+    info = _png_or_jpeg_info(location, kind)
+    if kind == "PNG" and b"acTL" in location.head(HEADER_BYTES):  # APNG: frames as T
+        animation = apng_frames(location.read_range(0, location.size))
+        if animation is not None:
+            return info._replace(frames=animation[0], duration=animation[1])
     if info.orientation in (5, 6, 7, 8):
         return info._replace(height=info.width, width=info.height)
     return info
+
+
+def _png_or_jpeg_info(location: Location, kind: str) -> Info:
+    """From the first 4 KiB (already read to pick the reader) when the header fits there,
+    else from the first 64 KiB (large EXIF or text chunks): the same answer either way."""
+    head = location.head()
+    if len(head) < HEADER_BYTES:
+        try:
+            if kind == "PNG" and png_header_complete(head):
+                return png_info(head)
+            if kind == "JPEG":
+                return jpeg_info(head)  # a SOF found whole has every segment before it whole
+        except (ValueError, IndexError, struct.error):
+            pass  # cut by the 4 KiB: read further
+    head = location.head(HEADER_BYTES)
+    return png_info(head) if kind == "PNG" else jpeg_info(head)
 
 
 def _bmp_info(location: Location) -> Info:
@@ -199,12 +232,21 @@ class ImageFileSource:
         self.token = f"{token}:images"
         # one native chunk per frame: these codecs decode whole frames only
         self.chunks = ((1,) if "T" in dims else ()) + shape[1 if "T" in dims else 0 :]
+        # the bytes of a file of at most 4 KiB, read at open (icons, masks: no second read)
+        self.small: bytes | None = None
+
+    def _file_bytes(self) -> bytes:
+        return (
+            self.small
+            if self.small is not None
+            else self.location.read_range(0, self.location.size)
+        )
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         animated = "T" in self.dims
         frames = range(key[0].start, key[0].stop) if animated else range(1)
         space = key[1:] if animated else key
-        if self.kind == "GIF" and len(frames) > 1:
+        if self.kind in ("GIF", "PNG") and len(frames) > 1:
             return self._gif_frames(frames)[(slice(None), *space)]
         out = [self.frame(t)[space] for t in frames]
         return np.stack(out) if animated else out[0]
@@ -225,7 +267,7 @@ class ImageFileSource:
             return False
         import imagecodecs
 
-        data = self.location.read_range(0, self.location.size)
+        data = self._file_bytes()
         if data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
             return False  # truncated: __getitem__ raises the error
         try:
@@ -235,22 +277,27 @@ class ImageFileSource:
         STATS.add(1, len(data))
         return True
 
+    def _stacked(self, every: np.ndarray[Any, Any]) -> bool:
+        """Whether a whole-animation decode has a frame axis (grey APNG frames are 2-D)."""
+        return every.ndim == 4 or (every.ndim == 3 and self.kind == "PNG" and "S" not in self.dims)
+
     def _gif_frames(self, frames: range) -> np.ndarray[Any, Any]:
         """Several GIF frames from one decode of the animation (each frame alone costs
         nearly as much: giflib reads the whole file)."""
         import imagecodecs
 
-        data = self.location.read_range(0, self.location.size)
+        data = self._file_bytes()
         try:
-            every = np.asarray(imagecodecs.gif_decode(data))
+            decode = imagecodecs.gif_decode if self.kind == "GIF" else imagecodecs.apng_decode
+            every = np.asarray(decode(data))
         except Exception as exc:  # noqa: BLE001 - codecs raise many kinds on bad bytes
             raise CorruptFileError(
-                f"{self.location.url}: cannot decode GIF frames {frames.start}-"
+                f"{self.location.url}: cannot decode {self.kind} frames {frames.start}-"
                 f"{frames.stop - 1}: {type(exc).__name__}: {exc}"
             ) from exc
-        if every.ndim == 3 or len(every) < frames.stop:
+        if not self._stacked(every) or len(every) < frames.stop:
             raise CorruptFileError(
-                f"{self.location.url}: the GIF decoded to "
+                f"{self.location.url}: the {self.kind} decoded to "
                 f"{every.shape[0] if every.ndim == 4 else 1} frames, the blocks say {self.shape[0]}"
             )
         out = np.stack(
@@ -265,7 +312,7 @@ class ImageFileSource:
     def frame(self, index: int) -> np.ndarray[Any, Any]:
         """One whole frame as ``Y X [S]``, oriented (nothing is cached: a mosaic of many
         files would hold every decoded frame)."""
-        data = self.location.read_range(0, self.location.size)
+        data = self._file_bytes()
         try:
             arr = self._decode(data, index)
         except Exception as exc:  # noqa: BLE001 - codecs raise many kinds on bad bytes
@@ -294,6 +341,12 @@ class ImageFileSource:
             if data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
                 raise ValueError("truncated: the last scan has no end-of-image marker")
             return np.asarray(imagecodecs.jpeg8_decode(data))
+        if self.kind == "PNG" and "T" in self.dims:  # APNG: frames composited as shown
+            every = np.asarray(imagecodecs.apng_decode(data))
+            if not self._stacked(every) or len(every) != self.shape[0]:
+                raise ValueError(f"decoded to {every.shape}, the chunks say {self.shape[0]} frames")
+            frame: np.ndarray[Any, Any] = every[index]
+            return frame
         if self.kind == "PNG":
             return np.asarray(imagecodecs.png_decode(data))
         if self.kind == "BMP":

@@ -36,17 +36,19 @@ from ._format import (
     MAGIC,
     PIXEL_TYPES,
     Directory,
+    metadata_xml_span,
     read_attachment_data,
     read_attachments,
     read_directory,
     read_file_header,
-    read_metadata_xml,
 )
 from ._layout import SceneLayout, scene_layouts
-from ._meta import CziMeta, parse_meta, parse_timestamps, time_interval
+from ._meta import CziMeta, light_document, parse_meta, parse_timestamps, time_interval
 from ._source import CziSource
 
 __all__ = ["CziReader", "CziSource"]
+
+XML_TAIL = 1 << 16  # bytes of the metadata document read to find its Information section
 
 
 class CziReader(Reader):
@@ -82,7 +84,7 @@ class CziReader(Reader):
                     shape = lay.shape(level)
                     whole = [max(1, n) for n in shape]
                     check_geometry(location.url, shape, whole, 1, lay.dims, max_chunk_bytes=2**63)
-            self._xml = read_metadata_xml(location, self._header.metadata_position)
+            self._xml_span = metadata_xml_span(location, self._header.metadata_position)
             self._attachments = read_attachments(
                 location, self._header.attachment_directory_position
             )
@@ -119,7 +121,20 @@ class CziReader(Reader):
         return self._xml.decode("utf-8", errors="replace")
 
     @cached_property
+    def _xml(self) -> bytes:
+        offset, size = self._xml_span
+        return self.location.read_range(offset, size) if size else b""
+
+    @cached_property
     def _meta(self) -> CziMeta:
+        """Channels, colours, scaling, scenes: from the document's last 64 KiB when its
+        ``Information`` section lies there (ZEN writes it last), else the whole document."""
+        offset, size = self._xml_span
+        if size > XML_TAIL:
+            tail = self.location.read_range(offset + size - XML_TAIL, XML_TAIL)
+            light = light_document(tail, tail=True)
+            if light is not None:
+                return parse_meta(light, self.location.name, light=True)
         return parse_meta(self._xml, self.location.name)
 
     @cached_property

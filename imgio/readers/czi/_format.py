@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = [
     "read_attachments",
     "read_directory",
     "read_file_header",
+    "metadata_xml_span",
     "read_metadata_xml",
     "subblock_payload",
 ]
@@ -72,11 +74,22 @@ class FileHeader:
     attachment_directory_position: int
 
 
-def _segment(location: Location, offset: int, want: bytes) -> tuple[int, int]:
-    """Check the segment header at ``offset``; return (data offset, used size)."""
+AHEAD = 4096  # bytes read with a segment header: small directories come in the same read
+
+
+def _segment(
+    location: Location, offset: int, want: bytes, ahead: int = 0
+) -> tuple[int, int, bytes]:
+    """Check the segment header at ``offset``: (data offset, used size, first data bytes).
+
+    The first ``ahead`` bytes of the data (fewer when the segment is shorter) come in
+    the same read as the header.
+    """
     if not 0 <= offset <= location.size - SEGMENT_HEADER:
         raise ValueError(f"a {want.decode()} segment at offset {offset}, outside the file")
-    head = location.read_range(offset, SEGMENT_HEADER)
+    head = location.read_range(offset, SEGMENT_HEADER + ahead, exact=False)
+    if len(head) < SEGMENT_HEADER:
+        raise ValueError(f"a {want.decode()} segment at offset {offset} is cut short")
     sid = head[:16].rstrip(b"\0")
     if sid != want:
         raise ValueError(f"expected a {want.decode()} segment at offset {offset}, found {sid!r}")
@@ -87,13 +100,21 @@ def _segment(location: Location, offset: int, want: bytes) -> tuple[int, int]:
             f"{want.decode()} segment at offset {offset} claims {size} bytes, "
             f"file ends at {location.size}"
         )
-    return offset + SEGMENT_HEADER, size
+    return offset + SEGMENT_HEADER, size, head[SEGMENT_HEADER : SEGMENT_HEADER + size]
+
+
+def _data(location: Location, start: int, first: bytes, offset: int, nbytes: int) -> bytes:
+    """``nbytes`` of segment data at ``offset`` (relative to ``start``), from ``first``
+    (the bytes read with the header) when they are there."""
+    if offset + nbytes <= len(first):
+        return first[offset : offset + nbytes]
+    return location.read_range(start + offset, nbytes)
 
 
 def read_file_header(location: Location) -> FileHeader:
     """The ``ZISRAWFILE`` header segment at offset 0."""
-    start, _ = _segment(location, 0, MAGIC)
-    data = location.read_range(start, 80)
+    start, _, first = _segment(location, 0, MAGIC, ahead=80)
+    data = _data(location, start, first, 0, 80)
     major, minor = struct.unpack_from("<ii", data, 0)
     file_part = struct.unpack_from("<i", data, 48)[0]
     directory, metadata = struct.unpack_from("<qq", data, 52)
@@ -131,11 +152,11 @@ class Directory:
 
 def read_directory(location: Location, position: int) -> Directory:
     """Parse the ``ZISRAWDIRECTORY`` segment (vectorized when entries share one layout)."""
-    start, size = _segment(location, position, b"ZISRAWDIRECTORY")
-    count = struct.unpack("<i", location.read_range(start, 4))[0]
+    start, size, first = _segment(location, position, b"ZISRAWDIRECTORY", AHEAD)
+    count = struct.unpack("<i", _data(location, start, first, 0, 4))[0]
     if count < 0 or size < 128 or count * (ENTRY_FIXED + 2 * DIM_ENTRY) > size:
         raise ValueError(f"the subblock directory claims {count} entries in {size} bytes")
-    buf = location.read_range(start + 128, size - 128)
+    buf = _data(location, start, first, 128, size - 128)
     return _entries_uniform(buf, count) or _entries_loop(buf, count)
 
 
@@ -185,6 +206,27 @@ def _entries_loop(buf: bytes, count: int) -> Directory:
     return _build(np.array(fixed, np.int64).reshape(count, 5), cols)  # type: ignore[arg-type]
 
 
+_DIM_ENTRY = np.dtype([("n", "S4"), ("a", "<i4"), ("b", "<i4"), ("f", "<f4"), ("c", "<i4")])
+
+
+@cache
+def _entry_dtype(ndim: int) -> np.dtype[Any]:
+    """One directory entry with ``ndim`` dimension entries, as a numpy record."""
+    return np.dtype(
+        [
+            ("schema", "S2"),
+            ("ptype", "<i4"),
+            ("pos", "<i8"),
+            ("part", "<i4"),
+            ("comp", "<i4"),
+            ("pyr", "u1"),
+            ("spare", "V5"),
+            ("ndim", "<i4"),
+            ("dims", _DIM_ENTRY, (ndim,)),
+        ]
+    )
+
+
 def _entries_uniform(buf: bytes, count: int) -> Directory | None:
     """All entries with the first one's dims in the same order: one numpy view, no loop."""
     if count == 0 or len(buf) < ENTRY_FIXED:
@@ -195,42 +237,48 @@ def _entries_uniform(buf: bytes, count: int) -> Directory | None:
     width = ENTRY_FIXED + DIM_ENTRY * ndim
     if count * width > len(buf):
         return None
-    fields: list[tuple[str, str]] = [
-        ("schema", "S2"),
-        ("ptype", "<i4"),
-        ("pos", "<i8"),
-        ("part", "<i4"),
-        ("comp", "<i4"),
-        ("pyr", "u1"),
-        ("spare", "V5"),
-        ("ndim", "<i4"),
-    ]
-    for k in range(ndim):
-        fields += [(f"n{k}", "S4"), (f"a{k}", "<i4"), (f"b{k}", "<i4"), (f"f{k}", "<f4")]
-        fields += [(f"c{k}", "<i4")]
-    rec = np.frombuffer(buf, dtype=np.dtype(fields), count=count)
-    if not (np.all(rec["schema"] == b"DV") and np.all(rec["ndim"] == ndim)):
+    rec = np.frombuffer(buf, dtype=_entry_dtype(ndim), count=count)
+    dims = rec["dims"]
+    names = dims["n"][0]
+    if not ((rec["schema"] == b"DV").all() and (rec["ndim"] == ndim).all()):
         return None
-    names = [rec[f"n{k}"][0] for k in range(ndim)]
-    if any(np.any(rec[f"n{k}"] != names[k]) for k in range(ndim)):
+    if not (dims["n"] == names).all():
         return None
-    fixed = np.stack([rec["ptype"], rec["pos"], rec["part"], rec["comp"], rec["pyr"]], axis=1)
-    letters = [n.rstrip(b"\0").decode("ascii") for n in names]
+    letters = [n.rstrip(b"\0").decode("ascii") for n in names.tolist()]
     if len(set(letters)) != len(letters):
         return None
-    cols = {d: (rec[f"a{k}"], rec[f"b{k}"], rec[f"c{k}"]) for k, d in enumerate(letters)}
-    return _build(fixed, cols)
+    order = "".join(sorted(letters, key=_dim_rank))
+    if "X" not in order or "Y" not in order:
+        raise ValueError(f"subblock entries lack X or Y (dims {order!r})")
+    cols = [letters.index(d) for d in order]
+    return Directory(
+        order,
+        rec["ptype"].astype(np.int64),
+        rec["pos"].astype(np.int64),
+        rec["part"].astype(np.int64),
+        rec["comp"].astype(np.int64),
+        rec["pyr"].astype(np.int64),
+        dims["a"][:, cols].astype(np.int64),
+        dims["b"][:, cols].astype(np.int64),
+        dims["c"][:, cols].astype(np.int64),
+    )
+
+
+def metadata_xml_span(location: Location, position: int) -> tuple[int, int]:
+    """(offset, size) of the XML document of the ``ZISRAWMETADATA`` segment ((0, 0): none)."""
+    if position <= 0:
+        return 0, 0
+    start, size, first = _segment(location, position, b"ZISRAWMETADATA", 4)
+    xml_size = struct.unpack("<i", _data(location, start, first, 0, 4))[0]
+    if not 0 <= xml_size <= size - 256:
+        raise ValueError(f"the metadata segment claims {xml_size} bytes of XML in {size}")
+    return start + 256, xml_size
 
 
 def read_metadata_xml(location: Location, position: int) -> bytes:
     """The XML document of the ``ZISRAWMETADATA`` segment (empty when the file has none)."""
-    if position <= 0:
-        return b""
-    start, size = _segment(location, position, b"ZISRAWMETADATA")
-    xml_size = struct.unpack("<i", location.read_range(start, 4))[0]
-    if not 0 <= xml_size <= size - 256:
-        raise ValueError(f"the metadata segment claims {xml_size} bytes of XML in {size}")
-    return location.read_range(start + 256, xml_size)
+    offset, size = metadata_xml_span(location, position)
+    return location.read_range(offset, size) if size else b""
 
 
 @dataclass(frozen=True)
@@ -244,11 +292,11 @@ def read_attachments(location: Location, position: int) -> list[Attachment]:
     """Entries of the ``ZISRAWATTDIR`` segment (name, type, segment position)."""
     if position <= 0:
         return []
-    start, size = _segment(location, position, b"ZISRAWATTDIR")
-    count = struct.unpack("<i", location.read_range(start, 4))[0]
+    start, size, first = _segment(location, position, b"ZISRAWATTDIR", AHEAD)
+    count = struct.unpack("<i", _data(location, start, first, 0, 4))[0]
     if not 0 <= count <= (size - 256) // 128:
         raise ValueError(f"the attachment directory claims {count} entries in {size} bytes")
-    buf = location.read_range(start + 256, 128 * count)
+    buf = _data(location, start, first, 256, 128 * count)
     out = []
     for i in range(count):
         entry = buf[128 * i : 128 * (i + 1)]
@@ -261,8 +309,8 @@ def read_attachments(location: Location, position: int) -> list[Attachment]:
 
 def read_attachment_data(location: Location, attachment: Attachment) -> bytes:
     """The payload of one ``ZISRAWATTACH`` segment."""
-    start, size = _segment(location, attachment.position, b"ZISRAWATTACH")
-    data_size = struct.unpack("<i", location.read_range(start, 4))[0]
+    start, size, first = _segment(location, attachment.position, b"ZISRAWATTACH", 4)
+    data_size = struct.unpack("<i", _data(location, start, first, 0, 4))[0]
     if not 0 <= data_size <= size - 256:
         raise ValueError(f"attachment {attachment.name!r} claims {data_size} bytes in {size}")
     return location.read_range(start + 256, data_size)

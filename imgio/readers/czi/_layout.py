@@ -68,17 +68,19 @@ def scene_layouts(d: Directory, *, mosaic: bool) -> list[SceneLayout]:
     """One layout per scene; ``mosaic=False`` puts the tiles of a tile scan on ``M``."""
     if len(d) == 0:
         raise ValueError("the subblock directory is empty")
-    bad = ~np.isin(d.pixel_type, list(PIXEL_TYPES))
+    if not set(np.unique(d.pixel_type).tolist()) <= set(PIXEL_TYPES):
+        i = int(np.flatnonzero(~np.isin(d.pixel_type, list(PIXEL_TYPES)))[0])
+        raise ValueError(f"subblock {i} has unknown pixel type {int(d.pixel_type[i])}")
+    yx = [d.dims.index("Y"), d.dims.index("X")]
+    sizes, stored = d.sizes[:, yx], d.stored[:, yx]
+    bad = ((stored < 1) | (stored > MAX_EDGE) | (sizes < stored)).any(axis=1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"subblock {i} has unknown pixel type {int(d.pixel_type[i])}")
-    for dim in "XY":
-        size, stored = d.column(dim, "sizes"), d.column(dim, "stored")
-        if (stored < 1).any() or (stored > MAX_EDGE).any() or (size < stored).any():
-            i = int(np.flatnonzero((stored < 1) | (stored > MAX_EDGE) | (size < stored))[0])
-            raise ValueError(
-                f"subblock {i}: {dim} size {int(size[i])} stored as {int(stored[i])} pixels"
-            )
+        wrong = (stored[i] < 1) | (stored[i] > MAX_EDGE) | (sizes[i] < stored[i])
+        k = int(np.flatnonzero(wrong)[0])
+        raise ValueError(
+            f"subblock {i}: {'YX'[k]} size {int(sizes[i, k])} stored as {int(stored[i, k])} pixels"
+        )
     flat = (d.column("X", "sizes") != d.column("X", "stored")) & (d.pyramid_type == 0)
     if flat.any():
         i = int(np.flatnonzero(flat)[0])
@@ -99,9 +101,11 @@ def _scene(d: Directory, rows: np.ndarray[Any, Any], s: int, mosaic: bool) -> Sc
     if len(types) > 1:
         raise ValueError(f"scene {s} mixes pixel types {types.tolist()}")
     plane_dims, plane_shape, origin = "", [], {}
+    starts = d.starts[base]
+    lows, highs = starts.min(axis=0).tolist(), starts.max(axis=0).tolist()
     for dim in EXTRA_DIMS + "TCZ":
-        col = d.column(dim)[base]
-        lo, n = int(col.min()), int(col.max() - col.min() + 1)
+        j = d.dims.find(dim)
+        lo, n = (lows[j], highs[j] - lows[j] + 1) if j >= 0 else (0, 1)
         if dim in "TCZ" or n > 1:
             plane_dims += dim
             plane_shape.append(n)

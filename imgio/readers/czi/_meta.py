@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ...errors import ImgioWarning
 
-__all__ = ["CziMeta", "parse_meta", "parse_timestamps"]
+__all__ = ["CziMeta", "light_document", "parse_meta", "parse_timestamps"]
 
 
 @dataclass
@@ -61,46 +61,91 @@ def color_from_argb(text: str | None) -> int | None:
     return (r << 24) | (g << 16) | (b << 8) | 255
 
 
-def _section(xml: bytes, tag: str, start: int = 0) -> tuple[bytes, int] | None:
-    """The bytes of the first ``<tag>...</tag>`` at or after ``start``, and its end."""
-    i = xml.find(f"<{tag}>".encode(), start)
-    j = xml.find(f"</{tag}>".encode(), i) if i >= 0 else -1
-    return (xml[i : j + len(tag) + 3], j + len(tag) + 3) if j >= 0 else None
+def _span(xml: bytes, tag: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
+    """Where the first ``<tag>...</tag>`` in ``xml[start:end]`` lies (no bytes copied)."""
+    stop = len(xml) if end is None else end
+    i = xml.find(b"<%s>" % tag.encode(), start, stop)
+    j = xml.find(b"</%s>" % tag.encode(), i, stop) if i >= 0 else -1
+    return (i, j + len(tag) + 3) if j >= 0 else None
+
+
+def _closes_metadata(tail: bytes) -> bool:
+    """Whether ``tail`` (what follows an element) is balanced siblings, then the ends of
+    ``Metadata`` and ``ImageDocument``: that element is then a child of ``Metadata``."""
+    if b"<!" in tail or b"<?" in tail:
+        return False
+    body = tail.rstrip(b" \t\r\n\0")
+    if not body.endswith(b"</ImageDocument>"):
+        return False
+    if not body[: -len(b"</ImageDocument>")].rstrip().endswith(b"</Metadata>"):
+        return False
+    closes = tail.count(b"</")
+    opens = tail.count(b"<") - closes - tail.count(b"/>")
+    return closes - opens == 2
+
+
+def _information(xml: bytes, *, tail: bool = False) -> tuple[int, int] | None:
+    """The ``Information`` section that is a child of ``Metadata``.
+
+    ZEN writes it near the end, after up to megabytes of ``Experiment`` and hardware
+    settings: the last one is taken when the tags after it show that its parent is
+    ``Metadata`` (a few kilobytes to check); otherwise the first one in the document.
+    """
+    j = xml.rfind(b"</Information>")
+    i = xml.rfind(b"<Information>", 0, j) if j >= 0 else -1
+    if i < 0:
+        return None
+    end = j + len(b"</Information>")
+    if _closes_metadata(xml[end:]):
+        return i, end
+    return None if tail else _span(xml, "Information")
+
+
+def light_document(xml: bytes, *, tail: bool = False) -> bytes | None:
+    """Only the sections read here (ZEN documents run to megabytes of settings).
+
+    ``Information/Image/Dimensions``, then the ``Scaling`` and ``DisplaySetting`` that
+    follow ``Information`` (an ``Experiment`` block before it has its own ``Scaling``);
+    None when the document is laid out otherwise (it is then parsed whole). With
+    ``tail``, ``xml`` is the end of the document only, and an ``Information`` section
+    is taken from it only when the tags after it show it is the one under ``Metadata``.
+    """
+    info = _information(xml, tail=tail)
+    if info is None:
+        return None
+    image = _span(xml, "Image", *info)
+    dims = _span(xml, "Dimensions", *image) if image else None
+    scaling = _span(xml, "Scaling", info[1])
+    display = _span(xml, "DisplaySetting", info[1])
+    if not (dims and scaling):
+        return None
+    return b"".join(
+        (
+            b"<Metadata><Information><Image>",
+            xml[dims[0] : dims[1]],
+            b"</Image></Information>",
+            xml[scaling[0] : scaling[1]],
+            xml[display[0] : display[1]] if display else b"",
+            b"</Metadata>",
+        )
+    )
 
 
 def _light_root(xml: bytes) -> ET.Element:
-    """Parse only the sections read here (ZEN documents run to megabytes of settings).
+    light = light_document(xml)
+    return ET.fromstring(xml if light is None else light)
 
-    ``Information/Image/Dimensions``, then the ``Scaling`` and ``DisplaySetting`` that
-    follow ``Information`` (an ``Experiment`` block before it has its own ``Scaling``).
-    Documents laid out otherwise are parsed whole.
+
+def parse_meta(xml: bytes, where: str, *, light: bool = False) -> CziMeta:
+    """Parse the metadata XML document (an empty or broken document gives empty metadata).
+
+    ``light``: ``xml`` is already the :func:`light_document` of the file's document.
     """
-    info = _section(xml, "Information")
-    if info is not None:
-        image = _section(info[0], "Image")
-        dims = _section(image[0], "Dimensions") if image else None
-        scaling = _section(xml, "Scaling", info[1])
-        display = _section(xml, "DisplaySetting", info[1])
-        if dims and scaling:
-            light = (
-                b"<Metadata><Information><Image>"
-                + dims[0]
-                + b"</Image></Information>"
-                + scaling[0]
-                + (display[0] if display else b"")
-                + b"</Metadata>"
-            )
-            return ET.fromstring(light)
-    return ET.fromstring(xml)
-
-
-def parse_meta(xml: bytes, where: str) -> CziMeta:
-    """Parse the metadata XML document (an empty or broken document gives empty metadata)."""
     meta = CziMeta()
     if not xml.strip():
         return meta
     try:
-        root = _light_root(xml)
+        root = ET.fromstring(xml) if light else _light_root(xml)
     except ET.ParseError as exc:
         warnings.warn(
             f"{where}: the metadata XML is not well formed ({exc}); channel names, colours "

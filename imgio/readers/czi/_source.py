@@ -17,7 +17,8 @@ from ..._location import Location
 from ..._threads import decode_threads, map_threaded
 from ...errors import CorruptFileError
 from ..base import STATS
-from ._format import COMPRESSIONS, PIXEL_TYPES, subblock_header_size, subblock_payload
+from ._decode import bgr_to_rgb, decode_subblock, put, swap_bgr
+from ._format import COMPRESSIONS, subblock_header_size, subblock_payload
 from ._layout import LevelLayout, SceneLayout
 
 __all__ = ["CziSource", "decode_subblock"]
@@ -67,19 +68,33 @@ class CziSource:
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         out = np.zeros(tuple(k.stop - k.start for k in key), dtype=self.dtype)
-        self.read_into(key, out)
+        self.read_into(key, out, zeroed=True)
         return out
 
-    def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> None:
+    def _slots(self, key: tuple[slice, ...]) -> tuple[int, np.ndarray[Any, Any]]:
+        """How many planes ``key`` selects, and each plane id's place among them (or -1)."""
+        slot = np.full(int(np.prod(self.plane_shape)), -1, np.int64)
+        if all(k.stop - k.start == n for k, n in zip(key, self.plane_shape, strict=True)):
+            slot[:] = np.arange(len(slot))  # every plane, in order (a whole read)
+            return len(slot), slot
+        ranges = [np.arange(k.start, k.stop) for k in key]
+        grid = np.meshgrid(*ranges, indexing="ij")
+        wanted = np.ravel_multi_index(tuple(grid), self.plane_shape).ravel()
+        slot[wanted] = np.arange(len(wanted))
+        return len(wanted), slot
+
+    def read_into(
+        self, key: tuple[slice, ...], out: np.ndarray[Any, Any], *, zeroed: bool = False
+    ) -> bool:
         """Decode the tiles covering ``key`` into ``out`` (zeros where no tile lies)."""
+        with self.location.session():  # one descriptor for every subblock of this read
+            return self._read_into(key, out, zeroed)
+
+    def _read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any], zeroed: bool) -> bool:
         nplane = len(self.plane_shape)
         ky, kx = key[nplane], key[nplane + 1]
         ks = key[nplane + 2] if self.samples > 1 else slice(None)
-        ranges = [np.arange(k.start, k.stop) for k in key[:nplane]]
-        grid = np.meshgrid(*ranges, indexing="ij")
-        wanted = np.ravel_multi_index(tuple(grid), self.plane_shape).ravel()
-        slot = np.full(int(np.prod(self.plane_shape)), -1, np.int64)
-        slot[wanted] = np.arange(len(wanted))
+        nwanted, slot = self._slots(key[:nplane])
         hit = (
             (slot[self.plane] >= 0)
             & (self.y < ky.stop)
@@ -88,9 +103,13 @@ class CziSource:
             & (self.x + self.w > kx.start)
         )
         tiles = np.flatnonzero(hit)  # already in draw order
+        # tiles alone in their plane cannot overlap: each is decoded into its own window
+        alone = len(np.unique(self.plane[tiles])) == len(tiles)
+        if not zeroed and not (alone and len(tiles) == nwanted and self._covers(tiles, ky, kx)):
+            out[...] = 0
         if len(tiles) == 0:
-            return
-        flat = out.reshape((len(wanted), *out.shape[nplane:]))
+            return True
+        flat = out.reshape((nwanted, *out.shape[nplane:]))
         # decoded tiles wait for their turn to be pasted (draw order): about 32 MiB at once
         tile_bytes = max(1, int(self.h[tiles[0]] * self.w[tiles[0]]) * self.dtype.itemsize)
         batch = max(4 * decode_threads(), (32 << 20) // (tile_bytes * self.samples))
@@ -98,7 +117,11 @@ class CziSource:
         for i in range(0, len(tiles), batch):
             part = tiles[i : i + batch].tolist()
             segments = self._fetch(part)
-            jobs = list(zip(part, segments, strict=True))
+            windows = [
+                self._window(flat[slot[self.plane[t]]], t, ky, kx, ks) if alone else None
+                for t in part
+            ]
+            jobs = list(zip(part, segments, windows, strict=True))
             # uncompressed local subblocks are one pread each, and a few small tiles decode
             # faster than a pool hand-off: those are done here
             small = len(part) * tile_bytes * self.samples < (1 << 20)
@@ -113,8 +136,32 @@ class CziSource:
                 decoded[k] = result
             for t, (tile, size) in zip(part, decoded, strict=True):
                 nbytes += size
-                self._paste(flat[slot[self.plane[t]]], tile, t, ky, kx, ks)
+                if tile is not None:
+                    self._paste(flat[slot[self.plane[t]]], tile, t, ky, kx, ks)
         STATS.add(len(tiles), nbytes)
+        return True
+
+    def _covers(self, tiles: np.ndarray[Any, Any], ky: slice, kx: slice) -> bool:
+        """Whether every one of ``tiles`` covers the whole ``ky`` x ``kx`` window."""
+        y, x = self.y[tiles], self.x[tiles]
+        return bool(
+            (y <= ky.start).all()
+            and (y + self.h[tiles] >= ky.stop).all()
+            and (x <= kx.start).all()
+            and (x + self.w[tiles] >= kx.stop).all()
+        )
+
+    def _window(
+        self, dst: np.ndarray[Any, Any], t: int, ky: slice, kx: slice, ks: slice
+    ) -> np.ndarray[Any, Any] | None:
+        """The part of ``dst`` tile ``t`` fills, when it lies wholly inside (else None)."""
+        y0, x0 = int(self.y[t]), int(self.x[t])
+        y1, x1 = y0 + int(self.h[t]), x0 + int(self.w[t])
+        if y0 < ky.start or x0 < kx.start or y1 > ky.stop or x1 > kx.stop:
+            return None
+        if self.samples > 1 and (ks.start, ks.stop) != (0, self.samples):
+            return None
+        return dst[y0 - ky.start : y1 - ky.start, x0 - kx.start : x1 - kx.start]
 
     def _fetch(self, tiles: list[int]) -> list[bytes | None]:
         """Segment bytes of each tile (remote: one concurrent batch; local: read in the pool)."""
@@ -132,30 +179,62 @@ class CziSource:
         begin, size = subblock_header_size(head)
         return head[:begin] + self.location.read_range(pos + begin, size)
 
-    def _decode_job(self, job: tuple[int, bytes | None]) -> tuple[np.ndarray[Any, Any], int]:
-        return self._decode(*job)
+    def _read_raw(self, t: int, window: np.ndarray[Any, Any]) -> int:
+        """An uncompressed local subblock read straight into ``window``; its byte count."""
+        pos, extent = int(self.position[t]), int(self.extent[t])
+        head = self.location.read_range(pos, min(HEAD, extent), exact=False)
+        sid = head[:16].rstrip(b"\0")
+        if sid != b"ZISRAWSUBBLOCK":
+            raise ValueError(f"expected a ZISRAWSUBBLOCK segment at offset {pos}, found {sid!r}")
+        begin, size = subblock_header_size(head)
+        expected = window.nbytes
+        if begin + size > extent:
+            raise ValueError(
+                f"subblock at offset {pos} claims {size} bytes of pixels at {pos + begin}, "
+                f"only {extent - begin} are there"
+            )
+        if size < expected:
+            raise CorruptFileError(f"{size} bytes of pixels, expected {expected}")
+        if window.flags.c_contiguous:
+            flat: Any = window.reshape(-1).view(np.uint8)
+            self.location.read_into(pos + begin, memoryview(flat))
+            if self.samples > 1:
+                swap_bgr(window)
+            return size
+        tile = np.empty(window.shape, self.dtype)
+        raw: Any = tile.reshape(-1).view(np.uint8)
+        self.location.read_into(pos + begin, memoryview(raw))
+        put(window, bgr_to_rgb(tile) if self.samples > 1 else tile)
+        return size
 
-    def _decode(self, t: int, segment: bytes | None) -> tuple[np.ndarray[Any, Any], int]:
-        where = (
-            f"{self.where}: subblock {int(self.rows[t])} at offset {int(self.position[t])} "
-            f"({COMPRESSIONS.get(int(self.compression[t]), 'compression')} "
-            f"{int(self.compression[t])})"
-        )
+    def _decode_job(
+        self, job: tuple[int, bytes | None, np.ndarray[Any, Any] | None]
+    ) -> tuple[np.ndarray[Any, Any] | None, int]:
+        with self.location.session():  # the reading thread's descriptor, not a new one
+            return self._decode(*job)
+
+    def _decode(
+        self, t: int, segment: bytes | None, window: np.ndarray[Any, Any] | None = None
+    ) -> tuple[np.ndarray[Any, Any] | None, int]:
+        """Tile ``t`` decoded (or into ``window``, then None) and its payload size."""
+        comp = int(self.compression[t])
         try:
+            if segment is None and window is not None and comp == 0:
+                return None, self._read_raw(t, window)
             if segment is None:
                 segment = self._segment(t)
             payload = subblock_payload(segment, int(self.position[t]))
-            tile = decode_subblock(
-                payload,
-                int(self.compression[t]),
-                self.pixel_type,
-                (int(self.h[t]), int(self.w[t])),
-            )
-        except CorruptFileError as exc:
-            raise CorruptFileError(f"{where}: {exc}") from exc
+            shape = (int(self.h[t]), int(self.w[t]))
+            tile = decode_subblock(payload, comp, self.pixel_type, shape, out=window)
         except Exception as exc:  # noqa: BLE001 - codecs raise many kinds on bad bytes
+            where = (
+                f"{self.where}: subblock {int(self.rows[t])} at offset {int(self.position[t])} "
+                f"({COMPRESSIONS.get(comp, 'compression')} {comp})"
+            )
+            if isinstance(exc, CorruptFileError):
+                raise CorruptFileError(f"{where}: {exc}") from exc
             raise CorruptFileError(f"{where}: {type(exc).__name__}: {exc}") from exc
-        return tile, len(payload)
+        return (None if window is not None else tile), len(payload)
 
     def _paste(
         self,
@@ -173,81 +252,4 @@ class CziSource:
             return
         src = tile[ys - y0 : ye - y0, xs - x0 : xe - x0]
         window = dst[ys - ky.start : ye - ky.start, xs - kx.start : xe - kx.start]
-        if self.samples == 1:
-            window[...] = src
-            return
-        src = src[..., ks]
-        for i in range(src.shape[-1]):  # one sample at a time: 4x faster than a BGR-reversed copy
-            window[..., i] = src[..., i]
-
-
-def decode_subblock(
-    payload: Any, compression: int, pixel_type: int, shape: tuple[int, int]
-) -> np.ndarray[Any, Any]:
-    """One subblock's pixels as ``(Y, X)`` or ``(Y, X, S)`` in RGB(A) order."""
-    import imagecodecs
-
-    dtype, samples = PIXEL_TYPES[pixel_type]
-    dt = np.dtype(dtype)
-    h, w = shape
-    expected = h * w * samples * dt.itemsize
-    if compression != 0 and expected > max(len(payload), 1) * 4096 and expected > 64 << 20:
-        raise CorruptFileError(f"{len(payload)} bytes cannot hold {h} x {w} pixels")
-    if compression == 0:
-        raw: Any = payload
-    elif compression == 5:
-        raw = imagecodecs.zstd_decode(payload)
-    elif compression == 6:
-        raw = _zstd1(payload, dt.itemsize)
-    elif compression == 2:
-        raw = imagecodecs.lzw_decode(payload)
-    elif compression in (1, 4):
-        decode = imagecodecs.jpegxr_decode if compression == 4 else imagecodecs.jpeg8_decode
-        arr = np.asarray(decode(payload))
-        if arr.shape[:2] != (h, w) or (arr.ndim == 3 and arr.shape[2] != samples):
-            raise CorruptFileError(f"decoded to shape {arr.shape}, expected {(h, w, samples)}")
-        if samples == 1:
-            return arr.reshape(h, w)
-        arr = arr.reshape(h, w, samples)
-        # the codecs return RGB(A) by the stream's own label (JPEG XR 24bppBGR/32bppBGRA
-        # are converted, 48bppRGB is RGB already), as libCZI reads them: no BGR swap here
-        return arr
-    else:
-        raise CorruptFileError(f"compression {compression} is not supported")
-    if len(raw) < expected:
-        raise CorruptFileError(f"{len(raw)} bytes of pixels, expected {expected} for {h} x {w}")
-    arr = np.frombuffer(raw, dtype=dt, count=h * w * samples)
-    arr = arr.reshape((h, w, samples) if samples > 1 else (h, w))
-    return _bgr_to_rgb(arr) if samples > 1 else arr
-
-
-def _bgr_to_rgb(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    if arr.ndim == 3 and arr.shape[2] == 3:
-        return arr[..., ::-1]
-    if arr.ndim == 3 and arr.shape[2] == 4:
-        return arr[..., [2, 1, 0, 3]]
-    return arr
-
-
-def _zstd1(payload: Any, itemsize: int) -> Any:
-    """ZEN's zstd1: a small header (size, then chunks), the zstd stream, maybe hi/lo packed."""
-    import imagecodecs
-
-    if len(payload) < 1:
-        raise CorruptFileError("empty zstd1 payload")
-    size = payload[0]
-    hilo = False
-    if size == 3 and len(payload) >= 3 and payload[1] == 1:
-        hilo = bool(payload[2] & 1)
-    elif size != 1:
-        raise CorruptFileError(f"zstd1 header of {size} bytes is not understood")
-    raw = imagecodecs.zstd_decode(payload[size:])
-    if not hilo or itemsize != 2:
-        return raw
-    # hi/lo byte packing: all low bytes of the 16-bit values first, then all high bytes
-    buf = np.frombuffer(raw, np.uint8)
-    half = len(buf) // 2
-    out = np.empty(half * 2, np.uint8)
-    out[0::2] = buf[:half]
-    out[1::2] = buf[half : 2 * half]
-    return out
+        put(window, src[..., ks] if self.samples > 1 else src)
