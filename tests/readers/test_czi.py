@@ -132,12 +132,14 @@ def test_rgb_gray8_and_time_stamps(tmp_path: Path) -> None:
     write_czi(
         tmp_path / "rgb.czi",
         [Sub(a, dims={"T": t}) for t, a in enumerate(rgb)],
-        timestamps=[0.0, 2.5, 5.0],
+        timestamps=[10.0, 12.5, 15.75],  # seconds, not evenly spaced
     )
     img = imgio.Image(tmp_path / "rgb.czi")
     assert img.dims.order == "TCZYXS" and img.dtype == np.uint8
     np.testing.assert_array_equal(img.get_image_data("TYXS"), rgb)  # RGB, not the file's BGR
-    assert img.reader.scenes()[0].time_interval == pytest.approx(2.5)
+    assert img.reader.scenes()[0].time_interval == pytest.approx(2.875)  # the mean step
+    # T coordinates: the acquisition times themselves, from the first
+    np.testing.assert_allclose(img.xarray_dask_data.coords["T"].values, [0.0, 2.5, 5.75])
     with pyczi.open_czi(str(tmp_path / "rgb.czi")) as doc:
         np.testing.assert_array_equal(doc.read(plane={"T": 1, "C": 0, "Z": 0})[..., ::-1], rgb[1])
 

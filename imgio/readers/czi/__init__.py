@@ -17,6 +17,7 @@ codecs (JPEG XR, zstd, JPEG, LZW) come from imagecodecs, a core dependency.
 
 from __future__ import annotations
 
+import math
 import struct
 import threading
 import warnings
@@ -138,9 +139,9 @@ class CziReader(Reader):
         return parse_meta(self._xml, self.location.name)
 
     @cached_property
-    def _time_interval(self) -> float | None:
-        meta = self._meta
-        times = meta.time_offsets
+    def _times(self) -> list[float]:
+        """Seconds of each time point: the metadata's offsets, else the CZTIMS attachment."""
+        times = self._meta.time_offsets
         if not times:
             stamps = [a for a in self._attachments if a.content_type == "CZTIMS"]
             if stamps:
@@ -152,7 +153,16 @@ class CziReader(Reader):
                         ImgioWarning,
                         stacklevel=4,
                     )
-        return time_interval(times)
+        return [float(t) for t in times]
+
+    def _time_stamps(self, lay: SceneLayout) -> tuple[float, ...] | None:
+        """A scene's time points in seconds from its first, when the file has one per T."""
+        n_t = lay.plane_shape[lay.plane_dims.index("T")]
+        t0 = int(lay.plane_origin.get("T", 0))
+        times = self._times[t0 : t0 + n_t]
+        if n_t < 2 or len(times) != n_t or not all(math.isfinite(t) for t in times):
+            return None
+        return tuple(t - times[0] for t in times)
 
     @cached_property
     def _scenes(self) -> list[SceneInfo]:
@@ -183,7 +193,9 @@ class CziReader(Reader):
                 stacklevel=4,
             )
         sizes = meta.scaling_um
-        t_interval = self._time_interval if lay.plane_shape[lay.plane_dims.index("T")] > 1 else None
+        t_interval = None
+        if lay.plane_shape[lay.plane_dims.index("T")] > 1:
+            t_interval = time_interval(self._times)
         return SceneInfo(
             name=name,
             dims=lay.dims,
@@ -193,6 +205,7 @@ class CziReader(Reader):
             channel_colors=channel_colors,
             pixel_sizes=PhysicalPixelSizes(sizes.get("Z"), sizes.get("Y"), sizes.get("X")),
             time_interval=t_interval,
+            time_stamps=self._time_stamps(lay),
         )
 
     def mosaic_tile_positions(self, scene: int) -> Sequence[tuple[int, int]] | None:
