@@ -128,12 +128,20 @@ UNREAD_DAMAGE = [
 ]
 
 
-def _mutant(src: Path, flips: list[tuple[int, int]], out: Path) -> Path:
+def _mutant(
+    name: str, flips: list[tuple[int, int]], tmp_path: Path, request: pytest.FixtureRequest
+) -> tuple[Path, Path]:
+    """``name`` (from tests/data, else the shared samples) with ``flips`` applied: the
+    source and the mutant."""
+    src = DATA / name
+    if not src.is_file():
+        src = request.getfixturevalue("shared_samples") / "nd2" / name
+    out = tmp_path / name
     data = bytearray(src.read_bytes())
     for offset, value in flips:
         data[offset] = value
     out.write_bytes(bytes(data))
-    return out
+    return src, out
 
 
 @pytest.mark.parametrize(("name", "before", "flips"), MUTANTS, ids=lambda v: str(v)[:24])
@@ -144,10 +152,7 @@ def test_nd2_mutant_gives_an_imgio_error(
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:
-    src = DATA / name
-    if not src.is_file():
-        src = request.getfixturevalue("shared_samples") / "nd2" / name
-    path = _mutant(src, flips, tmp_path / name)
+    src, path = _mutant(name, flips, tmp_path, request)
     with pytest.raises(imgio.ImgioError, match="nd2|ND2|frame|chunk"):
         img = imgio.Image(path)
         assert img.metadata is not None
@@ -162,10 +167,7 @@ def test_nd2_damage_in_unread_settings_opens_like_the_sample(
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:
-    src = DATA / name
-    if not src.is_file():
-        src = request.getfixturevalue("shared_samples") / "nd2" / name
-    path = _mutant(src, flips, tmp_path / name)
+    src, path = _mutant(name, flips, tmp_path, request)
     img = imgio.Image(path)
     with nd2.ND2File(src) as ref:
         sizes = dict(ref.sizes)
