@@ -246,3 +246,29 @@ def test_chained_selection_on_workers(client: Any, pyramid: tuple[Path, list[Any
     workers = _workers_used(client, lambda: got.update(v=client.compute(region.data).result()))
     assert len(workers) == 2, f"tasks ran on {workers}"
     np.testing.assert_array_equal(got["v"], levels[0][1, 200:900, 100:700])
+
+
+def test_oib_and_xlif_on_cluster(client: Any, tmp_path: Path) -> None:
+    """Olympus OIB planes and LAS X XLIF frame files read in the worker processes."""
+    import liffile
+    from oif_writer import write_oib
+    from samples import DATA
+    from xlif_writer import write_xlif
+
+    planes = np.random.default_rng(5).integers(0, 4000, (2, 2, 3, 40, 48), dtype=np.uint16)
+    oib = imgio.Image(
+        write_oib(tmp_path / "cells.oib", planes, dyes=("DAPI", "GFP")),
+        chunks={"T": 1, "C": 1, "Z": 1},
+    )
+    data = oib.xarray_dask_data
+    assert data.data.npartitions == 12  # T x C x Z planes, each read on a worker
+    got = client.compute(data.max(dim=["Y", "X"])).result()
+    np.testing.assert_array_equal(got.values, planes.max(axis=(3, 4)))
+
+    lif = DATA / "readlif-PR2729_frameOrderCombinedScanTypes.lif"
+    xlif = write_xlif(lif, tmp_path / "project", kind="tif", name="B")
+    img = imgio.Image(xlif, reconstruct_mosaic=False, chunks={"M": 1})
+    with liffile.LifFile(lif) as f:
+        want = f.images[0].asarray()
+    sums = client.compute(img.xarray_dask_data.sum(dim=["Y", "X"])).result()
+    assert int(sums.values.sum()) == int(want.astype(np.int64).sum())
