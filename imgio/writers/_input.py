@@ -186,27 +186,7 @@ def _build(
     order = extras + "TCZYX" + ("S" if "S" in text else "")
     arr = arr.transpose([text.index(d) for d in order])  # type: ignore[no-untyped-call]
     shape = dict(zip(order, arr.shape, strict=True))
-    sizes = pixel_sizes_arg(sizes_arg)
-    origin: dict[str, float] = {}
-    found: dict[str, float | None] = {}
-    for d in "ZYX":
-        got = _spacing(coords[d]) if d in coords else None
-        if got is not None:
-            origin[d], found[d] = got
-    fallback = attrs.get("pixel_sizes")
-    if isinstance(fallback, (list, tuple)) and len(fallback) == 3:
-        for d, v in zip("ZYX", fallback, strict=True):
-            if found.get(d) is None and v is not None:
-                found[d] = float(v)
-                if (
-                    d in coords
-                    and np.asarray(coords[d]).size
-                    and np.issubdtype(np.asarray(coords[d]).dtype, np.number)
-                ):
-                    origin[d] = float(np.asarray(coords[d])[0])
-    if sizes is not None:
-        found.update({d: v for d, v in zip("ZYX", sizes, strict=True) if v is not None})
-    pixel_sizes = PhysicalPixelSizes(*(found.get(d) for d in "ZYX"))
+    pixel_sizes, origin = _sizes_and_origin(coords, attrs, sizes_arg)
     names = _channel_names(channel_names, coords.get("C"), shape["C"])
     out_coords: dict[str, Any] = {"C": names}
     for d, size in zip("ZYX", pixel_sizes, strict=True):
@@ -227,18 +207,79 @@ def _build(
         },
         name=scene_name,
     )
-    colors = attrs.get("channel_colors")
-    units = attrs.get("units")
-    seconds = isinstance(units, Mapping) and units.get("T") == "s"  # a T without unit: unknown
-    t_step = _spacing(coords["T"]) if "T" in coords and seconds else None
     return Scene(
         scene_name,
         out,
         names,
         pixel_sizes,
         origin,
-        list(colors) if isinstance(colors, (list, tuple)) and len(colors) == shape["C"] else None,
-        time_interval=None if t_step is None else t_step[1],
+        _colors(attrs, shape["C"]),
+        time_interval=_time_step(coords, attrs),
+    )
+
+
+def _sizes_and_origin(
+    coords: Mapping[str, Any], attrs: Mapping[str, Any], sizes_arg: SizesArg
+) -> tuple[PhysicalPixelSizes, dict[str, float]]:
+    """Z/Y/X pixel sizes and origins: the coordinates' spacing, else the ``pixel_sizes``
+    attr, overridden by ``sizes_arg``."""
+    sizes = pixel_sizes_arg(sizes_arg)
+    origin: dict[str, float] = {}
+    found: dict[str, float | None] = {}
+    for d in "ZYX":
+        got = _spacing(coords[d]) if d in coords else None
+        if got is not None:
+            origin[d], found[d] = got
+    fallback = attrs.get("pixel_sizes")
+    if isinstance(fallback, (list, tuple)) and len(fallback) == 3:
+        for d, v in zip("ZYX", fallback, strict=True):
+            if found.get(d) is None and v is not None:
+                found[d] = float(v)
+                if (
+                    d in coords
+                    and np.asarray(coords[d]).size
+                    and np.issubdtype(np.asarray(coords[d]).dtype, np.number)
+                ):
+                    origin[d] = float(np.asarray(coords[d])[0])
+    if sizes is not None:
+        found.update({d: v for d, v in zip("ZYX", sizes, strict=True) if v is not None})
+    return PhysicalPixelSizes(*(found.get(d) for d in "ZYX")), origin
+
+
+def _colors(attrs: Mapping[str, Any], n_channels: int) -> list[int | None] | None:
+    colors = attrs.get("channel_colors")
+    if isinstance(colors, (list, tuple)) and len(colors) == n_channels:
+        return list(colors)
+    return None
+
+
+def _time_step(coords: Mapping[str, Any], attrs: Mapping[str, Any]) -> float | None:
+    """Seconds between time points: the mean step of T, when its unit is seconds."""
+    units = attrs.get("units")
+    seconds = isinstance(units, Mapping) and units.get("T") == "s"  # a T without unit: unknown
+    t_step = _spacing(coords["T"]) if "T" in coords and seconds else None
+    return None if t_step is None else t_step[1]
+
+
+def scene_of_pixels(
+    pixels: Any,
+    coords: Mapping[str, Any],
+    attrs: Mapping[str, Any],
+    name: str,
+) -> Scene:
+    """A :class:`Scene` of pixels already in ``T C Z Y X [S]`` order that produce their own
+    stream groups (no dask, no xarray), with the metadata :func:`standardize` would give
+    a DataArray of the same ``coords`` and ``attrs``."""
+    shape = dict(zip(pixels.dims, pixels.shape, strict=True))
+    pixel_sizes, origin = _sizes_and_origin(coords, attrs, None)
+    return Scene(
+        name,
+        pixels,
+        _channel_names(None, coords.get("C"), shape["C"]),
+        pixel_sizes,
+        origin,
+        _colors(attrs, shape["C"]),
+        time_interval=_time_step(coords, attrs),
     )
 
 
@@ -271,7 +312,7 @@ def as_scenes(
     if hasattr(data, "get_xarray_dask_data") and hasattr(data, "scenes"):
         names = list(data.scenes)
         picked = (
-            list(range(len(names))) if scenes is None else [_scene_index(s, names) for s in scenes]
+            list(range(len(names))) if scenes is None else [scene_index(s, names) for s in scenes]
         )
         infos = data.reader.scenes() if hasattr(data, "reader") else None
         from ._ome_carry import source_images
@@ -302,7 +343,7 @@ def as_scenes(
         chosen: Sequence[int] = (
             range(len(data))
             if scenes is None
-            else [_scene_index(s, [str(i) for i in range(len(data))]) for s in scenes]
+            else [scene_index(s, [str(i) for i in range(len(data))]) for s in scenes]
         )
         out = []
         for i in chosen:
@@ -325,7 +366,8 @@ def as_scenes(
     ]
 
 
-def _scene_index(scene: int | str, names: Sequence[str]) -> int:
+def scene_index(scene: int | str, names: Sequence[str]) -> int:
+    """The index of ``scene`` (a name, or an index counted from either end) in ``names``."""
     if isinstance(scene, str):
         if scene not in names:
             raise SelectionError(f"no scene {scene!r}; scenes are {list(names)}")
