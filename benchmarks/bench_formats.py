@@ -8,6 +8,8 @@
   bioio-imageio), interleaved in one process (A, B, C, A, B, C, ...), medians and
   ratios to imgio;
 - one plane of the T/Z/C CZI through ``get_image_data`` and through the dask DataArray;
+- ``imgio convert`` of every CZI sample to OME-TIFF vs bioio's ``BioImage.save``, each
+  from the command line in a fresh interpreter (``_convert_cli``);
 - ``imgio mosaic`` of 100 JPEG sectors (1024 x 1024 RGB) to a tiled pyramidal JPEG
   OME-TIFF vs pyvips ``arrayjoin`` + ``tiffsave(pyramid=True)``, each from the command
   line in a fresh interpreter (wall time and peak RSS), runs alternated.
@@ -366,12 +368,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--samples", type=Path, default=SAMPLES)
-    parser.add_argument("--only", choices=("czi", "images", "plane", "mosaic"), action="append")
+    parser.add_argument(
+        "--only", choices=("czi", "images", "plane", "mosaic", "convert"), action="append"
+    )
     parser.add_argument("--repeats", type=int, help="mosaic runs of each job (default 3)")
     args = parser.parse_args(argv)
     _quiet()
     repeats = 3 if args.quick else 7
-    wanted = args.only or ["czi", "images", "plane", "mosaic"]
+    wanted = args.only or ["czi", "images", "plane", "convert", "mosaic"]
     say(f"## bench_formats\n\n{machine_line()}\n")
     with tempfile.TemporaryDirectory(prefix="imgio-formats-") as tmp:
         czis = sorted((args.samples / "czi").glob("*.czi"))
@@ -384,6 +388,10 @@ def main(argv: list[str] | None = None) -> int:
             bench_plane(
                 args.samples / "czi" / "czitools-CellDivision_T3_Z5_CH2_X240_Y170.czi", 5 * repeats
             )
+    if "convert" in wanted:
+        from ._convert_cli import bench_convert
+
+        bench_convert(sorted((args.samples / "czi").glob("*.czi")), 3 if args.quick else 5)
     if "mosaic" in wanted:
         bench_mosaic(25 if args.quick else 100, args.repeats or (1 if args.quick else 3))
     say(f"\n_peak RSS of this process: {fmt_mb(rss_peak())} MiB_")
