@@ -142,11 +142,13 @@ def standardize(
         coords, attrs = {}, {}
     if "Y" not in text or "X" not in text:
         raise ImgioError(f"dims {text!r}: expected at least Y and X")
-    if "S" in text and arr.shape[text.index("S")] not in (1, 3, 4):
-        raise ImgioError(
-            f"samples axis S has {arr.shape[text.index('S')]} values; expected 1, 3 or 4"
-        )
+    _check_samples(text, arr.shape)
     return _build(arr, text, coords, attrs, channel_names, physical_pixel_sizes, name)
+
+
+def _check_samples(dims: str, shape: Sequence[int]) -> None:
+    if "S" in dims and shape[dims.index("S")] not in (1, 3, 4):
+        raise ImgioError(f"samples axis S has {shape[dims.index('S')]} values; expected 1, 3 or 4")
 
 
 def _numpy_to_dask(arr: np.ndarray[Any, Any]) -> da.Array:
@@ -270,6 +272,7 @@ def scene_of_pixels(
     """A :class:`Scene` of pixels already in ``T C Z Y X [S]`` order that produce their own
     stream groups (no dask, no xarray), with the metadata :func:`standardize` would give
     a DataArray of the same ``coords`` and ``attrs``."""
+    _check_samples(pixels.dims, pixels.shape)
     shape = dict(zip(pixels.dims, pixels.shape, strict=True))
     pixel_sizes, origin = _sizes_and_origin(coords, attrs, None)
     return Scene(

@@ -115,3 +115,22 @@ def test_cli_convert_imports_no_dask(tmp_path: Path) -> None:
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert imgio.Image(tmp_path / "c.ome.tif").channel_names == ["DAPI", "GFP"]
+
+
+def test_convert_refuses_what_the_dask_path_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Grey + alpha (two samples) has no OME-TIFF layout: the same error, no file."""
+    src = tmp_path / "la.tif"
+    tifffile.imwrite(
+        src,
+        RNG.integers(0, 255, (20, 30, 2), dtype=np.uint8),
+        photometric="minisblack",
+        extrasamples=[2],
+        planarconfig="contig",
+    )
+    with pytest.raises(imgio.ImgioError, match="samples axis S has 2 values") as info:
+        imgio.write(imgio.Image(src), tmp_path / "dask.ome.tif")
+    assert main(["convert", str(src), str(tmp_path / "out.ome.tif")]) == 2
+    assert capsys.readouterr().err.strip() == f"imgio: error: {info.value}"
+    assert not (tmp_path / "out.ome.tif").exists() and not (tmp_path / "dask.ome.tif").exists()
