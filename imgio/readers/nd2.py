@@ -252,18 +252,13 @@ def _prime(f: Any) -> None:
     """
     rdr: Any = getattr(f, "_rdr", None)
     if (
-        rdr is None
-        or f.is_legacy
-        or getattr(rdr, "_raw_image_metadata", 0) is not None
+        getattr(rdr, "_raw_image_metadata", 0) is not None
         or getattr(rdr, "_text_info", 0) is not None
         or tuple(f.version) < (3, 0)
     ):
         return
-    key = b"ImageMetadataSeqLV|0!"
-    if key not in rdr.chunkmap:
-        return
-    data = rdr._load_chunk(key)
-    if data.startswith(b"<"):
+    data = _chunk(f, b"ImageMetadataSeqLV|0!")
+    if data is None or data.startswith(b"<"):
         return
     meta = decode_clx_lite(data, _SKIPPED_LEVELS)
     rdr._raw_image_metadata = meta.get("SLxPictureMetadata", meta)
@@ -308,15 +303,20 @@ def _raw_layout(
 
 def _frame_times(f: Any) -> np.ndarray[Any, Any] | None:
     """Each frame's acquisition time (ms) from the file's times cache, when it has one."""
-    rdr: Any = getattr(f, "_rdr", None)
-    key = b"CustomData|AcqTimesCache!"
-    if f.is_legacy or rdr is None or key not in getattr(rdr, "chunkmap", {}):
-        return None
     try:
-        data = rdr._load_chunk(key)
+        data = _chunk(f, b"CustomData|AcqTimesCache!")
     except (AttributeError, OSError, ValueError):
         return None
-    return np.frombuffer(data[: len(data) // 8 * 8], "<f8")
+    return None if data is None else np.frombuffer(data[: len(data) // 8 * 8], "<f8")
+
+
+def _chunk(f: Any, key: bytes) -> bytes | None:
+    """A modern file's chunk ``key``, read by ``nd2``'s reader (None: legacy, no such
+    chunk, or an ``nd2`` without that reader)."""
+    rdr: Any = getattr(f, "_rdr", None)
+    if f.is_legacy or rdr is None or key not in getattr(rdr, "chunkmap", {}):
+        return None
+    return rdr._load_chunk(key)  # type: ignore[no-any-return]
 
 
 def _time_interval(f: Any, sizes: dict[str, int]) -> float | None:
