@@ -44,7 +44,14 @@ from ._format import (
     read_file_header,
 )
 from ._layout import SceneLayout, scene_layouts
-from ._meta import CziMeta, light_document, parse_meta, parse_timestamps, time_interval
+from ._meta import (
+    CziMeta,
+    light_document,
+    light_parses,
+    parse_meta,
+    parse_timestamps,
+    time_interval,
+)
 from ._source import CziSource
 
 __all__ = ["CziReader", "CziSource"]
@@ -134,7 +141,7 @@ class CziReader(Reader):
         if size > XML_TAIL:
             tail = self.location.read_range(offset + size - XML_TAIL, XML_TAIL)
             light = light_document(tail, tail=True)
-            if light is not None:
+            if light is not None and light_parses(light):
                 return parse_meta(light, self.location.name, light=True)
         return parse_meta(self._xml, self.location.name)
 
