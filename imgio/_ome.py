@@ -191,9 +191,9 @@ def parse_light(xml: str) -> list[OmeImage]:
     except ET.ParseError as exc:
         # common damage: stray bytes after the root element, bad characters
         cleaned = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", xml)
-        end = cleaned.rfind("</OME>")
+        ends = list(re.finditer(r"</(?:[A-Za-z_][\w.-]*:)?OME\s*>", cleaned))
         try:
-            root = ET.fromstring(cleaned[: end + 6] if end > 0 else cleaned)
+            root = ET.fromstring(cleaned[: ends[-1].end()] if ends else cleaned)
         except ET.ParseError:
             warnings.warn(
                 f"OME-XML is not well-formed ({exc}); metadata ignored", ImgioWarning, stacklevel=3
