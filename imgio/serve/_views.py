@@ -108,17 +108,17 @@ class Views:
 
     # ------------------------------------------------------------- sources
     def source(self, name: str, params: Mapping[str, str]) -> TileSource:
-        img = self.catalog.image(name)
+        file = self.catalog.file(name)
         scene = params.get("scene") or "0"
         try:
-            index = img._scene_index(int(scene) if scene.lstrip("-").isdigit() else scene)
+            index = file.scene_index(int(scene) if scene.lstrip("-").isdigit() else scene)
         except SelectionError as exc:
             raise _iiif.RequestError(str(exc)) from None
         key = (name, index)
         with self._lock:
             ts = self._sources.get(key)
         if ts is None:
-            ts = TileSource(img, index)
+            ts = TileSource(file, index)
             with self._lock:
                 self._sources[key] = ts
         return ts
@@ -135,7 +135,7 @@ class Views:
         self, ts: TileSource, box_w: float, box_h: float, out_w: int, out_h: int
     ) -> None:
         """Refuse a region whose stored level would need more pixels than the cap."""
-        lay = ts.layout
+        lay = ts.geometry
         if out_w > self.limits.max_side or out_h > self.limits.max_side:
             raise _iiif.RequestError(
                 f"output {out_w} x {out_h} exceeds {self.limits.max_side} px a side"
@@ -157,27 +157,27 @@ class Views:
     def metadata(self, name: str, params: Mapping[str, str]) -> dict[str, Any]:
         """large_image-style metadata plus what the viewer needs (scenes, channels)."""
         ts = self.source(name, params)
-        img = ts.image
+        file = ts.file
         out = ts.metadata()
         out["name"] = name
         out["scene"] = ts.scene
         out["scenes"] = [
-            s for s, info in zip(img.scenes, img.reader.scenes(), strict=True)
+            s for s, info in zip(file.scene_names, file.infos(), strict=True)
             if not info.associated
         ]  # fmt: skip
         out["mmX"] = out.get("mm_x")
-        lay = ts.layout
+        lay = ts.geometry
         out["frameAxes"] = {d: n for d, n in lay.frame_sizes.items() if d != "C"}
         out["channels"] = self._channels(ts)
         doc: dict[str, Any] = _jsonable(out)
         return doc
 
     def _channels(self, ts: TileSource) -> list[dict[str, Any]]:
-        lay = ts.layout
+        lay = ts.geometry
         n = lay.frame_sizes.get("C", 1)
         if n <= 1 or lay.bands != 1:
             return []
-        colors = ts.image._info(ts.scene)
+        colors = ts.file.info(ts.scene)
         from .._colors import resolve_colors
 
         rgb = resolve_colors(colors.channel_names, colors.channel_colors, n)
@@ -199,7 +199,7 @@ class Views:
         self, name: str, z: int, x: int, y: int, fmt: str | None, params: Mapping[str, str]
     ) -> tuple[bytes, str]:
         ts = self.source(name, params)
-        default = "jpeg" if ts.layout.bands >= 3 and ts.layout.dtype == np.uint8 else "png"
+        default = "jpeg" if ts.geometry.bands >= 3 and ts.geometry.dtype == np.uint8 else "png"
         enc = _encoding(fmt or params.get("encoding"), default)
         body = ts.get_tile(x, y, z, style=_style(params), format=enc, **_axes(params))
         return body, _MEDIA[enc]
@@ -223,7 +223,7 @@ class Views:
             k: _float(params, k) for k in ("left", "top", "right", "bottom", "width", "height")
         }
         ow, oh = _int(params, "output_width"), _int(params, "output_height")
-        box = ts.layout.region_box(
+        box = ts.geometry.region_box(
             box_args["left"], box_args["top"], box_args["right"], box_args["bottom"],
             box_args["width"], box_args["height"], units,
         )  # fmt: skip
@@ -244,8 +244,8 @@ class Views:
         if not 1 <= bins <= 65536:
             raise _iiif.RequestError(f"bins={bins} must be within 1..65536")
         level = _int(params, "level")
-        if level is not None and 0 <= level < ts.layout.n_stored:
-            h, w = ts.layout.sizes[level]
+        if level is not None and 0 <= level < ts.geometry.n_stored:
+            h, w = ts.geometry.sizes[level]
             if h * w > self.limits.max_read:
                 raise _iiif.RequestError(
                     f"level {level} has {w} x {h} pixels, more than this server reads at once"
@@ -327,7 +327,7 @@ class Views:
     # ----------------------------------------------------------------- IIIF
     def iiif_info(self, name: str, base_id: str, params: Mapping[str, str]) -> dict[str, Any]:
         ts = self.source(name, params)
-        lay = ts.layout
+        lay = ts.geometry
         gray = lay.bands == 1 and lay.frame_sizes.get("C", 1) == 1
         return _iiif.info_json(
             base_id, lay.width, lay.height, lay.tile_width, lay.levels,
@@ -338,7 +338,7 @@ class Views:
         self, name: str, region: str, size: str, rotation: str, qf: str, params: Mapping[str, str]
     ) -> tuple[bytes, str]:
         ts = self.source(name, params)
-        lay = ts.layout
+        lay = ts.geometry
         req = _iiif.parse_request(
             region, size, rotation, qf, lay.width, lay.height,
             max_area=self.limits.max_area, max_side=self.limits.max_side,

@@ -40,12 +40,12 @@ def test_get_tile_every_z_matches_large_image(pyramid):
     ts, li = imgio.Image(path).tiles, _li(path)
     assert ts.levels == li.levels == 4
     for z in range(ts.levels):
-        nx, ny = ts.layout.tile_grid(z)
+        nx, ny = ts.geometry.tile_grid(z)
         for y in range(ny):
             for x in range(nx):
                 ours = ts.get_tile(x, y, z)
                 ref = li.getTile(x, y, z, numpyAllowed="always")[: ours.shape[0], : ours.shape[1]]
-                stored = ts.layout.stored_level_for_z(z)
+                stored = ts.geometry.stored_level_for_z(z)
                 if stored is not None:  # a stored level: the exact stored pixels
                     lv = levels[stored]
                     want = lv[y * 256 : (y + 1) * 256, x * 256 : (x + 1) * 256]
@@ -59,7 +59,7 @@ def test_missing_level_synthesised_from_next_finer(gap_pyramid, stats):
     path, levels = gap_pyramid  # stored: /1 and /4
     ts = imgio.Image(path).tiles
     z = ts.levels - 2  # the /2 level, not stored
-    assert ts.layout.stored_level_for_z(z) is None
+    assert ts.geometry.stored_level_for_z(z) is None
     tile = ts.get_tile(1, 0, z)
     base = levels[0]
     want = base[0:512, 512:1024].reshape(256, 2, 256, 2, 3).mean((1, 3))
