@@ -192,7 +192,7 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
         Image(p, storage_options=storage) if storage and "://" in p else p for p in args.inputs
     ]
     grid = {"across": args.across, "spacing": args.spacing, "overlap": args.overlap}
-    opened: list[Image] = []
+    opened: list[Any] = []  # the ImageFiles mosaic_scene opened
     try:
         scene = None
         if format_of(args.output) == "ome-tiff":
@@ -206,7 +206,7 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
             _write(joined, args.output, args)
     finally:
         for item in [*items, *opened]:
-            if isinstance(item, Image):
+            if not isinstance(item, str):
                 item.close()
     sys.stdout.write(f"wrote {args.output} ({' x '.join(str(n) for n in shape[-3:])})\n")
     return 0

@@ -20,6 +20,7 @@ import numpy as np
 from .._colors import hex_color
 from ..errors import SelectionError
 from ..tiles import TileSource
+from ..tiles._encode import encode, normalize_format
 from ..tiles._style import StyleError
 from . import _iiif
 from ._catalog import Catalog
@@ -179,15 +180,13 @@ class Views:
             return []
         colors = ts.file.info(ts.scene)
         from .._colors import resolve_colors
+        from .._display import robust_limits
 
         rgb = resolve_colors(colors.channel_names, colors.channel_colors, n)
         out = []
-        for c in range(n):
+        for c in range(n):  # the contrast rule of thumbnails, napari and omero windows
             thumb = ts.thumbnail(256, 256, style=None, format="numpy", C=c)
-            values = np.asarray(thumb, dtype=np.float64).ravel()
-            lo, hi = np.quantile(values, [0.005, 0.995]) if values.size else (0.0, 1.0)
-            if hi <= lo:
-                hi = lo + 1
+            lo, hi = robust_limits(np.asarray(thumb).ravel(), lay.dtype)
             name = lay.channel_names[c] if c < len(lay.channel_names) else f"C{c}"
             out.append(
                 {"name": name, "color": hex_color(rgb[c]), "min": float(lo), "max": float(hi)}
@@ -307,14 +306,7 @@ class Views:
             rgb = dz.get_tile(level, (col, row), as_array=True)
         except ValueError as exc:
             raise _iiif.RequestError(str(exc), 404) from None
-        import imagecodecs
-
-        data = (
-            imagecodecs.jpeg8_encode(rgb, level=90)
-            if enc == "jpeg"
-            else imagecodecs.png_encode(rgb)
-        )
-        return bytes(data), _MEDIA[enc]
+        return encode(rgb, enc), _MEDIA[enc]
 
     @staticmethod
     def _dz_params(params: Mapping[str, str]) -> tuple[int, int]:
@@ -352,7 +344,7 @@ class Views:
         arr = _fit_exact(np.asarray(arr), req.out_h, req.out_w)
         arr = _orient(arr, req.rotation, req.mirror)
         arr = _quality(arr, req.quality)
-        return _encode(arr, req.format), req.media_type
+        return encode(arr, normalize_format(req.format)), req.media_type
 
 
 def _axes_no_frame(params: Mapping[str, str]) -> dict[str, Any]:
@@ -387,28 +379,6 @@ def _quality(arr: np.ndarray[Any, Any], quality: str) -> np.ndarray[Any, Any]:
     if quality == "bitonal":
         gray = np.where(gray >= 128, 255, 0)
     return np.clip(np.rint(gray), 0, 255).astype(np.uint8)[..., None]
-
-
-def _encode(arr: np.ndarray[Any, Any], fmt: str) -> bytes:
-    import imagecodecs
-
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if fmt == "jpg":
-        if arr.ndim == 3 and arr.shape[-1] == 4:
-            arr = arr[..., :3]
-        return bytes(imagecodecs.jpeg8_encode(np.ascontiguousarray(arr), level=90))
-    if fmt == "png":
-        return bytes(imagecodecs.png_encode(np.ascontiguousarray(arr)))
-    if fmt == "webp":
-        return bytes(imagecodecs.webp_encode(np.ascontiguousarray(arr), level=90))
-    import io
-
-    import tifffile
-
-    buf = io.BytesIO()
-    tifffile.imwrite(buf, arr)
-    return buf.getvalue()
 
 
 def _jsonable(value: Any) -> Any:
