@@ -6,6 +6,6 @@
 - :mod:`._datatree`: a whole file as an xarray ``DataTree`` / backend datasets.
 """
 
-from ._file import ImageFile, as_image_file
+from ._file import HasImageFile, ImageFile, as_image_file
 
-__all__ = ["ImageFile", "as_image_file"]
+__all__ = ["HasImageFile", "ImageFile", "as_image_file"]

@@ -15,7 +15,7 @@ import dataclasses
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import xarray as xr
     from ome_types import OME
 
-__all__ = ["ImageFile", "as_image_file"]
+__all__ = ["HasImageFile", "ImageFile", "as_image_file"]
 
 
 class ImageFile:
@@ -306,13 +306,24 @@ class ImageFile:
         }
 
 
-def as_image_file(obj: Any) -> ImageFile:
-    """The :class:`ImageFile` of ``obj``: an ImageFile, anything with a ``.file`` one
-    (an :class:`imgio.Image`), or a path/URL to open.
-    """
+@runtime_checkable
+class HasImageFile(Protocol):
+    """A stateful view of an :class:`ImageFile` with a current scene and level (an
+    :class:`imgio.Image`), as the layers that take either see it."""
+
+    @property
+    def file(self) -> ImageFile: ...
+    @property
+    def current_scene_index(self) -> int: ...
+    @property
+    def current_resolution_level(self) -> int: ...
+
+
+def as_image_file(obj: ImageFile | HasImageFile | str | os.PathLike[str]) -> ImageFile:
+    """The :class:`ImageFile` of ``obj``: an ImageFile, an ``Image`` (its ``file``), or
+    a path or URL to open."""
     if isinstance(obj, ImageFile):
         return obj
-    file = getattr(obj, "file", None)
-    if isinstance(file, ImageFile):
-        return file
+    if isinstance(obj, HasImageFile):
+        return obj.file
     return ImageFile(obj)

@@ -12,20 +12,17 @@ import math
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ..arrays import ImageFile, as_image_file
+from ..arrays import HasImageFile, ImageFile, as_image_file
 from ..errors import SelectionError
 from ._encode import MIME_TYPES, encode, normalize_format
 from ._geometry import SceneGeometry
 from ._render import pad_tile
 from ._style import parse_palette
 from ._values import PixelValues
-
-if TYPE_CHECKING:
-    from ..image import Image
 
 __all__ = ["MIME_TYPES", "TileSource", "tile_source"]
 
@@ -70,7 +67,7 @@ class TileSource(PixelValues):
 
     def __init__(
         self,
-        image: Image | ImageFile | str,
+        image: HasImageFile | ImageFile | str,
         scene: int | str | None = None,
         *,
         tile_size: int | None = None,
@@ -79,7 +76,7 @@ class TileSource(PixelValues):
     ) -> None:
         self.file = as_image_file(image)
         if scene is None:  # an Image's public current scene; an ImageFile has none
-            scene = getattr(image, "current_scene_index", 0)
+            scene = image.current_scene_index if isinstance(image, HasImageFile) else 0
         self.scene = self.file.scene_index(scene)
         self.geometry = SceneGeometry(self.file, self.scene, tile_size)
         self.edge = edge

@@ -367,12 +367,11 @@ def scene_index(scene: int | str, names: Sequence[str]) -> int:
 
 def image_file_of(data: Any) -> ImageFile | None:
     """The :class:`~imgio.ImageFile` behind ``data`` (an ImageFile or an ``Image``), else None."""
-    from ..arrays import ImageFile
+    from ..arrays import HasImageFile, ImageFile
 
     if isinstance(data, ImageFile):
         return data
-    file = getattr(data, "file", None)  # an imgio.Image
-    return file if isinstance(file, ImageFile) else None
+    return data.file if isinstance(data, HasImageFile) else None
 
 
 def _file_scenes(

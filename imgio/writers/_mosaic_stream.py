@@ -29,11 +29,11 @@ from typing import Any, cast
 
 import numpy as np
 
-from ..arrays import ImageFile
+from ..arrays import HasImageFile, ImageFile
 from ..arrays._lazy import aligned_chunks, read
 from ..dims import STANDARD, PhysicalPixelSizes
 from ..readers.base import ArraySource
-from ._input import Scene, image_file_of
+from ._input import Scene
 from ._mosaic import Grid, grid
 from ._stream import Block, Group, z_order
 
@@ -168,9 +168,8 @@ def mosaic_scene(
     try:
         picked = []  # (file, scene, level) of every item
         for item in items:
-            file = image_file_of(item)
-            if file is not None:  # an Image: its current scene and level
-                picked.append((file, item.current_scene_index, item.current_resolution_level))
+            if isinstance(item, HasImageFile):  # an Image: its current scene and level
+                picked.append((item.file, item.current_scene_index, item.current_resolution_level))
             else:
                 opened.append(ImageFile(os.fspath(item), storage_options=storage_options))
                 picked.append((opened[-1], 0, 0))

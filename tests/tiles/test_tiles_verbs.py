@@ -185,6 +185,18 @@ def test_jpeg_tile_passthrough_decodes_nothing(jpeg_pyramid, stats):
     assert imagecodecs.jpeg8_decode(small).shape == (256, 256, 3)
 
 
+def test_jpeg_passthrough_survives_overrides(jpeg_pyramid, stats):
+    """An image opened with ``dim_order=``/``channel_names=`` still hands stored JPEG
+    tiles over undecoded (the relabelling source forwards every declared fast path)."""
+    plain = imgio.Image(jpeg_pyramid).tiles
+    relabelled = imgio.Image(jpeg_pyramid, dim_order="YXS", channel_names=["RGB"]).tiles
+    z = plain.levels - 1
+    stats.reset()
+    data = relabelled.get_tile(3, 5, z, format="jpeg")
+    assert stats.chunks_decoded == 0
+    assert data == plain.get_tile(3, 5, z, format="jpeg")
+
+
 def test_thumbnail_and_region_of_big_pyramid_are_lazy(jpeg_pyramid, stats):
     img = imgio.Image(jpeg_pyramid)
     ts = img.tiles
