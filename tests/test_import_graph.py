@@ -91,6 +91,18 @@ def _graph() -> dict[str, set[str]]:
     return {name: _imports(name, path, known) for name, path in known.items()}
 
 
+def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
+    seen, todo = set(), list(graph.get(start, ()))
+    while todo:
+        node = todo.pop()
+        if node == goal:
+            return True
+        if node not in seen:
+            seen.add(node)
+            todo.extend(graph.get(node, ()))
+    return False
+
+
 def test_wings_import_downwards_only() -> None:
     arrows_up = sorted(
         f"{a} -> {b}"
@@ -109,19 +121,7 @@ def test_no_circle_between_wings() -> None:
         for b in targets:
             if wing(a) != wing(b) and b != "imgio":
                 between[wing(a)].add(wing(b))
-
-    def reaches(start: str, goal: str) -> bool:
-        seen, todo = set(), list(between[start])
-        while todo:
-            node = todo.pop()
-            if node == goal:
-                return True
-            if node not in seen:
-                seen.add(node)
-                todo.extend(between.get(node, ()))
-        return False
-
-    assert [w for w in list(between) if reaches(w, w)] == []
+    assert [w for w in list(between) if _reaches(between, w, w)] == []
 
 
 def test_the_root_holds_at_most_15_modules() -> None:
@@ -170,17 +170,5 @@ def test_no_reader_suffix_outside_readers() -> None:
 
 def test_guarded_layers_have_no_module_circle() -> None:
     graph = _graph()
-
-    def reaches(start: str, goal: str) -> bool:
-        seen, todo = set(), list(graph[start])
-        while todo:
-            node = todo.pop()
-            if node == goal:
-                return True
-            if node not in seen:
-                seen.add(node)
-                todo.extend(graph.get(node, ()))
-        return False
-
     guarded = [m for m in graph if m.startswith(("imgio.image", "imgio.writers", "imgio.arrays"))]
-    assert [m for m in guarded if reaches(m, m)] == []
+    assert [m for m in guarded if _reaches(graph, m, m)] == []
