@@ -27,10 +27,16 @@ from .._limits import BoundedFile, check_geometry
 from .._location import Location
 from .._threads import map_threaded
 from ..dims import PhysicalPixelSizes
-from ..errors import CorruptFileError, ImgioError, SelectionError, UnsupportedFormatError, require
+from ..errors import (
+    CorruptFileError,
+    ImgioError,
+    SelectionError,
+    UnsupportedFormatError,
+    require,
+)
 from ._clxlite import decode as decode_clx_lite
 from ._rawplanes import PARSE_ERRORS, RawPlaneSource, band_rows
-from .base import STATS, ArraySource, Reader, SceneInfo
+from .base import STATS, ArraySource, Reader, SceneInfo, SourceBase
 
 __all__ = ["Nd2Reader"]
 
@@ -373,7 +379,7 @@ def _nd2_file(location: Location) -> Any:
     return found
 
 
-class Nd2FrameSource:
+class Nd2FrameSource(SourceBase):
     """Frames of compressed/legacy ND2 files through ``nd2.ND2File.read_frame``."""
 
     def __init__(
