@@ -90,6 +90,12 @@ class OverrideReader(Reader):
     def mosaic_tile_positions(self, scene: int) -> Sequence[tuple[int, int]] | None:
         return self.inner.mosaic_tile_positions(scene)
 
+    def icc_profile(self, scene: int) -> bytes | None:
+        return self.inner.icc_profile(scene)
+
+    def named_properties(self, scene: int) -> Mapping[str, str]:
+        return self.inner.named_properties(scene)
+
     def close(self) -> None:
         self.inner.close()
 

@@ -162,6 +162,19 @@ class Reader(ABC):
         """
         return None
 
+    def icc_profile(self, scene: int) -> bytes | None:
+        """The ICC colour profile stored with ``scene``'s pixels, or None."""
+        return None
+
+    def named_properties(self, scene: int) -> Mapping[str, str]:
+        """The file's own metadata of ``scene`` as flat text, named by namespace.
+
+        Whole-slide tools' names: ``tiff.ImageDescription``, ``tiff.XResolution``,
+        ``aperio.AppMag``...; ``openslide.quickhash-1`` where the format defines it.
+        Formats without such fields report nothing.
+        """
+        return {}
+
     def close(self) -> None:
         """Release file handles (sources reopen their own)."""
         self.location.close()

@@ -32,6 +32,7 @@ from ._errors import tiff_errors
 from ._ifds import IfdChainError, cut_chain, guard_pages
 from ._ome_files import FLAVOURS, check_ome_files
 from ._ome_repair import repair_ome_sizes
+from ._props import aperio_icc_name, icc_profile, quickhash1, text_properties
 from ._scene import (
     imagej_labels,
     mark_associated,
@@ -46,6 +47,13 @@ from .source import TiffSource
 __all__ = ["TiffReader", "TiffSource"]
 
 SIGNATURES = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+", b"EP*\0", b"IIRO")
+
+
+def _decoders() -> Any:
+    """tifffile's decoders by compression code (``in`` tells which are installed)."""
+    import tifffile
+
+    return tifffile.TIFF.DECOMPRESSORS
 
 
 class TiffReader(Reader):
@@ -256,7 +264,7 @@ class TiffReader(Reader):
                 kept.append(i)
             except (MemoryError, RecursionError):
                 raise
-            except CorruptFileError as exc:
+            except (CorruptFileError, UnsupportedFormatError) as exc:
                 broken.append((i, exc))
             except ImgioError:
                 raise
@@ -302,6 +310,14 @@ class TiffReader(Reader):
             raise CorruptFileError(
                 f"{self.location.url}: series {index} has an unsupported sample format "
                 f"({base.keyframe.sampleformat}, {base.keyframe.bitspersample} bits)"
+            )
+        if base.keyframe.compression not in _decoders():
+            raise UnsupportedFormatError(
+                self.location.url,
+                {
+                    "tiff": f"series {index} is stored with compression "
+                    f"{int(base.keyframe.compression)}, which no installed decoder reads"
+                },
             )
         # levels must share dims; drop the ones that do not (warn)
         kept = [lv for lv in levels if lv.dims == base.dims]
@@ -396,6 +412,41 @@ class TiffReader(Reader):
                     ) from exc
                 self._sources[key] = src
         return src
+
+    # ------------------------------------------------------- whole-slide facts
+    def _keyframe(self, scene: int, level: int = 0) -> Any:
+        self.check_scene_level(scene, level)
+        if scene in self._empty:
+            return None
+        return self._series[scene].levels[self._level_maps[scene][level]].keyframe
+
+    def icc_profile(self, scene: int) -> bytes | None:
+        page = self._keyframe(scene)
+        if page is None:
+            return None
+        with self._file() as tif, tiff_errors(self.location.url, "ICC profile"):
+            out = icc_profile(tif.filehandle, page)
+            if out is None and tif.is_svs and self.scenes()[scene].associated == "thumbnail":
+                # an Aperio thumbnail names the slide's profile instead of storing it
+                main = self._keyframe(0)
+                name = aperio_icc_name(page)
+                if name and name == aperio_icc_name(main):
+                    out = icc_profile(tif.filehandle, main)
+            return out
+
+    def named_properties(self, scene: int) -> dict[str, str]:
+        """``tiff.*`` tags of the scene's first page, ``aperio.*`` fields of an SVS and
+        OpenSlide's ``openslide.quickhash-1`` (smallest level's stored bytes)."""
+        page = self._keyframe(scene)
+        if page is None:
+            return {}
+        smallest = self._keyframe(scene, self.scenes()[scene].n_levels - 1)
+        with self._file() as tif, tiff_errors(self.location.url, "TIFF tags"):
+            out = text_properties(tif.filehandle, page, bool(tif.is_svs))
+            digest = quickhash1(tif.filehandle, smallest, page)
+        if digest:
+            out["openslide.quickhash-1"] = digest
+        return out
 
     def close(self) -> None:
         tif = getattr(self, "_tif", None)

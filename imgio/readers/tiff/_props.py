@@ -1,0 +1,134 @@
+"""A TIFF's text properties as whole-slide tools name them (``tiff.*``, ``aperio.*``),
+its ICC profiles and OpenSlide's ``quickhash-1`` of a pyramid.
+
+The names and value forms are OpenSlide's, so that ``imgio.slide`` reports what
+OpenSlide reports: text tags up to their first NUL, rationals as decimal text
+(:func:`format_double`), ResolutionUnit as ``none``/``inch``/``centimeter``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+__all__ = ["aperio_icc_name", "format_double", "icc_profile", "quickhash1", "text_properties"]
+
+#: text tags, in the order OpenSlide hashes them into quickhash-1
+STRING_TAGS = (
+    ("tiff.ImageDescription", 270),
+    ("tiff.Make", 271),
+    ("tiff.Model", 272),
+    ("tiff.Software", 305),
+    ("tiff.DateTime", 306),
+    ("tiff.Artist", 315),
+    ("tiff.HostComputer", 316),
+    ("tiff.Copyright", 33432),
+    ("tiff.DocumentName", 269),
+)
+FLOAT_TAGS = (
+    ("tiff.XResolution", 282),
+    ("tiff.YResolution", 283),
+    ("tiff.XPosition", 286),
+    ("tiff.YPosition", 287),
+)
+RESOLUTION_UNITS = {1: "none", 2: "inch", 3: "centimeter"}
+#: OpenSlide computes no quickhash over a smallest level larger than this (stored bytes)
+QUICKHASH_LIMIT = 5 << 20
+
+
+def format_double(value: float) -> str:
+    """A double as OpenSlide (GLib's ``g_ascii_dtostr``) writes it: 15 significant
+    digits when they read back the same number, else 17."""
+    text = format(value, ".15g")
+    return text if float(text) == value else format(value, ".17g")
+
+
+def _raw_tag(fh: Any, tag: Any) -> bytes:
+    """A tag's stored bytes (the file is open)."""
+    fh.seek(tag.valueoffset)
+    data: bytes = fh.read(int(tag.count))
+    return data
+
+
+def _text_bytes(fh: Any, page: Any, code: int) -> bytes | None:
+    """A text tag's bytes up to its first NUL, or None."""
+    tag = page.tags.get(code)
+    if tag is None:
+        return None
+    raw = _raw_tag(fh, tag) if int(tag.dtype) in (1, 2, 7) else str(tag.value).encode()
+    return raw.split(b"\0", 1)[0]
+
+
+def _text(fh: Any, page: Any, code: int) -> str | None:
+    raw = _text_bytes(fh, page, code)
+    return None if raw is None else raw.decode("utf-8", errors="replace")
+
+
+def _float(value: Any) -> float | None:
+    try:
+        if isinstance(value, tuple):
+            return float(value[0]) / float(value[1])
+        return float(value)
+    except (TypeError, ValueError, IndexError, ZeroDivisionError):
+        return None
+
+
+def text_properties(fh: Any, page: Any, svs: bool) -> dict[str, str]:
+    """The ``tiff.*`` properties of ``page`` and, for an Aperio SVS, its ``aperio.*`` fields."""
+    out: dict[str, str] = {}
+    for name, code in STRING_TAGS:
+        text = _text(fh, page, code)
+        if text is not None:
+            out[name] = text
+    for name, code in FLOAT_TAGS:
+        tag = page.tags.get(code)
+        number = _float(tag.value) if tag is not None else None
+        if number is not None:
+            out[name] = format_double(number)
+    unit = page.tags.get(296)
+    try:
+        code = int(unit.value) if unit is not None else 2
+    except (TypeError, ValueError):
+        code = 0
+    out["tiff.ResolutionUnit"] = RESOLUTION_UNITS.get(code, "unknown")
+    description = out.get("tiff.ImageDescription", "")
+    if svs and description.startswith("Aperio"):
+        for part in description.split("|")[1:]:
+            key, sep, value = part.partition("=")
+            if sep:
+                out[f"aperio.{key.strip()}"] = value.strip()
+    return out
+
+
+def icc_profile(fh: Any, page: Any) -> bytes | None:
+    """The InterColorProfile (tag 34675) of ``page``, or None."""
+    tag = page.tags.get(34675)
+    if tag is None or not tag.count:
+        return None
+    return _raw_tag(fh, tag)
+
+
+def aperio_icc_name(page: Any) -> str | None:
+    """The ``ICC Profile`` field of an Aperio description (the profile's name), or None."""
+    for part in str(page.description or "").split("|")[1:]:
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == "ICC Profile":
+            return value.strip()
+    return None
+
+
+def quickhash1(fh: Any, smallest: Any, first: Any) -> str | None:
+    """OpenSlide's quickhash-1: SHA-256 of the smallest level's stored tiles or strips,
+    then each text tag of the first page as ``name\\0value\\0``. None when that level
+    stores more than 5 MiB (OpenSlide computes none then)."""
+    offsets, counts = smallest.dataoffsets, smallest.databytecounts
+    if not offsets or len(offsets) != len(counts) or sum(counts) > QUICKHASH_LIMIT:
+        return None
+    sha = hashlib.sha256()
+    for offset, count in zip(offsets, counts, strict=True):
+        fh.seek(offset)
+        sha.update(fh.read(count))
+    for name, code in STRING_TAGS:
+        sha.update(name.encode() + b"\0")
+        sha.update((_text_bytes(fh, first, code) or b"") + b"\0")
+    return sha.hexdigest()
