@@ -22,11 +22,9 @@ UNIT_MICRONS = {"inch": 25400.0, "centimeter": 10000.0}
 
 
 def number(value: float) -> str:
-    """A double as OpenSlide writes it: 15 significant digits when they read back the
-    same number, else 17 (``1`` for whole numbers)."""
-    value = float(value)
-    text = format(value, ".15g")
-    return text if float(text) == value else format(value, ".17g")
+    """A double as OpenSlide writes it (GLib's ``g_ascii_dtostr``: ``%.17g``, so ``1``
+    for whole numbers, ``0.499``, ``4.0161290322580641``)."""
+    return format(float(value), ".17g")
 
 
 def _resolution_mpp(props: dict[str, str]) -> tuple[str, str] | None:

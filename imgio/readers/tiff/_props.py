@@ -37,10 +37,8 @@ QUICKHASH_LIMIT = 5 << 20
 
 
 def format_double(value: float) -> str:
-    """A double as OpenSlide (GLib's ``g_ascii_dtostr``) writes it: 15 significant
-    digits when they read back the same number, else 17."""
-    text = format(value, ".15g")
-    return text if float(text) == value else format(value, ".17g")
+    """A double as OpenSlide (GLib's ``g_ascii_dtostr``) writes it: ``%.17g``."""
+    return format(value, ".17g")
 
 
 def _raw_tag(fh: Any, tag: Any) -> bytes:
