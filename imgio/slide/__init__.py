@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ImgioError, MissingFileError, UnsupportedFormatError, require
+from ..errors import ImgioError, MissingFileError, UnsupportedFormatError
 from ..tiles._cache import TileCache
 from ._base import (
     AbstractSlide,
@@ -26,7 +26,9 @@ from ._base import (
     as_openslide_error,
     slide_path,
 )
+from ._imageslide import ImageSlide
 from ._maps import _AssociatedImageMap, _PropertyMap
+from ._pixels import _as_rgba, _pil, _region_rgba
 from ._props import slide_properties
 
 if TYPE_CHECKING:
@@ -316,121 +318,6 @@ def _tiles(image: Image, scene: int) -> TileSource:
     from ..tiles import TileSource
 
     return TileSource(image, scene)
-
-
-def _region_rgba(
-    ts: TileSource, location: tuple[int, int], level: int, size: tuple[int, int]
-) -> np.ndarray[Any, Any]:
-    lay = ts.layout
-    w, h = size
-    out = np.zeros((h, w, 4), dtype=np.uint8)
-    dy, dx = lay.downsamples[level]
-    lh, lw = lay.sizes[level]
-    x0, y0 = round(location[0] / dx), round(location[1] / dy)
-    ix0, iy0 = max(0, x0), max(0, y0)
-    ix1, iy1 = min(lw, x0 + w), min(lh, y0 + h)
-    if ix1 <= ix0 or iy1 <= iy0:
-        return out
-    box = (ix0 * dx, iy0 * dy, min(ix1 * dx, lay.width), min(iy1 * dy, lay.height))
-    rgb = ts._pixels(box, (iy1 - iy0, ix1 - ix0), None, {}, "auto", "png", level=level)
-    rgb = _as_rgba(rgb)
-    out[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = rgb
-    return out
-
-
-def _as_rgba(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    bands = arr.shape[-1]
-    if bands == 4:
-        return arr
-    if bands == 3:
-        alpha = np.full(arr.shape[:2] + (1,), 255, dtype=np.uint8)
-        return np.concatenate([arr, alpha], axis=-1)
-    gray = arr[..., :1]
-    alpha = arr[..., 1:2] if bands == 2 else np.full_like(gray, 255)
-    return np.concatenate([gray, gray, gray, alpha], axis=-1)
-
-
-def _pil(arr: np.ndarray[Any, Any], mode: str) -> PILImage.Image:
-    image_mod: Any = require("PIL.Image", extra="slide", package="Pillow")
-    out: PILImage.Image = image_mod.fromarray(np.ascontiguousarray(arr), mode)
-    return out
-
-
-class ImageSlide(AbstractSlide):
-    """A plain image (a path Pillow opens, or a PIL image) with the slide API, one level."""
-
-    def __init__(self, file: Any) -> None:
-        image_mod: Any = require("PIL.Image", extra="slide", package="Pillow")
-        self._file = file
-        self._close = not isinstance(file, image_mod.Image)
-        img = image_mod.open(file) if self._close else file
-        self._rgba = np.asarray(img.convert("RGBA"))
-        self._profile = img.info.get("icc_profile") or None
-        if self._close:
-            img.close()
-
-    def __repr__(self) -> str:
-        return f"ImageSlide({self._file!r})"
-
-    @classmethod
-    def detect_format(cls, filename: str | os.PathLike[str]) -> str | None:
-        """Pillow's format name of ``filename``, or None."""
-        image_mod: Any = require("PIL.Image", extra="slide", package="Pillow")
-        try:
-            with image_mod.open(filename) as img:
-                return str(img.format) if img.format else None
-        except OSError:
-            return None
-
-    def close(self) -> None:
-        pass
-
-    @property
-    def level_count(self) -> int:
-        return 1
-
-    @property
-    def level_dimensions(self) -> tuple[tuple[int, int], ...]:
-        return ((self._rgba.shape[1], self._rgba.shape[0]),)
-
-    @property
-    def level_downsamples(self) -> tuple[float, ...]:
-        return (1.0,)
-
-    @property
-    def properties(self) -> Mapping[str, str]:
-        return {}
-
-    @property
-    def associated_images(self) -> Mapping[str, PILImage.Image]:
-        return {}
-
-    def read_region(
-        self,
-        location: tuple[int, int],
-        level: int,
-        size: tuple[int, int],
-        *,
-        as_array: bool = False,
-    ) -> Any:
-        """Like :meth:`OpenSlide.read_region` on the single level."""
-        if level != 0:
-            raise OpenSlideError(f"level {level!r} out of range (0..0)")
-        w, h = (int(v) for v in size)
-        if w < 0 or h < 0:
-            raise OpenSlideError(f"negative width ({w}) or height ({h})")
-        out = np.zeros((h, w, 4), dtype=np.uint8)
-        x0, y0 = int(location[0]), int(location[1])
-        ih, iw = self._rgba.shape[:2]
-        ix0, iy0, ix1, iy1 = max(0, x0), max(0, y0), min(iw, x0 + w), min(ih, y0 + h)
-        if ix1 > ix0 and iy1 > iy0:
-            out[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = self._rgba[iy0:iy1, ix0:ix1]
-        if as_array:
-            return out
-        image = _pil(out, "RGBA")
-        if self._profile is not None:
-            image.info["icc_profile"] = self._profile
-        return image
 
 
 def open_slide(filename: str | os.PathLike[str]) -> OpenSlide | ImageSlide:

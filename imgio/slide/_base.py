@@ -192,7 +192,7 @@ class AbstractSlide(ABC):
         """An RGB thumbnail within ``size``, on the slide's background colour (white)."""
         import numpy as np
 
-        from . import _pil
+        from ._pixels import _pil
 
         width, height = self.dimensions
         downsample = max(width / size[0], height / size[1])

@@ -14,7 +14,8 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 import numpy as np
 
 from ..tiles._style import parse_color
-from . import PROPERTY_NAME_BACKGROUND_COLOR, AbstractSlide, _pil
+from . import PROPERTY_NAME_BACKGROUND_COLOR, AbstractSlide
+from ._pixels import _pil
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage

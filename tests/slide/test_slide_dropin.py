@@ -159,3 +159,18 @@ def test_reader_facts_against_tifffile() -> None:
     with islide.OpenSlide(file_path("small.svs")) as slide:
         assert slide.properties["openslide.mpp-x"] == "0.499"
         assert slide.properties["openslide.objective-power"] == "20"
+
+
+def test_image_slide_profile_and_close() -> None:
+    """ImageSlide: the PNG's ICC profile on regions and tiles; ValueError after close()."""
+    slide = islide.ImageSlide(file_path("boxes.png"))
+    assert slide.color_profile is not None
+    assert slide.color_profile.profile.device_class == "mntr"
+    region = slide.read_region((290, 240), 0, (20, 20))
+    assert region.info["icc_profile"] == ICC
+    np.testing.assert_array_equal(np.asarray(region)[:10, :10, :3], BOXES[240:, 290:])
+    assert not np.asarray(region)[10:, 10:].any()
+    slide.close()
+    with pytest.raises(ValueError, match="closed") as info:
+        slide.read_region((0, 0), 0, (4, 4))
+    assert isinstance(info.value, imgio.ImgioError)

@@ -28,11 +28,11 @@ from ...errors import (
 )
 from .._empty import EmptySource, empty_dims
 from ..base import Reader, SceneInfo
-from ._errors import tiff_errors
+from ._errors import check_compression, tiff_errors
 from ._ifds import IfdChainError, cut_chain, guard_pages
 from ._ome_files import FLAVOURS, check_ome_files
 from ._ome_repair import repair_ome_sizes
-from ._props import aperio_icc_name, icc_profile, quickhash1, text_properties
+from ._props import WholeSlideFacts
 from ._scene import (
     imagej_labels,
     mark_associated,
@@ -49,14 +49,7 @@ __all__ = ["TiffReader", "TiffSource"]
 SIGNATURES = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+", b"EP*\0", b"IIRO")
 
 
-def _decoders() -> Any:
-    """tifffile's decoders by compression code (``in`` tells which are installed)."""
-    import tifffile
-
-    return tifffile.TIFF.DECOMPRESSORS
-
-
-class TiffReader(Reader):
+class TiffReader(WholeSlideFacts, Reader):
     """Reads every TIFF flavour tifffile understands, lazily and tile by tile."""
 
     name = "tiff"
@@ -311,14 +304,7 @@ class TiffReader(Reader):
                 f"{self.location.url}: series {index} has an unsupported sample format "
                 f"({base.keyframe.sampleformat}, {base.keyframe.bitspersample} bits)"
             )
-        if base.keyframe.compression not in _decoders():
-            raise UnsupportedFormatError(
-                self.location.url,
-                {
-                    "tiff": f"series {index} is stored with compression "
-                    f"{int(base.keyframe.compression)}, which no installed decoder reads"
-                },
-            )
+        check_compression(base.keyframe, self.location.url, index)
         # levels must share dims; drop the ones that do not (warn)
         kept = [lv for lv in levels if lv.dims == base.dims]
         if len(kept) != len(levels):
@@ -412,41 +398,6 @@ class TiffReader(Reader):
                     ) from exc
                 self._sources[key] = src
         return src
-
-    # ------------------------------------------------------- whole-slide facts
-    def _keyframe(self, scene: int, level: int = 0) -> Any:
-        self.check_scene_level(scene, level)
-        if scene in self._empty:
-            return None
-        return self._series[scene].levels[self._level_maps[scene][level]].keyframe
-
-    def icc_profile(self, scene: int) -> bytes | None:
-        page = self._keyframe(scene)
-        if page is None:
-            return None
-        with self._file() as tif, tiff_errors(self.location.url, "ICC profile"):
-            out = icc_profile(tif.filehandle, page)
-            if out is None and tif.is_svs and self.scenes()[scene].associated == "thumbnail":
-                # an Aperio thumbnail names the slide's profile instead of storing it
-                main = self._keyframe(0)
-                name = aperio_icc_name(page)
-                if name and name == aperio_icc_name(main):
-                    out = icc_profile(tif.filehandle, main)
-            return out
-
-    def named_properties(self, scene: int) -> dict[str, str]:
-        """``tiff.*`` tags of the scene's first page, ``aperio.*`` fields of an SVS and
-        OpenSlide's ``openslide.quickhash-1`` (smallest level's stored bytes)."""
-        page = self._keyframe(scene)
-        if page is None:
-            return {}
-        smallest = self._keyframe(scene, self.scenes()[scene].n_levels - 1)
-        with self._file() as tif, tiff_errors(self.location.url, "TIFF tags"):
-            out = text_properties(tif.filehandle, page, bool(tif.is_svs))
-            digest = quickhash1(tif.filehandle, smallest, page)
-        if digest:
-            out["openslide.quickhash-1"] = digest
-        return out
 
     def close(self) -> None:
         tif = getattr(self, "_tif", None)

@@ -9,9 +9,20 @@ OpenSlide reports: text tags up to their first NUL, rationals as decimal text
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["aperio_icc_name", "format_double", "icc_profile", "quickhash1", "text_properties"]
+from ._errors import tiff_errors
+
+__all__ = [
+    "WholeSlideFacts",
+    "aperio_icc_name",
+    "format_double",
+    "icc_profile",
+    "quickhash1",
+    "text_properties",
+]
 
 #: text tags, in the order OpenSlide hashes them into quickhash-1
 STRING_TAGS = (
@@ -130,3 +141,53 @@ def quickhash1(fh: Any, smallest: Any, first: Any) -> str | None:
         sha.update(name.encode() + b"\0")
         sha.update((_text_bytes(fh, first, code) or b"") + b"\0")
     return sha.hexdigest()
+
+
+class WholeSlideFacts:
+    """The TIFF reader's ICC profiles and named properties (a mixin of ``TiffReader``)."""
+
+    location: Any
+    _series: list[Any]
+    _level_maps: dict[int, list[int]]
+    _empty: dict[int, Any]
+
+    if TYPE_CHECKING:  # provided by the reader
+
+        def check_scene_level(self, scene: int, level: int = 0) -> None: ...
+        def scenes(self) -> Sequence[Any]: ...
+        def _file(self) -> AbstractContextManager[Any]: ...
+
+    def _keyframe(self, scene: int, level: int = 0) -> Any:
+        self.check_scene_level(scene, level)
+        if scene in self._empty:
+            return None
+        return self._series[scene].levels[self._level_maps[scene][level]].keyframe
+
+    def icc_profile(self, scene: int) -> bytes | None:
+        """The InterColorProfile of the scene's first page; an Aperio thumbnail that
+        names the slide's profile gets the slide's (as OpenSlide)."""
+        page = self._keyframe(scene)
+        if page is None:
+            return None
+        with self._file() as tif, tiff_errors(self.location.url, "ICC profile"):
+            out = icc_profile(tif.filehandle, page)
+            if out is None and tif.is_svs and self.scenes()[scene].associated == "thumbnail":
+                main = self._keyframe(0)
+                name = aperio_icc_name(page)
+                if name and name == aperio_icc_name(main):
+                    out = icc_profile(tif.filehandle, main)
+            return out
+
+    def named_properties(self, scene: int) -> dict[str, str]:
+        """``tiff.*`` tags of the scene's first page, ``aperio.*`` fields of an SVS and
+        OpenSlide's ``openslide.quickhash-1`` (smallest level's stored bytes)."""
+        page = self._keyframe(scene)
+        if page is None:
+            return {}
+        smallest = self._keyframe(scene, self.scenes()[scene].n_levels - 1)
+        with self._file() as tif, tiff_errors(self.location.url, "TIFF tags"):
+            out = text_properties(tif.filehandle, page, bool(tif.is_svs))
+            digest = quickhash1(tif.filehandle, smallest, page)
+        if digest:
+            out["openslide.quickhash-1"] = digest
+        return out
