@@ -164,10 +164,35 @@ def file_path(name: str) -> Path:
 
 
 def dicom_fixture() -> Path | None:
-    """``boxes_0.dcm``: a DICOM whole-slide image of the boxes with the ICC profile, or
-    None while imgio has no DICOM reader (openslide-python's DICOM case is skipped)."""
+    """``boxes_0.dcm``: the boxes as a DICOM whole-slide series (a JPEG VOLUME level and
+    its THUMBNAIL ``boxes_1.dcm``, both with the sRGB profile), written by the test-side
+    DICOM writer (``tests/dicom_wsi.py``); None while imgio has no DICOM reader or that
+    writer is absent (openslide-python's DICOM case is then skipped)."""
     from imgio.readers import BUILTIN_READERS
 
     if "dicom" not in BUILTIN_READERS:
         return None
-    return None  # no generator yet: see the report of issue 21 (DICOM fixture)
+    try:
+        import dicom_wsi
+    except ImportError:
+        return None
+    target = file_path("boxes_0.dcm")
+    with _LOCK:
+        if not target.exists():
+            slide = dicom_wsi.Slide()
+            for name, image, flavor in (
+                ("boxes_0", BOXES, "VOLUME"),
+                ("boxes_1", BOXES[::4, ::4], "THUMBNAIL"),
+            ):
+                (written,) = dicom_wsi.write_level(
+                    target.parent,
+                    image[None, None],
+                    (64, 64),
+                    slide=slide,
+                    syntax="jpeg",
+                    flavor=flavor,
+                    icc=ICC,
+                    name=name,
+                )
+                written.rename(target.parent / f"{name}.dcm")
+    return target
