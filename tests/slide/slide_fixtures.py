@@ -180,14 +180,16 @@ def dicom_fixture() -> Path | None:
     with _LOCK:
         if not target.exists():
             slide = dicom_wsi.Slide()
-            for name, image, flavor in (
-                ("boxes_0", BOXES, "VOLUME"),
-                ("boxes_1", BOXES[::4, ::4], "THUMBNAIL"),
+            thumbnail = BOXES[::4, ::4]
+            for name, image, flavor, tile in (
+                ("boxes_0", BOXES, "VOLUME", (64, 64)),
+                # one frame: OpenSlide reads associated images of a single frame only
+                ("boxes_1", thumbnail, "THUMBNAIL", thumbnail.shape[:2]),
             ):
                 (written,) = dicom_wsi.write_level(
                     target.parent,
                     image[None, None],
-                    (64, 64),
+                    tile,
                     slide=slide,
                     syntax="jpeg",
                     flavor=flavor,
