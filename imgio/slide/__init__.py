@@ -207,6 +207,7 @@ class OpenSlide(AbstractSlide):
         if self._closed:
             raise ArgumentError("the slide is closed")
         self._closed = True
+        self._ts.set_tile_cache(None)
         self._image.close()
 
     @property

@@ -62,12 +62,19 @@ def as_openslide_error(exc: ImgioError) -> OpenSlideError:
     with _WRAPPED_LOCK:
         wrapped = _WRAPPED.get(kind)
         if wrapped is None:
-            wrapped = _WRAPPED[kind] = type(kind.__name__, (OpenSlideError, kind), {})
+            body = {"__reduce__": _reduce, "__module__": kind.__module__}
+            wrapped = _WRAPPED[kind] = type(kind.__name__, (OpenSlideError, kind), body)
     out = wrapped.__new__(wrapped, *exc.args)
     out.args = exc.args
     out.__dict__.update(exc.__dict__)
+    out.__dict__["_imgio_error"] = exc
     out.__cause__ = exc
     return out
+
+
+def _reduce(self: OpenSlideError) -> tuple[Any, tuple[Any, ...]]:
+    """Pickle a wrapped error as its imgio error, wrapped again on unpickling."""
+    return as_openslide_error, (self.__dict__["_imgio_error"],)
 
 
 def slide_path(filename: Any) -> str:

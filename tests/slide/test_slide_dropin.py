@@ -6,6 +6,7 @@ the facade reports, checked against tifffile."""
 from __future__ import annotations
 
 import ctypes
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,10 @@ def test_errors_are_openslide_errors_and_latch() -> None:
         with pytest.raises(islide.OpenSlideError, match="JPEG|Jpeg"):
             use()
     slide.close()  # close still works after an error, as OpenSlide
+    again = pickle.loads(pickle.dumps(info.value))  # e.g. back from a dask worker
+    assert isinstance(again, islide.OpenSlideError)
+    assert isinstance(again, imgio.errors.CorruptFileError)
+    assert str(again) == str(info.value)
     with pytest.raises(islide.OpenSlideError):
         DeepZoomGenerator(islide.OpenSlide(file_path("unreadable.svs"))).get_tile(4, (0, 0))
 
