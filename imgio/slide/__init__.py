@@ -23,6 +23,7 @@ from ._base import (
     OpenSlideCache,
     OpenSlideError,
     OpenSlideUnsupportedFormatError,
+    OpenSlideVersionError,
     as_openslide_error,
     slide_path,
 )
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROPERTY_NAME_BACKGROUND_COLOR",
+    "PROPERTY_NAME_BARCODE",
     "PROPERTY_NAME_BOUNDS_HEIGHT",
     "PROPERTY_NAME_BOUNDS_WIDTH",
     "PROPERTY_NAME_BOUNDS_X",
@@ -56,6 +58,7 @@ __all__ = [
     "OpenSlideCache",
     "OpenSlideError",
     "OpenSlideUnsupportedFormatError",
+    "OpenSlideVersionError",
     "detect_format",
     "open_slide",
 ]
@@ -66,6 +69,7 @@ DEFAULT_CACHE_SIZE = 32 << 20
 __version__ = "imgio"
 __library_version__ = "imgio"
 
+PROPERTY_NAME_BARCODE = "openslide.barcode"
 PROPERTY_NAME_COMMENT = "openslide.comment"
 PROPERTY_NAME_VENDOR = "openslide.vendor"
 PROPERTY_NAME_QUICKHASH1 = "openslide.quickhash-1"

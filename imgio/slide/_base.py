@@ -23,6 +23,7 @@ __all__ = [
     "OpenSlideCache",
     "OpenSlideError",
     "OpenSlideUnsupportedFormatError",
+    "OpenSlideVersionError",
     "as_openslide_error",
     "slide_path",
 ]
@@ -39,6 +40,11 @@ class OpenSlideUnsupportedFormatError(OpenSlideError, UnsupportedFormatError):
         Exception.__init__(self, message)
         self.location = ""
         self.declined: dict[str, str] = {}
+
+
+class OpenSlideVersionError(OpenSlideError):
+    """openslide's error for a feature its C library lacks (imgio.slide has them all;
+    defined so that code importing it runs unchanged)."""
 
 
 class ArgumentError(ctypes.ArgumentError, ImgioError):

@@ -179,3 +179,15 @@ def test_image_slide_profile_and_close() -> None:
     with pytest.raises(ValueError, match="closed") as info:
         slide.read_region((0, 0), 0, (4, 4))
     assert isinstance(info.value, imgio.ImgioError)
+
+
+def test_public_names_match_openslide() -> None:
+    """Every class, constant and function openslide-python exports, imgio.slide has."""
+    openslide = pytest.importorskip("openslide")
+    prefixes = ("PROPERTY_NAME_", "OpenSlide", "ImageSlide", "AbstractSlide", "open_slide")
+    names = [n for n in dir(openslide) if n.startswith(prefixes)]
+    assert len(names) >= 20
+    assert [n for n in names if not hasattr(islide, n)] == []
+    for name in ("OpenSlideError", "OpenSlideUnsupportedFormatError", "OpenSlideVersionError"):
+        assert issubclass(getattr(islide, name), islide.OpenSlideError)
+    assert islide.PROPERTY_NAME_BARCODE == openslide.PROPERTY_NAME_BARCODE
