@@ -96,6 +96,9 @@ class OverrideReader(Reader):
     def named_properties(self, scene: int) -> Mapping[str, str]:
         return self.inner.named_properties(scene)
 
+    def stored_tile(self, scene: int, level: int = 0) -> tuple[int, int] | None:
+        return self.inner.stored_tile(scene, level)
+
     def close(self) -> None:
         self.inner.close()
 

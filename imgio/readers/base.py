@@ -166,6 +166,11 @@ class Reader(ABC):
         """The ICC colour profile stored with ``scene``'s pixels, or None."""
         return None
 
+    def stored_tile(self, scene: int, level: int = 0) -> tuple[int, int] | None:
+        """``(height, width)`` of the tiles a level is stored in, not cut by the image
+        edge (a 100 x 40 image in 256 px tiles: ``(256, 256)``); None when unknown."""
+        return None
+
     def named_properties(self, scene: int) -> Mapping[str, str]:
         """The file's own metadata of ``scene`` as flat text, named by namespace.
 

@@ -45,9 +45,11 @@ def slide_properties(image: Image, ts: TileSource, vendor: str) -> dict[str, str
     props: dict[str, str] = dict(reader.named_properties(ts.scene))
     props["openslide.vendor"] = vendor
     meta = image.metadata
-    if isinstance(meta, str):
+    if "tiff.ImageDescription" in props:  # OpenSlide's comment of a TIFF: its description
+        props["openslide.comment"] = props["tiff.ImageDescription"]
+    elif isinstance(meta, str):
         props["openslide.comment"] = meta
-        props.setdefault("tiff.ImageDescription", meta)
+        props["tiff.ImageDescription"] = meta
     derived = _resolution_mpp(props) if vendor in RESOLUTION_MPP else None
     if derived is None and lay.mpp_x and lay.mpp_y:
         derived = number(lay.mpp_x), number(lay.mpp_y)
@@ -61,8 +63,14 @@ def slide_properties(image: Image, ts: TileSource, vendor: str) -> dict[str, str
         props["openslide.icc-size"] = str(len(icc))
     props["openslide.level-count"] = str(lay.n_stored)
     tile0 = dict(zip(lay.order, image.source(ts.scene, 0).chunks, strict=True))
+    stored0 = reader.stored_tile(ts.scene, 0)
+    if stored0 is not None:
+        tile0["Y"], tile0["X"] = stored0
     for k, ((h, w), (dy, dx)) in enumerate(zip(lay.sizes, lay.downsamples, strict=True)):
         chunks = dict(zip(lay.order, image.source(ts.scene, k).chunks, strict=True))
+        stored = reader.stored_tile(ts.scene, k)
+        if stored is not None:
+            chunks["Y"], chunks["X"] = stored
         # a chunk as large as a small level is a tile clipped to it: report the stored tile
         for d, n in (("Y", h), ("X", w)):
             if chunks[d] == n < tile0[d]:

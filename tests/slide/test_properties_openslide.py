@@ -1,6 +1,7 @@
 """Side by side with OpenSlide: every property OpenSlide reports, imgio.slide reports too,
-with the same text, on the shared slides, pyvips-written pyramids and the generated
-fixtures; ICC profiles and pixels of ``read_region`` agree as well.
+with the same text, on the shared slides (and every shared TIFF OpenSlide opens),
+pyvips-written pyramids and the generated fixtures; ICC profiles and pixels of
+``read_region`` agree as well.
 
 Skips when openslide-python (with its library), pyvips or the shared samples are absent.
 """
@@ -19,7 +20,8 @@ import imgio.slide as islide
 
 openslide = pytest.importorskip("openslide")
 
-SHARED_SLIDES = sorted((SHARED / "wsi").glob("*.svs")) + [SHARED / "tiff" / "openslide-boxes.tiff"]
+#: the shared whole-slide files and every shared TIFF (those OpenSlide opens are compared)
+SHARED_SLIDES = sorted((SHARED / "wsi").glob("*.svs")) + sorted((SHARED / "tiff").glob("*.tif*"))
 
 
 def _pyvips_pyramid(folder: Path, name: str, **options: object) -> Path:
@@ -45,7 +47,15 @@ def _slides(folder: Path) -> list[Path]:
             folder, "vips-inch.tiff", compression="lzw", xres=40.0, yres=40.0, resunit="inch"
         )
     )
-    return slides + [p for p in SHARED_SLIDES if p.is_file()]
+    return slides + [p for p in SHARED_SLIDES if _openslide_opens(p)]
+
+
+def _openslide_opens(path: Path) -> bool:
+    try:
+        openslide.OpenSlide(path).close()
+    except openslide.OpenSlideError:
+        return False
+    return True
 
 
 def _mismatches(path: Path) -> dict[str, tuple[str | None, str | None]]:
@@ -59,6 +69,8 @@ def test_every_openslide_property(tmp_path: Path) -> None:
     slides = _slides(tmp_path)
     if not any(p.parent.parent == SHARED for p in slides):
         pytest.skip(f"shared samples not found at {SHARED}")
+    # the shared slides and TIFFs OpenSlide opens: 2 SVS, boxes, 5 generic tiled TIFFs
+    assert sum(p.parent.parent == SHARED for p in slides) >= 8
     found = {str(p.name): _mismatches(p) for p in slides}
     assert found == {p.name: {} for p in slides}
 

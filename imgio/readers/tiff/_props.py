@@ -178,6 +178,13 @@ class WholeSlideFacts:
                     out = icc_profile(tif.filehandle, main)
             return out
 
+    def stored_tile(self, scene: int, level: int = 0) -> tuple[int, int] | None:
+        """TileLength x TileWidth of a tiled level; None for strips."""
+        page = self._keyframe(scene, level)
+        if page is None or not page.is_tiled:
+            return None
+        return int(page.tilelength), int(page.tilewidth)
+
     def named_properties(self, scene: int) -> dict[str, str]:
         """``tiff.*`` tags of the scene's first page, ``aperio.*`` fields of an SVS and
         OpenSlide's ``openslide.quickhash-1`` (smallest level's stored bytes)."""
