@@ -20,6 +20,7 @@ from ..tiles._cache import TileCache
 from ._base import (
     AbstractSlide,
     ArgumentError,
+    Filename,
     OpenSlideCache,
     OpenSlideError,
     OpenSlideUnsupportedFormatError,
@@ -107,7 +108,7 @@ def _vendor(image: Image) -> str:
     return VENDORS.get(os.path.splitext(name)[1], image.reader.name)
 
 
-def detect_format(filename: Any) -> str | None:
+def detect_format(filename: Filename) -> str | None:
     """The vendor name of a slide imgio can open (``"aperio"``, ``"ome-tiff"``...), else None.
 
     ``filename`` is a ``str``, ``bytes`` or ``os.PathLike`` path, or a URL.
@@ -147,7 +148,9 @@ class OpenSlide(AbstractSlide):
         ``filename`` is not a path.
     """
 
-    def __init__(self, filename: Any, *, storage_options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, filename: Filename, *, storage_options: Mapping[str, Any] | None = None
+    ) -> None:
         from ..image import Image
 
         self._filename = filename
@@ -172,7 +175,7 @@ class OpenSlide(AbstractSlide):
         return f"OpenSlide({self._filename!r})"
 
     @classmethod
-    def detect_format(cls, filename: Any) -> str | None:
+    def detect_format(cls, filename: Filename) -> str | None:
         """The vendor name of ``filename``, or None when imgio cannot open it."""
         return detect_format(filename)
 
@@ -325,7 +328,7 @@ def _tiles(image: Image, scene: int) -> TileSource:
     return TileSource(image, scene)
 
 
-def open_slide(filename: str | os.PathLike[str]) -> OpenSlide | ImageSlide:
+def open_slide(filename: Filename) -> OpenSlide | ImageSlide:
     """An :class:`OpenSlide` when imgio reads the file, else an :class:`ImageSlide`.
 
     Plain photos (PNG, JPEG, GIF...: imgio's ``images`` reader) are an

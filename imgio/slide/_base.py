@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AbstractSlide",
     "ArgumentError",
+    "Filename",
     "OpenSlideCache",
     "OpenSlideError",
     "OpenSlideUnsupportedFormatError",
@@ -83,7 +84,11 @@ def _reduce(self: OpenSlideError) -> tuple[Any, tuple[Any, ...]]:
     return as_openslide_error, (self.__dict__["_imgio_error"],)
 
 
-def slide_path(filename: Any) -> str:
+#: what openslide accepts as a slide path
+Filename = str | bytes | os.PathLike[Any]
+
+
+def slide_path(filename: Filename) -> str:
     """A ``str``, ``bytes`` or ``os.PathLike`` path as text (openslide takes all three)."""
     if isinstance(filename, (str, bytes, os.PathLike)):
         path = os.fspath(filename)

@@ -44,6 +44,7 @@ class TileCache:
         return len(self._items)
 
     def get(self, key: Key) -> np.ndarray[Any, Any] | None:
+        """The tile kept under ``key`` (now the most recently used), or None."""
         with self._lock:
             arr = self._items.get(key)
             if arr is None:
