@@ -9,7 +9,6 @@ translated onto the tile verbs of :mod:`imgio.tiles` (no pixel code of their own
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -83,30 +82,6 @@ PROPERTY_NAME_BOUNDS_Y = "openslide.bounds-y"
 PROPERTY_NAME_BOUNDS_WIDTH = "openslide.bounds-width"
 PROPERTY_NAME_BOUNDS_HEIGHT = "openslide.bounds-height"
 
-VENDORS = {
-    ".svs": "aperio",
-    ".ndpi": "hamamatsu",
-    ".scn": "leica",
-    ".bif": "ventana",
-    ".mrxs": "mirax",
-    ".vms": "hamamatsu",
-    ".tif": "generic-tiff",
-    ".tiff": "generic-tiff",
-    ".ptif": "generic-tiff",
-}
-
-
-def _vendor(image: Image) -> str:
-    name = image.path.lower().rstrip("/")
-    if name.endswith((".ome.tif", ".ome.tiff", ".ome.btf")):
-        return "ome-tiff"
-    if name.endswith(".zarr") or image.reader.name.startswith("ome-zarr"):
-        return "ome-zarr"
-    meta = image.metadata
-    if isinstance(meta, str) and meta.startswith("Aperio"):
-        return "aperio"
-    return VENDORS.get(os.path.splitext(name)[1], image.reader.name)
-
 
 def detect_format(filename: Filename) -> str | None:
     """The vendor name of a slide imgio can open (``"aperio"``, ``"ome-tiff"``...), else None.
@@ -118,7 +93,7 @@ def detect_format(filename: Filename) -> str | None:
     path = slide_path(filename)
     try:
         with Image(path) as img:
-            return _vendor(img)
+            return img.file.vendor
     except ImgioError:
         return None
 
@@ -166,7 +141,7 @@ class OpenSlide(AbstractSlide):
         with self._reading():
             infos = self._image.reader.scenes()
             main = next((i for i, info in enumerate(infos) if not info.associated), 0)
-            self._ts = self._image.tiles if main == 0 else _tiles(self._image, main)
+            self._ts = _tiles(self._image, main)
             self._ts.set_tile_cache(TileCache(DEFAULT_CACHE_SIZE))
             self._profile = self._image.reader.icc_profile(self._ts.scene)
         self._properties: dict[str, str] | None = None
@@ -220,17 +195,17 @@ class OpenSlide(AbstractSlide):
     @property
     def level_count(self) -> int:
         self._check()
-        return self._ts.layout.n_stored
+        return self._ts.geometry.n_stored
 
     @property
     def level_dimensions(self) -> tuple[tuple[int, int], ...]:
         self._check()
-        return tuple((w, h) for h, w in self._ts.layout.sizes)
+        return tuple((w, h) for h, w in self._ts.geometry.sizes)
 
     @property
     def level_downsamples(self) -> tuple[float, ...]:
         self._check()
-        return tuple((dy + dx) / 2 for dy, dx in self._ts.layout.downsamples)
+        return tuple((dy + dx) / 2 for dy, dx in self._ts.geometry.downsamples)
 
     @property
     def properties(self) -> Mapping[str, str]:
@@ -241,8 +216,7 @@ class OpenSlide(AbstractSlide):
     def _property_dict(self) -> dict[str, str]:
         with self._reading():
             if self._properties is None:
-                vendor = _vendor(self._image)
-                self._properties = slide_properties(self._image, self._ts, vendor)
+                self._properties = slide_properties(self._image.file, self._ts)
             return self._properties
 
     @property
@@ -291,7 +265,7 @@ class OpenSlide(AbstractSlide):
         w, h = (int(v) for v in size)
         if w < 0 or h < 0:
             raise OpenSlideError(f"negative width ({w}) or height ({h})")
-        if 0 <= level < self._ts.layout.n_stored:
+        if 0 <= level < self._ts.geometry.n_stored:
             with self._reading():
                 arr = _region_rgba(self._ts, location, int(level), (w, h))
         else:
@@ -310,7 +284,7 @@ class OpenSlide(AbstractSlide):
         size: tuple[int, int],
         out_hw: tuple[int, int],
     ) -> Any:
-        lay = self._ts.layout
+        lay = self._ts.geometry
         dy, dx = lay.downsamples[level]
         box = (
             float(location[0]),
@@ -323,9 +297,9 @@ class OpenSlide(AbstractSlide):
 
 
 def _tiles(image: Image, scene: int) -> TileSource:
-    from ..tiles import TileSource
+    from ..tiles import tile_source
 
-    return TileSource(image, scene)
+    return tile_source(image.file, scene)
 
 
 def open_slide(filename: Filename) -> OpenSlide | ImageSlide:

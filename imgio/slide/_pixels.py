@@ -20,7 +20,7 @@ __all__ = ["_as_rgba", "_pil", "_region_rgba"]
 def _region_rgba(
     ts: TileSource, location: tuple[int, int], level: int, size: tuple[int, int]
 ) -> np.ndarray[Any, Any]:
-    lay = ts.layout
+    lay = ts.geometry
     w, h = size
     out = np.zeros((h, w, 4), dtype=np.uint8)
     dy, dx = lay.downsamples[level]

@@ -1,4 +1,4 @@
-"""OpenSlide's property list of a slide, from the reader's facts and the tile layout.
+"""OpenSlide's property list of a slide, from the reader's facts and the tile geometry.
 
 The file's own fields (``tiff.*``, ``aperio.*``, ``openslide.quickhash-1``) come from
 :meth:`imgio.readers.base.Reader.named_properties`; this module adds OpenSlide's
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..image import Image
+    from ..arrays import ImageFile
     from ..tiles import TileSource
 
 __all__ = ["number", "slide_properties"]
@@ -39,12 +39,12 @@ def _resolution_mpp(props: dict[str, str]) -> tuple[str, str] | None:
     return number(microns / x), number(microns / y)
 
 
-def slide_properties(image: Image, ts: TileSource, vendor: str) -> dict[str, str]:
+def slide_properties(file: ImageFile, ts: TileSource) -> dict[str, str]:
     """Every property OpenSlide lists for the slide, as text."""
-    reader, lay = image.reader, ts.layout
+    reader, lay, vendor = file.reader, ts.geometry, file.vendor
     props: dict[str, str] = dict(reader.named_properties(ts.scene))
     props["openslide.vendor"] = vendor
-    meta = image.metadata
+    meta = file.metadata
     if "tiff.ImageDescription" in props:  # OpenSlide's comment of a TIFF: its description
         props["openslide.comment"] = props["tiff.ImageDescription"]
     elif isinstance(meta, str):
@@ -62,12 +62,12 @@ def slide_properties(image: Image, ts: TileSource, vendor: str) -> dict[str, str
     if icc:
         props["openslide.icc-size"] = str(len(icc))
     props["openslide.level-count"] = str(lay.n_stored)
-    tile0 = dict(zip(lay.order, image.source(ts.scene, 0).chunks, strict=True))
+    tile0 = dict(zip(lay.order, file.source(ts.scene, 0).chunks, strict=True))
     stored0 = reader.stored_tile(ts.scene, 0)
     if stored0 is not None:
         tile0["Y"], tile0["X"] = stored0
     for k, ((h, w), (dy, dx)) in enumerate(zip(lay.sizes, lay.downsamples, strict=True)):
-        chunks = dict(zip(lay.order, image.source(ts.scene, k).chunks, strict=True))
+        chunks = dict(zip(lay.order, file.source(ts.scene, k).chunks, strict=True))
         stored = reader.stored_tile(ts.scene, k)
         if stored is not None:
             chunks["Y"], chunks["X"] = stored
@@ -81,8 +81,7 @@ def slide_properties(image: Image, ts: TileSource, vendor: str) -> dict[str, str
         props[f"openslide.level[{k}].tile-width"] = str(chunks["X"])
         props[f"openslide.level[{k}].tile-height"] = str(chunks["Y"])
     for name, scene in ts.associated_images.items():
-        dims, shape = image._presented(scene, 0)
-        sizes = dict(zip(dims, shape, strict=True))
+        sizes = file.sizes(scene, 0)
         props[f"openslide.associated.{name}.width"] = str(sizes["X"])
         props[f"openslide.associated.{name}.height"] = str(sizes["Y"])
         icc = reader.icc_profile(scene)

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ..readers.base import ArraySource, SourceBase
+
 __all__ = ["CachedSource", "TileCache"]
 
 Key = tuple[str, tuple[int, ...]]
@@ -71,10 +73,10 @@ class TileCache:
                 self.nbytes -= dropped.nbytes
 
 
-class CachedSource:
+class CachedSource(SourceBase):
     """``src`` read through ``cache`` by whole native chunks (same dims, shape, chunks)."""
 
-    def __init__(self, src: Any, cache: TileCache) -> None:
+    def __init__(self, src: ArraySource, cache: TileCache) -> None:
         self.src = src
         self.cache = cache
         self.dims = src.dims
@@ -85,9 +87,7 @@ class CachedSource:
 
     def raw_tile(self, index: tuple[int, ...], format: str = "jpeg") -> bytes | None:
         """The stored bytes of one chunk, when the source has them (never cached)."""
-        raw = getattr(self.src, "raw_tile", None)
-        out: bytes | None = raw(index, format) if raw is not None else None
-        return out
+        return self.src.raw_tile(index, format)
 
     def _grid(self, key: tuple[slice, ...]) -> list[range]:
         return [
