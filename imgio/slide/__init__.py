@@ -138,12 +138,16 @@ class OpenSlide(AbstractSlide):
             raise OpenSlideUnsupportedFormatError(str(exc)) from exc
         except ImgioError as exc:
             raise as_openslide_error(exc) from exc
-        with self._reading():
-            infos = self._image.reader.scenes()
-            main = next((i for i, info in enumerate(infos) if not info.associated), 0)
-            self._ts = _tiles(self._image, main)
-            self._ts.set_tile_cache(TileCache(DEFAULT_CACHE_SIZE))
-            self._profile = self._image.reader.icc_profile(self._ts.scene)
+        try:
+            with self._reading():
+                infos = self._image.reader.scenes()
+                main = next((i for i, info in enumerate(infos) if not info.associated), 0)
+                self._ts = _tiles(self._image, main)
+                self._ts.set_tile_cache(TileCache(DEFAULT_CACHE_SIZE))
+                self._profile = self._image.reader.icc_profile(self._ts.scene)
+        except OpenSlideError:
+            self._image.close()
+            raise
         self._properties: dict[str, str] | None = None
 
     def __repr__(self) -> str:
