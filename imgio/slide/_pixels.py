@@ -32,21 +32,24 @@ def _region_rgba(
         return out
     box = (ix0 * dx, iy0 * dy, min(ix1 * dx, lay.width), min(iy1 * dy, lay.height))
     rgb = ts._pixels(box, (iy1 - iy0, ix1 - ix0), None, {}, "auto", "png", level=level)
-    rgb = _as_rgba(rgb)
-    out[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = rgb
+    _fill_rgba(out[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0], rgb)
     return out
 
 
-def _as_rgba(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def _fill_rgba(dst: np.ndarray[Any, Any], arr: np.ndarray[Any, Any]) -> None:
+    """Write 1-4 band pixels into the RGBA ``dst`` (grey repeated, opaque without alpha)."""
     bands = arr.shape[-1]
-    if bands == 4:
+    dst[..., :3] = arr[..., :3] if bands >= 3 else arr[..., :1]
+    dst[..., 3] = arr[..., bands - 1] if bands in (2, 4) else 255
+
+
+def _as_rgba(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """1-4 band pixels as RGBA."""
+    if arr.shape[-1] == 4:
         return arr
-    if bands == 3:
-        alpha = np.full(arr.shape[:2] + (1,), 255, dtype=np.uint8)
-        return np.concatenate([arr, alpha], axis=-1)
-    gray = arr[..., :1]
-    alpha = arr[..., 1:2] if bands == 2 else np.full_like(gray, 255)
-    return np.concatenate([gray, gray, gray, alpha], axis=-1)
+    out = np.empty(arr.shape[:2] + (4,), dtype=np.uint8)
+    _fill_rgba(out, arr)
+    return out
 
 
 def _pil(arr: np.ndarray[Any, Any], mode: str) -> PILImage.Image:
