@@ -119,7 +119,8 @@ def _decode(kind: str, data: bytes, inst: Instance) -> np.ndarray[Any, Any]:
     if kind == "jxl":
         return np.asarray(imagecodecs.jpegxl_decode(data))
     if kind == "rle":
-        out = np.asarray(imagecodecs.dicomrle_decode(data, inst.dtype.str))
+        raw = imagecodecs.dicomrle_decode(data, inst.dtype.str)  # planes, native byte order
+        out = np.frombuffer(raw, dtype=inst.dtype)
         r, c, s = inst.tile_rows, inst.tile_cols, inst.samples
         if out.size != r * c * s:
             raise ValueError(f"RLE frame holds {out.size} values, expected {r * c * s}")

@@ -153,11 +153,16 @@ def _volume_scene(
     lead = (len(paths),) * (len(paths) > 1) + (len(zs),) * (len(zs) > 1)
     tail = (first.samples,) * (first.samples > 1)
     shapes = tuple(lead + (lv.rows, lv.cols) + tail for lv in levels)
+    z_step = zs[1] - zs[0] if len(zs) > 1 else None
     scales = tuple(
-        {"Y": lv.spacing_mm[0] * 1000.0, "X": lv.spacing_mm[1] * 1000.0} if lv.spacing_mm else {}
+        ({"Z": z_step} if z_step else {})
+        | (
+            {"Y": lv.spacing_mm[0] * 1000.0, "X": lv.spacing_mm[1] * 1000.0}
+            if lv.spacing_mm
+            else {}
+        )
         for lv in levels
     )
-    z_step = zs[1] - zs[0] if len(zs) > 1 else None
     s0 = scales[0]
     channel_names, colors = _channels(insts, paths) if len(paths) > 1 else (None, None)
     info = SceneInfo(
@@ -169,7 +174,7 @@ def _volume_scene(
         channel_colors=colors,
         pixel_sizes=PhysicalPixelSizes(z_step, s0.get("Y"), s0.get("X")),
         origin={"Z": zs[0]} if len(zs) > 1 else {},
-        level_scales=scales if all(scales) else None,
+        level_scales=scales if all(lv.spacing_mm for lv in levels) else None,
         associated=associated,
     )
     return SceneLayout(info, levels, first.samples, first.dtype, _background(first))
