@@ -60,6 +60,7 @@ class DicomReader(Reader):
     name = "dicom"
     suffixes = (".dcm", ".dicom")
     extra = "dicom"
+    by_address = True
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:

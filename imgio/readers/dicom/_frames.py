@@ -82,10 +82,6 @@ class FrameIndex:
     def where(self) -> str:
         return self.location.url
 
-    def transfer_syntax(self, data: bytes) -> str:
-        """Every frame of a file has the file's transfer syntax."""
-        return self.inst.transfer_syntax
-
     def ranges(self) -> np.ndarray[Any, Any]:
         """``(start, stop)`` of every frame (including item headers when encapsulated)."""
         if self._ranges is None:
@@ -94,8 +90,13 @@ class FrameIndex:
                     self._ranges = self._build()
         return self._ranges
 
-    def read(self, frames: list[int]) -> list[bytes]:
-        """The stored bytes of ``frames`` (fragments joined), in one batch of range reads."""
+    def read(self, frames: list[int]) -> list[tuple[bytes, str]]:
+        """The stored bytes of ``frames`` (fragments joined) and the file's transfer syntax,
+        in one batch of range reads."""
+        ts = self.inst.transfer_syntax
+        return [(d, ts) for d in self._read_frames(frames)]
+
+    def _read_frames(self, frames: list[int]) -> list[bytes]:
         ranges = self.ranges()
         spans = [(int(ranges[f, 0]), int(ranges[f, 1] - ranges[f, 0])) for f in frames]
         if self.inst.transfer_syntax == DEFLATED:

@@ -29,12 +29,8 @@ class FrameStore(Protocol):
 
     inst: Instance
 
-    def read(self, frames: list[int]) -> list[bytes]:
-        """Stored bytes of ``frames`` (0-based), in one batch."""
-        ...
-
-    def transfer_syntax(self, data: bytes) -> str:
-        """The transfer syntax of a frame read from this store."""
+    def read(self, frames: list[int]) -> list[tuple[bytes, str]]:
+        """Stored bytes and transfer syntax of ``frames`` (0-based), in one batch."""
         ...
 
 
@@ -110,12 +106,9 @@ class DicomSource:
         first_z = key[self._lead - 1].start if "Z" in self.dims else 0
         s_key = key[-1] if self._samples > 1 else None
 
-        def paste(job: tuple[bytes, int, tuple[int, ...], int]) -> int:
-            data, k, cell, frame = job
-            store = self._stores[k]
-            tile = decode_frame(
-                data, store.inst, store.transfer_syntax(data), f"{self.where}: frame {frame + 1}"
-            )
+        def paste(job: tuple[tuple[bytes, str], int, tuple[int, ...], int]) -> int:
+            (data, ts), k, cell, frame = job
+            tile = decode_frame(data, self._stores[k].inst, ts, f"{self.where}: frame {frame + 1}")
             ci, zi, ty, tx = cell
             tr, tc = self._tile
             y0, x0 = ty * tr, tx * tc
@@ -139,7 +132,7 @@ class DicomSource:
 
     def _fetch(
         self, k: int, frames: list[tuple[int, tuple[int, ...]]]
-    ) -> list[tuple[bytes, int, tuple[int, ...], int]]:
+    ) -> list[tuple[tuple[bytes, str], int, tuple[int, ...], int]]:
         datas = self._stores[k].read([f for f, _ in frames])
         return [(d, k, cell, f) for d, (f, cell) in zip(datas, frames, strict=True)]
 
@@ -166,8 +159,7 @@ class DicomSource:
             return None
         if inst.transfer_syntax not in ("", JPEG_BASELINE):
             return None
-        data = store.read([code & 0xFFFFFFFF])[0]
-        ts = store.transfer_syntax(data)
+        data, ts = store.read([code & 0xFFFFFFFF])[0]
         if ts not in ("", JPEG_BASELINE) or frame_kind(ts, data) != "jpeg":
             return None
         STATS.add(0, len(data))
