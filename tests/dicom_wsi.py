@@ -176,6 +176,7 @@ def _base(
     ds.ImagedVolumeHeight = image.shape[2] * spacing_mm
     ds.ImagedVolumeDepth = 0.001
     ds.Manufacturer = "imgio tests"
+    ds.AcquisitionDateTime = "20260102030405"
     ds.ImageType = ["ORIGINAL", "PRIMARY", flavor, "NONE"]
     ds.Rows, ds.Columns = tile
     ds.TotalPixelMatrixRows, ds.TotalPixelMatrixColumns = image.shape[2:4]

@@ -60,6 +60,8 @@ def test_highdicom_samples_equal_pydicom(path: Path) -> None:
     path0 = ds.OpticalPathSequence[0]
     assert img.metadata.get("icc_profile") == path0.get("ICCProfile")
     power = path0.get("ObjectiveLensPower")
+    spec = ds.SpecimenDescriptionSequence[0]
+    assert img.metadata["Specimens"][0]["SpecimenIdentifier"] == spec.SpecimenIdentifier
     assert img.metadata.get("objective_power") == (None if power is None else float(power))
 
 
@@ -335,6 +337,17 @@ def test_slide_properties(odd_pyramid: tuple[Path, list[np.ndarray]]) -> None:
     assert set(osr.associated_images) == {"label", "macro", "thumbnail"}
 
 
+def test_standard_metadata_and_ome(odd_pyramid: tuple[Path, list[np.ndarray]]) -> None:
+    folder, _ = odd_pyramid
+    img = imgio.Image(folder)
+    std = img.standard_metadata
+    assert std.objective == "20x"
+    assert std.imaging_datetime is not None and std.imaging_datetime.year == 2026
+    ome = img.ome_metadata
+    assert ome.instruments[0].objectives[0].nominal_magnification == 20.0
+    assert ome.images[0].pixels.physical_size_x == pytest.approx(0.25)
+
+
 def test_truncated_instance_is_corrupt(tmp_path: Path) -> None:
     image = pyramid(31, (64, 64))
     files = write_level(tmp_path, image, (32, 32), slide=Slide(), syntax="jpegls")
@@ -347,13 +360,17 @@ def test_truncated_instance_is_corrupt(tmp_path: Path) -> None:
 def test_remote_instance_reads_ranges(tmp_path: Path) -> None:
     from _servers import RangeHTTPServer
 
-    image = pyramid(37, (96, 128))
-    write_level(tmp_path, image, (32, 32), slide=Slide(), syntax="jpegls")
+    image = pyramid(37, (256, 320))
+    write_level(tmp_path, image, (32, 32), slide=Slide())
     name = next(tmp_path.glob("*.dcm")).name
     with RangeHTTPServer(tmp_path) as server:
         img = imgio.Image(f"{server.url}/{name}")
+        opened = server.bytes_sent  # the header only, never the pixel data
         server.reset()
         region = img.xarray_dask_data[0, 0, 0, 40:60, 70:100].values
         sent = server.bytes_sent
     assert np.array_equal(region, image[0, 0, 40:60, 70:100])
-    assert sent < (tmp_path / name).stat().st_size / 3
+    size = (tmp_path / name).stat().st_size
+    header = pydicom.dcmread(tmp_path / name, stop_before_pixels=True)
+    assert opened < size / 2 and header.NumberOfFrames == 80
+    assert sent < size / 10  # 4 frames of 80

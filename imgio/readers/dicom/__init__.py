@@ -77,6 +77,7 @@ class DicomReader(Reader):
         require("pydicom", extra="dicom")
         self._sources: dict[tuple[int, int], ArraySource] = {}
         self._instances: list[Instance]
+        self._ome_text: str | None = None
         web = None if location.is_local else web_series(location.url)
         if web is not None:
             from ._web import open_series
@@ -149,6 +150,15 @@ class DicomReader(Reader):
         out["transfer_syntax"] = first.transfer_syntax
         out["photometric_interpretation"] = first.photometric
         return out
+
+    def ome_xml(self) -> str | None:
+        """OME-XML assembled from the scenes, with the objective and acquisition date
+        (built on first call: ``standard_metadata`` and ``ome_metadata`` read it)."""
+        if self._ome_text is None:
+            from ._ome import slide_ome_xml
+
+            self._ome_text = slide_ome_xml(self.scenes(), self.metadata)
+        return self._ome_text
 
     def instance(self, scene: int, level: int = 0) -> Instance:
         """The first instance of a level (its parsed header)."""
