@@ -26,6 +26,8 @@ __all__ = ["deflated_body", "folder_instances", "is_dicom", "read_instance", "si
 MAX_INSTANCES = 4096
 #: a deflated dataset may inflate to this many times its size (and at most 4 GiB)
 _DEFLATE_RATIO = 1000
+#: bytes read for a header at first (more, four times as many each time, when it is longer)
+_FIRST_READ = 1 << 16
 
 
 def is_dicom(head: bytes) -> bool:
@@ -79,14 +81,22 @@ def _dataset(location: Location, ts: str) -> tuple[Any, int]:
         ds.file_meta = pydicom.dataset.FileMetaDataset()
         ds.file_meta.TransferSyntaxUID = ts
         return ds, fp.tell()
-    fh = BoundedFile(location.open(), location.size, location.url)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom's own warnings on odd values
-            ds = pydicom.dcmread(fh, stop_before_pixels=True)
-        return ds, fh.tell()
-    finally:
-        fh.close()
+    size = location.size
+    nbytes = min(size, _FIRST_READ)
+    while True:  # the header in one read (a sparse level's per-frame groups may need more)
+        data = location.read_range(0, nbytes, exact=False)
+        fp = io.BytesIO(data)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pydicom's own warnings on odd values
+                ds = pydicom.dcmread(fp, stop_before_pixels=True)
+            at = fp.tell()
+            if at + 8 <= len(data) or len(data) >= size:
+                return ds, at
+        except Exception:  # noqa: BLE001 - a header cut by the buffer: read more
+            if len(data) >= size:
+                raise
+        nbytes = min(size, nbytes * 4)
 
 
 def read_instance(location: Location) -> Instance:

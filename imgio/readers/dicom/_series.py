@@ -59,8 +59,22 @@ def _background(inst: Instance) -> int:
 
 
 def _z_values(group: Sequence[Instance]) -> list[float]:
-    values = {round(float(v), 6) for inst in group for v in inst.z if not math.isnan(v)}
+    values: set[float] = set()
+    for inst in group:
+        finite = inst.z[~np.isnan(inst.z)]
+        values.update(round(float(v), 6) for v in np.unique(finite))
     return sorted(values) or [math.nan]
+
+
+def _z_index(
+    z: np.ndarray[Any, Any], zs: list[float], zindex: dict[float, int]
+) -> np.ndarray[Any, Any]:
+    """Each frame's focal plane index (0 where the frame gives none)."""
+    if len(zs) == 1:
+        return np.zeros(len(z), dtype=np.int64)
+    return np.asarray(
+        [0 if math.isnan(v) else zindex[round(float(v), 6)] for v in z], dtype=np.int64
+    )
 
 
 def _level(
@@ -90,9 +104,7 @@ def _level(
             continue
         pmap = np.asarray([paths.index(p) for p in inst.paths], dtype=np.int64)
         c = pmap[inst.path_of_frame]
-        z = np.asarray(
-            [0 if math.isnan(v) else zindex[round(float(v), 6)] for v in inst.z], dtype=np.int64
-        )
+        z = _z_index(inst.z, zs, zindex)
         if ((inst.rows % tr) != 0).any() or ((inst.cols % tc) != 0).any():
             raise CorruptFileError(
                 f"{inst.where}: frame positions off the {tr} x {tc} tile grid are not supported"
