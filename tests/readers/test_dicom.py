@@ -320,7 +320,7 @@ def test_jpeg_tiles_pass_through(tmp_path: Path) -> None:
     files = write_level(tmp_path, image, (64, 64), slide=Slide(), syntax="jpeg")
     _, frames = frames_of(files[0])
     ts = TileSource(imgio.Image(tmp_path))
-    level = ts.layout.levels - 1  # tile z of full resolution
+    level = ts.levels - 1  # tile z of full resolution
     assert ts.get_tile(1, 0, level, format="jpeg") == frames[1]
 
 

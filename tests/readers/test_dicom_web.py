@@ -234,7 +234,7 @@ def test_jpeg_frames_pass_through(orthanc: Server) -> None:
     ts = TileSource(imgio.Image(orthanc.url + orthanc.series["rgb"]))
     path = sorted(orthanc.folders["rgb"].glob("L0-*.dcm"))[0]
     _, frames = frames_of(path)
-    assert ts.get_tile(2, 1, ts.layout.levels - 1, format="jpeg") == frames[1 * 5 + 2]
+    assert ts.get_tile(2, 1, ts.levels - 1, format="jpeg") == frames[1 * 5 + 2]
 
 
 def test_headers_travel(orthanc: Server) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..._threads import map_threaded
-from ..base import STATS
+from ..base import STATS, SourceBase
 from ._codec import JPEG_BASELINE, decode_frame, frame_kind
 from ._header import Instance
 from ._series import SceneLayout
@@ -34,7 +34,7 @@ class FrameStore(Protocol):
         ...
 
 
-class DicomSource:
+class DicomSource(SourceBase):
     """One (scene, level): dims ``[C][Z]YX[S]``, chunks of one frame (tile)."""
 
     def __init__(
