@@ -52,7 +52,7 @@ class Proxy:
 
     upstream: int
     seen: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-    fault: str | None = None  # "500", "503-once", "garbage", "slow"
+    fault: str | None = None  # "500", "503-once", "garbage", "slow", "406-any"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> str:
@@ -68,6 +68,11 @@ class Proxy:
                     fault = proxy.fault
                     if fault == "503-once":
                         proxy.fault = None
+                if fault == "406-any" and "transfer-syntax=*" in self.headers.get("Accept", ""):
+                    self.send_response(406)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if fault in ("500", "503-once"):
                     self.send_response(int(fault[:3]))
                     self.send_header("Content-Length", "0")
@@ -282,3 +287,21 @@ def test_transient_error_is_retried(orthanc: Server) -> None:
     key = (slice(0, 64), slice(0, 64), slice(0, 3))
     assert np.array_equal(img.reader.source(0, 0)[key], local.reader.source(0, 0)[key])
     assert orthanc.proxy.fault is None  # the fault was met, and the retry succeeded
+
+
+def test_server_without_stored_syntax_sends_uncompressed(orthanc: Server) -> None:
+    """A server refusing ``transfer-syntax=*`` (406) is asked for uncompressed frames
+    (Orthanc then transcodes the JPEG frames with its own decoder: values within 3)."""
+    img = imgio.Image(orthanc.url + orthanc.series["rgb"])
+    local = imgio.Image(orthanc.folders["rgb"])
+    orthanc.proxy.fault = "406-any"
+    orthanc.proxy.seen.clear()
+    try:
+        key = (slice(0, 80), slice(0, 80), slice(0, 3))
+        got = img.reader.source(0, 0)[key]
+    finally:
+        orthanc.proxy.fault = None
+    want = local.reader.source(0, 0)[key]
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 3
+    accepts = [h.get("Accept", "") for p, h in orthanc.proxy.seen if "/frames/" in p]
+    assert len(accepts) == 2 and "transfer-syntax" not in accepts[1]

@@ -25,6 +25,7 @@ from ._header import HeaderError, Instance, instance_from_dataset
 __all__ = ["WebClient", "WebInstance", "open_series"]
 
 _ACCEPT_FRAMES = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
+_ACCEPT_NATIVE = 'multipart/related; type="application/octet-stream"'
 _TRANSIENT = {408, 429, 500, 502, 503, 504}
 _TS = re.compile(rb'transfer-syntax="?([0-9.]+)"?', re.IGNORECASE)
 #: most bytes one metadata document may hold (a sparse level's per-frame groups are large)
@@ -110,7 +111,12 @@ class WebClient:
     def frames(self, sop: str, numbers: list[int]) -> list[tuple[bytes, str]]:
         """Frames (1-based ``numbers``) of one instance in one request: bytes and syntax."""
         path = f"/instances/{sop}/frames/{','.join(str(n) for n in numbers)}"
-        body, ctype = self.get(path, _ACCEPT_FRAMES)
+        try:
+            body, ctype = self.get(path, _ACCEPT_FRAMES)
+        except RemoteError as exc:  # a server that cannot send frames as stored: uncompressed
+            if "HTTP 406" not in str(exc) and "HTTP 400" not in str(exc):
+                raise
+            body, ctype = self.get(path, _ACCEPT_NATIVE)
         where = f"DICOMweb GET {self.series_url}{path}"
         parts = split_multipart(body, ctype, where)
         if len(parts) != len(numbers):
