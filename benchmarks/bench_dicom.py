@@ -83,6 +83,9 @@ def setup(tool: str, case: str, folder: str) -> Callable[..., Any]:
     if tool.startswith("imgio"):
         import imgio
 
+        # imports done (as wsidicom's import does): open another, tiny slide first
+        imgio.Image(ROOT / "tests" / "data" / "dicom" / "sm_image").reader.scenes()
+
         if case.startswith("open"):
             return lambda: imgio.Image(folder).reader.scenes()[0].shapes
         ts = imgio.Image(folder).tiles
