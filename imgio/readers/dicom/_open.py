@@ -237,6 +237,14 @@ def sibling_instances(location: Location, first: Instance) -> list[Instance]:
         others = _listing(folder)
     except OSError:
         others = []
+    if len(others) > MAX_INSTANCES:
+        warnings.warn(
+            f"{folder.url} holds {len(others)} files; only {location.name} is read "
+            f"(siblings are looked for among at most {MAX_INSTANCES})",
+            ImgioWarning,
+            stacklevel=3,
+        )
+        others = []
     found = [first]
     for inst in _parse_all(others, skip=location.url):
         if inst.series_uid == first.series_uid and inst.sop_uid != first.sop_uid:
