@@ -68,6 +68,7 @@ class Instance:
     optical_paths: Sequence[str] = ("1",)  # descriptions (channel names)
     colors: Sequence[int | None] | None = None  # RGBA packed into an int, per path
     spacing_mm: tuple[float, float] | None = None  # rows, columns
+    imaged_mm: tuple[float, float] | None = None  # height, width of the slide area imaged
     z_spacing_mm: float | None = None
     z_origin_um: float = 0.0
     container: str = "imgio"
@@ -213,10 +214,9 @@ def _whole_slide(ds: Any, ids: SeriesIds, inst: Instance) -> None:
     ds.VolumetricProperties = "VOLUME"
     ds.FocusMethod = "AUTO"
     ds.ExtendedDepthOfField = "NO"
-    if inst.spacing_mm is not None:
-        rows, cols = inst.size
-        ds.ImagedVolumeWidth = float(cols * inst.spacing_mm[1])  # mm
-        ds.ImagedVolumeHeight = float(rows * inst.spacing_mm[0])
+    if inst.imaged_mm is not None:
+        ds.ImagedVolumeWidth = float(inst.imaged_mm[1])  # mm
+        ds.ImagedVolumeHeight = float(inst.imaged_mm[0])
         ds.ImagedVolumeDepth = float(_thickness_mm(inst) * 1000 * inst.focal_planes)  # µm
 
 

@@ -347,12 +347,10 @@ def _instance(
     shape = plan[k]
     samples = _samples(scene)
     sizes = scene.pixel_sizes
-    spacing = None
-    if sizes.Y and sizes.X:
-        spacing = (
-            sizes.Y * plan[0][3] / shape[3] / 1000.0,
-            sizes.X * plan[0][4] / shape[4] / 1000.0,
-        )
+    spacing = imaged = None
+    if sizes.Y and sizes.X:  # level k's pixel is 2**k of level 0's (odd edges replicated)
+        spacing = (sizes.Y * 2**k / 1000.0, sizes.X * 2**k / 1000.0)
+        imaged = (plan[0][3] * sizes.Y / 1000.0, plan[0][4] * sizes.X / 1000.0)
     elif part.role is None:
         warnings.warn(
             f"scene {scene.name!r} has no pixel size: the DICOM series has no Pixel Spacing "
@@ -382,6 +380,7 @@ def _instance(
         optical_paths=list(scene.channel_names),
         colors=scene.channel_colors,
         spacing_mm=spacing,
+        imaged_mm=imaged,
         z_spacing_mm=sizes.Z / 1000.0 if sizes.Z and shape[2] > 1 else None,
         z_origin_um=float(scene.origin.get("Z", 0.0)),
         container=scene.name,
