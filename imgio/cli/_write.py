@@ -7,8 +7,8 @@ import sys
 import time
 from typing import Any
 
-from .._cli_common import add_storage_option, storage_options
 from ..errors import ImgioError, SelectionError, TargetExistsError
+from ._common import add_storage_option, storage_options
 
 __all__ = ["Progress", "add_convert_parser", "add_mosaic_parser", "cmd_convert", "cmd_mosaic"]
 
@@ -102,14 +102,14 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _format(out: str, args: argparse.Namespace) -> str:
-    from . import format_of
+    from ..writers import format_of
 
     given: str | None = getattr(args, "format", None)
     return given if given is not None else format_of(out)
 
 
 def _write(data: Any, out: str, args: argparse.Namespace, **extra: Any) -> None:
-    from . import write
+    from ..writers import write
 
     options = _options(args)
     fmt = _format(out, args)
@@ -157,12 +157,12 @@ def _streamed_scenes(img: Any, scenes: list[int | str] | None, args: argparse.Na
     fmt = _format(args.output, args)
     if fmt not in ("ome-tiff", "dicom"):
         return None
-    from .._convert_stream import image_scenes
+    from ..writers._convert_stream import image_scenes
 
     items = image_scenes(img, scenes)
     if items is None or fmt == "ome-tiff":
         return items
-    from .dicom import parts_of
+    from ..writers.dicom import parts_of
 
     return parts_of(img, items, scenes)
 
@@ -172,7 +172,7 @@ def _selected_scenes(img: Any, scenes: list[int | str] | None, args: argparse.Na
     OME metadata (carried into the output, adjusted to what is written)."""
     from dataclasses import replace
 
-    from ._input import as_scenes, standardize
+    from ..writers._input import as_scenes, standardize
 
     chosen = scenes if scenes is not None else list(range(len(img.scenes)))
     out = []
@@ -215,10 +215,10 @@ def _selected(
 
 def cmd_mosaic(args: argparse.Namespace) -> int:
     """Join images on a grid and write the result (OME-TIFF without dask: ``_mosaic_stream``)."""
-    from .._mosaic import mosaic
-    from .._mosaic_stream import mosaic_scene
     from ..image import Image
-    from . import format_of
+    from ..writers import format_of
+    from ..writers._mosaic import mosaic
+    from ..writers._mosaic_stream import mosaic_scene
 
     storage = _storage(args)
     items: list[Any] = [
