@@ -2,7 +2,7 @@
 
 A folder receives one series per slide scene: one VOLUME instance per pyramid level
 (TILED_FULL: frames row by row, then focal planes ``Z``, then optical paths ``C``), and
-LABEL / OVERVIEW instances for the source's label and macro images. Pixels stream as
+LABEL, OVERVIEW and THUMBNAIL instances for the source's associated images. Pixels stream as
 for OME-TIFF (:mod:`~imgio.writers._stream`, :mod:`~imgio.writers._cascade`): source
 blocks a few at a time, every level's tiles made from the tiles above them, encoded on
 a thread pool. Frames are spilled in the order they finish and copied into their
@@ -52,12 +52,13 @@ CODECS: dict[str, Codec] = {
     "jpeg2000-lossless": Codec("1.2.840.10008.1.2.4.90", None, ("uint8", "uint16"), "JPEG2K"),
     "jpegls-lossless": Codec("1.2.840.10008.1.2.4.80", None, ("uint8", "uint16"), "JPEGLS"),
 }
-ROLES = {"label": "LABEL", "macro": "OVERVIEW", "overview": "OVERVIEW"}
+ROLES = {"label": "LABEL", "macro": "OVERVIEW", "overview": "OVERVIEW", "thumbnail": "THUMBNAIL"}
 
 
 @dataclass
 class DicomPart:
-    """A scene to write and what it is: the slide (``role`` None), ``label`` or ``macro``.
+    """A scene to write and what it is: the slide (``role`` None), ``label``, ``macro`` or
+    ``thumbnail``.
 
     ``raw_tile(plane, tile_row, tile_column)`` gives a level-0 tile's stored JPEG bytes
     (standalone), when the source has them; ``raw_tile_shape`` is their tile size.
@@ -367,7 +368,7 @@ def _instance(
     size = (int(shape[3]), int(shape[4]))
     return Instance(
         kind=kind,
-        number=k + 1 if part.role is None else {"LABEL": 90, "OVERVIEW": 91}[kind],
+        number=k + 1 if part.role is None else {"LABEL": 90, "OVERVIEW": 91, "THUMBNAIL": 92}[kind],
         size=size,
         tile=tile if part.role is None else size,
         samples=samples,
@@ -422,7 +423,7 @@ def parts_of(
     for i, scene in zip(picked, items, strict=True):
         role = infos[i].associated
         if role is not None and role not in ROLES:
-            continue  # a thumbnail: the pyramid's own levels stand for it
+            continue  # an associated image the IOD has no image type for
         part = DicomPart(scene, role)
         if role is None:
             _attach_raw_tiles(part, data.source(scene=i, level=0))

@@ -317,11 +317,12 @@ def test_convert_svs_passthrough_label_and_macro(tmp_path):
     assert [float(v) for v in spacing.PixelSpacing] == pytest.approx([0.499e-3, 0.499e-3])
     assert list(dss["label.dcm"].ImageType)[2] == "LABEL"
     assert list(dss["overview.dcm"].ImageType)[2] == "OVERVIEW"
+    assert list(dss["thumbnail.dcm"].ImageType)[2] == "THUMBNAIL"
     osl = openslide.OpenSlide(str(out / "level-0.dcm"))
     h, w = slide.shape[:2]
     got = np.asarray(osl.read_region((0, 0), 0, (w, h)).convert("RGB"))
     np.testing.assert_array_equal(got, slide)  # passthrough: not a value changed
-    assert {"label", "macro"} <= set(osl.associated_images)
+    assert {"label", "macro", "thumbnail"} <= set(osl.associated_images)
     with wsidicom.WsiDicom.open(out) as wsi:
         np.testing.assert_array_equal(np.asarray(wsi.read_region((0, 0), 0, (w, h))), slide)
         got_label = np.asarray(wsi.read_label().convert("RGB")).astype(int)
