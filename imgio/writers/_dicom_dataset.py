@@ -277,8 +277,11 @@ def _optical_paths(ds: Any, inst: Instance) -> None:
             ]
             item.IlluminationColorCodeSequence = [_code("414298005", "SCT", "Full Spectrum")]
             rgba = None if inst.colors is None else inst.colors[i]
-            if rgba is not None:
-                item.update(_palette(rgba, inst.bits))
+            if rgba is not None:  # the channel's colour, as a black-to-colour palette
+                item.PaletteColorLookupTableSequence = [_palette(rgba, inst.bits)]
+                icc = srgb_profile()  # required with a palette, as for colour images
+                if icc is not None:
+                    item.ICCProfile, item.ColorSpace = icc, "SRGB"
         items.append(item)
     ds.OpticalPathSequence = items
 

@@ -389,3 +389,31 @@ def test_unknown_pixel_size_warns_and_leaves_pixel_spacing_out(tmp_path):
         out = imgio.write(smooth_rgb(64, 64), tmp_path / "s", format="dicom")
     measures = pydicom.dcmread(out / "level-0.dcm").SharedFunctionalGroupsSequence[0]
     assert "PixelSpacing" not in measures.PixelMeasuresSequence[0]
+
+
+def test_channel_colours_become_palettes_and_scenes_become_series(tmp_path):
+    xr = pytest.importorskip("xarray")
+    data = fluorescence()[:, 0, :64, :64]
+    arr = xr.DataArray(
+        data, dims=("C", "Y", "X"), coords={"C": ["DAPI", "GFP"]},
+        attrs={"channel_colors": (0x0000FFFF, 0x00FF00FF)},
+    )  # fmt: skip
+    out = imgio.write(
+        [arr, smooth_rgb(64, 64)], tmp_path / "s", format="dicom", physical_pixel_sizes=0.5
+    )
+    dss = instances(out)
+    assert sorted(dss) == ["s0-level-0.dcm", "s1-level-0.dcm"]
+    assert dss["s0-level-0.dcm"].StudyInstanceUID == dss["s1-level-0.dcm"].StudyInstanceUID
+    assert dss["s0-level-0.dcm"].SeriesInstanceUID != dss["s1-level-0.dcm"].SeriesInstanceUID
+    paths = dss["s0-level-0.dcm"].OpticalPathSequence
+    assert [p.OpticalPathDescription for p in paths] == ["DAPI", "GFP"]
+    for path, (r, g, b) in zip(paths, [(0, 0, 255), (0, 255, 0)], strict=True):
+        lut = path.PaletteColorLookupTableSequence[0]
+        assert list(lut.RedPaletteColorLookupTableDescriptor) == [0, 0, 16]  # 65536 entries
+        ends = [
+            np.frombuffer(getattr(lut, f"{c}PaletteColorLookupTableData"), "<u2")[[0, -1]]
+            for c in ("Red", "Green", "Blue")
+        ]
+        assert [list(e) for e in ends] == [[0, v * 257] for v in (r, g, b)]
+    if shutil.which("dciodvfy"):
+        assert dciodvfy_errors(out / "s0-level-0.dcm") == []
