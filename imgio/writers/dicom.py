@@ -304,14 +304,18 @@ def _write_part(
         per_plane = [-(-s[3] // tile[0]) * -(-s[4] // tile[1]) for s in plan]
         columns = -(-plan[0][4] // tile[1])
         shape = (*tile, samples) if samples > 1 else tile
-        encode = encoder(name, quality, shape, raw)
+        encode = encoder(name, quality, shape)
+        # level 0's missing stored tiles are coded as the stored ones (one photometric)
+        encode0 = encode if raw is None else encoder(name, quality, shape, raw)
 
         def pyramid(plane: int) -> Pyramid:
             def put(level: int, index: int, pixels: np.ndarray[Any, Any]) -> None:
                 data = None
                 if level == 0 and raw is not None and part.raw_tile is not None:
                     data = part.raw_tile(plane, index // columns, index % columns)
-                frames[level].put(plane * per_plane[level] + index, data or encode(pixels))
+                if data is None:
+                    data = encode0(pixels) if level == 0 else encode(pixels)
+                frames[level].put(plane * per_plane[level] + index, data)
                 counter()
 
             return Pyramid([(int(s[3]), int(s[4])) for s in plan], tile, method, put)
@@ -362,8 +366,6 @@ def _instance(
     photo = photometric(name, samples)
     if raw is not None and k == 0:
         photo = raw.photometric
-    elif raw is not None:
-        photo = raw.photometric  # the fallback encoder codes every level alike
     kind = "VOLUME" if part.role is None else ROLES[part.role]
     size = (int(shape[3]), int(shape[4]))
     return Instance(

@@ -417,3 +417,34 @@ def test_channel_colours_become_palettes_and_scenes_become_series(tmp_path):
         assert [list(e) for e in ends] == [[0, v * 257] for v in (r, g, b)]
     if shutil.which("dciodvfy"):
         assert dciodvfy_errors(out / "s0-level-0.dcm") == []
+
+
+def test_missing_stored_tiles_are_encoded_as_the_stored_ones(tmp_path):
+    """A level-0 tile the source cannot give as stored bytes is encoded, in the same colour
+    coding as the stored tiles, so that one Photometric Interpretation holds for all."""
+    from imgio.writers._input import standardize
+    from imgio.writers.dicom import DicomPart, write_dicom
+
+    rgb = smooth_rgb(480, 480)
+    src = imgio.write(rgb, tmp_path / "src.ome.tif", compression="jpeg", tile=240,
+                      pyramid_levels=1, physical_pixel_sizes=0.5)  # fmt: skip
+    with imgio.Image(src) as img:
+        stored = img.source(scene=0, level=0)
+        decoded = img.get_image_data("YXS", T=0, C=0, Z=0)
+        tiles = {(r, c): stored.raw_tile((0, 0, 0, r, c, 0)) for r in range(2) for c in range(2)}
+    part = DicomPart(
+        standardize(decoded, dims="YXS", physical_pixel_sizes=0.5),
+        raw_tile=lambda plane, r, c: None if (r, c) == (1, 0) else tiles[r, c],
+        raw_tile_shape=(240, 240),
+    )
+    write_dicom([part], tmp_path / "d")
+    ds = pydicom.dcmread(tmp_path / "d" / "level-0.dcm")
+    frames = frames_of(ds)
+    for k in (0, 1, 3):
+        assert frames[k].rstrip(b"\0") == tiles[divmod(k, 2)].rstrip(b"\0")
+    assert frames[2].rstrip(b"\0") != tiles[1, 0].rstrip(b"\0")  # encoded from pixels
+    assert ds.PhotometricInterpretation == "YBR_FULL_422"
+    got = matrix(ds)[0, 0].astype(int)
+    assert np.abs(got[240:, :240] - decoded[240:, :240]).mean() < 1.5
+    level1 = pydicom.dcmread(tmp_path / "d" / "level-1.dcm")
+    assert level1.PhotometricInterpretation == "YBR_FULL_422"
