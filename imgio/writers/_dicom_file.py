@@ -22,10 +22,12 @@ import numpy as np
 
 from ..errors import ImgioError
 
-__all__ = ["Frames", "NATIVE_LIMIT"]
+__all__ = ["BOT_LIMIT", "Frames", "NATIVE_LIMIT"]
 
 #: the largest value length of a native (defined-length) Pixel Data element
 NATIVE_LIMIT = 0xFFFFFFFE
+#: the largest offset a Basic Offset Table holds (beyond: the Extended Offset Table)
+BOT_LIMIT = 0xFFFFFFFF
 _ITEM = struct.pack("<HH", 0xFFFE, 0xE000)
 _SEQ_END = struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
 _COPY = 8 << 20
@@ -72,7 +74,7 @@ class Frames:
 
     def needs_extended_table(self) -> bool:
         """True when the Basic Offset Table's 32-bit offsets cannot reach the last frame."""
-        return bool(self.count and self.item_offsets()[-1] > 0xFFFFFFFF)
+        return bool(self.count and self.item_offsets()[-1] > BOT_LIMIT)
 
     def extended_tables(self) -> tuple[bytes, bytes]:
         """The Extended Offset Table and its lengths (64-bit little-endian values)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -264,13 +265,17 @@ def _tiles(scene: Scene, tile: tuple[int, int], levels: int) -> int:
 
 
 class _Progress:
+    """Counts stored tiles (from the encoder threads) for ``progress(done, total)``."""
+
     def __init__(self, total: int, report: Callable[[int, int], None] | None) -> None:
         self.total, self.report, self.done = total, report, 0
+        self.lock = threading.Lock()
 
     def __call__(self) -> None:
-        self.done += 1
-        if self.report is not None:
-            self.report(self.done, self.total)
+        with self.lock:
+            self.done += 1
+            if self.report is not None:
+                self.report(self.done, self.total)
 
 
 def _write_part(

@@ -448,3 +448,26 @@ def test_missing_stored_tiles_are_encoded_as_the_stored_ones(tmp_path):
     assert np.abs(got[240:, :240] - decoded[240:, :240]).mean() < 1.5
     level1 = pydicom.dcmread(tmp_path / "d" / "level-1.dcm")
     assert level1.PhotometricInterpretation == "YBR_FULL_422"
+
+
+def test_extended_offset_table_when_offsets_outgrow_32_bits(tmp_path, monkeypatch):
+    """Past the Basic Offset Table's reach (4 GiB; lowered here) the table is left empty
+    and the Extended Offset Table locates every frame."""
+    from imgio.writers import _dicom_file
+
+    monkeypatch.setattr(_dicom_file, "BOT_LIMIT", 1000)
+    rgb = smooth_rgb(300, 500)
+    progress: list[tuple[int, int]] = []
+    out = imgio.write(
+        rgb, tmp_path / "s", format="dicom", compression="jpeg2000-lossless", tile=128,
+        physical_pixel_sizes=0.5, progress=lambda done, total: progress.append((done, total)),
+    )  # fmt: skip
+    ds = pydicom.dcmread(out / "level-0.dcm")
+    assert ds.PixelData[4:8] == b"\0\0\0\0"  # an empty Basic Offset Table
+    offsets = np.frombuffer(ds.ExtendedOffsetTable, "<u8")
+    lengths = np.frombuffer(ds.ExtendedOffsetTableLengths, "<u8")
+    assert len(offsets) == len(lengths) == ds.NumberOfFrames == 12
+    for off, n in zip(offsets, lengths, strict=True):  # each points at its frame's item
+        assert struct.unpack("<II", ds.PixelData[8 + off : 16 + off]) == (0xE000FFFE, n)
+    np.testing.assert_array_equal(matrix(ds)[0, 0], rgb)
+    assert progress[-1] == (progress[-1][1], progress[-1][1]) and len(progress) == progress[-1][1]
