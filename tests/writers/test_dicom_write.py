@@ -471,3 +471,57 @@ def test_extended_offset_table_when_offsets_outgrow_32_bits(tmp_path, monkeypatc
         assert struct.unpack("<II", ds.PixelData[8 + off : 16 + off]) == (0xE000FFFE, n)
     np.testing.assert_array_equal(matrix(ds)[0, 0], rgb)
     assert progress[-1] == (progress[-1][1], progress[-1][1]) and len(progress) == progress[-1][1]
+
+
+# ---------------------------------------------------------------- imgio reads them back
+def _imgio_reads_dicom() -> bool:
+    from imgio.readers import BUILTIN_READERS
+
+    return "dicom" in BUILTIN_READERS
+
+
+needs_reader = pytest.mark.skipif(not _imgio_reads_dicom(), reason="no imgio DICOM reader")
+
+
+@needs_reader
+def test_imgio_round_trip_of_every_level(tmp_path, ref_halve_rgb):
+    rgb = smooth_rgb(300, 500)
+    out = imgio.write(rgb, tmp_path / "s", format="dicom", compression="none", tile=128,
+                      physical_pixel_sizes=0.25)  # fmt: skip
+    with imgio.Image(out) as img:
+        assert img.physical_pixel_sizes.X == pytest.approx(0.25)
+        want = rgb
+        for k in range(len(img.resolution_levels)):
+            np.testing.assert_array_equal(img.get_image_data("YXS", level=k), want)
+            want = ref_halve_rgb(want)
+        again = imgio.write(img, tmp_path / "again", format="dicom", compression="none")
+    with imgio.Image(again) as back:
+        np.testing.assert_array_equal(back.get_image_data("YXS"), rgb)
+
+
+@needs_reader
+def test_imgio_round_trip_of_optical_paths_and_focal_planes(tmp_path):
+    data = fluorescence()
+    out = imgio.write(
+        data, tmp_path / "f", format="dicom", dims="CZYX", tile=128,
+        channel_names=["DAPI", "GFP"], physical_pixel_sizes=(2.0, 0.5, 0.5),
+    )  # fmt: skip
+    with imgio.Image(out) as img:
+        assert img.channel_names == ["DAPI", "GFP"]
+        assert img.physical_pixel_sizes == pytest.approx((2.0, 0.5, 0.5))
+        np.testing.assert_array_equal(img.xarray_dask_data.coords["Z"].values, [0.0, 2.0, 4.0])
+        np.testing.assert_array_equal(img.get_image_data("CZYX", T=0), data)
+
+
+@needs_reader
+@pytest.mark.skipif(not CMU.is_file(), reason="shared samples absent")
+def test_imgio_reads_a_converted_svs_as_the_svs(tmp_path):
+    out = tmp_path / "cmu"
+    assert main(["convert", str(CMU), str(out), "--format", "dicom", "--quiet"]) == 0
+    with imgio.Image(CMU) as svs, imgio.Image(out) as dcm:
+        np.testing.assert_array_equal(
+            dcm.get_image_data("YXS", T=0, C=0, Z=0), svs.get_image_data("YXS", T=0, C=0, Z=0)
+        )
+        assert dcm.physical_pixel_sizes.X == pytest.approx(0.499)
+        roles = {i.associated for i in dcm.reader.scenes()}
+        assert {"label", "macro", "thumbnail"} <= roles
