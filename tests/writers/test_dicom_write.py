@@ -525,3 +525,15 @@ def test_imgio_reads_a_converted_svs_as_the_svs(tmp_path):
         assert dcm.physical_pixel_sizes.X == pytest.approx(0.499)
         roles = {i.associated for i in dcm.reader.scenes()}
         assert {"label", "macro", "thumbnail"} <= roles
+
+
+def test_focal_planes_keep_their_depth(tmp_path):
+    xr = pytest.importorskip("xarray")
+    wsidicom = pytest.importorskip("wsidicom")
+    planes = np.arange(3 * 64 * 64, dtype=np.uint16).reshape(3, 64, 64)
+    data = xr.DataArray(planes, dims=("Z", "Y", "X"), coords={"Z": [10.0, 12.0, 14.0]})
+    out = imgio.write(data, tmp_path / "z", format="dicom", physical_pixel_sizes=0.5)
+    with wsidicom.WsiDicom.open(out) as wsi:
+        assert wsi.levels.base_level.focal_planes == [10.0, 12.0, 14.0]
+        got = np.asarray(wsi.read_region((0, 0), 0, (64, 64), z=12.0))
+    np.testing.assert_array_equal(got, planes[1])
