@@ -116,8 +116,9 @@ def _write(data: Any, out: str, args: argparse.Namespace, **extra: Any) -> None:
     drop = {"ome-tiff": ("chunks", "ngff_version"), "dicom": ("chunks", "ngff_version")}.get(
         fmt, ("tile",)
     )
+    if getattr(args, "format", None):
+        extra["format"] = fmt
     if fmt == "dicom":
-        extra["format"] = "dicom"
         del options["storage_options"]  # a DICOM folder is local: they were for the input
     for key in drop:
         if options[key] is not None:
@@ -143,28 +144,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
             scenes = [int(s) if s.lstrip("-").isdigit() else s for s in args.scene]
         if args.level or args.select:
             _write(_selected_scenes(img, scenes, args), args.output, args)
-        elif (streamed := _streamed_scenes(img, scenes, args)) is not None:
-            _write(streamed, args.output, args)
         else:
             _write(img, args.output, args, scenes=scenes)
     sys.stdout.write(f"wrote {args.output}\n")
     return 0
-
-
-def _streamed_scenes(img: Any, scenes: list[int | str] | None, args: argparse.Namespace) -> Any:
-    """The scenes as dask-free writer scenes for an OME-TIFF or DICOM output (None: use
-    dask); for DICOM, as parts that know the label and macro and the stored JPEG tiles."""
-    fmt = _format(args.output, args)
-    if fmt not in ("ome-tiff", "dicom"):
-        return None
-    from ..writers._convert_stream import image_scenes
-
-    items = image_scenes(img, scenes)
-    if items is None or fmt == "ome-tiff":
-        return items
-    from ..writers.dicom import parts_of
-
-    return parts_of(img, items, scenes)
 
 
 def _selected_scenes(img: Any, scenes: list[int | str] | None, args: argparse.Namespace) -> Any:
@@ -225,7 +208,7 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
         Image(p, storage_options=storage) if storage and "://" in p else p for p in args.inputs
     ]
     grid = {"across": args.across, "spacing": args.spacing, "overlap": args.overlap}
-    opened: list[Image] = []
+    opened: list[Any] = []  # the ImageFiles mosaic_scene opened
     try:
         scene = None
         if format_of(args.output) == "ome-tiff":
@@ -239,7 +222,7 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
             _write(joined, args.output, args)
     finally:
         for item in [*items, *opened]:
-            if isinstance(item, Image):
+            if not isinstance(item, str):
                 item.close()
     sys.stdout.write(f"wrote {args.output} ({' x '.join(str(n) for n in shape[-3:])})\n")
     return 0

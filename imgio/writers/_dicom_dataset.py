@@ -13,11 +13,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import __version__
-
 __all__ = ["Instance", "SeriesIds", "instance_header"]
 
 WSM_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
+
+
+def _version() -> str:
+    """imgio's version (from its distribution: the wings do not import the package root)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("imgio")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 #: an sRGB profile is required for colour images (Optical Path Module, ICC Profile 1C)
 _SRGB: list[bytes] = []
 #: Slice Thickness and Imaged Volume Depth must not be zero; an unknown section is 1 µm
@@ -73,6 +83,7 @@ class Instance:
     z_origin_um: float = 0.0
     container: str = "imgio"
     icc_profile: bytes | None = None
+    objective_power: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. Extended Offset Table
 
     @property
@@ -111,7 +122,7 @@ def instance_header(ids: SeriesIds, inst: Instance) -> Any:
     meta.MediaStorageSOPInstanceUID = uid
     meta.TransferSyntaxUID = UID(inst.syntax)
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = f"IMGIO_{__version__}"[:16]
+    meta.ImplementationVersionName = f"IMGIO_{_version()}"[:16]
     ds = Dataset()
     ds.file_meta = meta
     ds.SpecificCharacterSet = "ISO_IR 192"
@@ -152,7 +163,7 @@ def _equipment(ds: Any) -> None:
     ds.Manufacturer = "Unknown"
     ds.ManufacturerModelName = "Unknown"
     ds.DeviceSerialNumber = "Unknown"
-    ds.SoftwareVersions = f"imgio {__version__}"
+    ds.SoftwareVersions = f"imgio {_version()}"
 
 
 def _specimen(ds: Any, ids: SeriesIds, inst: Instance) -> None:
@@ -264,6 +275,8 @@ def _optical_paths(ds: Any, inst: Instance) -> None:
         item = Dataset()
         item.OpticalPathIdentifier = str(i + 1)
         item.OpticalPathDescription = str(name)[:1024]
+        if inst.objective_power:
+            item.ObjectiveLensPower = _ds(inst.objective_power)
         if color:
             item.IlluminationTypeCodeSequence = [_code("111744", "DCM", "Brightfield illumination")]
             item.IlluminationColorCodeSequence = [_code("414298005", "SCT", "Full Spectrum")]

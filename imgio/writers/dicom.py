@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,10 @@ from ._dicom_dataset import Instance, SeriesIds, instance_header
 from ._dicom_file import Frames
 from ._dicom_jpeg import JpegInfo, jpeg_info
 from ._input import Scene
+
+if TYPE_CHECKING:
+    from ..arrays import ImageFile
+    from ..readers.base import ArraySource
 from ._pyramid import check_method, level_count, level_shapes
 from ._stream import groups, run
 
@@ -54,6 +58,7 @@ class DicomPart:
     raw_tile: Callable[[int, int, int], bytes | None] | None = None
     raw_tile_shape: tuple[int, int] | None = None
     icc_profile: bytes | None = None
+    objective_power: float | None = None
     files: list[Path] = field(default_factory=list)
 
 
@@ -288,6 +293,7 @@ def _instance(
         z_origin_um=float(scene.origin.get("Z", 0.0)),
         container=scene.name,
         icc_profile=part.icc_profile,
+        objective_power=part.objective_power,
     )
 
 
@@ -308,19 +314,20 @@ def _finish(path: Path, frames: Frames, inst: Instance, ids: SeriesIds, scene: S
 
 
 def parts_of(
-    data: Any, items: Sequence[Scene], scenes: Sequence[int | str] | None = None
+    file: ImageFile | None, items: Sequence[Scene], scenes: Sequence[int | str] | None = None
 ) -> list[DicomPart]:
-    """``items`` as :class:`DicomPart`: an ``Image``'s label and macro scenes get their role,
-    and its slide scenes their stored JPEG tiles (for passthrough)."""
+    """``items`` (the picked ``scenes`` of ``file``, or plain arrays' scenes when ``file`` is
+    None) as :class:`DicomPart`: associated images get their role, slide scenes their
+    stored JPEG tiles (for passthrough) and objective power."""
     from ._input import scene_index
 
-    if not (hasattr(data, "reader") and hasattr(data, "source") and hasattr(data, "scenes")):
+    if file is None:
         return [DicomPart(scene) for scene in items]
-    names = list(data.scenes)
+    names = list(file.scene_names)
     picked = list(range(len(names))) if scenes is None else [scene_index(s, names) for s in scenes]
     if len(picked) != len(items):
         return [DicomPart(scene) for scene in items]
-    infos = data.reader.scenes()
+    infos = file.infos()
     out = []
     for i, scene in zip(picked, items, strict=True):
         role = infos[i].associated
@@ -328,16 +335,16 @@ def parts_of(
             continue  # an associated image the IOD has no image type for
         part = DicomPart(scene, role)
         if role is None:
-            _attach_raw_tiles(part, data.source(scene=i, level=0))
+            _attach_raw_tiles(part, file.source(i, 0))
+            part.objective_power = file.objective_power(i)
         out.append(part)
     return out
 
 
-def _attach_raw_tiles(part: DicomPart, src: Any) -> None:
+def _attach_raw_tiles(part: DicomPart, src: ArraySource) -> None:
     """Give ``part`` the source's stored JPEG tiles, when its source keeps them."""
-    raw = getattr(src, "raw_tile", None)
-    dims = str(getattr(src, "dims", ""))
-    if raw is None or dims not in ("TCZYX", "TCZYXS") or tuple(src.shape) != part.scene.data.shape:
+    dims = src.dims
+    if dims not in ("TCZYX", "TCZYXS") or tuple(src.shape) != part.scene.data.shape:
         return
     chunks = dict(zip(dims, src.chunks, strict=True))
     z = int(src.shape[2])
@@ -345,7 +352,7 @@ def _attach_raw_tiles(part: DicomPart, src: Any) -> None:
     def raw_tile(plane: int, row: int, col: int) -> bytes | None:
         c, k = divmod(plane, z)
         index = [0, c // chunks["C"], k // chunks["Z"], row, col] + ([0] if len(dims) == 6 else [])
-        got = raw(tuple(index), "jpeg")
+        got = src.raw_tile(tuple(index), "jpeg")
         return None if got is None else bytes(got)
 
     shape = (int(chunks["Y"]), int(chunks["X"]))
