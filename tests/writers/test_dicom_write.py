@@ -323,6 +323,7 @@ def test_convert_svs_passthrough_label_and_macro(tmp_path):
     got = np.asarray(osl.read_region((0, 0), 0, (w, h)).convert("RGB"))
     np.testing.assert_array_equal(got, slide)  # passthrough: not a value changed
     assert {"label", "macro", "thumbnail"} <= set(osl.associated_images)
+    assert osl.properties["openslide.objective-power"] == "20"  # AppMag of the SVS
     with wsidicom.WsiDicom.open(out) as wsi:
         np.testing.assert_array_equal(np.asarray(wsi.read_region((0, 0), 0, (w, h))), slide)
         got_label = np.asarray(wsi.read_label().convert("RGB")).astype(int)
