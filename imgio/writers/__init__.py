@@ -123,7 +123,8 @@ def write(
         mapping ``{"data": mask, "colors": {1: (r, g, b, a)}, "properties": {1: {...}}}``.
     format
         ``"ome-tiff"``, ``"ome-zarr"``, ``"ome-zarr-zip"`` or ``"dicom"`` (a DICOM WSI series:
-        one VOLUME instance per level, LABEL/OVERVIEW for an ``Image``'s label and macro);
+        one VOLUME instance per level, LABEL/OVERVIEW/THUMBNAIL for an ``Image``'s label,
+        macro and thumbnail);
         default: from the suffix.
 
     Returns
