@@ -282,7 +282,8 @@ def _instance(
         bits=8 * scene.data.dtype.itemsize,
         photometric=photo,
         syntax=CODECS[name].syntax,
-        lossy=CODECS[name].lossy,
+        # pixels once JPEG-compressed stay lossy in DICOM's eyes, whatever codes them now
+        lossy=CODECS[name].lossy or ("ISO_10918_1" if part.raw_tile is not None else None),
         derived=k > 0,
         focal_planes=int(shape[2]),
         optical_paths=list(scene.channel_names),
@@ -304,7 +305,7 @@ def _finish(path: Path, frames: Frames, inst: Instance, ids: SeriesIds, scene: S
         inst = replace(
             inst, extra={"ExtendedOffsetTable": offsets, "ExtendedOffsetTableLengths": lengths}
         )
-    if inst.lossy is not None:
+    if any(c.lossy is not None and c.syntax == inst.syntax for c in CODECS.values()):
         raw = inst.frames * inst.tile[0] * inst.tile[1] * inst.samples * inst.bits // 8
         ratio = raw / max(1, frames.native_length())
         inst = replace(inst, extra={**inst.extra, "LossyImageCompressionRatio": f"{ratio:.2f}"})

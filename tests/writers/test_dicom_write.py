@@ -293,6 +293,11 @@ def test_jpeg_tiles_of_a_tiff_pass_through_unchanged(tmp_path, ref_halve_rgb):
     assert np.abs(matrix(ds)[0, 0].astype(int) - decoded).max() <= 1
     level1 = matrix(pydicom.dcmread(out / "level-1.dcm"))[0, 0].astype(int)
     assert np.abs(level1 - ref_halve_rgb(decoded)).mean() < 1.5  # re-encoded from the decoded tiles
+    with imgio.Image(src) as img:  # lossless from JPEG tiles: still lossy, as DICOM requires
+        lossless = imgio.write(img, tmp_path / "l", format="dicom", compression="none")
+    ds = pydicom.dcmread(lossless / "level-0.dcm")
+    assert (ds.LossyImageCompression, ds.LossyImageCompressionMethod) == ("01", "ISO_10918_1")
+    assert "LossyImageCompressionRatio" not in ds
 
 
 @pytest.mark.skipif(not CMU.is_file(), reason="shared samples absent")
