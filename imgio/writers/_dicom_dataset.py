@@ -72,7 +72,7 @@ class Instance:
     bits: int  # 8 or 16
     photometric: str
     syntax: str  # transfer syntax UID
-    lossy: str | None = None  # Lossy Image Compression Method, e.g. "ISO_10918_1"
+    lossy: list[str] = field(default_factory=list)  # Lossy Image Compression Methods
     derived: bool = False  # a level computed from level 0
     focal_planes: int = 1
     optical_paths: Sequence[str] = ("1",)  # descriptions (channel names)
@@ -194,7 +194,7 @@ def _pixels(ds: Any, inst: Instance) -> None:
     ds.TotalPixelMatrixRows, ds.TotalPixelMatrixColumns = inst.size
     ds.TotalPixelMatrixFocalPlanes = inst.focal_planes
     ds.NumberOfOpticalPaths = len(inst.optical_paths)
-    if inst.lossy is None:
+    if not inst.lossy:
         ds.LossyImageCompression = "00"
     else:
         ds.LossyImageCompression = "01"

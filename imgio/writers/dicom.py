@@ -226,8 +226,11 @@ def _write_part(
             return Pyramid([(int(s[3]), int(s[4])) for s in plan], tile, method, put)
 
         run(groups(scene.array, workers=workers), pyramid, workers)
+        source = _source_ratio(part, plan[0])
         for f, fr, inst in zip(files, frames, insts, strict=True):
-            _finish(f, fr, inst, ids, scene)
+            inherited = inst.lossy[:1] == ["ISO_10918_1"] and source is not None
+            inherited = inherited and not (raw is not None and inst.number == 1)
+            _finish(f, fr, inst, ids, source if inherited else None)
     finally:
         for fr in frames:
             fr.close()
@@ -282,8 +285,7 @@ def _instance(
         bits=8 * scene.data.dtype.itemsize,
         photometric=photo,
         syntax=CODECS[name].syntax,
-        # pixels once JPEG-compressed stay lossy in DICOM's eyes, whatever codes them now
-        lossy=CODECS[name].lossy or ("ISO_10918_1" if part.raw_tile is not None else None),
+        lossy=_lossy_steps(part, name, raw is not None and k == 0),
         derived=k > 0,
         focal_planes=int(shape[2]),
         optical_paths=list(scene.channel_names),
@@ -298,20 +300,46 @@ def _instance(
     )
 
 
-def _finish(path: Path, frames: Frames, inst: Instance, ids: SeriesIds, scene: Scene) -> None:
+def _lossy_steps(part: DicomPart, name: str, passed_through: bool) -> list[str]:
+    """Lossy Image Compression Method: every lossy coding the frames' pixels went through
+    (pixels once JPEG-compressed stay lossy in DICOM's eyes, whatever codes them now)."""
+    steps = [] if part.raw_tile is None or passed_through else ["ISO_10918_1"]
+    method = CODECS[name].lossy
+    return steps + ([method] if method is not None else [])
+
+
+def _source_ratio(part: DicomPart, shape: tuple[int, ...]) -> float | None:
+    """How much the source's stored JPEG tiles compressed level 0 (the ratio of the lossy
+    step before ours, which DICOM keeps)."""
+    if part.raw_tile is None or part.raw_tile_shape is None:
+        return None
+    th, tw = part.raw_tile_shape
+    rows, cols = -(-shape[3] // th), -(-shape[4] // tw)
+    stored = 0
+    for plane in range(int(shape[1] * shape[2])):
+        for r in range(rows):
+            for c in range(cols):
+                stored += len(part.raw_tile(plane, r, c) or b"")
+    full = rows * cols * th * tw * int(shape[1] * shape[2]) * _samples(part.scene)
+    return full / stored if stored else None
+
+
+def _finish(
+    path: Path, frames: Frames, inst: Instance, ids: SeriesIds, source_ratio: float | None
+) -> None:
     encapsulated = inst.syntax != CODECS["none"].syntax
+    extra: dict[str, Any] = {}
     if encapsulated and frames.needs_extended_table():
-        offsets, lengths = frames.extended_tables()
-        inst = replace(
-            inst, extra={"ExtendedOffsetTable": offsets, "ExtendedOffsetTableLengths": lengths}
-        )
+        extra["ExtendedOffsetTable"], extra["ExtendedOffsetTableLengths"] = frames.extended_tables()
+    ratios = [] if source_ratio is None else [source_ratio]
     if any(c.lossy is not None and c.syntax == inst.syntax for c in CODECS.values()):
         raw = inst.frames * inst.tile[0] * inst.tile[1] * inst.samples * inst.bits // 8
-        ratio = raw / max(1, frames.native_length())
-        inst = replace(inst, extra={**inst.extra, "LossyImageCompressionRatio": f"{ratio:.2f}"})
+        ratios.append(raw / max(1, frames.native_length()))
+    if ratios:
+        extra["LossyImageCompressionRatio"] = [f"{r:.2f}" for r in ratios]
+    inst = replace(inst, extra=extra)
     header = instance_header(ids, inst)
     frames.assemble(path, header, encapsulated=encapsulated, vr="OW" if inst.bits > 8 else "OB")
-    del scene
 
 
 def parts_of(
