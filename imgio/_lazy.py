@@ -26,6 +26,7 @@ __all__ = [
     "Reordered",
     "aligned_chunks",
     "as_dask",
+    "chunk_edges",
     "as_dataarray",
     "level_coords",
     "read",
@@ -295,6 +296,18 @@ def _normalize_chunks(
     if isinstance(chunks, int):
         return tuple(min(chunks, s) for s in src.shape)
     return tuple(chunks)  # type: ignore[arg-type,return-value,unused-ignore]
+
+
+def chunk_edges(
+    src: ArraySource, chunks: ChunkSpec = "auto", target_bytes: int = DEFAULT_TARGET_BYTES
+) -> tuple[int, ...]:
+    """The first chunk's edges of :func:`as_dask` over ``src``, without importing dask."""
+    spec = _normalize_chunks(chunks, src, target_bytes)
+    edges = []
+    for c, n in zip(spec, src.shape, strict=True):
+        first = c if isinstance(c, int) else (c[0] if c else 0)
+        edges.append(min(int(first), int(n)) if int(first) >= 0 else int(n))
+    return tuple(edges)
 
 
 def as_dask(

@@ -4,48 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
-from .._cli_common import add_storage_option, storage_options
+from .._cli_common import Progress, add_storage_option, storage_options
 from ..errors import ImgioError, SelectionError, TargetExistsError
 
 __all__ = ["Progress", "add_convert_parser", "add_mosaic_parser", "cmd_convert", "cmd_mosaic"]
-
-
-class Progress:
-    """``progress(done, total)`` as one updating stderr line (done, total, seconds), or a
-    tqdm bar when tqdm is imported already: importing it costs ~25 ms, as long as the
-    ``imgio mosaic`` job's whole writer setup."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self._bar: Any = None
-        self._start = self._last = time.monotonic()
-        self._shown = False
-        self._tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._tqdm is not None:
-            if self._bar is None:
-                self._bar = self._tqdm(total=total, desc=self.label, unit="tiles", file=sys.stderr)
-            self._bar.update(done - self._bar.n)
-            return
-        now = time.monotonic()
-        if done < total and now - self._last < 0.25:
-            return
-        self._last = now
-        self._shown = True
-        pct = 100.0 * done / total if total else 100.0
-        took = now - self._start
-        sys.stderr.write(f"\r{self.label}: {pct:5.1f}% ({done}/{total} tiles, {took:.1f} s)")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-        elif self._shown:
-            sys.stderr.write("\n")
 
 
 def _levels(text: str) -> int | str:
