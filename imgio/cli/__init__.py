@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._cli_common import add_storage_option, out, storage_options
-from .errors import ImgioError
+from ..errors import ImgioError
+from ._common import add_storage_option, out, storage_options
 
 __all__ = ["main"]
 
@@ -28,8 +28,8 @@ def describe(
     path: str, *, reader: str | None = None, storage_options: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Everything ``imgio info`` reports, as plain data."""
-    from ._lazy import chunk_edges
-    from .image import Image
+    from ..arrays._lazy import chunk_edges
+    from ..image import Image
 
     with Image(path, reader=reader, storage_options=storage_options) as img:
         scenes = []
@@ -92,9 +92,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from . import sample
-    from .image import Image
-    from .readers.base import STATS
+    from .. import sample
+    from ..image import Image
+    from ..readers.base import STATS
 
     with tempfile.TemporaryDirectory(prefix="imgio-demo-") as tmp:
         folder = Path(args.out) if args.out else Path(tmp)
@@ -134,10 +134,10 @@ def _demo_write(folder: Path, path: Path) -> list[str]:
     """Write the sample to OME-TIFF and OME-Zarr and read them back (needs the writers)."""
     import numpy as np
 
-    from .image import Image
+    from ..image import Image
 
     try:
-        from .writers import write
+        from ..writers import write
     except ImportError:
         return ["(writers not installed: skipped writing OME-TIFF and OME-Zarr copies)"]
 
@@ -176,15 +176,19 @@ VERBS: dict[str, tuple[str, str, str]] = {
     "info": ("imgio.cli", "add_info_parser", "scenes, dims, levels, chunks, channels, pixel sizes"),
     "demo": ("imgio.cli", "add_demo_parser", "write a built-in sample, open it lazily, read it"),
     "convert": (
-        "imgio.writers.cli",
+        "imgio.cli._write",
         "add_convert_parser",
         "convert an image to tiled OME-TIFF or OME-Zarr",
     ),
-    "mosaic": ("imgio.writers.cli", "add_mosaic_parser", "join images on a grid into one image"),
-    "thumbnail": ("imgio._cli_slide", "add_slide_parsers", "a thumbnail (PNG/JPEG/TIFF) of an image"),
-    "region": ("imgio._cli_slide", "add_slide_parsers", "a region at an output size or scale"),
-    "tiles": ("imgio._cli_slide", "add_slide_parsers", "write a DeepZoom tile pyramid folder"),
-    "serve": ("imgio.serve._cli", "add_serve_parser", "serve images to a browser viewer"),
+    "mosaic": ("imgio.cli._write", "add_mosaic_parser", "join images on a grid into one image"),
+    "thumbnail": (
+        "imgio.cli._slide",
+        "add_slide_parsers",
+        "a PNG/JPEG/TIFF thumbnail of an image",
+    ),
+    "region": ("imgio.cli._slide", "add_slide_parsers", "a region at an output size or scale"),
+    "tiles": ("imgio.cli._slide", "add_slide_parsers", "write a DeepZoom tile pyramid folder"),
+    "serve": ("imgio.cli._serve", "add_serve_parser", "serve images to a browser viewer"),
     "clean": ("imgio.cli", "add_clean_parser", "list or remove partial files of killed writes"),
 }
 
@@ -222,7 +226,7 @@ def build_parser(verbs: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """
     import importlib
 
-    from . import __version__
+    from .. import __version__
 
     parser = Parser(prog="imgio", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"imgio {__version__}")
@@ -268,7 +272,7 @@ def add_clean_parser(sub: Any) -> None:
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
-    from .writers._target import partials, remove
+    from ..writers._target import partials, remove
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -355,7 +359,3 @@ def _closed_stdout() -> int:
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
     return 141
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import ImgioError
+from ..errors import ImgioError
 
 __all__ = ["add_slide_parsers", "write_dzi"]
 
@@ -36,13 +36,13 @@ def _style(text: str | None) -> Any:
     except json.JSONDecodeError as exc:
         raise ImgioError(
             f"--style: expected a large_image style as JSON, e.g. "
-            f"'{{\"bands\": [{{\"band\": 0, \"palette\": \"#0f0\"}}]}}'; "
+            f'\'{{"bands": [{{"band": 0, "palette": "#0f0"}}]}}\'; '
             f"found invalid JSON ({exc.msg} at character {exc.pos}): {text!r}"
         ) from None
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from .image import Image
+    from ..image import Image
 
     img = Image(args.slide)
     if args.scene is not None:
@@ -107,9 +107,9 @@ def write_dzi(
     TargetExistsError
         ``NAME.dzi`` or ``NAME_files`` exists and ``overwrite`` is false.
     """
-    from .slide import OpenSlide
-    from .slide.deepzoom import DeepZoomGenerator
-    from .writers._target import atomic_target, check_target
+    from ..slide import OpenSlide
+    from ..slide.deepzoom import DeepZoomGenerator
+    from ..writers._target import atomic_target, check_target
 
     fmt = {"jpg": "jpeg"}.get(image_format.lower(), image_format.lower())
     if fmt not in ("jpeg", "png"):
@@ -135,9 +135,9 @@ def _write_tiles(dz: Any, files: Path, fmt: str, quality: int, progress: bool) -
     """Every tile of every level of ``dz`` into ``files/<level>/<col>_<row>.<fmt>``."""
     import numpy as np
 
-    from . import _threads
-    from ._cli_common import Progress
-    from .tiles._encode import encode
+    from .. import _threads
+    from ..tiles._encode import encode
+    from ._common import Progress
 
     jobs: list[tuple[int, int, int]] = []
     for level, (cols, rows) in enumerate(dz.level_tiles):
@@ -158,7 +158,7 @@ def _write_tiles(dz: Any, files: Path, fmt: str, quality: int, progress: bool) -
 
 
 def _cmd_tiles(args: argparse.Namespace) -> int:
-    from .errors import TargetExistsError
+    from ..errors import TargetExistsError
 
     if args.format != "dzi":
         raise ImgioError(f"--format {args.format!r} is not supported; use dzi")

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .dims import PhysicalPixelSizes, standard_order
-from .errors import SelectionError
-from .readers.base import ArraySource, SceneInfo
+from ..dims import PhysicalPixelSizes, standard_order
+from ..errors import SelectionError
+from ..readers.base import ArraySource, SceneInfo
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -302,10 +302,10 @@ def chunk_edges(
     src: ArraySource, chunks: ChunkSpec = "auto", target_bytes: int = DEFAULT_TARGET_BYTES
 ) -> tuple[int, ...]:
     """The first chunk's edges of :func:`as_dask` over ``src``, without importing dask."""
-    spec = _normalize_chunks(chunks, src, target_bytes)
+    spec: Sequence[int | Sequence[int]] = _normalize_chunks(chunks, src, target_bytes)
     edges = []
     for c, n in zip(spec, src.shape, strict=True):
-        first = c if isinstance(c, int) else (c[0] if c else 0)
+        first = c if isinstance(c, int) else (c[0] if len(c) else 0)
         edges.append(min(int(first), int(n)) if int(first) >= 0 else int(n))
     return tuple(edges)
 
