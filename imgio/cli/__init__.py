@@ -193,8 +193,16 @@ VERBS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown after each option's help; descriptions printed as written."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's default after its help (unless it is None or a flag's False);
+    descriptions printed as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        shown = not any(action.default is v for v in (None, False, argparse.SUPPRESS))
+        if shown and action.option_strings and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 class Parser(argparse.ArgumentParser):
@@ -337,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"imgio: error: {exc}\n")
         return 2
     except _Terminated:
-        sys.stderr.write("imgio: terminated (SIGTERM); partial files removed\n")
+        sys.stderr.write("imgio: terminated (SIGTERM)\n")
         return 143
     except KeyboardInterrupt:
         sys.stderr.write("imgio: interrupted\n")

@@ -184,7 +184,7 @@ def add_slide_parsers(sub: Any) -> None:
     thumb = sub.add_parser("thumbnail", help="a thumbnail (PNG/JPEG/TIFF) of a slide or image")
     thumb.add_argument("slide")
     thumb.add_argument("out", help="output file; .png, .jpg or .tif")
-    thumb.add_argument("--size", type=int, default=512, help="largest edge in pixels (512)")
+    thumb.add_argument("--size", type=int, default=512, help="largest edge in pixels")
     _common(thumb)
     thumb.set_defaults(func=_cmd_thumbnail)
     region = sub.add_parser("region", help="a region at an output size, scale or magnification")
@@ -193,7 +193,10 @@ def add_slide_parsers(sub: Any) -> None:
     for name in ("left", "top", "right", "bottom", "width", "height"):
         region.add_argument(f"--{name}", type=float, help=f"region {name} (in --units)")
     region.add_argument(
-        "--units", default="base_pixels", choices=["base_pixels", "um", "mm", "fraction"]
+        "--units",
+        default="base_pixels",
+        choices=["base_pixels", "um", "mm", "fraction"],
+        help="units of the region's numbers",
     )
     region.add_argument("--output-width", type=int, help="largest output width in pixels")
     region.add_argument("--output-height", type=int, help="largest output height in pixels")
@@ -206,15 +209,17 @@ def add_slide_parsers(sub: Any) -> None:
     tiles.add_argument("slide")
     tiles.add_argument("outdir")
     tiles.add_argument("--format", default="dzi", help="folder layout: dzi")
-    tiles.add_argument("--tile-size", type=int, default=254)
-    tiles.add_argument("--overlap", type=int, default=1)
-    tiles.add_argument("--image-format", default="jpeg", choices=["jpeg", "jpg", "png"])
-    tiles.add_argument("--quality", type=int, default=90)
+    tiles.add_argument("--tile-size", type=int, default=254, help="tile edge in pixels")
+    tiles.add_argument("--overlap", type=int, default=1, help="pixels shared by neighbours")
+    tiles.add_argument(
+        "--image-format", default="jpeg", choices=["jpeg", "jpg", "png"], help="tile encoding"
+    )
+    tiles.add_argument("--quality", type=int, default=90, help="JPEG quality")
     tiles.add_argument("--overwrite", action="store_true", help="replace an existing pyramid")
     tiles.add_argument("--quiet", action="store_true", help="no progress bar")
     tiles.set_defaults(func=_cmd_tiles)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scene", help="scene index or name (default 0)")
+    parser.add_argument("--scene", help="scene index or name (default: 0)")
     parser.add_argument("--style", help="large_image style JSON (default: channel colours)")

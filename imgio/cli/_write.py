@@ -22,8 +22,8 @@ def _levels(text: str) -> int | str:
 
 
 def _write_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tile", type=int, help="OME-TIFF tile edge (default 512)")
-    parser.add_argument("--chunks", type=int, help="OME-Zarr chunk edge for Y/X (default 1024)")
+    parser.add_argument("--tile", type=int, help="OME-TIFF tile edge (default: 512)")
+    parser.add_argument("--chunks", type=int, help="OME-Zarr chunk edge for Y/X (default: 1024)")
     parser.add_argument(
         "--compression",
         default="zstd",
@@ -34,11 +34,16 @@ def _write_options(parser: argparse.ArgumentParser) -> None:
         "--pyramid-levels",
         type=_levels,
         default="auto",
-        help="levels in total, full resolution included, or 'auto' (default)",
+        help="levels in total, full resolution included, or 'auto'",
     )
-    parser.add_argument("--downsample", choices=("mean", "nearest"), default="mean")
     parser.add_argument(
-        "--ngff-version", choices=("0.4", "0.5"), help="OME-Zarr version (default 0.4)"
+        "--downsample",
+        choices=("mean", "nearest"),
+        default="mean",
+        help="how pyramid levels are reduced",
+    )
+    parser.add_argument(
+        "--ngff-version", choices=("0.4", "0.5"), help="OME-Zarr version (default: 0.4)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_storage_option(parser, "remote inputs and output")
@@ -195,11 +200,9 @@ def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("input")
     parser.add_argument("output", help=".ome.tif / .ome.tiff or .ome.zarr")
     parser.add_argument(
-        "--scene", action="append", help="scene index or name (repeatable; default all)"
+        "--scene", action="append", help="scene index or name (repeatable; default: all)"
     )
-    parser.add_argument(
-        "--level", type=int, default=0, help="resolution level to convert (default 0)"
-    )
+    parser.add_argument("--level", type=int, default=0, help="resolution level to convert")
     parser.add_argument(
         "--select",
         action="append",
