@@ -60,7 +60,5 @@ def add_serve_parser(sub: Any) -> None:
     p.add_argument("--token", help="require this access token (?token= once in the browser)")
     p.add_argument("--cache-mb", type=int, default=256, help="tile cache size (MiB)")
     p.add_argument("--max-size", type=int, default=8192, help="largest output side (pixels)")
-    p.add_argument(
-        "--access-log", action="store_true", help="print one line per request on stdout"
-    )
+    p.add_argument("--access-log", action="store_true", help="print one line per request on stdout")
     p.set_defaults(func=_cmd_serve)
