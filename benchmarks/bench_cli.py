@@ -20,6 +20,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._harness import say
+
 __all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,8 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo = str(make_sample(Path(tmp) / "demo.ome.tif"))
         verbs = [["--version"], ["--help"], ["info", demo], ["convert", "--help"]]
         checkouts = [("this", ROOT)] + ([("against", args.against)] if args.against else [])
-        print("| checkout | command | wall (best) | CPU (best) |")
-        print("|---|---|---|---|")
+        say("| checkout | command | wall (best) | CPU (best) |")
+        say("|---|---|---|---|")
         for label, path in checkouts:
             for verb in verbs:
                 _run(verb, path)  # writes the .pyc files
@@ -67,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 shown = " ".join("demo.ome.tif" if a == demo else a for a in verb)
                 wall = min(r[0] for r in runs)
                 cpu = min(r[1] for r in runs)
-                print(f"| {label} | imgio {shown} | {wall:.3f} s | {cpu:.3f} s |")
+                say(f"| {label} | imgio {shown} | {wall:.3f} s | {cpu:.3f} s |")
     return 0
 
 
