@@ -21,6 +21,7 @@ class ReprMixin:
         img = _image(self)
         info = img._infos()[img._scene]
         sizes = img.physical_pixel_sizes
+        order = img.dims.order
         rows = [
             ("file", img._location.name),
             ("reader", img._reader.name),
@@ -32,8 +33,11 @@ class ReprMixin:
             ("dtype", str(img.dtype)),
             (
                 "levels",
-                ", ".join("x".join(str(v) for v in s) for s in info.shapes)
-                + f" (current {img._level})",
+                ", ".join(
+                    "x".join(str(s[info.dims.index(d)]) if d in info.dims else "1" for d in order)
+                    for s in info.shapes
+                )
+                + f" (current {img._level}; sizes in dims order)",
             ),
             ("channels", ", ".join(img.channel_names or []) or "-"),
             ("pixel sizes", "Z {} Y {} X {} µm".format(*(f"{v:.4g}" if v else "?" for v in sizes))),
