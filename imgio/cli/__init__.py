@@ -45,7 +45,7 @@ def describe(
                         "dims": img.dims.order,
                         "shape": list(img.shape),
                         "native_chunks": list(src.chunks),
-                        "dask_chunks": list(chunk_edges(src, img._chunks)),
+                        "dask_chunks": list(chunk_edges(src, img.file.chunks)),
                         "pixel_sizes_um": list(img.physical_pixel_sizes),
                     }
                 )

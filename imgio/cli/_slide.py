@@ -13,10 +13,10 @@ from ..errors import ImgioError
 
 __all__ = ["add_slide_parsers", "write_dzi"]
 
-SUFFIX_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}
-
 
 def _format_for(path: str) -> str:
+    from ..tiles._encode import SUFFIX_FORMATS
+
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in SUFFIX_FORMATS:
         raise ImgioError(

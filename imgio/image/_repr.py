@@ -19,12 +19,12 @@ class ReprMixin:
 
     def _summary(self) -> list[tuple[str, str]]:
         img = _image(self)
-        info = img._infos()[img._scene]
+        file = img.file
+        n_levels = file.n_levels(img.current_scene_index)
         sizes = img.physical_pixel_sizes
-        order = img.dims.order
         rows = [
-            ("file", img._location.name),
-            ("reader", img._reader.name),
+            ("file", file.location.name),
+            ("reader", file.reader.name),
             ("scene", f"{img.current_scene!r} ({img._scene + 1} of {len(img.scenes)})"),
             (
                 "dims",
@@ -34,10 +34,10 @@ class ReprMixin:
             (
                 "levels",
                 ", ".join(
-                    "x".join(str(s[info.dims.index(d)]) if d in info.dims else "1" for d in order)
-                    for s in info.shapes
+                    "x".join(str(v) for v in file.presented(img.current_scene_index, lvl)[1])
+                    for lvl in range(n_levels)
                 )
-                + f" (current {img._level}; sizes in dims order)",
+                + f" (current {img.current_resolution_level})",
             ),
             ("channels", ", ".join(img.channel_names or []) or "-"),
             ("pixel sizes", "Z {} Y {} X {} µm".format(*(f"{v:.4g}" if v else "?" for v in sizes))),
@@ -59,7 +59,8 @@ class ReprMixin:
         table = f"<table><caption>imgio.Image</caption>{rows}</table>"
         from ..tiles._html import thumbnail_html
 
-        picture = thumbnail_html(_image(self))
+        img = _image(self)
+        picture = thumbnail_html(img.file, img.current_scene_index)
         if picture is None:
             return table
         return (

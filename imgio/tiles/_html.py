@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import math
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ import numpy as np
 from ..errors import ImgioError
 
 if TYPE_CHECKING:
-    from ..image import Image
+    from ..arrays import ImageFile
     from .source import TileSource
 
 __all__ = ["thumbnail_html"]
@@ -24,9 +25,9 @@ MAX_PIXELS = 4096 * 4096  # never decode more than this for a notebook picture
 MIN_SHOWN = 128  # a smaller picture is shown enlarged (pixelated), not as a speck
 
 
-def thumbnail_html(image: Image, max_edge: int = MAX_EDGE) -> str | None:
-    """An ``<img>`` tag with a PNG thumbnail of the current scene, a note saying why
-    there is none, or None when it cannot be made.
+def thumbnail_html(file: ImageFile, scene: int, max_edge: int = MAX_EDGE) -> str | None:
+    """An ``<img>`` tag with a PNG thumbnail of ``scene``, a note saying why there is
+    none, or None when it cannot be made.
 
     Reads only the scene's smallest stored level (composited with the channel colours,
     middle Z plane, first time point); a level above 16 Mpixels is not read at all (the
@@ -36,14 +37,14 @@ def thumbnail_html(image: Image, max_edge: int = MAX_EDGE) -> str | None:
     from .source import TileSource
 
     try:
-        ts = TileSource(image, image.current_scene_index)
-        lay = ts.layout
+        ts = TileSource(file, scene)
+        lay = ts.geometry
         level = lay.n_stored - 1
         h, w = lay.sizes[level]
         if h * w > MAX_PIXELS:
             return _no_pyramid_note(h, w, lay.n_stored)
         if h == 1 and lay.frame_sizes.get("Z", 1) > 1 and lay.bands == 1:
-            arr = _xz_plane(image, ts, max_edge)
+            arr = _xz_plane(file, scene, ts, max_edge)
         else:
             dy, dx = lay.downsamples[level]
             s = max(lay.width / max_edge, lay.height / max_edge, dx, dy)
@@ -87,15 +88,18 @@ def _sorted(plane: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return np.sort(plane.ravel())
 
 
-def _xz_plane(image: Image, ts: TileSource, max_edge: int) -> np.ndarray[Any, Any]:
+def _xz_plane(file: ImageFile, scene: int, ts: TileSource, max_edge: int) -> np.ndarray[Any, Any]:
     """The Z x X plane of an x-z scan (Y of 1, first time point), coloured like the tiles,
     with Z and X in proportion to their pixel sizes."""
     from ._style import render, resolve_limits
 
-    lay = ts.layout
-    data = image.get_image_data("CZX", T=0, Y=0)
-    if data.size > MAX_PIXELS:
-        raise ImgioError("x-z plane too large for a notebook picture")
+    lay = ts.geometry
+    dims, shape = file.presented(scene, 0)
+    if math.prod(shape) > MAX_PIXELS:
+        raise ImgioError("x-z scan too large for a notebook picture")
+    full = file.read(scene, 0)  # T C Z Y X: small (checked above)
+    index = tuple(slice(None) if d in "CZX" else 0 for d in dims)
+    data = full[index]
     bands = ts._default_style(False)
     if bands:
         picks = [lay.axis_index("C", b.channel) if b.channel is not None else 0 for b in bands]
@@ -107,7 +111,7 @@ def _xz_plane(image: Image, ts: TileSource, max_edge: int) -> np.ndarray[Any, An
         arr = render(planes, bands, limits)
     else:
         arr = data[0]
-    sizes = image.physical_pixel_sizes
+    sizes = file.physical_pixel_sizes(scene)
     z_height = data.shape[1] * (sizes.Z / sizes.X if sizes.Z and sizes.X else 1.0)
     s = max(z_height / max_edge, data.shape[2] / max_edge, 1e-9)
     out_h, out_w = max(1, round(z_height / s)), max(1, round(data.shape[2] / s))
