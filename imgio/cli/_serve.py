@@ -26,7 +26,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             f"imgio: serving on {args.host} without --token: anyone who reaches this "
             "machine can read the images\n"
         )
-    limits = Limits(max_side=args.max_size, max_area=args.max_size * args.max_size)
+    limits = Limits(max_side=args.max_size, max_area=args.max_pixels)
     options: dict[str, Any] = {"cache_bytes": args.cache_mb << 20, "limits": limits}
     if args.storage_option:
         options["storage_options"] = storage_options(args.storage_option)
@@ -59,6 +59,14 @@ def add_serve_parser(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
     p.add_argument("--token", help="require this access token (?token= once in the browser)")
     p.add_argument("--cache-mb", type=int, default=256, help="tile cache size (MiB)")
-    p.add_argument("--max-size", type=int, default=8192, help="largest output side (pixels)")
+    p.add_argument(
+        "--max-size", type=int, default=5000, help="largest generated image side (pixels)"
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=4096 * 4096,
+        help="largest generated image area (pixels)",
+    )
     p.add_argument("--access-log", action="store_true", help="print one line per request on stdout")
     p.set_defaults(func=_cmd_serve)

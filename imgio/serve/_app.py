@@ -9,6 +9,7 @@ in a worker thread (``anyio.to_thread`` with a capacity limiter), never on the l
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -57,7 +58,11 @@ class _TokenGate:
         if auth.lower().startswith("bearer "):
             given = auth[7:].strip()
         if not hmac.compare_digest(given.encode(), self.token):
-            resp = JSONResponse({"detail": "an access token is needed (?token=...)"}, 401)
+            resp = JSONResponse(
+                {"detail": "an access token is needed (?token=...)"},
+                401,
+                headers={"WWW-Authenticate": 'Bearer realm="imgio"'},  # RFC 9110 11.6.1
+            )
             await resp(scope, receive, send)
             return
         if request.query_params.get("token"):
@@ -110,27 +115,29 @@ class _Server:
         return JSONResponse(await self.run(make))
 
 
-def _errors(handler: Handler) -> Handler:
+def _errors_of(handler: Handler, *, redact: Callable[[str], str]) -> Handler:
     """Map request errors to 4xx and file errors to 422, with a clear ``detail``."""
 
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)
         except NotServed as exc:
-            return JSONResponse({"detail": str(exc)}, 404)
+            return JSONResponse({"detail": redact(str(exc))}, 404)
         except RequestError as exc:
-            return JSONResponse({"detail": str(exc)}, exc.status)
+            return JSONResponse({"detail": redact(str(exc))}, exc.status)
         except REQUEST_ERRORS as exc:
-            return JSONResponse({"detail": str(exc)}, 400)
+            return JSONResponse({"detail": redact(str(exc))}, 400)
         except ImgioError as exc:
             log.warning("cannot serve %s: %s", request.url.path, exc)
-            return JSONResponse({"detail": f"the file cannot be read: {exc}"}, 422)
+            detail = redact(f"the file cannot be read: {exc}")
+            return JSONResponse({"detail": detail}, 422)
 
     return wrapped
 
 
 def _routes(srv: _Server) -> list[Route]:
     v = srv.views
+    _errors = functools.partial(_errors_of, redact=v.catalog.redact)
 
     def name_of(request: Request) -> str:
         return str(request.path_params["name"])

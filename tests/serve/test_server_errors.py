@@ -1,0 +1,90 @@
+"""``imgio serve`` as a client outside the server sees its errors: a 401 that names its
+scheme, details without the server's paths, damaged DeepZoom tiles as 422 (like zxy and
+IIIF), and default caps on generated images (issue 20)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import tifffile
+
+from imgio.serve import app
+from imgio.serve._views import Limits
+
+from .conftest import start
+
+
+@pytest.fixture(scope="module")
+def damaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``bad/x.tif``: a tiled 512 x 512 TIFF whose first tile is garbage."""
+    root = tmp_path_factory.mktemp("damaged")
+    (root / "bad").mkdir()
+    path = root / "bad" / "x.tif"
+    data = np.random.default_rng(0).integers(0, 255, (512, 512), dtype=np.uint8)
+    tifffile.imwrite(path, data, tile=(256, 256), compression="zlib")
+    with tifffile.TiffFile(path) as tif:
+        offset, count = tif.pages[0].dataoffsets[0], tif.pages[0].databytecounts[0]
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(b"\xff" * count)
+    (root / "bad" / "junk.tif").write_bytes(b"II*\x00" + b"\x07" * 200)  # no IFD
+    return root
+
+
+def test_damaged_tiles_are_422_everywhere_without_server_paths(damaged: Path) -> None:
+    server, thread, url = start(app([damaged]))
+    try:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            for path in (
+                "/api/images/bad/x.tif/tiles/zxy/0/0/0.png",
+                "/dzi/bad/x.tif_files/9/0_0.jpeg",  # the full-resolution level
+                "/iiif/3/bad%2Fx.tif/0,0,256,256/max/0/default.png",
+            ):
+                r = c.get(path)
+                assert r.status_code == 422, (path, r.status_code, r.text)
+                detail = r.json()["detail"]
+                assert detail.startswith("the file cannot be read: "), detail
+                assert str(damaged) not in detail and "/tmp" not in detail, detail
+                assert "x.tif" in detail, detail
+            assert c.get("/dzi/bad/x.tif_files/99/0_0.jpeg").status_code == 404  # no level
+            r = c.get("/api/images/bad/junk.tif/metadata")  # cannot even be opened
+            assert r.status_code == 422
+            detail = r.json()["detail"]
+            assert str(damaged) not in detail and "/tmp" not in detail, detail
+            assert "bad/junk.tif" in detail, detail
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_401_names_its_scheme(damaged: Path) -> None:
+    server, thread, url = start(app([damaged], token="s3cret"))
+    try:
+        with httpx.Client(base_url=url) as c:
+            r = c.get("/api/images")
+            assert r.status_code == 401
+            assert r.headers["www-authenticate"] == 'Bearer realm="imgio"'
+            assert c.get("/api/images", headers={"Authorization": "Bearer s3cret"}).is_success
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_generated_images_are_capped_at_5000_px_by_default(tmp_path: Path) -> None:
+    assert (Limits().max_side, Limits().max_area) == (5000, 4096 * 4096)
+    path = tmp_path / "wide.tif"
+    tifffile.imwrite(path, np.zeros((64, 6000), dtype=np.uint8), tile=(64, 512))
+    server, thread, url = start(app([tmp_path]))
+    try:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            r = c.get("/api/images/wide.tif/region?output_width=6000")
+            assert r.status_code == 400 and "exceeds 5000 px a side" in r.json()["detail"]
+            info = c.get("/iiif/3/wide.tif/info.json").json()
+            assert info["maxWidth"] == 5000 and info["maxHeight"] == 5000
+            assert c.get("/api/images/wide.tif/region?output_width=5000").status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(10)
