@@ -42,22 +42,35 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class _TokenGate:
-    """Refuse requests without the access token (header, cookie or ``?token=``)."""
+    """Refuse requests without the access token (``Authorization: Bearer``, ``?token=``
+    or the cookie that a first ``?token=`` visit sets).
+
+    The cookie holds a SHA-256 digest of the token, never the token itself. It is
+    ``SameSite=Lax`` over plain HTTP; over HTTPS it is ``SameSite=None; Secure``, so
+    that a viewer on another origin (an IIIF or DeepZoom client) can send it too.
+    """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self.token = token.encode()
+        self.digest = hashlib.sha256(self.token).hexdigest().encode()
+
+    def _allowed(self, request: Request) -> bool:
+        auth = request.headers.get("authorization", "")
+        given = request.query_params.get("token") or ""
+        if auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        if given:
+            return hmac.compare_digest(given.encode(), self.token)
+        cookie = request.cookies.get("imgio_token", "")
+        return hmac.compare_digest(cookie.encode(), self.digest)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        given = request.query_params.get("token") or request.cookies.get("imgio_token") or ""
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            given = auth[7:].strip()
-        if not hmac.compare_digest(given.encode(), self.token):
+        if not self._allowed(request):
             resp = JSONResponse(
                 {"detail": "an access token is needed (?token=...)"},
                 401,
@@ -66,11 +79,11 @@ class _TokenGate:
             await resp(scope, receive, send)
             return
         if request.query_params.get("token"):
-            token = self.token.decode()
+            site = "SameSite=None; Secure" if request.url.scheme == "https" else "SameSite=Lax"
+            cookie = f"imgio_token={self.digest.decode()}; Path=/; HttpOnly; {site}"
 
             async def send_cookie(message: Any) -> None:
                 if message["type"] == "http.response.start":
-                    cookie = f"imgio_token={token}; Path=/; HttpOnly; SameSite=Strict"
                     message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
                 await send(message)
 

@@ -88,3 +88,22 @@ def test_generated_images_are_capped_at_5000_px_by_default(tmp_path: Path) -> No
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_token_cookie_holds_a_digest_and_is_lax_over_http(damaged: Path) -> None:
+    import hashlib
+
+    server, thread, url = start(app([damaged], token="s3cret"))
+    try:
+        with httpx.Client(base_url=url) as c:
+            first = c.get("/?token=s3cret")
+            cookie = first.headers["set-cookie"]
+            assert "s3cret" not in cookie
+            assert f"imgio_token={hashlib.sha256(b's3cret').hexdigest()};" in cookie
+            assert "SameSite=Lax" in cookie and "HttpOnly" in cookie and "Secure" not in cookie
+            assert c.get("/api/images").status_code == 200  # the cookie lets it in
+        with httpx.Client(base_url=url, cookies={"imgio_token": "s3cret"}) as raw:
+            assert raw.get("/api/images").status_code == 401  # the raw token is no cookie
+    finally:
+        server.should_exit = True
+        thread.join(10)
