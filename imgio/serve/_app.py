@@ -57,7 +57,7 @@ class _TokenGate:
 
     def _allowed(self, request: Request) -> bool:
         auth = request.headers.get("authorization", "")
-        given = request.query_params.get("token") or ""
+        given = request.scope.get("imgio_path_token") or request.query_params.get("token") or ""
         if auth.lower().startswith("bearer "):
             given = auth[7:].strip()
         if given:
@@ -69,6 +69,10 @@ class _TokenGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        if path.startswith("/t/"):  # /t/TOKEN/...: the token in the path, for viewers on
+            token, _, _ = path[3:].partition("/")  # other origins (no cookie, no header)
+            scope = dict(scope, root_path=f"/t/{token}", imgio_path_token=token)
         request = Request(scope)
         if not self._allowed(request):
             resp = JSONResponse(
@@ -79,6 +83,7 @@ class _TokenGate:
             await resp(scope, receive, send)
             return
         if request.query_params.get("token"):
+            scope.setdefault("state", {})["token_prefix"] = f"/t/{request.query_params['token']}"
             site = "SameSite=None; Secure" if request.url.scheme == "https" else "SameSite=Lax"
             cookie = f"imgio_token={self.digest.decode()}; Path=/; HttpOnly; {site}"
 
@@ -215,7 +220,9 @@ def _routes(srv: _Server) -> list[Route]:
             raise RequestError(f"DeepZoom format must be jpeg or png, not {fmt!r}")
         await srv.run(v.catalog.resolve, name)
         xml = await srv.run(v.dzi, name, fmt, q(request))
-        return Response(xml, media_type="application/xml")
+        return Response(
+            xml, media_type="application/xml", headers={"Access-Control-Allow-Origin": "*"}
+        )
 
     async def dzi_tile(request: Request) -> Response:
         p = request.path_params
@@ -232,7 +239,11 @@ def _routes(srv: _Server) -> list[Route]:
 
     async def iiif_info(request: Request) -> Response:
         name = name_of(request)
-        base = f"{request.url.scheme}://{request.url.netloc}/iiif/3/{quote(name, safe='')}"
+        # behind --token, the id carries it (/t/TOKEN/iiif/...): IIIF clients on other
+        # origins build every image URL from the id and send no cookie
+        prefix = request.scope.get("root_path") or getattr(request.state, "token_prefix", "")
+        root = f"{request.url.scheme}://{request.url.netloc}{prefix}"
+        base = f"{root}/iiif/3/{quote(name, safe='')}"
         doc = await srv.run(v.iiif_info, name, base, q(request))
         return Response(
             json.dumps(doc),

@@ -107,3 +107,28 @@ def test_token_cookie_holds_a_digest_and_is_lax_over_http(damaged: Path) -> None
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_token_in_the_path_for_viewers_on_other_origins(tmp_path: Path) -> None:
+    """A IIIF client on another origin sends no cookie: the info.json id carries the
+    token (``/t/TOKEN/iiif/3/NAME``) and every URL built from it is let in."""
+    data = np.random.default_rng(2).integers(0, 255, (300, 400), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "ok.tif", data, tile=(256, 256))
+    server, thread, url = start(app([tmp_path], token="s3cret"))
+    try:
+        with httpx.Client(base_url=url) as c:
+            info = c.get("/iiif/3/ok.tif/info.json?token=s3cret").json()
+            assert info["id"] == f"{url}/t/s3cret/iiif/3/ok.tif"
+        with httpx.Client(timeout=60) as other:  # no cookie, no header
+            r = other.get(info["id"] + "/full/max/0/default.png")
+            assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
+            again = other.get(info["id"] + "/info.json").json()
+            assert again["id"] == info["id"]
+            dzi = other.get(f"{url}/t/s3cret/dzi/ok.tif.dzi")
+            assert dzi.status_code == 200 and dzi.headers["access-control-allow-origin"] == "*"
+            assert other.get(f"{url}/t/s3cret/dzi/ok.tif_files/9/0_0.jpeg").status_code == 200
+            assert other.get(f"{url}/t/wrong/iiif/3/ok.tif/info.json").status_code == 401
+            assert other.get(f"{url}/iiif/3/ok.tif/info.json").status_code == 401
+    finally:
+        server.should_exit = True
+        thread.join(10)
