@@ -28,6 +28,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         )
     limits = Limits(max_side=args.max_size, max_area=args.max_pixels)
     options: dict[str, Any] = {"cache_bytes": args.cache_mb << 20, "limits": limits}
+    if args.cors_origin:
+        options["cors_origins"] = args.cors_origin
     if args.storage_option:
         options["storage_options"] = storage_options(args.storage_option)
 
@@ -67,6 +69,13 @@ def add_serve_parser(sub: Any) -> None:
         type=int,
         default=4096 * 4096,
         help="largest generated image area (pixels)",
+    )
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web origin whose pages may read with the token (repeatable)",
     )
     p.add_argument("--access-log", action="store_true", help="print one line per request on stdout")
     p.set_defaults(func=_cmd_serve)

@@ -42,6 +42,7 @@ def app(
     threads: int | None = None,
     limits: Limits | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> Starlette:
     """An ASGI app serving the images found under ``paths`` (files or folders).
 
@@ -61,6 +62,11 @@ def app(
         Caps on output size and pixels read per request.
     storage_options
         fsspec options for URL roots.
+    cors_origins
+        Web origins (``https://viewer.example.org``) whose pages may read the images
+        with the browser's credentials (the token cookie or header): their ``Origin`` is
+        echoed with ``Access-Control-Allow-Credentials``. Others get ``*`` on IIIF and
+        DeepZoom responses, which serves uncredentialed ``/t/TOKEN/...`` URLs.
 
     Raises
     ------
@@ -78,6 +84,7 @@ def app(
         threads=threads,
         limits=limits,
         storage_options=storage_options,
+        cors_origins=cors_origins,
     )
 
 

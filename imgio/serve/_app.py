@@ -291,6 +291,7 @@ def make_app(
     threads: int | None = None,
     limits: Limits | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> Starlette:
     """The ASGI app serving the images under ``paths`` (see :func:`imgio.serve.app`)."""
     catalog = Catalog(paths, storage_options=storage_options)
@@ -298,6 +299,17 @@ def make_app(
     srv = _Server(views, ByteLRU(cache_bytes), threads or max(4, 2 * (os.cpu_count() or 1)),
                   private=token is not None)  # fmt: skip
     middleware = [Middleware(_TokenGate, token=token)] if token else []
+    if cors_origins:  # outermost: preflights carry no credentials, 401s need the headers
+        from starlette.middleware.cors import CORSMiddleware
+
+        cors = Middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_credentials=True,
+            allow_methods=["GET", "HEAD"],
+            allow_headers=["Authorization"],
+        )
+        middleware.insert(0, cors)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return JSONResponse({"detail": f"no such page: {request.url.path}"}, 404)

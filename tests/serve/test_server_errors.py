@@ -132,3 +132,35 @@ def test_token_in_the_path_for_viewers_on_other_origins(tmp_path: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_cors_echoes_allowed_origins_with_credentials(tmp_path: Path) -> None:
+    tifffile.imwrite(tmp_path / "ok.tif", np.zeros((64, 64), dtype=np.uint8))
+    viewer = "http://viewer.example"
+    server, thread, url = start(app([tmp_path], token="s3cret", cors_origins=[viewer]))
+    try:
+        with httpx.Client(base_url=url) as c:
+            pre = c.options(
+                "/iiif/3/ok.tif/info.json",
+                headers={
+                    "Origin": viewer,
+                    "Access-Control-Request-Method": "GET",
+                    "Access-Control-Request-Headers": "authorization",
+                },
+            )
+            assert pre.status_code == 200
+            assert pre.headers["access-control-allow-origin"] == viewer
+            assert "authorization" in pre.headers["access-control-allow-headers"].lower()
+            auth = {"Authorization": "Bearer s3cret", "Origin": viewer}
+            r = c.get("/iiif/3/ok.tif/info.json", headers=auth)
+            assert r.status_code == 200
+            assert r.headers["access-control-allow-origin"] == viewer
+            assert r.headers["access-control-allow-credentials"] == "true"
+            other = c.get("/api/images", headers={**auth, "Origin": "http://evil.example"})
+            assert other.headers.get("access-control-allow-origin") != "http://evil.example"
+            denied = c.get("/api/images", headers={"Origin": viewer})
+            assert denied.status_code == 401
+            assert denied.headers["access-control-allow-origin"] == viewer  # readable 401
+    finally:
+        server.should_exit = True
+        thread.join(10)
