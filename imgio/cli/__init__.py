@@ -199,7 +199,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        shown = not any(action.default is v for v in (None, False, argparse.SUPPRESS))
+        default = action.default
+        shown = not any(default is v for v in (None, False, argparse.SUPPRESS)) and default != []
         if shown and action.option_strings and "default" not in text:
             text += " (default: %(default)s)"
         return text
