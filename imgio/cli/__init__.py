@@ -346,14 +346,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"imgio: error: {exc}\n")
         return 2
     except _Terminated:
+        _sweep()
         sys.stderr.write("imgio: terminated (SIGTERM)\n")
         return 143
     except KeyboardInterrupt:
+        _sweep()
         sys.stderr.write("imgio: interrupted\n")
         return 130
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _sweep() -> None:
+    """After an interrupted write: its partial files, gone for good (worker threads may
+    have recreated them after the first removal)."""
+    target = sys.modules.get("imgio.writers._target")
+    if target is not None:
+        target.sweep_abandoned()
 
 
 def _closed_stdout() -> int:

@@ -28,6 +28,7 @@ __all__ = [
     "remove",
     "remove_stale",
     "stale_partials",
+    "sweep_abandoned",
 ]
 
 
@@ -58,7 +59,7 @@ def remove_stale(target: Path) -> list[Path]:
 
 def stale_partials(folder: Path) -> list[Path]:
     """The hidden partials and set-aside old copies in ``folder`` whose writer is gone."""
-    return [p for p, alive in partials(folder) if not alive]
+    return [p for p, alive in partials(folder) if alive is False]
 
 
 def partials(folder: Path) -> list[tuple[Path, bool | None]]:
@@ -133,6 +134,30 @@ def publish(partial: Path, target: Path) -> None:
         os.replace(partial, target)
 
 
+ABANDONED: set[Path] = set()  # partials of interrupted writes, removed once already
+
+
+def sweep_abandoned(settle: float = 0.3, timeout: float = 10.0) -> None:
+    """Remove the partials of interrupted writes until they stay gone.
+
+    Ctrl-C or SIGTERM stops the main thread, but a worker thread may be finishing a
+    chunk into the partial folder after it was removed, recreating it. The command line
+    calls this before it exits: remove, wait ``settle`` seconds, repeat while anything
+    came back (at most ``timeout`` seconds).
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while ABANDONED:
+        for path in list(ABANDONED):
+            remove(path)
+        time.sleep(settle)
+        back = {p for p in ABANDONED if p.exists() or p.is_symlink()}
+        if not back or time.monotonic() > deadline:
+            ABANDONED.clear()
+            return
+
+
 def write_error(exc: OSError, target: str | os.PathLike[str]) -> OSError:
     """``exc`` as a :class:`WriteError` naming ``target`` (imgio errors pass unchanged)."""
     if isinstance(exc, ImgioError):
@@ -169,4 +194,5 @@ def atomic_target(target: str | os.PathLike[str], *, overwrite: bool) -> Iterato
         raise write_error(exc, target) from exc
     except BaseException:
         remove(partial)
+        ABANDONED.add(partial)  # worker threads may still write into it: see sweep_abandoned
         raise
