@@ -29,8 +29,11 @@ class ImageSlide(AbstractSlide):
         image_mod: Any = require("PIL.Image", extra="slide", package="Pillow")
         self._file = file
         self._close = not isinstance(file, image_mod.Image)
-        img = image_mod.open(file) if self._close else file
-        self._rgba = np.asarray(img.convert("RGBA"))
+        try:
+            img = image_mod.open(file) if self._close else file
+            self._rgba = np.asarray(img.convert("RGBA"))
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:  # Pillow's decode errors
+            raise OpenSlideError(f"{file!r}: Pillow cannot decode the image ({exc})") from exc
         self._profile = img.info.get("icc_profile") or None
         self._closed = False
         if self._close:
