@@ -62,6 +62,10 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
     physical_pixel_sizes
         ``(Z, Y, X)`` in µm (or a mapping or :class:`PhysicalPixelSizes`), overriding the
         file's.
+    dims, pattern
+        File sequences (see :mod:`imgio.readers.sequence`): ``path`` may be a pattern
+        (``"t{T}_z{Z}.tif"``), a list of paths stacked on ``dims`` (``"T"``), or a glob
+        whose file names ``pattern`` maps to dims.
 
     Raises
     ------
@@ -84,6 +88,8 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
         dim_order: str | Sequence[str | None] | None = None,
         channel_names: Sequence[str] | Sequence[Sequence[str] | None] | None = None,
         physical_pixel_sizes: Any = None,
+        dims: str | None = None,
+        pattern: str | None = None,
     ) -> None:
         self._chunks = chunks
         self._scene = 0
@@ -107,11 +113,28 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
             self._reader: Reader = ArrayReader(path, **self._overrides)
             self._location = self._reader.location
             return
+        from .readers.sequence import is_sequence, open_sequence
+
+        if is_sequence(path):
+            self._reader = self._overridden(
+                open_sequence(
+                    path,
+                    dims=dims,
+                    pattern=pattern,
+                    storage_options=storage_options,
+                    allow_external_files=allow_external_files,
+                    reader=reader if isinstance(reader, str) else None,
+                )
+            )
+            self._location = self._reader.location
+            return
         self._location = as_location(path, storage_options)
         self._reader = self._open_file(reader)
 
     def _open_file(self, reader: str | type[Reader] | None) -> Reader:
-        opened = open_reader(self._location, reader, self._options)
+        return self._overridden(open_reader(self._location, reader, self._options))
+
+    def _overridden(self, opened: Reader) -> Reader:
         if any(v is not None for v in self._overrides.values()):
             from ._overrides import OverrideReader
 
@@ -130,9 +153,13 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
             "options": self._options,
             "location": self._location,
         }
+        from .readers.sequence import SequenceReader
+
         inner = getattr(self._reader, "inner", self._reader)
         if isinstance(self._reader, ArrayReader):
             state["array_reader"] = self._reader
+        elif type(inner) is SequenceReader:
+            state["sequence_reader"] = inner
         else:
             state["reader"] = type(inner)
         return state
@@ -148,6 +175,8 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
         self._location = state["location"]
         if "array_reader" in state:
             self._reader = state["array_reader"]
+        elif "sequence_reader" in state:
+            self._reader = self._overridden(state["sequence_reader"])
         else:
             self._reader = self._open_file(state["reader"])
 
