@@ -113,7 +113,7 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
             self._reader: Reader = ArrayReader(path, **self._overrides)
             self._location = self._reader.location
             return
-        from .readers.sequence import is_sequence, open_sequence
+        from ..readers.sequence import is_sequence, open_sequence
 
         if is_sequence(path):
             self._reader = self._overridden(
@@ -153,7 +153,7 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
             "options": self._options,
             "location": self._location,
         }
-        from .readers.sequence import SequenceReader
+        from ..readers.sequence import SequenceReader
 
         inner = getattr(self._reader, "inner", self._reader)
         if isinstance(self._reader, ArrayReader):

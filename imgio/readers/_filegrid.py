@@ -33,7 +33,7 @@ _CACHE_FILES = 1024  # readers kept open per source (structure only: no descript
 def open_file(location: Location, reader: str | None, where: str) -> Reader:
     """Open one file of a grid with ``reader`` (or the first that accepts it); any failure
     is an imgio error naming the file."""
-    from .._registry import open_reader
+    from ._registry import open_reader
 
     try:
         return open_reader(location, reader)
