@@ -68,6 +68,7 @@ class FileGridSource:
         dtype: np.dtype[Any],
         reader: str | None,
         level: int,
+        dropped: tuple[int, ...] = (),
         token: str,
         where: str,
     ) -> None:
@@ -87,6 +88,13 @@ class FileGridSource:
         self.chunks = (1,) * len(outer_shape) + tuple(inner_chunks)
         self.dtype = np.dtype(dtype)
         self.reader, self.level = reader, level
+        # singleton dims of the files that the grid itself provides (an OME-TIFF's T of 1
+        # in a sequence over T): positions in the files' dims, read at index 0
+        self.dropped = tuple(sorted(dropped))
+        file_shape = list(self.inner_shape)
+        for pos in self.dropped:
+            file_shape.insert(pos, 1)
+        self.file_shape = tuple(file_shape)
         self.token, self.where = token, where
         self._init_cache()
 
@@ -119,15 +127,21 @@ class FileGridSource:
     def _read_cell(self, location: Location, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         """The inner region ``key`` of one file, checked against the grid's layout."""
         src = self._reader_of(location).source(0, self.level)
-        if src.dtype != self.dtype or tuple(src.shape) != self.inner_shape:
-            if src.dtype == self.dtype and _fewer_leading(src.shape, self.inner_shape):
-                return _place_leading(src, key, self.inner_shape)
+        if src.dtype != self.dtype or tuple(src.shape) != self.file_shape:
+            if not self.dropped and src.dtype == self.dtype:
+                if _fewer_leading(src.shape, self.inner_shape):
+                    return _place_leading(src, key, self.inner_shape)
             raise CorruptFileError(
                 f"{self.where}: {location.name} is {tuple(src.shape)} {src.dtype} "
-                f"({src.dims}); the sequence expects {self.inner_shape} {self.dtype} "
-                f"({self.inner_dims}) as its first file has"
+                f"({src.dims}); the sequence expects {self.file_shape} {self.dtype} "
+                "as its first file has"
             )
-        return np.asarray(src[key])
+        if not self.dropped:
+            return np.asarray(src[key])
+        full = list(key)
+        for pos in self.dropped:
+            full.insert(pos, slice(0, 1))
+        return np.asarray(src[tuple(full)]).squeeze(axis=self.dropped)
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         n_outer = len(self.outer_shape)

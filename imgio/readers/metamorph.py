@@ -115,6 +115,10 @@ def _plan(info: dict[str, Any], stem: str, where: str) -> _Plan:
     )
 
 
+def _does_z(info: dict[str, Any]) -> bool:
+    return bool(info.get("DoZSeries", False))
+
+
 class MetaMorphReader(SequenceReader):
     """A MetaMorph ``.nd`` acquisition: positions as scenes, wavelengths on C, T, Z."""
 
@@ -148,6 +152,9 @@ class MetaMorphReader(SequenceReader):
             where=location.name,
             channel_names=[w for w, _ in plan.waves] if info.get("DoWave") else None,
             reference=reference,
+            # MetaMorph's stacks are Z (tifffile calls an STK's planes I, T or Q)
+            rename={d: "Z" for d in "QIT"} if _does_z(info) else None,
+            warn_missing=False,
         )
         self.location = location
         self._nd, self._plan = info, plan
@@ -167,7 +174,9 @@ class MetaMorphReader(SequenceReader):
                 for t in range(plan.n_t):
                     tt = f"_t{t + 1}" if plan.timelapse else ""
                     base = f"{plan.stem}{w}{p}{tt}"
-                    name = _existing(listing, base, has_z)
+                    if "/" in base or "\\" in base:  # a wave name with a path: check it first
+                        referenced(location, base, allow_external=allow, where=location.name)
+                    name = _existing(None if "/" in base else listing, base, has_z)
                     if name is None:
                         missing += 1
                         continue

@@ -240,6 +240,8 @@ class SequenceReader(Reader):
         where: str | None = None,
         channel_names: Sequence[str] | None = None,
         reference: Sequence[Location] = (),
+        rename: Mapping[str, str] | None = None,
+        warn_missing: bool = True,
     ) -> None:
         if not entries:
             raise MissingFileError(f"{where or 'sequence'}: no files")
@@ -249,6 +251,11 @@ class SequenceReader(Reader):
         order: list[str] = []
         for _, fields in entries:
             order.extend(d for d in fields if d not in order)
+        numeric = {d for d in order if all(f[d].isdigit() for _, f in entries if d in f)}
+        entries = [
+            (loc, {d: str(int(v)) if d in numeric else v for d, v in f.items()})
+            for loc, f in entries
+        ]
         scene_dims = "".join(d for d in order if d in SCENE_DIMS)
         outer = "".join(d for d in order if d not in SCENE_DIMS)
         values = {d: _sorted_values({f[d] for _, f in entries if d in f}) for d in order}
@@ -281,6 +288,8 @@ class SequenceReader(Reader):
         self._channel_names = tuple(channel_names) if channel_names else None
         self._reader_name = reader
         self._reference = {loc.url for loc in reference}
+        self._rename = dict(rename or {})
+        self._warn_missing = warn_missing
         self._infos: list[SceneInfo] | None = None
         self._first: list[Reader | None] = [None] * len(self._grids)
 
@@ -302,14 +311,10 @@ class SequenceReader(Reader):
     def _scene_info(self, scene: int) -> SceneInfo:
         first = self._first_reader(scene)
         inner = first.scenes()[0]
-        clash = set(inner.dims) & set(self._outer)
-        if clash:
-            raise CorruptFileError(
-                f"{self._where}: the files' own dims {inner.dims} repeat the sequence's "
-                f"{sorted(clash)}"
-            )
+        dims, dropped = self._inner_dims(inner.dims, inner.shape)
+        keep = [i for i in range(len(inner.dims)) if i not in dropped]
         missing = sum(f is None for f in self._grids[scene])
-        if missing:
+        if missing and self._warn_missing:
             warnings.warn(
                 f"{self._where}: {missing} of {len(self._grids[scene])} cells of scene "
                 f"{self._names[scene]!r} have no file; they read as 0",
@@ -325,8 +330,8 @@ class SequenceReader(Reader):
             names = None
         return SceneInfo(
             name=self._names[scene],
-            dims=self._outer + inner.dims,
-            shapes=tuple(self._shape + tuple(s) for s in inner.shapes),
+            dims=self._outer + dims,
+            shapes=tuple(self._shape + tuple(s[i] for i in keep) for s in inner.shapes),
             dtype=inner.dtype,
             channel_names=tuple(names) if names is not None else None,
             channel_colors=inner.channel_colors if "C" not in self._outer else None,
@@ -334,17 +339,35 @@ class SequenceReader(Reader):
             time_interval=inner.time_interval if "T" not in self._outer else None,
         )
 
+    def _inner_dims(self, dims: str, shape: Sequence[int]) -> tuple[str, tuple[int, ...]]:
+        """The files' dims (renamed as asked) less the singletons the sequence provides,
+        and their positions."""
+        if not set(self._rename.values()) & set(dims):
+            dims = "".join(self._rename.get(d, d) for d in dims)
+        dropped = tuple(i for i, d in enumerate(dims) if d in self._outer and shape[i] == 1)
+        kept = "".join(d for i, d in enumerate(dims) if i not in dropped)
+        clash = set(kept) & set(self._outer)
+        if clash:
+            raise CorruptFileError(
+                f"{self._where}: the files' own dims {dims} {tuple(shape)} repeat the "
+                f"sequence's {sorted(clash)}"
+            )
+        return kept, dropped
+
     def source(self, scene: int, level: int = 0) -> FileGridSource:
         self.check_scene_level(scene, level)
         first = self._first_reader(scene)
         src = first.source(0, level)
+        dims, dropped = self._inner_dims(src.dims, src.shape)
+        keep = [i for i in range(len(src.dims)) if i not in dropped]
         return FileGridSource(
             files=self._grids[scene],
             outer_dims=self._outer,
             outer_shape=self._shape,
-            inner_dims=src.dims,
-            inner_shape=tuple(src.shape),
-            inner_chunks=tuple(src.chunks),
+            inner_dims=dims,
+            inner_shape=tuple(int(src.shape[i]) for i in keep),
+            inner_chunks=tuple(int(src.chunks[i]) for i in keep),
+            dropped=dropped,
             dtype=src.dtype,
             reader=self._reader_name,
             level=level,
