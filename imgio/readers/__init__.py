@@ -13,4 +13,6 @@ BUILTIN_READERS: dict[str, str] = {
     "xlif": "imgio.readers.xlif:XlifReader",
     "oif": "imgio.readers.oif:OifReader",
     "metamorph": "imgio.readers.metamorph:MetaMorphReader",
+    # the fallback (opt-in extra, GPL): only reader="bioformats" or files no reader claims
+    "bioformats": "imgio.readers.bioformats:BioFormatsReader",
 }

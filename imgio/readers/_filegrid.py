@@ -124,33 +124,48 @@ class FileGridSource:
                 self._readers.popitem(last=False)
         return opened
 
-    def _read_cell(self, location: Location, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
-        """The inner region ``key`` of one file, checked against the grid's layout."""
+    def _read_cell(
+        self, location: Location, key: tuple[slice, ...], out: np.ndarray[Any, Any]
+    ) -> None:
+        """Fill ``out`` with the inner region ``key`` of one file, checked against the
+        grid's layout."""
         src = self._reader_of(location).source(0, self.level)
         if src.dtype != self.dtype or tuple(src.shape) != self.file_shape:
             if not self.dropped and src.dtype == self.dtype:
                 if _fewer_leading(src.shape, self.inner_shape):
-                    return _place_leading(src, key, self.inner_shape)
+                    out[...] = _place_leading(src, key, self.inner_shape)
+                    return
             raise CorruptFileError(
                 f"{self.where}: {location.name} is {tuple(src.shape)} {src.dtype} "
                 f"({src.dims}); the sequence expects {self.file_shape} {self.dtype} "
                 "as its first file has"
             )
-        if not self.dropped:
-            return np.asarray(src[key])
-        full = list(key)
-        for pos in self.dropped:
-            full.insert(pos, slice(0, 1))
-        return np.asarray(src[tuple(full)]).squeeze(axis=self.dropped)
+        if self.dropped:
+            full = list(key)
+            for pos in self.dropped:
+                full.insert(pos, slice(0, 1))
+            key = tuple(full)
+            view = out.reshape(_lengths(key, self.file_shape))
+            if not np.shares_memory(view, out):  # a copy: fill it, then copy back
+                out[...] = np.asarray(src[key]).reshape(out.shape)
+                return
+            out = view
+        fill = getattr(src, "read_into", None)
+        if fill is None or not fill(key, out):
+            out[...] = src[key]
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
+        out = np.empty(_lengths(key, self.shape), dtype=self.dtype)
+        self.read_into(key, out)
+        return out
+
+    def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
+        """Read ``key`` straight into ``out`` (each file into its own part of it)."""
+        if out.shape != _lengths(key, self.shape) or out.dtype != self.dtype:
+            return False
         n_outer = len(self.outer_shape)
         okey, ikey = key[:n_outer], key[n_outer:]
         ranges = [range(*s.indices(n)) for s, n in zip(okey, self.outer_shape, strict=True)]
-        inner = tuple(
-            len(range(*s.indices(n))) for s, n in zip(ikey, self.inner_shape, strict=True)
-        )
-        out = np.zeros(tuple(len(r) for r in ranges) + inner, dtype=self.dtype)
         cells = [
             (rel, self.files[int(np.ravel_multi_index(idx, self.outer_shape))])
             for rel, idx in zip(
@@ -162,12 +177,14 @@ class FileGridSource:
 
         def one(cell: tuple[tuple[int, ...], Location | None]) -> None:
             rel, location = cell
-            if location is not None:
-                out[rel] = self._read_cell(location, ikey)
+            if location is None:
+                out[rel] = 0
+            else:
+                self._read_cell(location, ikey, out[rel])
 
-        for _ in map_threaded(one, [c for c in cells if c[1] is not None]):
+        for _ in map_threaded(one, cells):
             pass
-        return out
+        return True
 
 
 def _fewer_leading(have: Sequence[int], want: Sequence[int]) -> bool:
@@ -187,3 +204,8 @@ def _place_leading(src: Any, key: tuple[slice, ...], want: tuple[int, ...]) -> n
     ):
         out[(0,) * extra] = np.asarray(src[key[extra:]])
     return out
+
+
+def _lengths(key: Sequence[slice], shape: Sequence[int]) -> tuple[int, ...]:
+    """The shape a window of step-1 slices selects."""
+    return tuple(len(range(*s.indices(n))) for s, n in zip(key, shape, strict=True))
