@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 BUILTIN_READERS: dict[str, str] = {
+    # before tiff: a .vsi is a TIFF whose pixels are in the ETS files beside it
+    "vsi": "imgio.readers.vsi:VsiReader",
     "tiff": "imgio.readers.tiff:TiffReader",
     "ome-zarr": "imgio.readers.ome_zarr:OmeZarrReader",
     "ome-companion": "imgio.readers.tiff.companion:CompanionReader",
