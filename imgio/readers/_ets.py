@@ -49,6 +49,7 @@ PIXEL_TYPES = {1: "i1", 2: "u1", 3: "<i2", 4: "<u2", 5: "<i4", 6: "<u4", 7: "<i8
 PIXEL_TYPES |= {9: "<f4", 10: "<f8"}
 COMPRESSIONS = {0: "raw", 2: "jpeg", 3: "jpeg2000", 5: "jpeg", 8: "png", 9: "bmp"}
 MAX_HEADER = 1 << 16
+MAX_LEVELS = 32  # halving 2**26 pixels reaches 1 in 27 levels
 
 
 @dataclass
@@ -136,17 +137,19 @@ def _tiles(
     layout: EtsLayout, table: bytes, n_tiles: int, n_dims: int, size: int, where: str
 ) -> None:
     """The tile table: each tile's place, byte range; level and plane sizes from it."""
+    if n_tiles == 0:
+        raise CorruptFileError(f"{where}: no tiles")
     records = np.frombuffer(table, dtype=np.uint8).reshape(n_tiles, -1)
     coords = records[:, 4 : 4 + 4 * n_dims].copy().view("<i4").reshape(n_tiles, n_dims)
     offsets = records[:, 4 + 4 * n_dims : 12 + 4 * n_dims].copy().view("<u8").ravel()
     counts = records[:, 12 + 4 * n_dims : 16 + 4 * n_dims].copy().view("<u4").ravel()
-    if n_tiles == 0:
-        raise CorruptFileError(f"{where}: no tiles")
     if coords.min() < 0 or coords.max() >= MAX_EXTENT:
         raise CorruptFileError(f"{where}: tile coordinates {coords.min()}..{coords.max()}")
     if np.any(offsets + counts.astype(np.uint64) > size):
         raise CorruptFileError(f"{where}: a tile's bytes run past the file's {size} bytes")
     n_levels = int(coords[:, -1].max()) + 1
+    if n_levels > MAX_LEVELS:
+        raise CorruptFileError(f"{where}: tiles of level {n_levels - 1}; at most {MAX_LEVELS}")
     plane = coords[:, 2:-1]
     found = tuple(int(v) + 1 for v in plane.max(axis=0)) if plane.shape[1] else ()
     layout.plane_sizes = tuple(max(a, b) for a, b in zip(layout.plane_sizes, found, strict=True))

@@ -17,13 +17,19 @@ from .mutate_czi import mutate_czi
 from .mutate_images import mutate_image
 from .mutate_lif import mutate_lif
 from .mutate_nd2 import mutate_nd2
-from .mutate_sequence import mutate_metamorph, mutate_sequence
+from .mutate_sequence import mutate_metamorph, mutate_sequence, mutate_vsi
 from .mutate_text import mutate_xml
 from .mutate_tiff import mutate_tiff
 from .mutate_zarr import mutate_store
 from .seeds import tiff_seeds, zarr_seeds
 from .seeds_formats import czi_seeds, image_seeds, lif_seeds, nd2_seeds
-from .seeds_projects import metamorph_seeds, olympus_seeds, sequence_seeds, xlif_seeds
+from .seeds_projects import (
+    metamorph_seeds,
+    olympus_seeds,
+    sequence_seeds,
+    vsi_seeds,
+    xlif_seeds,
+)
 
 __all__ = ["FAMILIES", "Family", "entry_of", "folder_seeds", "mutate_bytes", "structured"]
 
@@ -100,13 +106,13 @@ def folder_seeds(
 
 def entry_of(case: Path) -> Path:
     """What to open for a case: the file, or a multi-file folder's entry (its first OME-TIFF,
-    its sequence pattern, else its XLEF, OIF, XLIF or .nd file)."""
+    its sequence pattern, else its XLEF, OIF, XLIF, .nd or .vsi file)."""
     if case.is_dir() and (case / "a.ome.tif").exists():
         return case / "a.ome.tif"
     if case.is_dir() and (case / "pattern.txt").is_file():  # a file sequence
         return case / (case / "pattern.txt").read_text()
     if case.is_dir() and not case.name.endswith(".zarr"):
-        for pattern in ("*.xlef", "*.oif", "*.xlif", "*.nd"):
+        for pattern in ("*.xlef", "*.oif", "*.xlif", "*.nd", "*.vsi"):
             found = sorted(case.glob(pattern))
             if found:
                 return found[0]
@@ -127,4 +133,5 @@ FAMILIES: dict[str, Family] = {
     # twinned, linked outside, TIFF-aware mutations)
     "metamorph": Family("metamorph", metamorph_seeds, mutate_metamorph),
     "sequence": Family("sequence", sequence_seeds, mutate_sequence),
+    "vsi": Family("vsi", vsi_seeds, mutate_vsi),  # ETS headers and tile records
 }

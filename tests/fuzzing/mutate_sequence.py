@@ -18,7 +18,7 @@ import numpy as np
 
 from .mutate_text import BAD_VALUES, ESCAPES, SECRET
 
-__all__ = ["mutate_metamorph", "mutate_sequence"]
+__all__ = ["mutate_ets_bytes", "mutate_metamorph", "mutate_sequence", "mutate_vsi"]
 
 ND_KEYS = (
     "NTimePoints",
@@ -126,3 +126,82 @@ def mutate_metamorph(path: Path, rng: random.Random) -> str:
 def mutate_sequence(path: Path, rng: random.Random) -> str:
     """One to three edits of a sequence folder's images (``pattern.txt`` is kept)."""
     return "; ".join(_mutate_image(path, rng) for _ in range(rng.choice((1, 1, 2, 3))))
+
+
+# ETS (cellSens .vsi tiles): (offset, format) of the header and table fields the reader uses
+ETS_FIELDS = (
+    (8, "<I"),
+    (12, "<I"),
+    (16, "<Q"),
+    (24, "<I"),
+    (32, "<Q"),
+    (40, "<I"),  # SIS
+    (64 + 8, "<I"),
+    (64 + 12, "<I"),
+    (64 + 20, "<I"),
+    (64 + 28, "<I"),
+    (64 + 32, "<I"),
+    (64 + 152, "<I"),
+    (64 + 180, "<I"),
+    (64 + 184, "<I"),
+    (64 + 188, "<I"),
+    (64 + 192, "<I"),
+)
+ETS_VALUES = (0, 1, 2, 3, 5, 7, 255, 65535, 2**31 - 1, 2**31, 2**32 - 1, 10**9)
+
+
+def mutate_ets_bytes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
+    """One ETS edit: a header field, a tile record (coordinates, offset, byte count), or a
+    tile's bytes."""
+    import struct
+
+    buf = bytearray(data)
+    kind = rng.choice(("header", "header", "record", "tile"))
+    if kind == "header" or len(buf) < 300:
+        offset, fmt = rng.choice(ETS_FIELDS)
+        if offset + struct.calcsize(fmt) <= len(buf):
+            value = rng.choice(ETS_VALUES) % (1 << (8 * struct.calcsize(fmt)))
+            struct.pack_into(fmt, buf, offset, value)
+        return bytes(buf), f"header@{offset}"
+    table, count = struct.unpack_from("<QI", buf, 32)
+    n_dims = struct.unpack_from("<I", buf, 12)[0]
+    record = 4 + 4 * n_dims + 16
+    if kind == "record" and count and table + record <= len(buf):
+        at = table + record * rng.randrange(count)
+        field = rng.randrange(n_dims + 2)
+        if field < n_dims:
+            struct.pack_into("<i", buf, at + 4 + 4 * field, rng.choice((-1, 0, 1, 7, 10**6)))
+        elif field == n_dims and at + 12 + 4 * n_dims <= len(buf):
+            struct.pack_into("<Q", buf, at + 4 + 4 * n_dims, rng.choice((0, 64, len(buf), 2**40)))
+        elif at + 16 + 4 * n_dims <= len(buf):
+            struct.pack_into("<I", buf, at + 12 + 4 * n_dims, rng.choice((0, 1, 10**6)))
+        return bytes(buf), f"record@{at}"
+    start = 292 + rng.randrange(max(1, len(buf) - 292))
+    for k in range(rng.randint(1, 32)):
+        if start + k < len(buf):
+            buf[start + k] = rng.randrange(256)
+    return bytes(buf), f"tile bytes@{start}"
+
+
+def mutate_vsi(path: Path, rng: random.Random) -> str:
+    """One to three edits of a .vsi slide (a folder): its ETS files (structure-aware), the
+    .vsi TIFF, a stack folder removed or linked outside."""
+    from .families import mutate_bytes
+
+    done = []
+    for _ in range(rng.choice((1, 1, 2, 3))):
+        ets = sorted(path.rglob("*.ets"))
+        roll = rng.random()
+        if ets and roll < 0.75:
+            victim = rng.choice(ets)
+            new, what = mutate_ets_bytes(victim.read_bytes(), rng)
+            victim.write_bytes(new)
+            done.append(f"{victim.parent.name}: {what}")
+        elif ets and roll < 0.85:
+            victim = rng.choice(ets)
+            victim.unlink()
+            os.symlink(SECRET[0], victim)
+            done.append(f"{victim.parent.name}: link outside")
+        else:
+            done.append(mutate_bytes(sorted(path.glob("*.vsi"))[0], rng))
+    return "; ".join(done)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["metamorph_seeds", "olympus_seeds", "sequence_seeds", "xlif_seeds"]
+__all__ = ["metamorph_seeds", "olympus_seeds", "sequence_seeds", "vsi_seeds", "xlif_seeds"]
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 LIF = DATA / "readlif-PR2729_frameOrderCombinedScanTypes.lif"
@@ -78,3 +78,17 @@ def sequence_seeds(folder: Path) -> list[Path]:
         (root / "pattern.txt").write_text(pattern)
         out.append(root)
     return out
+
+
+def vsi_seeds(folder: Path) -> list[Path]:
+    """cellSens slides (folders): a JPEG 2000 Z/C stack with 2 levels plus an RGB stack, and
+    a raw single plane."""
+    from vsi_writer import write_vsi
+
+    rng = np.random.default_rng(14)
+    zc = rng.integers(0, 4000, (1, 2, 2, 40, 50), dtype=np.uint16)
+    rgb = rng.integers(0, 255, (1, 1, 1, 30, 20, 3), dtype=np.uint8)
+    write_vsi(folder / "a", "slide", [zc], compression="jpeg2000", tile=16, levels=2)
+    write_vsi(folder / "a", "rgb", [rgb], compression="jpeg", tile=16)
+    write_vsi(folder / "b", "plain", [zc[:, :1, :1]], compression="raw", tile=32)
+    return [folder / "a", folder / "b"]
