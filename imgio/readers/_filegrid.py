@@ -23,7 +23,7 @@ from .._limits import MAX_GRID
 from .._location import Location
 from .._threads import map_threaded
 from ..errors import CorruptFileError, ImgioError, SelectionError
-from .base import Reader
+from .base import Reader, SourceBase
 
 __all__ = ["FileGridSource", "open_file", "grid_token"]
 
@@ -50,7 +50,7 @@ def grid_token(files: Sequence[Location | None], first: Reader, extra: str) -> s
     return f"grid:{digest}|{first.location.token()}|{extra}"
 
 
-class FileGridSource:
+class FileGridSource(SourceBase):
     """One (scene, level) of a file grid: outer dims from the grid, inner from the files.
 
     Pickles to its file list and layout; readers of the files reopen in each process.

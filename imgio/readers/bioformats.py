@@ -33,7 +33,7 @@ from ..errors import (
     MissingDependencyError,
     UnsupportedFormatError,
 )
-from .base import Reader, SceneInfo
+from .base import Reader, SceneInfo, SourceBase
 
 __all__ = ["BioFormatsReader", "available", "bioformats_jar"]
 
@@ -146,7 +146,7 @@ def _java_file(path: str) -> _JavaFile:
     return found
 
 
-class BioFormatsSource:
+class BioFormatsSource(SourceBase):
     """One series and resolution: ``T C Z Y X [S]``, read plane by plane for the window."""
 
     def __init__(
@@ -280,6 +280,13 @@ class BioFormatsReader(Reader):
 
     def ome_xml(self) -> str | None:
         return self._xml
+
+    def close(self) -> None:
+        """Close Bio-Formats' reader of the file (sources reopen it when they read)."""
+        with _files_lock:
+            found = _FILES.pop(self._path, None)
+        if found is not None:
+            found.close()
 
     @property
     def metadata(self) -> Any:

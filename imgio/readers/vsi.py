@@ -25,7 +25,7 @@ from .._location import Location
 from .._threads import map_threaded
 from ..errors import CorruptFileError, SelectionError, UnsupportedFormatError
 from ._ets import EtsLayout, decode_tile, parse_ets
-from .base import STATS, Reader, SceneInfo
+from .base import STATS, Reader, SceneInfo, SourceBase
 
 __all__ = ["VsiReader"]
 
@@ -38,7 +38,7 @@ def _plane_dims(n: int) -> str:
     return PLANE_DIMS.get(n, "TZC" + "QRUVW"[: n - 3])
 
 
-class EtsSource:
+class EtsSource(SourceBase):
     """One level of one ETS file: ``[plane dims] Y X [S]``, decoded tile by tile."""
 
     def __init__(self, location: Location, layout: EtsLayout, level: int, token: str) -> None:

@@ -38,7 +38,9 @@ ND_VALUES = (*BAD_VALUES, "TRUE", "FALSE", "1", "2", "3", "100000000", "2,50", '
 
 def _images(folder: Path) -> list[Path]:
     return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".tif", ".stk")
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.is_symlink() and p.suffix.lower() in (".tif", ".stk")
     )
 
 
@@ -110,7 +112,8 @@ def _mutate_image(folder: Path, rng: random.Random) -> str:
 
 
 def mutate_metamorph(path: Path, rng: random.Random) -> str:
-    """One to three edits of an ``.nd`` set (a folder): its text or its images."""
+    """One to three edits of an ``.nd`` set (a folder, or its ``.nd``): text or images."""
+    path = path.parent if path.is_file() else path
     done = []
     for _ in range(rng.choice((1, 1, 2, 3))):
         nds = sorted(path.glob("*.nd"))
@@ -125,6 +128,7 @@ def mutate_metamorph(path: Path, rng: random.Random) -> str:
 
 def mutate_sequence(path: Path, rng: random.Random) -> str:
     """One to three edits of a sequence folder's images (``pattern.txt`` is kept)."""
+    path = path.parent if path.is_file() else path
     return "; ".join(_mutate_image(path, rng) for _ in range(rng.choice((1, 1, 2, 3))))
 
 
@@ -188,9 +192,11 @@ def mutate_vsi(path: Path, rng: random.Random) -> str:
     .vsi TIFF, a stack folder removed or linked outside."""
     from .families import mutate_bytes
 
+    path = path.parent if path.is_file() else path
+
     done = []
     for _ in range(rng.choice((1, 1, 2, 3))):
-        ets = sorted(path.rglob("*.ets"))
+        ets = sorted(p for p in path.rglob("*.ets") if p.is_file() and not p.is_symlink())
         roll = rng.random()
         if ets and roll < 0.75:
             victim = rng.choice(ets)
