@@ -54,7 +54,12 @@ def child(spec: dict[str, Any]) -> None:
     folder = Path(spec["folder"])
     if spec["tool"] == "imgio":
         import imgio
-        import imgio.readers.tiff  # noqa: F401 - imported before timing, as tifffile is
+        import imgio.readers.sequence  # noqa: F401 - imported before timing, as tifffile is
+        from imgio.readers import BUILTIN_READERS
+        from imgio.readers._registry import reader_class
+
+        for name in BUILTIN_READERS:  # the registry imports every reader on a first open
+            reader_class(name)
 
         def run() -> Any:
             img = imgio.Image(str(folder / "img_t{T}_c{C}_z{Z}.tif"))
