@@ -54,6 +54,7 @@ def child(spec: dict[str, Any]) -> None:
     folder = Path(spec["folder"])
     if spec["tool"] == "imgio":
         import imgio
+        import imgio.image
         import imgio.readers.sequence  # noqa: F401 - imported before timing, as tifffile is
         from imgio.readers import BUILTIN_READERS
         from imgio.readers._registry import reader_class

@@ -108,7 +108,21 @@ def _listing(glob_text: str, storage_options: Mapping[str, Any] | None) -> list[
 
 
 def _confined(base: Location, found: Location, allow: bool, where: str) -> Location:
-    return referenced(base, found.name, allow_external=allow, where=where) if not allow else found
+    """``found`` (a listed file) when it stays in ``base``'s folder, else ExternalFileError.
+
+    A plain file listed in the folder itself is inside it (one ``lstat``); links and
+    anything else are resolved by :func:`~imgio._confine.referenced`."""
+    if allow:
+        return found
+    if (
+        base.is_local
+        and found.is_local
+        and os.path.dirname(found.url) == os.path.dirname(base.url)
+        and not os.path.islink(found.url)
+        and not os.path.islink(os.path.dirname(found.url))
+    ):
+        return found
+    return referenced(base, found.name, allow_external=False, where=where)
 
 
 def _field_regex(name_pattern: str) -> re.Pattern[str]:
