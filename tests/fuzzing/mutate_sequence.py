@@ -170,10 +170,10 @@ def mutate_ets_bytes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
     table, count = struct.unpack_from("<QI", buf, 32)
     n_dims = struct.unpack_from("<I", buf, 12)[0]
     record = 4 + 4 * n_dims + 16
-    if kind == "record" and count and table + record <= len(buf):
+    if kind == "record" and count and n_dims <= 64 and table + record <= len(buf):
         at = table + record * rng.randrange(count)
         field = rng.randrange(n_dims + 2)
-        if field < n_dims:
+        if field < n_dims and at + 8 + 4 * field <= len(buf):
             struct.pack_into("<i", buf, at + 4 + 4 * field, rng.choice((-1, 0, 1, 7, 10**6)))
         elif field == n_dims and at + 12 + 4 * n_dims <= len(buf):
             struct.pack_into("<Q", buf, at + 4 + 4 * n_dims, rng.choice((0, 64, len(buf), 2**40)))
