@@ -61,11 +61,11 @@ def is_sequence(path: Any) -> bool:
     if isinstance(path, Location) or not isinstance(path, (str, os.PathLike)):
         return False
     text = os.fspath(path)
+    if "://" not in text and os.path.exists(text):  # a file named with braces or [ ]
+        return False
     if FIELD.search(text):
         return True
-    if text.split("://", 1)[0].lower() in ("http", "https") or not _MAGIC.search(text):
-        return False
-    return not ("://" not in text and os.path.exists(text))
+    return text.split("://", 1)[0].lower() not in ("http", "https") and bool(_MAGIC.search(text))
 
 
 def open_sequence(
