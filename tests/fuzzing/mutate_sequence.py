@@ -46,6 +46,8 @@ def _images(folder: Path) -> list[Path]:
 
 def mutate_nd_text(text: str, rng: random.Random) -> tuple[str, str]:
     lines = text.splitlines()
+    if not lines:  # cut to nothing by an earlier edit
+        return '"NDInfoFile", Version 1.0\n', "restart"
     kind = rng.choice(("value", "value", "drop", "dup", "garble", "cut", "escape", "key"))
     i = rng.randrange(len(lines))
     if kind == "value":
