@@ -12,4 +12,7 @@ BUILTIN_READERS: dict[str, str] = {
     "nd2": "imgio.readers.nd2:Nd2Reader",
     "xlif": "imgio.readers.xlif:XlifReader",
     "oif": "imgio.readers.oif:OifReader",
+    "mrc": "imgio.readers.mrc:MrcReader",
+    "deltavision": "imgio.readers.mrc:DeltaVisionReader",
+    "imaris": "imgio.readers.imaris:ImarisReader",
 }
