@@ -42,7 +42,8 @@ def write_dv(
     if extended:
         records = []
         for i in range(nsec):
-            idx = dict(zip(order, np.unravel_index(i, [dict(T=nt, C=nc, Z=nz)[d] for d in order])))
+            at = np.unravel_index(i, [{"T": nt, "C": nc, "Z": nz}[d] for d in order])
+            idx = dict(zip(order, at, strict=True))
             t, c, z = int(idx["T"]), int(idx["C"]), int(idx["Z"])
             floats = [0.0] * N_FLOATS
             floats[1] = times[t] if times else 0.0
@@ -61,7 +62,9 @@ def write_dv(
     struct.pack_into(bo + "3f", head, 76, float(data.min()), float(data.max()), float(data.mean()))
     struct.pack_into(bo + "2i", head, 88, 0, len(ext))
     struct.pack_into(bo + "h", head, 96, -16224)
-    struct.pack_into(bo + "4h", head, 128, N_INTS if extended else 0, N_FLOATS if extended else 0, 1, 1)
+    struct.pack_into(
+        bo + "4h", head, 128, N_INTS if extended else 0, N_FLOATS if extended else 0, 1, 1
+    )
     struct.pack_into(bo + "2h", head, 180, nt, sequence)
     wl = list(waves[:5]) + [0] * (5 - len(waves[:5]))
     struct.pack_into(bo + "6h", head, 196, nc, *wl)

@@ -116,9 +116,7 @@ def parse_header(head: bytes, url: str, file_size: int) -> MrcHeader:
             url, {kind.lower(): f"pixel mode {mode} ({UNSUPPORTED_MODES[mode]}) is not supported"}
         )
     if mode not in modes:
-        raise CorruptFileError(
-            f"{url}: {kind} pixel mode {mode}; expected one of {sorted(modes)}"
-        )
+        raise CorruptFileError(f"{url}: {kind} pixel mode {mode}; expected one of {sorted(modes)}")
     for name, value in (("nx", nx), ("ny", ny), ("sections", nsec)):
         if not 0 < value <= MAX_EXTENT:
             raise CorruptFileError(

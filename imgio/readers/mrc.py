@@ -19,7 +19,7 @@ known by their ``0xC0A0`` id at byte 96 and differ in what the header means:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class MrcReader(Reader):
     """MRC2014 files (and DeltaVision files, whose header says so), through byte ranges."""
 
     name = "mrc"
-    suffixes = (".mrc", ".mrcs", ".map", ".st", ".rec", ".ali", ".ccp4")
+    suffixes: ClassVar[tuple[str, ...]] = (".mrc", ".mrcs", ".map", ".st", ".rec", ".ali", ".ccp4")
     extra = None  # numpy is enough
 
     @classmethod
@@ -208,4 +208,3 @@ class DeltaVisionReader(MrcReader):
             raise UnsupportedFormatError(
                 location.url, {"deltavision": "no DeltaVision id 0xC0A0 at byte 96"}
             )
-

@@ -13,7 +13,6 @@ colours and display ranges come from ``DataSetInfo/Channel c``, time stamps from
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +22,7 @@ import numpy as np
 from ..._limits import check_geometry
 from ..._location import Location
 from ...dims import PhysicalPixelSizes
-from ...errors import CorruptFileError, ImgioWarning, SelectionError, UnsupportedFormatError
+from ...errors import CorruptFileError, ImgioWarning, UnsupportedFormatError
 from ..base import ArraySource, Reader, SceneInfo
 from ._meta import UM, attr_float, attr_int, attrs_text, color, display_range, time_stamps
 from ._source import H5_ERRORS, LevelSource, ThumbnailSource, open_h5
@@ -86,7 +85,9 @@ class ImarisReader(Reader):
             if hasattr(g, "attrs")
         }
         image = self._info_text.get("Image", {})
-        levels, chunks, dtype = [], [], None
+        levels: list[tuple[int, ...]] = []
+        chunks: list[tuple[int, int, int]] = []
+        dtype = None
         for r in range(n_levels):
             shape, chunk, level_dtype = self._level(dataset, r, image)
             if dtype is None:
@@ -99,8 +100,13 @@ class ImarisReader(Reader):
                     stacklevel=3,
                 )
                 break
-            check_geometry(f"{url}: ResolutionLevel {r}", (n_t, n_c, *shape), (1, 1, *chunk),
-                           dtype.itemsize, "TCZYX")
+            check_geometry(
+                f"{url}: ResolutionLevel {r}",
+                (n_t, n_c, *shape),
+                (1, 1, *chunk),
+                dtype.itemsize,
+                "TCZYX",
+            )
             levels.append((n_t, n_c, *shape))
             chunks.append(chunk)
         assert dtype is not None
@@ -135,11 +141,16 @@ class ImarisReader(Reader):
             raise CorruptFileError(f"{url}: {where}/Data is missing or not a 3-d data set")
         dtype = np.dtype(data.dtype)
         if dtype.kind not in "uif" or dtype.itemsize > 8:
-            raise CorruptFileError(f"{url}: {where}/Data holds {dtype}; expected integers or floats")
+            raise CorruptFileError(
+                f"{url}: {where}/Data holds {dtype}; expected integers or floats"
+            )
         stored = tuple(int(n) for n in data.shape)
         sizes = [attr_int(group.attrs, f"ImageSize{d}") for d in "ZYX"]
         if r == 0:  # DataSetInfo/Image X, Y, Z where the channel group says nothing
-            sizes = [s if s is not None else _int(image.get(d)) for s, d in zip(sizes, "ZYX", strict=True)]
+            sizes = [
+                s if s is not None else _int(image.get(d))
+                for s, d in zip(sizes, "ZYX", strict=True)
+            ]
         shape = tuple(n if s is None else s for s, n in zip(sizes, stored, strict=True))
         if any(s > n for s, n in zip(shape, stored, strict=True)):
             warnings.warn(
@@ -153,7 +164,9 @@ class ImarisReader(Reader):
         chunk = tuple(max(1, min(c, max(1, s))) for c, s in zip(chunk, shape, strict=True))
         return shape, chunk, dtype  # type: ignore[return-value]
 
-    def _scene(self, levels: list[tuple[int, ...]], dtype: np.dtype[Any], image: dict[str, str]) -> SceneInfo:
+    def _scene(
+        self, levels: list[tuple[int, ...]], dtype: np.dtype[Any], image: dict[str, str]
+    ) -> SceneInfo:
         url = self.location.url
         n_t, n_c, *zyx = levels[0]
         unit = UM.get(image.get("Unit", "um").strip().lower())
@@ -168,7 +181,9 @@ class ImarisReader(Reader):
             sizes[d] = size
         channels = [self._info_text.get(f"Channel {c}", {}) for c in range(n_c)]
         names = [ch.get("Name", "") for ch in channels]
-        names = [n if n and n != "(name not specified)" else f"Channel:{i}" for i, n in enumerate(names)]
+        names = [
+            n if n and n != "(name not specified)" else f"Channel:{i}" for i, n in enumerate(names)
+        ]
         if len(set(names)) != len(names):
             names = [f"{n}:{i}" for i, n in enumerate(names)]
         stamps = time_stamps(self._info_text.get("TimeInfo", {}), n_t, url)
@@ -200,22 +215,20 @@ class ImarisReader(Reader):
     def source(self, scene: int, level: int = 0) -> ArraySource:
         self.check_scene_level(scene, level)
         key = scene * 1000 + level
-        found = self._sources.get(key)
-        if found is not None:
-            return found
+        cached = self._sources.get(key)
+        if cached is not None:
+            return cached
         info = self._scenes[scene]
         token = f"{self._token}|imaris|{scene}|{level}"
         if info.associated:
             assert self._thumb is not None
-            found = ThumbnailSource(self.location, self._thumb, token)
+            found: ArraySource = ThumbnailSource(self.location, self._thumb, token)
         else:
             found = LevelSource(
                 self.location, level, info.shapes[level], info.dtype, self._chunks[level], token
             )
         self._sources[key] = found
         return found
-
-
 
 
 def _count(group: Any, prefix: str) -> int:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import threading
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -43,7 +43,7 @@ def open_h5(location: Location) -> Any:
         import h5py
     except ImportError as exc:
         raise MissingDependencyError(
-            f"reading Imaris files needs h5py: pip install \"imgio[ims]\" ({exc})"
+            f'reading Imaris files needs h5py: pip install "imgio[ims]" ({exc})'
         ) from exc
     try:
         if location.is_local:
@@ -160,9 +160,9 @@ class ThumbnailSource:
 
     def __init__(self, location: Location, shape: tuple[int, int, int], token: str) -> None:
         self.location = location
-        self.shape = shape
+        self.shape: tuple[int, ...] = shape
         self.dtype = np.dtype("u1")
-        self.chunks = shape
+        self.chunks: tuple[int, ...] = shape
         self.token = token
         self._handles = _Handles(location)
 
