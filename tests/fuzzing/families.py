@@ -15,13 +15,16 @@ from pathlib import Path
 
 from .mutate_czi import mutate_czi
 from .mutate_images import mutate_image
+from .mutate_ims import mutate_ims
 from .mutate_lif import mutate_lif
+from .mutate_mrc import mutate_mrc
 from .mutate_nd2 import mutate_nd2
 from .mutate_text import mutate_xml
 from .mutate_tiff import mutate_tiff
 from .mutate_zarr import mutate_store
 from .seeds import tiff_seeds, zarr_seeds
 from .seeds_formats import czi_seeds, image_seeds, lif_seeds, nd2_seeds
+from .seeds_micro import ims_seeds, mrc_seeds
 from .seeds_projects import olympus_seeds, xlif_seeds
 
 __all__ = ["FAMILIES", "Family", "entry_of", "folder_seeds", "mutate_bytes", "structured"]
@@ -120,4 +123,12 @@ FAMILIES: dict[str, Family] = {
     # multi-file projects: byte flips, cuts and splices, XML-aware on the XLEF/XLIF files
     "olympus": Family("olympus", olympus_seeds, mutate_bytes),
     "xlif": Family("xlif", xlif_seeds, mutate_bytes),
+    # Imaris: h5py edits of attributes, data set shapes/types and groups (bytes 1 in 7)
+    "imaris": Family("imaris", ims_seeds, lambda p, rng: _ims(p, rng)),
+    # MRC and DeltaVision: header fields, byte-order marks, extended header records
+    "mrc": Family("mrc", mrc_seeds, structured(mutate_mrc)),
 }
+
+
+def _ims(path: Path, rng: random.Random) -> str:
+    return mutate_bytes(path, rng) if rng.random() < 0.15 else mutate_ims(path, rng)
