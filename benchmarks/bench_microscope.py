@@ -7,8 +7,9 @@ MRC volume by mrcfile: 48 x 512² float32) and times, each in a fresh interprete
 peak RSS is the case's own), median of ``--rounds``:
 
 Each child imports its library and runs the operation once before the timed run (import
-and first-call costs are not the format's; the file is in the page cache for every tool); the files are written by a child too, so a
-child's peak RSS is its own (Linux keeps ``ru_maxrss`` across ``exec``).
+and first-call costs are not the format's; the file is in the page cache for every tool);
+the files are written by a child too, so a child's peak RSS is its own (Linux keeps
+``ru_maxrss`` across ``exec``).
 
 - ``open``: structure only (imgio: ``Image`` and its dims);
 - ``whole read``: open + every pixel of level 0 into one numpy array;

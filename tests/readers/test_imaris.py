@@ -96,6 +96,14 @@ def test_metadata(ims: Path) -> None:
     assert img.physical_pixel_sizes.X == pytest.approx(0.25 * 45 / 23)
 
 
+def test_display_ranges_are_the_contrast_limits(ims: Path) -> None:
+    from imgio._display import contrast_limits
+
+    img = imgio.Image(ims)
+    limits = contrast_limits(img.metadata, 0, img.dtype, img.xarray_dask_data)
+    assert limits == [(100.0, 2000.0), (0.0, 4095.5)]
+
+
 def test_thumbnail_is_associated(ims: Path, thumb: np.ndarray) -> None:
     img = imgio.Image(ims)
     assert img.reader.scenes()[1].associated == "thumbnail"
