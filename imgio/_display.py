@@ -47,8 +47,8 @@ def contrast_limits(
 
     The NGFF ``omero`` window (or the reader's stored display ranges) when the file has
     one, ``(0, 1)`` for booleans, else the 0.1 and 99.9 percentiles of the smallest level
-    (NaN ignored), per channel. Pass :meth:`imgio.Image.get_xarray_lazy_data`: its selections read only
-    covering tiles.
+    (NaN ignored), per channel. Pass :meth:`imgio.Image.get_xarray_lazy_data`: its
+    selections read only covering tiles.
     """
     n = int(smallest.sizes.get("C", 1))
     windows = omero_windows(metadata, scene, n) or stored_ranges(metadata, scene, n)
