@@ -55,13 +55,13 @@ __all__ = [
 # heavy modules load on first use so that `import imgio` stays fast
 _LAZY = {
     "Image": "imgio.image",
-    "imread": "imgio._imread",
-    "imread_dask": "imgio._imread",
-    "imread_xarray": "imgio._imread",
-    "imread_xarray_dask": "imgio._imread",
+    "imread": "imgio.image._imread",
+    "imread_dask": "imgio.image._imread",
+    "imread_xarray": "imgio.image._imread",
+    "imread_xarray_dask": "imgio.image._imread",
     "write": "imgio.writers",
     "create": "imgio.writers",
-    "mosaic": "imgio._mosaic",
+    "mosaic": "imgio.writers._mosaic",
     "new": "imgio.writers.tile_sink",
     "TileSink": "imgio.writers.tile_sink",
     "write_plate": "imgio.writers.plate",

@@ -32,14 +32,8 @@ from typing import Any
 import xarray as xr
 from xarray.backends import BackendEntrypoint
 
-from ._datatree import (  # noqa: F401 - ImgioBackendArray, node_names: re-exported
-    ImgioBackendArray,
-    dataset,
-    groups,
-    node_names,
-    to_datatree,
-)
 from ._location import Location
+from .arrays._datatree import dataset, groups, node_names, to_datatree
 from .errors import ImgioError
 from .image import Image
 
@@ -144,7 +138,7 @@ _SUFFIXES_LOCK = threading.Lock()
 
 
 def _reader_classes() -> list[Any]:
-    from ._registry import available_readers, reader_class
+    from .readers._registry import available_readers, reader_class
 
     out = []
     for name in available_readers():

@@ -18,8 +18,8 @@ GUARDED = (
     "imgio.image",
     "imgio.writers",
     "imgio.xarray_backend",
-    "imgio._datatree",
-    "imgio._mosaic",
+    "imgio.arrays._datatree",
+    "imgio.writers._mosaic",
 )
 
 

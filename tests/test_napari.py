@@ -28,7 +28,7 @@ import zarr  # noqa: E402
 
 import imgio  # noqa: E402
 from imgio import _napari  # noqa: E402
-from imgio._registry import available_readers, reader_class  # noqa: E402
+from imgio.readers._registry import available_readers, reader_class  # noqa: E402
 from imgio.writers._labels import label_color  # noqa: E402
 
 MANIFEST = Path(_napari.__file__).with_name("napari.yaml")

@@ -1,6 +1,6 @@
 """The reader contract: a :class:`Reader` per format, an :class:`ArraySource` per (scene, level).
 
-Readers never import dask: :mod:`imgio._lazy` is the only code that turns sources
+Readers never import dask: :mod:`imgio.arrays._lazy` is the only code that turns sources
 into dask arrays and DataArrays.
 """
 

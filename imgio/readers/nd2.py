@@ -27,7 +27,13 @@ from .._limits import BoundedFile, check_geometry
 from .._location import Location
 from .._threads import map_threaded
 from ..dims import PhysicalPixelSizes
-from ..errors import CorruptFileError, ImgioError, SelectionError, UnsupportedFormatError, require
+from ..errors import (
+    CorruptFileError,
+    ImgioError,
+    SelectionError,
+    UnsupportedFormatError,
+    require,
+)
 from ._clxlite import decode as decode_clx_lite
 from ._rawplanes import PARSE_ERRORS, RawPlaneSource, band_rows
 from .base import STATS, ArraySource, Reader, SceneInfo

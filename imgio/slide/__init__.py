@@ -14,8 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ImgioError, MissingFileError, UnsupportedFormatError, require
-from ._base import AbstractSlide, OpenSlideError, OpenSlideUnsupportedFormatError
+from ..errors import (
+    ImgioError,
+    MissingFileError,
+    UnsupportedFormatError,
+    require,
+)
+from ._base import (
+    AbstractSlide,
+    OpenSlideError,
+    OpenSlideUnsupportedFormatError,
+)
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage

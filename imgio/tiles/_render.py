@@ -10,14 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _lazy
+from ..arrays import _lazy
 from ..errors import SelectionError
 from ._resample import area_resize
-from ._style import BandStyle, StyleError, parse_palette, parse_style, render, resolve_limits
+from ._style import (
+    BandStyle,
+    StyleError,
+    parse_palette,
+    parse_style,
+    render,
+    resolve_limits,
+)
 
 if TYPE_CHECKING:
     from ..image import Image
-    from ._layout import Layout
+    from ._geometry import Layout
 
 __all__ = ["Renderer", "pad_tile"]
 

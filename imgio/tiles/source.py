@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import SelectionError
 from ._encode import MIME_TYPES, encode, normalize_format
-from ._layout import Layout, native_magnification
+from ._geometry import Layout, native_magnification
 from ._render import pad_tile
 from ._style import parse_palette
 from ._values import PixelValues

@@ -18,8 +18,8 @@ from ..._threads import decode_threads, map_threaded
 from ...errors import CorruptFileError
 from ..base import STATS
 from ._decode import bgr_to_rgb, decode_subblock, put, swap_bgr
+from ._directory import LevelLayout, SceneLayout
 from ._format import COMPRESSIONS, subblock_header_size, subblock_payload
-from ._layout import LevelLayout, SceneLayout
 
 __all__ = ["CziSource", "decode_subblock"]
 

@@ -39,8 +39,8 @@ from ._scene import (
     ome_metadata,
     quiet_tifffile,
 )
-from .layout import LevelShape, build_source
 from .meta import imagej_sizes, vendor_sizes
+from .series import LevelShape, build_source
 from .source import TiffSource
 
 __all__ = ["TiffReader", "TiffSource"]

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .dims import PhysicalPixelSizes
-from .errors import SelectionError
-from .readers.base import ArraySource, Reader, SceneInfo
+from ..dims import PhysicalPixelSizes
+from ..errors import SelectionError
+from .base import ArraySource, Reader, SceneInfo
 
 __all__ = ["OverrideReader", "Relabelled"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
-    from .image import Image
+    from . import Image
 
 __all__ = ["ReprMixin"]
 
@@ -53,7 +53,7 @@ class ReprMixin:
             for k, v in self._summary()
         )
         table = f"<table><caption>imgio.Image</caption>{rows}</table>"
-        from .tiles._html import thumbnail_html
+        from ..tiles._html import thumbnail_html
 
         picture = thumbnail_html(_image(self))
         if picture is None:

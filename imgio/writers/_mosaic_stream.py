@@ -1,7 +1,7 @@
 """A mosaic of files written without dask or xarray: what ``imgio mosaic`` runs.
 
 :func:`mosaic_scene` opens every item as an :class:`~imgio.image.Image`, checks and
-places them with the same :func:`~imgio._mosaic.grid` as :func:`imgio.mosaic`, and
+places them with the same :func:`~imgio.writers._mosaic.grid` as :func:`imgio.mosaic`, and
 returns a writer :class:`~imgio.writers._input.Scene` with the metadata that
 ``imgio.write(imgio.mosaic(...))`` would write (channel names and pixel sizes of the
 first item, name ``mosaic``). Its pixels are a :class:`MosaicPixels`, which the
@@ -29,13 +29,13 @@ from typing import Any, cast
 
 import numpy as np
 
-from ._lazy import aligned_chunks, read
+from ..arrays._lazy import aligned_chunks, read
+from ..dims import STANDARD, PhysicalPixelSizes
+from ..image import Image
+from ..readers.base import ArraySource
+from ._input import Scene
 from ._mosaic import Grid, grid
-from .dims import STANDARD, PhysicalPixelSizes
-from .image import Image
-from .readers.base import ArraySource
-from .writers._input import Scene
-from .writers._stream import Block, Group, z_order
+from ._stream import Block, Group, z_order
 
 __all__ = ["CELL_BYTES", "MosaicPixels", "mosaic_scene"]
 

@@ -10,22 +10,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _lazy
+from .._location import Location, as_location
+from ..arrays import _lazy
+from ..dims import Dims, PhysicalPixelSizes, standard_order
+from ..errors import SelectionError
+from ..readers._registry import open_reader
+from ..readers.base import ArraySource, Reader, SceneInfo
 from ._aics import AicsNames
-from ._image_repr import ReprMixin
-from ._location import Location, as_location
-from ._registry import open_reader
+from ._repr import ReprMixin
 from ._select import SelectionMixin
-from .dims import Dims, PhysicalPixelSizes, standard_order
-from .errors import SelectionError
-from .readers.base import ArraySource, Reader, SceneInfo
 
 if TYPE_CHECKING:
     import dask.array as da
     import xarray as xr
     from ome_types import OME
 
-    from .tiles import TileSource
+    from ..tiles import TileSource
 
 __all__ = ["Image", "PathLike"]
 
@@ -101,7 +101,7 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
             "reconstruct_mosaic": reconstruct_mosaic,
             "allow_external_files": allow_external_files,
         }
-        from .readers.array import ArrayReader, is_array_like
+        from ..readers.array import ArrayReader, is_array_like
 
         if is_array_like(path) and not isinstance(path, (str, os.PathLike, Location)):
             self._reader: Reader = ArrayReader(path, **self._overrides)
@@ -113,14 +113,14 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
     def _open_file(self, reader: str | type[Reader] | None) -> Reader:
         opened = open_reader(self._location, reader, self._options)
         if any(v is not None for v in self._overrides.values()):
-            from ._overrides import OverrideReader
+            from ..readers._overrides import OverrideReader
 
             return OverrideReader(opened, **self._overrides)
         return opened
 
     # pickling (Image objects travel to dask workers): files reopen, arrays travel whole
     def __getstate__(self) -> dict[str, Any]:
-        from .readers.array import ArrayReader
+        from ..readers.array import ArrayReader
 
         state: dict[str, Any] = {
             "chunks": self._chunks,
@@ -195,7 +195,7 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
     def _scene_ids(self) -> list[str]:
         """The OME ``Image`` IDs (``"Image:0"``...) when they map one to one onto the scenes."""
         if self._ome_ids is None:
-            from ._ome import parse_light
+            from .._ome import parse_light
 
             xml = self._reader.ome_xml()
             ids = [im.id for im in parse_light(xml)] if xml else []
@@ -322,7 +322,7 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
         """
         from xarray.core import indexing
 
-        from ._datatree import ImgioBackendArray
+        from ..arrays._datatree import ImgioBackendArray
 
         s = self._scene_index(scene)
         lvl = self._level_index(s, level)
@@ -373,7 +373,7 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
 
     def to_datatree(self) -> xr.DataTree:
         """Every scene and level as one lazy ``xarray.DataTree`` (``/<scene>/level_<i>``)."""
-        from ._datatree import to_datatree
+        from ..arrays._datatree import to_datatree
 
         return to_datatree(self)
 
@@ -395,14 +395,14 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
 
         See :class:`imgio.tiles.TileSource`; the object is cached per scene.
         """
-        from .tiles import tile_source
+        from ..tiles import tile_source
 
         return tile_source(self, self._scene)
 
     # ----------------------------------------------------------------- output
     def save(self, path: PathLike, **options: Any) -> None:
         """Write every scene (or ``scenes=[...]``) to ``.ome.tif`` or ``.ome.zarr``."""
-        from .writers import write
+        from ..writers import write
 
         if isinstance(path, Location):
             if path.storage_options:

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
-from .errors import ImgioError
-from .image import Image
-from .writers._input import SizesArg, standardize
+from ..errors import ImgioError
+from ..image import Image
+from ._input import SizesArg, standardize
 
 if TYPE_CHECKING:
     import dask.array as da

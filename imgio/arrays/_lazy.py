@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .dims import PhysicalPixelSizes, standard_order
-from .errors import SelectionError
-from .readers.base import ArraySource, SceneInfo
+from ..dims import PhysicalPixelSizes, standard_order
+from ..errors import SelectionError
+from ..readers.base import ArraySource, SceneInfo
 
 if TYPE_CHECKING:
     import dask.array as da

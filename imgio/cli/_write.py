@@ -7,8 +7,8 @@ import sys
 import time
 from typing import Any
 
-from .._cli_common import add_storage_option, storage_options
 from ..errors import ImgioError, SelectionError, TargetExistsError
+from ._common import add_storage_option, storage_options
 
 __all__ = ["Progress", "add_convert_parser", "add_mosaic_parser", "cmd_convert", "cmd_mosaic"]
 
@@ -100,7 +100,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _write(data: Any, out: str, args: argparse.Namespace, **extra: Any) -> None:
-    from . import format_of, write
+    from ..writers import format_of, write
 
     options = _options(args)
     drop = ("chunks", "ngff_version") if format_of(out) == "ome-tiff" else ("tile",)
@@ -138,11 +138,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def _streamed_scenes(img: Any, scenes: list[int | str] | None, output: str) -> Any:
     """The scenes as dask-free writer scenes for an OME-TIFF output (None: use dask)."""
-    from . import format_of
+    from ..writers import format_of
 
     if format_of(output) != "ome-tiff":
         return None
-    from .._convert_stream import image_scenes
+    from ..writers._convert_stream import image_scenes
 
     return image_scenes(img, scenes)
 
@@ -152,7 +152,7 @@ def _selected_scenes(img: Any, scenes: list[int | str] | None, args: argparse.Na
     OME metadata (carried into the output, adjusted to what is written)."""
     from dataclasses import replace
 
-    from ._input import as_scenes, standardize
+    from ..writers._input import as_scenes, standardize
 
     chosen = scenes if scenes is not None else list(range(len(img.scenes)))
     out = []
@@ -195,10 +195,10 @@ def _selected(
 
 def cmd_mosaic(args: argparse.Namespace) -> int:
     """Join images on a grid and write the result (OME-TIFF without dask: ``_mosaic_stream``)."""
-    from .._mosaic import mosaic
-    from .._mosaic_stream import mosaic_scene
     from ..image import Image
-    from . import format_of
+    from ..writers import format_of
+    from ..writers._mosaic import mosaic
+    from ..writers._mosaic_stream import mosaic_scene
 
     storage = _storage(args)
     items: list[Any] = [

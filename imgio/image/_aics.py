@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from .dims import Scale
-from .errors import SelectionError
+from ..dims import Scale
+from ..errors import SelectionError
 
 if TYPE_CHECKING:
     import dask.array as da
     import xarray as xr
 
+    from . import Image
     from ._standard import StandardMetadata
-    from .image import Image
 
 __all__ = ["AicsNames"]
 
@@ -86,7 +86,7 @@ class AicsNames:
         The file's own colour (OME ``Color``, NGFF ``omero``) where it has one, else a
         default by fluorophore name (DAPI blue, GFP green, mCherry red, ...) or position.
         """
-        from ._colors import resolve_colors
+        from .._colors import resolve_colors
 
         info = _image(self)._info(_image(self)._scene)
         names = info.channel_names

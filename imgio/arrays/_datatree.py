@@ -18,11 +18,11 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
+from ..dims import standard_order
 from . import _lazy
-from .dims import standard_order
 
 if TYPE_CHECKING:
-    from .readers.base import ArraySource, Reader
+    from ..readers.base import ArraySource, Reader
 
 
 class Image(Protocol):

@@ -11,10 +11,10 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
-from ._location import Location
-from .errors import ImgioError, MissingDependencyError, UnsupportedFormatError
-from .readers import BUILTIN_READERS
-from .readers.base import Reader
+from .._location import Location
+from ..errors import ImgioError, MissingDependencyError, UnsupportedFormatError
+from . import BUILTIN_READERS
+from .base import Reader
 
 __all__ = ["available_readers", "open_reader", "reader_class"]
 
