@@ -253,12 +253,15 @@ def _ims_region_chunks(path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="one round")
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--child", default=None)
     args = ap.parse_args(argv)
     if args.child:
         child(json.loads(args.child))
         return 0
+    if args.quick:
+        args.rounds = 1
     with tempfile.TemporaryDirectory(dir=args.work, prefix="imgio-bench-micro-") as folder:
         written = run_child(MODULE, {"write": folder}, timeout=1800)
         if "error" in written:

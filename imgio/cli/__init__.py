@@ -213,5 +213,3 @@ def _closed_stdout() -> int:
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
     return 141
-
-

@@ -126,6 +126,15 @@ def test_planes_are_byte_ranges(data: np.ndarray, tmp_path: Path, stats: Any) ->
         assert sum(r.body_bytes for r in gets) == 5 * 30 * 2  # the five rows, nothing else
 
 
+def test_known_by_signature(data: np.ndarray, tmp_path: Path) -> None:
+    """The DeltaVision id and MRC2014's 'MAP ' pick the reader whatever the suffix."""
+    dv = write_dv(tmp_path / "cells.dv", data)
+    (tmp_path / "cells.bin").write_bytes(dv.read_bytes())
+    assert imgio.Image(tmp_path / "cells.bin").reader.name == "deltavision"
+    (tmp_path / "vol.raw").write_bytes(_mrc_bytes(tmp_path))
+    assert imgio.Image(tmp_path / "vol.raw").reader.name == "mrc"
+
+
 def _mrc_bytes(tmp_path: Path) -> bytes:
     with mrcfile.new(tmp_path / "v.mrc") as m:
         m.set_data(np.zeros((2, 4, 4), np.int16))
