@@ -10,9 +10,11 @@ maximum projection of the smallest level in the channels' colours (RGBA, at most
 pixels a side).
 
 Streaming: for each time point and channel, Z slabs of one chunk depth are read from
-the source in bands of rows that map onto whole rows of every level; each band is
-written at level 0 and halved into the levels below it. Memory stays at one band
-(chunk depth x band rows x X) whatever the number of time points, channels or slabs.
+the source one chunk row (chunk height x X) at a time. Each level gathers rows until it
+holds a whole chunk row, writes it (every chunk is compressed once) and hands its half
+to the level below; the rows left at the end of a slab are flushed the same way. Memory
+stays at about two chunk rows (chunk depth x chunk height x X, over all levels),
+whatever the size of the image or the number of time points, channels or levels.
 """
 
 from __future__ import annotations
@@ -104,9 +106,10 @@ def write_ims(
     n_t, n_c, n_z, n_y, n_x = (int(n) for n in arr.shape)
     ck = _chunks(chunks, (n_z, n_y, n_x))
     n = level_count(pyramid_levels, (n_y, n_x), 2 * max(ck[1], ck[2]))
+    if n > 1 and ck[1] % 2 and ck[1] < n_y:  # rows are halved a chunk row at a time
+        ck = (ck[0], ck[1] + 1, ck[2])
     shapes = [s[2:] for s in level_shapes(arr.shape, 3, 4, n)]
-    band = ck[1] << (n - 1)  # level-0 rows that are whole rows of every level
-    slabs = -(-n_z // ck[0]) * -(-n_y // band)
+    slabs = -(-n_z // ck[0]) * -(-n_y // ck[1])
     total, done = n_t * n_c * slabs, 0
     with h5py.File(path, "w", libver="earliest") as f:
         _root_attrs(f)
@@ -119,12 +122,15 @@ def write_ims(
                 ]
                 level_stats = [_Stats(arr.dtype) for _ in shapes]
                 for z0 in range(0, n_z, ck[0]):
-                    for y0 in range(0, n_y, band):
-                        block = np.asarray(arr[t, c, z0 : z0 + ck[0], y0 : y0 + band].compute())
-                        _write_band(sets, level_stats, block, z0, y0, downsample)
+                    rows = _Rows(sets, level_stats, z0, ck[1], downsample)
+                    for y0 in range(0, n_y, ck[1]):
+                        rows.add(
+                            0, np.asarray(arr[t, c, z0 : z0 + ck[0], y0 : y0 + ck[1]].compute())
+                        )
                         done += 1
                         if progress is not None:
                             progress(done, total)
+                    rows.flush()
                 for r, (ds, st) in enumerate(zip(sets, level_stats, strict=True)):
                     st.store(ds.parent, shapes[r])
                     stats[r, c] = stats.get((r, c)) or st
@@ -176,21 +182,44 @@ def _dataset(
     return group.create_dataset("Data", shape=padded, dtype=dtype, chunks=chunk, **options)
 
 
-def _write_band(
-    sets: list[Any],
-    stats: list[_Stats],
-    block: np.ndarray[Any, Any],
-    z0: int,
-    y0: int,
-    method: str,
-) -> None:
-    """Write a level-0 band at (z0, y0) and its halves into every level below."""
-    for r, ds in enumerate(sets):
-        if r:
-            block = downsample_block(block, 1, 2, method)
-        ry = y0 >> r
-        ds[z0 : z0 + block.shape[0], ry : ry + block.shape[1], : block.shape[2]] = block
-        stats[r].add(block)
+class _Rows:
+    """One Z slab of every level: rows gather until a whole chunk row, which is written
+    once and whose half goes on to the next level."""
+
+    def __init__(
+        self, sets: list[Any], stats: list[_Stats], z0: int, height: int, method: str
+    ) -> None:
+        self.sets, self.stats, self.z0, self.height, self.method = sets, stats, z0, height, method
+        self.pending: list[list[np.ndarray[Any, Any]]] = [[] for _ in sets]
+        self.written = [0] * len(sets)  # rows of each level written so far
+
+    def add(self, r: int, block: np.ndarray[Any, Any]) -> None:
+        self.pending[r].append(block)
+        if sum(b.shape[1] for b in self.pending[r]) >= self.height:
+            self._write(r)
+
+    def _write(self, r: int) -> None:
+        if not self.pending[r]:
+            return
+        block = (
+            np.concatenate(self.pending[r], axis=1)
+            if len(self.pending[r]) > 1
+            else self.pending[r][0]
+        )
+        self.pending[r] = []
+        y0 = self.written[r]
+        self.sets[r][
+            self.z0 : self.z0 + block.shape[0], y0 : y0 + block.shape[1], : block.shape[2]
+        ] = block
+        self.written[r] += block.shape[1]
+        self.stats[r].add(block)
+        if r + 1 < len(self.sets):  # even heights until the image's last rows
+            self.add(r + 1, downsample_block(block, 1, 2, self.method))
+
+    def flush(self) -> None:
+        """The rows left at the end of the slab, level by level (each feeds the next)."""
+        for r in range(len(self.sets)):
+            self._write(r)
 
 
 class _Stats:

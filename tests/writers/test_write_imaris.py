@@ -111,6 +111,20 @@ def test_imgio_reads_it_back(written: Path, data: np.ndarray) -> None:
     np.testing.assert_array_equal(img.data, _half(_half(data)))
 
 
+@pytest.mark.parametrize("chunks", [(2, 10, 16), (3, 11, 7)])
+def test_pyramid_built_chunk_row_by_chunk_row(tmp_path: Path, chunks: tuple[int, ...]) -> None:
+    """Every level equals halving the whole level above, whatever the chunk rows."""
+    vol = np.random.default_rng(4).integers(0, 255, (1, 1, 5, 150, 97), dtype=np.uint8)
+    imgio.write(vol, tmp_path / "p.ims", chunks=chunks, pyramid_levels=5)
+    img = imgio.Image(tmp_path / "p.ims")
+    assert img.resolution_levels == (0, 1, 2, 3, 4)
+    want = vol
+    for r in img.resolution_levels:
+        img.set_resolution_level(r)
+        np.testing.assert_array_equal(img.data, want)
+        want = _half(want)
+
+
 def test_rgb_float_and_2d(tmp_path: Path) -> None:
     rgb = np.random.default_rng(1).integers(0, 255, (40, 50, 3), dtype=np.uint8)
     imgio.write(rgb, tmp_path / "rgb.ims")
