@@ -38,6 +38,7 @@ __all__ = ["IMS_DTYPES", "write_ims"]
 IMS_DTYPES = ("uint8", "uint16", "uint32", "float32")
 DEFAULT_CHUNKS = (16, 128, 128)
 THUMBNAIL = 256
+PIECE = 1 << 18  # values per histogram step
 #: colours of channels that carry none (Imaris' defaults: red, green, blue, then grey)
 PALETTE = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (1.0, 1.0, 1.0))
 #: the first time point's clock, when the data say nothing of the acquisition date
@@ -238,9 +239,11 @@ class _Stats:
             return
         self.lo = min(self.lo, float(block.min()))
         self.hi = max(self.hi, float(block.max()))
-        if self.exact:
-            bins = (block.reshape(-1) >> self.shift).astype(np.intp)
-            self.counts += np.bincount(bins, minlength=256).astype(np.uint64)
+        if self.exact:  # in pieces: bincount's index copy is 8 bytes a value
+            flat = block.reshape(-1)
+            for i in range(0, flat.size, PIECE):
+                bins = flat[i : i + PIECE] >> self.shift
+                self.counts += np.bincount(bins, minlength=256).astype(np.uint64)
         elif sum(s.size for s in self.samples) < 1 << 20:
             self.samples.append(block.reshape(-1)[:: max(1, block.size >> 16)].copy())
 

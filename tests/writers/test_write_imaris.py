@@ -8,6 +8,7 @@ thumbnail's shape and colours, and the atomic-write rules of every imgio writer.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dask.array as da
 import h5py
@@ -165,3 +166,31 @@ def test_refusals_and_atomicity(tmp_path: Path, data: np.ndarray) -> None:
         imgio.write(data[0, 0, :1], target)
     imgio.write(data[0, 1, :1], target, overwrite=True)
     np.testing.assert_array_equal(imgio.imread(target)[0, 0], data[0, 1, :1])
+
+
+def test_streams_in_bounded_memory(tmp_path: Path) -> None:
+    """A 64 MiB lazy volume is written holding about two chunk rows (4 MiB each), not the
+    volume: numpy's allocations are traced (tracemalloc), after a small warm-up write."""
+    import tracemalloc
+
+    def block(block_info: Any = None) -> np.ndarray:
+        (z0, z1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
+        out = np.empty((z1 - z0, y1 - y0, x1 - x0), np.uint16)  # no wider temporaries
+        out[...] = (np.arange(x0, x1) % 4000).astype(np.uint16)
+        out += np.arange(y0, y1, dtype=np.uint16)[None, :, None]
+        return out
+
+    chunks = ((16,), (128,) * 16, (1024,))
+    vol = da.map_blocks(block, chunks=chunks, dtype=np.uint16, meta=np.empty((0, 0, 0), np.uint16))
+    opts: dict[str, Any] = {"dims": "ZYX", "chunks": (16, 128, 128), "compression": "none"}
+    imgio.write(vol[:, :256, :256], tmp_path / "warm.ims", **opts)  # imports, caches
+    tracemalloc.start()
+    try:
+        imgio.write(vol, tmp_path / "big.ims", **opts)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 24 << 20, f"peak {peak >> 20} MiB"
+    img = imgio.Image(tmp_path / "big.ims")
+    assert img.resolution_levels == (0, 1, 2, 3)
+    np.testing.assert_array_equal(img.get_image_data("ZYX")[:, 1500:1520], vol[:, 1500:1520])
