@@ -148,7 +148,7 @@ TOOLS = {
     "mrcfile": _mrcfile,
 }
 WARM = {
-    "imgio": ("imgio", "imgio.image", "imgio._lazy", "dask.array", "xarray", "h5py"),
+    "imgio": ("imgio", "imgio.image", "imgio.readers.imaris", "dask.array", "xarray", "h5py"),
     "h5py": ("h5py",),
     "imaris-ims-file-reader": ("imaris_ims_file_reader.ims",),
     "mrc": ("mrc",),
