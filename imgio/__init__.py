@@ -31,6 +31,7 @@ __all__ = [
     "Dims",
     "ExternalFileError",
     "Image",
+    "ImageFile",
     "ImgioError",
     "ImgioWarning",
     "MissingDependencyError",
@@ -55,6 +56,7 @@ __all__ = [
 # heavy modules load on first use so that `import imgio` stays fast
 _LAZY = {
     "Image": "imgio.image",
+    "ImageFile": "imgio.arrays",
     "imread": "imgio.image._imread",
     "imread_dask": "imgio.image._imread",
     "imread_xarray": "imgio.image._imread",

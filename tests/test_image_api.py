@@ -24,6 +24,7 @@ PROPERTIES = (
     "data",
     "dims",
     "dtype",
+    "file",
     "metadata",
     "mosaic_tile_positions",
     "multiscale",

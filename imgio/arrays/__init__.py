@@ -5,3 +5,7 @@
 - :mod:`._pieces`: read buffers handed to dask as views (a whole read holds one copy);
 - :mod:`._datatree`: a whole file as an xarray ``DataTree`` / backend datasets.
 """
+
+from ._file import HasImageFile, ImageFile, as_image_file
+
+__all__ = ["HasImageFile", "ImageFile", "as_image_file"]

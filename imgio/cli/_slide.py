@@ -14,8 +14,6 @@ from ..errors import ImgioError
 
 __all__ = ["add_slide_parsers", "write_dzi"]
 
-SUFFIX_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}
-
 
 class _Progress:
     """tqdm when installed, else one updating stderr line (only on a terminal or when asked)."""
@@ -47,6 +45,8 @@ class _Progress:
 
 
 def _format_for(path: str) -> str:
+    from ..tiles._encode import SUFFIX_FORMATS
+
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in SUFFIX_FORMATS:
         raise ImgioError(

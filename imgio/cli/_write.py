@@ -128,23 +128,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
             scenes = [int(s) if s.lstrip("-").isdigit() else s for s in args.scene]
         if args.level or args.select:
             _write(_selected_scenes(img, scenes, args), args.output, args)
-        elif (streamed := _streamed_scenes(img, scenes, args.output)) is not None:
-            _write(streamed, args.output, args)
         else:
             _write(img, args.output, args, scenes=scenes)
     sys.stdout.write(f"wrote {args.output}\n")
     return 0
-
-
-def _streamed_scenes(img: Any, scenes: list[int | str] | None, output: str) -> Any:
-    """The scenes as dask-free writer scenes for an OME-TIFF output (None: use dask)."""
-    from ..writers import format_of
-
-    if format_of(output) != "ome-tiff":
-        return None
-    from ..writers._convert_stream import image_scenes
-
-    return image_scenes(img, scenes)
 
 
 def _selected_scenes(img: Any, scenes: list[int | str] | None, args: argparse.Namespace) -> Any:
@@ -205,7 +192,7 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
         Image(p, storage_options=storage) if storage and "://" in p else p for p in args.inputs
     ]
     grid = {"across": args.across, "spacing": args.spacing, "overlap": args.overlap}
-    opened: list[Image] = []
+    opened: list[Any] = []  # the ImageFiles mosaic_scene opened
     try:
         scene = None
         if format_of(args.output) == "ome-tiff":
@@ -219,7 +206,7 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
             _write(joined, args.output, args)
     finally:
         for item in [*items, *opened]:
-            if isinstance(item, Image):
+            if not isinstance(item, str):
                 item.close()
     sys.stdout.write(f"wrote {args.output} ({' x '.join(str(n) for n in shape[-3:])})\n")
     return 0

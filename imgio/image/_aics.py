@@ -97,7 +97,7 @@ class AicsNames:
     def mosaic_tile_positions(self) -> list[tuple[int, int]] | None:
         """Level-0 (Y, X) of each ``M`` tile of the current scene, or None without tiles."""
         img = _image(self)
-        positions = img._reader.mosaic_tile_positions(img._scene)
+        positions = img.reader.mosaic_tile_positions(img.current_scene_index)
         return None if positions is None else [(int(y), int(x)) for y, x in positions]
 
     def get_mosaic_tile_positions(self) -> list[tuple[int, int]]:

@@ -450,7 +450,7 @@ def test_open_and_shape_queries_build_nothing(written: dict[str, Path]) -> None:
     assert img.scenes == ("first", "rgb", "floats")
     assert img.channel_names == ["DAPI", "GFP", "RFP"]
     assert img.physical_pixel_sizes == imgio.PhysicalPixelSizes(2.0, 0.25, 0.25)
-    assert img._cache == {}  # no dask graph built
+    assert img.file._cache == {}  # no dask graph built
     assert "ome_metadata" not in reader.__dict__  # no ome_types model built
     assert STATS.chunks_decoded == 0
     ome = img.ome_metadata
