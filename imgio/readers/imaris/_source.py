@@ -20,7 +20,7 @@ import numpy as np
 
 from ..._location import Location
 from ...errors import CorruptFileError, MissingDependencyError
-from ..base import STATS
+from ..base import STATS, SourceBase
 
 __all__ = ["H5_ERRORS", "LevelSource", "ThumbnailSource", "open_h5"]
 
@@ -81,7 +81,7 @@ class _Handles:
         yield f
 
 
-class LevelSource:
+class LevelSource(SourceBase):
     """One resolution level: dims ``TCZYX``, the image size (padding cropped)."""
 
     dims = "TCZYX"
@@ -153,7 +153,7 @@ class LevelSource:
             raise CorruptFileError(f"{self.location.url}: reading {path} failed: {exc}") from exc
 
 
-class ThumbnailSource:
+class ThumbnailSource(SourceBase):
     """The ``Thumbnail/Data`` RGBA image (``Y x 4X`` bytes) as ``YXS``."""
 
     dims = "YXS"
