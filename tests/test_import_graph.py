@@ -152,10 +152,11 @@ def test_no_reader_suffix_outside_readers() -> None:
     (The writers' own output suffixes are theirs.)
     """
     from imgio.tiles._encode import SUFFIX_FORMATS
-    from imgio.writers import TIFF_SUFFIXES, ZARR_SUFFIXES
+    from imgio.writers import IMS_SUFFIXES, TIFF_SUFFIXES, ZARR_SUFFIXES
     from imgio.writers._zip import ZIP_SUFFIXES
 
-    outputs = set(TIFF_SUFFIXES + ZARR_SUFFIXES + ZIP_SUFFIXES) | set(SUFFIX_FORMATS)
+    outputs = set(TIFF_SUFFIXES + ZARR_SUFFIXES + ZIP_SUFFIXES + IMS_SUFFIXES)
+    outputs |= set(SUFFIX_FORMATS)
     theirs = set(known_suffixes()) - outputs
     found = []
     for name, path in _module_names().items():
