@@ -111,8 +111,15 @@ class LevelSource(SourceBase):
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         out = np.empty(tuple(k.stop - k.start for k in key), dtype=self.dtype)
+        self.read_into(key, out)
+        return out
+
+    def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
+        """HDF5 reads each (t, c) volume's selection straight into ``out`` (no copy)."""
+        if not out.flags.c_contiguous:
+            return False
         if out.size == 0:
-            return out
+            return True
         zyx = key[2:]
         need = tuple(k.stop for k in zyx)
         with self._handles.file() as f:
@@ -123,7 +130,7 @@ class LevelSource(SourceBase):
             -(-k.stop // n) - k.start // n for k, n in zip(zyx, self.chunks[2:], strict=True)
         )
         STATS.add(covered * out.shape[0] * out.shape[1], out.nbytes)
-        return out
+        return True
 
     def _read(
         self,
