@@ -62,8 +62,10 @@ def _write_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunks", type=int, help="OME-Zarr chunk edge for Y/X (default 1024)")
     parser.add_argument(
         "--compression",
-        default="zstd",
-        help="none, zlib, zstd, lzw, jpeg, jpeg2000, jpegxl (OME-Zarr: none, zstd, lz4, zlib)",
+        default="auto",
+        help="none, zlib, zstd, lzw, jpeg, jpeg2000, jpegxl (OME-Zarr: none, zstd, lz4, zlib; "
+        "DICOM: jpeg, jpeg2000, jpeg2000-lossless, jpegls-lossless, none); "
+        "auto (default): zstd, for DICOM jpeg for 8-bit RGB else jpeg2000-lossless",
     )
     parser.add_argument("--quality", type=int, help="codec level (JPEG quality)")
     parser.add_argument(
@@ -99,11 +101,25 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _format(out: str, args: argparse.Namespace) -> str:
+    from ..writers import format_of
+
+    given: str | None = getattr(args, "format", None)
+    return given if given is not None else format_of(out)
+
+
 def _write(data: Any, out: str, args: argparse.Namespace, **extra: Any) -> None:
-    from ..writers import format_of, write
+    from ..writers import write
 
     options = _options(args)
-    drop = ("chunks", "ngff_version") if format_of(out) == "ome-tiff" else ("tile",)
+    fmt = _format(out, args)
+    drop = {"ome-tiff": ("chunks", "ngff_version"), "dicom": ("chunks", "ngff_version")}.get(
+        fmt, ("tile",)
+    )
+    if getattr(args, "format", None):
+        extra["format"] = fmt
+    if fmt == "dicom":
+        del options["storage_options"]  # a DICOM folder is local: they were for the input
     for key in drop:
         if options[key] is not None:
             raise ImgioError(f"--{key.replace('_', '-')} does not apply to {out!r}")
@@ -214,9 +230,16 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
 
 def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``imgio convert IN OUT``."""
-    parser = subparsers.add_parser("convert", help="convert an image to tiled OME-TIFF or OME-Zarr")
+    parser = subparsers.add_parser(
+        "convert", help="convert an image to tiled OME-TIFF, OME-Zarr or a DICOM WSI series"
+    )
     parser.add_argument("input")
-    parser.add_argument("output", help=".ome.tif / .ome.tiff or .ome.zarr")
+    parser.add_argument("output", help=".ome.tif / .ome.tiff or .ome.zarr, or a DICOM folder")
+    parser.add_argument(
+        "--format",
+        choices=("ome-tiff", "ome-zarr", "ome-zarr-zip", "dicom"),
+        help="output format (default: from the output's suffix; dicom: a folder of instances)",
+    )
     parser.add_argument(
         "--scene", action="append", help="scene index or name (repeatable; default all)"
     )

@@ -15,4 +15,5 @@ BUILTIN_READERS: dict[str, str] = {
     "mrc": "imgio.readers.mrc:MrcReader",
     "deltavision": "imgio.readers.mrc:DeltaVisionReader",
     "imaris": "imgio.readers.imaris:ImarisReader",
+    "dicom": "imgio.readers.dicom:DicomReader",
 }
