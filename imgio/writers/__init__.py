@@ -22,7 +22,7 @@ from .sink import ZarrSink, create
 
 __all__ = ["create", "format_of", "write", "ZarrSink"]  # write_plate: imgio.writers.plate
 
-FORMATS = ("ome-tiff", "ome-zarr", "ome-zarr-zip", "dicom")
+FORMATS = ("ome-tiff", "ome-zarr", "ome-zarr-zip", "dicom", "imaris")
 TIFF_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".ome.btf", ".btf")
 ZARR_SUFFIXES = (".ome.zarr", ".zarr")
 IMS_SUFFIXES = (".ims",)
