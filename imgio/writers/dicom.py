@@ -40,6 +40,8 @@ from ._stream import groups, run
 
 __all__ = ["CODECS", "DicomPart", "write_dicom"]
 
+SUFFIX = ".dcm"  # the suffix of the instance files this writer makes
+
 
 ROLES = {"label": "LABEL", "macro": "OVERVIEW", "overview": "OVERVIEW", "thumbnail": "THUMBNAIL"}
 
@@ -198,9 +200,9 @@ def _write_part(
     raw = _raw_info(part, name, tile)
     insts = [_instance(part, name, tile, plan, k, raw) for k in range(n)]
     if part.role is None:
-        files = [folder / f"{prefix}level-{k}.dcm" for k in range(n)]
+        files = [folder / f"{prefix}level-{k}{SUFFIX}" for k in range(n)]
     else:
-        files = [folder / f"{prefix}{ROLES[part.role].lower()}.dcm"]
+        files = [folder / f"{prefix}{ROLES[part.role].lower()}{SUFFIX}"]
     frames = [
         Frames(f.with_name(f".{f.name}.frames"), i.frames)
         for f, i in zip(files, insts, strict=True)

@@ -160,6 +160,11 @@ class DicomReader(Reader):
             self._ome_text = slide_ome_xml(self.scenes(), self.metadata)
         return self._ome_text
 
+    def icc_profile(self, scene: int) -> bytes | None:
+        """The ICC profile of the scene's first optical path that carries one."""
+        first = self.instance(scene, 0)
+        return next((p.icc_profile for p in first.optical_paths if p.icc_profile), None)
+
     def instance(self, scene: int, level: int = 0) -> Instance:
         """The first instance of a level (its parsed header)."""
         self.check_scene_level(scene, level)
