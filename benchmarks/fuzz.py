@@ -3,9 +3,9 @@
 ``python -m benchmarks.fuzz --minutes 30 [--jobs 2] [--families tiff,ome-zarr,bad]
 [--seeds NAME=DIR] [--timeout 10] [--memory-gib 3] [--keep DIR]``
 
-Families: ``tiff``, ``ome-zarr`` (structure-aware), ``czi``, ``lif``, ``nd2``, ``images``
-(structure-aware, seeds from ``tests/data`` and generated), ``bad`` (the shared ``bad/``
-files, byte mutator). ``--seeds czi=DIR`` adds DIR's files to a family's seeds.
+Families: ``tiff``, ``ome-zarr`` (structure-aware), ``czi``, ``lif``, ``nd2``, ``images``,
+``imaris``, ``mrc`` (structure-aware, seeds from ``tests/data`` and generated), ``bad``
+(the shared ``bad/`` files, byte mutator). ``--seeds czi=DIR`` adds DIR's files to a family's seeds.
 
 The parent imports imgio once and forks one child per case (cheap, warm imports). A child
 limits its address space (``--memory-gib`` above what it has at fork), runs
@@ -102,6 +102,9 @@ def _warm_imports() -> None:
         "imgio.readers.lif",
         "imgio.readers.nd2",
         "imgio.readers.images",
+        "imgio.readers.imaris",
+        "imgio.readers.mrc",
+        "h5py",
         "imgio.readers.xlif",
         "imgio.readers.oif",
         "imgio.image._standard",

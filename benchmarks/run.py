@@ -4,6 +4,7 @@ Each benchmark module has ``main(argv) -> int`` and prints its own markdown tabl
 ``bench_read`` (issue 2), ``bench_write`` (writers), ``bench_zarr`` (issue 4),
 ``bench_remote`` (remote reads, cluster scaling), ``bench_formats`` (CZI, common
 images, the JPEG mosaic job; issue 8), ``bench_instruments`` (LIF/ND2, issue 8),
+``bench_microscope`` (Imaris, DeltaVision, MRC; issue 18),
 ``bench_dask`` (issue 11: the dask DataArray vs numpy/lazy, open latency, write memory
 by size), ``bench_sink`` (tile sink, issue 7). A module that is not present is skipped
 with a note.
@@ -27,6 +28,7 @@ MODULES = {
     "wsi": "benchmarks.bench_wsi",
     "formats": "benchmarks.bench_formats",
     "instruments": "benchmarks.bench_instruments",
+    "microscope": "benchmarks.bench_microscope",
     "dask": "benchmarks.bench_dask",
     "sink": "benchmarks.bench_sink",
 }

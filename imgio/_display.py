@@ -16,7 +16,14 @@ import numpy as np
 
 from ._colors import resolve_colors
 
-__all__ = ["central_window", "channel_rgb", "contrast_limits", "omero_windows", "robust_limits"]
+__all__ = [
+    "central_window",
+    "channel_rgb",
+    "contrast_limits",
+    "omero_windows",
+    "robust_limits",
+    "stored_ranges",
+]
 
 #: the read for contrast limits covers at most this much of the smallest level; beyond it
 #: (a file without a pyramid) a central window of WINDOW x WINDOW pixels per plane
@@ -38,12 +45,13 @@ def contrast_limits(
 ) -> list[tuple[float, float]] | None:
     """Per channel ``(low, high)``; ``smallest`` is the smallest level as a lazy DataArray.
 
-    The NGFF ``omero`` window when the file has one, ``(0, 1)`` for booleans, else the
-    0.1 and 99.9 percentiles of the smallest level (NaN ignored), per channel. Pass
-    :meth:`imgio.Image.get_xarray_lazy_data`: its selections read only covering tiles.
+    The NGFF ``omero`` window (or the reader's stored display ranges) when the file has
+    one, ``(0, 1)`` for booleans, else the 0.1 and 99.9 percentiles of the smallest level
+    (NaN ignored), per channel. Pass :meth:`imgio.Image.get_xarray_lazy_data`: its
+    selections read only covering tiles.
     """
     n = int(smallest.sizes.get("C", 1))
-    windows = omero_windows(metadata, scene, n)
+    windows = omero_windows(metadata, scene, n) or stored_ranges(metadata, scene, n)
     if windows is not None:
         return windows
     if dtype.kind == "b":
@@ -91,6 +99,15 @@ def central_window(sizes: Mapping[str, int]) -> dict[str, slice]:
         else:
             index[d] = slice(n // 2, n // 2 + 1)
     return index
+
+
+def stored_ranges(meta: Any, scene: int, n: int) -> list[tuple[float, float]] | None:
+    """A reader's ``metadata["display_ranges"]`` (Imaris ``ColorRange``): one (low, high)
+    per channel of scene 0, or None when any channel has none."""
+    ranges = meta.get("display_ranges") if scene == 0 and isinstance(meta, Mapping) else None
+    if not isinstance(ranges, list) or len(ranges) != n or any(r is None for r in ranges):
+        return None
+    return [(float(lo), float(hi)) for lo, hi in ranges]
 
 
 def omero_windows(meta: Any, scene: int, n: int) -> list[tuple[float, float]] | None:

@@ -14,6 +14,9 @@ BUILTIN_READERS: dict[str, str] = {
     "nd2": "imgio.readers.nd2:Nd2Reader",
     "xlif": "imgio.readers.xlif:XlifReader",
     "oif": "imgio.readers.oif:OifReader",
+    "mrc": "imgio.readers.mrc:MrcReader",
+    "deltavision": "imgio.readers.mrc:DeltaVisionReader",
+    "imaris": "imgio.readers.imaris:ImarisReader",
     "dicom": "imgio.readers.dicom:DicomReader",
     "metamorph": "imgio.readers.metamorph:MetaMorphReader",
     # the fallback (opt-in extra, GPL): only reader="bioformats" or files no reader claims

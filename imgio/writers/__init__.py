@@ -22,14 +22,17 @@ from .sink import ZarrSink, create
 
 __all__ = ["create", "format_of", "write", "ZarrSink"]  # write_plate: imgio.writers.plate
 
-FORMATS = ("ome-tiff", "ome-zarr", "ome-zarr-zip", "dicom")
+FORMATS = ("ome-tiff", "ome-zarr", "ome-zarr-zip", "dicom", "imaris")
 TIFF_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".ome.btf", ".btf")
 ZARR_SUFFIXES = (".ome.zarr", ".zarr")
+IMS_SUFFIXES = (".ims",)
 
 
 def format_of(path: str | os.PathLike[str]) -> str:
-    """``"ome-tiff"``, ``"ome-zarr"`` or ``"ome-zarr-zip"`` from the path's suffix."""
+    """``"ome-tiff"``, ``"ome-zarr"``, ``"ome-zarr-zip"`` or ``"imaris"`` from the path's suffix."""
     name = Path(path).name.lower()
+    if name.endswith(IMS_SUFFIXES):
+        return "imaris"
     if name.endswith(ZIP_SUFFIXES):
         return "ome-zarr-zip"
     if name.endswith(TIFF_SUFFIXES):
@@ -38,7 +41,7 @@ def format_of(path: str | os.PathLike[str]) -> str:
         return "ome-zarr"
     raise ImgioError(
         f"cannot tell the format of {str(path)!r}: "
-        f"expected a suffix among {TIFF_SUFFIXES + ZARR_SUFFIXES + ZIP_SUFFIXES}"
+        f"expected a suffix among {TIFF_SUFFIXES + ZARR_SUFFIXES + ZIP_SUFFIXES + IMS_SUFFIXES}"
     )
 
 
@@ -88,8 +91,9 @@ def write(
         are used) or an ``Image`` (every scene, or those in ``scenes``).
     path
         ``.ome.tif``/``.ome.tiff`` for OME-TIFF, ``.ome.zarr``/``.zarr`` for OME-Zarr,
-        ``.ome.zarr.zip`` for a zipped OME-Zarr: a local path or an fsspec URL
-        (``s3://bucket/key.ome.zarr``). With ``format="dicom"``, a new local folder.
+        ``.ome.zarr.zip`` for a zipped OME-Zarr, ``.ims`` for Imaris (one scene; needs
+        ``imgio[ims]``): a local path or an fsspec URL (``s3://bucket/key.ome.zarr``).
+        With ``format="dicom"``, a new local folder.
     dims, channel_names, physical_pixel_sizes
         Override or supply dims letters, channel names and µm sizes ``(Z, Y, X)``.
     tile
@@ -185,7 +189,24 @@ def write(
             physical_pixel_sizes=physical_pixel_sizes,
             scenes=scenes,
         )
-    if fmt == "ome-tiff":
+    if fmt == "imaris":
+        refused: dict[str, Any] = {"tile": tile, "shards": shards, "labels": labels}
+        refused.update(ngff_version=ngff_version, bigtiff=bigtiff)
+        _write_imaris(
+            items,
+            path,
+            remote,
+            refused,
+            chunks=chunks,
+            compression=compression,
+            quality=quality,
+            pyramid_levels=pyramid_levels,
+            downsample=downsample,
+            progress=progress,
+            overwrite=overwrite,
+            tmpdir=tmpdir,
+        )
+    elif fmt == "ome-tiff":
         if labels:
             raise ImgioError(
                 "labels= are written as NGFF labels/<name> in an OME-Zarr; "
@@ -261,6 +282,49 @@ def write(
     if remote is not None:
         return remote.url
     return Path(path).expanduser().absolute()
+
+
+def _write_imaris(
+    items: Any,
+    path: str | os.PathLike[str],
+    remote: Any,
+    refused: Mapping[str, Any],
+    *,
+    chunks: int | Sequence[int] | dict[str, int] | None,
+    compression: str | None,
+    overwrite: bool,
+    tmpdir: str | os.PathLike[str] | None,
+    **options: Any,
+) -> None:
+    """``write`` to ``.ims``: refuse the other formats' options, then stream the pyramid.
+
+    ``compression`` is gzip (the default ``"zstd"`` is read as gzip: Imaris has no zstd)
+    or ``"none"``; ``chunks`` an int (Y/X edge), ``(Z, Y, X)`` or ``{"Z": .., ...}``.
+    """
+    for name, value in refused.items():
+        if value:
+            raise ImgioError(
+                f"{name}= is not an Imaris option (Imaris takes chunks=, compression=, "
+                f"quality=, pyramid_levels=, downsample=); found {name}={value!r}"
+            )
+    from .imaris import DEFAULT_CHUNKS, write_ims
+
+    if isinstance(chunks, dict):
+        chunks = [int(chunks.get(d, k)) for d, k in zip("ZYX", DEFAULT_CHUNKS, strict=True)]
+    if remote is not None:
+        from ._remote import remote_file_target
+
+        target: Any = remote_file_target(remote, overwrite=overwrite, tmpdir=tmpdir)
+    else:
+        target = atomic_target(path, overwrite=overwrite)
+    with target as partial:
+        write_ims(
+            items,
+            partial,
+            chunks=chunks,
+            compression="gzip" if compression == "zstd" else compression,
+            **options,
+        )
 
 
 def _write_dicom(

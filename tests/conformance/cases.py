@@ -79,6 +79,42 @@ def _pyramid_tiff(tmp: Path) -> Path:
     return path
 
 
+def _ims(tmp: Path) -> Path:
+    """A two-level, two-channel time-lapse Imaris file with padded chunks and a thumbnail."""
+    from ims_writer import write_ims
+
+    rng = np.random.default_rng(18)
+    l0 = rng.integers(0, 4000, (2, 2, 5, 70, 90), dtype=np.uint16)
+    levels = [l0, np.ascontiguousarray(l0[..., ::2, ::2])]
+    thumb = rng.integers(0, 255, (16, 20, 4), dtype=np.uint8)
+    times = ("2024-01-01 10:00:00.000", "2024-01-01 10:00:02.500")
+    return write_ims(
+        tmp / "cells.ims",
+        levels,
+        chunks=(2, 32, 32),
+        names=("a", "b"),
+        times=times,
+        thumbnail=thumb,
+    )
+
+
+def _dv(tmp: Path) -> Path:
+    from dv_writer import write_dv
+
+    data = np.random.default_rng(6).integers(0, 4000, (2, 2, 3, 24, 30), dtype=np.uint16)
+    return write_dv(tmp / "cells.dv", data, sequence=1, waves=(525, 610), times=(0.0, 1.5))
+
+
+def _mrc(tmp: Path) -> Path:
+    import mrcfile
+
+    path = tmp / "vol.mrc"
+    with mrcfile.new(path) as m:
+        m.set_data(np.random.default_rng(7).random((4, 24, 30), dtype=np.float32))
+        m.voxel_size = 1.5
+    return path
+
+
 def _dicom_instance(tmp: Path) -> Path:
     """One instance: a TILED_FULL JPEG-LS level (the highdicom-like single-file slide)."""
     from dicom_wsi import Slide, pyramid, write_level
@@ -150,6 +186,9 @@ CASES: list[Case] = [
     Case("nd2", _data("arcadia-example-zstack.nd2"), "nd2"),
     Case("xlif", _xlif, "xlif"),
     Case("oif", _oib, "olympus"),
+    Case("imaris", _ims, "imaris"),
+    Case("deltavision", _dv, "mrc"),
+    Case("mrc", _mrc, "mrc"),
     Case("dicom", _dicom_instance, "dicom", id="dicom-instance"),
     Case("dicom", _dicom_series, "dicom", remote=False, id="dicom-series-folder"),
     Case("sequence", _sequence, "sequence", remote=False),  # HTTP cannot list a pattern

@@ -16,7 +16,9 @@ from pathlib import Path
 from .mutate_czi import mutate_czi
 from .mutate_dicom import mutate_dicom
 from .mutate_images import mutate_image
+from .mutate_ims import mutate_ims
 from .mutate_lif import mutate_lif
+from .mutate_mrc import mutate_mrc
 from .mutate_nd2 import mutate_nd2
 from .mutate_sequence import mutate_metamorph, mutate_sequence, mutate_vsi
 from .mutate_text import mutate_xml
@@ -25,6 +27,7 @@ from .mutate_zarr import mutate_store
 from .seeds import tiff_seeds, zarr_seeds
 from .seeds_dicom import dicom_seeds
 from .seeds_formats import czi_seeds, image_seeds, lif_seeds, nd2_seeds
+from .seeds_micro import ims_seeds, mrc_seeds
 from .seeds_projects import (
     metamorph_seeds,
     olympus_seeds,
@@ -137,4 +140,12 @@ FAMILIES: dict[str, Family] = {
     "metamorph": Family("metamorph", metamorph_seeds, mutate_metamorph),
     "sequence": Family("sequence", sequence_seeds, mutate_sequence),
     "vsi": Family("vsi", vsi_seeds, mutate_vsi),  # ETS headers and tile records
+    # Imaris: h5py edits of attributes, data set shapes/types and groups (bytes 1 in 7)
+    "imaris": Family("imaris", ims_seeds, lambda p, rng: _ims(p, rng)),
+    # MRC and DeltaVision: header fields, byte-order marks, extended header records
+    "mrc": Family("mrc", mrc_seeds, structured(mutate_mrc)),
 }
+
+
+def _ims(path: Path, rng: random.Random) -> str:
+    return mutate_bytes(path, rng) if rng.random() < 0.15 else mutate_ims(path, rng)
