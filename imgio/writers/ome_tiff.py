@@ -57,6 +57,9 @@ CODEC_LIMITS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
 }
 BIGTIFF_LIMIT = 2**32 - 2**27  # leave room for IFDs, XML and byte counts
 
+RATIONAL_MAX = float(2**32 - 1)  # the largest TIFF RATIONAL (pixels per cm)
+RATIONAL_MIN = 1.0 / RATIONAL_MAX
+
 
 def _codec(
     compression: str | None, quality: int | None, dtype: np.dtype[Any], samples: int
@@ -284,8 +287,11 @@ def _skeleton(
         extra: dict[str, Any] = {}
         if ysize and xsize:
             factor = plan[0][4] / shape[4], plan[0][3] / shape[3]
-            extra["resolution"] = (1e4 / (xsize * factor[0]), 1e4 / (ysize * factor[1]))
-            extra["resolutionunit"] = "CENTIMETER"
+            per_cm = (1e4 / (xsize * factor[0]), 1e4 / (ysize * factor[1]))
+            # a TIFF RATIONAL holds 32-bit parts: other sizes stay in the OME-XML only
+            if all(RATIONAL_MIN < v < RATIONAL_MAX for v in per_cm):
+                extra["resolution"] = per_cm
+                extra["resolutionunit"] = "CENTIMETER"
         if level == 0:
             extra["subifds"] = len(plan) - 1
             if description is not None:

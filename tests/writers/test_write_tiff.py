@@ -217,3 +217,16 @@ def test_wide_bands_in_segments(
         for level in tif.series[0].levels:
             np.testing.assert_array_equal(level.asarray(), want)
             want = halve(want)
+
+
+@pytest.mark.parametrize("size", [1e-30, 1e-12, 1e30])
+def test_pixel_sizes_past_a_tiff_rational_stay_in_the_ome_xml(tmp_path, size):
+    """A fuzzed MRC header gave a pixel size whose pixels-per-cm no TIFF RATIONAL holds:
+    the resolution tags are not derived from it, the OME-XML keeps the size (before: a
+    tifffile ValueError from the writer)."""
+    path = imgio.write(
+        np.zeros((8, 8), np.uint8), tmp_path / "x.ome.tif", physical_pixel_sizes=(None, size, size)
+    )
+    assert imgio.Image(path).physical_pixel_sizes.X == pytest.approx(size)
+    with tifffile.TiffFile(path) as tif:  # tifffile's placeholder, not a derived value
+        assert tif.pages[0].tags["XResolution"].value == (1, 1)
