@@ -104,7 +104,7 @@ def _warm_imports() -> None:
         "imgio.readers.images",
         "imgio.readers.xlif",
         "imgio.readers.oif",
-        "imgio._standard",
+        "imgio.image._standard",
         "imgio.tiles",
         "imgio.tiles.source",
         "imgio.tiles._render",
