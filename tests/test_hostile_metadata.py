@@ -178,3 +178,17 @@ def test_boolean_image_thumbnail(tmp_path: Path) -> None:
     assert img.dtype == np.bool_
     thumb = img.tiles.thumbnail(60, 40, style={"min": "min", "max": "max"})
     assert thumb[20, 35].max() > thumb[2, 2].max()
+
+
+def test_standard_metadata_with_an_infinite_time_increment(tmp_path: Path) -> None:
+    # found by the widened fuzzing: a LOF whose T length is 'inf' made standard_metadata
+    # raise OverflowError (timedelta of infinity)
+    path = tmp_path / "times.ome.tif"
+    tifffile.imwrite(path, np.zeros((2, 8, 8), np.uint8), ome=True, metadata={"axes": "TYX"})
+    xml = tifffile.tiffcomment(path)
+    assert isinstance(xml, str)
+    tifffile.tiffcomment(path, xml.replace("<Pixels ", '<Pixels TimeIncrement="INF" ').encode())
+    img = imgio.Image(path)
+    assert img.time_interval == float("inf")  # what the file says, kept in the light metadata
+    meta = img.standard_metadata
+    assert meta.timelapse and meta.timelapse_interval is None and meta.image_size_t == 2

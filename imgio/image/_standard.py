@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ImgioWarning
 
+MAX_SECONDS = 8.6e13  # about the largest timedelta; a longer interval is no time
+
 if TYPE_CHECKING:
     from ome_types import OME
 
@@ -58,6 +60,8 @@ def standard_metadata(img: Image) -> StandardMetadata:
     sizes = img.physical_pixel_sizes
     interval = img.time_interval
     n_t = dims.T
+    if interval is not None and not 0 < interval * max(n_t - 1, 1) < MAX_SECONDS:
+        interval = None  # not finite, or past what a timedelta holds (a damaged file's value)
     out = StandardMetadata(
         dimensions_present=dims.order,
         image_size_c=dims.C,
