@@ -297,6 +297,12 @@ def test_two_series_are_two_scenes(tmp_path: Path) -> None:
     assert imgio.Image(tmp_path / "a-0.dcm").scenes == ("Image:0",)
 
 
+def test_folder_of_files_without_suffix(tmp_path: Path) -> None:
+    image = pyramid(25, (40, 60))
+    write_level(tmp_path, image, (20, 20), slide=Slide())[0].rename(tmp_path / "IM0001")
+    assert np.array_equal(np.asarray(imgio.Image(tmp_path).data)[0, 0, 0], image[0, 0])
+
+
 def test_dicomdir_is_followed(tmp_path: Path) -> None:
     from pydicom.fileset import FileSet
 

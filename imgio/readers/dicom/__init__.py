@@ -39,16 +39,22 @@ def web_series(url: str) -> re.Match[str] | None:
 
 
 def _folder_has_dicom(path: str) -> bool:
+    """A DICOMDIR, or a DICOM file among the first files (named .dcm or not: PACS exports
+    often have no suffix); at most 8 files' first bytes are read."""
+    looked = 0
     try:
         with os.scandir(path) as it:
             for i, entry in enumerate(it):
-                if i >= 64:
+                if i >= 64 or looked >= 8:
                     break
                 if entry.name == "DICOMDIR":
                     return True
-                if entry.is_file() and entry.name.lower().endswith((".dcm", ".dicom")):
-                    with open(entry.path, "rb") as fh:
-                        return is_dicom(fh.read(132))
+                if entry.name.startswith(".") or not entry.is_file():
+                    continue
+                looked += 1
+                with open(entry.path, "rb") as fh:
+                    if is_dicom(fh.read(132)):
+                        return True
     except OSError:
         return False
     return False
