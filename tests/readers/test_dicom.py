@@ -271,6 +271,14 @@ def test_concatenation_and_offset_tables(tmp_path: Path) -> None:
         img = imgio.Image(folder)
         assert img.resolution_levels == (0,)
         assert np.array_equal(np.asarray(img.data)[0, 0, 0], image[0, 0]), offsets
+    wsidicom = pytest.importorskip("wsidicom")
+    folder = tmp_path / "jpeg"
+    folder.mkdir()
+    write_level(folder, image, (32, 32), slide=Slide(), syntax="jpeg", parts=3)
+    with wsidicom.WsiDicom.open(folder) as wsi:
+        theirs = np.asarray(wsi.read_region((0, 0), 0, (170, 150)).convert("RGB"))
+    ours = np.asarray(imgio.Image(folder).data)[0, 0, 0]
+    assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
 
 
 def test_multi_fragment_frames_without_offset_table(tmp_path: Path) -> None:
