@@ -220,6 +220,15 @@ def test_wsidicom_and_openslide_agree(tmp_path: Path) -> None:
     finally:
         osr.close()
     assert np.abs(ours.astype(int) - rgba[..., :3].astype(int)).max() <= 1
+    from imgio.slide import OpenSlide
+
+    first = str(sorted(tmp_path.glob("L0*.dcm"))[0])
+    with openslide.OpenSlide(first) as theirs_osr:
+        want = dict(theirs_osr.properties)
+    got = OpenSlide(first).properties
+    for key in want:  # OpenSlide's quickhash-1 is its own hash of its own reading
+        if key.startswith("openslide.") and key != "openslide.quickhash-1":
+            assert got.get(key) == want[key], key
     img.set_resolution_level(1)
     assert img.shape[-3:-1] == (128, 192)
 
