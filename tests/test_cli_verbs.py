@@ -121,7 +121,7 @@ def test_every_verb_has_help_with_defaults(verb: str, capsys: pytest.CaptureFixt
     want = {
         "serve": ["(default: 8000)", "(default: 127.0.0.1)", "--access-log"],
         "tiles": ["(default: 254)", "(default: jpeg)", "--overwrite"],
-        "convert": ["for DICOM jpeg", "(default: auto)", "(default: 0)"],
+        "convert": ["(default: auto)", "(default: 0)", "(default: mean)"],
         "thumbnail": ["(default: 512)"],
     }.get(verb, [])
     for phrase in want:
