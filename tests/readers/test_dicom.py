@@ -220,6 +220,15 @@ def test_wsidicom_and_openslide_agree(tmp_path: Path) -> None:
     finally:
         osr.close()
     assert np.abs(ours.astype(int) - rgba[..., :3].astype(int)).max() <= 1
+    from imgio.slide import OpenSlide
+
+    first = str(sorted(tmp_path.glob("L0*.dcm"))[0])
+    with openslide.OpenSlide(first) as theirs_osr:
+        want = dict(theirs_osr.properties)
+    got = OpenSlide(first).properties
+    for key in want:  # OpenSlide's quickhash-1 is its own hash of its own reading
+        if key.startswith("openslide.") and key != "openslide.quickhash-1":
+            assert got.get(key) == want[key], key
     img.set_resolution_level(1)
     assert img.shape[-3:-1] == (128, 192)
 
@@ -271,6 +280,14 @@ def test_concatenation_and_offset_tables(tmp_path: Path) -> None:
         img = imgio.Image(folder)
         assert img.resolution_levels == (0,)
         assert np.array_equal(np.asarray(img.data)[0, 0, 0], image[0, 0]), offsets
+    wsidicom = pytest.importorskip("wsidicom")
+    folder = tmp_path / "jpeg"
+    folder.mkdir()
+    write_level(folder, image, (32, 32), slide=Slide(), syntax="jpeg", parts=3)
+    with wsidicom.WsiDicom.open(folder) as wsi:
+        theirs = np.asarray(wsi.read_region((0, 0), 0, (170, 150)).convert("RGB"))
+    ours = np.asarray(imgio.Image(folder).data)[0, 0, 0]
+    assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
 
 
 def test_multi_fragment_frames_without_offset_table(tmp_path: Path) -> None:
@@ -295,6 +312,12 @@ def test_two_series_are_two_scenes(tmp_path: Path) -> None:
     assert np.array_equal(np.asarray(img.data).reshape(50, 30), b[0, 0])
     # a single instance opens its own series only
     assert imgio.Image(tmp_path / "a-0.dcm").scenes == ("Image:0",)
+
+
+def test_folder_of_files_without_suffix(tmp_path: Path) -> None:
+    image = pyramid(25, (40, 60))
+    write_level(tmp_path, image, (20, 20), slide=Slide())[0].rename(tmp_path / "IM0001")
+    assert np.array_equal(np.asarray(imgio.Image(tmp_path).data)[0, 0, 0], image[0, 0])
 
 
 def test_dicomdir_is_followed(tmp_path: Path) -> None:

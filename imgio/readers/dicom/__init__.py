@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..._location import Location
@@ -39,16 +39,22 @@ def web_series(url: str) -> re.Match[str] | None:
 
 
 def _folder_has_dicom(path: str) -> bool:
+    """A DICOMDIR, or a DICOM file among the first files (named .dcm or not: PACS exports
+    often have no suffix); at most 8 files' first bytes are read."""
+    looked = 0
     try:
         with os.scandir(path) as it:
             for i, entry in enumerate(it):
-                if i >= 64:
+                if i >= 64 or looked >= 8:
                     break
                 if entry.name == "DICOMDIR":
                     return True
-                if entry.is_file() and entry.name.lower().endswith((".dcm", ".dicom")):
-                    with open(entry.path, "rb") as fh:
-                        return is_dicom(fh.read(132))
+                if entry.name.startswith(".") or not entry.is_file():
+                    continue
+                looked += 1
+                with open(entry.path, "rb") as fh:
+                    if is_dicom(fh.read(132)):
+                        return True
     except OSError:
         return False
     return False
@@ -160,10 +166,32 @@ class DicomReader(Reader):
             self._ome_text = slide_ome_xml(self.scenes(), self.metadata)
         return self._ome_text
 
+    # ------------------------------------------------ what a slide user asks
     def icc_profile(self, scene: int) -> bytes | None:
-        """The ICC profile of the scene's first optical path that carries one."""
-        first = self.instance(scene, 0)
-        return next((p.icc_profile for p in first.optical_paths if p.icc_profile), None)
+        """The ICC profile of the scene's optical path (brightfield slides carry one)."""
+        inst = self.instance(scene)
+        return next((p.icc_profile for p in inst.optical_paths if p.icc_profile), None)
+
+    def stored_tile(self, scene: int, level: int = 0) -> tuple[int, int] | None:
+        self.check_scene_level(scene, level)
+        return self._scenes[scene].levels[level].tile
+
+    def objective_power(self, scene: int) -> float | None:
+        power = self.instance(scene).summary.get("objective_power")
+        return float(power) if power else None
+
+    def named_properties(self, scene: int) -> Mapping[str, str]:
+        """``dicom.*``: the scene's device, series and specimen values as text."""
+        inst = self.instance(scene)
+        out = {
+            f"dicom.{k}": str(v)
+            for k, v in inst.summary.items()
+            if k not in ("icc_profile", "Specimens", "objective_power")
+        }
+        out["dicom.ImageType"] = inst.flavor
+        out["dicom.TransferSyntaxUID"] = inst.transfer_syntax
+        out["dicom.PhotometricInterpretation"] = inst.photometric
+        return out
 
     def instance(self, scene: int, level: int = 0) -> Instance:
         """The first instance of a level (its parsed header)."""

@@ -312,21 +312,8 @@ def _summary(ds: Any, paths: tuple[OpticalPath, ...]) -> dict[str, Any]:
     return out
 
 
-def instance_from_dataset(
-    ds: Any, where: str, pixel_offset: int, max_frames: int | None = None
-) -> Instance:
-    """Parse a pydicom dataset (read up to, not including, the pixel data).
-
-    Raises
-    ------
-    HeaderError
-        A tag a whole-slide instance needs is missing or inconsistent.
-    """
-    meta = getattr(ds, "file_meta", None)
-    ts = str(getattr(meta, "TransferSyntaxUID", "") or getattr(ds, "_ts", "") or "")
-    sop_class = str(getattr(ds, "SOPClassUID", "") or "")
-    if sop_class != WSI_SOP_CLASS:
-        raise HeaderError(f"SOP class {sop_class or 'missing'}, not VL Whole Slide Microscopy")
+def _geometry(ds: Any, max_frames: int | None) -> tuple[int, int, int, int, int, int, int]:
+    """Tile rows/columns, matrix rows/columns, samples, bits and frames, checked."""
     tr, tc = _int(ds, "Rows"), _int(ds, "Columns")
     total_r = _int(ds, "TotalPixelMatrixRows", tr)
     total_c = _int(ds, "TotalPixelMatrixColumns", tc)
@@ -345,6 +332,25 @@ def instance_from_dataset(
             f"{n_frames} frames declared; the data can hold at most {max_frames} "
             "(each frame needs at least an item header)"
         )
+    return tr, tc, total_r, total_c, samples, bits, n_frames
+
+
+def instance_from_dataset(
+    ds: Any, where: str, pixel_offset: int, max_frames: int | None = None
+) -> Instance:
+    """Parse a pydicom dataset (read up to, not including, the pixel data).
+
+    Raises
+    ------
+    HeaderError
+        A tag a whole-slide instance needs is missing or inconsistent.
+    """
+    meta = getattr(ds, "file_meta", None)
+    ts = str(getattr(meta, "TransferSyntaxUID", "") or getattr(ds, "_ts", "") or "")
+    sop_class = str(getattr(ds, "SOPClassUID", "") or "")
+    if sop_class != WSI_SOP_CLASS:
+        raise HeaderError(f"SOP class {sop_class or 'missing'}, not VL Whole Slide Microscopy")
+    tr, tc, total_r, total_c, samples, bits, n_frames = _geometry(ds, max_frames)
     optical = _optical_paths(ds)
     paths = tuple(p.identifier for p in optical) or ("0",)
     organisation = str(getattr(ds, "DimensionOrganizationType", "") or "").upper()
