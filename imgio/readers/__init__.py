@@ -12,4 +12,5 @@ BUILTIN_READERS: dict[str, str] = {
     "nd2": "imgio.readers.nd2:Nd2Reader",
     "xlif": "imgio.readers.xlif:XlifReader",
     "oif": "imgio.readers.oif:OifReader",
+    "dicom": "imgio.readers.dicom:DicomReader",
 }

@@ -105,6 +105,7 @@ class Views:
         self.limits = limits or Limits()
         self._sources: dict[tuple[str, int], TileSource] = {}
         self._zooms: dict[tuple[str, int, int], Any] = {}
+        self._zoom_cache: Any = None  # one OpenSlideCache for every DeepZoom slide served
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------- sources
@@ -275,7 +276,7 @@ class Views:
 
     # ------------------------------------------------------------- deepzoom
     def _deepzoom(self, name: str, tile: int, overlap: int) -> Any:
-        from ..slide import OpenSlide
+        from ..slide import DEFAULT_CACHE_SIZE, OpenSlide, OpenSlideCache
         from ..slide.deepzoom import DeepZoomGenerator
 
         key = (name, tile, overlap)
@@ -285,6 +286,10 @@ class Views:
             entry = self.catalog.resolve(name)
             options = self.catalog.storage_options or None
             slide = OpenSlide(entry.path, storage_options=options)
+            with self._lock:
+                if self._zoom_cache is None:  # decoded tiles of all slides, 32 MiB in all
+                    self._zoom_cache = OpenSlideCache(DEFAULT_CACHE_SIZE)
+                slide.set_cache(self._zoom_cache)
             dz = DeepZoomGenerator(slide, tile_size=tile, overlap=overlap)
             with self._lock:
                 self._zooms[key] = dz

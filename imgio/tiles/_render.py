@@ -12,6 +12,7 @@ import numpy as np
 
 from ..arrays import _lazy
 from ..errors import SelectionError
+from ._cache import CachedSource
 from ._resample import area_resize
 from ._style import (
     BandStyle,
@@ -46,7 +47,11 @@ class Renderer:
         cache: dict[int, Any] = self.__dict__.setdefault("_sources", {})
         src = cache.get(level)
         if src is None:
-            src = cache[level] = self.file.source(self.scene, level)
+            src = self.file.source(self.scene, level)
+            tile_cache = self.__dict__.get("_tile_cache")
+            if tile_cache is not None:
+                src = CachedSource(src, tile_cache)
+            cache[level] = src
         return src
 
     def _read(
