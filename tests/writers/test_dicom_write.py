@@ -265,8 +265,8 @@ def test_fluorescence_optical_paths_and_focal_planes(tmp_path, ref_halve):
     with wsidicom.WsiDicom.open(out) as wsi:
         base = wsi.levels.base_level
         assert base.focal_planes == [0.0, 2.0, 4.0]
-        assert sorted(base.optical_paths) == ["1", "2"]  # wsidicom lists them in any order
-        for c, path in enumerate(["1", "2"]):
+        assert sorted(base.optical_paths) == ["1", "2"]  # wsidicom keeps no order
+        for c, path in enumerate(("1", "2")):  # the identifiers the writer gave C = 0, 1
             for z, depth in enumerate(base.focal_planes):
                 got = np.asarray(wsi.read_region((0, 0), 0, (317, 213), z=depth, path=path))
                 np.testing.assert_array_equal(got, data[c, z])
