@@ -4,48 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
 from ..errors import ImgioError, SelectionError, TargetExistsError
-from ._common import add_storage_option, storage_options
+from ._common import Progress, add_storage_option, storage_options
 
 __all__ = ["Progress", "add_convert_parser", "add_mosaic_parser", "cmd_convert", "cmd_mosaic"]
-
-
-class Progress:
-    """``progress(done, total)`` as one updating stderr line (done, total, seconds), or a
-    tqdm bar when tqdm is imported already: importing it costs ~25 ms, as long as the
-    ``imgio mosaic`` job's whole writer setup."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self._bar: Any = None
-        self._start = self._last = time.monotonic()
-        self._shown = False
-        self._tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._tqdm is not None:
-            if self._bar is None:
-                self._bar = self._tqdm(total=total, desc=self.label, unit="tiles", file=sys.stderr)
-            self._bar.update(done - self._bar.n)
-            return
-        now = time.monotonic()
-        if done < total and now - self._last < 0.25:
-            return
-        self._last = now
-        self._shown = True
-        pct = 100.0 * done / total if total else 100.0
-        took = now - self._start
-        sys.stderr.write(f"\r{self.label}: {pct:5.1f}% ({done}/{total} tiles, {took:.1f} s)")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-        elif self._shown:
-            sys.stderr.write("\n")
 
 
 def _levels(text: str) -> int | str:
@@ -58,8 +22,8 @@ def _levels(text: str) -> int | str:
 
 
 def _write_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tile", type=int, help="OME-TIFF tile edge (default 512)")
-    parser.add_argument("--chunks", type=int, help="OME-Zarr chunk edge for Y/X (default 1024)")
+    parser.add_argument("--tile", type=int, help="OME-TIFF tile edge (default: 512)")
+    parser.add_argument("--chunks", type=int, help="OME-Zarr chunk edge for Y/X (default: 1024)")
     parser.add_argument(
         "--compression",
         default="auto",
@@ -72,11 +36,16 @@ def _write_options(parser: argparse.ArgumentParser) -> None:
         "--pyramid-levels",
         type=_levels,
         default="auto",
-        help="levels in total, full resolution included, or 'auto' (default)",
+        help="levels in total, full resolution included, or 'auto'",
     )
-    parser.add_argument("--downsample", choices=("mean", "nearest"), default="mean")
     parser.add_argument(
-        "--ngff-version", choices=("0.4", "0.5"), help="OME-Zarr version (default 0.4)"
+        "--downsample",
+        choices=("mean", "nearest"),
+        default="mean",
+        help="how pyramid levels are reduced",
+    )
+    parser.add_argument(
+        "--ngff-version", choices=("0.4", "0.5"), help="OME-Zarr version (default: 0.4)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_storage_option(parser, "remote inputs and output")
@@ -241,11 +210,9 @@ def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="output format (default: from the output's suffix; dicom: a folder of instances)",
     )
     parser.add_argument(
-        "--scene", action="append", help="scene index or name (repeatable; default all)"
+        "--scene", action="append", help="scene index or name (repeatable; default: all)"
     )
-    parser.add_argument(
-        "--level", type=int, default=0, help="resolution level to convert (default 0)"
-    )
+    parser.add_argument("--level", type=int, default=0, help="resolution level to convert")
     parser.add_argument(
         "--select",
         action="append",

@@ -38,9 +38,9 @@ if TYPE_CHECKING:
 from ._pyramid import check_method, level_count, level_shapes
 from ._stream import groups, run
 
-__all__ = ["CODECS", "DICOM_SUFFIXES", "DicomPart", "write_dicom"]
+__all__ = ["CODECS", "DicomPart", "write_dicom"]
 
-DICOM_SUFFIXES = (".dcm",)  # of each instance in a DICOM series' folder
+SUFFIX = ".dcm"  # the suffix of the instance files this writer makes
 
 
 ROLES = {"label": "LABEL", "macro": "OVERVIEW", "overview": "OVERVIEW", "thumbnail": "THUMBNAIL"}
@@ -200,9 +200,9 @@ def _write_part(
     raw = _raw_info(part, name, tile)
     insts = [_instance(part, name, tile, plan, k, raw) for k in range(n)]
     if part.role is None:
-        files = [folder / f"{prefix}level-{k}{DICOM_SUFFIXES[0]}" for k in range(n)]
+        files = [folder / f"{prefix}level-{k}{SUFFIX}" for k in range(n)]
     else:
-        files = [folder / f"{prefix}{ROLES[part.role].lower()}{DICOM_SUFFIXES[0]}"]
+        files = [folder / f"{prefix}{ROLES[part.role].lower()}{SUFFIX}"]
     frames = [
         Frames(f.with_name(f".{f.name}.frames"), i.frames)
         for f, i in zip(files, insts, strict=True)
