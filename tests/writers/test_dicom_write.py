@@ -157,6 +157,10 @@ def test_lossless_rgb_levels_read_back_exactly(tmp_path, compression, ref_halve_
             if slide is not None:
                 got = np.asarray(slide.read_region((0, 0), k, (w, h)).convert("RGB"))
                 np.testing.assert_array_equal(got, want)
+    if _imgio_reads_dicom():
+        with imgio.Image(out) as img:
+            for k, want in enumerate(expected):
+                np.testing.assert_array_equal(img.get_image_data("YXS", level=k), want)
 
 
 @pytest.mark.parametrize("compression", ["jpeg", "jpeg2000"])
