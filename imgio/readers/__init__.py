@@ -14,6 +14,7 @@ BUILTIN_READERS: dict[str, str] = {
     "nd2": "imgio.readers.nd2:Nd2Reader",
     "xlif": "imgio.readers.xlif:XlifReader",
     "oif": "imgio.readers.oif:OifReader",
+    "dicom": "imgio.readers.dicom:DicomReader",
     "metamorph": "imgio.readers.metamorph:MetaMorphReader",
     # the fallback (opt-in extra, GPL): only reader="bioformats" or files no reader claims
     "bioformats": "imgio.readers.bioformats:BioFormatsReader",

@@ -188,9 +188,28 @@ def open_reader(
         return _open(location, reader, options)
 
 
+def _by_address(location: Location, reader: str | type[Reader] | None) -> type[Reader] | None:
+    """A reader that recognises a remote location by its address alone (a DICOMweb series:
+    no object to HEAD, no head bytes to read); None for every other location."""
+    if location.is_local:
+        return None
+    names = [reader] if reader is not None else list(BUILTIN_READERS)
+    for name in names:
+        try:
+            cls = name if isinstance(name, type) else reader_class(name)
+        except (ImportError, AttributeError, TypeError):
+            continue
+        if cls.by_address and cls.sniff_location(location):
+            return cls
+    return None
+
+
 def _open(
     location: Location, reader: str | type[Reader] | None, options: Mapping[str, Any] | None
 ) -> Reader:
+    addressed = _by_address(location, reader)
+    if addressed is not None:
+        return _construct(addressed, location, options or {})
     location.check_exists()
     if reader is not None:
         cls = reader if isinstance(reader, type) else reader_class(reader)

@@ -137,6 +137,9 @@ class Reader(ABC):
     # keyword options this reader's constructor accepts (``Image(path, **options)`` passes
     # only these; e.g. ``reconstruct_mosaic`` for formats with mosaic tiles)
     options: ClassVar[tuple[str, ...]] = ()
+    # remote addresses this reader recognises by ``sniff_location`` alone are opened by it
+    # without an existence check or head read (a DICOMweb series URL is no object)
+    by_address: ClassVar[bool] = False
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:

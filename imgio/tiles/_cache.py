@@ -106,7 +106,7 @@ class CachedSource(SourceBase):
         found = {cell: self.cache.get((self.token, cell)) for cell in cells}
         if any(arr is None for arr in found.values()):
             whole = np.asarray(self.src[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))])
-            for cell in cells:
+            for cell in (cell for cell, arr in found.items() if arr is None):
                 part = tuple(
                     slice(i * c - a, min((i + 1) * c, n) - a)
                     for i, c, a, n in zip(cell, self.chunks, lo, self.shape, strict=True)

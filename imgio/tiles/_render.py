@@ -212,7 +212,8 @@ class Renderer:
         return out, sample
 
     def _sample_stats(self, sel: dict[str, int], sample: int) -> np.ndarray[Any, Any]:
-        """Values of one frame and sample at the thumbnail level (for min/max/percentiles)."""
+        """Sorted values of one frame and sample at the thumbnail level (for min/max and
+        percentiles)."""
         lay = self.geometry
         key = (lay.frame_of(sel), sample)
         with self._lock:
@@ -223,6 +224,7 @@ class Renderer:
         out_hw = (max(1, round(lay.height / s)), max(1, round(lay.width / s)))
         data = self._frames(box, out_hw, [sel])[0][..., sample].ravel()
         data = data[np.isfinite(data)] if data.dtype.kind == "f" else data
+        data = np.sort(data)  # once per frame: each tile's limits are then two lookups
         with self._lock:
             self._stats[key] = data
         return data

@@ -79,6 +79,27 @@ def _pyramid_tiff(tmp: Path) -> Path:
     return path
 
 
+def _dicom_instance(tmp: Path) -> Path:
+    """One instance: a TILED_FULL JPEG-LS level (the highdicom-like single-file slide)."""
+    from dicom_wsi import Slide, pyramid, write_level
+
+    image = pyramid(3, (90, 130))
+    return write_level(tmp, image, (32, 48), slide=Slide(), syntax="jpegls")[0]
+
+
+def _dicom_series(tmp: Path) -> Path:
+    """A folder: a two-level JPEG pyramid at a 2.5x ratio with other tiles, a label."""
+    from dicom_wsi import Slide, pyramid, shrink, write_level
+
+    slide, base = Slide(), pyramid(4, (200, 260))
+    folder = tmp / "slide"
+    folder.mkdir()
+    write_level(folder, base, (64, 64), slide=slide, syntax="jpeg", name="L0")
+    write_level(folder, shrink(base, 2.5), (32, 48), slide=slide, name="L1", spacing_mm=0.000625)
+    write_level(folder, pyramid(5, (30, 50)), (30, 50), slide=slide, flavor="LABEL", name="lab")
+    return folder
+
+
 def _sequence(tmp: Path) -> Path:
     """T x C planes (OME-TIFF pyramids) named ``p_t{T}_c{C}.ome.tif``: a file sequence."""
     import imgio
@@ -129,6 +150,8 @@ CASES: list[Case] = [
     Case("nd2", _data("arcadia-example-zstack.nd2"), "nd2"),
     Case("xlif", _xlif, "xlif"),
     Case("oif", _oib, "olympus"),
+    Case("dicom", _dicom_instance, "dicom", id="dicom-instance"),
+    Case("dicom", _dicom_series, "dicom", remote=False, id="dicom-series-folder"),
     Case("sequence", _sequence, "sequence", remote=False),  # HTTP cannot list a pattern
     Case("metamorph", _nd, "metamorph"),
     Case("vsi", _vsi, "vsi", remote=False),  # HTTP cannot list the ETS folder

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .mutate_czi import mutate_czi
+from .mutate_dicom import mutate_dicom
 from .mutate_images import mutate_image
 from .mutate_lif import mutate_lif
 from .mutate_nd2 import mutate_nd2
@@ -22,6 +23,7 @@ from .mutate_text import mutate_xml
 from .mutate_tiff import mutate_tiff
 from .mutate_zarr import mutate_store
 from .seeds import tiff_seeds, zarr_seeds
+from .seeds_dicom import dicom_seeds
 from .seeds_formats import czi_seeds, image_seeds, lif_seeds, nd2_seeds
 from .seeds_projects import (
     metamorph_seeds,
@@ -126,6 +128,7 @@ FAMILIES: dict[str, Family] = {
     "lif": Family("lif", lif_seeds, structured(mutate_lif)),
     "nd2": Family("nd2", nd2_seeds, structured(mutate_nd2)),
     "images": Family("images", image_seeds, structured(mutate_image)),
+    "dicom": Family("dicom", dicom_seeds, structured(mutate_dicom)),
     # multi-file projects: byte flips, cuts and splices, XML-aware on the XLEF/XLIF files
     "olympus": Family("olympus", olympus_seeds, mutate_bytes),
     "xlif": Family("xlif", xlif_seeds, mutate_bytes),

@@ -124,3 +124,20 @@ def test_region_pixels_and_profile(name: str) -> None:
             assert a.size == b.size
             diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
             assert diff.max() <= 3
+
+
+def test_dicom_openslide_properties() -> None:
+    """The DICOM fixture: OpenSlide's ``openslide.*`` properties (levels, mpp, ICC size,
+    associated images...) are all there with the same text. Not yet: the ``dicom.*``
+    attribute dump and ``openslide.quickhash-1`` (the DICOM reader names no properties)."""
+    from slide_fixtures import dicom_fixture
+
+    path = dicom_fixture()
+    if path is None:
+        pytest.skip("imgio reads no DICOM WSI")
+    with openslide.OpenSlide(path) as ref, islide.OpenSlide(path) as ours:
+        theirs, mine = dict(ref.properties), dict(ours.properties)
+    wanted = {k: v for k, v in theirs.items() if k.startswith("openslide.")}
+    wanted.pop("openslide.quickhash-1", None)
+    assert {k: mine.get(k) for k in wanted} == wanted
+    assert "openslide.icc-size" in wanted and "openslide.mpp-x" in wanted
