@@ -153,6 +153,12 @@ def _tiles(
     plane = coords[:, 2:-1]
     found = tuple(int(v) + 1 for v in plane.max(axis=0)) if plane.shape[1] else ()
     layout.plane_sizes = tuple(max(a, b) for a, b in zip(layout.plane_sizes, found, strict=True))
+    n_planes = math.prod(layout.plane_sizes)
+    if n_planes > n_tiles:  # cellSens stores every plane (at least one tile each)
+        raise CorruptFileError(
+            f"{where}: plane sizes {layout.plane_sizes} declare {n_planes} planes; the tile "
+            f"table holds {n_tiles} tiles"
+        )
     th, tw = layout.tile
     extents = [(0, 0)] * n_levels
     for level in range(n_levels):
