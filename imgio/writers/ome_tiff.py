@@ -284,8 +284,10 @@ def _skeleton(
         extra: dict[str, Any] = {}
         if ysize and xsize:
             factor = plan[0][4] / shape[4], plan[0][3] / shape[3]
-            extra["resolution"] = (1e4 / (xsize * factor[0]), 1e4 / (ysize * factor[1]))
-            extra["resolutionunit"] = "CENTIMETER"
+            res = (1e4 / (xsize * factor[0]), 1e4 / (ysize * factor[1]))
+            if max(res) < 2**32 - 1:  # a TIFF rational; the OME-XML keeps any size
+                extra["resolution"] = res
+                extra["resolutionunit"] = "CENTIMETER"
         if level == 0:
             extra["subifds"] = len(plan) - 1
             if description is not None:
