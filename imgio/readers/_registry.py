@@ -231,4 +231,34 @@ def _open(
                 declined.update(exc.declined)
             else:
                 declined[name] = str(exc)
+    fallback = _fallback(location, declined)
+    if fallback is not None:
+        return fallback
     raise UnsupportedFormatError(location.url, declined)
+
+
+FALLBACK = "bioformats"
+
+
+def _fallback(location: Location, declined: dict[str, str]) -> Reader | None:
+    """Bio-Formats for a local file whose suffix no built-in reader claims, when its extra
+    is installed (never otherwise: it is GPL and starts a JVM); its refusal is a reason."""
+    from .bioformats import available
+
+    suffixes = location.suffixes
+    claimed = any(
+        suffixes.endswith(s)
+        for name in BUILTIN_READERS
+        if name != FALLBACK
+        for s in reader_class(name).suffixes
+    )
+    if claimed or not location.is_local or location.isdir() or not available():
+        why = "a built-in reader's suffix" if claimed else "not installed (imgio[bioformats])"
+        declined[FALLBACK] = f"not tried: {why}"
+        return None
+    try:
+        return reader_class(FALLBACK)(location)
+    except ImgioError as exc:  # a guess, not a recognition: its refusal is a reason
+        reasons = exc.declined if isinstance(exc, UnsupportedFormatError) else {}
+        declined[FALLBACK] = reasons.get(FALLBACK, str(exc))
+        return None

@@ -136,6 +136,40 @@ def _dicom_series(tmp: Path) -> Path:
     return folder
 
 
+def _sequence(tmp: Path) -> Path:
+    """T x C planes (OME-TIFF pyramids) named ``p_t{T}_c{C}.ome.tif``: a file sequence."""
+    import imgio
+
+    rng = np.random.default_rng(6)
+    for t, c in np.ndindex(2, 2):
+        plane = rng.integers(0, 60000, (300, 260), dtype=np.uint16)
+        imgio.write(
+            plane,
+            tmp / f"p_t{t}_c{c}.ome.tif",
+            dims="YX",
+            tile=64,
+            pyramid_levels=2,
+            physical_pixel_sizes=(None, 0.5, 0.5),
+        )
+    return tmp / "p_t{T}_c{C}.ome.tif"
+
+
+def _nd(tmp: Path) -> Path:
+    from metamorph_writer import write_nd
+
+    data = np.random.default_rng(7).integers(0, 4096, (2, 2, 2, 3, 40, 50), dtype=np.uint16)
+    return write_nd(tmp / "acq", "exp", data, [("DAPI", True), ("BF", False)], ["A", "B"])
+
+
+def _vsi(tmp: Path) -> Path:
+    from vsi_writer import write_vsi
+
+    rng = np.random.default_rng(8)
+    zc = rng.integers(0, 4000, (1, 2, 2, 150, 130), dtype=np.uint16)
+    rgb = rng.integers(0, 255, (1, 1, 1, 70, 90, 3), dtype=np.uint8)
+    return write_vsi(tmp / "slide", "s", [zc, rgb], compression="jpeg2000", tile=64, levels=2)
+
+
 CASES: list[Case] = [
     Case("tiff", _pyramid_tiff, "tiff", id="tiff-ome-pyramid-2-scenes"),
     Case("tiff", _data("galaxy-multiseries.ome.tiff"), "tiff", id="tiff-ome-multiseries"),
@@ -157,4 +191,7 @@ CASES: list[Case] = [
     Case("mrc", _mrc, "mrc"),
     Case("dicom", _dicom_instance, "dicom", id="dicom-instance"),
     Case("dicom", _dicom_series, "dicom", remote=False, id="dicom-series-folder"),
+    Case("sequence", _sequence, "sequence", remote=False),  # HTTP cannot list a pattern
+    Case("metamorph", _nd, "metamorph"),
+    Case("vsi", _vsi, "vsi", remote=False),  # HTTP cannot list the ETS folder
 ]

@@ -20,6 +20,7 @@ from .mutate_ims import mutate_ims
 from .mutate_lif import mutate_lif
 from .mutate_mrc import mutate_mrc
 from .mutate_nd2 import mutate_nd2
+from .mutate_sequence import mutate_metamorph, mutate_sequence, mutate_vsi
 from .mutate_text import mutate_xml
 from .mutate_tiff import mutate_tiff
 from .mutate_zarr import mutate_store
@@ -27,7 +28,13 @@ from .seeds import tiff_seeds, zarr_seeds
 from .seeds_dicom import dicom_seeds
 from .seeds_formats import czi_seeds, image_seeds, lif_seeds, nd2_seeds
 from .seeds_micro import ims_seeds, mrc_seeds
-from .seeds_projects import olympus_seeds, xlif_seeds
+from .seeds_projects import (
+    metamorph_seeds,
+    olympus_seeds,
+    sequence_seeds,
+    vsi_seeds,
+    xlif_seeds,
+)
 
 __all__ = ["FAMILIES", "Family", "entry_of", "folder_seeds", "mutate_bytes", "structured"]
 
@@ -104,11 +111,13 @@ def folder_seeds(
 
 def entry_of(case: Path) -> Path:
     """What to open for a case: the file, or a multi-file folder's entry (its first OME-TIFF,
-    else its XLEF, OIF or XLIF file)."""
+    its sequence pattern, else its XLEF, OIF, XLIF, .nd or .vsi file)."""
     if case.is_dir() and (case / "a.ome.tif").exists():
         return case / "a.ome.tif"
+    if case.is_dir() and (case / "pattern.txt").is_file():  # a file sequence
+        return case / (case / "pattern.txt").read_text()
     if case.is_dir() and not case.name.endswith(".zarr"):
-        for pattern in ("*.xlef", "*.oif", "*.xlif"):
+        for pattern in ("*.xlef", "*.oif", "*.xlif", "*.nd", "*.vsi"):
             found = sorted(case.glob(pattern))
             if found:
                 return found[0]
@@ -130,6 +139,11 @@ FAMILIES: dict[str, Family] = {
     "imaris": Family("imaris", ims_seeds, lambda p, rng: _ims(p, rng)),
     # MRC and DeltaVision: header fields, byte-order marks, extended header records
     "mrc": Family("mrc", mrc_seeds, structured(mutate_mrc)),
+    # file sets: the .nd text (structure-aware) and the image files (deleted, replaced,
+    # twinned, linked outside, TIFF-aware mutations)
+    "metamorph": Family("metamorph", metamorph_seeds, mutate_metamorph),
+    "sequence": Family("sequence", sequence_seeds, mutate_sequence),
+    "vsi": Family("vsi", vsi_seeds, mutate_vsi),  # ETS headers and tile records
 }
 
 
