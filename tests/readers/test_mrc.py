@@ -135,6 +135,19 @@ def test_known_by_signature(data: np.ndarray, tmp_path: Path) -> None:
     assert imgio.Image(tmp_path / "vol.raw").reader.name == "mrc"
 
 
+def test_sub_angstrom_sampling_converts(tmp_path: Path) -> None:
+    """A sampling far finer than any TIFF resolution tag holds still writes an OME-TIFF
+    (the size goes to the OME-XML only)."""
+    with mrcfile.new(tmp_path / "fine.mrc") as m:
+        m.set_data(np.zeros((2, 8, 8), np.int16))
+        m.voxel_size = 0.001  # Å: 1e-7 µm
+    img = imgio.Image(tmp_path / "fine.mrc")
+    assert img.physical_pixel_sizes.X == pytest.approx(1e-7)
+    imgio.write(img, tmp_path / "fine.ome.tif")
+    back = imgio.Image(tmp_path / "fine.ome.tif")
+    assert back.physical_pixel_sizes.X == pytest.approx(1e-7)
+
+
 def _mrc_bytes(tmp_path: Path) -> bytes:
     with mrcfile.new(tmp_path / "v.mrc") as m:
         m.set_data(np.zeros((2, 4, 4), np.int16))
