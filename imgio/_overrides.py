@@ -14,7 +14,7 @@ import numpy as np
 
 from .dims import PhysicalPixelSizes
 from .errors import SelectionError
-from .readers.base import ArraySource, Reader, SceneInfo
+from .readers.base import ArraySource, ChunkRefs, Reader, SceneInfo
 
 __all__ = ["OverrideReader", "Relabelled"]
 
@@ -89,6 +89,9 @@ class OverrideReader(Reader):
 
     def mosaic_tile_positions(self, scene: int) -> Sequence[tuple[int, int]] | None:
         return self.inner.mosaic_tile_positions(scene)
+
+    def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
+        return self.inner.chunk_refs(scene, level)  # the bytes are the file's, whatever dims
 
     def close(self) -> None:
         self.inner.close()

@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .serve._cli import add_serve_parser
 
     add_serve_parser(sub)
+    from ._cli_refs import add_refs_parser
+
+    add_refs_parser(sub)
     return parser
 
 
