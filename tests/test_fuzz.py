@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 EXAMPLES = {
     **{"tiff": 120, "ome-zarr": 80, "czi": 150, "lif": 120, "nd2": 90, "images": 240},
-    **{"olympus": 60, "xlif": 60},
+    **{"olympus": 60, "xlif": 60, "ngff-0.6": 80},
 }
 HANG_SECONDS = 10
 
