@@ -62,7 +62,7 @@ def _stage_times(sel: Callable[[], Any]) -> list[float]:
 
 def child_stages(spec: dict[str, Any]) -> None:
     import imgio
-    from imgio import _lazy
+    from imgio.arrays import _lazy
 
     img = imgio.Image(spec["path"])
     src = img.source(level=0)

@@ -92,7 +92,7 @@ def _warm_imports() -> None:
     for name in (
         "imgio",
         "imgio.image",
-        "imgio._lazy",
+        "imgio.arrays._lazy",
         "imgio.readers.tiff",
         "imgio.readers.tiff.companion",
         "imgio.readers.ome_zarr",

@@ -54,7 +54,7 @@ def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerData]] | 
 
 def _readable(path: str) -> bool:
     from ._location import as_location
-    from ._registry import available_readers, reader_class
+    from .readers._registry import available_readers, reader_class
 
     name = path.rstrip("/\\").lower()
     local_dir = "://" not in path and os.path.isdir(path)

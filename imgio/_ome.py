@@ -340,3 +340,32 @@ def _pixel_type(name: str) -> str:
     }.get(
         name, name if name in {"int8", "int16", "int32", "uint8", "uint16", "uint32"} else "double"
     )
+
+
+def nominal_magnification(xml: str, scene: int = 0) -> float | None:
+    """``NominalMagnification`` of the objective of OME ``Image`` ``scene`` (its
+    ``ObjectiveSettings``), else of the first objective that has one; never raises.
+    """
+    try:
+        root = ET.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
+    except ET.ParseError:
+        found = re.search(r'NominalMagnification\s*=\s*"([0-9.]+)"', xml)
+        return _positive(found.group(1)) if found else None
+    powers: dict[str, float | None] = {}
+    for el in root.iter():
+        if _local(el.tag) == "Objective" and "NominalMagnification" in el.attrib:
+            powers[el.attrib.get("ID", "")] = _positive(el.attrib["NominalMagnification"])
+    images = [el for el in root if _local(el.tag) == "Image"]
+    if 0 <= scene < len(images):
+        for el in images[scene]:
+            if _local(el.tag) == "ObjectiveSettings" and powers.get(el.attrib.get("ID", "")):
+                return powers[el.attrib["ID"]]
+    return next((p for p in powers.values() if p), None)
+
+
+def _positive(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value > 0 and value == value else None

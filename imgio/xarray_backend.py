@@ -25,23 +25,18 @@ Pass ``chunks={}`` for dask arrays on imgio's tile-aligned chunks (the backend's
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import xarray as xr
 from xarray.backends import BackendEntrypoint
 
-from ._datatree import (  # noqa: F401 - ImgioBackendArray, node_names: re-exported
-    ImgioBackendArray,
-    dataset,
-    groups,
-    node_names,
-    to_datatree,
-)
 from ._location import Location
+from .arrays import ImageFile, as_image_file
+from .arrays._datatree import dataset, groups, node_names
+from .arrays._datatree import to_datatree as _to_datatree
 from .errors import ImgioError
-from .image import Image
+from .readers._registry import recognised
 
 __all__ = ["ImgioBackendEntrypoint", "to_datatree"]
 
@@ -52,13 +47,13 @@ def _open(
     filename_or_obj: Any,
     storage_options: Mapping[str, Any] | None,
     reader: str | None,
-) -> Image:
+) -> ImageFile:
     if not isinstance(filename_or_obj, (str, os.PathLike, Location)):
         raise ImgioError(
             "engine='imgio' opens a path or URL; got a "
             f"{type(filename_or_obj).__name__} (file objects and stores are not supported)"
         )
-    return Image(filename_or_obj, reader=reader, storage_options=storage_options)
+    return ImageFile(filename_or_obj, reader=reader, storage_options=storage_options)
 
 
 class ImgioBackendEntrypoint(BackendEntrypoint):
@@ -81,8 +76,7 @@ class ImgioBackendEntrypoint(BackendEntrypoint):
             return True
         if not isinstance(filename_or_obj, (str, os.PathLike)):
             return False
-        location = Location(os.fspath(filename_or_obj))
-        return _known_suffix(location.suffixes) or (location.is_local and _sniffed(location))
+        return recognised(Location(os.fspath(filename_or_obj)))
 
     def open_dataset(
         self,
@@ -95,11 +89,11 @@ class ImgioBackendEntrypoint(BackendEntrypoint):
         reader: str | None = None,
     ) -> xr.Dataset:
         """One scene and level (``0`` and ``0`` by default) as ``Dataset({"image": ...})``."""
-        img = _open(filename_or_obj, storage_options, reader)
-        s = img._scene_index(0 if scene is None else scene)
-        ds = dataset(img, s, img._level_index(s, 0 if level is None else level), dask=False)
+        file = _open(filename_or_obj, storage_options, reader)
+        s = file.scene_index(0 if scene is None else scene)
+        ds = dataset(file, s, file.level_index(s, 0 if level is None else level), dask=False)
         ds = ds.drop_vars(_drop(drop_variables), errors="ignore")
-        ds.set_close(img.close)
+        ds.set_close(file.close)
         return ds
 
     def open_groups_as_dict(
@@ -110,8 +104,7 @@ class ImgioBackendEntrypoint(BackendEntrypoint):
         storage_options: Mapping[str, Any] | None = None,
         reader: str | None = None,
     ) -> dict[str, xr.Dataset]:
-        img = _open(filename_or_obj, storage_options, reader)
-        out = groups(img, dask=False)
+        out = groups(_open(filename_or_obj, storage_options, reader), dask=False)
         drop = _drop(drop_variables)
         return {k: v.drop_vars(drop, errors="ignore") for k, v in out.items()}
 
@@ -139,38 +132,7 @@ def _drop(drop_variables: str | Iterable[str] | None) -> list[str]:
     return [drop_variables] if isinstance(drop_variables, str) else list(drop_variables)
 
 
-_SUFFIXES: tuple[str, ...] | None = None
-_SUFFIXES_LOCK = threading.Lock()
-
-
-def _reader_classes() -> list[Any]:
-    from ._registry import available_readers, reader_class
-
-    out = []
-    for name in available_readers():
-        try:
-            out.append(reader_class(name))
-        except (ImportError, AttributeError, TypeError, ImgioError):
-            continue
-    return out
-
-
-def _known_suffix(suffixes: str) -> bool:
-    global _SUFFIXES
-    with _SUFFIXES_LOCK:
-        if _SUFFIXES is None:
-            _SUFFIXES = tuple(s for cls in _reader_classes() for s in cls.suffixes)
-    return bool(suffixes) and suffixes.rstrip("/").endswith(_SUFFIXES)
-
-
-def _sniffed(location: Location) -> bool:
-    """A local file whose first bytes a reader recognises (suffix unknown)."""
-    if not os.path.isfile(location.url):
-        return False
-    try:
-        head = location.head()
-    except (OSError, ImgioError):
-        return False
-    finally:
-        location.close()
-    return any(cls.sniff(head) for cls in _reader_classes())
+def to_datatree(image: Any) -> xr.DataTree:
+    """Every scene and level of an open :class:`~imgio.Image` (or :class:`~imgio.ImageFile`,
+    or a path) as one lazy :class:`xarray.DataTree` of dask arrays."""
+    return _to_datatree(as_image_file(image))

@@ -16,7 +16,7 @@ import pytest
 import tifffile
 
 import imgio
-from imgio._pieces import Piece, piece
+from imgio.arrays._pieces import Piece, piece
 from imgio.readers.base import STATS
 
 TILE = 32

@@ -24,6 +24,7 @@ PROPERTIES = (
     "data",
     "dims",
     "dtype",
+    "file",
     "metadata",
     "mosaic_tile_positions",
     "multiscale",
@@ -93,7 +94,7 @@ def test_public_api_unchanged() -> None:
     assert sorted(n for n, a in found.items() if isinstance(a, property)) == list(PROPERTIES)
     methods = {n: _signature(a) for n, a in found.items() if not isinstance(a, property)}
     assert methods == METHODS
-    assert imgio.imread.__module__ == imgio.imread_dask.__module__ == "imgio._imread"
+    assert imgio.imread.__module__ == imgio.imread_dask.__module__ == "imgio.image._imread"
 
 
 def test_moved_methods_through_the_public_names(tmp_path: Any) -> None:

@@ -10,7 +10,7 @@ import pytest
 import tifffile
 
 import imgio
-from imgio import _registry
+from imgio.readers import _registry
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .base import SourceBase
+
 __all__ = ["EmptySource", "empty_dims"]
 
 _SPARE = "QRVWUABDFGJKNO"
@@ -28,7 +30,7 @@ def empty_dims(axes: str, ndim: int) -> str:
     return ("".join(out) + tail)[-ndim:] if ndim >= 2 else "X"[:ndim]
 
 
-class EmptySource:
+class EmptySource(SourceBase):
     """An :class:`~imgio.readers.base.ArraySource` with a zero-length axis: no bytes read."""
 
     def __init__(self, dims: str, shape: tuple[int, ...], dtype: Any, token: str) -> None:

@@ -23,7 +23,7 @@ from .._location import Location
 from .._threads import map_threaded
 from ..errors import CorruptFileError
 from ._rawplanes import PARSE_ERRORS
-from .base import STATS
+from .base import STATS, SourceBase
 
 __all__ = ["FramePlaneSource", "StreamRanges"]
 
@@ -66,7 +66,7 @@ class StreamRanges:
 FrameFile = Location | StreamRanges
 
 
-class FramePlaneSource:
+class FramePlaneSource(SourceBase):
     """One scene whose planes (Y, X[, S]) are decoded from separate image files."""
 
     def __init__(

@@ -21,7 +21,7 @@ import numpy as np
 from .._location import Location
 from .._threads import map_threaded
 from ..errors import CorruptFileError
-from .base import STATS, ChunkRefs
+from .base import STATS, ChunkRefs, SourceBase
 
 __all__ = ["PARSE_ERRORS", "RawPlaneSource", "band_rows"]
 
@@ -59,7 +59,7 @@ def band_rows(rows: int, row_bytes: int) -> int:
     return max(1, min(rows, BAND_BYTES // max(1, row_bytes)))
 
 
-class RawPlaneSource:
+class RawPlaneSource(SourceBase):
     """One scene of raw planes: ``dims`` = plane dims + (row dim, in-row dims).
 
     ``read_into`` also fills a non-contiguous (transposed) output (``strided_out``).

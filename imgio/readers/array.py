@@ -20,7 +20,7 @@ import numpy as np
 from .._location import Location
 from ..dims import PhysicalPixelSizes
 from ..errors import SelectionError, UnsupportedFormatError
-from .base import Reader, SceneInfo
+from .base import Reader, SceneInfo, SourceBase
 
 __all__ = ["ArrayReader", "ArraySourceInMemory", "is_array_like"]
 
@@ -34,7 +34,7 @@ def is_array_like(obj: Any) -> bool:
     return hasattr(obj, "shape") and hasattr(obj, "dtype") and hasattr(obj, "__getitem__")
 
 
-class ArraySourceInMemory:
+class ArraySourceInMemory(SourceBase):
     """One in-memory array as an :class:`~imgio.readers.base.ArraySource` (pickles with it)."""
 
     def __init__(self, data: Any, dims: str, token: str) -> None:

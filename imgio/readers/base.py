@@ -1,6 +1,6 @@
 """The reader contract: a :class:`Reader` per format, an :class:`ArraySource` per (scene, level).
 
-Readers never import dask: :mod:`imgio._lazy` is the only code that turns sources
+Readers never import dask: :mod:`imgio.arrays._lazy` is the only code that turns sources
 into dask arrays and DataArrays.
 """
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from .._location import Location
 
-__all__ = ["ArraySource", "ChunkRefs", "Reader", "SceneInfo", "STATS"]
+__all__ = ["ArraySource", "ChunkRefs", "Reader", "SceneInfo", "SourceBase", "STATS"]
 
 
 class _Stats:
@@ -50,17 +50,49 @@ STATS = _Stats()
 
 @runtime_checkable
 class ArraySource(Protocol):
-    """One (scene, level) of a file: pickles, holds no open handle."""
+    """One (scene, level) of a file: pickles, holds no open handle.
+
+    Every source declares the optional fast paths too (:class:`SourceBase` gives the
+    defaults); callers use them directly, and every wrapping source forwards them.
+    """
 
     dims: str  # native order, e.g. "TCZYX" or "YXS"
     shape: tuple[int, ...]
     dtype: np.dtype[Any]
     chunks: tuple[int, ...]  # native grid: tile edge for Y/X, 1 for plane axes
     token: str  # location + mtime/etag + scene + level
+    strided_out: bool  # read_into also fills a transposed (strided) view of ``out``
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         """Decode the native chunks covering ``key`` (step-1 slices, one per dim)."""
         ...
+
+    def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
+        """Decode ``key`` straight into ``out``; False (``out`` untouched) when it can't."""
+        ...
+
+    def raw_tile(self, index: tuple[int, ...], format: str = "jpeg") -> bytes | None:
+        """The stored bytes of native chunk ``index`` when they already are ``format``."""
+        ...
+
+
+class SourceBase:
+    """Defaults of the optional :class:`ArraySource` capabilities: no fast path.
+
+    A source overrides what it can do better: ``read_into`` (decode into the caller's
+    array, no temporary; with ``strided_out = True`` also into a transposed view) and
+    ``raw_tile`` (hand a stored chunk over undecoded, e.g. a JPEG tile to a tile server).
+    """
+
+    strided_out: bool = False
+
+    def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
+        """Decode ``key`` straight into ``out``; False (``out`` untouched) when it can't."""
+        return False
+
+    def raw_tile(self, index: tuple[int, ...], format: str = "jpeg") -> bytes | None:
+        """The stored bytes of native chunk ``index`` when they already are ``format``."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -201,6 +233,27 @@ class Reader(ABC):
             f"{self.location.url}: the {self.name} reader cannot describe its chunks as byte "
             "ranges of the file"
         )
+
+    # ------------------------------------------------ what a slide user asks
+    def vendor(self) -> str:
+        """Who made the file, as OpenSlide names vendors (default: the reader's name)."""
+        return self.name
+
+    def objective_power(self, scene: int) -> float | None:
+        """The objective magnification of ``scene``, when the file records it.
+
+        The default reads ``NominalMagnification`` from the file's OME-XML (the
+        objective of the scene's ``Image`` where it names one, else the first).
+        """
+        from .._ome import nominal_magnification
+
+        xml = self.ome_xml()
+        return nominal_magnification(xml, scene) if xml else None
+
+    @property
+    def unwrapped(self) -> Reader:
+        """The format's own reader (a wrapper such as the overrides returns its inner one)."""
+        return self
 
     def close(self) -> None:
         """Release file handles (sources reopen their own)."""

@@ -39,7 +39,7 @@ from ._image_headers import (
     png_info,
     webp_info,
 )
-from .base import STATS, Reader, SceneInfo
+from .base import STATS, Reader, SceneInfo, SourceBase
 
 __all__ = ["ImageFileReader", "ImageFileSource"]
 
@@ -210,7 +210,7 @@ def _jxl_info(location: Location) -> Info:
     return Info(1, arr.shape[0], arr.shape[1], samples, arr.dtype.str)
 
 
-class ImageFileSource:
+class ImageFileSource(SourceBase):
     """The frames of one image file; a read decodes the frames it covers, whole."""
 
     def __init__(

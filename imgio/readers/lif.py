@@ -5,7 +5,7 @@ in a LIF memory block are an uncompressed C-ordered array, so a region read is a
 of byte ranges (:class:`~imgio.readers._rawplanes.RawPlaneSource`): lazy, on the decode
 pool, remote through fsspec and picklable, with no liffile handle in the graph.
 Tile scans are reconstructed from the tiles' stage positions
-(:class:`~imgio.readers._mosaic.MosaicSource`) unless ``reconstruct_mosaic=False``.
+(:class:`~imgio.readers._tilescan.MosaicSource`) unless ``reconstruct_mosaic=False``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from ..errors import (
     UnsupportedFormatError,
     require,
 )
-from ._mosaic import MosaicSource
 from ._rawplanes import PARSE_ERRORS, RawPlaneSource
+from ._tilescan import MosaicSource
 from .base import ArraySource, ChunkRefs, Reader, SceneInfo
 
 __all__ = ["LifReader"]
@@ -350,7 +350,7 @@ def _scene_info(
         interval = abs(float(t.length)) / (t.number_elements - 1)
     names, colors = _channels(image, shape[dims.index("C")] if "C" in dims else 1)
     if positions is not None:  # the reconstructed mosaic: no M, Y/X cover every tile
-        from ._mosaic import mosaic_shape
+        from ._tilescan import mosaic_shape
 
         m, y, x = dims.index("M"), dims.index("Y"), dims.index("X")
         height, width = mosaic_shape((shape[y], shape[x]), positions)

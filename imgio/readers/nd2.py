@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ._clxlite import decode as decode_clx_lite
 from ._rawplanes import PARSE_ERRORS, RawPlaneSource, band_rows
-from .base import STATS, ArraySource, ChunkRefs, Reader, SceneInfo
+from .base import STATS, ArraySource, ChunkRefs, Reader, SceneInfo, SourceBase
 
 __all__ = ["Nd2Reader"]
 
@@ -391,7 +391,7 @@ def _nd2_file(location: Location) -> Any:
     return found
 
 
-class Nd2FrameSource:
+class Nd2FrameSource(SourceBase):
     """Frames of compressed/legacy ND2 files through ``nd2.ND2File.read_frame``."""
 
     def __init__(

@@ -32,10 +32,17 @@ from ..errors import (
     require,
 )
 from ._frames import FramePlaneSource
-from ._mosaic import MosaicSource
 from ._rawplanes import PARSE_ERRORS
+from ._tilescan import MosaicSource
 from .base import ArraySource, Reader, SceneInfo
-from .lif import _geometry, _layout, _raw_source, _scene_info, _SkipImage, _tile_positions
+from .lif import (
+    _geometry,
+    _layout,
+    _raw_source,
+    _scene_info,
+    _SkipImage,
+    _tile_positions,
+)
 
 __all__ = ["XlifReader"]
 

@@ -20,17 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..readers._registry import known_suffixes
+
 if TYPE_CHECKING:
-    from ..image import Image
+    from ..arrays import ImageFile
 
 __all__ = ["Catalog", "Entry", "NotServed"]
 
-# suffixes worth offering an imgio reader; anything else is not listed
-_SUFFIXES = (
-    ".tif", ".tiff", ".ome.tif", ".ome.tiff", ".svs", ".ndpi", ".scn", ".bif", ".btf",
-    ".zarr", ".ome.zarr", ".czi", ".lif", ".nd2", ".png", ".jpg", ".jpeg", ".gif",
-    ".webp", ".bmp", ".jxl", ".ome", ".zip",
-)  # fmt: skip
 _ZARR_MARKERS = (".zattrs", ".zgroup", "zarr.json")
 
 
@@ -67,8 +63,13 @@ def _walk(root: Path) -> Iterator[Path]:
                 keep.append(d)
         dirnames[:] = keep
         for f in sorted(filenames):
-            if not f.startswith(".") and f.lower().endswith(_SUFFIXES):
+            if not f.startswith(".") and _readable_name(f):
                 yield here / f
+
+
+def _readable_name(name: str) -> bool:
+    """A file name with a suffix some imgio reader claims (the registry's list)."""
+    return name.lower().endswith(known_suffixes())
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -106,7 +107,7 @@ class Catalog:
                 raise FileNotFoundError(f"{p} does not exist")
             self._roots.append((p.name, p.resolve()))
         self._multi = len(self._roots) > 1 or (bool(self._roots) and bool(self._urls))
-        self._open: OrderedDict[str, Image] = OrderedDict()
+        self._open: OrderedDict[str, ImageFile] = OrderedDict()
         self._max_open = max_open
         self._lock = threading.Lock()
 
@@ -150,15 +151,13 @@ class Catalog:
             inner = [candidate.parents[i] for i in range(len(rel.parts) - 1)]
             if any(_is_zarr_dir(d) for d in inner):
                 continue  # a group inside a store is not an image of its own
-            if _is_zarr_dir(candidate) or (
-                candidate.is_file() and candidate.name.lower().endswith(_SUFFIXES)
-            ):
+            if _is_zarr_dir(candidate) or (candidate.is_file() and _readable_name(candidate.name)):
                 return Entry(name, candidate)
         raise refused
 
-    def image(self, name: str) -> Image:
-        """The open :class:`~imgio.Image` of ``name`` (opened once, shared by requests)."""
-        from ..image import Image
+    def file(self, name: str) -> ImageFile:
+        """The open :class:`~imgio.ImageFile` of ``name`` (opened once, shared by requests)."""
+        from ..arrays import ImageFile
 
         with self._lock:
             img = self._open.get(name)
@@ -166,7 +165,7 @@ class Catalog:
                 self._open.move_to_end(name)
                 return img
         entry = self.resolve(name)
-        img = Image(entry.path, storage_options=self.storage_options or None)
+        img = ImageFile(entry.path, storage_options=self.storage_options or None)
         with self._lock:
             self._open[name] = img
             while len(self._open) > self._max_open:

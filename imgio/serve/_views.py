@@ -20,6 +20,7 @@ import numpy as np
 from .._colors import hex_color
 from ..errors import SelectionError
 from ..tiles import TileSource
+from ..tiles._encode import encode, normalize_format
 from ..tiles._style import StyleError
 from . import _iiif
 from ._catalog import Catalog
@@ -108,17 +109,17 @@ class Views:
 
     # ------------------------------------------------------------- sources
     def source(self, name: str, params: Mapping[str, str]) -> TileSource:
-        img = self.catalog.image(name)
+        file = self.catalog.file(name)
         scene = params.get("scene") or "0"
         try:
-            index = img._scene_index(int(scene) if scene.lstrip("-").isdigit() else scene)
+            index = file.scene_index(int(scene) if scene.lstrip("-").isdigit() else scene)
         except SelectionError as exc:
             raise _iiif.RequestError(str(exc)) from None
         key = (name, index)
         with self._lock:
             ts = self._sources.get(key)
         if ts is None:
-            ts = TileSource(img, index)
+            ts = TileSource(file, index)
             with self._lock:
                 self._sources[key] = ts
         return ts
@@ -135,7 +136,7 @@ class Views:
         self, ts: TileSource, box_w: float, box_h: float, out_w: int, out_h: int
     ) -> None:
         """Refuse a region whose stored level would need more pixels than the cap."""
-        lay = ts.layout
+        lay = ts.geometry
         if out_w > self.limits.max_side or out_h > self.limits.max_side:
             raise _iiif.RequestError(
                 f"output {out_w} x {out_h} exceeds {self.limits.max_side} px a side"
@@ -157,37 +158,35 @@ class Views:
     def metadata(self, name: str, params: Mapping[str, str]) -> dict[str, Any]:
         """large_image-style metadata plus what the viewer needs (scenes, channels)."""
         ts = self.source(name, params)
-        img = ts.image
+        file = ts.file
         out = ts.metadata()
         out["name"] = name
         out["scene"] = ts.scene
         out["scenes"] = [
-            s for s, info in zip(img.scenes, img.reader.scenes(), strict=True)
+            s for s, info in zip(file.scene_names, file.infos(), strict=True)
             if not info.associated
         ]  # fmt: skip
         out["mmX"] = out.get("mm_x")
-        lay = ts.layout
+        lay = ts.geometry
         out["frameAxes"] = {d: n for d, n in lay.frame_sizes.items() if d != "C"}
         out["channels"] = self._channels(ts)
         doc: dict[str, Any] = _jsonable(out)
         return doc
 
     def _channels(self, ts: TileSource) -> list[dict[str, Any]]:
-        lay = ts.layout
+        lay = ts.geometry
         n = lay.frame_sizes.get("C", 1)
         if n <= 1 or lay.bands != 1:
             return []
-        colors = ts.image._info(ts.scene)
+        colors = ts.file.info(ts.scene)
         from .._colors import resolve_colors
+        from .._display import robust_limits
 
         rgb = resolve_colors(colors.channel_names, colors.channel_colors, n)
         out = []
-        for c in range(n):
+        for c in range(n):  # the contrast rule of thumbnails, napari and omero windows
             thumb = ts.thumbnail(256, 256, style=None, format="numpy", C=c)
-            values = np.asarray(thumb, dtype=np.float64).ravel()
-            lo, hi = np.quantile(values, [0.005, 0.995]) if values.size else (0.0, 1.0)
-            if hi <= lo:
-                hi = lo + 1
+            lo, hi = robust_limits(np.asarray(thumb).ravel(), lay.dtype)
             name = lay.channel_names[c] if c < len(lay.channel_names) else f"C{c}"
             out.append(
                 {"name": name, "color": hex_color(rgb[c]), "min": float(lo), "max": float(hi)}
@@ -199,7 +198,7 @@ class Views:
         self, name: str, z: int, x: int, y: int, fmt: str | None, params: Mapping[str, str]
     ) -> tuple[bytes, str]:
         ts = self.source(name, params)
-        default = "jpeg" if ts.layout.bands >= 3 and ts.layout.dtype == np.uint8 else "png"
+        default = "jpeg" if ts.geometry.bands >= 3 and ts.geometry.dtype == np.uint8 else "png"
         enc = _encoding(fmt or params.get("encoding"), default)
         body = ts.get_tile(x, y, z, style=_style(params), format=enc, **_axes(params))
         return body, _MEDIA[enc]
@@ -223,7 +222,7 @@ class Views:
             k: _float(params, k) for k in ("left", "top", "right", "bottom", "width", "height")
         }
         ow, oh = _int(params, "output_width"), _int(params, "output_height")
-        box = ts.layout.region_box(
+        box = ts.geometry.region_box(
             box_args["left"], box_args["top"], box_args["right"], box_args["bottom"],
             box_args["width"], box_args["height"], units,
         )  # fmt: skip
@@ -244,8 +243,8 @@ class Views:
         if not 1 <= bins <= 65536:
             raise _iiif.RequestError(f"bins={bins} must be within 1..65536")
         level = _int(params, "level")
-        if level is not None and 0 <= level < ts.layout.n_stored:
-            h, w = ts.layout.sizes[level]
+        if level is not None and 0 <= level < ts.geometry.n_stored:
+            h, w = ts.geometry.sizes[level]
             if h * w > self.limits.max_read:
                 raise _iiif.RequestError(
                     f"level {level} has {w} x {h} pixels, more than this server reads at once"
@@ -307,14 +306,7 @@ class Views:
             rgb = dz.get_tile(level, (col, row), as_array=True)
         except ValueError as exc:
             raise _iiif.RequestError(str(exc), 404) from None
-        import imagecodecs
-
-        data = (
-            imagecodecs.jpeg8_encode(rgb, level=90)
-            if enc == "jpeg"
-            else imagecodecs.png_encode(rgb)
-        )
-        return bytes(data), _MEDIA[enc]
+        return encode(rgb, enc), _MEDIA[enc]
 
     @staticmethod
     def _dz_params(params: Mapping[str, str]) -> tuple[int, int]:
@@ -327,7 +319,7 @@ class Views:
     # ----------------------------------------------------------------- IIIF
     def iiif_info(self, name: str, base_id: str, params: Mapping[str, str]) -> dict[str, Any]:
         ts = self.source(name, params)
-        lay = ts.layout
+        lay = ts.geometry
         gray = lay.bands == 1 and lay.frame_sizes.get("C", 1) == 1
         return _iiif.info_json(
             base_id, lay.width, lay.height, lay.tile_width, lay.levels,
@@ -338,7 +330,7 @@ class Views:
         self, name: str, region: str, size: str, rotation: str, qf: str, params: Mapping[str, str]
     ) -> tuple[bytes, str]:
         ts = self.source(name, params)
-        lay = ts.layout
+        lay = ts.geometry
         req = _iiif.parse_request(
             region, size, rotation, qf, lay.width, lay.height,
             max_area=self.limits.max_area, max_side=self.limits.max_side,
@@ -352,7 +344,7 @@ class Views:
         arr = _fit_exact(np.asarray(arr), req.out_h, req.out_w)
         arr = _orient(arr, req.rotation, req.mirror)
         arr = _quality(arr, req.quality)
-        return _encode(arr, req.format), req.media_type
+        return encode(arr, normalize_format(req.format)), req.media_type
 
 
 def _axes_no_frame(params: Mapping[str, str]) -> dict[str, Any]:
@@ -387,28 +379,6 @@ def _quality(arr: np.ndarray[Any, Any], quality: str) -> np.ndarray[Any, Any]:
     if quality == "bitonal":
         gray = np.where(gray >= 128, 255, 0)
     return np.clip(np.rint(gray), 0, 255).astype(np.uint8)[..., None]
-
-
-def _encode(arr: np.ndarray[Any, Any], fmt: str) -> bytes:
-    import imagecodecs
-
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if fmt == "jpg":
-        if arr.ndim == 3 and arr.shape[-1] == 4:
-            arr = arr[..., :3]
-        return bytes(imagecodecs.jpeg8_encode(np.ascontiguousarray(arr), level=90))
-    if fmt == "png":
-        return bytes(imagecodecs.png_encode(np.ascontiguousarray(arr)))
-    if fmt == "webp":
-        return bytes(imagecodecs.webp_encode(np.ascontiguousarray(arr), level=90))
-    import io
-
-    import tifffile
-
-    buf = io.BytesIO()
-    tifffile.imwrite(buf, arr)
-    return buf.getvalue()
 
 
 def _jsonable(value: Any) -> Any:

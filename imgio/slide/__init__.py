@@ -14,8 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ImgioError, MissingFileError, UnsupportedFormatError, require
-from ._base import AbstractSlide, OpenSlideError, OpenSlideUnsupportedFormatError
+from ..errors import (
+    ImgioError,
+    MissingFileError,
+    UnsupportedFormatError,
+    require,
+)
+from ._base import (
+    AbstractSlide,
+    OpenSlideError,
+    OpenSlideUnsupportedFormatError,
+)
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -59,30 +68,6 @@ PROPERTY_NAME_BOUNDS_Y = "openslide.bounds-y"
 PROPERTY_NAME_BOUNDS_WIDTH = "openslide.bounds-width"
 PROPERTY_NAME_BOUNDS_HEIGHT = "openslide.bounds-height"
 
-VENDORS = {
-    ".svs": "aperio",
-    ".ndpi": "hamamatsu",
-    ".scn": "leica",
-    ".bif": "ventana",
-    ".mrxs": "mirax",
-    ".vms": "hamamatsu",
-    ".tif": "generic-tiff",
-    ".tiff": "generic-tiff",
-    ".ptif": "generic-tiff",
-}
-
-
-def _vendor(image: Image) -> str:
-    name = image.path.lower().rstrip("/")
-    if name.endswith((".ome.tif", ".ome.tiff", ".ome.btf")):
-        return "ome-tiff"
-    if name.endswith(".zarr") or image.reader.name.startswith("ome-zarr"):
-        return "ome-zarr"
-    meta = image.metadata
-    if isinstance(meta, str) and meta.startswith("Aperio"):
-        return "aperio"
-    return VENDORS.get(os.path.splitext(name)[1], image.reader.name)
-
 
 def detect_format(filename: str | os.PathLike[str]) -> str | None:
     """The vendor name of a slide imgio can open (``"aperio"``, ``"ome-tiff"``...), else None."""
@@ -90,7 +75,7 @@ def detect_format(filename: str | os.PathLike[str]) -> str | None:
 
     try:
         with Image(filename) as img:
-            return _vendor(img)
+            return img.file.vendor
     except ImgioError:
         return None
 
@@ -127,7 +112,7 @@ class OpenSlide(AbstractSlide):
             raise OpenSlideError(str(exc)) from exc
         infos = self._image.reader.scenes()
         main = next((i for i, info in enumerate(infos) if not info.associated), 0)
-        self._ts = self._image.tiles if main == 0 else _tiles(self._image, main)
+        self._ts = _tiles(self._image, main)
         self._properties: dict[str, str] | None = None
 
     def __repr__(self) -> str:
@@ -154,21 +139,21 @@ class OpenSlide(AbstractSlide):
 
     @property
     def level_count(self) -> int:
-        return self._ts.layout.n_stored
+        return self._ts.geometry.n_stored
 
     @property
     def level_dimensions(self) -> tuple[tuple[int, int], ...]:
-        return tuple((w, h) for h, w in self._ts.layout.sizes)
+        return tuple((w, h) for h, w in self._ts.geometry.sizes)
 
     @property
     def level_downsamples(self) -> tuple[float, ...]:
-        return tuple((dy + dx) / 2 for dy, dx in self._ts.layout.downsamples)
+        return tuple((dy + dx) / 2 for dy, dx in self._ts.geometry.downsamples)
 
     @property
     def properties(self) -> Mapping[str, str]:
         """Metadata as strings: ``openslide.*`` keys plus the vendor's own."""
         if self._properties is None:
-            self._properties = _properties(self._image, self._ts, _vendor(self._image))
+            self._properties = _properties(self._image, self._ts, self._image.file.vendor)
         return self._properties
 
     @property
@@ -194,15 +179,15 @@ class OpenSlide(AbstractSlide):
 
 
 def _tiles(image: Image, scene: int) -> TileSource:
-    from ..tiles import TileSource
+    from ..tiles import tile_source
 
-    return TileSource(image, scene)
+    return tile_source(image.file, scene)
 
 
 def _region_rgba(
     ts: TileSource, location: tuple[int, int], level: int, size: tuple[int, int]
 ) -> np.ndarray[Any, Any]:
-    lay = ts.layout
+    lay = ts.geometry
     if not isinstance(level, (int, np.integer)) or not 0 <= level < lay.n_stored:
         raise OpenSlideError(f"level {level!r} out of range (0..{lay.n_stored - 1})")
     w, h = (int(v) for v in size)
@@ -260,7 +245,7 @@ class _Associated(Mapping[str, "PILImage.Image"]):
 
 
 def _properties(image: Image, ts: TileSource, vendor: str) -> dict[str, str]:
-    lay = ts.layout
+    lay = ts.geometry
     props: dict[str, str] = {PROPERTY_NAME_VENDOR: vendor}
     meta = image.metadata
     if isinstance(meta, str):
@@ -293,8 +278,7 @@ def _properties(image: Image, ts: TileSource, vendor: str) -> dict[str, str]:
         props[f"openslide.level[{k}].tile-width"] = str(chunks["X"])
         props[f"openslide.level[{k}].tile-height"] = str(chunks["Y"])
     for name, scene in ts.associated_images.items():
-        _, shape = image._presented(scene, 0)
-        sizes = dict(zip(image._presented(scene, 0)[0], shape, strict=True))
+        sizes = image.file.sizes(scene, 0)
         props[f"openslide.associated.{name}.width"] = str(sizes["X"])
         props[f"openslide.associated.{name}.height"] = str(sizes["Y"])
     return props

@@ -107,8 +107,8 @@ class DeepZoomGenerator:
         z_size = _fit(l_size, z_size)
         tiles = getattr(self._osr, "tiles", None)
         if tiles is not None:
-            dy, dx = tiles.layout.downsamples[slide_level]
-            lay = tiles.layout
+            dy, dx = tiles.geometry.downsamples[slide_level]
+            lay = tiles.geometry
             box = (
                 float(l0_loc[0]),
                 float(l0_loc[1]),

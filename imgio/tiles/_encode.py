@@ -9,11 +9,20 @@ import numpy as np
 
 from ..errors import SelectionError
 
-__all__ = ["FORMATS", "IMAGE_FORMATS", "MIME_TYPES", "encode", "normalize_format"]
+__all__ = [
+    "FORMATS",
+    "IMAGE_FORMATS",
+    "MIME_TYPES",
+    "SUFFIX_FORMATS",
+    "encode",
+    "normalize_format",
+]
 
-FORMATS = ("numpy", "dataarray", "png", "jpeg", "tiff")
+FORMATS = ("numpy", "dataarray", "png", "jpeg", "webp", "tiff")
 IMAGE_FORMATS = ("png", "jpeg")
-MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "tiff": "image/tiff"}
+MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "tiff": "image/tiff"}
+# the output format of a file written by the tile verbs (``imgio region out.png``)
+SUFFIX_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}
 
 
 def normalize_format(fmt: str) -> str:
@@ -27,7 +36,11 @@ def normalize_format(fmt: str) -> str:
 def encode(
     arr: np.ndarray[Any, Any], fmt: str, *, quality: int = 90, attrs: dict[str, Any] | None = None
 ) -> Any:
-    """``arr`` (``(h, w, bands)``) in the output format ``fmt`` (already normalized)."""
+    """``arr`` (``(h, w, bands)``) in the output format ``fmt`` (already normalized).
+
+    The one image encoder of tiles, thumbnails, ``imgio serve`` (zxy, DeepZoom, IIIF)
+    and the command line.
+    """
     if fmt == "numpy":
         return arr
     if fmt == "dataarray":
@@ -46,6 +59,8 @@ def encode(
             alpha = data[..., -1:].astype(np.float32) / 255
             data = np.rint(data[..., :-1] * alpha + 255 * (1 - alpha)).astype(np.uint8)
         return bytes(imagecodecs.jpeg8_encode(_squeeze(data), level=quality))
+    if fmt == "webp":
+        return bytes(imagecodecs.webp_encode(np.ascontiguousarray(arr), level=quality))
     import tifffile
 
     buf = io.BytesIO()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..errors import ImgioError
 
 if TYPE_CHECKING:
-    from ..image import Image
+    from ..arrays import ImageFile
 
 __all__ = ["thumbnail_html"]
 
@@ -17,8 +17,8 @@ MAX_EDGE = 256
 MAX_PIXELS = 4096 * 4096  # never decode more than this for a notebook picture
 
 
-def thumbnail_html(image: Image, max_edge: int = MAX_EDGE) -> str | None:
-    """An ``<img>`` tag with a PNG thumbnail of the current scene, or None when not cheap.
+def thumbnail_html(file: ImageFile, scene: int, max_edge: int = MAX_EDGE) -> str | None:
+    """An ``<img>`` tag with a PNG thumbnail of ``scene``, or None when not cheap.
 
     Reads only the scene's smallest stored level (composited with the channel colours,
     middle Z plane, first time point); a level above 16 Mpixels is not read at all.
@@ -26,8 +26,8 @@ def thumbnail_html(image: Image, max_edge: int = MAX_EDGE) -> str | None:
     from .source import TileSource
 
     try:
-        ts = TileSource(image, image.current_scene_index)
-        lay = ts.layout
+        ts = TileSource(file, scene)
+        lay = ts.geometry
         level = lay.n_stored - 1
         h, w = lay.sizes[level]
         if h * w > MAX_PIXELS:

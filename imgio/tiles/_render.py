@@ -10,14 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _lazy
+from ..arrays import _lazy
 from ..errors import SelectionError
 from ._resample import area_resize
-from ._style import BandStyle, StyleError, parse_palette, parse_style, render, resolve_limits
+from ._style import (
+    BandStyle,
+    StyleError,
+    parse_palette,
+    parse_style,
+    render,
+    resolve_limits,
+)
 
 if TYPE_CHECKING:
-    from ..image import Image
-    from ._layout import Layout
+    from ..arrays import ImageFile
+    from ._geometry import SceneGeometry
 
 __all__ = ["Renderer", "pad_tile"]
 
@@ -27,9 +34,9 @@ Box = tuple[float, float, float, float]
 class Renderer:
     """Pixel access of :class:`~imgio.tiles.TileSource`: reads, resamples, renders styles."""
 
-    image: Image
+    file: ImageFile
     scene: int
-    layout: Layout
+    geometry: SceneGeometry
     _stats: dict[tuple[int, int], np.ndarray[Any, Any]]
     _lock: threading.Lock
 
@@ -39,14 +46,14 @@ class Renderer:
         cache: dict[int, Any] = self.__dict__.setdefault("_sources", {})
         src = cache.get(level)
         if src is None:
-            src = cache[level] = self.image.source(self.scene, level)
+            src = cache[level] = self.file.source(self.scene, level)
         return src
 
     def _read(
         self, level: int, y0: int, y1: int, x0: int, x1: int, sels: list[dict[str, int]]
     ) -> list[np.ndarray[Any, Any]]:
         """``(h, w, bands)`` of each frame selection at a stored level (one read per C group)."""
-        lay = self.layout
+        lay = self.geometry
         src = self._source(level)
         groups: dict[tuple[tuple[str, int], ...], list[int]] = {}
         for i, sel in enumerate(sels):
@@ -84,7 +91,7 @@ class Renderer:
 
         Read from ``level``, else the coarsest stored level at least as fine as asked.
         """
-        lay = self.layout
+        lay = self.geometry
         s = min((box[2] - box[0]) / out_hw[1], (box[3] - box[1]) / out_hw[0])
         level = lay.best_level(s) if level is None else level
         dy, dx = lay.downsamples[level]
@@ -108,7 +115,7 @@ class Renderer:
         level: int | None = None,
     ) -> np.ndarray[Any, Any]:
         """The pixels of ``box`` at ``out_hw``: raw, or rendered with ``style``."""
-        lay = self.layout
+        lay = self.geometry
         sel = lay.frame_axes(frame, axes)
         chosen = frame is not None or axes.get("C") is not None
         if style is None and (fmt not in ("png", "jpeg") or self._plain_8bit(chosen)):
@@ -135,17 +142,17 @@ class Renderer:
         return render(planes, bands, limits)
 
     def _plain_8bit(self, chosen: bool) -> bool:
-        lay = self.layout
+        lay = self.geometry
         multi = lay.frame_sizes.get("C", 1) > 1 and lay.bands == 1 and not chosen
         return lay.dtype == np.uint8 and not multi
 
     def _default_style(self, chosen: bool) -> list[BandStyle]:
         """The file's channel colours for multi-channel images; robust ranges when not 8-bit."""
-        lay = self.layout
+        lay = self.geometry
         robust = lay.dtype != np.uint8
         lo, hi = ("min:0.001", "max:0.001") if robust else (0, 255)
         if lay.frame_sizes.get("C", 1) > 1 and lay.bands == 1 and not chosen:
-            colors = _scene_colors(self.image, self.scene)
+            colors = _scene_colors(self.file, self.scene)
             spec = [
                 {
                     "channel": c,
@@ -172,7 +179,7 @@ class Renderer:
 
     def _band_source(self, band: BandStyle, sel: dict[str, int]) -> tuple[dict[str, int], int]:
         """The frame selection and sample index one style band reads."""
-        lay = self.layout
+        lay = self.geometry
         if band.frame is not None:
             out = lay.frame_axes(band.frame, {})
         elif band.framedelta is not None:
@@ -201,7 +208,7 @@ class Renderer:
 
     def _sample_stats(self, sel: dict[str, int], sample: int) -> np.ndarray[Any, Any]:
         """Values of one frame and sample at the thumbnail level (for min/max/percentiles)."""
-        lay = self.layout
+        lay = self.geometry
         key = (lay.frame_of(sel), sample)
         with self._lock:
             if key in self._stats:
@@ -216,10 +223,10 @@ class Renderer:
         return data
 
 
-def _scene_colors(image: Image, scene: int) -> list[tuple[int, int, int]]:
+def _scene_colors(file: ImageFile, scene: int) -> list[tuple[int, int, int]]:
     from .._colors import resolve_colors
 
-    info = image._info(scene)
+    info = file.info(scene)
     names = info.channel_names
     return resolve_colors(names, info.channel_colors, len(names) if names else 1)
 

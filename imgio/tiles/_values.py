@@ -25,7 +25,7 @@ class PixelValues(Renderer):
         **axes: Any,
     ) -> dict[str, Any]:
         """Every band of the pixel at ``(x, y)``, and every channel when the image has several."""
-        lay = self.layout
+        lay = self.geometry
         bx, by = lay.to_base(x, units, "x"), lay.to_base(y, units, "y")
         if not (0 <= bx < lay.width and 0 <= by < lay.height):
             raise SelectionError(
@@ -57,7 +57,7 @@ class PixelValues(Renderer):
 
         ``level`` is a stored level; by default the coarsest one (fast on a big pyramid).
         """
-        lay = self.layout
+        lay = self.geometry
         lvl = lay.n_stored - 1 if level is None else level
         if not isinstance(lvl, (int, np.integer)) or not 0 <= lvl < lay.n_stored:
             raise SelectionError(f"level {level!r} out of range (0..{lay.n_stored - 1})")

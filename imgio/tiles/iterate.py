@@ -46,7 +46,7 @@ def tile_specs(
     region: dict[str, Any] | None,
 ) -> list[dict[str, Any]]:
     """Position, size and overlap of every tile, without reading pixels."""
-    lay = ts.layout
+    lay = ts.geometry
     tw, th = (tile_size, tile_size) if isinstance(tile_size, int) else (tile_size or ts.tile_size)
     if not (0 <= overlap < min(tw, th)):
         raise SelectionError(
@@ -141,7 +141,7 @@ def tile_iterator(
     """
     fmt = normalize_format(format)
     specs = tile_specs(ts, tile_size, overlap, scale, magnification, region)
-    lay = ts.layout
+    lay = ts.geometry
 
     def load(block: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One read for a run of tiles on a row; the tiles are slices of it."""

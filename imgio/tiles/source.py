@@ -12,34 +12,32 @@ import math
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from ..arrays import HasImageFile, ImageFile, as_image_file
 from ..errors import SelectionError
 from ._encode import MIME_TYPES, encode, normalize_format
-from ._layout import Layout, native_magnification
+from ._geometry import SceneGeometry
 from ._render import pad_tile
 from ._style import parse_palette
 from ._values import PixelValues
 
-if TYPE_CHECKING:
-    from ..image import Image
-
 __all__ = ["MIME_TYPES", "TileSource", "tile_source"]
 
-# one TileSource per (image, scene), kept outside the Image so that Images pickle as before
-_CACHE: weakref.WeakKeyDictionary[Image, dict[int, TileSource]] = weakref.WeakKeyDictionary()
+# one TileSource per (file, scene), kept outside the file so that files pickle as before
+_CACHE: weakref.WeakKeyDictionary[ImageFile, dict[int, TileSource]] = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
 
 
-def tile_source(image: Image, scene: int) -> TileSource:
-    """The cached :class:`TileSource` of ``image``'s ``scene`` (``img.tiles``)."""
+def tile_source(file: ImageFile, scene: int) -> TileSource:
+    """The cached :class:`TileSource` of ``file``'s ``scene`` (``img.tiles``)."""
     with _CACHE_LOCK:
-        per_image = _CACHE.setdefault(image, {})
-        if scene not in per_image:
-            per_image[scene] = TileSource(image, scene)
-        return per_image[scene]
+        per_file = _CACHE.setdefault(file, {})
+        if scene not in per_file:
+            per_file[scene] = TileSource(file, scene)
+        return per_file[scene]
 
 
 Box = tuple[float, float, float, float]
@@ -56,9 +54,9 @@ class TileSource(PixelValues):
     Parameters
     ----------
     image
-        An open image.
+        An open :class:`~imgio.Image` or :class:`~imgio.ImageFile`, or a path to open.
     scene
-        Scene index or name (default: the image's current scene).
+        Scene index or name (default: an ``Image``'s current scene, else 0).
     tile_size
         Edge of the served tiles (default: the file's own tile edge, else 256).
     edge
@@ -69,16 +67,18 @@ class TileSource(PixelValues):
 
     def __init__(
         self,
-        image: Image,
+        image: HasImageFile | ImageFile | str,
         scene: int | str | None = None,
         *,
         tile_size: int | None = None,
         edge: str = "crop",
         jpeg_quality: int = 90,
     ) -> None:
-        self.image = image
-        self.scene = image._scene_index(scene)
-        self.layout = Layout(image, self.scene, tile_size)
+        self.file = as_image_file(image)
+        if scene is None:  # an Image's public current scene; an ImageFile has none
+            scene = image.current_scene_index if isinstance(image, HasImageFile) else 0
+        self.scene = self.file.scene_index(scene)
+        self.geometry = SceneGeometry(self.file, self.scene, tile_size)
         self.edge = edge
         self.jpeg_quality = int(jpeg_quality)
         self._stats: dict[tuple[int, int], np.ndarray[Any, Any]] = {}
@@ -87,9 +87,9 @@ class TileSource(PixelValues):
             parse_palette(edge)  # validates the colour
 
     def __repr__(self) -> str:
-        lay = self.layout
+        lay = self.geometry
         return (
-            f"<imgio.TileSource {self.image.path!r} scene {self.scene} {lay.width}x{lay.height} "
+            f"<imgio.TileSource {self.file.path!r} scene {self.scene} {lay.width}x{lay.height} "
             f"levels={lay.levels} tile={lay.tile_width}x{lay.tile_height}>"
         )
 
@@ -97,36 +97,37 @@ class TileSource(PixelValues):
     @property
     def token(self) -> str:
         """Changes when the file changes: use it in cache keys with the verb's arguments."""
-        return f"{self.image.source(self.scene, 0).token}|{self.layout.tile_width}"
+        return f"{self.file.source(self.scene, 0).token}|{self.geometry.tile_width}"
 
     @property
     def levels(self) -> int:
         """Number of levels of the virtual power-of-two tile pyramid."""
-        return self.layout.levels
+        return self.geometry.levels
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) of level 0."""
-        return self.layout.width, self.layout.height
+        return self.geometry.width, self.geometry.height
 
     @property
     def tile_size(self) -> tuple[int, int]:
         """(width, height) of a tile."""
-        return self.layout.tile_width, self.layout.tile_height
+        return self.geometry.tile_width, self.geometry.tile_height
 
     @property
     def magnification(self) -> float | None:
         """Objective magnification of level 0 (from the file, else 10 µm / µm per pixel)."""
-        img = self.image
-        return native_magnification(img.metadata, img.reader.ome_xml(), self.layout.mpp_x)
+        power = self.file.objective_power(self.scene)
+        mpp = self.geometry.mpp_x
+        return power if power else (10.0 / mpp if mpp else None)
 
     @property
     def frame_count(self) -> int:
-        return self.layout.n_frames
+        return self.geometry.n_frames
 
     def metadata(self) -> dict[str, Any]:
         """large_image's ``getMetadata()`` keys: levels, sizes, tile size, magnification, frames."""
-        lay = self.layout
+        lay = self.geometry
         out = lay.summary()
         out["magnification"] = self.magnification
         out["levelsStored"] = [
@@ -194,7 +195,7 @@ class TileSource(PixelValues):
         StyleError
             An invalid style.
         """
-        lay = self.layout
+        lay = self.geometry
         box = lay.region_box(left, top, right, bottom, width, height, units)
         s = self._scale_for(box, output_width, output_height, scale, magnification, allow_upscale)
         out_w = max(1, round((box[2] - box[0]) / s))
@@ -261,7 +262,7 @@ class TileSource(PixelValues):
         SelectionError
             ``z`` beyond the levels or ``(x, y)`` beyond the level's tile grid.
         """
-        lay = self.layout
+        lay = self.geometry
         s = lay.check_z(z)
         nx, ny = lay.tile_grid(z)
         if not (isinstance(x, (int, np.integer)) and isinstance(y, (int, np.integer))) or not (
@@ -294,7 +295,7 @@ class TileSource(PixelValues):
     def _raw_tile(
         self, x: int, y: int, z: int, frame: int | None, axes: Mapping[str, Any]
     ) -> bytes | None:
-        lay = self.layout
+        lay = self.geometry
         level = lay.stored_level_for_z(z)
         if level is None or lay.dtype != np.uint8:
             return None
@@ -341,11 +342,7 @@ class TileSource(PixelValues):
     @property
     def associated_images(self) -> dict[str, int]:
         """Names of the associated images (label, macro, thumbnail...) and their scenes."""
-        return {
-            info.associated: i
-            for i, info in enumerate(self.image.reader.scenes())
-            if info.associated and i != self.scene
-        }
+        return {n: i for n, i in self.file.associated_images.items() if i != self.scene}
 
     def get_associated_image(
         self,
@@ -360,7 +357,7 @@ class TileSource(PixelValues):
         scenes = self.associated_images
         if name not in scenes:
             raise SelectionError(f"no associated image {name!r}; this file has {sorted(scenes)}")
-        other = TileSource(self.image, scenes[name])
+        other = TileSource(self.file, scenes[name])
         return other.get_region(
             output_width=max_width, output_height=max_height, style=style, format=format
         )

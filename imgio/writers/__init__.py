@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImgioError
-from ._input import SizesArg, as_scenes
+from ._input import Scene, SizesArg, as_scenes, image_file_of
 from ._target import atomic_target, partial_name, remove
 from ._zip import OZX_SUFFIX, ZIP_SUFFIXES, pack_folder, sharded_v3
 from .sink import ZarrSink, create
@@ -38,6 +38,19 @@ def format_of(path: str | os.PathLike[str]) -> str:
         f"cannot tell the format of {str(path)!r}: "
         f"expected a suffix among {TIFF_SUFFIXES + ZARR_SUFFIXES + ZIP_SUFFIXES}"
     )
+
+
+def _streamed(
+    data: Any, fmt: str, scenes: Sequence[int | str] | None, overrides: tuple[Any, ...]
+) -> list[Scene] | None:
+    """An opened file's scenes as dask-free writer scenes, when the output is an OME-TIFF
+    and nothing is overridden (None: take the DataArray path)."""
+    file = image_file_of(data)
+    if file is None or fmt != "ome-tiff" or any(v is not None for v in overrides):
+        return None
+    from ._convert_stream import image_scenes
+
+    return image_scenes(file, scenes)
 
 
 def write(
@@ -123,13 +136,15 @@ def write(
         from ._remote import remote_location
 
         remote = remote_location(path, storage_options)
-    items = as_scenes(
-        data,
-        dims=dims,
-        channel_names=channel_names,
-        physical_pixel_sizes=physical_pixel_sizes,
-        scenes=scenes,
-    )
+    items = _streamed(data, fmt, scenes, (dims, channel_names, physical_pixel_sizes))
+    if items is None:
+        items = as_scenes(
+            data,
+            dims=dims,
+            channel_names=channel_names,
+            physical_pixel_sizes=physical_pixel_sizes,
+            scenes=scenes,
+        )
     if fmt == "ome-tiff":
         if labels:
             raise ImgioError(

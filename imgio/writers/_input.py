@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import dask.array as da
     import xarray as xr
 
+    from ..arrays import ImageFile
+
 __all__ = ["Scene", "as_scenes", "guess_dims", "pixel_sizes_arg", "standardize"]
 
 SizesArg = PhysicalPixelSizes | Sequence[float | None] | Mapping[str, float] | float | None
@@ -312,32 +314,15 @@ def as_scenes(
     """Every scene to write: one per array (a list is several scenes) or per ``Image`` scene."""
     if isinstance(data, list) and data and all(isinstance(d, Scene) for d in data):
         return list(data)  # already standardized (the CLI's selected scenes)
-    if hasattr(data, "get_xarray_dask_data") and hasattr(data, "scenes"):
-        names = list(data.scenes)
-        picked = (
-            list(range(len(names))) if scenes is None else [scene_index(s, names) for s in scenes]
+    file = image_file_of(data)
+    if file is not None:
+        return _file_scenes(
+            file,
+            scenes,
+            dims=dims,
+            channel_names=channel_names,
+            physical_pixel_sizes=physical_pixel_sizes,
         )
-        infos = data.reader.scenes() if hasattr(data, "reader") else None
-        from ._ome_carry import source_images
-
-        sources = source_images(data, picked)
-        out = []
-        for i, ome_source in zip(picked, sources, strict=True):
-            xarr = data.get_xarray_dask_data(scene=i, level=0)
-            if infos is not None and infos[i].channel_colors is not None:
-                xarr = xarr.copy()
-                xarr.attrs["channel_colors"] = tuple(infos[i].channel_colors)
-            out.append(
-                standardize(
-                    xarr,
-                    dims=dims,
-                    channel_names=channel_names,
-                    physical_pixel_sizes=physical_pixel_sizes,
-                    name=names[i],
-                )
-            )
-            out[-1].ome_source = ome_source
-        return out
     if (
         isinstance(data, (list, tuple))
         and data
@@ -378,3 +363,45 @@ def scene_index(scene: int | str, names: Sequence[str]) -> int:
     if not -len(names) <= scene < len(names):
         raise SelectionError(f"scene {scene} out of range 0..{len(names) - 1}")
     return scene % len(names)
+
+
+def image_file_of(data: Any) -> ImageFile | None:
+    """The :class:`~imgio.ImageFile` behind ``data`` (an ImageFile or an ``Image``), else None."""
+    from ..arrays import HasImageFile, ImageFile
+
+    if isinstance(data, ImageFile):
+        return data
+    return data.file if isinstance(data, HasImageFile) else None
+
+
+def _file_scenes(
+    file: ImageFile,
+    scenes: Sequence[int | str] | None,
+    *,
+    dims: str | Sequence[str] | None,
+    channel_names: Sequence[str] | None,
+    physical_pixel_sizes: SizesArg,
+) -> list[Scene]:
+    """The picked scenes of an opened file, at full resolution, with its OME metadata."""
+    from ._ome_carry import source_images
+
+    names = list(file.scene_names)
+    picked = list(range(len(names))) if scenes is None else [scene_index(s, names) for s in scenes]
+    out = []
+    for i, ome_source in zip(picked, source_images(file, picked), strict=True):
+        xarr = file.dataarray(i, 0)
+        colors = file.infos()[i].channel_colors
+        if colors is not None:
+            xarr = xarr.copy()
+            xarr.attrs["channel_colors"] = tuple(colors)
+        out.append(
+            standardize(
+                xarr,
+                dims=dims,
+                channel_names=channel_names,
+                physical_pixel_sizes=physical_pixel_sizes,
+                name=names[i],
+            )
+        )
+        out[-1].ome_source = ome_source
+    return out

@@ -23,11 +23,12 @@ import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import ImgioWarning
 
 if TYPE_CHECKING:
+    from ..arrays import ImageFile
     from ._input import Scene
 
 __all__ = ["OmeSource", "carry", "source_images"]
@@ -85,15 +86,14 @@ def _parse(xml: str) -> ET.Element | None:
     return root if root.tag == f"{Q}OME" else None
 
 
-def source_images(image: Any, picked: Sequence[int]) -> list[OmeSource | None]:
-    """For each picked scene of an ``imgio.Image``, its source OME ``Image`` element (or None)."""
-    reader = getattr(image, "reader", None)
-    xml = reader.ome_xml() if reader is not None and hasattr(reader, "ome_xml") else None
+def source_images(file: ImageFile, picked: Sequence[int]) -> list[OmeSource | None]:
+    """For each picked scene of an opened file, its source OME ``Image`` element (or None)."""
+    xml = file.ome_xml()
     root = _parse(xml) if xml else None
     if root is None:
         return [None] * len(picked)
     elements = root.findall(f"{Q}Image")
-    names = list(image.scenes)
+    names = list(file.scene_names)
     out: list[OmeSource | None] = []
     for i in picked:
         found = None

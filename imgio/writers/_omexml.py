@@ -113,13 +113,21 @@ def _image(i: int, scene: Scene, first_ifd: int | None) -> list[str]:
     return lines
 
 
+def _version() -> str:
+    """imgio's installed version (the package root is above the writers)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("imgio")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def ome_xml(scenes: Sequence[Scene], *, first_ifds: Sequence[int] | None = None) -> str:
     """The OME-XML document of ``scenes``; with ``first_ifds`` each Image maps its TIFF pages."""
-    from .. import __version__
-
     head = (
         f'<OME xmlns="{NAMESPACE}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        f'xsi:schemaLocation="{NAMESPACE} {NAMESPACE}/ome.xsd" Creator="imgio {__version__}">'
+        f'xsi:schemaLocation="{NAMESPACE} {NAMESPACE}/ome.xsd" Creator="imgio {_version()}">'
     )
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', head]
     for i, scene in enumerate(scenes):

@@ -27,6 +27,7 @@ from uuid import uuid4
 import numpy as np
 
 from ..errors import CorruptFileError, ImgioError
+from ..readers.base import SourceBase
 from ._tile_axes import frame_key
 
 __all__ = ["ChunkStore", "Layout", "SinkArray", "check_folder", "putter"]
@@ -192,7 +193,7 @@ def putter(
     return put
 
 
-class SinkArray:
+class SinkArray(SourceBase):
     """The chunks as a sliceable array ``(frames..., Y, X, bands)`` for ``da.from_array``."""
 
     def __init__(

@@ -2,7 +2,7 @@
 
 Layout: one series (OME ``Image``) per scene; each plane (``T C Z`` order, Z fastest)
 is one tiled page whose reduced levels are SubIFDs. tifffile writes every IFD first,
-with empty tiles (:mod:`~imgio.writers._tiff_layout`); then each plane is computed a few
+with empty tiles (:mod:`~imgio.writers._tiff_offsets`); then each plane is computed a few
 whole dask chunks at a time (:mod:`~imgio.writers._stream`), cut into tiles, and every
 level's tiles are made from the tiles above them as soon as those are complete
 (:mod:`~imgio.writers._cascade`). Tiles are encoded on ``maxworkers`` threads and
@@ -29,7 +29,7 @@ from ._input import Scene
 from ._omexml import ome_xml, pixel_type
 from ._pyramid import check_method, level_count, level_shapes
 from ._stream import groups, run
-from ._tiff_layout import TileFile
+from ._tiff_offsets import TileFile
 
 __all__ = ["COMPRESSIONS", "write_ome_tiff"]
 

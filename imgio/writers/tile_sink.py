@@ -29,7 +29,15 @@ import numpy as np
 
 from ..errors import ImgioError
 from ._input import SizesArg, pixel_sizes_arg
-from ._tile_axes import FRAME_ORDER, TileArgs, frame_key, parse, parse_key, parse_mask, to_base_unit
+from ._tile_axes import (
+    FRAME_ORDER,
+    TileArgs,
+    frame_key,
+    parse,
+    parse_key,
+    parse_mask,
+    to_base_unit,
+)
 from ._tile_store import ChunkStore, SinkArray, check_folder, putter
 
 if TYPE_CHECKING:
@@ -243,7 +251,7 @@ class TileSink:
         import dask.array as da
         import xarray as xr
 
-        from .. import _lazy
+        from ..arrays import _lazy
 
         check_folder(self.folder)
         sizes, height, width, stamp = self._scan()

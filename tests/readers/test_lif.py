@@ -230,7 +230,7 @@ def test_transposed_reads_scatter_into_the_output(stats: Any) -> None:
     band = img.xarray_dask_data.isel(Y=slice(10, 20)).values
     np.testing.assert_array_equal(band, native.transpose(perm)[..., 10:20, :])
     assert STATS.bytes_read == 4 * 2 * 2 * 3 * 10 * 64  # only those rows of every plane
-    from imgio._lazy import Reordered
+    from imgio.arrays._lazy import Reordered
 
     shown = Reordered(src, img.dims.order)
     out = np.empty((*shown.shape[:-2], 10, shown.shape[-1]), src.dtype)

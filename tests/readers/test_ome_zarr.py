@@ -17,8 +17,8 @@ import pytest
 import zarr
 
 from imgio._location import Location
-from imgio._registry import open_reader
 from imgio.errors import CorruptFileError, ImgioWarning, SelectionError, UnsupportedFormatError
+from imgio.readers._registry import open_reader
 from imgio.readers.base import STATS
 from imgio.readers.ome_zarr import OmeZarrReader
 
@@ -430,7 +430,7 @@ def test_remote_fsspec_store() -> None:
 
 
 def test_dataarray_coordinates(image_store: tuple[Path, list[np.ndarray], str]) -> None:
-    from imgio._lazy import as_dataarray
+    from imgio.arrays._lazy import as_dataarray
 
     path, levels, _ = image_store
     reader = open_zarr(path)

@@ -53,7 +53,7 @@ def test_metadata_matches_the_tile_api(served: Served) -> None:
 @pytest.mark.parametrize("z", [0, 1, 2, 3])
 def test_zxy_png_tiles_equal_the_tile_api(served: Served, z: int) -> None:
     ts = imgio.Image(served.root / SLIDE).tiles
-    nx, ny = ts.layout.tile_grid(z)
+    nx, ny = ts.geometry.tile_grid(z)
     for x, y in {(0, 0), (nx - 1, ny - 1)}:
         r = served.client.get(f"/api/images/{SLIDE}/tiles/zxy/{z}/{x}/{y}.png")
         assert r.status_code == 200 and r.headers["content-type"] == "image/png"
@@ -224,7 +224,7 @@ def test_fifty_concurrent_clients_get_correct_tiles(served: Served) -> None:
     jobs = []
     for _ in range(100):
         z = rng.randrange(ts.levels)
-        nx, ny = ts.layout.tile_grid(z)
+        nx, ny = ts.geometry.tile_grid(z)
         jobs.append((z, rng.randrange(nx), rng.randrange(ny)))
     want = {j: ts.get_tile(j[1], j[2], j[0], format="numpy") for j in set(jobs)}
 

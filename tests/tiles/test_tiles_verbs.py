@@ -40,12 +40,12 @@ def test_get_tile_every_z_matches_large_image(pyramid):
     ts, li = imgio.Image(path).tiles, _li(path)
     assert ts.levels == li.levels == 4
     for z in range(ts.levels):
-        nx, ny = ts.layout.tile_grid(z)
+        nx, ny = ts.geometry.tile_grid(z)
         for y in range(ny):
             for x in range(nx):
                 ours = ts.get_tile(x, y, z)
                 ref = li.getTile(x, y, z, numpyAllowed="always")[: ours.shape[0], : ours.shape[1]]
-                stored = ts.layout.stored_level_for_z(z)
+                stored = ts.geometry.stored_level_for_z(z)
                 if stored is not None:  # a stored level: the exact stored pixels
                     lv = levels[stored]
                     want = lv[y * 256 : (y + 1) * 256, x * 256 : (x + 1) * 256]
@@ -59,7 +59,7 @@ def test_missing_level_synthesised_from_next_finer(gap_pyramid, stats):
     path, levels = gap_pyramid  # stored: /1 and /4
     ts = imgio.Image(path).tiles
     z = ts.levels - 2  # the /2 level, not stored
-    assert ts.layout.stored_level_for_z(z) is None
+    assert ts.geometry.stored_level_for_z(z) is None
     tile = ts.get_tile(1, 0, z)
     base = levels[0]
     want = base[0:512, 512:1024].reshape(256, 2, 256, 2, 3).mean((1, 3))
@@ -183,6 +183,18 @@ def test_jpeg_tile_passthrough_decodes_nothing(jpeg_pyramid, stats):
     # a synthesised level is encoded: valid JPEG of the right size
     small = ts.get_tile(0, 0, 0, format="jpeg")
     assert imagecodecs.jpeg8_decode(small).shape == (256, 256, 3)
+
+
+def test_jpeg_passthrough_survives_overrides(jpeg_pyramid, stats):
+    """An image opened with ``dim_order=``/``channel_names=`` still hands stored JPEG
+    tiles over undecoded (the relabelling source forwards every declared fast path)."""
+    plain = imgio.Image(jpeg_pyramid).tiles
+    relabelled = imgio.Image(jpeg_pyramid, dim_order="YXS", channel_names=["RGB"]).tiles
+    z = plain.levels - 1
+    stats.reset()
+    data = relabelled.get_tile(3, 5, z, format="jpeg")
+    assert stats.chunks_decoded == 0
+    assert data == plain.get_tile(3, 5, z, format="jpeg")
 
 
 def test_thumbnail_and_region_of_big_pyramid_are_lazy(jpeg_pyramid, stats):

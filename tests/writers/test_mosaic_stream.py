@@ -168,7 +168,7 @@ def test_each_sector_decoded_once(tmp_path: Path) -> None:
 
 def test_large_items_read_in_native_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An item above CELL_BYTES is read in blocks of whole native tiles, each tile once."""
-    import imgio._mosaic_stream as stream
+    import imgio.writers._mosaic_stream as stream
     from imgio.readers.base import STATS
 
     rng = np.random.default_rng(5)

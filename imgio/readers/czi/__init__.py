@@ -32,6 +32,7 @@ from ..._location import Location
 from ...dims import PhysicalPixelSizes
 from ...errors import CorruptFileError, ImgioWarning, UnsupportedFormatError
 from ..base import ChunkRefs, Reader, SceneInfo
+from ._directory import SceneLayout, scene_layouts
 from ._format import (
     COMPRESSIONS,
     MAGIC,
@@ -43,8 +44,13 @@ from ._format import (
     read_directory,
     read_file_header,
 )
-from ._layout import SceneLayout, scene_layouts
-from ._meta import CziMeta, light_document, parse_meta, parse_timestamps, time_interval
+from ._meta import (
+    CziMeta,
+    light_document,
+    parse_meta,
+    parse_timestamps,
+    time_interval,
+)
 from ._source import CziSource
 
 __all__ = ["CziReader", "CziSource"]

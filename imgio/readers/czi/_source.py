@@ -16,17 +16,17 @@ import numpy as np
 from ..._location import Location
 from ..._threads import decode_threads, map_threaded
 from ...errors import CorruptFileError
-from ..base import STATS
+from ..base import STATS, SourceBase
 from ._decode import bgr_to_rgb, decode_subblock, put, swap_bgr
+from ._directory import LevelLayout, SceneLayout
 from ._format import COMPRESSIONS, subblock_header_size, subblock_payload
-from ._layout import LevelLayout, SceneLayout
 
 __all__ = ["CziSource", "decode_subblock"]
 
 HEAD = 1024  # enough for any subblock header (256 bytes + up to 24 dims)
 
 
-class CziSource:
+class CziSource(SourceBase):
     """One (scene, level) of a CZI file; dims ``[extras][M]TCZYX[S]``."""
 
     def __init__(

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..._location import Location
 from ...errors import CorruptFileError
-from ..base import STATS
+from ..base import STATS, SourceBase
 
 __all__ = ["ZarrSource", "is_zip", "open_store", "read_member"]
 
@@ -108,7 +108,7 @@ def covered_chunks(key: tuple[slice, ...], shape: tuple[int, ...], chunks: tuple
     return n
 
 
-class ZarrSource:
+class ZarrSource(SourceBase):
     """One zarr array as an :class:`~imgio.readers.base.ArraySource`."""
 
     def __init__(

@@ -21,7 +21,7 @@ from ...errors import (
 )
 from ..base import Reader, SceneInfo
 from ._guard import metadata_errors
-from ._layout import Layout, _join
+from ._scenes import Layout, _join
 from ._source import ZarrSource, is_zip, open_store
 
 __all__ = ["OmeZarrReader"]

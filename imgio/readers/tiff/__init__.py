@@ -40,8 +40,8 @@ from ._scene import (
     ome_metadata,
     quiet_tifffile,
 )
-from .layout import LevelShape, build_source
-from .meta import imagej_sizes, vendor_sizes
+from .meta import imagej_sizes, tiff_objective_power, tiff_vendor, vendor_sizes
+from .series import LevelShape, build_source
 from .source import TiffSource
 
 __all__ = ["TiffReader", "TiffSource"]
@@ -201,6 +201,12 @@ class TiffReader(Reader):
         """Native metadata: OME-XML text, ImageJ dict, or the first page's description/tags."""
         with self._file() as tif:
             return native_metadata(tif, self.ome_xml)
+
+    def vendor(self) -> str:
+        return tiff_vendor(self.location.suffixes, self.metadata)
+
+    def objective_power(self, scene: int) -> float | None:
+        return tiff_objective_power(self.metadata) or super().objective_power(scene)
 
     @cached_property
     def _ome_images(self) -> list[OmeImage]:

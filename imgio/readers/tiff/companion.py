@@ -36,7 +36,7 @@ from ...errors import (
 from ..base import Reader, SceneInfo
 from ._errors import tiff_errors
 from ._ifds import guard_pages
-from .layout import (
+from .series import (
     _contiguous,
     _raw_dtype,
     _validate,

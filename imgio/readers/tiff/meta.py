@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ..._ome import to_micrometres, to_seconds
 
-__all__ = ["imagej_sizes", "resolution_sizes", "vendor_sizes"]
+__all__ = [
+    "imagej_sizes",
+    "resolution_sizes",
+    "tiff_objective_power",
+    "tiff_vendor",
+    "vendor_sizes",
+]
 
 Sizes = dict[str, float]  # "Z"/"Y"/"X" in µm, "T" in seconds
 
@@ -181,3 +188,44 @@ def vendor_sizes(tif: Any, series: Any) -> Sizes:
         return out
     out.update(resolution_sizes(page))
     return out
+
+
+# OpenSlide's vendor names, by the suffix of a TIFF-family slide
+VENDORS = {
+    ".svs": "aperio",
+    ".ndpi": "hamamatsu",
+    ".scn": "leica",
+    ".bif": "ventana",
+    ".tif": "generic-tiff",
+    ".tiff": "generic-tiff",
+    ".ptif": "generic-tiff",
+}
+
+
+def tiff_vendor(suffixes: str, metadata: Any) -> str:
+    """OpenSlide's vendor of a TIFF-family file from its suffixes and native metadata."""
+    if suffixes.endswith((".ome.tif", ".ome.tiff", ".ome.btf")):
+        return "ome-tiff"
+    if isinstance(metadata, str) and metadata.startswith("Aperio"):
+        return "aperio"
+    for suffix, vendor in VENDORS.items():
+        if suffixes.endswith(suffix):
+            return vendor
+    return "tiff"
+
+
+def tiff_objective_power(metadata: Any) -> float | None:
+    """The objective power an SVS description (``AppMag``) or NDPI tags record."""
+    if isinstance(metadata, Mapping):
+        for key in ("AppMag", "Magnification", "magnification", "objective_power"):
+            try:
+                value = float(metadata[key])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if value > 0:
+                return value
+    if isinstance(metadata, str):
+        found = re.search(r"AppMag\s*=\s*([0-9.]+)", metadata)
+        if found and float(found.group(1)) > 0:
+            return float(found.group(1))
+    return None

@@ -19,7 +19,7 @@ import numpy as np
 from ..._location import Location
 from ..._threads import map_threaded
 from ...errors import CorruptFileError
-from ..base import STATS, ChunkRefs
+from ..base import STATS, ChunkRefs, SourceBase
 
 __all__ = ["Geometry", "TiffSource", "keyframe_decoder"]
 
@@ -128,7 +128,7 @@ class Geometry:
         return math.prod(self.grid)
 
 
-class TiffSource:
+class TiffSource(SourceBase):
     """One (scene, level): ``plane dims`` + page dims (``[S] [Z] Y X [S]``) in native order.
 
     ``planes[i]`` is ``None`` (missing page, filled with ``fill``) or

@@ -1,4 +1,4 @@
-"""Helpers shared by :mod:`imgio.cli` and :mod:`imgio.writers.cli` (neither imports the other's
+"""Helpers shared by :mod:`imgio.cli` and :mod:`imgio.cli._write` (neither imports the other's
 module-level code through them)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import ImgioError
+from ..errors import ImgioError
 
 __all__ = ["add_storage_option", "out", "storage_options"]
 

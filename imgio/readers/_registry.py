@@ -11,12 +11,18 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
-from ._location import Location
-from .errors import ImgioError, MissingDependencyError, UnsupportedFormatError
-from .readers import BUILTIN_READERS
-from .readers.base import Reader
+from .._location import Location
+from ..errors import ImgioError, MissingDependencyError, UnsupportedFormatError
+from . import BUILTIN_READERS
+from .base import Reader
 
-__all__ = ["available_readers", "open_reader", "reader_class"]
+__all__ = [
+    "available_readers",
+    "known_suffixes",
+    "open_reader",
+    "reader_class",
+    "recognised",
+]
 
 ENTRY_POINT_GROUP = "imgio.readers"
 
@@ -63,6 +69,54 @@ def reader_class(name: str) -> type[Reader]:
         raise TypeError(f"{spec} is not an imgio Reader subclass")
     _CLASSES[name] = cls
     return cls
+
+
+def _loadable() -> list[type[Reader]]:
+    """Every reader class that imports (a reader whose module fails to load is skipped)."""
+    out = []
+    for name in _specs():
+        try:
+            out.append(reader_class(name))
+        except (ImportError, AttributeError, TypeError, ImgioError):
+            continue
+    return out
+
+
+@cache
+def known_suffixes() -> tuple[str, ...]:
+    """Every file suffix some reader claims (lower case, with the dot: ``".ome.tif"``).
+
+    The one answer to "which files can imgio open?" for ``imgio serve``'s listing, the
+    xarray backend, the napari manifest and the command line.
+    """
+    seen: dict[str, None] = {}
+    for cls in _loadable():
+        for suffix in cls.suffixes:
+            seen.setdefault(suffix.lower(), None)
+    return tuple(seen)
+
+
+def recognised(location: Location) -> bool:
+    """Whether some reader claims ``location`` by its suffix or (a local file) its first bytes.
+
+    Cheap: nothing is opened beyond the first 4 KiB of a local file; ``True`` is a
+    promise to try, not that the file is intact.
+    """
+    suffixes = location.suffixes.rstrip("/")
+    if suffixes and suffixes.endswith(known_suffixes()):
+        return True
+    if not location.is_local:
+        return False
+    classes = _loadable()
+    if location.isdir():
+        return any(cls.sniff_location(location) for cls in classes)
+    try:
+        head = location.head(4096)
+    except (OSError, ImgioError):
+        return False
+    finally:
+        location.close()
+    return any(cls.sniff(head) for cls in classes)
 
 
 def _recognises(cls: type[Reader], location: Location, head: bytes) -> bool:

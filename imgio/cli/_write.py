@@ -7,8 +7,8 @@ import sys
 import time
 from typing import Any
 
-from .._cli_common import add_storage_option, storage_options
 from ..errors import ImgioError, SelectionError, TargetExistsError
+from ._common import add_storage_option, storage_options
 
 __all__ = ["Progress", "add_convert_parser", "add_mosaic_parser", "cmd_convert", "cmd_mosaic"]
 
@@ -100,7 +100,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _write(data: Any, out: str, args: argparse.Namespace, **extra: Any) -> None:
-    from . import format_of, write
+    from ..writers import format_of, write
 
     options = _options(args)
     drop = ("chunks", "ngff_version") if format_of(out) == "ome-tiff" else ("tile",)
@@ -128,23 +128,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
             scenes = [int(s) if s.lstrip("-").isdigit() else s for s in args.scene]
         if args.level or args.select:
             _write(_selected_scenes(img, scenes, args), args.output, args)
-        elif (streamed := _streamed_scenes(img, scenes, args.output)) is not None:
-            _write(streamed, args.output, args)
         else:
             _write(img, args.output, args, scenes=scenes)
     sys.stdout.write(f"wrote {args.output}\n")
     return 0
-
-
-def _streamed_scenes(img: Any, scenes: list[int | str] | None, output: str) -> Any:
-    """The scenes as dask-free writer scenes for an OME-TIFF output (None: use dask)."""
-    from . import format_of
-
-    if format_of(output) != "ome-tiff":
-        return None
-    from .._convert_stream import image_scenes
-
-    return image_scenes(img, scenes)
 
 
 def _selected_scenes(img: Any, scenes: list[int | str] | None, args: argparse.Namespace) -> Any:
@@ -152,7 +139,7 @@ def _selected_scenes(img: Any, scenes: list[int | str] | None, args: argparse.Na
     OME metadata (carried into the output, adjusted to what is written)."""
     from dataclasses import replace
 
-    from ._input import as_scenes, standardize
+    from ..writers._input import as_scenes, standardize
 
     chosen = scenes if scenes is not None else list(range(len(img.scenes)))
     out = []
@@ -195,17 +182,17 @@ def _selected(
 
 def cmd_mosaic(args: argparse.Namespace) -> int:
     """Join images on a grid and write the result (OME-TIFF without dask: ``_mosaic_stream``)."""
-    from .._mosaic import mosaic
-    from .._mosaic_stream import mosaic_scene
     from ..image import Image
-    from . import format_of
+    from ..writers import format_of
+    from ..writers._mosaic import mosaic
+    from ..writers._mosaic_stream import mosaic_scene
 
     storage = _storage(args)
     items: list[Any] = [
         Image(p, storage_options=storage) if storage and "://" in p else p for p in args.inputs
     ]
     grid = {"across": args.across, "spacing": args.spacing, "overlap": args.overlap}
-    opened: list[Image] = []
+    opened: list[Any] = []  # the ImageFiles mosaic_scene opened
     try:
         scene = None
         if format_of(args.output) == "ome-tiff":
@@ -219,7 +206,7 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
             _write(joined, args.output, args)
     finally:
         for item in [*items, *opened]:
-            if isinstance(item, Image):
+            if not isinstance(item, str):
                 item.close()
     sys.stdout.write(f"wrote {args.output} ({' x '.join(str(n) for n in shape[-3:])})\n")
     return 0

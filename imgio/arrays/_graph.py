@@ -1,6 +1,6 @@
 """imgio's dask array optimization: selections compose down to one source read.
 
-Every dask array that :mod:`imgio._lazy` builds is named ``imgio-<token>`` and reads its
+Every dask array that :mod:`imgio.arrays._lazy` builds is named ``imgio-<token>`` and reads its
 chunks with ``getter(<source>, <slices>)``. Selections on it (xarray's ``isel``/``sel``,
 ``x[...]``) add ``getitem`` tasks on top. Dask's own slice fusion stops after the first
 fused getter of a chain (``x.isel(T=0).isel(Y=..)`` decoded a whole 4096² chunk), so
@@ -82,7 +82,7 @@ def run_in_order(nodes: tuple[Any, ...], out: Hashable) -> Any:
 
 
 def view_of(buffer: np.ndarray[Any, Any], origin: tuple[int, ...], shape: tuple[int, ...]) -> Any:
-    """One output chunk as a :class:`~imgio._pieces.Piece` of the shared buffer."""
+    """One output chunk as a :class:`~imgio.arrays._pieces.Piece` of the shared buffer."""
     return piece(buffer, tuple(origin), tuple(shape))
 
 

@@ -4,7 +4,7 @@
 dims, as AICSImageIO takes them: integer indices drop a dim unless it is in the requested
 order, dims left out of that order take index 0 (with an ``ImgioWarning``), a slice that
 selects nothing is a :class:`~imgio.errors.SelectionError`. A mixin so that ``image.py``
-keeps the core state; only what is selected is decoded (:func:`imgio._lazy.read`).
+keeps the core state; only what is selected is decoded (:func:`imgio.arrays._lazy.read`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from . import _lazy
-from .errors import ImgioWarning, SelectionError
+from ..arrays import _lazy
+from ..errors import ImgioWarning, SelectionError
 
 if TYPE_CHECKING:
     import dask.array as da
 
-    from .image import Image
+    from . import Image
 
 __all__ = ["Selection", "SelectionMixin"]
 

@@ -11,33 +11,19 @@ tree layout documented in :mod:`imgio.xarray_backend`. This module takes an open
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
+from ..dims import standard_order
 from . import _lazy
-from .dims import standard_order
 
 if TYPE_CHECKING:
-    from .readers.base import ArraySource, Reader
-
-
-class Image(Protocol):
-    """What this module uses of :class:`imgio.Image` (so it need not import it)."""
-
-    @property
-    def path(self) -> str: ...
-    @property
-    def reader(self) -> Reader: ...
-    @property
-    def scenes(self) -> tuple[str, ...]: ...
-    def get_xarray_dask_data(
-        self, scene: int | str | None = None, level: int | None = None
-    ) -> xr.DataArray: ...
-    def source(self, scene: int | str | None = None, level: int | None = None) -> ArraySource: ...
+    from ..readers.base import ArraySource
+    from ._file import ImageFile
 
 
 __all__ = ["LEVEL_NODE", "VARIABLE", "ImgioBackendArray", "dataset", "groups", "to_datatree"]
@@ -77,14 +63,14 @@ def node_names(scenes: Iterable[str]) -> list[str]:
     return out
 
 
-def dataset(img: Image, scene: int, level: int, *, dask: bool) -> xr.Dataset:
+def dataset(file: ImageFile, scene: int, level: int, *, dask: bool) -> xr.Dataset:
     """One (scene, level) as a Dataset with the single variable ``image``."""
-    lazy = img.get_xarray_dask_data(scene, level)  # coords and attrs; builds no reads
+    lazy = file.dataarray(scene, level)  # coords and attrs; builds no reads
     if dask:
         data: Any = lazy.data
         encoding: dict[str, Any] = {}
     else:
-        data = indexing.LazilyIndexedArray(ImgioBackendArray(img.source(scene, level)))
+        data = indexing.LazilyIndexedArray(ImgioBackendArray(file.source(scene, level)))
         chunks = dict(zip(lazy.dims, lazy.data.chunksize, strict=True))
         encoding = {"preferred_chunks": chunks, "chunks": tuple(chunks.values())}
     attrs = {k: _plain(v) for k, v in lazy.attrs.items() if k != "units"}
@@ -104,15 +90,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def groups(img: Image, *, dask: bool) -> dict[str, xr.Dataset]:
-    """Every scene and level of ``img`` as ``{"/<scene>/level_<i>": Dataset}`` plus parents."""
-    infos = img.reader.scenes()
+def groups(file: ImageFile, *, dask: bool) -> dict[str, xr.Dataset]:
+    """Every scene and level of ``file`` as ``{"/<scene>/level_<i>": Dataset}`` plus parents."""
+    infos = file.infos()
+    names = file.scene_names
     out: dict[str, xr.Dataset] = {
         "/": xr.Dataset(
-            attrs={"path": img.path, "reader": img.reader.name, "scenes": list(img.scenes)}
+            attrs={"path": file.path, "reader": file.reader.name, "scenes": list(names)}
         )
     }
-    for s, node in enumerate(node_names(img.scenes)):
+    for s, node in enumerate(node_names(names)):
         info = infos[s]
         img_dims = standard_order(info.dims)
         scene_attrs: dict[str, Any] = {
@@ -121,15 +108,15 @@ def groups(img: Image, *, dask: bool) -> dict[str, xr.Dataset]:
             "dims": img_dims,
             "levels": info.n_levels,
         }
-        names = img.get_xarray_dask_data(s, 0).coords.get("C")
-        if names is not None:
-            scene_attrs["channel_names"] = [str(v) for v in names.values]
+        channels = file.dataarray(s, 0).coords.get("C")
+        if channels is not None:
+            scene_attrs["channel_names"] = [str(v) for v in channels.values]
         out[f"/{node}"] = xr.Dataset(attrs=scene_attrs)
         for level in range(info.n_levels):
-            out[f"/{node}/{LEVEL_NODE.format(level)}"] = dataset(img, s, level, dask=dask)
+            out[f"/{node}/{LEVEL_NODE.format(level)}"] = dataset(file, s, level, dask=dask)
     return out
 
 
-def to_datatree(img: Image) -> xr.DataTree:
+def to_datatree(file: ImageFile) -> xr.DataTree:
     """The whole file as a lazy :class:`xarray.DataTree` of dask arrays (see module docs)."""
-    return xr.DataTree.from_dict(groups(img, dask=True))
+    return xr.DataTree.from_dict(groups(file, dask=True))

@@ -1,6 +1,6 @@
 """Read buffers handed to dask as views: joining adjacent views returns the buffer, no copy.
 
-:mod:`imgio._graph` reads all output chunks of a compute in one call into one buffer and
+:mod:`imgio.arrays._graph` reads all output chunks of a compute in one call into one buffer and
 gives dask each chunk as a :class:`Piece` of it. dask's final concatenation calls
 ``np.concatenate`` on the pieces, which this class answers with a view of the buffer
 (the buffer itself once all pieces are joined), so a whole read holds one copy of the

@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from .dims import PhysicalPixelSizes
-from .errors import SelectionError
-from .readers.base import ArraySource, ChunkRefs, Reader, SceneInfo
+from ..dims import PhysicalPixelSizes
+from ..errors import SelectionError
+from .base import ArraySource, ChunkRefs, Reader, SceneInfo, SourceBase
 
 __all__ = ["OverrideReader", "Relabelled"]
 
 
-class Relabelled:
+class Relabelled(SourceBase):
     """An array source with its dims letters renamed (pickles with its inner source)."""
 
     def __init__(self, src: ArraySource, dims: str) -> None:
@@ -29,13 +29,16 @@ class Relabelled:
         self.dtype = src.dtype
         self.chunks = tuple(src.chunks)
         self.token = f"{src.token}|as {dims}"
+        self.strided_out = src.strided_out
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         return self.src[key]
 
     def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
-        fill = getattr(self.src, "read_into", None)
-        return bool(fill(key, out)) if fill is not None else False
+        return self.src.read_into(key, out)
+
+    def raw_tile(self, index: tuple[int, ...], format: str = "jpeg") -> bytes | None:
+        return self.src.raw_tile(index, format)
 
 
 class OverrideReader(Reader):
@@ -56,6 +59,7 @@ class OverrideReader(Reader):
         super().__init__(inner.location)
         self.inner = inner
         self.name = inner.name  # type: ignore[misc]
+        self.suffixes = inner.suffixes  # type: ignore[misc]
         infos = inner.scenes()
         n = len(infos)
         orders = [dim_order] * n if dim_order is None or isinstance(dim_order, str) else dim_order
@@ -86,6 +90,16 @@ class OverrideReader(Reader):
 
     def ome_xml(self) -> str | None:
         return self.inner.ome_xml()
+
+    def vendor(self) -> str:
+        return self.inner.vendor()
+
+    def objective_power(self, scene: int) -> float | None:
+        return self.inner.objective_power(scene)
+
+    @property
+    def unwrapped(self) -> Reader:
+        return self.inner.unwrapped
 
     def mosaic_tile_positions(self, scene: int) -> Sequence[tuple[int, int]] | None:
         return self.inner.mosaic_tile_positions(scene)

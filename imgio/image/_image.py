@@ -1,31 +1,28 @@
-"""The :class:`Image` object: AICSImageIO-style scene/level state plus stateless access."""
+"""The :class:`Image` object: AICSImageIO-style scene/level state over an :class:`ImageFile`."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _lazy
+from .._location import Location
+from ..arrays import _lazy
+from ..arrays._file import ImageFile
+from ..dims import Dims, PhysicalPixelSizes
+from ..readers.base import ArraySource, Reader, SceneInfo
 from ._aics import AicsNames
-from ._image_repr import ReprMixin
-from ._location import Location, as_location
-from ._registry import open_reader
+from ._repr import ReprMixin
 from ._select import SelectionMixin
-from .dims import Dims, PhysicalPixelSizes, standard_order
-from .errors import SelectionError
-from .readers.base import ArraySource, Reader, SceneInfo
 
 if TYPE_CHECKING:
     import dask.array as da
     import xarray as xr
     from ome_types import OME
 
-    from .tiles import TileSource
+    from ..tiles import TileSource
 
 __all__ = ["Image", "PathLike"]
 
@@ -85,89 +82,50 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
         channel_names: Sequence[str] | Sequence[Sequence[str] | None] | None = None,
         physical_pixel_sizes: Any = None,
     ) -> None:
-        self._chunks = chunks
+        self._file = ImageFile(
+            path,
+            reader,
+            storage_options=storage_options,
+            chunks=chunks,
+            reconstruct_mosaic=reconstruct_mosaic,
+            allow_external_files=allow_external_files,
+            dim_order=dim_order,
+            channel_names=channel_names,
+            physical_pixel_sizes=physical_pixel_sizes,
+        )
         self._scene = 0
         self._level = 0
-        self._cache: dict[tuple[int, int], xr.DataArray] = {}
-        self._memo: dict[tuple[str, int, int], Any] = {}  # per-scene facts, sources
-        self._lock = threading.Lock()
-        self._ome_ids: list[str] | None = None
-        self._overrides = {
-            "dim_order": dim_order,
-            "channel_names": channel_names,
-            "physical_pixel_sizes": physical_pixel_sizes,
-        }
-        self._options = {
-            "reconstruct_mosaic": reconstruct_mosaic,
-            "allow_external_files": allow_external_files,
-        }
-        from .readers.array import ArrayReader, is_array_like
 
-        if is_array_like(path) and not isinstance(path, (str, os.PathLike, Location)):
-            self._reader: Reader = ArrayReader(path, **self._overrides)
-            self._location = self._reader.location
-            return
-        self._location = as_location(path, storage_options)
-        self._reader = self._open_file(reader)
-
-    def _open_file(self, reader: str | type[Reader] | None) -> Reader:
-        opened = open_reader(self._location, reader, self._options)
-        if any(v is not None for v in self._overrides.values()):
-            from ._overrides import OverrideReader
-
-            return OverrideReader(opened, **self._overrides)
-        return opened
-
-    # pickling (Image objects travel to dask workers): files reopen, arrays travel whole
+    # pickling (Image objects travel to dask workers): the file reopens, state travels
     def __getstate__(self) -> dict[str, Any]:
-        from .readers.array import ArrayReader
-
-        state: dict[str, Any] = {
-            "chunks": self._chunks,
-            "scene": self._scene,
-            "level": self._level,
-            "overrides": self._overrides,
-            "options": self._options,
-            "location": self._location,
-        }
-        inner = getattr(self._reader, "inner", self._reader)
-        if isinstance(self._reader, ArrayReader):
-            state["array_reader"] = self._reader
-        else:
-            state["reader"] = type(inner)
-        return state
+        return {"file": self._file, "scene": self._scene, "level": self._level}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._chunks = state["chunks"]
+        self._file = state["file"]
         self._scene, self._level = state["scene"], state["level"]
-        self._cache = {}
-        self._memo = {}
-        self._lock = threading.Lock()
-        self._ome_ids = None
-        self._overrides, self._options = state["overrides"], state["options"]
-        self._location = state["location"]
-        if "array_reader" in state:
-            self._reader = state["array_reader"]
-        else:
-            self._reader = self._open_file(state["reader"])
 
     # ----------------------------------------------------------------- scenes
     @property
+    def file(self) -> ImageFile:
+        """The stateless :class:`~imgio.ImageFile` this image presents (every scene, level)."""
+        return self._file
+
+    @property
     def reader(self) -> Reader:
         """The format reader in use."""
-        return self._reader
+        return self._file.reader
 
     @property
     def path(self) -> str:
-        return self._location.url
+        return self._file.path
 
     def _infos(self) -> Sequence[SceneInfo]:
-        return self._reader.scenes()
+        return self._file.infos()
 
     @property
     def scenes(self) -> tuple[str, ...]:
         """Names of every scene in the file."""
-        return tuple(info.name for info in self._infos())
+        return self._file.scene_names
 
     @property
     def current_scene(self) -> str:
@@ -178,29 +136,7 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
         return self._scene
 
     def _scene_index(self, scene: int | str | None) -> int:
-        if scene is None:
-            return self._scene
-        names = self.scenes
-        if isinstance(scene, str):
-            if scene in names:
-                return names.index(scene)
-            ids = self._scene_ids()
-            if scene in ids:
-                return ids.index(scene)
-            raise SelectionError(f"no scene named {scene!r}; scenes are {list(names)}")
-        if not isinstance(scene, (int, np.integer)) or not -len(names) <= scene < len(names):
-            raise SelectionError(f"scene {scene!r} out of range (0..{len(names) - 1})")
-        return int(scene) % len(names)
-
-    def _scene_ids(self) -> list[str]:
-        """The OME ``Image`` IDs (``"Image:0"``...) when they map one to one onto the scenes."""
-        if self._ome_ids is None:
-            from ._ome import parse_light
-
-            xml = self._reader.ome_xml()
-            ids = [im.id for im in parse_light(xml)] if xml else []
-            self._ome_ids = ids if len(ids) == len(self._infos()) else []
-        return self._ome_ids
+        return self._scene if scene is None else self._file.scene_index(scene)
 
     def set_scene(self, scene: int | str) -> None:
         """Make ``scene`` (index, name or OME Image ID) current; the level goes back to 0."""
@@ -220,10 +156,7 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
     def _level_index(self, scene: int, level: int | None) -> int:
         if level is None:
             return self._level if scene == self._scene else 0
-        n = self._infos()[scene].n_levels
-        if not isinstance(level, (int, np.integer)) or not -n <= level < n:
-            raise SelectionError(f"level {level!r} out of range for scene {scene} (0..{n - 1})")
-        return int(level) % n
+        return self._file.level_index(scene, level)
 
     def set_resolution_level(self, level: int) -> None:
         """Make ``level`` of the current scene current."""
@@ -231,56 +164,33 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
 
     # ------------------------------------------------------------- shape info
     def _info(self, scene: int) -> SceneInfo:
-        key = ("info", scene, 0)
-        info: SceneInfo | None = self._memo.get(key)
-        if info is None:
-            info = self._memo[key] = self._named_info(scene)
-        return info
-
-    def _named_info(self, scene: int) -> SceneInfo:
-        info = self._infos()[scene]
-        if (
-            info.channel_names is None
-        ):  # the presented C always exists (size 1 when the file has none)
-            n = info.shapes[0][info.dims.index("C")] if "C" in info.dims else 1
-            info = dataclasses.replace(
-                info, channel_names=tuple(f"Channel:{scene}:{c}" for c in range(n))
-            )
-        return info
+        return self._file.info(scene)
 
     def _presented(self, scene: int, level: int) -> tuple[str, tuple[int, ...]]:
-        key = ("presented", scene, level)
-        got: tuple[str, tuple[int, ...]] | None = self._memo.get(key)
-        if got is None:
-            info = self._infos()[scene]
-            order = standard_order(info.dims)
-            sizes = dict(zip(info.dims, info.shapes[level], strict=True))
-            got = self._memo[key] = (order, tuple(sizes.get(d, 1) for d in order))
-        return got
+        return self._file.presented(scene, level)
 
     @property
     def dims(self) -> Dims:
         """Dims of the current scene and level (no dask graph is built)."""
-        return Dims(*self._presented(self._scene, self._level))
+        return self._file.dims(self._scene, self._level)
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self._presented(self._scene, self._level)[1]
+        return self._file.presented(self._scene, self._level)[1]
 
     @property
     def dtype(self) -> np.dtype[Any]:
-        return self._infos()[self._scene].dtype
+        return self._file.dtype(self._scene)
 
     @property
     def channel_names(self) -> list[str] | None:
         """Channel names of the current scene (``Channel:<scene>:<i>`` when the file has none)."""
-        names = self._info(self._scene).channel_names
-        return list(names) if names is not None else None
+        return self._file.channel_names(self._scene)
 
     @property
     def physical_pixel_sizes(self) -> PhysicalPixelSizes:
         """Pixel size in µm (Z, Y, X) of the current level; ``None`` where unknown."""
-        return _lazy.physical_pixel_sizes(self._infos()[self._scene], self._level)
+        return self._file.physical_pixel_sizes(self._scene, self._level)
 
     @property
     def time_interval(self) -> float | None:
@@ -291,25 +201,14 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
     def source(self, scene: int | str | None = None, level: int | None = None) -> ArraySource:
         """The array source in the presented dims order (advanced use)."""
         s = self._scene_index(scene)
-        lvl = self._level_index(s, level)
-        key = ("source", s, lvl)
-        src: ArraySource | None = self._memo.get(key)
-        if src is None:
-            src = self._memo[key] = _lazy.presented(self._reader.source(s, lvl))
-        return src
+        return self._file.source(s, self._level_index(s, level))
 
     def get_xarray_dask_data(
         self, scene: int | str | None = None, level: int | None = None
     ) -> xr.DataArray:
         """The lazy DataArray of any scene and level, without changing the current ones."""
         s = self._scene_index(scene)
-        lvl = self._level_index(s, level)
-        key = (s, lvl)
-        with self._lock:
-            if key not in self._cache:
-                src = self._reader.source(s, lvl)
-                self._cache[key] = _lazy.as_dataarray(src, self._info(s), lvl, chunks=self._chunks)
-            return self._cache[key]
+        return self._file.dataarray(s, self._level_index(s, level))
 
     def get_xarray_lazy_data(
         self, scene: int | str | None = None, level: int | None = None
@@ -320,15 +219,8 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
         with no dask graph in between: the fastest way to pull regions interactively.
         Same dims, coords and attrs as :meth:`get_xarray_dask_data`.
         """
-        from xarray.core import indexing
-
-        from ._datatree import ImgioBackendArray
-
         s = self._scene_index(scene)
-        lvl = self._level_index(s, level)
-        src = _lazy.presented(self._reader.source(s, lvl))
-        data = indexing.LazilyIndexedArray(ImgioBackendArray(src))
-        return _lazy.as_dataarray(src, self._info(s), lvl, standardize=False, data=data)
+        return self._file.lazy_dataarray(s, self._level_index(s, level))
 
     @property
     def xarray_lazy_data(self) -> xr.DataArray:
@@ -357,36 +249,34 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
     @property
     def data(self) -> np.ndarray[Any, Any]:
         """The current scene and level as numpy (read straight from the file, no dask)."""
-        src = self.source()
-        out = np.empty(src.shape, dtype=src.dtype)
-        return _lazy.read(src, (), out=out)
+        return self._file.read(self._scene, self._level)
 
     @property
     def multiscale(self) -> list[xr.DataArray]:
         """Every level of the current scene, level 0 first."""
-        return [self.get_xarray_dask_data(self._scene, lvl) for lvl in self.resolution_levels]
+        return self.get_multiscale(self._scene)
 
     def get_multiscale(self, scene: int | str | None = None) -> list[xr.DataArray]:
         """Every level of ``scene``, level 0 first."""
         s = self._scene_index(scene)
-        return [self.get_xarray_dask_data(s, lvl) for lvl in range(self._infos()[s].n_levels)]
+        return [self._file.dataarray(s, lvl) for lvl in range(self._file.n_levels(s))]
 
     def to_datatree(self) -> xr.DataTree:
         """Every scene and level as one lazy ``xarray.DataTree`` (``/<scene>/level_<i>``)."""
-        from ._datatree import to_datatree
+        from ..arrays._datatree import to_datatree
 
-        return to_datatree(self)
+        return to_datatree(self._file)
 
     # -------------------------------------------------------------- metadata
     @property
     def metadata(self) -> Any:
         """The file's native metadata (OME-XML text, ImageJ dict, attributes...)."""
-        return self._reader.metadata
+        return self._file.metadata
 
     @property
     def ome_metadata(self) -> OME:
         """An ``ome_types.OME`` model, built on first access."""
-        return self._reader.ome_metadata
+        return self._file.ome_metadata
 
     # ------------------------------------------------------------ tile verbs
     @property
@@ -395,14 +285,14 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
 
         See :class:`imgio.tiles.TileSource`; the object is cached per scene.
         """
-        from .tiles import tile_source
+        from ..tiles import tile_source
 
-        return tile_source(self, self._scene)
+        return tile_source(self._file, self._scene)
 
     # ----------------------------------------------------------------- output
     def save(self, path: PathLike, **options: Any) -> None:
         """Write every scene (or ``scenes=[...]``) to ``.ome.tif`` or ``.ome.zarr``."""
-        from .writers import write
+        from ..writers import write
 
         if isinstance(path, Location):
             if path.storage_options:
@@ -411,7 +301,7 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
         write(self, path, **options)
 
     def close(self) -> None:
-        self._reader.close()
+        self._file.close()
 
     def __enter__(self) -> Image:
         return self

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from .._cli_common import add_storage_option, storage_options
+from ._common import add_storage_option, storage_options
 
 __all__ = ["add_serve_parser"]
 
@@ -14,8 +14,8 @@ __all__ = ["add_serve_parser"]
 def _cmd_serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from . import run
-    from ._views import Limits
+    from ..serve import run
+    from ..serve._views import Limits
 
     missing = [p for p in args.paths if "://" not in p and not Path(p).exists()]
     if missing:

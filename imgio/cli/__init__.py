@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._cli_common import add_storage_option, out, storage_options
-from .errors import ImgioError
+from ..errors import ImgioError
+from ._common import add_storage_option, out, storage_options
 
 __all__ = ["main"]
 
@@ -24,7 +24,7 @@ def describe(
     path: str, *, reader: str | None = None, storage_options: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Everything ``imgio info`` reports, as plain data."""
-    from .image import Image
+    from ..image import Image
 
     with Image(path, reader=reader, storage_options=storage_options) as img:
         scenes = []
@@ -88,9 +88,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from . import sample
-    from .image import Image
-    from .readers.base import STATS
+    from .. import sample
+    from ..image import Image
+    from ..readers.base import STATS
 
     with tempfile.TemporaryDirectory(prefix="imgio-demo-") as tmp:
         folder = Path(args.out) if args.out else Path(tmp)
@@ -130,10 +130,10 @@ def _demo_write(folder: Path, path: Path) -> list[str]:
     """Write the sample to OME-TIFF and OME-Zarr and read them back (needs the writers)."""
     import numpy as np
 
-    from .image import Image
+    from ..image import Image
 
     try:
-        from .writers import write
+        from ..writers import write
     except ImportError:
         return ["(writers not installed: skipped writing OME-TIFF and OME-Zarr copies)"]
 
@@ -168,19 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", help="keep the files in this folder")
     demo.set_defaults(func=_cmd_demo)
     try:
-        from .writers.cli import add_convert_parser, add_mosaic_parser
+        from ._write import add_convert_parser, add_mosaic_parser
     except ImportError:
         pass
     else:
         add_convert_parser(sub)
         add_mosaic_parser(sub)
-    from ._cli_slide import add_slide_parsers  # thumbnail, region, tiles
+    from ._slide import add_slide_parsers
 
     add_slide_parsers(sub)
-    from .serve._cli import add_serve_parser
+    from ._serve import add_serve_parser
 
     add_serve_parser(sub)
-    from ._cli_refs import add_refs_parser
+    from ._refs import add_refs_parser
 
     add_refs_parser(sub)
     return parser
@@ -216,7 +216,3 @@ def _closed_stdout() -> int:
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
     return 141
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

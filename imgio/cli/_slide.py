@@ -10,11 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import ImgioError
+from ..errors import ImgioError
 
 __all__ = ["add_slide_parsers", "write_dzi"]
-
-SUFFIX_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}
 
 
 class _Progress:
@@ -47,6 +45,8 @@ class _Progress:
 
 
 def _format_for(path: str) -> str:
+    from ..tiles._encode import SUFFIX_FORMATS
+
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in SUFFIX_FORMATS:
         raise ImgioError(
@@ -62,7 +62,7 @@ def _style(text: str | None) -> Any:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from .image import Image
+    from ..image import Image
 
     img = Image(args.slide)
     if args.scene is not None:
@@ -121,10 +121,10 @@ def write_dzi(
     """
     import numpy as np
 
-    from . import _threads
-    from .slide import OpenSlide
-    from .slide.deepzoom import DeepZoomGenerator
-    from .tiles._encode import encode
+    from .. import _threads
+    from ..slide import OpenSlide
+    from ..slide.deepzoom import DeepZoomGenerator
+    from ..tiles._encode import encode
 
     fmt = {"jpg": "jpeg"}.get(image_format.lower(), image_format.lower())
     if fmt not in ("jpeg", "png"):

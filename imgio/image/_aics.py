@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from .dims import Scale
-from .errors import SelectionError
+from ..dims import Scale
+from ..errors import SelectionError
 
 if TYPE_CHECKING:
     import dask.array as da
     import xarray as xr
 
+    from . import Image
     from ._standard import StandardMetadata
-    from .image import Image
 
 __all__ = ["AicsNames"]
 
@@ -86,7 +86,7 @@ class AicsNames:
         The file's own colour (OME ``Color``, NGFF ``omero``) where it has one, else a
         default by fluorophore name (DAPI blue, GFP green, mCherry red, ...) or position.
         """
-        from ._colors import resolve_colors
+        from .._colors import resolve_colors
 
         info = _image(self)._info(_image(self)._scene)
         names = info.channel_names
@@ -97,7 +97,7 @@ class AicsNames:
     def mosaic_tile_positions(self) -> list[tuple[int, int]] | None:
         """Level-0 (Y, X) of each ``M`` tile of the current scene, or None without tiles."""
         img = _image(self)
-        positions = img._reader.mosaic_tile_positions(img._scene)
+        positions = img.reader.mosaic_tile_positions(img.current_scene_index)
         return None if positions is None else [(int(y), int(x)) for y, x in positions]
 
     def get_mosaic_tile_positions(self) -> list[tuple[int, int]]:

@@ -1,7 +1,7 @@
 """Join images into one lazy DataArray on a row-major grid, without reading pixels.
 
-A layer above :class:`~imgio.image.Image` (it opens paths) and beside the writers (it
-standardizes arrays as they do); the writers never import it, so ``Image.save`` ->
+It opens paths as :class:`~imgio.ImageFile` and standardizes arrays as the writers do;
+the writers never import it, so ``Image.save`` ->
 ``writers`` stays a one-way dependency.
 
 Column ``j`` is as wide as its widest item and row ``i`` as tall as its tallest; smaller
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
-from .errors import ImgioError
-from .image import Image
-from .writers._input import SizesArg, standardize
+from ..arrays import ImageFile
+from ..errors import ImgioError
+from ._input import SizesArg, standardize
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -31,7 +31,7 @@ __all__ = ["Grid", "grid", "mosaic"]
 
 def _load(item: Any, dims: str | None) -> xr.DataArray:
     if isinstance(item, (str, os.PathLike)):
-        return Image(item).get_xarray_dask_data()
+        return ImageFile(item).dataarray(0, 0)
     if hasattr(item, "xarray_dask_data"):
         return item.xarray_dask_data  # type: ignore[no-any-return]
     return standardize(item, dims=dims).data

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .dims import PhysicalPixelSizes, standard_order
-from .errors import SelectionError
-from .readers.base import ArraySource, SceneInfo
+from ..dims import PhysicalPixelSizes, standard_order
+from ..errors import SelectionError
+from ..readers.base import ArraySource, SceneInfo, SourceBase
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -35,7 +35,7 @@ ChunkSpec = str | int | Sequence[int] | Mapping[str, int] | None
 DEFAULT_TARGET_BYTES = 64 << 20
 
 
-class Reordered:
+class Reordered(SourceBase):
     """A source presented in another dims order, with singleton dims added."""
 
     def __init__(self, src: ArraySource, dims: str) -> None:
@@ -69,9 +69,8 @@ class Reordered:
         Sources with ``strided_out = True`` also fill a transposed view of ``out``
         (no temporary array and no second pass for a reordered read).
         """
-        fill = getattr(self.src, "read_into", None)
         transposed = self._transposed
-        if fill is None or (transposed and not getattr(self.src, "strided_out", False)):
+        if transposed and not self.src.strided_out:
             return False
         native: list[slice] = [slice(0, n) for n in self.src.shape]
         for k, i in zip(key, self._where, strict=True):
@@ -83,19 +82,17 @@ class Reordered:
             inner = np.squeeze(out, axis=added).transpose(np.argsort(present))
         else:
             inner = out.reshape(tuple(s.stop - s.start for s in native))
-        return bool(fill(tuple(native), inner))
+        return self.src.read_into(tuple(native), inner)
 
     def raw_tile(self, index: tuple[int, ...], format: str = "jpeg") -> bytes | None:
         """The source's stored bytes of one chunk (presented chunk ``index``), if it has them."""
-        raw = getattr(self.src, "raw_tile", None)
-        if raw is None or any(k != 0 for k, i in zip(index, self._where, strict=True) if i < 0):
+        if any(k != 0 for k, i in zip(index, self._where, strict=True) if i < 0):
             return None
         native = [0] * len(self.src.shape)
         for k, i in zip(index, self._where, strict=True):
             if i >= 0:
                 native[i] = k
-        out: bytes | None = raw(tuple(native), format)
-        return out
+        return self.src.raw_tile(tuple(native), format)
 
 
 class _PlainSlices:
@@ -183,8 +180,7 @@ def read(
         and all(isinstance(p, slice) and p == slice(None) for p in post)
         and not newaxes
     ):
-        fill = getattr(src, "read_into", None)
-        if fill is not None and out.shape == inner_shape and fill(tuple(plain), out):
+        if out.shape == inner_shape and src.read_into(tuple(plain), out):
             return out
         data = src[tuple(plain)]
     else:
@@ -218,8 +214,7 @@ def _read_whole(
     """``src[...]`` (the common whole read, without the per-dim index work)."""
     plain = tuple(slice(0, n) for n in shape)
     if out is not None:
-        fill = getattr(src, "read_into", None)
-        if fill is not None and out.shape == shape and fill(plain, out):
+        if out.shape == shape and src.read_into(plain, out):
             return out
     data = src[plain]
     if data.shape != shape:

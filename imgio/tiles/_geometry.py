@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -12,25 +11,25 @@ import numpy as np
 from ..errors import SelectionError
 
 if TYPE_CHECKING:
-    from ..image import Image
+    from ..arrays import ImageFile
 
-__all__ = ["Layout"]
+__all__ = ["SceneGeometry"]
 
 UNITS = ("base_pixels", "um", "mm", "fraction")
 LEVEL_TOLERANCE = 0.01  # a stored level up to 1 % coarser than asked still serves
 
 
-class Layout:
+class SceneGeometry:
     """Stored levels, the virtual power-of-two tile pyramid and the frames of one scene."""
 
-    def __init__(self, image: Image, scene: int, tile_size: int | None = None) -> None:
+    def __init__(self, file: ImageFile, scene: int, tile_size: int | None = None) -> None:
         self.scene = scene
-        info = image.reader.scenes()[scene]
+        info = file.info(scene)
         self.n_stored = info.n_levels
-        self.order, shape0 = image._presented(scene, 0)
+        self.order, shape0 = file.presented(scene, 0)
         self.sizes: list[tuple[int, int]] = []
         for level in range(self.n_stored):
-            _, shape = image._presented(scene, level)
+            _, shape = file.presented(scene, level)
             sizes = dict(zip(self.order, shape, strict=True))
             self.sizes.append((sizes["Y"], sizes["X"]))
         self.height, self.width = self.sizes[0]
@@ -44,8 +43,8 @@ class Layout:
         self.enum_dims += [d for d in "TZC" if d in self.frame_dims]
         self.frame_sizes = {d: full[d] for d in self.frame_dims}
         self.n_frames = math.prod(self.frame_sizes[d] for d in self.enum_dims)
-        self.channel_names = list(image._info(scene).channel_names or [])
-        chunks = dict(zip(self.order, image.source(scene, 0).chunks, strict=True))
+        self.channel_names = list(info.channel_names or [])
+        chunks = dict(zip(self.order, file.source(scene, 0).chunks, strict=True))
         if tile_size is None:
             tile_y, tile_x = chunks["Y"], chunks["X"]
             if not (64 <= tile_x <= 4096 and 64 <= tile_y <= 4096) or tile_x == self.width:
@@ -55,7 +54,7 @@ class Layout:
         self.tile_height, self.tile_width = tile_y, tile_x
         ratio = max(self.width / self.tile_width, self.height / self.tile_height)
         self.levels = max(1, math.ceil(math.log2(ratio)) + 1) if ratio > 1 else 1
-        sizes_um = image.physical_pixel_sizes
+        sizes_um = file.physical_pixel_sizes(scene, 0)
         self.mpp_y, self.mpp_x = sizes_um.Y, sizes_um.X
 
     # ------------------------------------------------------------------ frames
@@ -213,24 +212,3 @@ def _span(
     if stop is None:
         stop = start + size if size is not None else float(n)
     return float(start), float(stop)
-
-
-def native_magnification(meta: Any, ome_xml: str | None, mpp: float | None) -> float | None:
-    """Objective magnification from SVS/NDPI metadata or OME-XML, else 10 µm / mpp."""
-    if isinstance(meta, Mapping):
-        for key in ("AppMag", "Magnification", "magnification", "objective_power"):
-            try:
-                value = float(meta[key])
-            except (KeyError, TypeError, ValueError):
-                continue
-            if value > 0:
-                return value
-    if isinstance(meta, str):
-        found = re.search(r"AppMag\s*=\s*([0-9.]+)", meta)
-        if found and float(found.group(1)) > 0:
-            return float(found.group(1))
-    if ome_xml:
-        found = re.search(r'NominalMagnification\s*=\s*"([0-9.]+)"', ome_xml)
-        if found and float(found.group(1)) > 0:
-            return float(found.group(1))
-    return 10.0 / mpp if mpp else None

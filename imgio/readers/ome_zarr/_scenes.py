@@ -28,7 +28,14 @@ from ...dims import PhysicalPixelSizes
 from ...errors import CorruptFileError, ImgioWarning
 from ..base import SceneInfo
 from ._guard import check_array, check_path
-from ._ngff import Levels, guess_dims, names_to_dims, parse_axes, parse_levels, parse_omero
+from ._ngff import (
+    Levels,
+    guess_dims,
+    names_to_dims,
+    parse_axes,
+    parse_levels,
+    parse_omero,
+)
 from ._ngff06 import dataset_paths, is_v06, parse_v06
 from ._source import read_member
 

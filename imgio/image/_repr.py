@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
-    from .image import Image
+    from . import Image
 
 __all__ = ["ReprMixin"]
 
@@ -19,11 +19,12 @@ class ReprMixin:
 
     def _summary(self) -> list[tuple[str, str]]:
         img = _image(self)
-        info = img._infos()[img._scene]
+        file = img.file
+        n_levels = file.n_levels(img.current_scene_index)
         sizes = img.physical_pixel_sizes
         rows = [
-            ("file", img._location.name),
-            ("reader", img._reader.name),
+            ("file", file.location.name),
+            ("reader", file.reader.name),
             ("scene", f"{img.current_scene!r} ({img._scene + 1} of {len(img.scenes)})"),
             (
                 "dims",
@@ -32,8 +33,11 @@ class ReprMixin:
             ("dtype", str(img.dtype)),
             (
                 "levels",
-                ", ".join("x".join(str(v) for v in s) for s in info.shapes)
-                + f" (current {img._level})",
+                ", ".join(
+                    "x".join(str(v) for v in file.presented(img.current_scene_index, lvl)[1])
+                    for lvl in range(n_levels)
+                )
+                + f" (current {img.current_resolution_level})",
             ),
             ("channels", ", ".join(img.channel_names or []) or "-"),
             ("pixel sizes", "Z {} Y {} X {} µm".format(*(f"{v:.4g}" if v else "?" for v in sizes))),
@@ -53,9 +57,10 @@ class ReprMixin:
             for k, v in self._summary()
         )
         table = f"<table><caption>imgio.Image</caption>{rows}</table>"
-        from .tiles._html import thumbnail_html
+        from ..tiles._html import thumbnail_html
 
-        picture = thumbnail_html(_image(self))
+        img = _image(self)
+        picture = thumbnail_html(img.file, img.current_scene_index)
         if picture is None:
             return table
         return (

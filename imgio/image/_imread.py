@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import SelectionError
+from . import Image, PathLike
 from ._select import _channel_index, _slice_text
-from .errors import SelectionError
-from .image import Image, PathLike
 
 if TYPE_CHECKING:
     import dask.array as da

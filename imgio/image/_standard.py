@@ -8,12 +8,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .errors import ImgioWarning
+from ..errors import ImgioWarning
 
 if TYPE_CHECKING:
     from ome_types import OME
 
-    from .image import Image
+    from . import Image
 
 __all__ = ["StandardMetadata", "standard_metadata"]
 
@@ -111,7 +111,7 @@ def _from_ome(out: StandardMetadata, ome: OME, scene: int) -> None:
     out.objective = _objective(ome, image)
     planes = [p for p in image.pixels.planes if p.the_t == 0 and p.the_z == 0 and p.the_c == 0]
     if planes and planes[0].position_x is not None and planes[0].position_y is not None:
-        from ._ome import to_micrometres
+        from .._ome import to_micrometres
 
         unit_x = getattr(planes[0].position_x_unit, "value", "µm")
         unit_y = getattr(planes[0].position_y_unit, "value", "µm")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import SelectionError
+from ..errors import SelectionError
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from .image import Image
+    from . import Image
 
 __all__ = ["stack"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import ArraySource
+from .base import ArraySource, SourceBase
 
 __all__ = ["MosaicSource", "mosaic_shape"]
 
@@ -28,7 +28,7 @@ def mosaic_shape(
     )
 
 
-class MosaicSource:
+class MosaicSource(SourceBase):
     """``tiles`` (dims with ``M``, ``Y`` and ``X``) placed at ``positions``; dims lose ``M``."""
 
     def __init__(

@@ -1,7 +1,7 @@
 """A mosaic of files written without dask or xarray: what ``imgio mosaic`` runs.
 
-:func:`mosaic_scene` opens every item as an :class:`~imgio.image.Image`, checks and
-places them with the same :func:`~imgio._mosaic.grid` as :func:`imgio.mosaic`, and
+:func:`mosaic_scene` opens every item as an :class:`~imgio.ImageFile`, checks and
+places them with the same :func:`~imgio.writers._mosaic.grid` as :func:`imgio.mosaic`, and
 returns a writer :class:`~imgio.writers._input.Scene` with the metadata that
 ``imgio.write(imgio.mosaic(...))`` would write (channel names and pixel sizes of the
 first item, name ``mosaic``). Its pixels are a :class:`MosaicPixels`, which the
@@ -29,13 +29,13 @@ from typing import Any, cast
 
 import numpy as np
 
-from ._lazy import aligned_chunks, read
+from ..arrays import HasImageFile, ImageFile
+from ..arrays._lazy import aligned_chunks, read
+from ..dims import STANDARD, PhysicalPixelSizes
+from ..readers.base import ArraySource
+from ._input import Scene
 from ._mosaic import Grid, grid
-from .dims import STANDARD, PhysicalPixelSizes
-from .image import Image
-from .readers.base import ArraySource
-from .writers._input import Scene
-from .writers._stream import Block, Group, z_order
+from ._stream import Block, Group, z_order
 
 __all__ = ["CELL_BYTES", "MosaicPixels", "mosaic_scene"]
 
@@ -152,27 +152,28 @@ def mosaic_scene(
     overlap: int = 0,
     background: float = 0,
     storage_options: dict[str, Any] | None = None,
-) -> tuple[Scene | None, list[Image]]:
-    """A mosaic of paths or ``Image``s as a writer scene (no dask), and the Images opened.
+) -> tuple[Scene | None, list[ImageFile]]:
+    """A mosaic of paths or ``Image``s as a writer scene (no dask), and the files opened.
 
     The scene is None when an item has dims beyond ``T C Z Y X S`` (write those through
-    :func:`imgio.mosaic`). The caller closes the returned Images.
+    :func:`imgio.mosaic`). The caller closes the returned files. An ``Image`` item
+    gives its current scene and level, a path its first scene at full resolution.
 
     Raises
     ------
     ImgioError
         As :func:`imgio.mosaic`: no items, a bad grid option, mismatched items.
     """
-    opened: list[Image] = []
+    opened: list[ImageFile] = []
     try:
-        images = []
+        picked = []  # (file, scene, level) of every item
         for item in items:
-            if isinstance(item, Image):
-                images.append(item)
+            if isinstance(item, HasImageFile):  # an Image: its current scene and level
+                picked.append((item.file, item.current_scene_index, item.current_resolution_level))
             else:
-                opened.append(Image(os.fspath(item), storage_options=storage_options))
-                images.append(opened[-1])
-        sources = [img.source() for img in images]
+                opened.append(ImageFile(os.fspath(item), storage_options=storage_options))
+                picked.append((opened[-1], 0, 0))
+        sources = [file.source(s, level) for file, s, level in picked]
         if not sources:
             grid([], [], [], across=across)  # raises: no items
         if any(d not in STANDARD for d in sources[0].dims):
@@ -186,20 +187,21 @@ def mosaic_scene(
             overlap=overlap,
         )
     except BaseException:
-        for img in opened:
-            img.close()
+        for file in opened:
+            file.close()
         raise
-    return _scene(images[0], MosaicPixels(sources, place, background)), opened
+    return _scene(picked[0], MosaicPixels(sources, place, background)), opened
 
 
-def _scene(first: Image, pixels: MosaicPixels) -> Scene:
+def _scene(first: tuple[ImageFile, int, int], pixels: MosaicPixels) -> Scene:
     """The metadata ``imgio.write(imgio.mosaic(...))`` writes: the first item's channel
     names (when they fit C) and pixel sizes, origin 0 where a size is known."""
+    file, scene, level = first
     n = pixels.shape[1]
-    names = first.channel_names
-    if names is None or len(names) != n:
+    names = file.channel_names(scene)
+    if len(names) != n:
         names = [f"Channel:{i}" for i in range(n)]
-    sizes = first.physical_pixel_sizes
+    sizes = file.physical_pixel_sizes(scene, level)
     return Scene(
         "mosaic",
         cast(Any, pixels),

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._cli_common import add_storage_option, storage_options
+from ._common import add_storage_option, storage_options
 
 __all__ = ["add_refs_parser"]
 
@@ -33,7 +33,7 @@ def add_refs_parser(sub: Any) -> None:
 
 
 def _cmd_refs(args: argparse.Namespace) -> int:
-    from .references import references
+    from ..references import references
 
     scene: int | str = int(args.scene) if args.scene.isdigit() else args.scene
     refs = references(
