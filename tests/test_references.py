@@ -248,3 +248,48 @@ def test_shared_samples(path: Path) -> None:
                     for d, n in zip(src.dims, src.shape, strict=True)
                 )
                 np.testing.assert_array_equal(group[str(level)][key], src[key])
+
+
+def _restart_starts(jpeg: bytes) -> list[int]:
+    """Byte offsets of each restart interval's entropy-coded data (what NDPI's McuStarts hold)."""
+    sos = jpeg.index(b"\xff\xda")
+    starts = [sos + 2 + int.from_bytes(jpeg[sos + 2 : sos + 4], "big")]
+    i = starts[0]
+    while (j := jpeg.find(b"\xff", i)) >= 0 and j + 1 < len(jpeg) and jpeg[j + 1] != 0xD9:
+        if 0xD0 <= jpeg[j + 1] <= 0xD7:
+            starts.append(j + 2)
+        i = j + 2 if 0xD0 <= jpeg[j + 1] <= 0xD7 else j + 1
+    return starts
+
+
+def test_ndpi_like_restart_interval_tiles(tmp_path: Path) -> None:
+    """An NDPI-style page: one JPEG strip with restart markers, McuStarts (65426) as tiles;
+    each tile is a byte range decoded with the JPEG header tifffile derives."""
+    import io
+
+    from PIL import Image as PILImage
+
+    h, w = 128, 512
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.stack([(yy * 2) % 256, xx % 256, ((yy + xx) // 3) % 256], -1).astype(np.uint8)
+    buf = io.BytesIO()
+    PILImage.fromarray(rgb).save(buf, "JPEG", quality=90, subsampling=2, restart_marker_blocks=8)
+    jpeg = buf.getvalue()
+    starts = _restart_starts(jpeg)
+    assert len(starts) == (h // 16) * (w // 128)
+    path = tmp_path / "like.ndpi.tif"
+    tifffile.imwrite(
+        path, iter([jpeg]), shape=(h, w, 3), dtype=np.uint8, photometric="ycbcr",
+        compression=7, rowsperstrip=h, subsampling=(2, 2), metadata=None,
+        extratags=[(65420, "I", 1, 1, True), (271, "s", 0, "Hamamatsu", True),
+                   (65426, "I", len(starts), starts, True)],
+    )  # fmt: skip
+    assert tifffile.TiffFile(path).pages[0].is_ndpi
+    refs = imgio.references(path)
+    config = json.loads(refs["refs"]["0/.zarray"])
+    assert config["chunks"] == [16, 128, 3] and config["compressor"]["header"]
+    got = open_refs(refs)["0"][...]
+    with imgio.Image(path) as img:
+        np.testing.assert_array_equal(got, whole(img))
+    # the original pixels, within JPEG's loss
+    assert np.abs(got.astype(int) - rgb).mean() < 3
