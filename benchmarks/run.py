@@ -5,7 +5,8 @@ Each benchmark module has ``main(argv) -> int`` and prints its own markdown tabl
 ``bench_remote`` (remote reads, cluster scaling), ``bench_formats`` (CZI, common
 images, the JPEG mosaic job; issue 8), ``bench_instruments`` (LIF/ND2, issue 8),
 ``bench_dask`` (issue 11: the dask DataArray vs numpy/lazy, open latency, write memory
-by size), ``bench_sink`` (tile sink, issue 7). A module that is not present is skipped
+by size), ``bench_sink`` (tile sink, issue 7), ``bench_refs`` (zarr over
+:func:`imgio.references` vs imgio's read, issue 18). A module that is not present is skipped
 with a note.
 """
 
@@ -29,6 +30,7 @@ MODULES = {
     "instruments": "benchmarks.bench_instruments",
     "dask": "benchmarks.bench_dask",
     "sink": "benchmarks.bench_sink",
+    "refs": "benchmarks.bench_refs",
 }
 
 
