@@ -131,6 +131,8 @@ def segment_refs(src: TiffSource, tags: dict[str, Any]) -> ChunkRefs:
     seg_size = {"sep": 1, "Z": g.seg_depth, "Y": g.seg_length, "X": g.seg_width, "contig": g.contig}
     short = not tags["is_tiled"] and g.length % g.seg_length != 0
     rows = g.seg_length
+    if compressor is None and _whole_pages(src):
+        return _page_bands(src, dtype, names)
     if short and compressor is None:
         rows = math.gcd(g.length, g.seg_length)  # row ranges of the strips
         seg_size["Y"] = rows
@@ -180,6 +182,50 @@ def segment_refs(src: TiffSource, tags: dict[str, Any]) -> ChunkRefs:
         dtype=np.dtype(dtype),
         compressor=compressor,
         filters=tuple(filters),
+        fill_value=src.fill,
+        files=tuple(src.locations),
+        refs=refs,
+    )
+
+
+_BAND_BYTES = 8 << 20  # uncompressed pages: bands of rows near this size
+
+
+def _whole_pages(src: TiffSource) -> bool:
+    """Uncompressed strips whose every page is its row-major bytes back to back."""
+    g = src.geometry
+    if g.sep != 1 or g.depth != 1 or g.seg_width != g.width or src.raw_dtype is None:
+        return False
+    planes = [src.planes[i] for i in range(math.prod(src.plane_shape))]
+    return all(p is None or p[3] for p in planes) and any(p is not None for p in planes)
+
+
+def _page_bands(src: TiffSource, dtype: str, names: list[str]) -> ChunkRefs:
+    """Contiguous uncompressed pages cut into bands of rows (a divisor of the height near
+    8 MiB), each band one byte range: few chunks whatever the strip size."""
+    g = src.geometry
+    row_bytes = g.width * g.contig * np.dtype(dtype).itemsize
+    target = max(1, _BAND_BYTES // max(row_bytes, 1))
+    band = max(d for d in range(1, min(g.length, target) + 1) if g.length % d == 0)
+    chunks = (1,) * len(src.plane_shape) + tuple(
+        band if n == "Y" else g.width if n == "X" else g.contig for n in names
+    )
+    refs: dict[tuple[int, ...], tuple[int, int, int] | bytes] = {}
+    nplane = len(src.plane_shape)
+    for pid in range(math.prod(src.plane_shape)):
+        plane = src.planes[pid]
+        if plane is None:
+            continue
+        lead = tuple(int(i) for i in np.unravel_index(pid, src.plane_shape)) if nplane else ()
+        for b in range(g.length // band):
+            index = lead + tuple(b if n == "Y" else 0 for n in names)
+            refs[index] = (plane[0], int(plane[1][0]) + b * band * row_bytes, band * row_bytes)
+    return ChunkRefs(
+        shape=tuple(src.shape),
+        chunks=chunks,
+        dtype=np.dtype(dtype),
+        compressor=None,
+        filters=(),
         fill_value=src.fill,
         files=tuple(src.locations),
         refs=refs,
