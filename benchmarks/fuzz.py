@@ -10,7 +10,9 @@ files, byte mutator). ``--seeds czi=DIR`` adds DIR's files to a family's seeds.
 The parent imports imgio once and forks one child per case (cheap, warm imports). A child
 limits its address space (``--memory-gib`` above what it has at fork), runs
 ``fuzzing.exercise.exercise`` (open, dims, sizes, names, dask graph, a corner read of two
-levels of up to three scenes) and reports one outcome: ok, imgio error, other exception,
+levels of up to three scenes, then every public verb: metadata, the OME model,
+standard_metadata, the tile verbs, ``imgio.slide``, a small OME-TIFF and OME-Zarr write)
+and reports one outcome: ok, imgio error, other exception,
 hang (killed after ``--timeout`` s), memory (MemoryError anywhere in the chain), crash
 (died from a signal) or outside (opened a file outside the case folder: confinement).
 Cases other than ok/imgio error are copied to ``--keep`` with what was mutated.
@@ -100,6 +102,22 @@ def _warm_imports() -> None:
         "imgio.readers.lif",
         "imgio.readers.nd2",
         "imgio.readers.images",
+        "imgio.readers.xlif",
+        "imgio.readers.oif",
+        "imgio._standard",
+        "imgio.tiles",
+        "imgio.tiles.source",
+        "imgio.tiles._render",
+        "imgio.tiles._encode",
+        "imgio.slide",
+        "imgio.writers",
+        "imgio.writers.ome_tiff",
+        "imgio.writers.ome_zarr",
+        "ome_types.model",
+        "PIL.PngImagePlugin",
+        "PIL.JpegImagePlugin",
+        "PIL.GifImagePlugin",
+        "PIL.WebPImagePlugin",
         "nd2",
         "liffile",
         "PIL.Image",
@@ -116,6 +134,19 @@ def _warm_imports() -> None:
             importlib.import_module(name)
         except ImportError:
             pass
+    _warm_ome_model()
+
+
+def _warm_ome_model() -> None:
+    """Build one small OME model (pydantic builds its validators on first use: seconds
+    that every child would pay again); no threads are started."""
+    import numpy as np
+
+    from imgio._ome import build_ome
+    from imgio.readers.base import SceneInfo
+
+    scene = SceneInfo("warm", "YX", ((2, 2),), np.dtype("u1"))
+    build_ome(None, [scene]).to_xml()
 
 
 def _vm_size() -> int:

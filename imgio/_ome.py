@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import ImgioWarning
+from .errors import CorruptFileError, ImgioWarning
 
 if TYPE_CHECKING:
     import numpy as np
@@ -191,9 +191,9 @@ def parse_light(xml: str) -> list[OmeImage]:
     except ET.ParseError as exc:
         # common damage: stray bytes after the root element, bad characters
         cleaned = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", xml)
-        end = cleaned.rfind("</OME>")
+        ends = list(re.finditer(r"</(?:[A-Za-z_][\w.-]*:)?OME\s*>", cleaned))
         try:
-            root = ET.fromstring(cleaned[: end + 6] if end > 0 else cleaned)
+            root = ET.fromstring(cleaned[: ends[-1].end()] if ends else cleaned)
         except ET.ParseError:
             warnings.warn(
                 f"OME-XML is not well-formed ({exc}); metadata ignored", ImgioWarning, stacklevel=3
@@ -291,43 +291,55 @@ def build_ome(xml: str | None, scenes: Sequence[SceneLike]) -> OME:
             )
     ome = model.OME(creator="imgio")
     for i, info in enumerate(scenes):
-        sizes = dict(zip(info.dims, info.shapes[0], strict=True))
-        samples = sizes.get("S", 1)
-        n_channels = sizes.get("C", 1)
-        channels = [
-            model.Channel(
-                id=f"Channel:{i}:{c}",
-                name=(
-                    info.channel_names[c]
-                    if info.channel_names and c < len(info.channel_names)
-                    else None
-                ),
-                samples_per_pixel=samples,
-            )
-            for c in range(n_channels)
-        ]
-        kwargs: dict[str, Any] = {}
-        for d, v in zip("ZYX", info.pixel_sizes, strict=True):
-            if v:
-                kwargs[f"physical_size_{d.lower()}"] = v
-        if info.time_interval:
-            kwargs["time_increment"] = info.time_interval
-        pixel_type = _pixel_type(info.dtype.name)
-        pixels = model.Pixels(
-            id=f"Pixels:{i}",
-            dimension_order=model.Pixels_DimensionOrder.XYZCT,
-            size_x=sizes.get("X", 1),
-            size_y=sizes.get("Y", 1),
-            size_z=sizes.get("Z", 1),
-            size_c=n_channels * samples,
-            size_t=sizes.get("T", 1),
-            type=model.PixelType(pixel_type),
-            channels=channels,
-            metadata_only=model.MetadataOnly(),
-            **kwargs,
-        )
-        ome.images.append(model.Image(id=f"Image:{i}", name=info.name, pixels=pixels))
+        try:
+            ome.images.append(_assembled_image(model, i, info))
+        except ValueError as exc:  # pydantic's ValidationError: a size of 0, a bad value
+            raise CorruptFileError(
+                f"scene {i} ({info.name!r}, shape {info.shapes[0]} {info.dims}) has no valid "
+                f"OME description: {str(exc).splitlines()[0]}; "
+                + "; ".join(" ".join(line.split()) for line in str(exc).splitlines()[1:3])
+            ) from exc
     return ome
+
+
+def _assembled_image(model: Any, i: int, info: SceneLike) -> Any:
+    """One scene's OME ``Image`` (pydantic validates it: a size of 0 is refused)."""
+    sizes = dict(zip(info.dims, info.shapes[0], strict=True))
+    samples = sizes.get("S", 1)
+    n_channels = sizes.get("C", 1)
+    channels = [
+        model.Channel(
+            id=f"Channel:{i}:{c}",
+            name=(
+                info.channel_names[c]
+                if info.channel_names and c < len(info.channel_names)
+                else None
+            ),
+            samples_per_pixel=samples,
+        )
+        for c in range(n_channels)
+    ]
+    kwargs: dict[str, Any] = {}
+    for d, v in zip("ZYX", info.pixel_sizes, strict=True):
+        if v:
+            kwargs[f"physical_size_{d.lower()}"] = v
+    if info.time_interval:
+        kwargs["time_increment"] = info.time_interval
+    pixel_type = _pixel_type(info.dtype.name)
+    pixels = model.Pixels(
+        id=f"Pixels:{i}",
+        dimension_order=model.Pixels_DimensionOrder.XYZCT,
+        size_x=sizes.get("X", 1),
+        size_y=sizes.get("Y", 1),
+        size_z=sizes.get("Z", 1),
+        size_c=n_channels * samples,
+        size_t=sizes.get("T", 1),
+        type=model.PixelType(pixel_type),
+        channels=channels,
+        metadata_only=model.MetadataOnly(),
+        **kwargs,
+    )
+    return model.Image(id=f"Image:{i}", name=info.name, pixels=pixels)
 
 
 def _pixel_type(name: str) -> str:

@@ -32,7 +32,8 @@ class Info(NamedTuple):
 
 
 def png_info(data: bytes) -> Info:
-    """``IHDR`` (size, depth, colour type) and whether a ``tRNS`` chunk precedes ``IDAT``."""
+    """``IHDR`` (size, depth, colour type) and whether a ``tRNS`` chunk precedes ``IDAT``
+    (then the image has an alpha sample, whatever its colour type)."""
     width, height, depth, color = struct.unpack_from(">IIBB", data, 16)
     pos, transparent = 8, False
     while pos + 8 <= len(data):
@@ -42,7 +43,9 @@ def png_info(data: bytes) -> Info:
         if kind in (b"IDAT", b"IEND"):
             break
         pos += 12 + length
-    samples = {0: 1, 2: 3, 4: 2, 6: 4, 3: 4 if transparent else 3}.get(color)
+    # a tRNS chunk makes any colour type transparent: grey + alpha, RGB(A) (as Pillow reads it)
+    alpha = 1 if transparent else 0
+    samples = {0: 1 + alpha, 2: 3 + alpha, 4: 2, 6: 4, 3: 3 + alpha}.get(color)
     if samples is None or depth not in (1, 2, 4, 8, 16):
         raise ValueError(f"PNG colour type {color} with {depth} bits is not valid")
     return Info(1, height, width, samples, "<u2" if depth == 16 else "u1")
@@ -141,8 +144,9 @@ def gif_info(data: bytes) -> Info:
         if block == 0x21:  # extension: label, then sub-blocks
             if data[pos + 1] == 0xF9 and data[pos + 2] >= 4:
                 gce_flags, cs = struct.unpack_from("<BH", data, pos + 3)
-                # the first frame's transparency shows; later frames' reveals the previous
-                transparent |= frames == 0 and bool(gce_flags & 1)
+                # any frame's transparent colour keeps the alpha (RGBA, as Pillow and
+                # AICSImageIO read it); where a later frame's reveals an opaque one, opaque
+                transparent |= bool(gce_flags & 1)
                 delay = cs * 10 if delay is None else delay
             pos = _skip_subblocks(data, pos + 2)
         elif block == 0x2C:  # image descriptor, local colour table, LZW size, sub-blocks
@@ -186,6 +190,8 @@ def webp_info(data: bytes) -> Info:
             bits = int.from_bytes(body[1:5], "little")
             width, height = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
             alpha = bool((bits >> 28) & 1)
+        elif kind == b"ALPH":  # an alpha plane: transparency even without the VP8X flag
+            alpha = True
         elif kind == b"VP8 " and not width:
             width = struct.unpack_from("<H", body, 6)[0] & 0x3FFF
             height = struct.unpack_from("<H", body, 8)[0] & 0x3FFF

@@ -297,8 +297,11 @@ class ImageSlide(AbstractSlide):
         image_mod: Any = require("PIL.Image", extra="slide", package="Pillow")
         self._file = file
         self._close = not isinstance(file, image_mod.Image)
-        img = image_mod.open(file) if self._close else file
-        self._rgba = np.asarray(img.convert("RGBA"))
+        try:
+            img = image_mod.open(file) if self._close else file
+            self._rgba = np.asarray(img.convert("RGBA"))
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:  # Pillow's decode errors
+            raise OpenSlideError(f"{file!r}: Pillow cannot decode the image ({exc})") from exc
         if self._close:
             img.close()
 

@@ -259,6 +259,8 @@ def resolve_limits(
             out.append(0.0 if key == "min" else full)
             continue
         values = stats()
+        if values.dtype == np.bool_:  # numpy's quantile does not subtract booleans
+            values = values.view(np.uint8)
         q = float(frac) if frac else 0.0
         lo = float(np.quantile(values, q)) if values.size else 0.0
         hi = float(np.quantile(values, 1 - q)) if values.size else full

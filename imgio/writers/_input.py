@@ -149,6 +149,13 @@ def standardize(
 
 
 def _check_samples(dims: str, shape: Sequence[int]) -> None:
+    """Refuse what no writer can store: an empty axis, a samples axis S not of 1, 3 or 4."""
+    empty = [d for d, n in zip(dims, shape, strict=True) if n == 0]
+    if empty:
+        raise ImgioError(
+            f"cannot write an empty image: axis {empty[0]} of dims {dims!r} (shape "
+            f"{tuple(shape)}) has 0 values"
+        )
     if "S" in dims and shape[dims.index("S")] not in (1, 3, 4):
         raise ImgioError(f"samples axis S has {shape[dims.index('S')]} values; expected 1, 3 or 4")
 

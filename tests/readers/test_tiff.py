@@ -450,7 +450,7 @@ def test_open_and_shape_queries_build_nothing(written: dict[str, Path]) -> None:
     assert img.scenes == ("first", "rgb", "floats")
     assert img.channel_names == ["DAPI", "GFP", "RFP"]
     assert img.physical_pixel_sizes == imgio.PhysicalPixelSizes(2.0, 0.25, 0.25)
-    assert img._cache == {}  # no dask graph built
+    assert img.file._cache == {}  # no dask graph built
     assert "ome_metadata" not in reader.__dict__  # no ome_types model built
     assert STATS.chunks_decoded == 0
     ome = img.ome_metadata
@@ -678,14 +678,27 @@ def _with_xml(
 
 
 def test_lenient_ome_declares_more_planes_than_pages(tmp_path: Path) -> None:
+    # more planes than the file has IFDs: the planes that exist (issue #21)
     path, data = _with_xml(tmp_path, "more.ome.tif", lambda x: x.replace('SizeZ="3"', 'SizeZ="5"'))
-    with pytest.warns(imgio.ImgioWarning, match="lacks 2 of 5 planes"):
+    with pytest.warns(imgio.ImgioWarning, match=r"SizeZ=5 \(5 planes declared, 3 stored\)"):
         img = imgio.Image(path)
-        assert img.dims.Z == 5
-    got = img.get_image_data("ZYX")
-    np.testing.assert_array_equal(got[:3], data)
-    assert got[3:].max() == 0
+        assert img.dims.Z == 3
+    np.testing.assert_array_equal(img.get_image_data("ZYX"), data)
     assert img.physical_pixel_sizes.X == 0.7
+
+
+def test_lenient_ome_maps_fewer_planes_than_declared(tmp_path: Path) -> None:
+    # planes the file could hold but its TiffData does not map: read as 0
+    def map_two(xml: str) -> str:
+        return re.sub(r"<TiffData.*?(/>|</TiffData>)", '<TiffData IFD="0" PlaneCount="2"/>', xml)
+
+    path, data = _with_xml(tmp_path, "fewer.ome.tif", map_two)
+    with pytest.warns(imgio.ImgioWarning, match="lacks 1 of 3 planes"):
+        img = imgio.Image(path)
+        assert img.dims.Z == 3
+    got = img.get_image_data("ZYX")
+    np.testing.assert_array_equal(got[:2], data[:2])
+    assert got[2].max() == 0
 
 
 def test_lenient_ome_that_does_not_fit_the_pages(tmp_path: Path) -> None:

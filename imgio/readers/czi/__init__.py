@@ -47,6 +47,7 @@ from ._format import (
 from ._meta import (
     CziMeta,
     light_document,
+    light_parses,
     parse_meta,
     parse_timestamps,
     time_interval,
@@ -140,7 +141,7 @@ class CziReader(Reader):
         if size > XML_TAIL:
             tail = self.location.read_range(offset + size - XML_TAIL, XML_TAIL)
             light = light_document(tail, tail=True)
-            if light is not None:
+            if light is not None and light_parses(light):
                 return parse_meta(light, self.location.name, light=True)
         return parse_meta(self._xml, self.location.name)
 

@@ -6,6 +6,8 @@ Read leniently: a value that is missing or malformed is dropped (with an
 
 from __future__ import annotations
 
+import functools
+import re
 import struct
 import warnings
 import xml.etree.ElementTree as ET
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ...errors import ImgioWarning
 
-__all__ = ["CziMeta", "light_document", "parse_meta", "parse_timestamps"]
+__all__ = ["CziMeta", "light_document", "light_parses", "parse_meta", "parse_timestamps"]
 
 
 @dataclass
@@ -61,12 +63,39 @@ def color_from_argb(text: str | None) -> int | None:
     return (r << 24) | (g << 16) | (b << 8) | 255
 
 
+_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"  # a namespace prefix, as in <zen:Scaling>
+
+
+@functools.lru_cache(maxsize=32)
+def _tag_patterns(tag: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """An element's start tag (any attributes, a prefix, self-closing) and its end tag."""
+    name = re.escape(tag.encode())
+    return (
+        re.compile(rb"<" + _PREFIX + name + rb"(?=[\s/>])[^>]*>"),
+        re.compile(rb"</" + _PREFIX + name + rb"\s*>"),
+    )
+
+
 def _span(xml: bytes, tag: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
-    """Where the first ``<tag>...</tag>`` in ``xml[start:end]`` lies (no bytes copied)."""
+    """Where the first ``<tag ...>...</tag>`` in ``xml[start:end]`` lies (no bytes copied).
+
+    The start tag may carry attributes (``<DisplaySetting HistogramRange="8">``) or a
+    namespace prefix, and may close itself (``<DisplaySetting/>``).
+    """
     stop = len(xml) if end is None else end
-    i = xml.find(b"<%s>" % tag.encode(), start, stop)
-    j = xml.find(b"</%s>" % tag.encode(), i, stop) if i >= 0 else -1
-    return (i, j + len(tag) + 3) if j >= 0 else None
+    opening, closing = _tag_patterns(tag)
+    first = opening.search(xml, start, stop)
+    if first is None:
+        return None
+    if first.group().endswith(b"/>"):
+        return first.start(), first.end()
+    last = closing.search(xml, first.end(), stop)
+    return (first.start(), last.end()) if last is not None else None
+
+
+_CLOSES_METADATA = re.compile(
+    rb"</" + _PREFIX + rb"Metadata\s*>\s*</" + _PREFIX + rb"ImageDocument\s*>[\s\0]*\Z"
+)
 
 
 def _closes_metadata(tail: bytes) -> bool:
@@ -74,10 +103,7 @@ def _closes_metadata(tail: bytes) -> bool:
     ``Metadata`` and ``ImageDocument``: that element is then a child of ``Metadata``."""
     if b"<!" in tail or b"<?" in tail:
         return False
-    body = tail.rstrip(b" \t\r\n\0")
-    if not body.endswith(b"</ImageDocument>"):
-        return False
-    if not body[: -len(b"</ImageDocument>")].rstrip().endswith(b"</Metadata>"):
+    if _CLOSES_METADATA.search(tail) is None:
         return False
     closes = tail.count(b"</")
     opens = tail.count(b"<") - closes - tail.count(b"/>")
@@ -91,13 +117,15 @@ def _information(xml: bytes, *, tail: bool = False) -> tuple[int, int] | None:
     settings: the last one is taken when the tags after it show that its parent is
     ``Metadata`` (a few kilobytes to check); otherwise the first one in the document.
     """
-    j = xml.rfind(b"</Information>")
-    i = xml.rfind(b"<Information>", 0, j) if j >= 0 else -1
-    if i < 0:
+    opening, closing = _tag_patterns("Information")
+    ends = [m.end() for m in closing.finditer(xml)]
+    if not ends:
         return None
-    end = j + len(b"</Information>")
-    if _closes_metadata(xml[end:]):
-        return i, end
+    starts = [m.start() for m in opening.finditer(xml, 0, ends[-1])]
+    if not starts:
+        return None
+    if _closes_metadata(xml[ends[-1] :]):
+        return starts[-1], ends[-1]
     return None if tail else _span(xml, "Information")
 
 
@@ -133,7 +161,21 @@ def light_document(xml: bytes, *, tail: bool = False) -> bytes | None:
 
 def _light_root(xml: bytes) -> ET.Element:
     light = light_document(xml)
-    return ET.fromstring(xml if light is None else light)
+    if light is not None:
+        try:
+            return ET.fromstring(light)
+        except ET.ParseError:
+            pass  # e.g. prefixes declared on elements left out: the whole document
+    return ET.fromstring(xml)
+
+
+def light_parses(light: bytes) -> bool:
+    """Whether a :func:`light_document` is well formed on its own."""
+    try:
+        ET.fromstring(light)
+    except ET.ParseError:
+        return False
+    return True
 
 
 def parse_meta(xml: bytes, where: str, *, light: bool = False) -> CziMeta:
@@ -155,22 +197,7 @@ def parse_meta(xml: bytes, where: str, *, light: bool = False) -> CziMeta:
         )
         return meta
     md = _child(root, "Metadata") if _local(root.tag) == "ImageDocument" else root
-    dims = _child(md, "Information", "Image", "Dimensions")
-    display = {
-        ch.get("Id"): ch
-        for ch in _children(_child(md, "DisplaySetting", "Channels"), "Channel")
-        if ch.get("Id")
-    }
-    display_list = _children(_child(md, "DisplaySetting", "Channels"), "Channel")
-    for i, ch in enumerate(_children(_child(dims, "Channels"), "Channel")):
-        fluor = _child(ch, "Fluor")
-        name = ch.get("Name") or (fluor.text if fluor is not None else "")
-        meta.channel_names.append((name or "").strip())
-        shown = display.get(ch.get("Id")) or (display_list[i] if i < len(display_list) else None)
-        color = _child(ch, "Color")
-        if color is None or not (color.text or "").strip():
-            color = _child(shown, "Color")
-        meta.channel_colors.append(color_from_argb(color.text if color is not None else None))
+    _channels(md, meta)
     for dist in _children(_child(md, "Scaling", "Items"), "Distance"):
         axis, value = dist.get("Id"), _child(dist, "Value")
         if axis not in ("X", "Y", "Z") or value is None:
@@ -186,6 +213,7 @@ def parse_meta(xml: bytes, where: str, *, light: bool = False) -> CziMeta:
             continue
         if metres > 0 and metres < 1:  # metres per pixel; 0 means unknown
             meta.scaling_um[axis] = metres * 1e6
+    dims = _child(md, "Information", "Image", "Dimensions")
     for scene in _children(_child(dims, "S", "Scenes"), "Scene"):
         try:
             meta.scene_names[int(scene.get("Index", ""))] = scene.get("Name") or ""
@@ -200,6 +228,39 @@ def parse_meta(xml: bytes, where: str, *, light: bool = False) -> CziMeta:
             meta.time_offsets = []
     meta.timestamps_attachment = _child(positions, "BinaryList") is not None
     return meta
+
+
+def _name(ch: ET.Element | None) -> str:
+    """A channel's ``Name`` attribute (or ``Name`` element), stripped; "" when absent."""
+    if ch is None:
+        return ""
+    name = ch.get("Name")
+    if name is None:
+        node = _child(ch, "Name")
+        name = node.text if node is not None else None
+    return (name or "").strip()
+
+
+def _color(ch: ET.Element | None) -> int | None:
+    node = _child(ch, "Color")
+    return color_from_argb(node.text if node is not None else None)
+
+
+def _channels(md: ET.Element | None, meta: CziMeta) -> None:
+    """Names and colours of ``Information/Image/Dimensions/Channels``, each completed from
+    the ``DisplaySetting/Channels`` entry with the same ``Id`` (else the same index): ZEN
+    keeps the name and colour there when the acquisition channel has none."""
+    dims = _child(md, "Information", "Image", "Dimensions")
+    display_list = _children(_child(md, "DisplaySetting", "Channels"), "Channel")
+    display = {ch.get("Id"): ch for ch in display_list if ch.get("Id")}
+    acquired = _children(_child(dims, "Channels"), "Channel")
+    for i, ch in enumerate(acquired or display_list):
+        shown = display.get(ch.get("Id")) or (display_list[i] if i < len(display_list) else None)
+        fluor = _child(ch, "Fluor")
+        name = _name(ch) or _name(shown) or (fluor.text or "" if fluor is not None else "")
+        meta.channel_names.append(name.strip())
+        color = _color(ch)
+        meta.channel_colors.append(color if color is not None else _color(shown))
 
 
 def parse_timestamps(data: bytes) -> list[float]:

@@ -203,7 +203,13 @@ def parse_axes(axes: Any, ndim: int, where: str) -> tuple[Axis, ...]:
         names.append(ax["name"])
         types.append(kind)
         units.append(ax.get("unit"))
+    repeated = sorted({n for n in names if names.count(n) > 1})
     letters = _letters(names, types)
+    if repeated or len(set(letters)) != len(letters):
+        raise CorruptFileError(
+            f"{where}.axes: expected distinct axis names, found {names}"
+            + (f" ({', '.join(map(repr, repeated))} repeated)" if repeated else "")
+        )
     return tuple(
         Axis(n, d, k, u, f, u is not None and f > 0)
         for i, (n, d, k, u) in enumerate(zip(names, letters, types, units, strict=True))

@@ -359,9 +359,15 @@ class Layout:
     def _add_plain(self, arr: Any, path: str, name: str) -> None:
         check_array(arr, self._where(path))
         names = _dim_names(arr)
-        if names is not None and len(names) == arr.ndim:
-            dims = names_to_dims(names)
-        else:
+        dims = names_to_dims(names) if names is not None and len(names) == arr.ndim else ""
+        if len(set(dims)) != arr.ndim:
+            if dims:
+                warnings.warn(
+                    f"{self._where(path)}: dimension names {names} are not one distinct axis "
+                    "each; ignored",
+                    ImgioWarning,
+                    stacklevel=4,
+                )
             dims = guess_dims(arr.ndim)
         n_channels = arr.shape[dims.index("C")] if "C" in dims else 0
         info = SceneInfo(

@@ -212,8 +212,8 @@ class TiffReader(Reader):
     def _ome_images(self) -> list[OmeImage]:
         xml = self.ome_xml()
         if xml and "BinaryOnly" in xml:
-            found = re.search(r'MetadataFile\s*=\s*"([^"]*)"', xml)
-            companion = found.group(1) if found else "its companion file"
+            found = re.search(r"MetadataFile\s*=\s*(\"[^\"]*\"|'[^']*')", xml)
+            companion = found.group(1)[1:-1] if found else "its companion file"
             warnings.warn(
                 f"{self.location.name} holds only pixels of an OME companion set; open "
                 f"{companion!r} for the whole image and its "

@@ -7,6 +7,11 @@ names, pixel sizes and Z/C/T layout with it. The pixels' real geometry is in the
 ``SizeC`` or ``SizeT`` of a single-image file from the number of planes stored. Only the
 bad values are replaced (the caller warns, naming them); anything not repairable this way
 is left for the plain-pages fallback.
+
+A ``Pixels`` that declares more planes than the file has IFDs (``SizeZ="100000"`` over
+three pages) cannot be true: its largest plane axis is cut to what the IFDs can hold, so
+the image keeps the planes that exist and never reads as a stack of absent ones (a
+multi-file set, whose planes lie in other files, is left alone).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ __all__ = ["repair_ome_sizes"]
 
 _PIXELS = re.compile(r"<(?:\w+:)?Pixels\b[^>]*>")
 _TIFFDATA_IFD = re.compile(r"<(?:\w+:)?TiffData\b[^>]*?\bIFD\s*=\s*[\"'](\d+)[\"']")
+_OTHER_FILE = re.compile(r"<(?:\w+:)?UUID\b[^>]*?\bFileName\s*=")
 
 
 def _attr(tag: str, name: str) -> str | None:
@@ -60,9 +66,31 @@ def repair_ome_sizes(xml: str, tif: Any) -> tuple[str, list[str]]:
             if known and planes % known == 0:
                 fixes.append(f"{bad[0]}={_attr(tag, bad[0])!r}")
                 tag = _set(tag, bad[0], planes // known)
+        if page is not None and not _OTHER_FILE.search(xml):
+            tag = _fit_planes(tag, len(tif.pages) * int(page.samplesperpixel), fixes)
         out.append(xml[last : m.start()] + tag)
         last = m.end()
     return "".join(out) + xml[last:], fixes
+
+
+def _fit_planes(tag: str, stored: int, fixes: list[str]) -> str:
+    """Cut the largest of ``SizeZ``/``SizeC``/``SizeT`` (then the next) until the planes
+    declared fit in the ``stored`` ones (IFDs times samples per pixel)."""
+    texts = {n: _attr(tag, n) for n in ("SizeZ", "SizeC", "SizeT")}
+    sizes = {n: int(v) for n, v in texts.items() if v is not None and _usable(v)}
+    if len(sizes) < 3 or math.prod(sizes.values()) <= stored:
+        return tag
+    declared = math.prod(sizes.values())
+    for name in sorted(sizes, key=lambda n: (-sizes[n], n)):
+        others = math.prod(v for n, v in sizes.items() if n != name)
+        fit = max(1, stored // others)
+        if fit < sizes[name]:
+            fixes.append(f"{name}={sizes[name]} ({declared} planes declared, {stored} stored)")
+            sizes[name] = fit
+            tag = _set(tag, name, fit)
+        if math.prod(sizes.values()) <= stored:
+            break
+    return tag
 
 
 def _page(tif: Any, index: int) -> Any:

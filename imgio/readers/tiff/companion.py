@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -50,6 +51,10 @@ from .source import TiffSource, register_decoder
 __all__ = ["CompanionReader"]
 
 COMPANION_SUFFIXES = (".companion.ome", ".ome")
+
+
+# the OME root element, with a namespace prefix or not (``<OME ...>``, ``<ome:OME ...>``)
+_OME_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?OME[\s>/]")
 
 
 def _local(tag: str) -> str:
@@ -101,7 +106,7 @@ class CompanionReader(Reader):
     @classmethod
     def sniff(cls, head: bytes) -> bool:
         text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-        return (text.startswith(b"<?xml") or text.startswith(b"<OME")) and b"<OME" in head
+        return text.startswith(b"<") and _OME_ROOT.search(head) is not None
 
     @classmethod
     def sniff_location(cls, location: Location) -> bool:
