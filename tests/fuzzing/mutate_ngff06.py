@@ -187,12 +187,11 @@ def _edit(ms: Any, rng: random.Random) -> str:
         for k in path:
             node = node[k]
         wrapped = copy.deepcopy(node)
-        for _ in range(rng.choice((1, 3, 40))):
-            wrapped = {
-                "type": rng.choice(("sequence", "inverseOf")),
-                "transformations": [wrapped],
-                "transformation": wrapped,
-            }
+        for _ in range(rng.choice((1, 3, 40))):  # one reference per level: no blow-up
+            if rng.random() < 0.5:
+                wrapped = {"type": "sequence", "transformations": [wrapped]}
+            else:
+                wrapped = {"type": "inverseOf", "transformation": wrapped}
         _set(ms, path, wrapped)
         return f"{path} nested"
     if kind < 0.55:  # drop a key or an item
