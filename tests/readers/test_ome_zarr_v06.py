@@ -156,8 +156,9 @@ def test_affine_inverse_and_by_dimension(tmp_path: Path) -> None:
         {"type": "scale", "path": "params/scale"},
         {"type": "twist", "angle": 3},
         {"type": "sequence", "transformations": []},
+        {"type": "scale", "scale": [1, -1.0, 0.5, 250.0]},
     ],
-    ids=["displacements", "rotation", "scale-in-array", "unknown", "empty-sequence"],
+    ids=["displacements", "rotation", "scale-in-array", "unknown", "empty-sequence", "negative"],
 )
 def test_unplaceable_transform_warns_and_reads_pixels(tmp_path: Path, transform: Any) -> None:
     path = store_06(tmp_path / "odd.ome.zarr", [LEVEL0], [[transform]])

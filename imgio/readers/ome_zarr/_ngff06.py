@@ -292,6 +292,8 @@ def _placements(
             m = m.then(_one(ct, ndim, names, 0))
         if sorted(m.src) != list(range(ndim)) or (maps and maps[0].src != m.src):
             raise _Lenient(f"datasets[{i}] maps the array axes differently from level 0")
+        if any(m.scale[k] <= 0 for k, a in enumerate(axes_out) if a.type in ("space", "time")):
+            raise _Lenient(f"datasets[{i}] has a zero or negative scale ({m.scale})")
         maps.append(m)
     return axes_out, maps
 
