@@ -17,6 +17,7 @@ __all__ = [
     "MissingDependencyError",
     "MissingFileError",
     "NotByteRangesError",
+    "RemoteError",
     "SelectionError",
     "TargetExistsError",
     "UnsupportedFormatError",
@@ -78,6 +79,11 @@ def require(module: str, *, extra: str, package: str | None = None) -> object:
 class ExternalFileError(ImgioError, PermissionError):
     """A file names another file outside its own folder (or base URL); refused unless the
     caller passes ``allow_external_files=True``."""
+
+
+class RemoteError(ImgioError, ConnectionError):
+    """A server answered with an error status, garbage or not in time (after the retries
+    for transient failures); the message names the request."""
 
 
 class WriteError(ImgioError, OSError):

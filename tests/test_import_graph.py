@@ -154,8 +154,10 @@ def test_no_reader_suffix_outside_readers() -> None:
     from imgio.tiles._encode import SUFFIX_FORMATS
     from imgio.writers import TIFF_SUFFIXES, ZARR_SUFFIXES
     from imgio.writers._zip import ZIP_SUFFIXES
+    from imgio.writers.dicom import SUFFIX as DICOM_SUFFIX
 
     outputs = set(TIFF_SUFFIXES + ZARR_SUFFIXES + ZIP_SUFFIXES) | set(SUFFIX_FORMATS)
+    outputs.add(DICOM_SUFFIX)
     theirs = set(known_suffixes()) - outputs
     found = []
     for name, path in _module_names().items():

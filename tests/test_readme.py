@@ -29,3 +29,19 @@ def test_readme_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     namespace: dict[str, object] = {"__name__": "readme"}
     for line, code in _blocks():
         exec(compile(code, f"README.md:{line}", "exec"), namespace)  # noqa: S102
+
+
+def test_readme_lists_every_extra_and_the_license_is_there() -> None:
+    import tomllib
+
+    root = README.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    text = README.read_text(encoding="utf-8")
+    for extra in project["optional-dependencies"]:
+        assert f"`{extra}`" in text, extra
+    assert "progress=" in text  # write(progress=...) is documented
+    assert project["license"] == "BSD-3-Clause"
+    licence = (root / "LICENSE").read_text()
+    assert licence.startswith("BSD 3-Clause License")
+    assert "Neither the name of the copyright holder" in licence
+    assert (root / "CHANGELOG.md").read_text().startswith("# Changelog")

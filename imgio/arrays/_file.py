@@ -51,6 +51,8 @@ class ImageFile:
         dim_order: str | Sequence[str | None] | None = None,
         channel_names: Sequence[str] | Sequence[Sequence[str] | None] | None = None,
         physical_pixel_sizes: Any = None,
+        dims: str | None = None,
+        pattern: str | None = None,
     ) -> None:
         self._init_state(
             chunks,
@@ -70,6 +72,20 @@ class ImageFile:
             self._reader: Reader = ArrayReader(path, **self._overrides)
             self._location = self._reader.location
             return
+        from ..readers.sequence import is_sequence, open_sequence
+
+        if is_sequence(path):  # a pattern, a list of paths or a glob: one reader over them
+            sequence = open_sequence(
+                path,
+                dims=dims,
+                pattern=pattern,
+                storage_options=storage_options,
+                allow_external_files=allow_external_files,
+                reader=reader if isinstance(reader, str) else None,
+            )
+            self._reader = self._overridden(sequence)
+            self._location = sequence.location
+            return
         self._location = as_location(path, storage_options)
         self._reader = self._open_file(reader)
 
@@ -85,7 +101,9 @@ class ImageFile:
         self._ome_ids: list[str] | None = None
 
     def _open_file(self, reader: str | type[Reader] | None) -> Reader:
-        opened = open_reader(self._location, reader, self._options)
+        return self._overridden(open_reader(self._location, reader, self._options))
+
+    def _overridden(self, opened: Reader) -> Reader:
         if any(v is not None for v in self._overrides.values()):
             from ..readers._overrides import OverrideReader
 
@@ -102,8 +120,12 @@ class ImageFile:
             "options": self._options,
             "location": self._location,
         }
+        from ..readers.sequence import SequenceReader
+
         if isinstance(self._reader, ArrayReader):
             state["array_reader"] = self._reader
+        elif type(self._reader.unwrapped) is SequenceReader:  # no one file to reopen
+            state["sequence_reader"] = self._reader.unwrapped
         else:
             state["reader"] = type(self._reader.unwrapped)
         return state
@@ -113,6 +135,8 @@ class ImageFile:
         self._location = state["location"]
         if "array_reader" in state:
             self._reader = state["array_reader"]
+        elif "sequence_reader" in state:
+            self._reader = self._overridden(state["sequence_reader"])
         else:
             self._reader = self._open_file(state["reader"])
 

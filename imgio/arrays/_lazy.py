@@ -26,6 +26,7 @@ __all__ = [
     "Reordered",
     "aligned_chunks",
     "as_dask",
+    "chunk_edges",
     "as_dataarray",
     "level_coords",
     "read",
@@ -292,6 +293,18 @@ def _normalize_chunks(
     return tuple(chunks)  # type: ignore[arg-type,return-value,unused-ignore]
 
 
+def chunk_edges(
+    src: ArraySource, chunks: ChunkSpec = "auto", target_bytes: int = DEFAULT_TARGET_BYTES
+) -> tuple[int, ...]:
+    """The first chunk's edges of :func:`as_dask` over ``src``, without importing dask."""
+    spec: Sequence[int | Sequence[int]] = _normalize_chunks(chunks, src, target_bytes)
+    edges = []
+    for c, n in zip(spec, src.shape, strict=True):
+        first = c if isinstance(c, int) else (c[0] if len(c) else 0)
+        edges.append(min(int(first), int(n)) if int(first) >= 0 else int(n))
+    return tuple(edges)
+
+
 def as_dask(
     src: ArraySource, chunks: ChunkSpec = "auto", target_bytes: int = DEFAULT_TARGET_BYTES
 ) -> da.Array:
@@ -349,7 +362,11 @@ def level_coords(info: SceneInfo, level: int, dims: str, shape: Sequence[int]) -
 
 
 def level_attrs(info: SceneInfo, level: int) -> dict[str, Any]:
-    """Small plain attrs of one (scene, level): name, level, downsample, units, µm sizes."""
+    """Small plain attrs of one (scene, level): name, level, downsample, µm sizes.
+
+    Units live on the coordinates (CF conventions: ``coords["X"].attrs["units"]``); the
+    values have none (pixel values), so ``.plot()`` shows ``X [µm]`` on its axes.
+    """
     sizes = level_sizes(info, level)
     base = info.shapes[0]
     shape = info.shapes[level]
@@ -361,10 +378,24 @@ def level_attrs(info: SceneInfo, level: int) -> dict[str, Any]:
             for d in "YX"
             if d in info.dims
         ),
-        "units": {d: "µm" for d in sizes}
-        | ({"T": "s"} if info.time_interval or info.time_stamps else {}),
+        "long_name": info.name,
         "pixel_sizes": tuple(sizes.get(d) for d in "ZYX"),
     }
+
+
+COORD_NAMES = {"T": "time", "C": "channel", "Z": "Z", "Y": "Y", "X": "X"}
+
+
+def coord_attrs(info: SceneInfo, dim: str, values: Any) -> dict[str, str]:
+    """CF attributes of one coordinate: ``long_name``, and ``units`` (µm on Z/Y/X, s on
+    T) when the values are physical, so that ``.plot()`` labels its axes itself."""
+    attrs = {"long_name": COORD_NAMES.get(dim, dim)}
+    numeric = np.asarray(values).dtype.kind == "f"
+    if numeric and dim in "ZYX":
+        attrs["units"] = "µm"
+    elif numeric and dim == "T" and (info.time_interval or info.time_stamps is not None):
+        attrs["units"] = "s"
+    return attrs
 
 
 def presented(src: ArraySource) -> ArraySource:
@@ -394,11 +425,11 @@ def as_dataarray(
     if data is None:
         data = as_dask(src, chunks)
     variable = xr.Variable(list(src.dims), data, attrs=level_attrs(info, level))
-    return xr.DataArray(
-        variable,
-        coords=level_coords(info, level, src.dims, src.shape),
-        name=info.name,
-    )
+    coords = {
+        d: xr.Variable(d, values, attrs=coord_attrs(info, d, values))
+        for d, values in level_coords(info, level, src.dims, src.shape).items()
+    }
+    return xr.DataArray(variable, coords=coords, name=info.name)
 
 
 def physical_pixel_sizes(info: SceneInfo, level: int = 0) -> PhysicalPixelSizes:

@@ -1,4 +1,8 @@
-"""Command line: ``imgio info``, ``imgio demo``, ``imgio convert``, ``imgio mosaic``."""
+"""Command line: ``imgio info|demo|convert|mosaic|thumbnail|region|tiles|serve|clean``.
+
+Only the verb being run is imported: ``imgio --help``, ``--version`` and ``info`` load
+neither dask nor xarray (nor the writers or the server).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ def describe(
     path: str, *, reader: str | None = None, storage_options: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Everything ``imgio info`` reports, as plain data."""
+    from ..arrays._lazy import chunk_edges
     from ..image import Image
 
     with Image(path, reader=reader, storage_options=storage_options) as img:
@@ -34,14 +39,13 @@ def describe(
             for lvl in img.resolution_levels:
                 img.set_resolution_level(lvl)
                 src = img.source()
-                data = img.xarray_dask_data
                 levels.append(
                     {
                         "level": lvl,
                         "dims": img.dims.order,
                         "shape": list(img.shape),
                         "native_chunks": list(src.chunks),
-                        "dask_chunks": [c[0] if c else 0 for c in (data.chunks or ())],
+                        "dask_chunks": list(chunk_edges(src, img.file.chunks)),
                         "pixel_sizes_um": list(img.physical_pixel_sizes),
                     }
                 )
@@ -155,41 +159,184 @@ def _demo_write(folder: Path, path: Path) -> list[str]:
     return lines
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imgio", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    info = sub.add_parser("info", help="scenes, dims, levels, chunks, channels and pixel sizes")
+DESCRIPTION = """\
+Open microscopy and whole-slide images lazily; convert them to tiled OME-TIFF or
+OME-Zarr; render thumbnails, regions and DeepZoom pyramids; serve them to a browser.
+Run "imgio COMMAND --help" for the options of one command."""
+
+EPILOG = """\
+examples:
+  imgio info slide.svs
+  imgio convert scan.czi scan.ome.tif
+  imgio thumbnail slide.svs thumb.png --size 256
+  imgio serve slides/ --port 8000"""
+
+# verb: (module, registrar, one-line help); a registrar may declare several verbs
+VERBS: dict[str, tuple[str, str, str]] = {
+    "info": ("imgio.cli", "add_info_parser", "scenes, dims, levels, chunks, channels, pixel sizes"),
+    "demo": ("imgio.cli", "add_demo_parser", "write a built-in sample, open it lazily, read it"),
+    "convert": (
+        "imgio.cli._write",
+        "add_convert_parser",
+        "convert an image to tiled OME-TIFF or OME-Zarr",
+    ),
+    "mosaic": ("imgio.cli._write", "add_mosaic_parser", "join images on a grid into one image"),
+    "thumbnail": (
+        "imgio.cli._slide",
+        "add_slide_parsers",
+        "a PNG/JPEG/TIFF thumbnail of an image",
+    ),
+    "region": ("imgio.cli._slide", "add_slide_parsers", "a region at an output size or scale"),
+    "tiles": ("imgio.cli._slide", "add_slide_parsers", "write a DeepZoom tile pyramid folder"),
+    "serve": ("imgio.cli._serve", "add_serve_parser", "serve images to a browser viewer"),
+    "clean": ("imgio.cli", "add_clean_parser", "list or remove partial files of killed writes"),
+    "refs": ("imgio.cli._refs", "add_refs_parser", "kerchunk reference JSON of a file's chunks"),
+}
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's default after its help (unless it is None or a flag's False);
+    descriptions printed as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        shown = not any(default is v for v in (None, False, argparse.SUPPRESS)) and default != []
+        if shown and action.option_strings and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose help shows defaults (subparsers inherit it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+class _Only:
+    """A subparsers action that declares only the chosen verbs (others get a bare stub
+    so the top-level help still lists them, with the help text of :data:`VERBS`)."""
+
+    def __init__(self, sub: Any, wanted: str) -> None:
+        self._sub, self._wanted = sub, wanted
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if name != self._wanted:
+            return Parser(add_help=False)  # declared, then dropped
+        kwargs["help"] = VERBS[name][2]
+        return self._sub.add_parser(name, **kwargs)
+
+
+def build_parser(verbs: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``imgio`` parser with ``verbs`` fully declared (default: all of them).
+
+    The other verbs are listed in the help but their modules are not imported.
+    """
+    import importlib
+
+    from .. import __version__
+
+    parser = Parser(prog="imgio", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"imgio {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    wanted = set(VERBS) if verbs is None else set(verbs)
+    for name, (module, registrar, text) in VERBS.items():
+        if name in wanted:
+            getattr(importlib.import_module(module), registrar)(_Only(sub, name))
+        else:
+            sub.add_parser(name, help=text, add_help=False)
+    return parser
+
+
+def add_info_parser(sub: Any) -> None:
+    """Register ``imgio info PATH``."""
+    info = sub.add_parser("info", description="Scenes, dims, levels, chunks, channels, sizes.")
     info.add_argument("path")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument("--reader", help="force a reader (e.g. tiff, ome-zarr)")
     add_storage_option(info, "remote paths")
     info.set_defaults(func=_cmd_info)
-    demo = sub.add_parser("demo", help="write a built-in sample, open it lazily, read regions")
+
+
+def add_demo_parser(sub: Any) -> None:
+    """Register ``imgio demo``."""
+    demo = sub.add_parser("demo", description="Write a built-in sample, open it, read regions.")
     demo.add_argument("--out", help="keep the files in this folder")
     demo.set_defaults(func=_cmd_demo)
-    try:
-        from ._write import add_convert_parser, add_mosaic_parser
-    except ImportError:
-        pass
-    else:
-        add_convert_parser(sub)
-        add_mosaic_parser(sub)
-    from ._slide import add_slide_parsers
 
-    add_slide_parsers(sub)
-    from ._serve import add_serve_parser
 
-    add_serve_parser(sub)
-    from ._refs import add_refs_parser
+def add_clean_parser(sub: Any) -> None:
+    """Register ``imgio clean FOLDER``."""
+    clean = sub.add_parser(
+        "clean",
+        description="List the hidden partial files of interrupted writes in FOLDER and "
+        "remove those whose writer process is gone (killed with SIGKILL, crashed). "
+        "Partials of running writes and of other hosts are listed, never removed. "
+        "(Any write into FOLDER also removes them.)",
+    )
+    clean.add_argument("folder")
+    clean.add_argument("--dry-run", action="store_true", help="list only; remove nothing")
+    clean.set_defaults(func=_cmd_clean)
 
-    add_refs_parser(sub)
-    return parser
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from ..writers._target import partials, remove
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise ImgioError(f"imgio clean expects a folder; {args.folder!r} is not one")
+    found = partials(folder)
+    for path, alive in found:
+        if alive is None:
+            _out(f"kept     {path.name}  (written on another host)")
+        elif alive:
+            _out(f"kept     {path.name}  (its writer is still running)")
+        elif args.dry_run:
+            _out(f"stale    {path.name}  ({_size(path) / 1e6:.1f} MB)")
+        else:
+            size = _size(path)
+            remove(path)
+            _out(f"removed  {path.name}  ({size / 1e6:.1f} MB)")
+    if not found:
+        _out(f"no partial files in {args.folder}")
+    return 0
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, SLURM, ``docker stop``), raised like Ctrl-C so that every
+    write in progress removes its partial files on the way out."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
+def _verb(argv: Sequence[str]) -> list[str] | None:
+    """The verb of ``argv`` (its first word not starting with ``-``), if it is one."""
+    for word in argv:
+        if not word.startswith("-"):
+            return [word] if word in VERBS else []
+    return []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (errors print one line, status 2)."""
-    parser = build_parser()
+    import signal
+    import threading
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_verb(argv))
     args = parser.parse_args(argv)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
         status = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below
@@ -199,9 +346,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImgioError as exc:
         sys.stderr.write(f"imgio: error: {exc}\n")
         return 2
+    except _Terminated:
+        _sweep()
+        sys.stderr.write("imgio: terminated (SIGTERM)\n")
+        return 143
     except KeyboardInterrupt:
+        _sweep()
         sys.stderr.write("imgio: interrupted\n")
         return 130
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _sweep() -> None:
+    """After an interrupted write: its partial files, gone for good (worker threads may
+    have recreated them after the first removal)."""
+    target = sys.modules.get("imgio.writers._target")
+    if target is not None:
+        target.sweep_abandoned()
 
 
 def _closed_stdout() -> int:

@@ -4,48 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
 from ..errors import ImgioError, SelectionError, TargetExistsError
-from ._common import add_storage_option, storage_options
+from ._common import Progress, add_storage_option, storage_options
 
 __all__ = ["Progress", "add_convert_parser", "add_mosaic_parser", "cmd_convert", "cmd_mosaic"]
-
-
-class Progress:
-    """``progress(done, total)`` as one updating stderr line (done, total, seconds), or a
-    tqdm bar when tqdm is imported already: importing it costs ~25 ms, as long as the
-    ``imgio mosaic`` job's whole writer setup."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self._bar: Any = None
-        self._start = self._last = time.monotonic()
-        self._shown = False
-        self._tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._tqdm is not None:
-            if self._bar is None:
-                self._bar = self._tqdm(total=total, desc=self.label, unit="tiles", file=sys.stderr)
-            self._bar.update(done - self._bar.n)
-            return
-        now = time.monotonic()
-        if done < total and now - self._last < 0.25:
-            return
-        self._last = now
-        self._shown = True
-        pct = 100.0 * done / total if total else 100.0
-        took = now - self._start
-        sys.stderr.write(f"\r{self.label}: {pct:5.1f}% ({done}/{total} tiles, {took:.1f} s)")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-        elif self._shown:
-            sys.stderr.write("\n")
 
 
 def _levels(text: str) -> int | str:
@@ -58,23 +22,30 @@ def _levels(text: str) -> int | str:
 
 
 def _write_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tile", type=int, help="OME-TIFF tile edge (default 512)")
-    parser.add_argument("--chunks", type=int, help="OME-Zarr chunk edge for Y/X (default 1024)")
+    parser.add_argument("--tile", type=int, help="OME-TIFF tile edge (default: 512)")
+    parser.add_argument("--chunks", type=int, help="OME-Zarr chunk edge for Y/X (default: 1024)")
     parser.add_argument(
         "--compression",
-        default="zstd",
-        help="none, zlib, zstd, lzw, jpeg, jpeg2000, jpegxl (OME-Zarr: none, zstd, lz4, zlib)",
+        default="auto",
+        help="none, zlib, zstd, lzw, jpeg, jpeg2000, jpegxl (OME-Zarr: none, zstd, lz4, zlib; "
+        "DICOM: jpeg, jpeg2000, jpeg2000-lossless, jpegls-lossless, none); "
+        "auto (default): zstd, for DICOM jpeg for 8-bit RGB else jpeg2000-lossless",
     )
     parser.add_argument("--quality", type=int, help="codec level (JPEG quality)")
     parser.add_argument(
         "--pyramid-levels",
         type=_levels,
         default="auto",
-        help="levels in total, full resolution included, or 'auto' (default)",
+        help="levels in total, full resolution included, or 'auto'",
     )
-    parser.add_argument("--downsample", choices=("mean", "nearest"), default="mean")
     parser.add_argument(
-        "--ngff-version", choices=("0.4", "0.5"), help="OME-Zarr version (default 0.4)"
+        "--downsample",
+        choices=("mean", "nearest"),
+        default="mean",
+        help="how pyramid levels are reduced",
+    )
+    parser.add_argument(
+        "--ngff-version", choices=("0.4", "0.5"), help="OME-Zarr version (default: 0.4)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_storage_option(parser, "remote inputs and output")
@@ -99,11 +70,25 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _format(out: str, args: argparse.Namespace) -> str:
+    from ..writers import format_of
+
+    given: str | None = getattr(args, "format", None)
+    return given if given is not None else format_of(out)
+
+
 def _write(data: Any, out: str, args: argparse.Namespace, **extra: Any) -> None:
-    from ..writers import format_of, write
+    from ..writers import write
 
     options = _options(args)
-    drop = ("chunks", "ngff_version") if format_of(out) == "ome-tiff" else ("tile",)
+    fmt = _format(out, args)
+    drop = {"ome-tiff": ("chunks", "ngff_version"), "dicom": ("chunks", "ngff_version")}.get(
+        fmt, ("tile",)
+    )
+    if getattr(args, "format", None):
+        extra["format"] = fmt
+    if fmt == "dicom":
+        del options["storage_options"]  # a DICOM folder is local: they were for the input
     for key in drop:
         if options[key] is not None:
             raise ImgioError(f"--{key.replace('_', '-')} does not apply to {out!r}")
@@ -214,15 +199,20 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
 
 def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``imgio convert IN OUT``."""
-    parser = subparsers.add_parser("convert", help="convert an image to tiled OME-TIFF or OME-Zarr")
+    parser = subparsers.add_parser(
+        "convert", help="convert an image to tiled OME-TIFF, OME-Zarr or a DICOM WSI series"
+    )
     parser.add_argument("input")
-    parser.add_argument("output", help=".ome.tif / .ome.tiff or .ome.zarr")
+    parser.add_argument("output", help=".ome.tif / .ome.tiff or .ome.zarr, or a DICOM folder")
     parser.add_argument(
-        "--scene", action="append", help="scene index or name (repeatable; default all)"
+        "--format",
+        choices=("ome-tiff", "ome-zarr", "ome-zarr-zip", "dicom"),
+        help="output format (default: from the output's suffix; dicom: a folder of instances)",
     )
     parser.add_argument(
-        "--level", type=int, default=0, help="resolution level to convert (default 0)"
+        "--scene", action="append", help="scene index or name (repeatable; default: all)"
     )
+    parser.add_argument("--level", type=int, default=0, help="resolution level to convert")
     parser.add_argument(
         "--select",
         action="append",

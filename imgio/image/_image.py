@@ -59,6 +59,10 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
     physical_pixel_sizes
         ``(Z, Y, X)`` in µm (or a mapping or :class:`PhysicalPixelSizes`), overriding the
         file's.
+    dims, pattern
+        File sequences (see :mod:`imgio.readers.sequence`): ``path`` may be a pattern
+        (``"t{T}_z{Z}.tif"``), a list of paths stacked on ``dims`` (``"T"``), or a glob
+        whose file names ``pattern`` maps to dims.
 
     Raises
     ------
@@ -81,6 +85,8 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
         dim_order: str | Sequence[str | None] | None = None,
         channel_names: Sequence[str] | Sequence[Sequence[str] | None] | None = None,
         physical_pixel_sizes: Any = None,
+        dims: str | None = None,
+        pattern: str | None = None,
     ) -> None:
         self._file = ImageFile(
             path,
@@ -92,6 +98,8 @@ class Image(SelectionMixin, ReprMixin, AicsNames):
             dim_order=dim_order,
             channel_names=channel_names,
             physical_pixel_sizes=physical_pixel_sizes,
+            dims=dims,
+            pattern=pattern,
         )
         self._scene = 0
         self._level = 0

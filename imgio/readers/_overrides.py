@@ -104,6 +104,15 @@ class OverrideReader(Reader):
     def mosaic_tile_positions(self, scene: int) -> Sequence[tuple[int, int]] | None:
         return self.inner.mosaic_tile_positions(scene)
 
+    def icc_profile(self, scene: int) -> bytes | None:
+        return self.inner.icc_profile(scene)
+
+    def named_properties(self, scene: int) -> Mapping[str, str]:
+        return self.inner.named_properties(scene)
+
+    def stored_tile(self, scene: int, level: int = 0) -> tuple[int, int] | None:
+        return self.inner.stored_tile(scene, level)
+
     def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
         return self.inner.chunk_refs(scene, level)  # the bytes are the file's, whatever dims
 

@@ -188,9 +188,28 @@ def open_reader(
         return _open(location, reader, options)
 
 
+def _by_address(location: Location, reader: str | type[Reader] | None) -> type[Reader] | None:
+    """A reader that recognises a remote location by its address alone (a DICOMweb series:
+    no object to HEAD, no head bytes to read); None for every other location."""
+    if location.is_local:
+        return None
+    names = [reader] if reader is not None else list(BUILTIN_READERS)
+    for name in names:
+        try:
+            cls = name if isinstance(name, type) else reader_class(name)
+        except (ImportError, AttributeError, TypeError):
+            continue
+        if cls.by_address and cls.sniff_location(location):
+            return cls
+    return None
+
+
 def _open(
     location: Location, reader: str | type[Reader] | None, options: Mapping[str, Any] | None
 ) -> Reader:
+    addressed = _by_address(location, reader)
+    if addressed is not None:
+        return _construct(addressed, location, options or {})
     location.check_exists()
     if reader is not None:
         cls = reader if isinstance(reader, type) else reader_class(reader)
@@ -212,4 +231,34 @@ def _open(
                 declined.update(exc.declined)
             else:
                 declined[name] = str(exc)
+    fallback = _fallback(location, declined)
+    if fallback is not None:
+        return fallback
     raise UnsupportedFormatError(location.url, declined)
+
+
+FALLBACK = "bioformats"
+
+
+def _fallback(location: Location, declined: dict[str, str]) -> Reader | None:
+    """Bio-Formats for a local file whose suffix no built-in reader claims, when its extra
+    is installed (never otherwise: it is GPL and starts a JVM); its refusal is a reason."""
+    from .bioformats import available
+
+    suffixes = location.suffixes
+    claimed = any(
+        suffixes.endswith(s)
+        for name in BUILTIN_READERS
+        if name != FALLBACK
+        for s in reader_class(name).suffixes
+    )
+    if claimed or not location.is_local or location.isdir() or not available():
+        why = "a built-in reader's suffix" if claimed else "not installed (imgio[bioformats])"
+        declined[FALLBACK] = f"not tried: {why}"
+        return None
+    try:
+        return reader_class(FALLBACK)(location)
+    except ImgioError as exc:  # a guess, not a recognition: its refusal is a reason
+        reasons = exc.declined if isinstance(exc, UnsupportedFormatError) else {}
+        declined[FALLBACK] = reasons.get(FALLBACK, str(exc))
+        return None

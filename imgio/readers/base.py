@@ -159,6 +159,9 @@ class Reader(ABC):
     # keyword options this reader's constructor accepts (``Image(path, **options)`` passes
     # only these; e.g. ``reconstruct_mosaic`` for formats with mosaic tiles)
     options: ClassVar[tuple[str, ...]] = ()
+    # remote addresses this reader recognises by ``sniff_location`` alone are opened by it
+    # without an existence check or head read (a DICOMweb series URL is no object)
+    by_address: ClassVar[bool] = False
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:
@@ -235,6 +238,24 @@ class Reader(ABC):
         )
 
     # ------------------------------------------------ what a slide user asks
+    def icc_profile(self, scene: int) -> bytes | None:
+        """The ICC colour profile stored with ``scene``'s pixels, or None."""
+        return None
+
+    def stored_tile(self, scene: int, level: int = 0) -> tuple[int, int] | None:
+        """``(height, width)`` of the tiles a level is stored in, not cut by the image
+        edge (a 100 x 40 image in 256 px tiles: ``(256, 256)``); None when unknown."""
+        return None
+
+    def named_properties(self, scene: int) -> Mapping[str, str]:
+        """The file's own metadata of ``scene`` as flat text, named by namespace.
+
+        Whole-slide tools' names: ``tiff.ImageDescription``, ``tiff.XResolution``,
+        ``aperio.AppMag``...; ``openslide.quickhash-1`` where the format defines it.
+        Formats without such fields report nothing.
+        """
+        return {}
+
     def vendor(self) -> str:
         """Who made the file, as OpenSlide names vendors (default: the reader's name)."""
         return self.name

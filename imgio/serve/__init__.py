@@ -18,18 +18,20 @@ Endpoints (``NAME`` is the image's path under the served folder):
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Mapping, Sequence
+import socket
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import require
+from ..errors import ImgioError, require
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from ._views import Limits
 
-__all__ = ["app", "run"]
+__all__ = ["app", "bind", "run"]
 
 
 def app(
@@ -40,6 +42,7 @@ def app(
     threads: int | None = None,
     limits: Limits | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> Starlette:
     """An ASGI app serving the images found under ``paths`` (files or folders).
 
@@ -59,6 +62,11 @@ def app(
         Caps on output size and pixels read per request.
     storage_options
         fsspec options for URL roots.
+    cors_origins
+        Web origins (``https://viewer.example.org``) whose pages may read the images
+        with the browser's credentials (the token cookie or header): their ``Origin`` is
+        echoed with ``Access-Control-Allow-Credentials``. Others get ``*`` on IIIF and
+        DeepZoom responses, which serves uncredentialed ``/t/TOKEN/...`` URLs.
 
     Raises
     ------
@@ -76,7 +84,38 @@ def app(
         threads=threads,
         limits=limits,
         storage_options=storage_options,
+        cors_origins=cors_origins,
     )
+
+
+def bind(host: str = "127.0.0.1", port: int = 8000) -> socket.socket:
+    """A socket listening on ``host:port`` (port 0: any free port).
+
+    Raises
+    ------
+    ImgioError
+        The address cannot be bound: the port is taken, the host is not an address of
+        this machine, or a port below 1024 needs privileges.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ImgioError(f"cannot serve on {host!r}: not a known host name ({exc})") from None
+    family, _, _, _, address = infos[0]
+    try:
+        return socket.create_server(address, family=family, backlog=2048)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            why = "the port is taken (is another server running?); choose another with --port"
+        elif exc.errno == errno.EACCES:
+            why = "permission denied (ports below 1024 need privileges)"
+        else:
+            why = exc.strerror or str(exc)
+        raise ImgioError(f"cannot serve on {_url(host, port)}: {why}") from None
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
 def run(
@@ -85,10 +124,29 @@ def run(
     host: str = "127.0.0.1",
     port: int = 8000,
     token: str | None = None,
+    access_log: bool = False,
+    announce: Callable[[str], None] | None = None,
     **options: Any,
 ) -> None:
-    """Serve ``paths`` with uvicorn until interrupted (binds 127.0.0.1 unless told)."""
+    """Serve ``paths`` with uvicorn until interrupted (binds 127.0.0.1 unless told).
+
+    The socket is bound before anything is announced: ``announce(url)`` is called once
+    the server can be reached (``port=0`` picks a free port, shown in the URL).
+    ``access_log`` prints one line per request on stdout (uvicorn's format).
+    """
     require("uvicorn", extra="serve")
+    import logging
+
     import uvicorn
 
-    uvicorn.run(app(paths, token=token, **options), host=host, port=port, log_level="warning")
+    asgi = app(paths, token=token, **options)
+    sock = bind(host, port)
+    config = uvicorn.Config(asgi, log_level="warning", access_log=access_log)
+    if access_log:
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    if announce is not None:
+        announce(_url(host, sock.getsockname()[1]))
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()

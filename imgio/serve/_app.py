@@ -9,6 +9,7 @@ in a worker thread (``anyio.to_thread`` with a capacity limiter), never on the l
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -41,31 +42,53 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class _TokenGate:
-    """Refuse requests without the access token (header, cookie or ``?token=``)."""
+    """Refuse requests without the access token (``Authorization: Bearer``, ``?token=``
+    or the cookie that a first ``?token=`` visit sets).
+
+    The cookie holds a SHA-256 digest of the token, never the token itself. It is
+    ``SameSite=Lax`` over plain HTTP; over HTTPS it is ``SameSite=None; Secure``, so
+    that a viewer on another origin (an IIIF or DeepZoom client) can send it too.
+    """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self.token = token.encode()
+        self.digest = hashlib.sha256(self.token).hexdigest().encode()
+
+    def _allowed(self, request: Request) -> bool:
+        auth = request.headers.get("authorization", "")
+        given = request.scope.get("imgio_path_token") or request.query_params.get("token") or ""
+        if auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        if given:
+            return hmac.compare_digest(given.encode(), self.token)
+        cookie = request.cookies.get("imgio_token", "")
+        return hmac.compare_digest(cookie.encode(), self.digest)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        if path.startswith("/t/"):  # /t/TOKEN/...: the token in the path, for viewers on
+            token, _, _ = path[3:].partition("/")  # other origins (no cookie, no header)
+            scope = dict(scope, root_path=f"/t/{token}", imgio_path_token=token)
         request = Request(scope)
-        given = request.query_params.get("token") or request.cookies.get("imgio_token") or ""
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            given = auth[7:].strip()
-        if not hmac.compare_digest(given.encode(), self.token):
-            resp = JSONResponse({"detail": "an access token is needed (?token=...)"}, 401)
+        if not self._allowed(request):
+            resp = JSONResponse(
+                {"detail": "an access token is needed (?token=...)"},
+                401,
+                headers={"WWW-Authenticate": 'Bearer realm="imgio"'},  # RFC 9110 11.6.1
+            )
             await resp(scope, receive, send)
             return
         if request.query_params.get("token"):
-            token = self.token.decode()
+            scope.setdefault("state", {})["token_prefix"] = f"/t/{request.query_params['token']}"
+            site = "SameSite=None; Secure" if request.url.scheme == "https" else "SameSite=Lax"
+            cookie = f"imgio_token={self.digest.decode()}; Path=/; HttpOnly; {site}"
 
             async def send_cookie(message: Any) -> None:
                 if message["type"] == "http.response.start":
-                    cookie = f"imgio_token={token}; Path=/; HttpOnly; SameSite=Strict"
                     message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
                 await send(message)
 
@@ -110,27 +133,29 @@ class _Server:
         return JSONResponse(await self.run(make))
 
 
-def _errors(handler: Handler) -> Handler:
+def _errors_of(handler: Handler, *, redact: Callable[[str], str]) -> Handler:
     """Map request errors to 4xx and file errors to 422, with a clear ``detail``."""
 
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)
         except NotServed as exc:
-            return JSONResponse({"detail": str(exc)}, 404)
+            return JSONResponse({"detail": redact(str(exc))}, 404)
         except RequestError as exc:
-            return JSONResponse({"detail": str(exc)}, exc.status)
+            return JSONResponse({"detail": redact(str(exc))}, exc.status)
         except REQUEST_ERRORS as exc:
-            return JSONResponse({"detail": str(exc)}, 400)
+            return JSONResponse({"detail": redact(str(exc))}, 400)
         except ImgioError as exc:
             log.warning("cannot serve %s: %s", request.url.path, exc)
-            return JSONResponse({"detail": f"the file cannot be read: {exc}"}, 422)
+            detail = redact(f"the file cannot be read: {exc}")
+            return JSONResponse({"detail": detail}, 422)
 
     return wrapped
 
 
 def _routes(srv: _Server) -> list[Route]:
     v = srv.views
+    _errors = functools.partial(_errors_of, redact=v.catalog.redact)
 
     def name_of(request: Request) -> str:
         return str(request.path_params["name"])
@@ -195,7 +220,9 @@ def _routes(srv: _Server) -> list[Route]:
             raise RequestError(f"DeepZoom format must be jpeg or png, not {fmt!r}")
         await srv.run(v.catalog.resolve, name)
         xml = await srv.run(v.dzi, name, fmt, q(request))
-        return Response(xml, media_type="application/xml")
+        return Response(
+            xml, media_type="application/xml", headers={"Access-Control-Allow-Origin": "*"}
+        )
 
     async def dzi_tile(request: Request) -> Response:
         p = request.path_params
@@ -212,7 +239,11 @@ def _routes(srv: _Server) -> list[Route]:
 
     async def iiif_info(request: Request) -> Response:
         name = name_of(request)
-        base = f"{request.url.scheme}://{request.url.netloc}/iiif/3/{quote(name, safe='')}"
+        # behind --token, the id carries it (/t/TOKEN/iiif/...): IIIF clients on other
+        # origins build every image URL from the id and send no cookie
+        prefix = request.scope.get("root_path") or getattr(request.state, "token_prefix", "")
+        root = f"{request.url.scheme}://{request.url.netloc}{prefix}"
+        base = f"{root}/iiif/3/{quote(name, safe='')}"
         doc = await srv.run(v.iiif_info, name, base, q(request))
         return Response(
             json.dumps(doc),
@@ -260,6 +291,7 @@ def make_app(
     threads: int | None = None,
     limits: Limits | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> Starlette:
     """The ASGI app serving the images under ``paths`` (see :func:`imgio.serve.app`)."""
     catalog = Catalog(paths, storage_options=storage_options)
@@ -267,6 +299,17 @@ def make_app(
     srv = _Server(views, ByteLRU(cache_bytes), threads or max(4, 2 * (os.cpu_count() or 1)),
                   private=token is not None)  # fmt: skip
     middleware = [Middleware(_TokenGate, token=token)] if token else []
+    if cors_origins:  # outermost: preflights carry no credentials, 401s need the headers
+        from starlette.middleware.cors import CORSMiddleware
+
+        cors = Middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_credentials=True,
+            allow_methods=["GET", "HEAD"],
+            allow_headers=["Authorization"],
+        )
+        middleware.insert(0, cors)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return JSONResponse({"detail": f"no such page: {request.url.path}"}, 404)

@@ -13,6 +13,7 @@ image, named by its last path component, opened with the catalog's
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -80,6 +81,9 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
+_ABSOLUTE = re.compile(r"(^|[\s'\"(=])(/[^\s'\":,()]+)")
+
+
 class Catalog:
     """Images under ``roots``, opened on demand and kept in a small LRU of open images."""
 
@@ -110,6 +114,14 @@ class Catalog:
         self._open: OrderedDict[str, ImageFile] = OrderedDict()
         self._max_open = max_open
         self._lock = threading.Lock()
+
+    def redact(self, text: str) -> str:
+        """``text`` (an error message) without the server's absolute paths: a path under
+        a served root becomes the name it is served as, any other absolute path its last
+        component."""
+        for prefix, base, _ in self._bases():
+            text = text.replace(f"{base}{os.sep}", prefix)
+        return _ABSOLUTE.sub(lambda m: m[1] + m[2].rsplit("/", 1)[-1], text)
 
     def _bases(self) -> Iterator[tuple[str, Path, Path]]:
         """(name prefix, base folder names are relative to, confining path) per root."""

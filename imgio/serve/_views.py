@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._colors import hex_color
-from ..errors import SelectionError
+from ..errors import ImgioError, SelectionError
 from ..tiles import TileSource
 from ..tiles._encode import encode, normalize_format
 from ..tiles._style import StyleError
@@ -35,8 +35,8 @@ _MEDIA = {"png": "image/png", "jpeg": "image/jpeg", "tiff": "image/tiff", "webp"
 class Limits:
     """Caps on what one request may make the server read and produce."""
 
-    max_side: int = 8192  # output pixels along either side
-    max_area: int = 4096 * 4096  # output pixels in all
+    max_side: int = 5000  # output pixels along either side (iipsrv's default cap)
+    max_area: int = 4096 * 4096  # output pixels in all (Cantaloupe's max_pixels)
     max_read: int = 8192 * 8192  # pixels read from the chosen stored level
 
 
@@ -105,6 +105,7 @@ class Views:
         self.limits = limits or Limits()
         self._sources: dict[tuple[str, int], TileSource] = {}
         self._zooms: dict[tuple[str, int, int], Any] = {}
+        self._zoom_cache: Any = None  # one OpenSlideCache for every DeepZoom slide served
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------- sources
@@ -275,7 +276,7 @@ class Views:
 
     # ------------------------------------------------------------- deepzoom
     def _deepzoom(self, name: str, tile: int, overlap: int) -> Any:
-        from ..slide import OpenSlide
+        from ..slide import DEFAULT_CACHE_SIZE, OpenSlide, OpenSlideCache
         from ..slide.deepzoom import DeepZoomGenerator
 
         key = (name, tile, overlap)
@@ -285,6 +286,10 @@ class Views:
             entry = self.catalog.resolve(name)
             options = self.catalog.storage_options or None
             slide = OpenSlide(entry.path, storage_options=options)
+            with self._lock:
+                if self._zoom_cache is None:  # decoded tiles of all slides, 32 MiB in all
+                    self._zoom_cache = OpenSlideCache(DEFAULT_CACHE_SIZE)
+                slide.set_cache(self._zoom_cache)
             dz = DeepZoomGenerator(slide, tile_size=tile, overlap=overlap)
             with self._lock:
                 self._zooms[key] = dz
@@ -304,7 +309,9 @@ class Views:
         dz = self._deepzoom(name, tile, overlap)
         try:
             rgb = dz.get_tile(level, (col, row), as_array=True)
-        except ValueError as exc:
+        except ImgioError:
+            raise  # damaged data: 422, as the zxy and IIIF tiles answer (viewers skip 404s)
+        except ValueError as exc:  # no such level or tile
             raise _iiif.RequestError(str(exc), 404) from None
         return encode(rgb, enc), _MEDIA[enc]
 

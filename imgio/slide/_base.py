@@ -1,17 +1,33 @@
-"""What every slide class shares: errors, context manager, best level, thumbnail."""
+"""What every slide class shares: errors, context manager, best level, thumbnail, cache."""
 
 from __future__ import annotations
 
+import ctypes
+import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ImgioError, UnsupportedFormatError
+from ..errors import ImgioError, UnsupportedFormatError, require
+from ..tiles._cache import TileCache
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
+    from PIL import ImageCms
 
-__all__ = ["AbstractSlide", "OpenSlideError", "OpenSlideUnsupportedFormatError"]
+__all__ = [
+    "AbstractSlide",
+    "ArgumentError",
+    "Filename",
+    "OpenSlideCache",
+    "OpenSlideError",
+    "OpenSlideUnsupportedFormatError",
+    "OpenSlideVersionError",
+    "as_openslide_error",
+    "slide_path",
+]
 
 
 class OpenSlideError(ImgioError):
@@ -27,8 +43,81 @@ class OpenSlideUnsupportedFormatError(OpenSlideError, UnsupportedFormatError):
         self.declined: dict[str, str] = {}
 
 
+class OpenSlideVersionError(OpenSlideError):
+    """openslide's error for a feature its C library lacks (imgio.slide has them all;
+    defined so that code importing it runs unchanged)."""
+
+
+class ArgumentError(ctypes.ArgumentError, ImgioError):
+    """A closed slide was used, or an argument has the wrong type (openslide raises
+    ``ctypes.ArgumentError`` for both; this is one, and an :class:`imgio.ImgioError`)."""
+
+
+_WRAPPED: dict[type[BaseException], type[OpenSlideError]] = {}
+_WRAPPED_LOCK = threading.Lock()
+
+
+def as_openslide_error(exc: ImgioError) -> OpenSlideError:
+    """``exc`` as an :class:`OpenSlideError` that is still of ``exc``'s own class.
+
+    The one place where imgio errors reaching the facade become openslide's: code
+    written for openslide catches ``OpenSlideError``, imgio code its own classes.
+    """
+    if isinstance(exc, OpenSlideError):
+        return exc
+    kind = type(exc)
+    with _WRAPPED_LOCK:
+        wrapped = _WRAPPED.get(kind)
+        if wrapped is None:
+            body = {"__reduce__": _reduce, "__module__": kind.__module__}
+            wrapped = _WRAPPED[kind] = type(kind.__name__, (OpenSlideError, kind), body)
+    out = wrapped.__new__(wrapped, *exc.args)
+    out.args = exc.args
+    out.__dict__.update(exc.__dict__)
+    out.__dict__["_imgio_error"] = exc
+    out.__cause__ = exc
+    return out
+
+
+def _reduce(self: OpenSlideError) -> tuple[Any, tuple[Any, ...]]:
+    """Pickle a wrapped error as its imgio error, wrapped again on unpickling."""
+    return as_openslide_error, (self.__dict__["_imgio_error"],)
+
+
+#: what openslide accepts as a slide path
+Filename = str | bytes | os.PathLike[Any]
+
+
+def slide_path(filename: Filename) -> str:
+    """A ``str``, ``bytes`` or ``os.PathLike`` path as text (openslide takes all three)."""
+    if isinstance(filename, (str, bytes, os.PathLike)):
+        path = os.fspath(filename)
+        return os.fsdecode(path) if isinstance(path, bytes) else path
+    raise ArgumentError(
+        f"a slide path is a str, bytes or os.PathLike, not {type(filename).__name__}"
+    )
+
+
+class OpenSlideCache:
+    """A cache of decoded tiles, ``capacity`` bytes, shareable between slides
+    (:meth:`OpenSlide.set_cache`)."""
+
+    def __init__(self, capacity: int) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int):
+            raise ArgumentError(f"cache capacity must be an int, not {type(capacity).__name__}")
+        if capacity < 0:
+            raise ArgumentError(f"cache capacity must be >= 0, not {capacity}")
+        self._capacity = capacity
+        self._cache = TileCache(capacity)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._capacity!r})"
+
+
 class AbstractSlide(ABC):
     """The members shared by :class:`OpenSlide` and :class:`ImageSlide`."""
+
+    _profile: bytes | None = None
 
     def __enter__(self) -> AbstractSlide:
         return self
@@ -71,9 +160,16 @@ class AbstractSlide(ABC):
         """Associated images by name."""
 
     @property
-    def color_profile(self) -> None:
-        """The ICC profile: imgio reads none (openslide's name, always None here)."""
-        return None
+    def color_profile(self) -> ImageCms.ImageCmsProfile | None:
+        """The slide's ICC profile (Pillow's ``ImageCmsProfile``), or None."""
+        if self._profile is None:
+            return None
+        cms: Any = require("PIL.ImageCms", extra="slide", package="Pillow")
+        profile: ImageCms.ImageCmsProfile = cms.getOpenProfile(BytesIO(self._profile))
+        return profile
+
+    def set_cache(self, cache: OpenSlideCache) -> None:  # noqa: B027 - openslide's no-op
+        """Cache decoded tiles in ``cache`` (this slide keeps none: a no-op)."""
 
     @abstractmethod
     def read_region(
@@ -96,29 +192,38 @@ class AbstractSlide(ABC):
                 return i - 1
         return len(downsamples) - 1
 
+    def _scaled_region(
+        self,
+        location: tuple[int, int],
+        level: int,
+        size: tuple[int, int],
+        out_hw: tuple[int, int],
+    ) -> Any:
+        """``read_region(location, level, size)`` area-averaged to ``out_hw``: numpy
+        ``(h, w, bands)``. Slides with tile verbs read the covering tiles instead."""
+        from ..tiles._resample import area_resize
+
+        arr = self.read_region(location, level, size, as_array=True)
+        return area_resize(arr, (0, arr.shape[0], 0, arr.shape[1]), out_hw)
+
     def get_thumbnail(self, size: tuple[int, int]) -> PILImage.Image:
         """An RGB thumbnail within ``size``, on the slide's background colour (white)."""
         import numpy as np
 
-        from . import _pil
+        from ._pixels import _pil
 
         width, height = self.dimensions
         downsample = max(width / size[0], height / size[1])
         level = self.get_best_level_for_downsample(downsample)
         out_w = max(1, min(size[0], round(width / downsample)))
         out_h = max(1, min(size[1], round(height / downsample)))
-        tiles = getattr(self, "tiles", None)
-        if tiles is not None:
-            box = (0.0, 0.0, float(width), float(height))
-            rgba = tiles._pixels(box, (out_h, out_w), None, {}, "auto", "png", level=level)
-        else:
-            from ..tiles._resample import area_resize
-
-            full = self.read_region((0, 0), 0, (width, height), as_array=True)
-            rgba = area_resize(full, (0, full.shape[0], 0, full.shape[1]), (out_h, out_w))
+        rgba = self._scaled_region((0, 0), level, self.level_dimensions[level], (out_h, out_w))
         if rgba.shape[-1] == 4:
             alpha = rgba[..., 3:].astype(np.float32) / 255
             rgba = np.rint(rgba[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
         elif rgba.shape[-1] == 1:
             rgba = np.repeat(rgba, 3, axis=-1)
-        return _pil(rgba[..., :3], "RGB")
+        out = _pil(rgba[..., :3], "RGB")
+        if self._profile is not None:
+            out.info["icc_profile"] = self._profile
+        return out

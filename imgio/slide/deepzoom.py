@@ -14,7 +14,8 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 import numpy as np
 
 from ..tiles._style import parse_color
-from . import PROPERTY_NAME_BACKGROUND_COLOR, AbstractSlide, _pil
+from . import PROPERTY_NAME_BACKGROUND_COLOR, AbstractSlide
+from ._pixels import _pil
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -105,26 +106,15 @@ class DeepZoomGenerator:
         """An RGB tile (PIL image, or ``(h, w, 3)`` uint8 numpy with ``as_array=True``)."""
         (l0_loc, slide_level, l_size), z_size = self._tile_info(level, address)
         z_size = _fit(l_size, z_size)
-        tiles = getattr(self._osr, "tiles", None)
-        if tiles is not None:
-            dy, dx = tiles.geometry.downsamples[slide_level]
-            lay = tiles.geometry
-            box = (
-                float(l0_loc[0]),
-                float(l0_loc[1]),
-                min(l0_loc[0] + l_size[0] * dx, lay.width),
-                min(l0_loc[1] + l_size[1] * dy, lay.height),
-            )
-            rgb = tiles._pixels(
-                box, (z_size[1], z_size[0]), None, {}, "auto", "png", level=slide_level
-            )
-        else:
-            from ..tiles._resample import area_resize
-
-            rgb = self._osr.read_region(l0_loc, slide_level, l_size, as_array=True)
-            rgb = area_resize(rgb, (0, rgb.shape[0], 0, rgb.shape[1]), (z_size[1], z_size[0]))
+        rgb = self._osr._scaled_region(l0_loc, slide_level, l_size, (z_size[1], z_size[0]))
         rgb = self._on_background(rgb)
-        return rgb if as_array else _pil(rgb, "RGB")
+        if as_array:
+            return rgb
+        tile = _pil(rgb, "RGB")
+        profile = self._osr._profile
+        if profile is not None:
+            tile.info["icc_profile"] = profile
+        return tile
 
     def _on_background(self, arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         bands = arr.shape[-1]

@@ -35,7 +35,7 @@ class SceneGeometry:
         self.height, self.width = self.sizes[0]
         if 0 in shape0 or any(0 in size for size in self.sizes):
             raise SelectionError(
-                f"scene {scene} of {image.path} holds no pixels (shape {shape0} {self.order}): "
+                f"scene {scene} of {file.path} holds no pixels (shape {shape0} {self.order}): "
                 "no region, tile or thumbnail to make"
             )
         self.downsamples = [(self.height / h, self.width / w) for h, w in self.sizes]

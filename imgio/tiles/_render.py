@@ -12,6 +12,7 @@ import numpy as np
 
 from ..arrays import _lazy
 from ..errors import SelectionError
+from ._cache import CachedSource
 from ._resample import area_resize
 from ._style import (
     BandStyle,
@@ -46,7 +47,11 @@ class Renderer:
         cache: dict[int, Any] = self.__dict__.setdefault("_sources", {})
         src = cache.get(level)
         if src is None:
-            src = cache[level] = self.file.source(self.scene, level)
+            src = self.file.source(self.scene, level)
+            tile_cache = self.__dict__.get("_tile_cache")
+            if tile_cache is not None:
+                src = CachedSource(src, tile_cache)
+            cache[level] = src
         return src
 
     def _read(
@@ -207,7 +212,8 @@ class Renderer:
         return out, sample
 
     def _sample_stats(self, sel: dict[str, int], sample: int) -> np.ndarray[Any, Any]:
-        """Values of one frame and sample at the thumbnail level (for min/max/percentiles)."""
+        """Sorted values of one frame and sample at the thumbnail level (for min/max and
+        percentiles)."""
         lay = self.geometry
         key = (lay.frame_of(sel), sample)
         with self._lock:
@@ -218,6 +224,7 @@ class Renderer:
         out_hw = (max(1, round(lay.height / s)), max(1, round(lay.width / s)))
         data = self._frames(box, out_hw, [sel])[0][..., sample].ravel()
         data = data[np.isfinite(data)] if data.dtype.kind == "f" else data
+        data = np.sort(data)  # once per frame: each tile's limits are then two lookups
         with self._lock:
             self._stats[key] = data
         return data

@@ -239,6 +239,17 @@ def parse_style(style: Any) -> list[BandStyle]:
     return [_one(style, "style")]
 
 
+def sorted_quantile(values: np.ndarray[Any, Any], q: float) -> float:
+    """``np.quantile(values, q)`` (linear interpolation) of already sorted ``values``:
+    two lookups instead of a partition of the whole array."""
+    pos = min(max(q, 0.0), 1.0) * (values.size - 1)
+    i = int(pos)
+    lo = float(values[i])
+    if i + 1 >= values.size or pos == i:
+        return lo
+    return lo + (float(values[i + 1]) - lo) * (pos - i)
+
+
 def resolve_limits(
     band: BandStyle, dtype: np.dtype[Any], stats: Callable[[], np.ndarray[Any, Any]]
 ) -> tuple[float, float]:
@@ -262,8 +273,8 @@ def resolve_limits(
         if values.dtype == np.bool_:  # numpy's quantile does not subtract booleans
             values = values.view(np.uint8)
         q = float(frac) if frac else 0.0
-        lo = float(np.quantile(values, q)) if values.size else 0.0
-        hi = float(np.quantile(values, 1 - q)) if values.size else full
+        lo = sorted_quantile(values, q) if values.size else 0.0
+        hi = sorted_quantile(values, 1 - q) if values.size else full
         if head == "auto" and lo >= 0 and hi <= 255 and not frac:
             out.append(0.0 if key == "min" else 255.0)
         elif head == "min" or (head == "auto" and key == "min"):

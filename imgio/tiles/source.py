@@ -18,6 +18,7 @@ import numpy as np
 
 from ..arrays import HasImageFile, ImageFile, as_image_file
 from ..errors import SelectionError
+from ._cache import TileCache
 from ._encode import MIME_TYPES, encode, normalize_format
 from ._geometry import SceneGeometry
 from ._render import pad_tile
@@ -92,6 +93,12 @@ class TileSource(PixelValues):
             f"<imgio.TileSource {self.file.path!r} scene {self.scene} {lay.width}x{lay.height} "
             f"levels={lay.levels} tile={lay.tile_width}x{lay.tile_height}>"
         )
+
+    def set_tile_cache(self, cache: TileCache | None) -> None:
+        """Read decoded tiles through ``cache`` (shareable between sources), or, with
+        None, decode every read afresh (the default)."""
+        self.__dict__["_tile_cache"] = cache
+        self.__dict__.pop("_sources", None)
 
     # ----------------------------------------------------------------- summary
     @property

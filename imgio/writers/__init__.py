@@ -1,4 +1,5 @@
-"""Writers: ``write`` (OME-TIFF, OME-Zarr or zipped OME-Zarr by suffix), ``create`` (a sink).
+"""Writers: ``write`` (OME-TIFF, OME-Zarr or zipped OME-Zarr by suffix; a DICOM WSI series
+with ``format="dicom"``), ``create`` (a sink).
 
 Targets are local paths or fsspec URLs (``s3://bucket/key.ome.zarr``) with
 ``storage_options``; see :mod:`imgio.writers._remote` for how remote writes stay safe.
@@ -21,6 +22,7 @@ from .sink import ZarrSink, create
 
 __all__ = ["create", "format_of", "write", "ZarrSink"]  # write_plate: imgio.writers.plate
 
+FORMATS = ("ome-tiff", "ome-zarr", "ome-zarr-zip", "dicom")
 TIFF_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".ome.btf", ".btf")
 ZARR_SUFFIXES = (".ome.zarr", ".zarr")
 
@@ -44,9 +46,9 @@ def _streamed(
     data: Any, fmt: str, scenes: Sequence[int | str] | None, overrides: tuple[Any, ...]
 ) -> list[Scene] | None:
     """An opened file's scenes as dask-free writer scenes, when the output is an OME-TIFF
-    and nothing is overridden (None: take the DataArray path)."""
+    or a DICOM series and nothing is overridden (None: take the DataArray path)."""
     file = image_file_of(data)
-    if file is None or fmt != "ome-tiff" or any(v is not None for v in overrides):
+    if file is None or fmt not in ("ome-tiff", "dicom") or any(v is not None for v in overrides):
         return None
     from ._convert_stream import image_scenes
 
@@ -64,7 +66,7 @@ def write(
     tile: int | Sequence[int] | None = None,
     chunks: int | Sequence[int] | dict[str, int] | None = None,
     shards: int | Sequence[int] | dict[str, int] | None = None,
-    compression: str | None = "zstd",
+    compression: str | None = "auto",
     quality: int | None = None,
     pyramid_levels: int | str | None = "auto",
     downsample: str = "mean",
@@ -75,6 +77,7 @@ def write(
     storage_options: Mapping[str, Any] | None = None,
     tmpdir: str | os.PathLike[str] | None = None,
     labels: Mapping[str, Any] | None = None,
+    format: str | None = None,
 ) -> Path | str:
     """Write numpy, dask, xarray or an ``imgio.Image`` to OME-TIFF or OME-Zarr.
 
@@ -86,17 +89,21 @@ def write(
     path
         ``.ome.tif``/``.ome.tiff`` for OME-TIFF, ``.ome.zarr``/``.zarr`` for OME-Zarr,
         ``.ome.zarr.zip`` or ``.ozx`` (RFC-9: NGFF 0.5, sharded) for a zipped OME-Zarr: a
-        local path or an fsspec URL
-        (``s3://bucket/key.ome.zarr``).
+        local path or an fsspec URL (``s3://bucket/key.ome.zarr``). With
+        ``format="dicom"``, a new local folder.
     dims, channel_names, physical_pixel_sizes
         Override or supply dims letters, channel names and µm sizes ``(Z, Y, X)``.
     tile
-        OME-TIFF tile edge (default 512, multiples of 16).
+        OME-TIFF and DICOM tile edge (default 512, multiples of 16; DICOM from a source with
+        JPEG tiles: the source's tile, so that level 0 is copied without re-encoding).
     chunks, shards
         OME-Zarr chunk shape (int: Y/X edge, default 1024) and, with NGFF 0.5, shard shape.
     compression, quality
         ``none``, ``zlib``, ``zstd``, ``lzw``, ``jpeg``, ``jpeg2000``, ``jpegxl`` (OME-TIFF);
-        ``none``, ``zstd``, ``lz4``, ``zlib`` (OME-Zarr). ``quality`` is the codec level.
+        ``none``, ``zstd``, ``lz4``, ``zlib`` (OME-Zarr); ``jpeg``, ``jpeg2000``,
+        ``jpeg2000-lossless``, ``jpegls-lossless``, ``none`` (DICOM). ``"auto"`` (default) is
+        ``zstd`` for OME, and for DICOM ``jpeg`` for 8-bit RGB, else ``jpeg2000-lossless``.
+        ``quality`` is the codec level.
     pyramid_levels
         Levels in total, full resolution included, or ``"auto"`` (down to about one tile).
     downsample
@@ -115,6 +122,11 @@ def write(
         OME-Zarr only: ``{"cells": mask}`` writes NGFF ``labels/cells`` (nearest-neighbour
         pyramid, ``image-label`` colours and properties) beside the image; a value may be a
         mapping ``{"data": mask, "colors": {1: (r, g, b, a)}, "properties": {1: {...}}}``.
+    format
+        ``"ome-tiff"``, ``"ome-zarr"``, ``"ome-zarr-zip"`` or ``"dicom"`` (a DICOM WSI series:
+        one VOLUME instance per level, LABEL/OVERVIEW/THUMBNAIL for an ``Image``'s label,
+        macro and thumbnail);
+        default: from the suffix.
 
     Returns
     -------
@@ -130,7 +142,36 @@ def write(
     MissingDependencyError
         A URL whose fsspec filesystem package is not installed.
     """
-    fmt = format_of(path)
+    fmt = format_of(path) if format is None else format.lower()
+    if fmt not in FORMATS:
+        raise ImgioError(f"format={format!r}: expected one of {FORMATS}")
+    if fmt == "dicom":
+        return _write_dicom(
+            data,
+            path,
+            dims=dims,
+            channel_names=channel_names,
+            physical_pixel_sizes=physical_pixel_sizes,
+            scenes=scenes,
+            tile=tile,
+            compression=compression,
+            quality=quality,
+            pyramid_levels=pyramid_levels,
+            downsample=downsample,
+            overwrite=overwrite,
+            progress=progress,
+            refused={
+                "chunks": chunks,
+                "shards": shards,
+                "ngff_version": ngff_version,
+                "bigtiff": bigtiff,
+                "storage_options": storage_options,
+                "tmpdir": tmpdir,
+                "labels": labels,
+            },
+        )
+    if compression == "auto":
+        compression = "zstd"
     remote = None
     if storage_options is not None or "://" in os.fspath(path):
         from ._remote import remote_location
@@ -231,4 +272,43 @@ def write(
                     remove(folder)
     if remote is not None:
         return remote.url
+    return Path(path).expanduser().absolute()
+
+
+def _write_dicom(
+    data: Any,
+    path: str | os.PathLike[str],
+    *,
+    dims: str | Sequence[str] | None,
+    channel_names: Sequence[str] | None,
+    physical_pixel_sizes: SizesArg,
+    scenes: Sequence[int | str] | None,
+    refused: Mapping[str, Any],
+    overwrite: bool,
+    **options: Any,
+) -> Path:
+    """``write(..., format="dicom")``: a DICOM WSI series in a new local folder."""
+    for name, value in refused.items():
+        if value:
+            raise ImgioError(
+                f"{name}= does not apply to a DICOM series (found {name}={value!r}); "
+                "DICOM takes tile=, compression=, quality=, pyramid_levels=, downsample="
+            )
+    if "://" in os.fspath(path):
+        raise ImgioError(f"DICOM series are written to local folders; found {os.fspath(path)!r}")
+    from .dicom import parts_of, write_dicom
+
+    file = image_file_of(data)
+    items = _streamed(data, "dicom", scenes, (dims, channel_names, physical_pixel_sizes))
+    if items is None:  # dask-free when it can, as for OME-TIFF
+        items = as_scenes(
+            data,
+            dims=dims,
+            channel_names=channel_names,
+            physical_pixel_sizes=physical_pixel_sizes,
+            scenes=scenes,
+        )
+    parts = parts_of(file, items, scenes)
+    with atomic_target(path, overwrite=overwrite) as partial:
+        write_dicom(parts, partial, **options)
     return Path(path).expanduser().absolute()

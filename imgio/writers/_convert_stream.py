@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..arrays import ImageFile
-from ..arrays._lazy import level_attrs, level_coords
+from ..arrays._lazy import coord_attrs, level_attrs, level_coords
 from ..dims import STANDARD
 from ._input import Scene, scene_index, scene_of_pixels
 from ._mosaic import grid
@@ -48,6 +48,8 @@ def image_scenes(file: ImageFile, scenes: Sequence[int | str] | None = None) -> 
             attrs["channel_colors"] = tuple(info.channel_colors)
         place = grid([src.dims], [src.shape], [src.dtype], across=1)
         coords = level_coords(info, 0, src.dims, src.shape)
+        if "T" in coords and coord_attrs(info, "T", coords["T"]).get("units") == "s":
+            attrs = {**attrs, "units": {"T": "s"}}  # T in seconds (plain arrays carry no attrs)
         scene = scene_of_pixels(MosaicPixels([src], place, 0), coords, attrs, names[i])
         scene.ome_source = carried
         out.append(scene)

@@ -266,8 +266,13 @@ def _colors(attrs: Mapping[str, Any], n_channels: int) -> list[int | None] | Non
 
 def _time_step(coords: Mapping[str, Any], attrs: Mapping[str, Any]) -> float | None:
     """Seconds between time points: the mean step of T, when its unit is seconds."""
-    units = attrs.get("units")
-    seconds = isinstance(units, Mapping) and units.get("T") == "s"  # a T without unit: unknown
+    units = attrs.get("units")  # imgio < 0.2 kept {"T": "s"} here; now T's own attrs (CF)
+    t_attrs = getattr(coords.get("T"), "attrs", None) or {}
+    seconds = (isinstance(units, Mapping) and units.get("T") == "s") or t_attrs.get("units") in (
+        "s",
+        "second",
+        "seconds",
+    )  # a T without unit: unknown
     t_step = _spacing(coords["T"]) if "T" in coords and seconds else None
     return None if t_step is None else t_step[1]
 

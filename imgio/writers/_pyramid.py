@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import dask.array as da
 
 __all__ = [
+    "AUTO_EDGE",
     "METHODS",
     "check_method",
     "downsample_block",
@@ -38,11 +39,20 @@ def check_method(method: str) -> str:
     return method
 
 
+AUTO_EDGE = 512  # "auto" pyramids end at a level that fits in one tile of this edge
+
+
 def level_count(pyramid_levels: int | str | None, yx: Sequence[int], tile: int) -> int:
-    """Number of levels in total (level 0 included); ``"auto"`` halves down to about one tile."""
+    """Number of levels in total (level 0 included).
+
+    ``"auto"`` is one rule for OME-TIFF and OME-Zarr: halve until the level fits in one
+    tile of :data:`AUTO_EDGE` (512) pixels, or of ``tile`` (the Y/X tile or chunk edge)
+    when that is smaller. So the default 512-px OME-TIFF tiles and 1024-px OME-Zarr
+    chunks give the same pyramid.
+    """
     if pyramid_levels is None or pyramid_levels == "auto":
         n, y, x = 1, int(yx[0]), int(yx[1])
-        while max(y, x) > tile:
+        while max(y, x) > min(tile, AUTO_EDGE):
             y, x, n = -(-y // 2), -(-x // 2), n + 1
         return n
     if isinstance(pyramid_levels, bool) or not isinstance(pyramid_levels, (int, np.integer)):

@@ -19,7 +19,17 @@ from uuid import uuid4
 
 from ..errors import ImgioError, TargetExistsError, WriteError
 
-__all__ = ["atomic_target", "check_target", "partial_name", "publish", "remove", "remove_stale"]
+__all__ = [
+    "atomic_target",
+    "check_target",
+    "partial_name",
+    "partials",
+    "publish",
+    "remove",
+    "remove_stale",
+    "stale_partials",
+    "sweep_abandoned",
+]
 
 
 def partial_name(target: Path) -> Path:
@@ -37,24 +47,36 @@ _STALE = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.\-]+)-(?P<pid>\d+)-[0-9a-f]{1
 
 
 def remove_stale(target: Path) -> list[Path]:
-    """Delete the hidden partials (and set-aside old copies) of ``target`` whose writer is
-    gone: written on this host by a process that no longer exists. Partials of live
-    writers and of other hosts are left alone. Returns what was removed."""
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(target.parent))
-    except OSError:
-        return removed
-    for entry in entries:
-        found = _STALE.match(entry.name)
-        if found is None or found["name"] != target.name or found["host"] != _HOST:
-            continue
-        if _alive(int(found["pid"])):
-            continue
-        path = Path(entry.path)
+    """Delete the hidden partials (and set-aside old copies) in ``target``'s folder whose
+    writer is gone: written on this host by a process that no longer exists (killed by
+    SIGKILL, a crash, a power cut). Partials of live writers and of other hosts are left
+    alone. Returns what was removed."""
+    removed = stale_partials(target.parent)
+    for path in removed:
         remove(path)
-        removed.append(path)
     return removed
+
+
+def stale_partials(folder: Path) -> list[Path]:
+    """The hidden partials and set-aside old copies in ``folder`` whose writer is gone."""
+    return [p for p, alive in partials(folder) if alive is False]
+
+
+def partials(folder: Path) -> list[tuple[Path, bool | None]]:
+    """Every hidden partial or set-aside copy imgio left in ``folder``, with whether its
+    writer is alive (``None``: written on another host, so not known here)."""
+    found: list[tuple[Path, bool | None]] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return found
+    for entry in entries:
+        match = _STALE.match(entry.name)
+        if match is None:
+            continue
+        alive = _alive(int(match["pid"])) if match["host"] == _HOST else None
+        found.append((Path(entry.path), alive))
+    return found
 
 
 def _alive(pid: int) -> bool:
@@ -112,6 +134,30 @@ def publish(partial: Path, target: Path) -> None:
         os.replace(partial, target)
 
 
+ABANDONED: set[Path] = set()  # partials of interrupted writes, removed once already
+
+
+def sweep_abandoned(settle: float = 0.3, timeout: float = 10.0) -> None:
+    """Remove the partials of interrupted writes until they stay gone.
+
+    Ctrl-C or SIGTERM stops the main thread, but a worker thread may be finishing a
+    chunk into the partial folder after it was removed, recreating it. The command line
+    calls this before it exits: remove, wait ``settle`` seconds, repeat while anything
+    came back (at most ``timeout`` seconds).
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while ABANDONED:
+        for path in list(ABANDONED):
+            remove(path)
+        time.sleep(settle)
+        back = {p for p in ABANDONED if p.exists() or p.is_symlink()}
+        if not back or time.monotonic() > deadline:
+            ABANDONED.clear()
+            return
+
+
 def write_error(exc: OSError, target: str | os.PathLike[str]) -> OSError:
     """``exc`` as a :class:`WriteError` naming ``target`` (imgio errors pass unchanged)."""
     if isinstance(exc, ImgioError):
@@ -148,4 +194,5 @@ def atomic_target(target: str | os.PathLike[str], *, overwrite: bool) -> Iterato
         raise write_error(exc, target) from exc
     except BaseException:
         remove(partial)
+        ABANDONED.add(partial)  # worker threads may still write into it: see sweep_abandoned
         raise

@@ -6,6 +6,7 @@ share; they know nothing of NGFF attributes (``_ngff_attrs``) or scenes.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ __all__ = [
     "build_levels",
     "chunk_shape",
     "create_level",
+    "grow_chunks",
     "open_root",
     "zarr_format",
 ]
@@ -33,6 +35,7 @@ __all__ = [
 ZARR_COMPRESSIONS = ("none", "zstd", "lz4", "zlib", "gzip")
 VERSIONS = {"0.4": 2, "0.5": 3}
 ChunksArg = int | Sequence[int] | Mapping[str, int] | None
+MIN_CHUNK_BYTES = 256 << 10  # default chunks of thin images grow to at least this
 
 
 def zarr_format(version: str) -> int:
@@ -88,6 +91,34 @@ def chunk_shape(
     if any(c <= 0 for c in out):
         raise ImgioError(f"chunks {tuple(out)}: expected positive sizes")
     return tuple(max(1, min(c, s)) for c, s in zip(out, shape, strict=True))
+
+
+def grow_chunks(
+    chunks: Sequence[int],
+    shape: Sequence[int],
+    dims: str,
+    itemsize: int,
+    min_bytes: int = MIN_CHUNK_BYTES,
+) -> tuple[int, ...]:
+    """Default chunks grown (doubled, within the shape) until one holds ``min_bytes``.
+
+    A plane of at least 512 x 512 pixels already does, so only thin images change: an
+    x-z scan (``Y`` of 1) or a line scan gets chunks of many rows or planes instead of
+    thousands of chunks of a few hundred bytes. ``X`` and ``Y`` grow first (beyond the
+    default edge only when the other is thin), then ``Z``, ``T`` and ``C``.
+    """
+    out = [int(c) for c in chunks]
+    order = [[dims.index(d) for d in "YX" if d in dims]] + [
+        [dims.index(d)] for d in "ZTC" if d in dims
+    ]
+    for axes in order:
+        while math.prod(out) * itemsize < min_bytes:
+            grown = [a for a in axes if out[a] < shape[a]]
+            if not grown:
+                break
+            for a in grown:
+                out[a] = min(int(shape[a]), out[a] * 2)
+    return tuple(out)
 
 
 def open_root(path: Path | Store, version: str) -> zarr.Group:

@@ -30,6 +30,7 @@ from ._zarr_levels import (
     build_levels,
     chunk_shape,
     create_level,
+    grow_chunks,
     open_root,
 )
 from ._zarr_stream import chunk_count, streamable, write_levels
@@ -225,4 +226,6 @@ def _plan(
         )
     folded = _fold_samples(scene)
     ck = chunk_shape(chunks, "TCZYX", folded[0].shape)
+    if chunks is None:  # the default: never tiny chunks (thin images)
+        ck = grow_chunks(ck, folded[0].shape, "TCZYX", folded[0].dtype.itemsize)
     return folded, ck, level_count(pyramid_levels, folded[0].shape[3:5], max(ck[3], ck[4]))

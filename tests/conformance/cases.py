@@ -79,6 +79,61 @@ def _pyramid_tiff(tmp: Path) -> Path:
     return path
 
 
+def _dicom_instance(tmp: Path) -> Path:
+    """One instance: a TILED_FULL JPEG-LS level (the highdicom-like single-file slide)."""
+    from dicom_wsi import Slide, pyramid, write_level
+
+    image = pyramid(3, (90, 130))
+    return write_level(tmp, image, (32, 48), slide=Slide(), syntax="jpegls")[0]
+
+
+def _dicom_series(tmp: Path) -> Path:
+    """A folder: a two-level JPEG pyramid at a 2.5x ratio with other tiles, a label."""
+    from dicom_wsi import Slide, pyramid, shrink, write_level
+
+    slide, base = Slide(), pyramid(4, (200, 260))
+    folder = tmp / "slide"
+    folder.mkdir()
+    write_level(folder, base, (64, 64), slide=slide, syntax="jpeg", name="L0")
+    write_level(folder, shrink(base, 2.5), (32, 48), slide=slide, name="L1", spacing_mm=0.000625)
+    write_level(folder, pyramid(5, (30, 50)), (30, 50), slide=slide, flavor="LABEL", name="lab")
+    return folder
+
+
+def _sequence(tmp: Path) -> Path:
+    """T x C planes (OME-TIFF pyramids) named ``p_t{T}_c{C}.ome.tif``: a file sequence."""
+    import imgio
+
+    rng = np.random.default_rng(6)
+    for t, c in np.ndindex(2, 2):
+        plane = rng.integers(0, 60000, (300, 260), dtype=np.uint16)
+        imgio.write(
+            plane,
+            tmp / f"p_t{t}_c{c}.ome.tif",
+            dims="YX",
+            tile=64,
+            pyramid_levels=2,
+            physical_pixel_sizes=(None, 0.5, 0.5),
+        )
+    return tmp / "p_t{T}_c{C}.ome.tif"
+
+
+def _nd(tmp: Path) -> Path:
+    from metamorph_writer import write_nd
+
+    data = np.random.default_rng(7).integers(0, 4096, (2, 2, 2, 3, 40, 50), dtype=np.uint16)
+    return write_nd(tmp / "acq", "exp", data, [("DAPI", True), ("BF", False)], ["A", "B"])
+
+
+def _vsi(tmp: Path) -> Path:
+    from vsi_writer import write_vsi
+
+    rng = np.random.default_rng(8)
+    zc = rng.integers(0, 4000, (1, 2, 2, 150, 130), dtype=np.uint16)
+    rgb = rng.integers(0, 255, (1, 1, 1, 70, 90, 3), dtype=np.uint8)
+    return write_vsi(tmp / "slide", "s", [zc, rgb], compression="jpeg2000", tile=64, levels=2)
+
+
 CASES: list[Case] = [
     Case("tiff", _pyramid_tiff, "tiff", id="tiff-ome-pyramid-2-scenes"),
     Case("tiff", _data("galaxy-multiseries.ome.tiff"), "tiff", id="tiff-ome-multiseries"),
@@ -95,4 +150,9 @@ CASES: list[Case] = [
     Case("nd2", _data("arcadia-example-zstack.nd2"), "nd2"),
     Case("xlif", _xlif, "xlif"),
     Case("oif", _oib, "olympus"),
+    Case("dicom", _dicom_instance, "dicom", id="dicom-instance"),
+    Case("dicom", _dicom_series, "dicom", remote=False, id="dicom-series-folder"),
+    Case("sequence", _sequence, "sequence", remote=False),  # HTTP cannot list a pattern
+    Case("metamorph", _nd, "metamorph"),
+    Case("vsi", _vsi, "vsi", remote=False),  # HTTP cannot list the ETS folder
 ]

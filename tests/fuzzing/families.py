@@ -14,16 +14,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .mutate_czi import mutate_czi
+from .mutate_dicom import mutate_dicom
 from .mutate_images import mutate_image
 from .mutate_lif import mutate_lif
 from .mutate_nd2 import mutate_nd2
 from .mutate_ngff06 import mutate_ngff06, ngff06_seeds
+from .mutate_sequence import mutate_metamorph, mutate_sequence, mutate_vsi
 from .mutate_text import mutate_xml
 from .mutate_tiff import mutate_tiff
 from .mutate_zarr import mutate_store
 from .seeds import tiff_seeds, zarr_seeds
+from .seeds_dicom import dicom_seeds
 from .seeds_formats import czi_seeds, image_seeds, lif_seeds, nd2_seeds
-from .seeds_projects import olympus_seeds, xlif_seeds
+from .seeds_projects import (
+    metamorph_seeds,
+    olympus_seeds,
+    sequence_seeds,
+    vsi_seeds,
+    xlif_seeds,
+)
 
 __all__ = ["FAMILIES", "Family", "entry_of", "folder_seeds", "mutate_bytes", "structured"]
 
@@ -100,11 +109,13 @@ def folder_seeds(
 
 def entry_of(case: Path) -> Path:
     """What to open for a case: the file, or a multi-file folder's entry (its first OME-TIFF,
-    else its XLEF, OIF or XLIF file)."""
+    its sequence pattern, else its XLEF, OIF, XLIF, .nd or .vsi file)."""
     if case.is_dir() and (case / "a.ome.tif").exists():
         return case / "a.ome.tif"
+    if case.is_dir() and (case / "pattern.txt").is_file():  # a file sequence
+        return case / (case / "pattern.txt").read_text()
     if case.is_dir() and not case.name.endswith(".zarr"):
-        for pattern in ("*.xlef", "*.oif", "*.xlif"):
+        for pattern in ("*.xlef", "*.oif", "*.xlif", "*.nd", "*.vsi"):
             found = sorted(case.glob(pattern))
             if found:
                 return found[0]
@@ -119,7 +130,13 @@ FAMILIES: dict[str, Family] = {
     "lif": Family("lif", lif_seeds, structured(mutate_lif)),
     "nd2": Family("nd2", nd2_seeds, structured(mutate_nd2)),
     "images": Family("images", image_seeds, structured(mutate_image)),
+    "dicom": Family("dicom", dicom_seeds, structured(mutate_dicom)),
     # multi-file projects: byte flips, cuts and splices, XML-aware on the XLEF/XLIF files
     "olympus": Family("olympus", olympus_seeds, mutate_bytes),
     "xlif": Family("xlif", xlif_seeds, mutate_bytes),
+    # file sets: the .nd text (structure-aware) and the image files (deleted, replaced,
+    # twinned, linked outside, TIFF-aware mutations)
+    "metamorph": Family("metamorph", metamorph_seeds, mutate_metamorph),
+    "sequence": Family("sequence", sequence_seeds, mutate_sequence),
+    "vsi": Family("vsi", vsi_seeds, mutate_vsi),  # ETS headers and tile records
 }

@@ -348,3 +348,21 @@ def test_style_clamp_and_nodata_make_transparent_pixels(fluo):
     value = int(data[0, 0, 0])
     out = ts.get_region(style={"frame": 0, "min": 0, "max": 4000, "nodata": value})
     np.testing.assert_array_equal(out[..., 3] == 0, data[0] == value)
+
+
+def test_sorted_quantile_is_numpys_linear_quantile():
+    """Auto/percentile limits are looked up in sorted samples (once per frame, not a
+    partition of a million values per tile): the same numbers as ``np.quantile``."""
+    from imgio.tiles._style import sorted_quantile
+
+    rng = np.random.default_rng(3)
+    for values in (
+        rng.integers(0, 65535, 100_003).astype(np.uint16),
+        rng.normal(size=5000).astype(np.float32),
+        np.array([7], dtype=np.uint8),
+        np.array([0, 255], dtype=np.uint8),
+    ):
+        ordered = np.sort(values)
+        for q in (0.0, 0.001, 0.02, 0.5, 0.98, 0.999, 1.0):
+            want = float(np.quantile(values, q))
+            assert sorted_quantile(ordered, q) == pytest.approx(want, rel=1e-6, abs=1e-6)

@@ -81,7 +81,7 @@ def test_cli_convert_options(tmp_path, source, cyx, capsys):
     assert main(["convert", str(source), str(out), "--quiet"]) == 2  # exists
     assert "overwrite" in capsys.readouterr().err
     assert main(["convert", str(source), str(tmp_path / "l1.ome.zarr"), "--level", "1"]) == 0
-    assert "%" in capsys.readouterr().err  # progress line
+    assert capsys.readouterr().err == ""  # no progress display when stderr is not a terminal
     back = imgio.Image(tmp_path / "l1.ome.zarr")
     assert back.shape[-2:] == (151, 259)
 

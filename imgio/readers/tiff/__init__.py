@@ -29,10 +29,11 @@ from ...errors import (
 )
 from .._empty import EmptySource, empty_dims
 from ..base import ChunkRefs, Reader, SceneInfo
-from ._errors import tiff_errors
+from ._errors import check_compression, tiff_errors
 from ._ifds import IfdChainError, cut_chain, guard_pages
 from ._ome_files import FLAVOURS, check_ome_files
 from ._ome_repair import repair_ome_sizes
+from ._props import WholeSlideFacts
 from ._scene import (
     imagej_labels,
     mark_associated,
@@ -49,7 +50,7 @@ __all__ = ["TiffReader", "TiffSource"]
 SIGNATURES = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+", b"EP*\0", b"IIRO")
 
 
-class TiffReader(Reader):
+class TiffReader(WholeSlideFacts, Reader):
     """Reads every TIFF flavour tifffile understands, lazily and tile by tile."""
 
     name = "tiff"
@@ -263,7 +264,7 @@ class TiffReader(Reader):
                 kept.append(i)
             except (MemoryError, RecursionError):
                 raise
-            except CorruptFileError as exc:
+            except (CorruptFileError, UnsupportedFormatError) as exc:
                 broken.append((i, exc))
             except ImgioError:
                 raise
@@ -310,6 +311,7 @@ class TiffReader(Reader):
                 f"{self.location.url}: series {index} has an unsupported sample format "
                 f"({base.keyframe.sampleformat}, {base.keyframe.bitspersample} bits)"
             )
+        check_compression(base.keyframe, self.location.url, index)
         # levels must share dims; drop the ones that do not (warn)
         kept = [lv for lv in levels if lv.dims == base.dims]
         if len(kept) != len(levels):

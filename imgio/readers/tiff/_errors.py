@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from ...errors import CorruptFileError, ImgioError
+from ...errors import CorruptFileError, ImgioError, UnsupportedFormatError
 
-__all__ = ["tiff_errors"]
+__all__ = ["check_compression", "tiff_errors"]
+
+
+def check_compression(page: Any, where: str, series: int) -> None:
+    """Raise :class:`UnsupportedFormatError` when no installed decoder reads ``page``'s
+    compression (an unknown code, or a codec imagecodecs lacks), before any read."""
+    import tifffile
+
+    if page.compression not in tifffile.TIFF.DECOMPRESSORS:
+        raise UnsupportedFormatError(
+            where,
+            {
+                "tiff": f"series {series} is stored with compression "
+                f"{int(page.compression)}, which no installed decoder reads"
+            },
+        )
 
 
 @contextmanager

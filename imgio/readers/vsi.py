@@ -1,0 +1,200 @@
+"""Olympus cellSens ``.vsi`` slides: the pixels are in ``_<name>_/stack<N>/frame_t*.ets``.
+
+Each ETS file beside the ``.vsi`` (in its ``_<name>_`` folder, confined to it unless
+``allow_external_files=True``) is a scene named by its stack folder; its pyramid levels
+are the scene's levels, its tiles (JPEG, JPEG 2000, lossless JPEG, PNG, BMP or raw) the
+native chunks, decoded only where a selection covers them. The plane coordinates of the
+tiles are named in cellSens' slot order as seen in its files (three coordinates: ``T``,
+``Z``, ``C``; one: ``Z``; two: ``Z``, ``C``); RGB samples are ``S``. Tiles absent from
+the table read as the ETS background value. The ``.vsi`` file's own metadata tree is not
+decoded: pixel sizes and channel names are unknown (None).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._confine import referenced
+from .._location import Location
+from .._threads import map_threaded
+from ..errors import CorruptFileError, SelectionError, UnsupportedFormatError
+from ._ets import EtsLayout, decode_tile, parse_ets
+from .base import STATS, Reader, SceneInfo, SourceBase
+
+__all__ = ["VsiReader"]
+
+_STACK = re.compile(r"stack(\d+)\Z")
+_FRAME = re.compile(r"frame_t.*\.ets\Z", re.IGNORECASE)
+PLANE_DIMS = {0: "", 1: "Z", 2: "ZC", 3: "TZC"}
+
+
+def _plane_dims(n: int) -> str:
+    return PLANE_DIMS.get(n, "TZC" + "QRUVW"[: n - 3])
+
+
+class EtsSource(SourceBase):
+    """One level of one ETS file: ``[plane dims] Y X [S]``, decoded tile by tile."""
+
+    def __init__(self, location: Location, layout: EtsLayout, level: int, token: str) -> None:
+        self.location, self.layout, self.level = location, layout, level
+        plane = _plane_dims(len(layout.plane_sizes))
+        self.dims = plane + "YX" + ("S" if layout.samples > 1 else "")
+        h, w = layout.level_shapes[level]
+        extra = (layout.samples,) if layout.samples > 1 else ()
+        self.shape = (*layout.plane_sizes, h, w, *extra)
+        self.dtype = np.dtype(layout.dtype).newbyteorder("=")
+        self.chunks = (*(1,) * len(plane), *layout.tile, *extra)
+        self.token = token
+        self.where = f"{location.name} level {level}"
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
+        lay = self.layout
+        n_plane = len(lay.plane_sizes)
+        ranges = [range(*s.indices(n)) for s, n in zip(key, self.shape, strict=True)]
+        out = np.full(
+            tuple(len(r) for r in ranges[: n_plane + 2]) + (lay.samples,),
+            lay.background,
+            dtype=self.dtype,
+        )
+        th, tw = lay.tile
+        ys, xs = ranges[n_plane], ranges[n_plane + 1]
+        if out.size == 0:
+            return self._finish(out, ranges)
+        jobs = []
+        for plane in np.ndindex(*(len(r) for r in ranges[:n_plane])):
+            coords = tuple(r[i] for r, i in zip(ranges[:n_plane], plane, strict=True))
+            for row in range(ys.start // th, (ys.stop - 1) // th + 1):
+                for col in range(xs.start // tw, (xs.stop - 1) // tw + 1):
+                    found = lay.tiles.get((self.level, *coords, row, col))
+                    if found is not None:
+                        jobs.append((plane, row, col, found))
+        blobs = self.location.read_ranges([j[3] for j in jobs])
+
+        def one(job: tuple[Any, bytes]) -> None:
+            (plane, row, col, _), data = job
+            tile = decode_tile(lay, data, f"{self.where} tile ({row}, {col})")
+            y0, x0 = row * th, col * tw
+            a, b = max(ys.start, y0), min(ys.stop, y0 + th)
+            c, d = max(xs.start, x0), min(xs.stop, x0 + tw)
+            out[(*plane, slice(a - ys.start, b - ys.start), slice(c - xs.start, d - xs.start))] = (
+                tile[a - y0 : b - y0, c - x0 : d - x0]
+            )
+
+        for _ in map_threaded(one, list(zip(jobs, blobs, strict=True))):
+            pass
+        STATS.add(len(jobs), sum(len(b) for b in blobs))
+        return self._finish(out, ranges)
+
+    def _finish(self, out: np.ndarray[Any, Any], ranges: list[range]) -> np.ndarray[Any, Any]:
+        if self.layout.samples == 1:
+            return out[..., 0]
+        s = ranges[-1]
+        return out[..., s.start : s.stop]
+
+
+class VsiReader(Reader):
+    """A cellSens ``.vsi`` and the ETS tile pyramids of its ``_<name>_`` folder."""
+
+    name = "vsi"
+    suffixes: ClassVar[tuple[str, ...]] = (".vsi",)
+    options = ("allow_external_files",)
+
+    @classmethod
+    def sniff_location(cls, location: Location) -> bool:
+        return location.name.lower().endswith(".vsi")
+
+    def __init__(self, location: Location, allow_external_files: bool = False) -> None:
+        super().__init__(location)
+        head = location.head(8)
+        if head[:4] not in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
+            raise UnsupportedFormatError(location.url, {"vsi": "not a TIFF-based .vsi file"})
+        stem = location.name[: -len(".vsi")]
+        names = _ets_files(location, f"_{stem}_")
+        if not names:
+            raise CorruptFileError(
+                f"{location.name}: no _{stem}_/stack*/frame_t*.ets files beside it (the "
+                "pixels of a .vsi slide are in its ETS files)"
+            )
+        self._scenes: list[SceneInfo] = []
+        self._files: list[tuple[Location, EtsLayout]] = []
+        token = location.token()
+        for name in names:
+            ets = referenced(
+                location, name, allow_external=allow_external_files, where=location.name
+            )
+            layout = parse_ets(ets, f"{location.name}: {name}")
+            self._files.append((ets, layout))
+            src = EtsSource(ets, layout, 0, f"{token}|{name}|0")
+            self._scenes.append(
+                SceneInfo(
+                    name=name.split("/")[1] if name.count("/") == 2 else name,
+                    dims=src.dims,
+                    shapes=tuple(
+                        EtsSource(ets, layout, lv, "").shape
+                        for lv in range(len(layout.level_shapes))
+                    ),
+                    dtype=src.dtype,
+                )
+            )
+        self._names = names
+        self._token = token
+
+    def scenes(self) -> Sequence[SceneInfo]:
+        return self._scenes
+
+    def source(self, scene: int, level: int = 0) -> EtsSource:
+        self.check_scene_level(scene, level)
+        ets, layout = self._files[scene]
+        return EtsSource(ets, layout, level, f"{self._token}|{self._names[scene]}|{level}")
+
+    @property
+    def metadata(self) -> Any:
+        """The ETS files and what their headers say."""
+        return {
+            name: {
+                "compression": lay.compression,
+                "tile": lay.tile,
+                "plane_sizes": lay.plane_sizes,
+                "levels": lay.level_shapes,
+                "origin": lay.origin,
+            }
+            for name, (_, lay) in zip(self._names, self._files, strict=True)
+        }
+
+
+def _ets_files(location: Location, folder: str) -> list[str]:
+    """``<folder>/stack<N>/frame_t*.ets`` beside ``location``, stacks in number order."""
+    found: list[tuple[int, str]] = []
+    if location.is_local:
+        base = os.path.join(os.path.dirname(location.url), folder)
+        try:
+            stacks = os.listdir(base)
+        except OSError:
+            return []
+        for stack in stacks:
+            m = _STACK.match(stack)
+            if m is None or not os.path.isdir(os.path.join(base, stack)):
+                continue
+            for frame in sorted(os.listdir(os.path.join(base, stack))):
+                if _FRAME.match(frame):
+                    found.append((int(m.group(1)), f"{folder}/{stack}/{frame}"))
+        return [name for _, name in sorted(found)]
+    if location.is_http:
+        raise SelectionError(
+            f"{location.url}: HTTP cannot list the ETS folder of a .vsi; copy it locally "
+            "or use a store that lists (s3://, gs://...)"
+        )
+    fs = location.fs
+    base = posixpath.join(posixpath.dirname(location.fs_path), folder)
+    for path in fs.glob(posixpath.join(base, "stack*", "frame_t*.ets")):
+        stack, frame = path.split("/")[-2:]
+        m = _STACK.match(stack)
+        if m is not None:
+            found.append((int(m.group(1)), f"{folder}/{stack}/{frame}"))
+    return [name for _, name in sorted(found)]
