@@ -6,7 +6,8 @@ Each benchmark module has ``main(argv) -> int`` and prints its own markdown tabl
 images, the JPEG mosaic job; issue 8), ``bench_instruments`` (LIF/ND2, issue 8),
 ``bench_microscope`` (Imaris, DeltaVision, MRC; issue 18),
 ``bench_dask`` (issue 11: the dask DataArray vs numpy/lazy, open latency, write memory
-by size), ``bench_sink`` (tile sink, issue 7). A module that is not present is skipped
+by size), ``bench_sink`` (tile sink, issue 7), ``bench_refs`` (zarr over
+:func:`imgio.references` vs imgio's read, issue 18). A module that is not present is skipped
 with a note.
 """
 
@@ -31,6 +32,7 @@ MODULES = {
     "microscope": "benchmarks.bench_microscope",
     "dask": "benchmarks.bench_dask",
     "sink": "benchmarks.bench_sink",
+    "refs": "benchmarks.bench_refs",
 }
 
 

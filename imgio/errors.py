@@ -16,6 +16,7 @@ __all__ = [
     "ImgioWarning",
     "MissingDependencyError",
     "MissingFileError",
+    "NotByteRangesError",
     "RemoteError",
     "SelectionError",
     "TargetExistsError",
@@ -88,3 +89,8 @@ class RemoteError(ImgioError, ConnectionError):
 class WriteError(ImgioError, OSError):
     """The disk refused a write (read-only, full, no permission); the message names the
     target, ``errno`` is the system's."""
+
+
+class NotByteRangesError(ImgioError, ValueError):
+    """A file's chunks cannot be described as byte ranges that zarr decodes alone (a codec
+    zarr has no counterpart for, pixels not stored in chunks); the message says why."""

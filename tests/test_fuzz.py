@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 EXAMPLES = {
     **{"tiff": 120, "ome-zarr": 80, "czi": 150, "lif": 120, "nd2": 90, "images": 240},
     **{"olympus": 60, "xlif": 60, "dicom": 150, "metamorph": 60, "sequence": 60, "vsi": 60},
-    **{"imaris": 60, "mrc": 120},
+    **{"imaris": 60, "mrc": 120, "ngff-0.6": 80},
 }
 HANG_SECONDS = 10
 # every public verb (metadata, OME model, tiles, imgio.slide, writes) on one example in

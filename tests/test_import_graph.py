@@ -20,7 +20,14 @@ from imgio.image import Image
 from imgio.readers._registry import known_suffixes
 
 ROOT = Path(imgio.__file__).parent
-FACES = {"imgio", "imgio.xarray_backend", "imgio.sample", "imgio.dask_utils", "imgio._napari"}
+FACES = {
+    "imgio",
+    "imgio.xarray_backend",
+    "imgio.sample",
+    "imgio.dask_utils",
+    "imgio._napari",
+    "imgio.references",
+}
 # what each wing may import (besides the ground floor): the order of the house
 ALLOWED = {
     "ground": set(),

@@ -190,6 +190,7 @@ VERBS: dict[str, tuple[str, str, str]] = {
     "tiles": ("imgio.cli._slide", "add_slide_parsers", "write a DeepZoom tile pyramid folder"),
     "serve": ("imgio.cli._serve", "add_serve_parser", "serve images to a browser viewer"),
     "clean": ("imgio.cli", "add_clean_parser", "list or remove partial files of killed writes"),
+    "refs": ("imgio.cli._refs", "add_refs_parser", "kerchunk reference JSON of a file's chunks"),
 }
 
 

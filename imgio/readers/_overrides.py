@@ -14,7 +14,7 @@ import numpy as np
 
 from ..dims import PhysicalPixelSizes
 from ..errors import SelectionError
-from .base import ArraySource, Reader, SceneInfo, SourceBase
+from .base import ArraySource, ChunkRefs, Reader, SceneInfo, SourceBase
 
 __all__ = ["OverrideReader", "Relabelled"]
 
@@ -112,6 +112,9 @@ class OverrideReader(Reader):
 
     def stored_tile(self, scene: int, level: int = 0) -> tuple[int, int] | None:
         return self.inner.stored_tile(scene, level)
+
+    def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
+        return self.inner.chunk_refs(scene, level)  # the bytes are the file's, whatever dims
 
     def close(self) -> None:
         self.inner.close()

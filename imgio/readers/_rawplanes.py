@@ -21,7 +21,7 @@ import numpy as np
 from .._location import Location
 from .._threads import map_threaded
 from ..errors import CorruptFileError
-from .base import STATS, SourceBase
+from .base import STATS, ChunkRefs, SourceBase
 
 __all__ = ["PARSE_ERRORS", "RawPlaneSource", "band_rows"]
 
@@ -142,6 +142,39 @@ class RawPlaneSource(SourceBase):
         if self.labels is not None:
             return self.labels[flat]
         return f"plane {flat}"
+
+    def chunk_refs(self) -> ChunkRefs:
+        """Planes (in bands of rows; single rows when rows are padded) as byte ranges."""
+        from ..errors import NotByteRangesError
+
+        if self.reverse_last:
+            raise NotByteRangesError(
+                f"{self.where}: samples are stored BGR and presented RGB; zarr would read "
+                "them reversed"
+            )
+        n = self.n_plane_dims
+        rows = self.shape[n]
+        band = math.gcd(rows, self.chunks[n]) if self.row_stride == self.row_bytes else 1
+        chunks = (1,) * n + (band,) + tuple(self._in_row)
+        nbytes = band * self.row_bytes
+        refs: dict[tuple[int, ...], tuple[int, int, int] | bytes] = {}
+        tail = (0,) * len(self._in_row)
+        for index in np.ndindex(*self.shape[:n]):
+            offset = int(self.offsets[index])
+            if offset < 0:
+                continue
+            for b in range(rows // band if rows else 0):
+                refs[(*index, b, *tail)] = (0, offset + b * band * self.row_stride, nbytes)
+        return ChunkRefs(
+            shape=self.shape,
+            chunks=chunks,
+            dtype=self.dtype.newbyteorder("<") if self.dtype.itemsize > 1 else self.dtype,
+            compressor=None,
+            filters=(),
+            fill_value=0,
+            files=(self.location,),
+            refs=refs,
+        )
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
         out = np.empty(tuple(k.stop - k.start for k in key), dtype=self.dtype)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from .._location import Location
 
-__all__ = ["ArraySource", "Reader", "SceneInfo", "SourceBase", "STATS"]
+__all__ = ["ArraySource", "ChunkRefs", "Reader", "SceneInfo", "SourceBase", "STATS"]
 
 
 class _Stats:
@@ -128,6 +128,28 @@ class SceneInfo:
         return self.shapes[0]
 
 
+@dataclass(frozen=True)
+class ChunkRefs:
+    """One (scene, level) as a Zarr v2 array whose chunks are byte ranges of files.
+
+    ``shape`` and ``chunks`` follow the source's native dims. ``dtype`` carries the stored
+    byte order. ``compressor`` and ``filters`` are numcodecs configurations (imagecodecs'
+    ``imagecodecs_*`` ids included) that decode one stored chunk into ``chunks`` values.
+    ``refs`` maps a chunk index to ``(file index, offset, length)`` in ``files`` or to the
+    chunk's stored bytes themselves (kept inline); a chunk not listed reads as
+    ``fill_value``.
+    """
+
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+    dtype: np.dtype[Any]
+    compressor: Mapping[str, Any] | None
+    filters: tuple[Mapping[str, Any], ...]
+    fill_value: int | float
+    files: tuple[Location, ...]
+    refs: Mapping[tuple[int, ...], tuple[int, int, int] | bytes]
+
+
 class Reader(ABC):
     """One file format. Subclasses read structure only in ``__init__``."""
 
@@ -196,6 +218,24 @@ class Reader(ABC):
         mosaic; every other format has no ``M`` tiles.
         """
         return None
+
+    def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
+        """The native chunks of ``(scene, level)`` as byte ranges with their codec.
+
+        Formats whose chunks are byte ranges that a numcodecs codec decodes alone override
+        this (it backs :func:`imgio.references`).
+
+        Raises
+        ------
+        NotByteRangesError
+            This format (or this file's codec or layout) has no such description.
+        """
+        from ..errors import NotByteRangesError
+
+        raise NotByteRangesError(
+            f"{self.location.url}: the {self.name} reader cannot describe its chunks as byte "
+            "ranges of the file"
+        )
 
     # ------------------------------------------------ what a slide user asks
     def icc_profile(self, scene: int) -> bytes | None:

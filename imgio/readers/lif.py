@@ -24,13 +24,14 @@ from ..dims import PhysicalPixelSizes
 from ..errors import (
     CorruptFileError,
     ImgioWarning,
+    NotByteRangesError,
     SelectionError,
     UnsupportedFormatError,
     require,
 )
 from ._rawplanes import PARSE_ERRORS, RawPlaneSource
 from ._tilescan import MosaicSource
-from .base import ArraySource, Reader, SceneInfo
+from .base import ArraySource, ChunkRefs, Reader, SceneInfo
 
 __all__ = ["LifReader"]
 
@@ -155,6 +156,17 @@ class LifReader(Reader):
         if found is None:
             found = self._sources[scene] = self._new_source(scene, layout)
         return found
+
+    def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
+        """The planes of an image as byte ranges of its memory block (uncompressed)."""
+        src = self.source(scene, level)
+        if not isinstance(src, RawPlaneSource):
+            raise NotByteRangesError(
+                f"{self.location.url}: scene {scene} is a tile-scan mosaic assembled from "
+                "overlapping tiles, not stored as chunks; pass reconstruct_mosaic=False to "
+                "describe its tiles (dim M)"
+            )
+        return src.chunk_refs()
 
     def _new_source(self, scene: int, layout: _Layout) -> ArraySource:
         where = f"{self.location.url}: image {layout.info.name!r} (memory block {layout.block!r})"

@@ -30,13 +30,14 @@ from ..dims import PhysicalPixelSizes
 from ..errors import (
     CorruptFileError,
     ImgioError,
+    NotByteRangesError,
     SelectionError,
     UnsupportedFormatError,
     require,
 )
 from ._clxlite import decode as decode_clx_lite
 from ._rawplanes import PARSE_ERRORS, RawPlaneSource, band_rows
-from .base import STATS, ArraySource, Reader, SceneInfo, SourceBase
+from .base import STATS, ArraySource, ChunkRefs, Reader, SceneInfo, SourceBase
 
 __all__ = ["Nd2Reader"]
 
@@ -210,6 +211,17 @@ class Nd2Reader(Reader):
         if found is None:
             found = self._sources[scene] = self._new_source(scene)
         return found
+
+    def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
+        """Uncompressed frames as byte ranges; compressed or legacy frames are refused."""
+        src = self.source(scene, level)
+        if not isinstance(src, RawPlaneSource):
+            raise NotByteRangesError(
+                f"{self.location.url}: the frames are compressed (zlib or JPEG 2000) or in the "
+                "legacy layout, with headers around the pixels: not byte ranges zarr can "
+                "decode alone"
+            )
+        return src.chunk_refs()
 
     def _new_source(self, scene: int) -> ArraySource:
         seq = self._seq[scene]

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import ImgioError
 from ._input import Scene, SizesArg, as_scenes, image_file_of
 from ._target import atomic_target, partial_name, remove
-from ._zip import ZIP_SUFFIXES, pack_folder
+from ._zip import OZX_SUFFIX, ZIP_SUFFIXES, pack_folder, sharded_v3
 from .sink import ZarrSink, create
 
 __all__ = ["create", "format_of", "write", "ZarrSink"]  # write_plate: imgio.writers.plate
@@ -91,9 +91,9 @@ def write(
         are used) or an ``Image`` (every scene, or those in ``scenes``).
     path
         ``.ome.tif``/``.ome.tiff`` for OME-TIFF, ``.ome.zarr``/``.zarr`` for OME-Zarr,
-        ``.ome.zarr.zip`` for a zipped OME-Zarr, ``.ims`` for Imaris (one scene; needs
-        ``imgio[ims]``): a local path or an fsspec URL (``s3://bucket/key.ome.zarr``).
-        With ``format="dicom"``, a new local folder.
+        ``.ome.zarr.zip`` or ``.ozx`` (RFC-9: NGFF 0.5, sharded) for a zipped OME-Zarr,
+        ``.ims`` for Imaris (one scene; needs ``imgio[ims]``): a local path or an fsspec URL
+        (``s3://bucket/key.ome.zarr``). With ``format="dicom"``, a new local folder.
     dims, channel_names, physical_pixel_sizes
         Override or supply dims letters, channel names and µm sizes ``(Z, Y, X)``.
     tile
@@ -248,6 +248,16 @@ def write(
         from .ome_zarr import write_ome_zarr
 
         zipped = fmt == "ome-zarr-zip"
+        ozx = zipped and str(path).lower().endswith(OZX_SUFFIX)
+        if ozx:  # RFC-9: Zarr v3, sharded unless the caller says otherwise
+            if ngff_version not in (None, "0.5"):
+                raise ImgioError(
+                    f"an .ozx file is Zarr v3 (RFC-9): expected ngff_version='0.5', "
+                    f"found {ngff_version!r}; use .ome.zarr.zip for NGFF {ngff_version}"
+                )
+            ngff_version = "0.5"
+            if shards is None and (chunks is None or isinstance(chunks, int)):
+                shards = 4 * (chunks or 1024)
         if remote is not None and zipped:
             from ._remote import remote_file_target
 
@@ -275,7 +285,8 @@ def write(
                     labels=labels,
                 )
                 if zipped:
-                    pack_folder(folder, partial)
+                    recommended = ozx and sharded_v3(folder)
+                    pack_folder(folder, partial, ome_version="0.5" if recommended else None)
             finally:
                 if zipped:
                     remove(folder)

@@ -156,7 +156,7 @@ def create_level(
         kwargs["dimension_names"] = [d.lower() for d in dims]
         if shards is not None:
             kwargs["shards"] = tuple(
-                max(c, min(s, -(-n // c) * c))
+                max(c, min(-(-s // c) * c, -(-n // c) * c))  # whole chunks
                 for s, c, n in zip(shards, chunks, shape, strict=True)
             )
     return group.create_array(name, shape=tuple(shape), dtype=dtype, chunks=chunks, **kwargs)
@@ -278,7 +278,7 @@ def _like(
         kwargs["dimension_names"] = [d.lower() for d in dims]
         if first.shards is not None:
             kwargs["shards"] = tuple(
-                max(c, min(s, -(-n // c) * c))
+                max(c, min(-(-s // c) * c, -(-n // c) * c))  # whole chunks
                 for s, c, n in zip(first.shards, chunks, shape, strict=True)
             )
     return group.create_array(name, shape=shape, dtype=first.dtype, chunks=chunks, **kwargs)

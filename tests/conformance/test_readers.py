@@ -273,3 +273,27 @@ def _exercise(path: Path) -> None:
             src[corner]
         _ = img.metadata
         _ = img.ome_metadata
+
+
+def test_references_read_equal_or_refuse(case: Any) -> None:
+    """``imgio.references``: plain zarr over the byte ranges reads what imgio reads, every
+    level; a reader (or file) whose chunks are no byte ranges says so with
+    ``NotByteRangesError``."""
+    import fsspec
+    import zarr
+    from imagecodecs.numcodecs import register_codecs
+
+    register_codecs(verbose=False)
+    _, path = case
+    with _open(path) as img:
+        for s in range(img.file.n_scenes):
+            try:
+                refs = imgio.references(img, scene=s)
+            except imgio.NotByteRangesError:
+                continue
+            fs = fsspec.filesystem("reference", fo=refs, asynchronous=True)
+            group = zarr.open_group(zarr.storage.FsspecStore(fs, read_only=True), mode="r")
+            for level in range(img.file.n_levels(s)):
+                src = img.reader.source(s, level)
+                whole = tuple(slice(0, n) for n in src.shape)
+                np.testing.assert_array_equal(group[str(level)][...], src[whole])

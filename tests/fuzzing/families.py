@@ -20,6 +20,7 @@ from .mutate_ims import mutate_ims
 from .mutate_lif import mutate_lif
 from .mutate_mrc import mutate_mrc
 from .mutate_nd2 import mutate_nd2
+from .mutate_ngff06 import mutate_ngff06, ngff06_seeds
 from .mutate_sequence import mutate_metamorph, mutate_sequence, mutate_vsi
 from .mutate_text import mutate_xml
 from .mutate_tiff import mutate_tiff
@@ -127,6 +128,7 @@ def entry_of(case: Path) -> Path:
 FAMILIES: dict[str, Family] = {
     "tiff": Family("tiff", tiff_seeds, mutate_bytes),
     "ome-zarr": Family("ome-zarr", zarr_seeds, mutate_zarr),
+    "ngff-0.6": Family("ngff-0.6", ngff06_seeds, mutate_ngff06),
     "czi": Family("czi", czi_seeds, structured(mutate_czi)),
     "lif": Family("lif", lif_seeds, structured(mutate_lif)),
     "nd2": Family("nd2", nd2_seeds, structured(mutate_nd2)),

@@ -58,3 +58,49 @@ def test_damaged_zip(tmp_path: Path) -> None:
         zf.writestr("notes.txt", "not a zarr store")
     with pytest.raises(imgio.UnsupportedFormatError, match="no reader accepts"):
         imgio.Image(other)
+
+
+def test_ozx_is_rfc9(tmp_path: Path) -> None:
+    """``.ozx``: Zarr v3, sharded, stored members, zarr.json first breadth-first, the comment."""
+    import json
+
+    data = np.random.default_rng(9).integers(0, 60000, (2, 1500, 1300), dtype=np.uint16)
+    out = imgio.write(data, tmp_path / "x.ozx", dims="CYX", chunks=256, channel_names=["a", "b"])
+    with zipfile.ZipFile(out) as zf:
+        infos = zf.infolist()
+        comment = zf.comment
+    names = [i.filename for i in infos]
+    docs = [n for n in names if n.rsplit("/", 1)[-1] == "zarr.json"]
+    assert names[: len(docs)] == docs and docs[0] == "zarr.json"
+    assert [d.count("/") for d in docs] == sorted(d.count("/") for d in docs)  # breadth-first
+    assert {i.compress_type for i in infos} == {zipfile.ZIP_STORED}
+    assert comment.endswith(b"\0") and json.loads(comment[:-1]) == {"ome": {"version": "0.5"}}
+    group = zarr.open_group(zarr.storage.ZipStore(out, mode="r"), mode="r")
+    assert group.metadata.zarr_format == 3 and group["0"].shards is not None
+    np.testing.assert_array_equal(group["0"][...].reshape(data.shape), data)
+    img = imgio.Image(out)
+    assert img.reader.name == "ome-zarr" and img.channel_names == ["a", "b"]
+    np.testing.assert_array_equal(img.get_image_data("CYX"), data)
+    img.set_resolution_level(1)
+    np.testing.assert_array_equal(img.get_image_data("CYX"), group["1"][...].reshape(2, 750, 650))
+    with RangeHTTPServer(tmp_path) as http:  # and remotely, by byte ranges of the archive
+        remote = imgio.Image(f"{http.url}/x.ozx")
+        np.testing.assert_array_equal(
+            remote.get_image_data("CYX", X=slice(100, 400)), data[:, :, 100:400]
+        )
+
+
+def test_ozx_refusals_and_unsharded(tmp_path: Path) -> None:
+    data = np.ones((40, 50), np.uint8)
+    with pytest.raises(imgio.ImgioError, match=r"\.ozx file is Zarr v3"):
+        imgio.write(data, tmp_path / "v2.ozx", ngff_version="0.4")
+    assert not list(tmp_path.iterdir())  # nothing left behind
+    out = imgio.write(data, tmp_path / "u.ozx", chunks={"Y": 16, "X": 16})  # not sharded
+    assert zipfile.ZipFile(out).comment == b""  # so not the recommended variant: no comment
+    before = out.read_bytes()
+    with pytest.raises(imgio.TargetExistsError):
+        imgio.write(data * 2, out)
+    assert out.read_bytes() == before
+    imgio.write(data * 3, out, overwrite=True)
+    np.testing.assert_array_equal(imgio.imread(out).squeeze(), data * 3)
+    assert [p.name for p in tmp_path.iterdir()] == ["u.ozx"]

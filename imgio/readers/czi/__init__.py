@@ -31,7 +31,7 @@ from ..._limits import check_geometry
 from ..._location import Location
 from ...dims import PhysicalPixelSizes
 from ...errors import CorruptFileError, ImgioWarning, UnsupportedFormatError
-from ..base import Reader, SceneInfo
+from ..base import ChunkRefs, Reader, SceneInfo
 from ._directory import SceneLayout, scene_layouts
 from ._format import (
     COMPRESSIONS,
@@ -220,6 +220,12 @@ class CziReader(Reader):
         return self._layouts[scene].tile_positions
 
     # ------------------------------------------------------------------ pixels
+    def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
+        """Uncompressed or zstd subblocks on a regular grid as byte ranges (else refused)."""
+        from ._refs import subblock_refs
+
+        return subblock_refs(self.source(scene, level))
+
     def source(self, scene: int, level: int = 0) -> CziSource:
         self.check_scene_level(scene, level)
         with self._lock:

@@ -36,6 +36,7 @@ from ._ngff import (
     parse_levels,
     parse_omero,
 )
+from ._ngff06 import dataset_paths, is_v06, parse_v06
 from ._source import read_member
 
 __all__ = ["Layout", "node_attrs"]
@@ -170,13 +171,20 @@ class Layout:
             )
         first = datasets[0].get("path") if isinstance(datasets[0], Mapping) else None
         axes_meta = ms.get("axes")
-        if isinstance(axes_meta, list):
-            ndim = len(axes_meta)
+        if is_v06(ms):  # RFC-5 coordinate systems
+            paths = dataset_paths(ms, where)
+            arr0 = self._child(group, paths[0])
+            if not isinstance(arr0, self._zarr.Array):
+                raise CorruptFileError(f"{where}.datasets[0].path: no zarr array at {paths[0]!r}")
+            axes, levels = parse_v06(ms, paths, arr0.ndim, where)
         else:
-            arr0 = self._child(group, str(first)) if isinstance(first, str) else None
-            ndim = arr0.ndim if arr0 is not None else 5
-        axes = parse_axes(axes_meta, ndim, where)
-        levels = parse_levels(ms, axes, where)
+            if isinstance(axes_meta, list):
+                ndim = len(axes_meta)
+            else:
+                arr0 = self._child(group, str(first)) if isinstance(first, str) else None
+                ndim = arr0.ndim if arr0 is not None else 5
+            axes = parse_axes(axes_meta, ndim, where)
+            levels = parse_levels(ms, axes, where)
         arrays = []
         for i, p in enumerate(levels.paths):
             arr = self._child(group, p)

@@ -25,9 +25,10 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 
 def is_zip(location: Location) -> bool:
-    """A zipped store (``.ome.zarr.zip``): local by its first bytes, remote by its suffix."""
+    """A zipped store (``.ome.zarr.zip``, ``.ozx``): local by its first bytes, remote by its
+    suffix."""
     if not location.is_local:
-        return location.suffixes.endswith(".zip")
+        return location.suffixes.endswith((".zip", ".ozx"))
     return os.path.isfile(location.url) and location.head(4) == ZIP_MAGIC
 
 

@@ -38,10 +38,10 @@ def _zip_has(zf: Any, name: str) -> bool:
 
 
 class OmeZarrReader(Reader):
-    """OME-Zarr (NGFF 0.1-0.5, Zarr v2 and v3, sharded or not) and plain zarr stores."""
+    """OME-Zarr (NGFF 0.1-0.6, Zarr v2 and v3, sharded or not, zipped too) and plain zarr."""
 
     name = "ome-zarr"
-    suffixes = (".ome.zarr", ".zarr", ".zarr.zip")
+    suffixes = (".ome.zarr", ".zarr", ".zarr.zip", ".ozx")
 
     @classmethod
     def sniff_location(cls, location: Location) -> bool:

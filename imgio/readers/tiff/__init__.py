@@ -24,10 +24,11 @@ from ...errors import (
     CorruptFileError,
     ImgioError,
     ImgioWarning,
+    NotByteRangesError,
     UnsupportedFormatError,
 )
 from .._empty import EmptySource, empty_dims
-from ..base import Reader, SceneInfo
+from ..base import ChunkRefs, Reader, SceneInfo
 from ._errors import check_compression, tiff_errors
 from ._ifds import IfdChainError, cut_chain, guard_pages
 from ._ome_files import FLAVOURS, check_ome_files
@@ -404,6 +405,15 @@ class TiffReader(WholeSlideFacts, Reader):
                     ) from exc
                 self._sources[key] = src
         return src
+
+    def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
+        """The segments of ``(scene, level)`` as byte ranges with their numcodecs codec."""
+        src = self.source(scene, level)
+        if not isinstance(src, TiffSource):
+            raise NotByteRangesError(
+                f"{self.location.url}: scene {scene} has no pixel data stored in the file"
+            )
+        return src.chunk_refs()
 
     def close(self) -> None:
         tif = getattr(self, "_tif", None)

@@ -19,7 +19,7 @@ import numpy as np
 from ..._location import Location
 from ..._threads import map_threaded
 from ...errors import CorruptFileError
-from ..base import STATS, SourceBase
+from ..base import STATS, ChunkRefs, SourceBase
 
 __all__ = ["Geometry", "TiffSource", "keyframe_decoder"]
 
@@ -27,6 +27,8 @@ _DECODERS: dict[tuple[str, int], tuple[Any, dict[str, Any]]] = {}
 _DECODERS_LOCK = threading.Lock()
 _PARSE_LOCK = threading.Lock()
 _JPEG: dict[tuple[str, int], tuple[bytes | None, int]] = {}  # JPEG tables, photometric
+# what a keyframe says of its codec (for chunk references): tag values by name
+CODEC_TAGS: dict[tuple[str, int], dict[str, Any]] = {}
 # APP14 "Adobe" marker with transform 0: the JPEG samples are RGB, not YCbCr
 _ADOBE_RGB = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"
 JPEG_CODES = {6, 7, 34892, 33007}
@@ -39,9 +41,33 @@ def register_decoder(location: Location, ifd_offset: int, page: Any) -> None:
         args["jpegtables"] = page.jpegtables
         args["jpegheader"] = page.jpegheader
     with _DECODERS_LOCK:
+        CODEC_TAGS[(location.url, ifd_offset)] = _codec_tags(page)
         _DECODERS[(location.url, ifd_offset)] = (page.decode, args)
         if page.compression in JPEG_CODES and not page.jpegheader:
             _JPEG[(location.url, ifd_offset)] = (page.jpegtables, int(page.photometric))
+
+
+def _codec_tags(page: Any) -> dict[str, Any]:
+    names = (
+        "compression",
+        "predictor",
+        "fillorder",
+        "sampleformat",
+        "bitspersample",
+        "photometric",
+        "planarconfig",
+        "extrasamples",
+        "jpegtables",
+        "jpegheader",
+        "is_jfif",
+        "is_tiled",
+        "samplesperpixel",
+    )
+    tags = {n: getattr(page, n, None) for n in names}
+    tags["byteorder"] = page.parent.byteorder
+    tags["dtype"] = page.dtype
+    tags["ndpi"] = bool(getattr(page.parent, "is_ndpi", False))
+    return tags
 
 
 def keyframe_decoder(location: Location, ifd_offset: int) -> tuple[Any, dict[str, Any]]:
@@ -283,6 +309,14 @@ class TiffSource(SourceBase):
         data = self.locations[fidx].read_range(int(offsets[seg]), int(counts[seg]))
         STATS.add(0, len(data))
         return _standalone_jpeg(data, *jpeg)
+
+    def chunk_refs(self) -> ChunkRefs:
+        """The segments as byte ranges of the file(s) with their numcodecs codec."""
+        from .refs import segment_refs
+
+        keyframe_decoder(self.locations[self.keyframe[0]], self.keyframe[1])
+        tags = CODEC_TAGS[(self.locations[self.keyframe[0]].url, self.keyframe[1])]
+        return segment_refs(self, tags)
 
     def _fetch_remote(self, jobs: list[tuple[int, int, int]]) -> dict[tuple[int, int], bytes]:
         """Segment bytes of remote files, all ranges of one read in one concurrent request batch."""
