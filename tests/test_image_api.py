@@ -51,7 +51,7 @@ METHODS = {
     "__getstate__": "(self)",
     "__init__": "(self, path, reader=None, storage_options=None/kw, chunks='auto'/kw, "
     "reconstruct_mosaic=True/kw, allow_external_files=False/kw, dim_order=None/kw, "
-    "channel_names=None/kw, physical_pixel_sizes=None/kw)",
+    "channel_names=None/kw, physical_pixel_sizes=None/kw, dims=None/kw, pattern=None/kw)",
     "__repr__": "(self)",
     "__setstate__": "(self, state)",
     "_repr_html_": "(self)",
