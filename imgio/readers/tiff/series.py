@@ -77,9 +77,10 @@ class LevelShape:
 
 
 def check_page(key: Any, g: Geometry) -> None:
-    """Refuse page geometry no real file has before anything is allocated for it: a
-    compressed segment may decode to at most 2 GiB, an uncompressed one to at most the
-    file's size (it cannot hold more)."""
+    """Refuse page geometry no real file has before anything is allocated for it: the
+    segments at one position of every separate sample plane (what a read of any window
+    decodes together) may decode to at most 2 GiB when compressed, to at most the file's
+    size when uncompressed (it cannot hold more)."""
     itemsize = max(1, (int(key.bitspersample or 8) + 7) // 8)
     limit = MAX_SEGMENT_BYTES
     if key.compression == 1:
@@ -87,7 +88,7 @@ def check_page(key: Any, g: Geometry) -> None:
     check_geometry(
         f"{key.parent.filehandle.name} page {key.index}",
         (g.sep, g.depth, g.length, g.width, g.contig),
-        (1, g.seg_depth, g.seg_length, g.seg_width, g.contig),
+        (max(1, g.sep), g.seg_depth, g.seg_length, g.seg_width, g.contig),
         itemsize,
         "SZYXS",
         max_chunk_bytes=limit,
