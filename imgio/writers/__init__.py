@@ -45,6 +45,16 @@ def format_of(path: str | os.PathLike[str]) -> str:
     )
 
 
+def _file_target(path: str | os.PathLike[str], remote: Any, overwrite: bool, tmpdir: Any) -> Any:
+    """Where a one-file writer writes: a local partial beside the target, renamed on
+    success, or a local temporary file uploaded to the remote target on success."""
+    if remote is None:
+        return atomic_target(path, overwrite=overwrite)
+    from ._remote import remote_file_target
+
+    return remote_file_target(remote, overwrite=overwrite, tmpdir=tmpdir)
+
+
 def _streamed(
     data: Any, fmt: str, scenes: Sequence[int | str] | None, overrides: tuple[Any, ...]
 ) -> list[Scene] | None:
@@ -220,13 +230,7 @@ def write(
                 )
         from .ome_tiff import write_ome_tiff
 
-        if remote is not None:
-            from ._remote import remote_file_target
-
-            target: Any = remote_file_target(remote, overwrite=overwrite, tmpdir=tmpdir)
-        else:
-            target = atomic_target(path, overwrite=overwrite)
-        with target as partial:
+        with _file_target(path, remote, overwrite, tmpdir) as partial:
             write_ome_tiff(
                 items,
                 partial,
@@ -258,6 +262,7 @@ def write(
             ngff_version = "0.5"
             if shards is None and (chunks is None or isinstance(chunks, int)):
                 shards = 4 * (chunks or 1024)
+        target: Any
         if remote is not None and zipped:
             from ._remote import remote_file_target
 
@@ -322,13 +327,7 @@ def _write_imaris(
 
     if isinstance(chunks, dict):
         chunks = [int(chunks.get(d, k)) for d, k in zip("ZYX", DEFAULT_CHUNKS, strict=True)]
-    if remote is not None:
-        from ._remote import remote_file_target
-
-        target: Any = remote_file_target(remote, overwrite=overwrite, tmpdir=tmpdir)
-    else:
-        target = atomic_target(path, overwrite=overwrite)
-    with target as partial:
+    with _file_target(path, remote, overwrite, tmpdir) as partial:
         write_ims(
             items,
             partial,
