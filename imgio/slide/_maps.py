@@ -7,6 +7,7 @@ slide is closed (:class:`~imgio.slide.ArgumentError`) or has failed
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,8 +34,9 @@ class _OpenSlideMap(Mapping[str, _T]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys())
 
+    @abstractmethod
     def _keys(self) -> list[str]:
-        raise NotImplementedError
+        """The names the map holds (each map kind answers its own)."""
 
 
 class _PropertyMap(_OpenSlideMap[str]):
