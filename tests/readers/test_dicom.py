@@ -103,7 +103,7 @@ def independent(paths: list[Path], syntax: str) -> np.ndarray:
     return out[:rows, :cols]
 
 
-@pytest.mark.parametrize("syntax", list(TS))
+@pytest.mark.parametrize("syntax", [s for s in TS if s != "explicit-ybr422"])
 def test_transfer_syntaxes(tmp_path: Path, syntax: str) -> None:
     grey = syntax in ("jpeg12", "jpeg-lossless")
     image = pyramid(3, (70, 90), rgb=not grey, dtype=np.uint16 if syntax == "jpeg12" else np.uint8)

@@ -20,6 +20,13 @@ WSI_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 #: ImageType value 3 -> imgio's name of an associated image
 ASSOCIATED = {"THUMBNAIL": "thumbnail", "LABEL": "label", "OVERVIEW": "macro"}
 _FLAVORS = ("VOLUME", *ASSOCIATED)
+#: the native (uncompressed) transfer syntaxes: implicit, explicit, deflated, big endian
+_NATIVE_TS = (
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.2",
+)
 
 
 @dataclass(frozen=True)
@@ -76,8 +83,15 @@ class Instance:
         return np.dtype(f"<{kind}{size}")
 
     @property
+    def subsampled(self) -> bool:
+        """Native YBR_FULL_422 frames: two pixels share one Cb and one Cr (4 values per 2)."""
+        return self.photometric == "YBR_FULL_422" and self.transfer_syntax in _NATIVE_TS
+
+    @property
     def frame_bytes(self) -> int:
-        return self.tile_rows * self.tile_cols * self.samples * self.bits_allocated // 8
+        """Bytes of one native frame."""
+        samples = 2 if self.subsampled and self.samples == 3 else self.samples
+        return self.tile_rows * self.tile_cols * samples * self.bits_allocated // 8
 
 
 class HeaderError(ValueError):

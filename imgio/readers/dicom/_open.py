@@ -11,12 +11,14 @@ import os
 import struct
 import warnings
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 from ..._limits import BoundedFile
 from ..._location import Location
 from ...errors import CorruptFileError, ImgioError, ImgioWarning, UnsupportedFormatError, require
-from ._codec import DEFLATED, TRANSFER_SYNTAXES
+from ._codec import BIG, DEFLATED, IMPLICIT, TRANSFER_SYNTAXES
+from ._fastds import DatasetError, Truncated, parse_dataset
 from ._frames import inflate
 from ._header import HeaderError, Instance, instance_from_dataset
 
@@ -99,6 +101,26 @@ def _dataset(location: Location, ts: str) -> tuple[Any, int]:
         nbytes = min(size, nbytes * 4)
 
 
+def _fast_dataset(location: Location, head: bytes, start: int) -> tuple[Any, int] | None:
+    """The dataset through imgio's own explicit VR little endian walker (reading more
+    while the header runs past the bytes read), or None to let pydicom judge the file."""
+    size = location.size
+    data = head
+    while True:
+        try:
+            ds, at = parse_dataset(data, start)
+        except Truncated:
+            if len(data) >= size:
+                return None
+            data = location.read_range(0, min(size, len(data) * 4), exact=False)
+            continue
+        except DatasetError:
+            return None
+        if at + 8 <= len(data) or len(data) >= size:
+            return ds, at
+        data = location.read_range(0, min(size, len(data) * 4), exact=False)
+
+
 def read_instance(location: Location) -> Instance:
     """Parse one instance file's header (no pixel data is read).
 
@@ -109,16 +131,21 @@ def read_instance(location: Location) -> Instance:
     CorruptFileError
         The dataset cannot be parsed, or lacks what a tiled instance needs.
     """
-    head = location.head(4096)
+    head = location.read_range(0, _FIRST_READ, exact=False)
     if not is_dicom(head):
         raise UnsupportedFormatError(location.url, {"dicom": "no DICM signature at byte 128"})
-    ts, _ = _meta(head, location.url)
+    ts, meta_end = _meta(head, location.url)
     if ts not in TRANSFER_SYNTAXES:
         raise UnsupportedFormatError(
             location.url, {"dicom": f"transfer syntax {ts or 'missing'} is not supported"}
         )
     try:
-        ds, offset = _dataset(location, ts)
+        found = None if ts in (IMPLICIT, BIG, DEFLATED) else _fast_dataset(location, head, meta_end)
+        if found is None:
+            ds, offset = _dataset(location, ts)
+        else:
+            ds, offset = found
+            ds.file_meta = SimpleNamespace()
         ds.file_meta.TransferSyntaxUID = ts
         max_frames = max(1, location.size // 8)
         return instance_from_dataset(ds, location.url, offset, max_frames)
@@ -205,8 +232,6 @@ def _parse_all(candidates: list[Location], skip: str | None = None) -> Iterator[
         if loc.url == skip or loc.name.upper() == "DICOMDIR":
             continue
         try:
-            if not is_dicom(loc.head(132)):
-                continue
             yield read_instance(loc)
         except UnsupportedFormatError:
             continue

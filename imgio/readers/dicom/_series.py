@@ -39,6 +39,9 @@ class LevelLayout:
     tile: tuple[int, int]
     grid: np.ndarray[Any, Any]  # (C, Z, tile rows, tile cols): instance << 32 | frame, or -1
     spacing_mm: tuple[float, float] | None
+    #: frames off the tile grid (TILED_SPARSE): rows of (C, Z, row, column, instance << 32 |
+    #: frame) in paste order, the grid then stays empty; None when every frame is on the grid
+    placed: np.ndarray[Any, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,30 +97,34 @@ def _level(
         )
     grid = np.full((len(paths), len(zs), gy, gx), -1, dtype=np.int64)
     zindex = {z: i for i, z in enumerate(zs)}
-    for k, inst in members:
+    for _, inst in members:
         if (inst.tile_rows, inst.tile_cols) != (tr, tc):
             raise CorruptFileError(
                 f"{inst.where}: tiles of {inst.tile_rows} x {inst.tile_cols}; the other "
                 f"instances of its {rows} x {cols} level have {tr} x {tc}"
             )
-        if inst.n_frames == 0:
-            continue
-        pmap = np.asarray([paths.index(p) for p in inst.paths], dtype=np.int64)
-        c = pmap[inst.path_of_frame]
-        z = _z_index(inst.z, zs, zindex)
-        if ((inst.rows % tr) != 0).any() or ((inst.cols % tc) != 0).any():
-            raise CorruptFileError(
-                f"{inst.where}: frame positions off the {tr} x {tc} tile grid are not supported"
-            )
-        ty, tx = inst.rows // tr, inst.cols // tc
-        bad = (ty < 0) | (ty >= gy) | (tx < 0) | (tx >= gx)
+        bad = (inst.rows < 0) | (inst.rows >= rows) | (inst.cols < 0) | (inst.cols >= cols)
         if bad.any():
             f = int(np.flatnonzero(bad)[0])
             raise CorruptFileError(
                 f"{inst.where}: frame {f + 1} at row {int(inst.rows[f]) + 1}, column "
                 f"{int(inst.cols[f]) + 1} lies outside the {rows} x {cols} pixel matrix"
             )
-        grid[c, z, ty, tx] = (np.int64(k) << 32) | np.arange(inst.n_frames, dtype=np.int64)
+    off_grid = any(
+        ((inst.rows % tr) != 0).any() or ((inst.cols % tc) != 0).any() for _, inst in members
+    )
+    placed = []
+    for k, inst in members:
+        if inst.n_frames == 0:
+            continue
+        pmap = np.asarray([paths.index(p) for p in inst.paths], dtype=np.int64)
+        c = pmap[inst.path_of_frame]
+        z = _z_index(inst.z, zs, zindex)
+        codes = (np.int64(k) << 32) | np.arange(inst.n_frames, dtype=np.int64)
+        if off_grid:
+            placed.append(np.stack((c, z, inst.rows, inst.cols, codes), axis=1))
+        else:
+            grid[c, z, inst.rows // tr, inst.cols // tc] = codes
     return LevelLayout(
         instances=tuple(k for k, _ in members),
         rows=rows,
@@ -125,6 +132,7 @@ def _level(
         tile=(tr, tc),
         grid=grid,
         spacing_mm=first.spacing_mm,
+        placed=np.concatenate(placed).astype(np.int64) if placed else None,
     )
 
 
