@@ -181,16 +181,23 @@ class DicomReader(Reader):
         return float(power) if power else None
 
     def named_properties(self, scene: int) -> Mapping[str, str]:
-        """``dicom.*``: the scene's device, series and specimen values as text."""
+        """OpenSlide's ``dicom.*`` properties: every element of the scene's level-0 instance
+        (file meta information and dataset, read again here), and ``openslide.quickhash-1``."""
+        from ._props import elements_of, flatten, quickhash1
+
         inst = self.instance(scene)
-        out = {
-            f"dicom.{k}": str(v)
-            for k, v in inst.summary.items()
-            if k not in ("icc_profile", "Specimens", "objective_power")
-        }
-        out["dicom.ImageType"] = inst.flavor
-        out["dicom.TransferSyntaxUID"] = inst.transfer_syntax
-        out["dicom.PhotometricInterpretation"] = inst.photometric
+        out: dict[str, str] = {}
+        store = self._stores[self._scenes[scene].levels[0].instances[0]]
+        if isinstance(store, FrameIndex):
+            from ._open import header_datasets
+
+            meta, ds = header_datasets(store.location)
+            flatten(elements_of(meta), "dicom", out)
+        else:  # DICOMweb: the instance's metadata (no file meta information)
+            ds = store.metadata()  # type: ignore[attr-defined]
+        flatten(elements_of(ds), "dicom", out)
+        if inst.series_uid:
+            out["openslide.quickhash-1"] = quickhash1(inst.series_uid)
         return out
 
     def instance(self, scene: int, level: int = 0) -> Instance:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["RawDataset", "Truncated", "parse_dataset"]
+__all__ = ["RawDataset", "Truncated", "parse_dataset", "text_values"]
 
 _LONG = frozenset((b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"SQ", b"UT", b"UN", b"UC", b"UR"))
 _LONG_MORE = frozenset((b"SV", b"UV"))
@@ -76,6 +76,16 @@ def _number(text: str, vr: bytes) -> Any:
         return text
 
 
+def text_values(vr: bytes, raw: bytes) -> list[str]:
+    """A text element's values as stored (padding dropped; one value for LT, ST, UT, UR)."""
+    text = _text(bytes(raw)).rstrip("\0 ")
+    if not text:
+        return []
+    if vr in _ONE_TEXT:
+        return [text]
+    return [p.strip(" \0") for p in text.split("\\")]
+
+
 def convert(vr: bytes, raw: Any) -> Any:
     """An element's value as pydicom gives it: numbers, text (lists when multi-valued),
     bytes, or a list of :class:`RawDataset` for a sequence. Empty values are None."""
@@ -94,10 +104,9 @@ def convert(vr: bytes, raw: Any) -> Any:
         values = struct.unpack_from(f"<{count}{code}", raw)
         return values[0] if count == 1 else list(values)
     if vr in _TEXT or vr in (b"IS", b"DS"):
-        text = _text(bytes(raw)).rstrip("\0 ")
+        parts = text_values(vr, raw) or [""]
         if vr in _ONE_TEXT:
-            return text
-        parts = [p.strip(" \0") for p in text.split("\\")]
+            return parts[0]
         if vr in (b"IS", b"DS"):
             if parts == [""]:
                 return None
@@ -126,10 +135,12 @@ class RawDataset:
         tag = _tag(keyword)
         return tag is not None and tag in self._elems
 
-    def elements(self) -> Iterator[tuple[int, str, Any]]:
-        """``(tag, VR, value)`` of every element, in file order."""
-        for tag, (vr, raw) in self._elems.items():
-            yield tag, vr.decode("ascii", "replace"), convert(vr, raw)
+    def elements(self, raw: bool = False) -> Iterator[tuple[int, str, Any]]:
+        """``(tag, VR, value)`` of every element, in file order (with ``raw``, text
+        elements, DS and IS included, give their stored bytes)."""
+        for tag, (vr, value) in self._elems.items():
+            keep = raw and (vr in _TEXT or vr in (b"IS", b"DS"))
+            yield tag, vr.decode("ascii", "replace"), value if keep else convert(vr, value)
 
 
 def _walk(

@@ -22,7 +22,14 @@ from ._fastds import DatasetError, Truncated, parse_dataset
 from ._frames import inflate
 from ._header import HeaderError, Instance, instance_from_dataset
 
-__all__ = ["deflated_body", "folder_instances", "is_dicom", "read_instance", "sibling_instances"]
+__all__ = [
+    "deflated_body",
+    "folder_instances",
+    "header_datasets",
+    "is_dicom",
+    "read_instance",
+    "sibling_instances",
+]
 
 #: most instances one folder may hold before the open is refused (a header each is read)
 MAX_INSTANCES = 4096
@@ -153,6 +160,29 @@ def read_instance(location: Location) -> Instance:
         if "SOP class" in str(exc):
             raise UnsupportedFormatError(location.url, {"dicom": str(exc)}) from exc
         raise CorruptFileError(f"{location.url}: {exc}") from exc
+    except ImgioError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pydicom raises anything on a damaged dataset
+        raise CorruptFileError(
+            f"{location.url}: cannot parse the DICOM dataset: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def header_datasets(location: Location) -> tuple[Any, Any]:
+    """An instance file's file meta information and dataset (to the pixel data), each as
+    imgio's walker's or pydicom's dataset (for ``named_properties``: read again on demand).
+
+    Raises
+    ------
+    CorruptFileError
+        The header cannot be parsed.
+    """
+    head = location.read_range(0, _FIRST_READ, exact=False)
+    try:
+        ts, meta_end = _meta(head, location.url)
+        meta = parse_dataset(head[:meta_end], 132)[0]
+        found = None if ts in (IMPLICIT, BIG, DEFLATED) else _fast_dataset(location, head, meta_end)
+        return meta, (found[0] if found is not None else _dataset(location, ts)[0])
     except ImgioError:
         raise
     except Exception as exc:  # noqa: BLE001 - pydicom raises anything on a damaged dataset

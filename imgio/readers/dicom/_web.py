@@ -179,6 +179,21 @@ class WebInstance:
             for data, ts in parts
         ]
 
+    def metadata(self) -> Any:
+        """The instance's metadata (one request), as a pydicom dataset."""
+        import json
+
+        where = f"DICOMweb GET {self.client.series_url}/instances/{self.inst.sop_uid}/metadata"
+        body, _ = self.client.get(
+            f"/instances/{self.inst.sop_uid}/metadata", "application/dicom+json"
+        )
+        try:
+            items = json.loads(body)
+            item = items[0] if isinstance(items, list) else items
+        except (ValueError, IndexError, KeyError) as exc:
+            raise CorruptFileError(f"{where}: not DICOM JSON: {exc}") from exc
+        return _dataset(item, where)
+
 
 def _coded(data: bytes) -> bool:
     """The bytes open like a JPEG, JPEG 2000 or JPEG XL codestream."""
