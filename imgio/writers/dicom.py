@@ -29,7 +29,7 @@ from ._cascade import Pyramid
 from ._dicom_codecs import CODECS, encoder, photometric, resolve_compression
 from ._dicom_dataset import Instance, SeriesIds, instance_header
 from ._dicom_file import Frames
-from ._dicom_jpeg import JpegInfo, jpeg_info
+from ._dicom_jpeg import J2kInfo, JpegInfo, j2k_info, jpeg_info
 from ._input import Scene
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ __all__ = ["CODECS", "DicomPart", "write_dicom"]
 SUFFIX = ".dcm"  # the suffix of the instance files this writer makes
 
 
+#: the Lossy Image Compression Method of a source's stored tiles, by their format
+_SOURCE_METHOD = {"jpeg": "ISO_10918_1", "jpeg2000": "ISO_15444_1"}
 ROLES = {"label": "LABEL", "macro": "OVERVIEW", "overview": "OVERVIEW", "thumbnail": "THUMBNAIL"}
 
 
@@ -51,14 +53,16 @@ class DicomPart:
     """A scene to write and what it is: the slide (``role`` None), ``label``, ``macro`` or
     ``thumbnail``.
 
-    ``raw_tile(plane, tile_row, tile_column)`` gives a level-0 tile's stored JPEG bytes
-    (standalone), when the source has them; ``raw_tile_shape`` is their tile size.
+    ``raw_tile(plane, tile_row, tile_column)`` gives a level-0 tile's stored bytes
+    (a standalone JPEG, or a JPEG 2000 codestream: ``raw_format``), when the source has
+    them; ``raw_tile_shape`` is their tile size.
     """
 
     scene: Scene
     role: str | None = None
     raw_tile: Callable[[int, int, int], bytes | None] | None = None
     raw_tile_shape: tuple[int, int] | None = None
+    raw_format: str = "jpeg"  # "jpeg" or "jpeg2000"
     icc_profile: bytes | None = None
     objective_power: float | None = None
     files: list[Path] = field(default_factory=list)
@@ -120,7 +124,10 @@ def write_dicom(
     jobs: list[tuple[DicomPart, str, tuple[int, int], int]] = []
     for part in parts:
         _check_scene(part.scene)
-        name = resolve_compression(compression, part.scene.data.dtype, _samples(part.scene))
+        wanted = compression
+        if compression == "auto" and part.raw_tile is not None and part.raw_format == "jpeg2000":
+            wanted = "jpeg2000"  # the source's JPEG 2000 tiles pass through, not re-encoded
+        name = resolve_compression(wanted, part.scene.data.dtype, _samples(part.scene))
         if part.role is not None:
             height, width = part.scene.data.shape[3:5]
             jobs.append((part, name, (int(height), int(width)), 1))
@@ -227,10 +234,13 @@ def _write_part(
 
             return Pyramid([(int(s[3]), int(s[4])) for s in plan], tile, method, put)
 
-        run(groups(scene.array, workers=workers), pyramid, workers)
+        if raw is not None and n == 1:  # level 0 alone, from stored tiles: copied, not decoded
+            _copy_level0(part, frames[0], per_plane[0], columns, tile, encode0, counter)
+        else:
+            run(groups(scene.array, workers=workers), pyramid, workers)
         source = _source_ratio(part, plan[0])
         for f, fr, inst in zip(files, frames, insts, strict=True):
-            inherited = inst.lossy[:1] == ["ISO_10918_1"] and source is not None
+            inherited = inst.lossy[:1] == [_SOURCE_METHOD[part.raw_format]] and source is not None
             inherited = inherited and not (raw is not None and inst.number == 1)
             _finish(f, fr, inst, ids, source if inherited else None)
     finally:
@@ -239,12 +249,42 @@ def _write_part(
     return files
 
 
-def _raw_info(part: DicomPart, name: str, tile: tuple[int, int]) -> JpegInfo | None:
-    """The stored JPEG tiles' coding when level 0 can pass them through, else None."""
-    if part.raw_tile is None or name != "jpeg" or part.raw_tile_shape != tile:
+def _copy_level0(
+    part: DicomPart,
+    frames: Frames,
+    per_plane: int,
+    columns: int,
+    tile: tuple[int, int],
+    encode: Callable[[np.ndarray[Any, Any]], bytes],
+    counter: _Progress,
+) -> None:
+    """Level 0 from the source's stored tiles, without decoding them (a tile the source
+    lacks is read and encoded)."""
+    assert part.raw_tile is not None
+    data = part.scene.array
+    planes = int(data.shape[1] * data.shape[2])
+    for plane in range(planes):
+        c, z = divmod(plane, int(data.shape[2]))
+        for index in range(per_plane):
+            row, col = divmod(index, columns)
+            stored = part.raw_tile(plane, row, col)
+            if stored is None:
+                ys = slice(row * tile[0], (row + 1) * tile[0])
+                xs = slice(col * tile[1], (col + 1) * tile[1])
+                stored = encode(np.asarray(data[0, c, z, ys, xs].compute()))
+            frames.put(plane * per_plane + index, stored)
+            counter()
+
+
+def _raw_info(part: DicomPart, name: str, tile: tuple[int, int]) -> JpegInfo | J2kInfo | None:
+    """The stored tiles' coding when level 0 can pass them through (JPEG tiles into JPEG,
+    JPEG 2000 codestreams into JPEG 2000), else None."""
+    if part.raw_tile is None or name != part.raw_format or part.raw_tile_shape != tile:
         return None
     first = part.raw_tile(0, 0, 0)
-    info = None if first is None else jpeg_info(first)
+    info: JpegInfo | J2kInfo | None = None
+    if first is not None:
+        info = jpeg_info(first) if part.raw_format == "jpeg" else j2k_info(first)
     if info is None or (info.rows, info.columns) != tile or info.components != _samples(part.scene):
         return None
     return info
@@ -256,7 +296,7 @@ def _instance(
     tile: tuple[int, int],
     plan: list[tuple[int, ...]],
     k: int,
-    raw: JpegInfo | None,
+    raw: JpegInfo | J2kInfo | None,
 ) -> Instance:
     scene = part.scene
     shape = plan[k]
@@ -305,7 +345,7 @@ def _instance(
 def _lossy_steps(part: DicomPart, name: str, passed_through: bool) -> list[str]:
     """Lossy Image Compression Method: every lossy coding the frames' pixels went through
     (pixels once JPEG-compressed stay lossy in DICOM's eyes, whatever codes them now)."""
-    steps = [] if part.raw_tile is None or passed_through else ["ISO_10918_1"]
+    steps = [] if part.raw_tile is None or passed_through else [_SOURCE_METHOD[part.raw_format]]
     method = CODECS[name].lossy
     return steps + ([method] if method is not None else [])
 
@@ -373,22 +413,27 @@ def parts_of(
 
 
 def _attach_raw_tiles(part: DicomPart, src: ArraySource) -> None:
-    """Give ``part`` the source's stored JPEG tiles, when its source keeps them."""
+    """Give ``part`` the source's stored JPEG (or else JPEG 2000) tiles, when it keeps them."""
     dims = src.dims
     if dims not in ("TCZYX", "TCZYXS") or tuple(src.shape) != part.scene.data.shape:
         return
     chunks = dict(zip(dims, src.chunks, strict=True))
     z = int(src.shape[2])
-
-    def raw_tile(plane: int, row: int, col: int) -> bytes | None:
-        c, k = divmod(plane, z)
-        index = [0, c // chunks["C"], k // chunks["Z"], row, col] + ([0] if len(dims) == 6 else [])
-        got = src.raw_tile(tuple(index), "jpeg")
-        return None if got is None else bytes(got)
-
     shape = (int(chunks["Y"]), int(chunks["X"]))
-    first = raw_tile(0, 0, 0)
-    info = None if first is None else jpeg_info(first)
-    if info is None or (info.rows, info.columns) != shape or shape[0] % 2 or shape[1] % 2:
+    if shape[0] % 2 or shape[1] % 2:
         return
-    part.raw_tile, part.raw_tile_shape = raw_tile, shape
+    for fmt in ("jpeg", "jpeg2000"):
+
+        def raw_tile(plane: int, row: int, col: int, fmt: str = fmt) -> bytes | None:
+            c, k = divmod(plane, z)
+            index = [0, c // chunks["C"], k // chunks["Z"], row, col] + [0] * (len(dims) == 6)
+            got = src.raw_tile(tuple(index), fmt)
+            return None if got is None else bytes(got)
+
+        first = raw_tile(0, 0, 0)
+        if first is None:
+            continue
+        info = jpeg_info(first) if fmt == "jpeg" else j2k_info(first)
+        if info is not None and (info.rows, info.columns) == shape:
+            part.raw_tile, part.raw_tile_shape, part.raw_format = raw_tile, shape, fmt
+        return
