@@ -28,6 +28,7 @@ from ..errors import ImgioError, ImgioWarning, MissingDependencyError
 from ._cascade import Pyramid
 from ._dicom_codecs import CODECS, encoder, photometric, resolve_compression
 from ._dicom_dataset import Instance, SeriesIds, instance_header
+from ._dicom_facts import source_facts
 from ._dicom_file import Frames
 from ._dicom_jpeg import J2kInfo, JpegInfo, j2k_info, jpeg_info
 from ._input import Scene
@@ -63,6 +64,7 @@ class DicomPart:
     raw_tile: Callable[[int, int, int], bytes | None] | None = None
     raw_tile_shape: tuple[int, int] | None = None
     raw_format: str = "jpeg"  # "jpeg" or "jpeg2000"
+    facts: dict[str, Any] = field(default_factory=dict)  # the source's header values
     icc_profile: bytes | None = None
     objective_power: float | None = None
     files: list[Path] = field(default_factory=list)
@@ -144,7 +146,7 @@ def write_dicom(
     for part, name, tile_shape, n in jobs:
         slide = id(slides[0]) if part.role is not None else id(part)
         if slide not in ids:
-            ids[slide] = SeriesIds.generate(study)
+            ids[slide] = SeriesIds.generate(study, _owner(part, slides).facts)
             study = ids[slide].study
         prefix = "" if len(slides) == 1 else f"s{slides.index(_owner(part, slides))}-"
         part.files = _write_part(
@@ -408,6 +410,7 @@ def parts_of(
         if role is None:
             _attach_raw_tiles(part, file.source(i, 0))
             part.objective_power = file.objective_power(i)
+            part.facts = source_facts(file, i)
         out.append(part)
     return out
 

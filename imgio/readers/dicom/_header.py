@@ -298,6 +298,13 @@ def _summary(ds: Any, paths: tuple[OpticalPath, ...]) -> dict[str, Any]:
         "SeriesDescription",
         "ContainerIdentifier",
         "PatientID",
+        "PatientName",
+        "PatientBirthDate",
+        "PatientSex",
+        "ReferringPhysicianName",
+        "StudyID",
+        "StudyTime",
+        "AccessionNumber",
         "ImagedVolumeWidth",
         "ImagedVolumeHeight",
         "ImagedVolumeDepth",
@@ -317,6 +324,11 @@ def _summary(ds: Any, paths: tuple[OpticalPath, ...]) -> dict[str, Any]:
         specimens.append(spec)
     if specimens:
         out["Specimens"] = specimens
+    shared = _first(getattr(ds, "SharedFunctionalGroupsSequence", None))
+    measures = _first(getattr(shared, "PixelMeasuresSequence", None)) if shared else None
+    thickness = _float(getattr(measures, "SliceThickness", None)) if measures else None
+    if thickness:
+        out["SliceThickness"] = thickness  # mm
     powers = [p.objective_power for p in paths if p.objective_power]
     if powers:
         out["objective_power"] = powers[0]
