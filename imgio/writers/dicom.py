@@ -65,6 +65,7 @@ class DicomPart:
     raw_tile_shape: tuple[int, int] | None = None
     raw_format: str = "jpeg"  # "jpeg" or "jpeg2000"
     facts: dict[str, Any] = field(default_factory=dict)  # the source's header values
+    level0: str | None = None  # level 0's codec when it differs from the others' (passthrough)
     icc_profile: bytes | None = None
     objective_power: float | None = None
     files: list[Path] = field(default_factory=list)
@@ -126,10 +127,12 @@ def write_dicom(
     jobs: list[tuple[DicomPart, str, tuple[int, int], int]] = []
     for part in parts:
         _check_scene(part.scene)
-        wanted = compression
+        dtype, samples = part.scene.data.dtype, _samples(part.scene)
+        name = resolve_compression(compression, dtype, samples)
         if compression == "auto" and part.raw_tile is not None and part.raw_format == "jpeg2000":
-            wanted = "jpeg2000"  # the source's JPEG 2000 tiles pass through, not re-encoded
-        name = resolve_compression(wanted, part.scene.data.dtype, _samples(part.scene))
+            # the source's JPEG 2000 tiles pass through into level 0, not re-encoded; the
+            # levels made here take the usual (faster) codec: one transfer syntax per instance
+            part.level0 = resolve_compression("jpeg2000", dtype, samples)
         if part.role is not None:
             height, width = part.scene.data.shape[3:5]
             jobs.append((part, name, (int(height), int(width)), 1))
@@ -206,8 +209,11 @@ def _write_part(
     scene = part.scene
     samples = _samples(scene)
     plan = level_shapes(scene.data.shape[:5], 3, 4, n)
-    raw = _raw_info(part, name, tile)
-    insts = [_instance(part, name, tile, plan, k, raw) for k in range(n)]
+    name0 = part.level0 or name
+    raw = _raw_info(part, name0, tile)
+    if raw is None:  # nothing passes through (e.g. another tile size): one codec throughout
+        name0 = name
+    insts = [_instance(part, name0 if k == 0 else name, tile, plan, k, raw) for k in range(n)]
     if part.role is None:
         files = [folder / f"{prefix}level-{k}{SUFFIX}" for k in range(n)]
     else:
@@ -222,7 +228,7 @@ def _write_part(
         shape = (*tile, samples) if samples > 1 else tile
         encode = encoder(name, quality, shape)
         # level 0's missing stored tiles are coded as the stored ones (one photometric)
-        encode0 = encode if raw is None else encoder(name, quality, shape, raw)
+        encode0 = encoder(name0, quality, shape, raw) if raw or name0 != name else encode
 
         def pyramid(plane: int) -> Pyramid:
             def put(level: int, index: int, pixels: np.ndarray[Any, Any]) -> None:

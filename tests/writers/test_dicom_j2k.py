@@ -84,6 +84,10 @@ def test_j2k_tiles_become_frames(j2k_tiff: tuple[Path, np.ndarray], tmp_path: Pa
     assert _methods(ds) == ["ISO_15444_1"]
     _same_codestreams(frames, _stored_tiles(path))
     assert np.array_equal(np.asarray(imgio.Image(out).data)[0, 0, 0], pixels)
+    # the levels made here are JPEG (the default codec: faster than JPEG 2000 to code)
+    lower, _ = _frames(out / "level-1.dcm")
+    assert lower.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.50"
+    assert _methods(lower) == ["ISO_15444_1", "ISO_10918_1"]
     openslide = pytest.importorskip("openslide")
     with openslide.OpenSlide(level0) as osr:
         theirs = np.asarray(osr.read_region((0, 0), 0, (500, 300)))[..., :3]

@@ -21,7 +21,7 @@ from ._series import SceneLayout
 __all__ = ["DicomSource", "FrameStore"]
 
 #: reads smaller than this many frames decode on the calling thread
-_SERIAL_FRAMES = 4
+_SERIAL_FRAMES = 8
 
 
 class FrameStore(Protocol):
