@@ -9,6 +9,7 @@ appended by :mod:`~imgio.writers._dicom_file`).
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,10 @@ __all__ = ["Instance", "SeriesIds", "instance_header"]
 WSM_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 
 
+@functools.lru_cache(maxsize=1)
 def _version() -> str:
-    """imgio's version (from its distribution: the wings do not import the package root)."""
+    """imgio's version (from its distribution: the wings do not import the package root;
+    read once: importlib.metadata parses the distribution's METADATA on every call)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
