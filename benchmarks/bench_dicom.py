@@ -9,7 +9,8 @@ an RGB JPEG (YBR_FULL_422) pyramid, tiles 256, levels halving down to 256 px, TI
 with a Basic Offset Table (the layout wsidicom and OpenSlide both read).
 
 Cases: ``open`` / ``open-again`` (open the slide and read its level sizes, imports done:
-the first and the second open of a process), ``tile`` (200 random stored tiles
+the first and the later opens of a process; two floors: one pydicom parse of one header,
+and reading every instance's first 64 KiB), ``tile`` (200 random stored tiles
 of level 0, decoded; imgio through ``TileSource.get_tile``), ``tile-jpeg`` (the same tiles'
 stored JPEG bytes), ``region`` (a 1024² region of level 0), ``thumbnail`` (512 px);
 per-call cases and ``open-again`` report the median of 15 calls of one process.
@@ -99,6 +100,21 @@ def setup(tool: str, case: str, folder: str) -> Callable[..., Any]:
             "thumbnail": lambda: ts.thumbnail(512, 512),
         }
         return cases[case]
+    if tool == "floor-pydicom":  # the least a pydicom-based open does: one header, parsed
+        import pydicom
+
+        return lambda: pydicom.dcmread(first, stop_before_pixels=True).TotalPixelMatrixRows
+    if tool == "floor-bytes":  # the least any open does: every instance's header bytes read
+        files = sorted(Path(folder).iterdir())
+
+        def read_heads() -> int:
+            total = 0
+            for f in files:
+                with open(f, "rb") as fh:
+                    total += len(fh.read(1 << 16))
+            return total
+
+        return read_heads
     if tool == "wsidicom":
         from wsidicom import WsiDicom
 
@@ -164,9 +180,10 @@ def _median_of(func: Callable[[], Any]) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------- parent side
+FLOORS = ["floor-pydicom", "floor-bytes"]
 CASES: list[tuple[str, list[str], str]] = [
     ("open", ["imgio", "wsidicom", "openslide"], "first open"),
-    ("open-again", ["imgio", "wsidicom", "openslide"], "second open"),
+    ("open-again", ["imgio", "wsidicom", "openslide", *FLOORS], "later open"),
     ("tile", ["imgio", "wsidicom", "openslide"], "per tile"),
     ("tile-jpeg", ["imgio", "wsidicom"], "per tile"),
     ("region", ["imgio", "wsidicom", "openslide"], "per call"),

@@ -333,3 +333,17 @@ def test_htj2k_falls_back_to_what_the_server_sends(orthanc: Server) -> None:
     assert np.array_equal(src[(slice(0, 32), slice(0, 48), slice(0, 3))], local[0, 0, 0, :32, :48])
     accepts = [h.get("Accept", "") for p, h in orthanc.proxy.seen if "/frames/" in p]
     assert len(accepts) == 1 and "transfer-syntax" not in accepts[0]
+
+
+def test_named_properties_from_the_instance_metadata(orthanc: Server) -> None:
+    """OpenSlide's dicom.* list from the level-0 instance's metadata (no file meta over
+    DICOMweb): the same keys and text as the file's dataset, and the same quickhash-1."""
+    web = imgio.Image(orthanc.url + orthanc.series["rgb"]).reader.named_properties(0)
+    local = imgio.Image(orthanc.folders["rgb"]).reader.named_properties(0)
+    assert web["openslide.quickhash-1"] == local["openslide.quickhash-1"]
+    meta_keys = ("dicom.MediaStorage", "dicom.TransferSyntax", "dicom.Implementation")
+    dataset = {k: v for k, v in local.items() if not k.startswith(meta_keys)}
+    shared = {k for k in dataset if k in web}
+    assert len(shared) > 40
+    assert {k: web[k] for k in shared} == {k: dataset[k] for k in shared}
+    assert web["dicom.TotalPixelMatrixRows"] == "200"
