@@ -26,11 +26,11 @@ import tifffile  # noqa: E402
 import zarr  # noqa: E402
 
 import imgio  # noqa: E402
-from imgio import _napari  # noqa: E402
+from imgio import napari as _napari  # noqa: E402
 from imgio.readers._registry import known_suffixes  # noqa: E402
 from imgio.writers._labels import label_color  # noqa: E402
 
-MANIFEST = Path(_napari.__file__).with_name("napari.yaml")
+MANIFEST = Path(imgio.__file__).with_name("napari.yaml")
 RNG = np.random.default_rng(4)
 
 
@@ -54,8 +54,10 @@ def test_manifest_patterns_are_the_registry_suffixes() -> None:
     assert reader.accepts_directories
     patterns = sorted(p.removeprefix("*") for p in reader.filename_patterns)
     assert patterns == sorted(known_suffixes()), "napari.yaml and the registry disagree"
-    (writer,) = manifest.contributions.writers
-    assert {".ome.tif", ".ome.tiff", ".ome.zarr"} <= set(writer.filename_extensions)
+    images, labels = manifest.contributions.writers
+    for writer in (images, labels):
+        assert {".ome.tif", ".tif", ".ome.zarr", ".zarr"} <= set(writer.filename_extensions)
+    assert labels.layer_types == ["labels"]
 
 
 def test_manifest_entry_point() -> None:
@@ -424,7 +426,7 @@ def test_layers_of_image_roundtrip_through_imgio(tmp_path: Path) -> None:
     arr = RNG.integers(0, 255, size=(3, 40, 50), dtype=np.uint8)
     names = ["a", "b", "c"]
     imgio.write(arr, path, dims="CYX", channel_names=names, physical_pixel_sizes=(None, 2, 3))
-    data, kwargs, kind = _napari.layers(imgio.Image(path), 0)
+    data, kwargs, kind = _napari.scene_layers(imgio.ImageFile(path), 0)
     assert kind == "image" and kwargs["name"] == ["a", "b", "c"] and kwargs["channel_axis"] == 0
     assert kwargs["scale"] == [2.0, 3.0]
     want = [tuple(np.percentile(arr[c], [0.1, 99.9])) for c in range(3)]
