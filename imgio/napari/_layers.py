@@ -1,8 +1,9 @@
 """One scene of an :class:`imgio.ImageFile` as napari layer data: lazy levels, µm, colours.
 
-Singleton dims are dropped except Y and X, and Y too for an x-z (or t-x) scan whose file
-has no Y at all: napari then draws Z against X, each with its own µm scale, instead of a
-one-pixel strip. Contrast limits read the smallest level only (see :mod:`imgio._display`).
+Singleton dims are dropped except Y and X, and Y too for an x-z scan (one row per Z
+plane, or a file without Y such as a LIF x-t scan): napari then draws Z (T) against X,
+each with its own µm scale, instead of a one-pixel strip. Contrast limits read the
+smallest level only (see :mod:`imgio._display`).
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ def kept_dims(file: ImageFile, scene: int) -> tuple[str, list[str]]:
     dims = file.presented(scene)[0]
     shapes = [file.presented(scene, level)[1] for level in range(info.n_levels)]
     keep = [d for i, d in enumerate(dims) if d in "YX" or any(shape[i] != 1 for shape in shapes)]
-    if "Y" not in info.dims and "X" in keep and len([d for d in keep if d not in "CS"]) > 2:
-        keep.remove("Y")  # an x-z / x-t scan: the file has no Y
+    flat_y = all(shape[dims.index("Y")] == 1 for shape in shapes)
+    planes = [d for d in keep if d not in "CS"]
+    if flat_y and ("Z" in keep or "Y" not in info.dims) and len(planes) > 2 and "S" not in keep:
+        keep.remove("Y")  # an x-z scan (or x-t without a Y in the file): Z (T) against X
     return dims, keep
 
 

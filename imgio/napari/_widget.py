@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ._layers import kept_dims
 from ._reader import describe, primary_scenes, scene_group
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class ImgioWidget(QWidget):
         self.scene_list = QListWidget()
         self.info = QFormLayout()
         self.level = QLabel("")
+        self.facts: dict[str, str] = {}  # the info panel's rows
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("File"))
         layout.addWidget(self.file_box)
@@ -73,7 +75,9 @@ class ImgioWidget(QWidget):
         self.file_box.currentIndexChanged.connect(self._file_changed)
         self.scene_list.currentRowChanged.connect(self._scene_picked)
         napari_viewer.layers.selection.events.active.connect(self._update_level)
-        napari_viewer.camera.events.zoom.connect(self._update_level)
+        scene = getattr(napari_viewer, "scene", None)  # napari >= 0.9; before: viewer.camera
+        camera = getattr(scene, "camera", None) or napari_viewer.camera
+        camera.events.zoom.connect(self._update_level)
         self._quiet = False
 
     # ------------------------------------------------------------------ API
@@ -124,7 +128,7 @@ class ImgioWidget(QWidget):
         scenes = primary_scenes(file)
         for s in scenes:
             sizes = file.sizes(s)
-            shape = " ".join(f"{d}{n}" for d, n in sizes.items() if n > 1 or d in "YX")
+            shape = " ".join(f"{d}{sizes[d]}" for d in kept_dims(file, s)[1])
             self.scene_list.addItem(f"{s}: {file.scene_names[s]}  ({shape})")
         self.scene_list.setCurrentRow(scenes.index(scene) if scene in scenes else 0)
         self._show_info(file, scene)
@@ -148,7 +152,8 @@ class ImgioWidget(QWidget):
     def _show_info(self, file: ImageFile, scene: int) -> None:
         while self.info.rowCount():
             self.info.removeRow(0)
-        for key, value in describe(file, scene):
+        self.facts = dict(describe(file, scene))
+        for key, value in self.facts.items():
             label = QLabel(value)
             label.setWordWrap(True)
             self.info.addRow(key, label)

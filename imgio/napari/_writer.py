@@ -42,7 +42,7 @@ def write_images(path: str, layer_data: Sequence[LayerData]) -> list[str]:
     """
     images = [item for item in layer_data if item[2] != "labels"]
     if not images:
-        return write_labels(path, layer_data)
+        raise ImgioError(f"nothing to write to {path!r}: no image layers given")
     labels = {
         _name(meta, f"labels{k}"): _label_spec(data, meta)
         for k, (data, meta, kind) in enumerate(layer_data)
@@ -68,17 +68,14 @@ def write_images(path: str, layer_data: Sequence[LayerData]) -> list[str]:
     return [os.fspath(written)]
 
 
-def write_labels(path: str, layer_data: Sequence[LayerData]) -> list[str]:
+def write_labels(path: str, data: Any, meta: Mapping[str, Any]) -> list[str]:
     """npe2 writer: one Labels layer on its own (a TIFF, or OME-Zarr with ``labels/<name>``).
 
     Raises
     ------
     ImgioError
-        Not exactly one layer, or a layer that is not integer labels.
+        A layer that is not integer labels.
     """
-    if len(layer_data) != 1:
-        raise ImgioError(f"expected one Labels layer to save on its own, found {len(layer_data)}")
-    data, meta, _ = layer_data[0]
     name = _name(meta, "labels")
     spec = _label_spec(data, meta)
     mask = spec["data"]
