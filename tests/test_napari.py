@@ -487,6 +487,12 @@ def test_multi_scene_opens_first_scene_and_picker_swaps(fresh: Any, tmp_path: Pa
     rows = widget.facts
     assert rows["scene"] == "2: pos2" and rows["µm / pixel"] == "Y 0.5, X 0.5"
     assert rows["channels"] == "DAPI, GFP" and rows["level 0"].endswith("Y50 x X40")
+    # a single-scene file opened later is listed for its info (and its 3 levels)
+    _ome_tiff(tmp_path / "one.ome.tif")
+    fresh.open(str(tmp_path / "one.ome.tif"), plugin="imgio")
+    assert widget.file_box.currentText() == "one.ome.tif" and widget.scene_list.count() == 1
+    assert widget.facts["level 2"].endswith("Y75 x X100")
+    assert widget.facts["µm / pixel"] == "Y 0.25, X 0.5"
 
 
 def test_plate_opens_as_one_grid(fresh: Any, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """imgio's dock widget: a scene picker for the files imgio opened, and a level/info panel.
 
 Picking a scene replaces the file's layers in the viewer by that scene's (its channels and
-label images), as napari-aicsimageio's scene widget does. The panel shows the file's
+label images), as napari-aicsimageio's scene widget does. Files whose layers imgio read
+are listed as they are added (a single-scene file for its info). The panel shows the file's
 reader, the scene's dims, dtype, µm sizes, channels and every pyramid level's shape, and
 which level napari draws for the selected layer.
 """
@@ -75,10 +76,13 @@ class ImgioWidget(QWidget):
         self.file_box.currentIndexChanged.connect(self._file_changed)
         self.scene_list.currentRowChanged.connect(self._scene_picked)
         napari_viewer.layers.selection.events.active.connect(self._update_level)
+        napari_viewer.layers.events.inserted.connect(self._layer_added)
         scene = getattr(napari_viewer, "scene", None)  # napari >= 0.9; before: viewer.camera
         camera = getattr(scene, "camera", None) or napari_viewer.camera
         camera.events.zoom.connect(self._update_level)
         self._quiet = False
+        for layer in list(napari_viewer.layers):  # files opened before the widget was docked
+            self._layer_added(layer)
 
     # ------------------------------------------------------------------ API
     @property
@@ -132,6 +136,21 @@ class ImgioWidget(QWidget):
             self.scene_list.addItem(f"{s}: {file.scene_names[s]}  ({shape})")
         self.scene_list.setCurrentRow(scenes.index(scene) if scene in scenes else 0)
         self._show_info(file, scene)
+
+    def _layer_added(self, event: Any) -> None:
+        """List the file of a layer imgio read (a single-scene file too: its info)."""
+        layer = getattr(event, "value", event)
+        path = _path(layer)
+        if path is None or path in self.files or layer.metadata.get("reader") is None:
+            return
+        from ..arrays import ImageFile
+        from ..errors import ImgioError
+
+        try:
+            file = ImageFile(path)
+        except (ImgioError, OSError):  # moved, or a URL that needs its storage options
+            return
+        self.add_file(file, scene=_scene(layer))
 
     def _file_changed(self, _index: int) -> None:
         file = self.file
