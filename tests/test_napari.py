@@ -721,3 +721,25 @@ def test_without_preference_napari_asks(fresh: Any, tmp_path: Path) -> None:
             fresh.open(str(path), plugin=None)
     finally:
         plugins.extension2reader = before
+
+
+def test_plate_of_unequal_wells_is_translated(tmp_path: Path) -> None:
+    """Wells of different shapes cannot share one array: a layer per well, moved to its
+    row and column by the largest well's extent (no viewer needed)."""
+    from imgio.writers.plate import write_plate
+
+    a1 = RNG.integers(0, 255, size=(24, 32), dtype=np.uint8)
+    b2 = RNG.integers(0, 255, size=(16, 20), dtype=np.uint8)
+    path = write_plate(
+        tmp_path / "uneven.ome.zarr",
+        {"A/1": [a1], "B/2": [b2]},
+        dims="YX",
+        physical_pixel_sizes=(None, 0.5, 0.25),
+        pyramid_levels=1,
+    )
+    (d1, k1, _), (d2, k2, _) = _napari.read(str(path))
+    np.testing.assert_array_equal(np.asarray(d1), a1)
+    np.testing.assert_array_equal(np.asarray(d2), b2)
+    assert k1["translate"] == [0.0, 0.0] and k2["translate"] == [24 * 0.5, 32 * 0.25]
+    assert k1["scale"] == k2["scale"] == [0.5, 0.25]
+    assert (k1["name"], k2["name"]) == ("A/1/0", "B/2/0")  # unnamed channels: the scenes

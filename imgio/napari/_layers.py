@@ -124,7 +124,7 @@ def _names_and_colors(
     elif names and not _GENERIC.match(names[0]):
         kwargs["name"] = names[0] + suffix
     else:  # an unnamed channel (or RGB): the scene, or the file when it has one scene
-        kwargs["name"] = info.name + suffix if suffix else stem(file.path)
+        kwargs["name"] = info.name if suffix else stem(file.path)
     if rgb:
         kwargs["rgb"] = True
         return
