@@ -7,6 +7,7 @@ Files are written here with tifffile and zarr directly, opened through the plugi
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -493,6 +494,8 @@ def test_multi_scene_opens_first_scene_and_picker_swaps(fresh: Any, tmp_path: Pa
     assert widget.file_box.currentText() == "one.ome.tif" and widget.scene_list.count() == 1
     assert widget.facts["level 2"].endswith("Y75 x X100")
     assert widget.facts["µm / pixel"] == "Y 0.25, X 0.5"
+    fresh.layers.selection.active = fresh.layers["GFP"]
+    assert re.fullmatch(r"drawn: level [012] of 3 \(\d+ x \d+\) of GFP", widget.level.text())
 
 
 def test_plate_opens_as_one_grid(fresh: Any, tmp_path: Path) -> None:
