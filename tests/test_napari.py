@@ -613,7 +613,7 @@ def test_write_labels_layer_on_its_own(fresh: Any, tmp_path: Path) -> None:
     mask = np.zeros((32, 48), np.int32)
     mask[2:10, 3:20], mask[15:30, 25:45] = 2, 7
     colormap = DirectLabelColormap(color_dict={2: "red", 7: "blue", None: "transparent"})
-    features = {"index": [2, 7], "kind": ["nucleus", "cell"]}
+    features = {"index": [2, 7], "kind": ["nucleus", "cell"], "area (pixels)": [1, 1]}  # stale
     layer = fresh.add_labels(
         mask, name="seg", scale=(0.5, 0.5), colormap=colormap, features=features
     )
@@ -631,6 +631,8 @@ def test_write_labels_layer_on_its_own(fresh: Any, tmp_path: Path) -> None:
         7: [0, 0, 255, 255],
     }
     assert {e["label-value"]: e["kind"] for e in table["properties"]} == {2: "nucleus", 7: "cell"}
+    areas = {e["label-value"]: e["area (pixels)"] for e in table["properties"]}
+    assert areas == {2: int((mask == 2).sum()), 7: int((mask == 7).sum())}  # counted anew
 
 
 def test_labels_beside_image_in_tiff_is_refused(fresh: Any, tmp_path: Path) -> None:

@@ -131,14 +131,16 @@ def _label_colors(colormap: Any) -> dict[int, tuple[int, ...]] | None:
 
 def _label_properties(features: Any) -> dict[int, dict[str, Any]] | None:
     """A Labels layer's ``features`` table as ``{value: {column: value}}`` (``index`` is
-    the label value's column, else the row number is)."""
+    the label value's column, else the row number is; the area is the writer's to count)."""
     if features is None or not hasattr(features, "to_dict") or len(features) == 0:
         return None
+    from ..writers._labels import AREA  # recomputed from the data being written
+
     rows = features.to_dict(orient="records")
     out: dict[int, dict[str, Any]] = {}
     for i, row in enumerate(rows):
         value = int(row.pop("index", i))
-        out[value] = {str(k): _plain(v) for k, v in row.items()}
+        out[value] = {str(k): _plain(v) for k, v in row.items() if k != AREA}
     return out
 
 
