@@ -124,10 +124,15 @@ def _die_with_parent() -> None:
 
 
 @pytest.fixture(scope="module")
-def viewer(display: None) -> Iterator[Any]:
+def plugin() -> None:
+    """imgio registered with npe2 through its ``napari.manifest`` entry point."""
     pm = npe2.PluginManager.instance()
     pm.discover()  # the "napari.manifest" entry point of the installed package
     pm.get_manifest("imgio")  # KeyError: the entry point is missing
+
+
+@pytest.fixture(scope="module")
+def viewer(display: None, plugin: None) -> Iterator[Any]:
     v = napari.Viewer(show=False)
     try:
         yield v
@@ -593,10 +598,10 @@ def test_labels_get_image_label_colours_and_properties(fresh: Any, tmp_path: Pat
 
 # ------------------------------------------------------------------ writers
 @pytest.mark.parametrize("suffix", [".tif", ".zarr"])
-def test_write_plain_suffixes(fresh: Any, tmp_path: Path, suffix: str) -> None:
+def test_write_plain_suffixes(plugin: None, tmp_path: Path, suffix: str) -> None:
     """*Save Layers* to ``.tif`` and ``.zarr`` writes (it used to write nothing)."""
     data = RNG.integers(0, 1000, size=(30, 40), dtype=np.uint16)
-    layer = fresh.add_image(data, name="img", scale=(0.5, 0.25))
+    layer = napari.layers.Image(data, name="img", scale=(0.5, 0.25))
     out = tmp_path / f"plain{suffix}"
     written = napari.save_layers(str(out), [layer], plugin="imgio")
     assert [Path(p).name for p in written] == [out.name]
@@ -605,7 +610,7 @@ def test_write_plain_suffixes(fresh: Any, tmp_path: Path, suffix: str) -> None:
     assert back.physical_pixel_sizes.Y == 0.5 and back.physical_pixel_sizes.X == 0.25
 
 
-def test_write_labels_layer_on_its_own(fresh: Any, tmp_path: Path) -> None:
+def test_write_labels_layer_on_its_own(plugin: None, tmp_path: Path) -> None:
     """A Labels layer saved alone: an integer TIFF (tifffile reads the mask), and an
     OME-Zarr whose ``labels/<name>`` keeps the layer's colours and features."""
     from napari.utils.colormaps import DirectLabelColormap
@@ -614,7 +619,7 @@ def test_write_labels_layer_on_its_own(fresh: Any, tmp_path: Path) -> None:
     mask[2:10, 3:20], mask[15:30, 25:45] = 2, 7
     colormap = DirectLabelColormap(color_dict={2: "red", 7: "blue", None: "transparent"})
     features = {"index": [2, 7], "kind": ["nucleus", "cell"], "area (pixels)": [1, 1]}  # stale
-    layer = fresh.add_labels(
+    layer = napari.layers.Labels(
         mask, name="seg", scale=(0.5, 0.5), colormap=colormap, features=features
     )
     tif = tmp_path / "seg.tif"
@@ -635,9 +640,9 @@ def test_write_labels_layer_on_its_own(fresh: Any, tmp_path: Path) -> None:
     assert areas == {2: int((mask == 2).sum()), 7: int((mask == 7).sum())}  # counted anew
 
 
-def test_labels_beside_image_in_tiff_is_refused(fresh: Any, tmp_path: Path) -> None:
-    image = fresh.add_image(np.zeros((8, 8), np.uint8), name="i")
-    labels = fresh.add_labels(np.zeros((8, 8), np.uint8), name="l")
+def test_labels_beside_image_in_tiff_is_refused(tmp_path: Path) -> None:
+    image = napari.layers.Image(np.zeros((8, 8), np.uint8), name="i")
+    labels = napari.layers.Labels(np.zeros((8, 8), np.uint8), name="l")
     with pytest.raises(imgio.ImgioError, match="label images live in OME-Zarr"):
         _napari.write_images(
             str(tmp_path / "x.ome.tif"), [image.as_layer_data_tuple(), labels.as_layer_data_tuple()]
