@@ -116,20 +116,32 @@ def convert(vr: bytes, raw: Any) -> Any:
     return bytes(raw)
 
 
-class RawDataset:
-    """Elements by tag, raw; values converted when asked for by keyword (``ds.Rows``)."""
+#: keyword -> tag (None: no such keyword), filled as keywords are asked for
+_TAGS: dict[str, int | None] = {}
 
-    __slots__ = ("_elems", "file_meta")
+
+class RawDataset:
+    """Elements by tag, raw; values converted when asked for by keyword (``ds.Rows``),
+    once (the converted value is kept: callers must not change it)."""
+
+    __slots__ = ("_elems", "_values", "file_meta")
 
     def __init__(self, elems: dict[int, tuple[bytes, Any]]) -> None:
         self._elems = elems
+        self._values: dict[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
-        tag = None if name.startswith("_") else _tag(name)
+        values = self._values
+        if name in values:
+            return values[name]
+        tag = _TAGS.get(name, -1)
+        if tag == -1:
+            tag = _TAGS[name] = None if name[:1] == "_" else _tag(name)
         found = self._elems.get(tag) if tag is not None else None
         if found is None:
             raise AttributeError(name)
-        return convert(*found)
+        value = values[name] = convert(*found)
+        return value
 
     def __contains__(self, keyword: str) -> bool:
         tag = _tag(keyword)
