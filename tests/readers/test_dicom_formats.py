@@ -126,3 +126,15 @@ def test_fast_header_walker_equals_pydicom(tmp_path: Path) -> None:
             assert data[at : at + 4] == b"\xe0\x7f\x10\x00"
         total += _same(fast, ref, path.name)
     assert total > 200
+
+
+def test_tiled_full_without_all_its_frames_is_corrupt(tmp_path: Path) -> None:
+    """TILED_FULL leaves no tile out: an instance (no concatenation) with fewer frames than
+    its tile matrix is refused at open (a fuzzed 16-million-column matrix of 25 frames
+    otherwise sent every reader of the level through millions of empty tiles)."""
+    from imgio.errors import CorruptFileError
+
+    image = pyramid(8, (64, 96))
+    (path,) = write_level(tmp_path, image, (32, 32), slide=Slide(), missing=[(0, 0, 1, 2)])
+    with pytest.raises(CorruptFileError, match=r"TILED_FULL with 5 frames .* needs 6"):
+        imgio.Image(path)

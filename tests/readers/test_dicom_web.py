@@ -319,7 +319,7 @@ def test_htj2k_falls_back_to_what_the_server_sends(orthanc: Server) -> None:
     HTJ2K codestreams labelled Explicit VR Little Endian: imgio decodes them by their bytes.
     Later reads of the same client go straight to the second form."""
     url = orthanc.url + orthanc.series["htj2k"]
-    img = imgio.Image(url, storage_options={"retries": 0})
+    img = imgio.Image(url, storage_options={"retries": 1})
     local = np.asarray(imgio.Image(orthanc.folders["htj2k"]).data)
     assert np.array_equal(local[0, 0, 0], pyramid(44, (70, 100))[0, 0])  # lossless
     orthanc.proxy.seen.clear()
@@ -327,12 +327,13 @@ def test_htj2k_falls_back_to_what_the_server_sends(orthanc: Server) -> None:
     key = (slice(0, 70), slice(0, 100), slice(0, 3))
     assert np.array_equal(src[key], local[0, 0, 0])
     accepts = [h.get("Accept", "") for p, h in orthanc.proxy.seen if "/frames/" in p]
-    assert len(accepts) == 2
-    assert "transfer-syntax=*" in accepts[0] and "transfer-syntax" not in accepts[1]
+    stored = ["transfer-syntax=*" in a for a in accepts]
+    assert stored[0] and not stored[-1] and stored == sorted(stored, reverse=True)
+    assert "transfer-syntax" not in accepts[-1]
     orthanc.proxy.seen.clear()
     assert np.array_equal(src[(slice(0, 32), slice(0, 48), slice(0, 3))], local[0, 0, 0, :32, :48])
     accepts = [h.get("Accept", "") for p, h in orthanc.proxy.seen if "/frames/" in p]
-    assert len(accepts) == 1 and "transfer-syntax" not in accepts[0]
+    assert accepts and all("transfer-syntax" not in a for a in accepts)
 
 
 def test_named_properties_from_the_instance_metadata(orthanc: Server) -> None:

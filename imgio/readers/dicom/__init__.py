@@ -183,19 +183,16 @@ class DicomReader(Reader):
     def named_properties(self, scene: int) -> Mapping[str, str]:
         """OpenSlide's ``dicom.*`` properties: every element of the scene's level-0 instance
         (file meta information and dataset, read again here), and ``openslide.quickhash-1``."""
-        from ._props import elements_of, flatten, quickhash1
+        from ._props import quickhash1
 
         inst = self.instance(scene)
-        out: dict[str, str] = {}
         store = self._stores[self._scenes[scene].levels[0].instances[0]]
         if isinstance(store, FrameIndex):
-            from ._open import header_datasets
+            from ._open import header_properties
 
-            meta, ds = header_datasets(store.location)
-            flatten(elements_of(meta), "dicom", out)
+            out = header_properties(store.location)
         else:  # DICOMweb: the instance's metadata (no file meta information)
-            ds = store.metadata()  # type: ignore[attr-defined]
-        flatten(elements_of(ds), "dicom", out)
+            out = store.properties()  # type: ignore[attr-defined]
         if inst.series_uid:
             out["openslide.quickhash-1"] = quickhash1(inst.series_uid)
         return out

@@ -216,6 +216,12 @@ def _full_positions(
     nz = max(1, _int(ds, "TotalPixelMatrixFocalPlanes", 1))
     offset = _int(ds, "ConcatenationFrameOffsetNumber", 0)
     capacity = gx * gy * nz * max(1, len(paths))
+    alone = getattr(ds, "InConcatenationNumber", None) is None and not offset
+    if alone and n_frames < gx * gy:  # TILED_FULL leaves no tile out
+        raise HeaderError(
+            f"TILED_FULL with {n_frames} frames and no concatenation; its {gy} x {gx} tile "
+            f"matrix ({total_r} x {total_c} pixels in {tr} x {tc} tiles) needs {gx * gy}"
+        )
     if offset < 0 or offset + n_frames > capacity:
         raise HeaderError(
             f"frames {offset + 1}..{offset + n_frames} of a TILED_FULL matrix of {gy} x {gx} "

@@ -25,7 +25,7 @@ from ._header import HeaderError, Instance, instance_from_dataset
 __all__ = [
     "deflated_body",
     "folder_instances",
-    "header_datasets",
+    "header_properties",
     "is_dicom",
     "read_instance",
     "sibling_instances",
@@ -168,27 +168,33 @@ def read_instance(location: Location) -> Instance:
         ) from exc
 
 
-def header_datasets(location: Location) -> tuple[Any, Any]:
-    """An instance file's file meta information and dataset (to the pixel data), each as
-    imgio's walker's or pydicom's dataset (for ``named_properties``: read again on demand).
+def header_properties(location: Location) -> dict[str, str]:
+    """OpenSlide's ``dicom.*`` properties of an instance file: its file meta information and
+    dataset (to the pixel data), read again (``named_properties`` is asked for rarely).
 
     Raises
     ------
     CorruptFileError
         The header cannot be parsed.
     """
+    from ._props import elements_of, flatten
+
     head = location.read_range(0, _FIRST_READ, exact=False)
+    out: dict[str, str] = {}
     try:
         ts, meta_end = _meta(head, location.url)
         meta = parse_dataset(head[:meta_end], 132)[0]
         found = None if ts in (IMPLICIT, BIG, DEFLATED) else _fast_dataset(location, head, meta_end)
-        return meta, (found[0] if found is not None else _dataset(location, ts)[0])
+        ds = found[0] if found is not None else _dataset(location, ts)[0]
+        flatten(elements_of(meta), "dicom", out)
+        flatten(elements_of(ds), "dicom", out)  # pydicom converts values here: inside the try
     except ImgioError:
         raise
     except Exception as exc:  # noqa: BLE001 - pydicom raises anything on a damaged dataset
         raise CorruptFileError(
             f"{location.url}: cannot parse the DICOM dataset: {type(exc).__name__}: {exc}"
         ) from exc
+    return out
 
 
 def _listing(folder: Location) -> list[Location]:

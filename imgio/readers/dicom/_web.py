@@ -179,20 +179,25 @@ class WebInstance:
             for data, ts in parts
         ]
 
-    def metadata(self) -> Any:
-        """The instance's metadata (one request), as a pydicom dataset."""
+    def properties(self) -> dict[str, str]:
+        """OpenSlide's ``dicom.*`` properties of the instance's metadata (one request)."""
         import json
 
-        where = f"DICOMweb GET {self.client.series_url}/instances/{self.inst.sop_uid}/metadata"
-        body, _ = self.client.get(
-            f"/instances/{self.inst.sop_uid}/metadata", "application/dicom+json"
-        )
+        from ._props import elements_of, flatten
+
+        path = f"/instances/{self.inst.sop_uid}/metadata"
+        where = f"DICOMweb GET {self.client.series_url}{path}"
+        body, _ = self.client.get(path, "application/dicom+json")
+        out: dict[str, str] = {}
         try:
             items = json.loads(body)
             item = items[0] if isinstance(items, list) else items
-        except (ValueError, IndexError, KeyError) as exc:
-            raise CorruptFileError(f"{where}: not DICOM JSON: {exc}") from exc
-        return _dataset(item, where)
+            flatten(elements_of(_dataset(item, where)), "dicom", out)
+        except ImgioError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - pydicom converts values as they are listed
+            raise CorruptFileError(f"{where}: not DICOM JSON: {type(exc).__name__}: {exc}") from exc
+        return out
 
 
 def _coded(data: bytes) -> bool:
