@@ -124,7 +124,7 @@ def viewer_page(name: str, prefix: str = "") -> str:
         + f' data-static="{escape(prefix)}/static/">'
         + '<div id="osd" tabindex="-1"></div>'
         + '<div id="hud"><div id="scalebar"></div><span id="scalebar-label"></span>'
-        + ' &middot; <span id="pointer"></span></div>'
+        + ' <span id="pointer"></span></div>'
         + f'<aside id="side"><p><a href="{prefix}/">all images</a></p>'
         + f"<h1>{escape(name)}</h1><div id='status'></div>"
         + '<section id="controls"></section><section id="channels"></section>'

@@ -380,9 +380,9 @@ class Views:
             output_width=req.out_w, output_height=req.out_h, allow_upscale=True,
             style=_style(params) or "auto", format="numpy", **_axes(params),
         )  # fmt: skip
-        arr = _fit_exact(np.asarray(arr), req.out_h, req.out_w)
-        arr = _orient(arr, req.rotation, req.mirror)
-        arr = _quality(arr, req.quality)
+        arr = _iiif.fit_exact(np.asarray(arr), req.out_h, req.out_w)
+        arr = _iiif.orient(arr, req.rotation, req.mirror)
+        arr = _iiif.quality(arr, req.quality)
         return encode(arr, normalize_format(req.format)), req.media_type
 
 
@@ -390,34 +390,6 @@ def _axes_no_frame(params: Mapping[str, str]) -> dict[str, Any]:
     axes = _axes(params)
     axes.pop("frame", None)
     return axes
-
-
-def _fit_exact(arr: np.ndarray[Any, Any], h: int, w: int) -> np.ndarray[Any, Any]:
-    """IIIF asks for an exact w,h: the tile verbs keep aspect, so stretch by nearest index."""
-    if arr.shape[0] == h and arr.shape[1] == w:
-        return arr
-    ys = np.minimum((np.arange(h) + 0.5) * arr.shape[0] / h, arr.shape[0] - 1).astype(np.intp)
-    xs = np.minimum((np.arange(w) + 0.5) * arr.shape[1] / w, arr.shape[1] - 1).astype(np.intp)
-    out: np.ndarray[Any, Any] = arr[ys][:, xs]
-    return out
-
-
-def _orient(arr: np.ndarray[Any, Any], rotation: int, mirror: bool) -> np.ndarray[Any, Any]:
-    if mirror:
-        arr = arr[:, ::-1]
-    if rotation:
-        arr = np.rot90(arr, k=-(rotation // 90), axes=(0, 1))
-    return np.ascontiguousarray(arr)
-
-
-def _quality(arr: np.ndarray[Any, Any], quality: str) -> np.ndarray[Any, Any]:
-    if quality in ("default", "color"):
-        return arr
-    rgb = arr[..., :3].astype(np.float32)
-    gray = rgb[..., 0] if rgb.shape[-1] < 3 else rgb @ np.array([0.299, 0.587, 0.114], np.float32)
-    if quality == "bitonal":
-        gray = np.where(gray >= 128, 255, 0)
-    return np.clip(np.rint(gray), 0, 255).astype(np.uint8)[..., None]
 
 
 def _jsonable(value: Any) -> Any:

@@ -37,6 +37,7 @@ if not (CHROMIUM and DRIVER) and not os.environ.get("CI"):
     pytest.skip("chromium and chromium-driver are not installed", allow_module_level=True)
 
 QUADRANTS = [(220, 40, 40), (40, 200, 40), (40, 40, 220), (230, 230, 60)]  # TL TR BL BR
+TOKEN = "s3cret-token"
 LABEL, MACRO = (250, 210, 20), (20, 120, 240)
 APERIO = "Aperio Image Library v12.0.0 \r\n2048x1536 [0,0 2048x1536] (256x256) JPEG/RGB Q=90"
 
@@ -99,12 +100,13 @@ def write_scenes(path: Path) -> None:
 class Page:
     """The browser on one server: navigation, waiting, screenshots, logs."""
 
-    def __init__(self, driver: Any, url: str, root: Path) -> None:
+    def __init__(self, driver: Any, url: str, root: Path, guarded_url: str) -> None:
         self.driver, self.url, self.root = driver, url, root
+        self.guarded_url = guarded_url  # the same cells.ome.tif behind --token
 
-    def open(self, path: str) -> None:
-        self.driver.get(self.url + path)
-        if path.startswith("/view/") or "/view/" in path:
+    def open(self, path: str, base: str | None = None) -> None:
+        self.driver.get((base or self.url) + path)
+        if "/view/" in path:
             self.wait()
 
     def js(self, script: str, *args: Any) -> Any:
@@ -167,6 +169,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     write_grey(root / "grey.ome.tif")
     write_scenes(root / "scenes.ome.tif")
     server, thread, url = start(app([root]))
+    guarded = start(app([root / "cells.ome.tif"], token=TOKEN))
     opts = webdriver.ChromeOptions()
     opts.binary_location = str(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1100,760",
@@ -176,11 +179,12 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     driver = webdriver.Chrome(service=Service(str(DRIVER)), options=opts)
     driver.set_script_timeout(30)
     try:
-        yield Page(driver, url, root)
+        yield Page(driver, url, root, guarded[2])
     finally:
         driver.quit()
-        server.should_exit = True
-        thread.join(10)
+        for srv, runner in ((server, thread), guarded[:2]):
+            srv.should_exit = True
+            runner.join(10)
 
 
 def close(got: np.ndarray, want: Any, tol: float = 12) -> bool:
@@ -339,3 +343,26 @@ def test_scene_switch(page: Page) -> None:
     page.wait()
     assert close(page.colour_at(page.screenshot("scene1"), 250, 100), (40, 40, 200))
     assert page.console_errors() == []
+
+
+@pytest.mark.parametrize("form", ["path", "query"])
+def test_viewer_behind_a_token(page: Page, form: str) -> None:
+    """``/t/TOKEN/view/...`` (every URL of the page carries the token) and ``?token=``
+    (the first visit sets the cookie) both draw the image."""
+    page.requested_urls()
+    base = page.guarded_url
+    if form == "path":
+        page.open(f"/t/{TOKEN}/view/cells.ome.tif", base)
+    else:
+        page.open(f"/view/cells.ome.tif?token={TOKEN}", base)
+    shot = page.screenshot(f"token-{form}")
+    assert close(page.colour_at(shot, 64, 64), (0, 255, 255))  # DAPI + GFP
+    urls = [u for u in page.requested_urls() if not u.startswith("data:")]
+    assert any("/tiles/zxy/" in u for u in urls)
+    if form == "path":
+        assert all(u.startswith(f"{base}/t/{TOKEN}/") for u in urls), urls
+    assert page.console_errors() == []
+    page.driver.delete_all_cookies()
+    page.driver.get(f"{base}/view/cells.ome.tif")  # no token, no cookie: refused
+    assert "access token" in page.js("return document.body.innerText")
+    assert any("401" in e for e in page.console_errors())

@@ -385,3 +385,32 @@ def test_remote_url_is_served_as_one_image(image_dir: Path) -> None:
         finally:
             server.should_exit = True
             thread.join(10)
+
+
+def test_viewer_openseadragon_is_vendored_as_pinned(served: Served) -> None:
+    """The package carries the OpenSeadragon that tools/viewer/package-lock.json pins
+    (``python tools/vendor_viewer.py`` or any build of the package puts it there), with
+    its licence, and serves it from loopback."""
+    from importlib import resources
+
+    lock = json.loads((Path(__file__).parents[2] / "tools/viewer/package-lock.json").read_text())
+    pinned = lock["packages"]["node_modules/openseadragon"]
+    vendor = resources.files("imgio.serve").joinpath("static", "vendor", "openseadragon")
+    assert vendor.joinpath("VERSION").is_file(), "run: python tools/vendor_viewer.py"
+    assert vendor.joinpath("VERSION").read_text().split() == [
+        "openseadragon",
+        pinned["version"],
+        pinned["integrity"],
+    ]
+    assert "BSD" in vendor.joinpath("LICENSE.txt").read_text() or "Redistribution" in (
+        vendor.joinpath("LICENSE.txt").read_text()
+    )
+    script = vendor.joinpath("openseadragon.min.js").read_bytes()
+    assert f"openseadragon {pinned['version']}".encode() in script[:200]
+    r = served.client.get("/static/vendor/openseadragon/openseadragon.min.js")
+    assert r.status_code == 200 and r.content == script
+    assert r.headers["content-type"].startswith("text/javascript")
+    icon = served.client.get("/static/vendor/openseadragon/images/zoomin_rest.png")
+    assert icon.status_code == 200 and icon.content.startswith(b"\x89PNG")
+    for bad in ("../_app.py", "vendor/../../_app.py", "vendor/openseadragon/nothing.js"):
+        assert served.client.get(f"/static/{bad}").status_code == 404

@@ -147,8 +147,8 @@
       const p = item.viewerElementToImageCoordinates(e.position);
       const um = mpp();
       $("pointer").textContent = um
-        ? `x ${(p.x * um).toFixed(1)} µm, y ${(p.y * um).toFixed(1)} µm`
-        : `x ${Math.round(p.x)} px, y ${Math.round(p.y)} px`;
+        ? `· x ${(p.x * um).toFixed(1)} µm, y ${(p.y * um).toFixed(1)} µm`
+        : `· x ${Math.round(p.x)} px, y ${Math.round(p.y)} px`;
     },
   });
 
