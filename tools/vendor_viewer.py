@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCK_DIR = ROOT / "tools" / "viewer"
 TARGET = ROOT / "imgio" / "serve" / "static" / "vendor" / "openseadragon"
 FILES = ("openseadragon.min.js", "LICENSE.txt", "VERSION")
+NO_NPM = 3  # the exit status when npm is not installed (setup.py may build on without)
 
 
 def pinned() -> tuple[str, str]:
@@ -50,10 +51,11 @@ def present() -> bool:
 def vendor() -> None:
     npm = shutil.which("npm")
     if npm is None:
-        sys.exit(
+        sys.stderr.write(
             "vendor_viewer: npm is needed to vendor OpenSeadragon into imgio/serve/static/"
-            " (install Node.js, or build from an sdist, which carries the vendored files)"
+            " (install Node.js, or build from an sdist, which carries the vendored files)\n"
         )
+        sys.exit(NO_NPM)
     with tempfile.TemporaryDirectory(prefix="imgio-viewer-") as tmp:
         work = Path(tmp)
         for name in ("package.json", "package-lock.json"):
