@@ -50,7 +50,9 @@ def _modules_after(argv: list[str]) -> tuple[str, list[str]]:
     script = (
         "import sys\nfrom imgio.cli import main\n"
         f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-        "mods = ('numpy', 'zarr', 'tifffile', 'starlette') + " + repr(HEAVY) + "\n"
+        "mods = ('numpy', 'zarr', 'tifffile', 'starlette', 'imgio.readers.sequence') + "
+        + repr(HEAVY)
+        + "\n"
         "print('MODULES', sorted(m for m in mods if m in sys.modules))\n"
     )
     done = subprocess.run(
@@ -66,6 +68,7 @@ def test_info_imports_no_dask_xarray_pandas_scipy(demo: Path) -> None:
     assert "level 2: T:1 C:3 Z:1 Y:128 X:128" in out
     assert not set(loaded) & set(HEAVY), loaded
     assert "starlette" not in loaded  # nor the server
+    assert "imgio.readers.sequence" not in loaded  # one file is not a file sequence
 
 
 def test_info_reports_the_dask_chunks_dask_would_make(demo: Path) -> None:
