@@ -102,6 +102,25 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == f"imgio {imgio.__version__}"
 
 
+def test_one_version_everywhere() -> None:
+    """pyproject takes its version from ``imgio.__version__`` (what ``--version`` prints),
+    and the changelog has an entry for it (the release is tagged ``v`` + that version)."""
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "imgio.__version__"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", imgio.__version__)
+    headings = re.findall(r"^## (\S+)", (root / "CHANGELOG.md").read_text(), re.M)
+    assert headings[0] == imgio.__version__  # the newest entry is this version's
+    done = subprocess.run(
+        [sys.executable, "-m", "imgio.cli", "--version"], capture_output=True, text=True, env=ENV
+    )
+    assert done.stdout.strip() == f"imgio {imgio.__version__}"
+
+
 def test_top_level_help_lists_every_verb_without_markup(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

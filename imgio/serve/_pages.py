@@ -28,11 +28,10 @@ KEYS = (
     ("wheel, + / -", "zoom in / out"),
     ("0", "whole image"),
     ("R / Shift+R", "rotate"),
-    ("F", "flip"),
     ("1 ... 9", "channel on / off"),
     ("[ / ]", "previous / next Z"),
     (", / .", "previous / next T"),
-    ("Shift+F", "full screen"),
+    ("F", "full screen (Esc leaves)"),
 )
 
 

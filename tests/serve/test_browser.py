@@ -303,7 +303,8 @@ def test_channels_toggle_colour_and_contrast(page: Page) -> None:
     assert [c["name"] for c in chans] == ["DAPI", "GFP", "mCherry"]
     assert [c["color"] for c in chans] == ["#0000ff", "#00ff00", "#ff0000"]
     check("channels")
-    page.js("document.getElementById('channel-2').click()")  # mCherry off
+    page.js("imgioViewer.osd.canvas.focus()")
+    page.driver.switch_to.active_element.send_keys("3")  # mCherry off
     page.wait()
     assert not page.js("return imgioViewer.channels[2].on")
     check("channels-red-off")
@@ -323,12 +324,16 @@ def test_grey_image_contrast_and_z_keys(page: Page) -> None:
     shot = page.screenshot("grey")
     assert close(page.colour_at(shot, 100, 150), [3000 / 4000 * 255] * 3)
     assert close(page.colour_at(shot, 300, 150), [1000 / 4000 * 255] * 3)
-    page.js("document.getElementById('osd').focus()")
+    page.js("imgioViewer.osd.canvas.focus()")
     page.driver.switch_to.active_element.send_keys("]")  # next Z
     page.wait()
     assert page.js("return document.getElementById('frame-Z').value") == "1"
     shot = page.screenshot("grey-z1")
     assert close(page.colour_at(shot, 100, 150), [2000 / 4000 * 255] * 3)
+    page.driver.switch_to.active_element.send_keys("f")  # full screen, and back
+    assert page.js("return imgioViewer.osd.isFullPage()")
+    page.driver.switch_to.active_element.send_keys("f")
+    assert not page.js("return imgioViewer.osd.isFullPage()")
     assert page.console_errors() == []
 
 

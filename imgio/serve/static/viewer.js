@@ -276,13 +276,23 @@
       step("Z", e.key === "]" ? 1 : -1);
     } else if (e.key === "," || e.key === ".") {
       step("T", e.key === "." ? 1 : -1);
-    } else if (e.key === "F" && e.shiftKey) {
-      osd.setFullScreen(!osd.isFullPage());
     } else {
       return;
     }
     e.preventDefault();
   });
+
+  // F: full screen, as in most viewers (OpenSeadragon's own F flips: its button still does)
+  const typing = (e) => ["INPUT", "SELECT", "TEXTAREA"].includes((e.target && e.target.tagName) || "");
+  for (const type of ["keydown", "keypress"]) {
+    document.addEventListener(type, (e) => {
+      if ((e.key !== "f" && e.key !== "F") || typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+      e.stopPropagation();
+      e.preventDefault();
+      if (type === "keydown") osd.setFullScreen(!osd.isFullPage());
+    }, true);
+  }
+  osd.addHandler("full-page", () => setTimeout(() => osd.canvas.focus(), 0));
 
   // -------------------------------------------------------------------- load
   async function load() {
@@ -306,7 +316,7 @@
     show();
     osd.addOnceHandler("tile-drawn", scaleBar);
     document.body.dataset.ready = "1";
-    $("osd").focus();
+    osd.canvas.focus();  // OpenSeadragon's keys work from the start
   }
 
   load();
