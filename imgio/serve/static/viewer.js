@@ -246,7 +246,8 @@
     const m = state.meta, box = $("associated"), panel = $("associated-panel");
     box.replaceChildren();
     panel.hidden = !(m.associated && m.associated.length);
-    for (const which of m.associated || []) {
+    const rank = (w) => ({ label: 0, macro: 1 }[w] ?? 2);  // label and macro first
+    for (const which of [...(m.associated || [])].sort((a, b) => rank(a) - rank(b))) {
       const url = `${api}/associated/${encodeURIComponent(which)}`;
       const fig = el("figure", { class: "associated" });
       const a = el("a", { href: url, target: "_blank" });
