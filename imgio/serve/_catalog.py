@@ -167,7 +167,7 @@ class Catalog:
                 return Entry(name, candidate)
         raise refused
 
-    def size_of(self, name: str, *, max_files: int = 10000) -> int | None:
+    def size_of(self, name: str, *, max_files: int = 2000) -> int | None:
         """Bytes on disk of ``name`` (a store's files summed; None for a URL or a store
         of more than ``max_files`` files, not walked to the end)."""
         path = self.resolve(name).path

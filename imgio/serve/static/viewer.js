@@ -238,7 +238,7 @@
     row("vendor", m.vendor);
     row("objective", m.objective ? `${m.objective}x` : null);
     row("magnification", m.magnification ? `${+m.magnification.toPrecision(3)}x` : null);
-    row("channels", (m.channelNames || []).join(", "));
+    if (m.bandCount === 1) row("channels", (m.channelNames || []).join(", "));  // not RGB
     row("scene", m.scenes.length > 1 ? `${state.scene}: ${m.scenes[state.scene]}` : null);
   }
 
