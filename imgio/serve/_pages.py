@@ -129,7 +129,8 @@ def viewer_page(name: str, prefix: str = "") -> str:
         + '<section id="controls"></section><section id="channels"></section>'
         + '<details id="meta-panel" open><summary>Metadata</summary>'
         + '<table id="meta"></table></details>'
-        + '<details id="associated-panel" hidden><summary>Label, macro and other associated images</summary>'
+        + '<details id="associated-panel" hidden>'
+        + "<summary>Label, macro and other associated images</summary>"
         + '<div id="associated"></div></details>'
         + f'<details id="keys-panel"><summary>Keyboard</summary><table>{keys}</table></details>'
         + "</aside></div>"

@@ -414,3 +414,27 @@ def test_viewer_openseadragon_is_vendored_as_pinned(served: Served) -> None:
     assert icon.status_code == 200 and icon.content.startswith(b"\x89PNG")
     for bad in ("../_app.py", "vendor/../../_app.py", "vendor/openseadragon/nothing.js"):
         assert served.client.get(f"/static/{bad}").status_code == 404
+
+
+def test_index_catalogue_describes_each_image_and_says_why_not(tmp_path: Path) -> None:
+    from imgio.serve import app
+
+    from .conftest import write_fluorescence
+
+    write_fluorescence(tmp_path / "cells.ome.tif")
+    (tmp_path / "broken.tif").write_bytes(b"II*\x00" + b"\xff" * 60)
+    server, thread, url = start(app([tmp_path]))
+    try:
+        page = httpx.get(url + "/").text
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    rows = {r.split('href="/view/', 1)[1].split('"', 1)[0]: r for r in page.split("<tr")[2:]}
+    assert set(rows) == {"cells.ome.tif", "broken.tif"}
+    good = rows["cells.ome.tif"].replace("&nbsp;", " ")
+    assert "C 3 Z 1 Y 512 X 640" in good and "0.5 µm/px" in good and "ome-tiff" in good
+    assert 'src="/api/images/cells.ome.tif/thumbnail?width=160&amp;height=120"' in good
+    size = (tmp_path / "cells.ome.tif").stat().st_size
+    assert f"{size / 1000:.1f} KB" in good or f"{size / 1e6:.1f} MB" in good
+    assert "cannot be read" in rows["broken.tif"] and "<img" not in rows["broken.tif"]
+    assert str(tmp_path) not in page  # no server paths in the page
