@@ -72,9 +72,18 @@
 
   // a new rendering (channels, contrast, T/Z) goes on top of the old one, which is
   // removed once the new one has all its tiles: no blank flash while it loads
-  function show() {
+  let pending = null;
+  function show() {  // at most one new rendering per 80 ms while a slider is dragged
+    if (pending === null) pending = setTimeout(() => { pending = null; render(); }, 80);
+  }
+
+  function render() {
     const q = query();
     state.query = q;
+    // renderings still loading above the last complete one (at 0) are already out of date
+    for (let i = osd.world.getItemCount() - 1; i >= 1; i--) {
+      osd.world.removeItem(osd.world.getItemAt(i));
+    }
     osd.addTiledImage({
       tileSource: tileSource(q),
       success: (ev) => {
@@ -99,7 +108,9 @@
   // true when the current rendering is the only one and has every tile of the view
   state.idle = () => {
     const n = osd.world.getItemCount();
-    if (!state.meta || n !== 1 || state.loading > 0 || state.animating) return false;
+    if (!state.meta || pending !== null || n !== 1 || state.loading > 0 || state.animating) {
+      return false;
+    }
     const item = osd.world.getItemAt(0);
     return item.imgioQuery === state.query && item.getFullyLoaded();
   };
@@ -117,6 +128,7 @@
   osd.addHandler("tile-load-failed", (e) => {
     state.loading = Math.max(0, state.loading - 1);
     state.errors.push(e.message || "tile failed");
+    status.textContent = "some tiles could not be read (see the server's log)";
   });
   osd.addHandler("animation-start", () => { state.animating = true; });
   osd.addHandler("animation-finish", () => { state.animating = false; scaleBar(); });
@@ -314,7 +326,7 @@
     buildAssociated();
     osd.world.removeAll();
     state.fresh = true;
-    show();
+    render();
     osd.addOnceHandler("tile-drawn", scaleBar);
     document.body.dataset.ready = "1";
     osd.canvas.focus();  // OpenSeadragon's keys work from the start
