@@ -1,9 +1,11 @@
-"""Build hook: vendor the viewer's OpenSeadragon before the package files are collected.
+"""Build hook: vendor the viewer's OpenSeadragon before setuptools looks for package files.
 
 Everything else is in pyproject.toml. See tools/vendor_viewer.py (a no-op when the
-vendored files are present, as in an sdist). Without npm a source build goes on without
-the viewer's script, with a warning (`imgio serve` then says how to add it), unless
-IMGIO_REQUIRE_VIEWER=1 (release builds, CI) makes that an error.
+vendored files are present, as in an sdist). It runs when this file is read, before the
+packages are discovered, so that every build (sdist, wheel, editable) sees the files.
+Without npm a source build goes on without the viewer's script, with a warning (`imgio
+serve` then says how to add it), unless IMGIO_REQUIRE_VIEWER=1 (release builds, CI) makes
+that an error.
 """
 
 import os
@@ -12,20 +14,19 @@ import sys
 from pathlib import Path
 
 from setuptools import setup
-from setuptools.command.build_py import build_py
 
 
-class BuildPyWithViewer(build_py):
-    def run(self) -> None:
-        script = Path(__file__).resolve().parent / "tools" / "vendor_viewer.py"
-        if script.is_file():  # absent only in a tree that was stripped of tools/
-            done = subprocess.run([sys.executable, str(script), "--if-missing"])
-            required = os.environ.get("IMGIO_REQUIRE_VIEWER", "") not in ("", "0")
-            if done.returncode == 3 and not required:  # no npm
-                sys.stderr.write("warning: imgio is built without its viewer's OpenSeadragon\n")
-            elif done.returncode:
-                raise SystemExit(f"tools/vendor_viewer.py failed (exit {done.returncode})")
-        super().run()
+def vendor_viewer() -> None:
+    script = Path(__file__).resolve().parent / "tools" / "vendor_viewer.py"
+    if not script.is_file():  # absent only in a tree that was stripped of tools/
+        return
+    done = subprocess.run([sys.executable, str(script), "--if-missing"], check=False)
+    required = os.environ.get("IMGIO_REQUIRE_VIEWER", "") not in ("", "0")
+    if done.returncode == 3 and not required:  # no npm
+        sys.stderr.write("warning: imgio is built without its viewer's OpenSeadragon\n")
+    elif done.returncode:
+        raise SystemExit(f"tools/vendor_viewer.py failed (exit {done.returncode})")
 
 
-setup(cmdclass={"build_py": BuildPyWithViewer})
+vendor_viewer()
+setup()
