@@ -124,6 +124,12 @@ class Page:
         state = self.js("const s = imgioViewer; return [s.loading, s.animating, s.errors]")
         raise AssertionError(f"the viewer did not finish drawing: {state}")
 
+    def images_loaded(self, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.js("return [...document.images].every(i => i.complete)"):
+            assert time.monotonic() < deadline, "the page's images did not load"
+            time.sleep(0.05)
+
     def screenshot(self, name: str) -> np.ndarray:
         png = self.driver.get_screenshot_as_png()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -200,7 +206,7 @@ def test_pages_load_nothing_from_elsewhere(page: Page) -> None:
                             for r in refs), refs  # fmt: skip
         assert "url(" not in httpx.get(page.url + "/static/viewer.css").text
         page.open(path)
-        time.sleep(0.5)  # index thumbnails load lazily
+        page.images_loaded()  # the index's thumbnails load lazily
     urls = page.requested_urls()
     assert any("/static/vendor/openseadragon/openseadragon.min.js" in u for u in urls)
     assert any("/tiles/zxy/" in u for u in urls)
@@ -211,10 +217,7 @@ def test_pages_load_nothing_from_elsewhere(page: Page) -> None:
 
 def test_index_is_a_catalogue(page: Page) -> None:
     page.open("/")
-    deadline = time.monotonic() + 10
-    while not page.js("return [...document.images].every(i => i.complete)"):
-        assert time.monotonic() < deadline, "the thumbnails did not load"
-        time.sleep(0.05)
+    page.images_loaded()
     rows = page.js(
         "return [...document.querySelectorAll('table.images tbody tr')].map(r => "
         "[r.cells[1].querySelector('a').textContent, r.innerText,"
