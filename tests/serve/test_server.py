@@ -438,3 +438,38 @@ def test_index_catalogue_describes_each_image_and_says_why_not(tmp_path: Path) -
     assert f"{size / 1000:.1f} KB" in good or f"{size / 1e6:.1f} MB" in good
     assert "cannot be read" in rows["broken.tif"] and "<img" not in rows["broken.tif"]
     assert str(tmp_path) not in page  # no server paths in the page
+
+
+def test_planar_rgb_and_one_bit_images_are_served(tmp_path: Path) -> None:
+    """Found by opening every shared sample in the viewer: a planar RGB TIFF's tiles and a
+    1-bit image's metadata answered 500."""
+    from imgio.serve import app
+
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 255, (3, 300, 200), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "planar.tif", rgb, photometric="rgb", planarconfig="separate",
+                     tile=(64, 64))  # fmt: skip
+    mask = rng.random((40, 64)) > 0.5
+    tifffile.imwrite(tmp_path / "mask.tif", mask)
+    server, thread, url = start(app([tmp_path]))
+    try:
+        with httpx.Client(base_url=url) as c:
+            top = c.get("/api/images/planar.tif/metadata").json()["levels"] - 1
+            for z in range(top + 1):
+                r = c.get(f"/api/images/planar.tif/tiles/zxy/{z}/0/0.png")
+                assert r.status_code == 200, r.text
+            tile = png(r.content)  # full resolution: the stored samples
+            np.testing.assert_array_equal(tile, rgb.transpose(1, 2, 0)[:64, :64])
+            meta = c.get("/api/images/mask.tif/metadata")
+            assert meta.status_code == 200, meta.text
+            assert meta.json()["dtype"] == "bool"
+            [channel] = meta.json()["channels"]
+            assert (channel["min"], channel["max"]) == (0, 1)
+            band = {"channel": 0, "palette": "#ffffff", "min": 0, "max": 1}
+            style = json.dumps({"bands": [band]})
+            r = c.get("/api/images/mask.tif/tiles/zxy/0/0/0.png", params={"style": style})
+            assert r.status_code == 200
+            np.testing.assert_array_equal(png(r.content)[..., 0] == 255, mask)
+    finally:
+        server.should_exit = True
+        thread.join(10)

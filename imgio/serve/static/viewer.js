@@ -310,8 +310,13 @@
   // -------------------------------------------------------------------- load
   async function load() {
     const resp = await fetch(`${api}/metadata?scene=${state.scene}`);
-    const m = await resp.json();
-    if (!resp.ok) { status.textContent = m.detail || "cannot open this image"; return; }
+    const text = await resp.text();
+    let m = null;
+    try { m = JSON.parse(text); } catch (err) { m = null; }
+    if (!resp.ok || m === null) {
+      status.textContent = (m && m.detail) || `cannot open this image (${resp.status}: ${text})`;
+      return;
+    }
     status.textContent = "";
     state.meta = m;
     state.frame = {};
