@@ -1,6 +1,6 @@
-"""One DICOM instance's header, parsed by pydicom into plain, picklable values.
+"""One DICOM instance's header (imgio's walker's or pydicom's dataset) as plain, picklable values.
 
-Only the dataset before the pixel data is read (``stop_before_pixels``); what a
+Only the dataset before the pixel data is read; what a
 region read needs later (tile grid, frame positions, focal planes, optical paths,
 transfer syntax, where the pixel data starts) is kept as numbers and strings, so
 sources pickle without a pydicom object.
@@ -8,11 +8,16 @@ sources pickle without a pydicom object.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ._positions import extended_offsets, full_positions, sparse_positions
+from ._values import HeaderError
+from ._values import first as _first
+from ._values import number as _float
+from ._values import whole as _int
 
 __all__ = ["WSI_SOP_CLASS", "Instance", "OpticalPath", "instance_from_dataset"]
 
@@ -94,38 +99,6 @@ class Instance:
         return self.tile_rows * self.tile_cols * samples * self.bits_allocated // 8
 
 
-class HeaderError(ValueError):
-    """The dataset lacks or garbles what a whole-slide instance needs."""
-
-
-def _int(ds: Any, name: str, default: int | None = None) -> int:
-    value = getattr(ds, name, None)
-    if value is None or value == "":
-        if default is None:
-            raise HeaderError(f"{name} is missing")
-        return default
-    try:
-        out = int(value)
-    except (TypeError, ValueError) as exc:
-        raise HeaderError(f"{name} is {value!r}, not an integer") from exc
-    return out
-
-
-def _first(seq: Any) -> Any:
-    try:
-        return seq[0] if seq is not None and len(seq) else None
-    except (TypeError, IndexError, KeyError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def _flavor(ds: Any) -> str:
     image_type = [str(v).upper() for v in (getattr(ds, "ImageType", None) or [])]
     if isinstance(getattr(ds, "ImageType", None), str):
@@ -191,102 +164,6 @@ def _spacing(ds: Any) -> tuple[float, float] | None:
     if not row or not col or row <= 0 or col <= 0:
         return None
     return row, col
-
-
-def _focal_spacing_um(ds: Any) -> float | None:
-    shared = _first(getattr(ds, "SharedFunctionalGroupsSequence", None))
-    measures = _first(getattr(shared, "PixelMeasuresSequence", None)) if shared else None
-    value = _float(getattr(measures, "SpacingBetweenSlices", None)) if measures else None
-    return value * 1000.0 if value else None
-
-
-def _shared_z(ds: Any) -> float:
-    shared = _first(getattr(ds, "SharedFunctionalGroupsSequence", None))
-    pos = _first(getattr(shared, "PlanePositionSlideSequence", None)) if shared else None
-    z = _float(getattr(pos, "ZOffsetInSlideCoordinateSystem", None)) if pos else None
-    return z if z is not None else math.nan
-
-
-def _full_positions(
-    ds: Any, n_frames: int, geometry: tuple[int, int, int, int], paths: tuple[str, ...]
-) -> tuple[np.ndarray[Any, Any], ...]:
-    """TILED_FULL: tile positions implied by frame order (X, then Y, then Z, then path)."""
-    tr, tc, total_r, total_c = geometry
-    gx, gy = -(-total_c // tc), -(-total_r // tr)
-    nz = max(1, _int(ds, "TotalPixelMatrixFocalPlanes", 1))
-    offset = _int(ds, "ConcatenationFrameOffsetNumber", 0)
-    capacity = gx * gy * nz * max(1, len(paths))
-    alone = getattr(ds, "InConcatenationNumber", None) is None and not offset
-    if alone and n_frames < gx * gy:  # TILED_FULL leaves no tile out
-        raise HeaderError(
-            f"TILED_FULL with {n_frames} frames and no concatenation; its {gy} x {gx} tile "
-            f"matrix ({total_r} x {total_c} pixels in {tr} x {tc} tiles) needs {gx * gy}"
-        )
-    if offset < 0 or offset + n_frames > capacity:
-        raise HeaderError(
-            f"frames {offset + 1}..{offset + n_frames} of a TILED_FULL matrix of {gy} x {gx} "
-            f"tiles, {nz} focal planes and {max(1, len(paths))} optical paths ({capacity} frames)"
-        )
-    n = np.arange(offset, offset + n_frames, dtype=np.int64)
-    cols = (n % gx) * tc
-    rows = ((n // gx) % gy) * tr
-    plane = (n // (gx * gy)) % nz
-    path = n // (gx * gy * nz)
-    if n_frames and int(path[-1]) >= max(1, len(paths)):
-        raise HeaderError(
-            f"{offset + n_frames} frames need {int(path[-1]) + 1} optical paths of "
-            f"{gy} x {gx} tiles x {nz} focal planes; the instance declares {max(1, len(paths))}"
-        )
-    step = _focal_spacing_um(ds) or 1.0
-    z0 = _shared_z(ds)
-    z = (0.0 if math.isnan(z0) else z0) + plane * step if nz > 1 else np.full(n_frames, z0)
-    return rows, cols, np.asarray(z, dtype=np.float64), path
-
-
-def _sparse_positions(
-    ds: Any, n_frames: int, paths: tuple[str, ...]
-) -> tuple[np.ndarray[Any, Any], ...]:
-    """TILED_SPARSE: each frame's position from the Per-Frame Functional Groups."""
-    groups = getattr(ds, "PerFrameFunctionalGroupsSequence", None)
-    if groups is None or len(groups) != n_frames:
-        found = "none" if groups is None else len(groups)
-        raise HeaderError(
-            f"TILED_SPARSE needs one Per-Frame Functional Group per frame: "
-            f"expected {n_frames}, found {found}"
-        )
-    rows = np.empty(n_frames, np.int64)
-    cols = np.empty(n_frames, np.int64)
-    z = np.full(n_frames, _shared_z(ds))
-    path = np.zeros(n_frames, np.int64)
-    index = {p: i for i, p in enumerate(paths)}
-    shared = _first(getattr(ds, "SharedFunctionalGroupsSequence", None))
-    shared_path = _first(getattr(shared, "OpticalPathIdentificationSequence", None))
-    for i, item in enumerate(groups):
-        pos = _first(getattr(item, "PlanePositionSlideSequence", None))
-        if pos is None:
-            raise HeaderError(f"frame {i + 1} has no Plane Position (Slide) Sequence")
-        rows[i] = _int(pos, "RowPositionInTotalImagePixelMatrix") - 1
-        cols[i] = _int(pos, "ColumnPositionInTotalImagePixelMatrix") - 1
-        zi = _float(getattr(pos, "ZOffsetInSlideCoordinateSystem", None))
-        if zi is not None:
-            z[i] = zi
-        ident = _first(getattr(item, "OpticalPathIdentificationSequence", None)) or shared_path
-        if ident is not None:
-            key = str(getattr(ident, "OpticalPathIdentifier", "") or "")
-            if key not in index:
-                raise HeaderError(f"frame {i + 1} names optical path {key!r}, not in {paths}")
-            path[i] = index[key]
-    return rows, cols, z, path
-
-
-def _extended_offsets(ds: Any) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
-    table = getattr(ds, "ExtendedOffsetTable", None)
-    lengths = getattr(ds, "ExtendedOffsetTableLengths", None)
-    if not table or not lengths:
-        return None
-    offs = np.frombuffer(bytes(table)[: len(table) // 8 * 8], "<u8")
-    lens = np.frombuffer(bytes(lengths)[: len(lengths) // 8 * 8], "<u8")
-    return tuple(int(v) for v in offs), tuple(int(v) for v in lens)
 
 
 def _summary(ds: Any, paths: tuple[OpticalPath, ...]) -> dict[str, Any]:
@@ -389,9 +266,9 @@ def instance_from_dataset(
     if organisation == "TILED_SPARSE" or (
         organisation != "TILED_FULL" and getattr(ds, "PerFrameFunctionalGroupsSequence", None)
     ):
-        rows, cols, z, path = _sparse_positions(ds, n_frames, paths)
+        rows, cols, z, path = sparse_positions(ds, n_frames, paths)
     else:
-        rows, cols, z, path = _full_positions(ds, n_frames, (tr, tc, total_r, total_c), paths)
+        rows, cols, z, path = full_positions(ds, n_frames, (tr, tc, total_r, total_c), paths)
     padding = getattr(ds, "PixelPaddingValue", None)
     return Instance(
         where=where,
@@ -419,7 +296,7 @@ def instance_from_dataset(
         spacing_mm=_spacing(ds),
         padding=int(padding) if isinstance(padding, int) else None,
         pixel_offset=pixel_offset,
-        extended_offsets=_extended_offsets(ds),
+        extended_offsets=extended_offsets(ds),
         series_description=str(ds.SeriesDescription)
         if getattr(ds, "SeriesDescription", None)
         else None,

@@ -20,7 +20,8 @@ from ...errors import CorruptFileError, ImgioError, ImgioWarning, UnsupportedFor
 from ._codec import BIG, DEFLATED, IMPLICIT, TRANSFER_SYNTAXES
 from ._fastds import DatasetError, Truncated, parse_dataset
 from ._frames import inflate
-from ._header import HeaderError, Instance, instance_from_dataset
+from ._header import Instance, instance_from_dataset
+from ._values import HeaderError
 
 __all__ = [
     "deflated_body",

@@ -21,7 +21,8 @@ from typing import Any
 from ..._location import Location
 from ...errors import CorruptFileError, ImgioError, MissingFileError, RemoteError, require
 from ._codec import NATIVE
-from ._header import HeaderError, Instance, instance_from_dataset
+from ._header import Instance, instance_from_dataset
+from ._values import HeaderError
 
 __all__ = ["WebClient", "WebInstance", "open_series"]
 
