@@ -97,10 +97,17 @@ class DicomSource(SourceBase):
         ty0, ty1 = ys.start // tr, -(-ys.stop // tr)
         tx0, tx1 = xs.start // tc, -(-xs.stop // tc)
         block = self._grid[c, z, ty0:ty1, tx0:tx1]
-        out = [
-            (int(block[ci, zi, y, x]), c.start + ci, z.start + zi, (ty0 + y) * tr, (tx0 + x) * tc)
-            for ci, zi, y, x in zip(*np.nonzero(block >= 0), strict=True)
-        ]
+        ci, zi, y, x = np.nonzero(block >= 0)
+        out = list(
+            zip(
+                block[ci, zi, y, x].tolist(),
+                (ci + c.start).tolist(),
+                (zi + z.start).tolist(),
+                ((y + ty0) * tr).tolist(),
+                ((x + tx0) * tc).tolist(),
+                strict=True,
+            )
+        )
         return out, len(out) == block.size
 
     def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
