@@ -23,7 +23,7 @@ from ..._limits import check_geometry
 from ..._location import Location
 from ...dims import PhysicalPixelSizes
 from ...errors import CorruptFileError, ImgioWarning, UnsupportedFormatError
-from ..base import ArraySource, Reader, SceneInfo
+from ..base import ArraySource, ChunkRefs, Reader, SceneInfo
 from ._meta import UM, attr_float, attr_int, attrs_text, color, display_range, time_stamps
 from ._source import H5_ERRORS, LevelSource, ThumbnailSource, open_h5
 
@@ -229,6 +229,19 @@ class ImarisReader(Reader):
             )
         self._sources[key] = found
         return found
+
+    def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
+        """Each (t, c) data set's HDF5 chunks as byte ranges (deflate or LZF)."""
+        from ...errors import NotByteRangesError
+        from ._refs import level_refs
+
+        self.check_scene_level(scene, level)
+        src = self.source(scene, level)
+        if not isinstance(src, LevelSource):
+            raise NotByteRangesError(
+                f"{self.location.url}: the thumbnail is RGBA packed in a Y x 4X data set"
+            )
+        return level_refs(src)
 
 
 def _count(group: Any, prefix: str) -> int:

@@ -16,10 +16,11 @@ from ..._location import Location
 from ...errors import (
     CorruptFileError,
     MissingFileError,
+    NotByteRangesError,
     SelectionError,
     UnsupportedFormatError,
 )
-from ..base import Reader, SceneInfo
+from ..base import ChunkRefs, Reader, SceneInfo
 from ._guard import metadata_errors
 from ._scenes import Layout, _join
 from ._source import ZarrSource, is_zip, open_store
@@ -128,6 +129,26 @@ class OmeZarrReader(Reader):
             )
             self._sources[(scene, level)] = src
         return src
+
+    def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
+        """Refused: an OME-Zarr store is a Zarr store already.
+
+        Raises
+        ------
+        NotByteRangesError
+            Always, saying how to read the store with zarr alone.
+        """
+        self.check_scene_level(scene, level)
+        how = (
+            "zarr.storage.ZipStore (or fsspec's zip:// filesystem)"
+            if is_zip(self.location)
+            else "zarr.open_group (or zarr.storage.FsspecStore for a URL)"
+        )
+        raise NotByteRangesError(
+            f"{self.location.url}: an OME-Zarr store is already a Zarr store; references would "
+            f"only repeat its own chunk keys: open it with {how} and its "
+            f"{self._paths[scene][level]!r} array"
+        )
 
     @property
     def metadata(self) -> dict[str, Any]:
