@@ -162,12 +162,22 @@ def _nd(tmp: Path) -> Path:
 
 
 def _vsi(tmp: Path) -> Path:
-    from vsi_writer import write_vsi
+    """Two stacks; the .vsi's tree names the first one's channels, sizes and objective."""
+    from vsi_writer import StackTree, write_vsi
 
     rng = np.random.default_rng(8)
     zc = rng.integers(0, 4000, (1, 2, 2, 150, 130), dtype=np.uint16)
     rgb = rng.integers(0, 255, (1, 1, 1, 70, 90, 3), dtype=np.uint8)
-    return write_vsi(tmp / "slide", "s", [zc, rgb], compression="jpeg2000", tile=64, levels=2)
+    tree = StackTree(
+        slots=[("T", 1), ("Z", 2), ("C", 2)],
+        pixel_size_xy=(0.5, 0.5),
+        channels=["DAPI", "GFP"],
+        z_start_step=(10.0, 2.0),
+        objective=(20.0, "UPLSAPO 20x"),
+    )
+    return write_vsi(
+        tmp / "slide", "s", [zc, rgb], tree={1: tree}, compression="jpeg2000", tile=64, levels=2
+    )
 
 
 def _fake(tmp: Path) -> Path:
