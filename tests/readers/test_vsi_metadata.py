@@ -90,3 +90,35 @@ def test_damaged_tree_leaves_pixels(tmp_path: Path, damage: str) -> None:
     # a half-zeroed tree keeps what precedes the damage (the sizes come early); the rest
     # of the damage leaves no tree, or (millimetres) no µm sizes
     assert sizes[1:] == ((0.325, 0.325) if damage == "truncated" else (None, None))
+
+
+def _bioio_vsi_sample() -> Path | None:
+    """The real cellSens sample of the ``bioio-vsi`` sdist (CC BY 4.0, never committed):
+    ``IMGIO_VSI_SAMPLE`` names its ``vsi-ets-test-jpg2k.vsi`` (its ETS folder beside it)."""
+    import os
+
+    path = os.environ.get("IMGIO_VSI_SAMPLE")
+    return Path(path) if path and Path(path).is_file() else None
+
+
+@pytest.mark.skipif(_bioio_vsi_sample() is None, reason="IMGIO_VSI_SAMPLE not set")
+def test_real_sample_agrees_with_bioformats() -> None:
+    """Sizes, channel names, Z origin, objective and pixels as Bio-Formats' cellSens reader
+    gives them (its OME-XML is the independent reference)."""
+    from imgio.readers import bioformats
+
+    if not bioformats.available():
+        pytest.skip("imgio[bioformats] not installed")
+    path = _bioio_vsi_sample()
+    mine, theirs = imgio.Image(path), imgio.Image(path, reader="bioformats")
+    assert mine.dims.order == theirs.dims.order and mine.shape == theirs.shape
+    assert tuple(mine.physical_pixel_sizes) == pytest.approx(tuple(theirs.physical_pixel_sizes))
+    assert mine.channel_names == theirs.channel_names
+    assert mine.reader.objective_power(0) == theirs.reader.objective_power(0)
+    z_mine = mine.xarray_dask_data.coords["Z"].values
+    assert z_mine[0] == pytest.approx(5074.94)  # Bio-Formats' Plane PositionZ of Z 0
+    window = {"T": 0, "C": 1, "Z": 5, "Y": slice(100, 300), "X": slice(200, 400)}
+    a = mine.get_image_dask_data("YX", **window).compute().astype(np.int32)
+    b = theirs.get_image_dask_data("YX", **window).compute().astype(np.int32)
+    # lossy JPEG 2000 (9/7 wavelet): OpenJPEG and Bio-Formats' JJ2000 round apart by 1
+    assert np.abs(a - b).max() <= 1 and (a != b).mean() < 0.02
