@@ -221,7 +221,10 @@ def _with_tree(info: SceneInfo, meta: VsiStack | None) -> SceneInfo:
     names = meta.channel_names
     if names is not None and ("C" not in dims or shape[dims.index("C")] != len(names)):
         names = None
-    origin = {"Z": meta.z_start} if "Z" in dims and meta.z_start is not None else {}
+    # a Z stack acquired downwards (negative step) has no origin + index x size coordinates:
+    # its Z origin is left out (the signed step is in ``metadata``)
+    upward = meta.z_step is None or meta.z_step > 0
+    origin = {"Z": meta.z_start} if "Z" in dims and meta.z_start is not None and upward else {}
     stamps = (
         _stamps(meta, dims, shape) if meta.plane_dims and dims.startswith(meta.plane_dims) else None
     )

@@ -122,3 +122,12 @@ def test_real_sample_agrees_with_bioformats() -> None:
     b = theirs.get_image_dask_data("YX", **window).compute().astype(np.int32)
     # lossy JPEG 2000 (9/7 wavelet): OpenJPEG and Bio-Formats' JJ2000 round apart by 1
     assert np.abs(a - b).max() <= 1 and (a != b).mean() < 0.02
+
+
+def test_z_acquired_downwards_keeps_no_origin(tmp_path: Path) -> None:
+    tree = StackTree(slots=TREE.slots, pixel_size_xy=(0.3, 0.3), z_start_step=(100.0, -1.5))
+    path = write_vsi(tmp_path, "down", [TZC], tree={1: tree}, compression="raw", tile=32)
+    with imgio.Image(path) as img:
+        assert img.physical_pixel_sizes.Z == 1.5
+        assert img.reader.scenes()[0].origin == {}
+        assert img.reader.metadata["_down_/stack1/frame_t_0.ets"]["vsi"]["z_step"] == -1.5
