@@ -131,23 +131,24 @@ class OmeZarrReader(Reader):
         return src
 
     def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
-        """Refused: an OME-Zarr store is a Zarr store already.
+        """A zipped store's Zarr v2 chunks as byte ranges of the archive.
 
         Raises
         ------
         NotByteRangesError
-            Always, saying how to read the store with zarr alone.
+            A directory or URL store (a Zarr store already: the message says how to open
+            it with zarr alone), a Zarr v3 array, or deflated members.
         """
         self.check_scene_level(scene, level)
-        how = (
-            "zarr.storage.ZipStore (or fsspec's zip:// filesystem)"
-            if is_zip(self.location)
-            else "zarr.open_group (or zarr.storage.FsspecStore for a URL)"
-        )
+        path = self._paths[scene][level]
+        if is_zip(self.location):
+            from ._refs import zip_refs
+
+            return zip_refs(self.location, path)
         raise NotByteRangesError(
             f"{self.location.url}: an OME-Zarr store is already a Zarr store; references would "
-            f"only repeat its own chunk keys: open it with {how} and its "
-            f"{self._paths[scene][level]!r} array"
+            "only repeat its own chunk keys: open it with zarr.open_group (or "
+            f"zarr.storage.FsspecStore for a URL) and its {path!r} array"
         )
 
     @property
