@@ -58,12 +58,17 @@ def zip_refs(location: Location, path: str) -> ChunkRefs:
         if isinstance(exc, NotByteRangesError):
             raise
         raise CorruptFileError(f"{location.url}: cannot read {path}/.zarray: {exc}") from exc
-    if zarray.get("order", "C") != "C":
+    try:
+        order = zarray.get("order", "C")
+        shape = tuple(int(n) for n in zarray["shape"])
+        chunks = tuple(int(n) for n in zarray["chunks"])
+        grid = [math.ceil(n / c) for n, c in zip(shape, chunks, strict=True)]
+        dtype = np.dtype(zarray["dtype"])
+        sep = str(zarray.get("dimension_separator") or ".")
+    except (AttributeError, KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        raise CorruptFileError(f"{location.url}: {path}/.zarray is malformed: {exc}") from exc
+    if order != "C":
         raise _refuse(location, f"array {path!r} is stored in Fortran order")
-    shape = tuple(int(n) for n in zarray["shape"])
-    chunks = tuple(int(n) for n in zarray["chunks"])
-    grid = [math.ceil(n / c) for n, c in zip(shape, chunks, strict=True)]
-    sep = zarray.get("dimension_separator") or "."
     members: list[tuple[tuple[int, ...], zipfile.ZipInfo]] = []
     for name, info in infos.items():
         if not name.startswith(f"{path}/") or name.rsplit("/", 1)[-1].startswith("."):
@@ -85,7 +90,6 @@ def zip_refs(location: Location, path: str) -> ChunkRefs:
         name_len, extra_len = struct.unpack_from("<HH", head, 26)
         start = info.header_offset + _LOCAL_HEADER + name_len + extra_len
         refs[index] = (0, start, info.compress_size)
-    dtype = np.dtype(zarray["dtype"])
     return ChunkRefs(
         shape=shape,
         chunks=chunks,
