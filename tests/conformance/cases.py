@@ -106,12 +106,20 @@ def _dv(tmp: Path) -> Path:
 
 
 def _mrc(tmp: Path) -> Path:
+    """A float volume with an FEI1 extended header (one metadata block per section)."""
     import mrcfile
+    from mrcfile.dtypes import get_ext_header_dtype
 
     path = tmp / "vol.mrc"
     with mrcfile.new(path) as m:
         m.set_data(np.random.default_rng(7).random((4, 24, 30), dtype=np.float32))
         m.voxel_size = 1.5
+        ext = np.zeros(4, dtype=get_ext_header_dtype(b"FEI1", "<"))
+        ext["Metadata size"] = ext.dtype.itemsize
+        ext["Alpha tilt"] = [-3.0, -1.0, 1.0, 3.0]
+        ext["Pixel size X"] = ext["Pixel size Y"] = 1.5e-10
+        m.set_extended_header(ext)
+        m.header.exttyp = b"FEI1"
     return path
 
 
