@@ -195,6 +195,30 @@ def test_zipped_ome_zarr_members_are_byte_ranges(tmp_path: Path) -> None:
         remote = imgio.references(f"{http.url}/{path.name}", level=0)
         got = open_refs(remote, remote_protocol="http")["0"][...]
     np.testing.assert_array_equal(got.reshape(data.shape), data)
-    ozx = imgio.write(GREY[0, 0], tmp_path / "v3.ozx", dims="YX")
-    with pytest.raises(imgio.NotByteRangesError, match="Zarr v3"):
-        imgio.references(ozx)
+
+
+def test_ozx_inner_chunks_of_shards(tmp_path: Path) -> None:
+    """A sharded Zarr v3 .ozx: each inner chunk (through its shard's index) is a reference;
+    a re-zipped archive whose members are deflated is refused."""
+    import zipfile
+
+    import zarr
+
+    data = GREY[:, 0]
+    path = imgio.write(
+        data, tmp_path / "s.ozx", dims="CYX", chunks=(1, 1, 1, 32, 32), shards=(1, 1, 1, 64, 64),
+        pyramid_levels=2,
+    )  # fmt: skip
+    refs = imgio.references(path)
+    group = open_refs(refs)
+    theirs = zarr.open_group(zarr.storage.ZipStore(path, mode="r", read_only=True), mode="r")
+    for level in ("0", "1"):
+        assert group[level].chunks[-2:] == (32, 32)  # the inner chunks, not the shards
+        np.testing.assert_array_equal(group[level][...], theirs[level][...])
+    np.testing.assert_array_equal(group["0"][...].reshape(data.shape), data)
+    deflated = tmp_path / "d.ozx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    with pytest.raises(imgio.NotByteRangesError, match="deflated in the archive"):
+        imgio.references(deflated)
