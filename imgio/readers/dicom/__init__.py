@@ -18,7 +18,7 @@ from typing import Any
 
 from ..._location import Location
 from ...errors import UnsupportedFormatError, require
-from ..base import ArraySource, Reader, SceneInfo
+from ..base import ArraySource, ChunkRefs, Reader, SceneInfo
 from ._frames import FrameIndex
 from ._header import Instance
 from ._open import dicomdir_instances, folder_instances, is_dicom, read_instance, sibling_instances
@@ -133,6 +133,15 @@ class DicomReader(Reader):
             )
             self._sources[(scene, level)] = found
         return found
+
+    def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
+        """Each frame of the level as a byte range (native, or one fragment and its codec)."""
+        from ._refs import level_refs
+
+        self.check_scene_level(scene, level)
+        lay = self._scenes[scene]
+        where = f"{self.location.url}: scene {lay.info.name!r} level {level}"
+        return level_refs(lay, level, self._stores, where)
 
     @property
     def metadata(self) -> dict[str, Any]:
