@@ -68,6 +68,7 @@ def _copy(seed: Path, dest: Path) -> Path:
 def _child(case: Path, entry: Path, memory: int, watched: list[Path], write_fd: int) -> None:
     """Runs in the forked child: limits, audit hook, exercise, one JSON line, exit."""
     try:
+        _fresh_dask_pools()
         soft = _vm_size() + memory
         resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
         watch = watch_opens([case], watched)
@@ -142,6 +143,16 @@ def _warm_imports() -> None:
         except ImportError:
             pass
     _warm_ome_model()
+
+
+def _fresh_dask_pools() -> None:
+    """In a forked child: forget dask's thread pools made in the parent (building the seeds
+    computes with dask). Their threads do not exist in the child, so a ``compute`` there
+    would queue work that no thread runs: every write in a child hung until killed."""
+    import dask.threaded
+
+    dask.threaded.default_pool = None
+    dask.threaded.pools.clear()
 
 
 def _warm_ome_model() -> None:
