@@ -22,7 +22,7 @@ from dicom_wsi import LOSSY, TS, Slide, frames_of, pyramid, shrink, write_level
 from samples import DATA, SHARED
 
 import imgio
-from imgio.errors import CorruptFileError, UnsupportedFormatError
+from imgio.errors import CorruptFileError, ImgioWarning, UnsupportedFormatError
 from imgio.readers.base import STATS
 
 SAMPLE_DIRS = [DATA / "dicom", SHARED / "dicom"]
@@ -378,6 +378,34 @@ def test_truncated_instance_is_corrupt(tmp_path: Path) -> None:
     files[0].write_bytes(data[: len(data) - 200])
     with pytest.raises(CorruptFileError):
         imgio.Image(files[0]).data  # noqa: B018
+
+
+def test_tiled_full_matrix_larger_than_its_frames_is_refused(tmp_path: Path) -> None:
+    """A flipped Total Pixel Matrix Columns (fuzz reproducer: 12 RLE frames of 16 x 16 in
+    a declared 23,858,298 x 40 matrix) is refused at open: the tile verbs would decode
+    2.8 GB of background for a 9 kB file."""
+    write_level(tmp_path, pyramid(23, (40, 64)), (16, 16), slide=Slide(), syntax="rle")
+    path = next(tmp_path.glob("*.dcm"))
+    ds = pydicom.dcmread(path)
+    assert ds.NumberOfFrames == 12
+    ds.TotalPixelMatrixColumns = 23_858_298
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(CorruptFileError, match=r"TILED_FULL level of 40 x 23858298 .* hold 12"):
+        imgio.Image(path)
+
+
+def test_tiled_full_missing_concatenation_part_reads_background(tmp_path: Path) -> None:
+    image = pyramid(29, (150, 170), rgb=False)
+    parts = write_level(tmp_path, image, (32, 32), slide=Slide(), parts=3)
+    parts[1].unlink()  # frames 11..20 of 30 (tile rows of 6 tiles) are lost
+    with pytest.warns(ImgioWarning, match=r"holds? 20; the missing tiles read as the background"):
+        img = imgio.Image(tmp_path)
+        got = np.asarray(img.data).reshape(150, 170)
+    want = image[0, 0].copy()
+    for n in range(10, 20):
+        ty, tx = divmod(n, 6)
+        want[ty * 32 : (ty + 1) * 32, tx * 32 : (tx + 1) * 32] = 0
+    assert np.array_equal(got, want)
 
 
 def test_remote_instance_reads_ranges(tmp_path: Path) -> None:

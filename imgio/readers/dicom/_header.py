@@ -68,6 +68,8 @@ class Instance:
     extended_offsets: tuple[tuple[int, ...], tuple[int, ...]] | None = None
     series_description: str | None = None
     summary: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: TILED_SPARSE (frame positions given per frame): missing tiles are normal
+    sparse: bool = False
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -354,9 +356,10 @@ def instance_from_dataset(
     optical = _optical_paths(ds)
     paths = tuple(p.identifier for p in optical) or ("0",)
     organisation = str(getattr(ds, "DimensionOrganizationType", "") or "").upper()
-    if organisation == "TILED_SPARSE" or (
-        organisation != "TILED_FULL" and getattr(ds, "PerFrameFunctionalGroupsSequence", None)
-    ):
+    sparse = organisation == "TILED_SPARSE" or (
+        organisation != "TILED_FULL" and bool(getattr(ds, "PerFrameFunctionalGroupsSequence", None))
+    )
+    if sparse:
         rows, cols, z, path = _sparse_positions(ds, n_frames, paths)
     else:
         rows, cols, z, path = _full_positions(ds, n_frames, (tr, tc, total_r, total_c), paths)
@@ -392,4 +395,5 @@ def instance_from_dataset(
         if getattr(ds, "SeriesDescription", None)
         else None,
         summary=_summary(ds, optical),
+        sparse=sparse,
     )

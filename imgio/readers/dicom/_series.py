@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._limits import check_geometry
+from ..._limits import MAX_SEGMENT_BYTES, check_geometry
 from ...dims import PhysicalPixelSizes
 from ...errors import CorruptFileError, ImgioWarning
 from ..base import SceneInfo
@@ -77,6 +77,31 @@ def _z_index(
     )
 
 
+def _check_filled(
+    members: list[tuple[int, Instance]], grid: np.ndarray[Any, Any], first: Instance, where: str
+) -> None:
+    """A TILED_FULL level has a frame for every tile. Tiles its frames leave out read as the
+    background (a lost concatenation part), with a warning; a header whose matrix needs
+    more than 2 GiB of tiles its frames do not hold is refused (a flipped size field:
+    reading the level would decode gigabytes of background)."""
+    if any(inst.sparse for _, inst in members):
+        return
+    missing = int(grid.size - np.count_nonzero(grid >= 0))
+    if not missing:
+        return
+    detail = (
+        f"{where}: a TILED_FULL level of {first.total_rows} x {first.total_cols} pixels in "
+        f"{grid.shape[2]} x {grid.shape[3]} tiles of {first.tile_rows} x {first.tile_cols} "
+        f"({grid.size} frames with its planes and paths); its instances hold "
+        f"{grid.size - missing}"
+    )
+    if missing * first.frame_bytes > MAX_SEGMENT_BYTES:
+        raise CorruptFileError(
+            f"{detail}: expected a frame for every tile (the pixel matrix size is corrupt)"
+        )
+    warnings.warn(f"{detail}; the missing tiles read as the background", ImgioWarning, 3)
+
+
 def _level(
     members: list[tuple[int, Instance]], paths: list[str], zs: list[float], where: str
 ) -> LevelLayout:
@@ -118,6 +143,7 @@ def _level(
                 f"{int(inst.cols[f]) + 1} lies outside the {rows} x {cols} pixel matrix"
             )
         grid[c, z, ty, tx] = (np.int64(k) << 32) | np.arange(inst.n_frames, dtype=np.int64)
+    _check_filled(members, grid, first, where)
     return LevelLayout(
         instances=tuple(k for k, _ in members),
         rows=rows,

@@ -71,21 +71,21 @@ class DicomSource(SourceBase):
     #: ``read_into`` fills a transposed view too (frames are pasted one by one)
     strided_out = True
 
-    def _cells(self, key: tuple[slice, ...]) -> tuple[list[tuple[int, ...]], slice, slice]:
-        """Grid cells (c, z, ty, tx) the key covers, and its Y and X slices."""
+    def _cells(self, key: tuple[slice, ...]) -> tuple[np.ndarray[Any, Any], slice, slice]:
+        """Grid cells (c, z, ty, tx) the key covers that hold a frame, one row each with
+        the frame's code, and the key's Y and X slices. Built from the grid with numpy:
+        a read of a large sparse window makes no Python object per missing tile."""
         lead = key[: self._lead]
         ys, xs = key[self._lead], key[self._lead + 1]
         c = lead[0] if "C" in self.dims else slice(0, 1)
         z = lead[-1] if "Z" in self.dims else slice(0, 1)
         tr, tc = self._tile
-        cells: list[tuple[int, ...]] = [
-            (ci, zi, ty, tx)
-            for ci in range(c.start, c.stop)
-            for zi in range(z.start, z.stop)
-            for ty in range(ys.start // tr, -(-ys.stop // tr))
-            for tx in range(xs.start // tc, -(-xs.stop // tc))
-        ]
-        return cells, ys, xs
+        ty0, tx0 = ys.start // tr, xs.start // tc
+        sub = self._grid[c, z, ty0 : -(-ys.stop // tr), tx0 : -(-xs.stop // tc)]
+        where = np.nonzero(sub >= 0)
+        cells = np.stack(where + (sub[where],), axis=1) if where[0].size else np.empty((0, 5))
+        cells[:, :4] += (c.start, z.start, ty0, tx0)
+        return cells.astype(np.int64), ys, xs
 
     def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
         """Decode the frames covering ``key`` into ``out``; missing tiles get the background."""
@@ -94,10 +94,8 @@ class DicomSource(SourceBase):
         cells, ys, xs = self._cells(key)
         out[...] = self.background
         wanted: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
-        for cell in cells:
-            code = int(self._grid[cell])
-            if code >= 0:
-                wanted.setdefault(code >> 32, []).append((code & 0xFFFFFFFF, cell))
+        for ci, zi, ty, tx, code in cells.tolist():
+            wanted.setdefault(code >> 32, []).append((code & 0xFFFFFFFF, (ci, zi, ty, tx)))
         if not wanted:
             return True
         fetched = list(map_threaded(lambda k: self._fetch(k, wanted[k]), list(wanted)))
