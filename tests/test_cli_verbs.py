@@ -238,13 +238,22 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_sigterm_during_a_write_removes_the_partial(big: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "status", "last_line"),
+    [
+        (signal.SIGTERM, 143, "imgio: terminated (SIGTERM)"),
+        (signal.SIGINT, 130, "imgio: interrupted"),
+    ],
+)
+def test_a_signal_during_a_write_removes_the_partial(
+    big: Path, tmp_path: Path, signum: int, status: int, last_line: str
+) -> None:
     out = tmp_path / "out.ome.zarr"
     proc = _start_convert(big, out)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
-    assert err.strip().splitlines()[-1] == "imgio: terminated (SIGTERM)"
+    assert proc.returncode == status, err
+    assert err.strip().splitlines()[-1] == last_line
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # no partial, no half output
 

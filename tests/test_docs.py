@@ -33,7 +33,7 @@ def test_docs_build_strict(tmp_path: Path) -> None:
 
 
 def test_there_are_notebooks() -> None:
-    assert {p.name for p in NOTEBOOKS} >= {"read.ipynb", "write.ipynb"}
+    assert {p.name for p in NOTEBOOKS} >= {"read.ipynb", "write.ipynb", "slide.ipynb"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -52,3 +52,6 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     if path.name == "read.ipynb":  # the repr shows its thumbnail
         html = [o["data"].get("text/html", "") for o in outputs if "data" in o]
         assert any("data:image/png;base64" in h for h in html)
+    if path.name in ("read.ipynb", "slide.ipynb"):  # plots and images show inline
+        pngs = [o for o in outputs if "image/png" in o.get("data", {})]
+        assert len(pngs) >= (1 if path.name == "read.ipynb" else 4)

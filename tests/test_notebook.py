@@ -105,3 +105,20 @@ def test_large_image_without_pyramid_says_why(
     html = imgio.Image(path)._repr_html_()
     assert "No thumbnail: the image has no pyramid and is 400 x 300 px" in html
     assert "<img" not in html
+
+
+def test_repr_pixel_sizes_row(demo: Path) -> None:
+    def row(img: imgio.Image) -> str:
+        (line,) = [ln for ln in repr(img).splitlines() if "pixel sizes" in ln]
+        return line.split("pixel sizes", 1)[1].strip().rstrip(">")
+
+    assert row(imgio.Image(demo)) == "Y 0.325 X 0.325 µm"  # one plane: no Z step to show
+    stack = imgio.Image(
+        np.zeros((4, 8, 8), np.uint8), dims="ZYX", physical_pixel_sizes=(2, 0.5, 0.5)
+    )
+    assert row(stack) == "Z 2 Y 0.5 X 0.5 µm"
+    stack = imgio.Image(
+        np.zeros((4, 8, 8), np.uint8), dims="ZYX", physical_pixel_sizes=(None, 0.5, 0.5)
+    )
+    assert row(stack) == "Z unknown Y 0.5 X 0.5 µm"
+    assert row(imgio.Image(np.zeros((8, 8), np.uint8), dims="YX")) == "unknown"

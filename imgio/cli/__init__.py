@@ -315,8 +315,35 @@ class _Terminated(KeyboardInterrupt):
     write in progress removes its partial files on the way out."""
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise _Terminated()
+class _Stop:
+    """The interrupt asked for by a signal, raised again every 0.1 s until it lands.
+
+    An exception raised by a signal handler is lost when it lands in a weakref callback,
+    a ``__del__`` or a thread's bookkeeping ("Exception ignored in ..."); the write then
+    ran on to the end and exited 0. SIGALRM repeats it until ``main`` catches it."""
+
+    pending: type[KeyboardInterrupt] | None = None
+
+    @classmethod
+    def on_signal(cls, signum: int, frame: Any) -> None:
+        import signal
+
+        cls.pending = _Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        signal.signal(signal.SIGALRM, cls.on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, 0.1, 0.1)
+        raise cls.pending()
+
+    @classmethod
+    def on_alarm(cls, signum: int, frame: Any) -> None:
+        if cls.pending is not None:
+            raise cls.pending()
+
+    @classmethod
+    def caught(cls) -> None:
+        import signal
+
+        cls.pending = None
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _verb(argv: Sequence[str]) -> list[str] | None:
@@ -336,10 +363,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(_verb(argv))
     args = parser.parse_args(argv)
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    previous = _catch_signals() if in_main else None
     try:
         status = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        if _Stop.pending is not None:  # the signal came as the verb finished
+            raise _Stop.pending()
         return status
     except BrokenPipeError:
         return _closed_stdout()
@@ -347,16 +376,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"imgio: error: {exc}\n")
         return 2
     except _Terminated:
+        _Stop.caught()
         _sweep()
         sys.stderr.write("imgio: terminated (SIGTERM)\n")
         return 143
     except KeyboardInterrupt:
+        _Stop.caught()
         _sweep()
         sys.stderr.write("imgio: interrupted\n")
         return 130
     finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        if previous is not None:
+            _Stop.caught()
+            for signum, handler in previous.items():
+                signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _catch_signals() -> dict[int, Any]:
+    """SIGTERM and SIGINT raise through :class:`_Stop`; returns the handlers they had."""
+    import signal
+
+    return {s: signal.signal(s, _Stop.on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
 
 
 def _sweep() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from . import Image
@@ -40,7 +40,7 @@ class ReprMixin:
                 + f" (current {img.current_resolution_level})",
             ),
             ("channels", ", ".join(img.channel_names or []) or "-"),
-            ("pixel sizes", "Z {} Y {} X {} µm".format(*(f"{v:.4g}" if v else "?" for v in sizes))),
+            ("pixel sizes", _pixel_sizes(sizes, dict(zip(img.dims.order, img.shape, strict=True)))),
         ]
         return rows
 
@@ -67,3 +67,14 @@ class ReprMixin:
             "<div style='display:flex;gap:1em;align-items:flex-start'>"
             f"<div>{picture}</div><div>{table}</div></div>"
         )
+
+
+def _pixel_sizes(sizes: Any, shape: dict[str, int]) -> str:
+    """ "Z 2 Y 0.325 X 0.325 µm"; an unknown size reads "unknown", and a single plane's
+    unknown Z step is left out (it has no meaning there)."""
+    parts = [
+        f"{dim} {value:.4g}" if value else f"{dim} unknown"
+        for dim, value in zip("ZYX", sizes, strict=True)
+        if value or not (dim == "Z" and shape.get("Z", 1) == 1)
+    ]
+    return " ".join(parts) + " µm" if any(sizes) else "unknown"

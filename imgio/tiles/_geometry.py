@@ -91,6 +91,13 @@ class SceneGeometry:
                     f"no channel named {value!r}; channels are {self.channel_names}"
                 )
             return self.channel_names.index(value)
+        if isinstance(value, (list, tuple, range, slice, np.ndarray)):
+            names = f" or a channel name ({', '.join(self.channel_names)})" if d == "C" else ""
+            raise SelectionError(
+                f"{d}={value!r}: the tile verbs take one {d} at a time, an index 0..{n - 1}"
+                f"{names}; for several channels as bands give style={{'bands': [...]}}, "
+                "or read the region from Image.xarray_dask_data"
+            )
         if not isinstance(value, (int, np.integer)) or not -n <= value < n:
             raise SelectionError(f"{d}={value!r} out of range (0..{n - 1})")
         return int(value) % n

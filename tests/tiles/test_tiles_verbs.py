@@ -311,6 +311,10 @@ def test_bad_input_errors_say_what_is_valid(pyramid, fluo):
         fts.get_region(style={"channel": "D"})
     with pytest.raises(SelectionError, match=r"frame 3 out of range \(0\.\.2\)"):
         fts.get_region(frame=3)
+    with pytest.raises(
+        SelectionError, match=r"one C at a time, an index 0\.\.2 or a channel name \(A, B, C\)"
+    ):
+        fts.get_region(C=["A", "B"])
     calibrated = TileSource(imgio.Image(fluo[0])).get_region(0, 0, 1, 1, units="um")
     assert calibrated.shape == (4, 4, 1)  # 0.25 µm pixels
     with pytest.raises(SelectionError, match="needs the pixel size"):
