@@ -22,7 +22,7 @@ from dicom_wsi import LOSSY, TS, Slide, frames_of, pyramid, shrink, write_level
 from samples import DATA, SHARED
 
 import imgio
-from imgio.errors import CorruptFileError, ImgioWarning, UnsupportedFormatError
+from imgio.errors import CorruptFileError, ImgioError, ImgioWarning, UnsupportedFormatError
 from imgio.readers.base import STATS
 
 SAMPLE_DIRS = [DATA / "dicom", SHARED / "dicom"]
@@ -392,6 +392,23 @@ def test_tiled_full_matrix_larger_than_its_frames_is_refused(tmp_path: Path) -> 
     ds.save_as(path, enforce_file_format=True)
     with pytest.raises(CorruptFileError, match=r"TILED_FULL level of 40 x 23858298 .* hold 12"):
         imgio.Image(path)
+
+
+def test_sparse_matrix_far_larger_than_its_frames_stays_bounded(tmp_path: Path) -> None:
+    """TILED_SPARSE may leave tiles out, so the same flipped size opens; its region reads
+    decode what they cover, and a thumbnail is refused rather than decoding 2.7 GiB."""
+    image = pyramid(23, (40, 64))
+    write_level(tmp_path, image, (16, 16), slide=Slide(), syntax="rle", sparse=True)
+    path = next(tmp_path.glob("*.dcm"))
+    ds = pydicom.dcmread(path)
+    ds.TotalPixelMatrixColumns = 23_858_298
+    ds.save_as(path, enforce_file_format=True)
+    img = imgio.Image(path)
+    assert img.dims.X == 23_858_298
+    region = img.tiles.get_region(left=0, top=0, width=64, height=40)
+    np.testing.assert_array_equal(region, image[0, 0])
+    with pytest.raises(ImgioError, match="no level coarse enough"):
+        img.tiles.thumbnail(64, 64)
 
 
 def test_tiled_full_missing_concatenation_part_reads_background(tmp_path: Path) -> None:
