@@ -380,6 +380,20 @@ def test_truncated_instance_is_corrupt(tmp_path: Path) -> None:
         imgio.Image(files[0]).data  # noqa: B018
 
 
+def test_extended_offset_beyond_int64_is_corrupt(tmp_path: Path) -> None:
+    """An Extended Offset Table entry of 2**64 - 1 (fuzz: OverflowError in int64 math)."""
+    write_level(tmp_path, pyramid(37, (64, 64)), (32, 32), slide=Slide(), syntax="jpeg",
+                offsets="extended")  # fmt: skip
+    path = next(tmp_path.glob("*.dcm"))
+    ds = pydicom.dcmread(path)
+    table = bytearray(ds.ExtendedOffsetTable)
+    table[8:16] = b"\xff" * 8
+    ds.ExtendedOffsetTable = bytes(table)
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(CorruptFileError, match="Extended Offset Table points outside"):
+        imgio.Image(path).data  # noqa: B018
+
+
 def test_tiled_full_matrix_larger_than_its_frames_is_refused(tmp_path: Path) -> None:
     """A flipped Total Pixel Matrix Columns (fuzz reproducer: 12 RLE frames of 16 x 16 in
     a declared 23,858,298 x 40 matrix) is refused at open: the tile verbs would decode
