@@ -63,3 +63,19 @@ def test_forked_case_after_a_dask_compute_in_the_parent_finishes(
         os.close(read_fd)
     assert ready, "the forked case hung (dask's pool from the parent has no threads)"
     assert json.loads(line) == {"outcome": "ok", "detail": ""}
+
+
+def test_fake_mutants_rename_the_one_fake_file_the_case_opens(tmp_path: Path) -> None:
+    import random
+
+    from fuzzing.families import entry_of
+    from fuzzing.mutate_fake import SEEDS, fake_seeds, mutate_fake
+
+    seeds = fake_seeds(tmp_path)
+    assert [next(s.glob("*.fake")).name for s in seeds] == list(SEEDS)
+    for i, seed in enumerate(seeds):
+        before = entry_of(seed).name
+        what = mutate_fake(seed, random.Random(i))
+        (fake,) = seed.glob("*.fake")
+        assert entry_of(seed) == fake and what
+        assert fake.name != before or "=" in what  # a value may be rewritten to itself
