@@ -25,7 +25,7 @@ from .errors import (
     WriteError,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one source: pyproject.toml reads it; CHANGELOG.md has its entry
 
 __all__ = [
     "CorruptFileError",

@@ -69,6 +69,8 @@ def contrast_limits(
 
 def robust_limits(values: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> tuple[float, float]:
     """The LOW/HIGH percentiles of ``values`` (NaN ignored; a constant: its value + 1)."""
+    if values.dtype == np.bool_:  # a mask: percentiles need numbers
+        values = values.astype(np.uint8)
     finite = values[np.isfinite(values)] if dtype.kind == "f" else values
     if finite.size == 0:
         return (0.0, 1.0)

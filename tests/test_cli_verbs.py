@@ -50,7 +50,9 @@ def _modules_after(argv: list[str]) -> tuple[str, list[str]]:
     script = (
         "import sys\nfrom imgio.cli import main\n"
         f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-        "mods = ('numpy', 'zarr', 'tifffile', 'starlette') + " + repr(HEAVY) + "\n"
+        "mods = ('numpy', 'zarr', 'tifffile', 'starlette', 'imgio.readers.sequence') + "
+        + repr(HEAVY)
+        + "\n"
         "print('MODULES', sorted(m for m in mods if m in sys.modules))\n"
     )
     done = subprocess.run(
@@ -66,6 +68,7 @@ def test_info_imports_no_dask_xarray_pandas_scipy(demo: Path) -> None:
     assert "level 2: T:1 C:3 Z:1 Y:128 X:128" in out
     assert not set(loaded) & set(HEAVY), loaded
     assert "starlette" not in loaded  # nor the server
+    assert "imgio.readers.sequence" not in loaded  # one file is not a file sequence
 
 
 def test_info_reports_the_dask_chunks_dask_would_make(demo: Path) -> None:
@@ -97,6 +100,25 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == f"imgio {imgio.__version__}"
+
+
+def test_one_version_everywhere() -> None:
+    """pyproject takes its version from ``imgio.__version__`` (what ``--version`` prints),
+    and the changelog has an entry for it (the release is tagged ``v`` + that version)."""
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "imgio.__version__"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", imgio.__version__)
+    headings = re.findall(r"^## (\S+)", (root / "CHANGELOG.md").read_text(), re.M)
+    assert headings[0] == imgio.__version__  # the newest entry is this version's
+    done = subprocess.run(
+        [sys.executable, "-m", "imgio.cli", "--version"], capture_output=True, text=True, env=ENV
+    )
+    assert done.stdout.strip() == f"imgio {imgio.__version__}"
 
 
 def test_top_level_help_lists_every_verb_without_markup(

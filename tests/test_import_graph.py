@@ -4,9 +4,9 @@ Every ``import`` statement counts (module level and inside functions; only ``if
 TYPE_CHECKING:`` blocks are left out), since a function-level import still ties two
 modules together. The package root holds the ground floor (errors, dims, location,
 limits, confinement, threads, OME model, colours, display) and the public faces
-(``xarray_backend``, ``sample``, ``dask_utils``, the napari plugin); everything else
-lives in a wing: ``readers``, ``arrays``, ``image``, ``tiles``, ``writers``, ``slide``,
-``serve``, ``cli``.
+(``xarray_backend``, ``sample``, ``dask_utils``); everything else lives in a wing:
+``readers``, ``arrays``, ``image``, ``tiles``, ``writers``, ``slide``, ``serve``, ``cli``,
+``napari`` (the napari plugin).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ FACES = {
     "imgio.xarray_backend",
     "imgio.sample",
     "imgio.dask_utils",
-    "imgio._napari",
     "imgio.references",
 }
 # what each wing may import (besides the ground floor): the order of the house
@@ -40,6 +39,7 @@ ALLOWED = {
     "serve": {"readers", "arrays", "image", "tiles", "slide"},
     "cli": {"readers", "arrays", "image", "tiles", "writers", "slide", "serve", "face"},
     "face": {"readers", "arrays", "image", "tiles", "writers", "slide", "serve", "cli"},
+    "napari": {"readers", "arrays", "tiles", "writers", "face"},  # the napari plugin
 }
 
 

@@ -27,7 +27,7 @@ def test_xarray_engine(tmp_path: Path) -> None:
 
 
 def test_napari_layers() -> None:
-    from imgio._napari import get_reader
+    from imgio.napari import get_reader
 
     reader = get_reader(str(LIF))
     assert reader is not None

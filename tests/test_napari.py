@@ -7,9 +7,11 @@ Files are written here with tifffile and zarr directly, opened through the plugi
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,18 +21,21 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before napari (and Qt) load
+# napari's settings (the reader preference these tests write) in a file of their own
+os.environ.setdefault("NAPARI_CONFIG", os.path.join(tempfile.mkdtemp(), "settings.yaml"))
 
 import napari  # noqa: E402
 import npe2  # noqa: E402
 import tifffile  # noqa: E402
 import zarr  # noqa: E402
+from imageio import v3 as iio  # noqa: E402
 
 import imgio  # noqa: E402
-from imgio import _napari  # noqa: E402
+from imgio import napari as _napari  # noqa: E402
 from imgio.readers._registry import known_suffixes  # noqa: E402
 from imgio.writers._labels import label_color  # noqa: E402
 
-MANIFEST = Path(_napari.__file__).with_name("napari.yaml")
+MANIFEST = Path(imgio.__file__).with_name("napari.yaml")
 RNG = np.random.default_rng(4)
 
 
@@ -54,8 +59,10 @@ def test_manifest_patterns_are_the_registry_suffixes() -> None:
     assert reader.accepts_directories
     patterns = sorted(p.removeprefix("*") for p in reader.filename_patterns)
     assert patterns == sorted(known_suffixes()), "napari.yaml and the registry disagree"
-    (writer,) = manifest.contributions.writers
-    assert {".ome.tif", ".ome.tiff", ".ome.zarr"} <= set(writer.filename_extensions)
+    images, labels = manifest.contributions.writers
+    for writer in (images, labels):
+        assert {".ome.tif", ".tif", ".ome.zarr", ".zarr"} <= set(writer.filename_extensions)
+    assert labels.layer_types == ["labels"]
 
 
 def test_manifest_entry_point() -> None:
@@ -117,10 +124,15 @@ def _die_with_parent() -> None:
 
 
 @pytest.fixture(scope="module")
-def viewer(display: None) -> Iterator[Any]:
+def plugin() -> None:
+    """imgio registered with npe2 through its ``napari.manifest`` entry point."""
     pm = npe2.PluginManager.instance()
     pm.discover()  # the "napari.manifest" entry point of the installed package
     pm.get_manifest("imgio")  # KeyError: the entry point is missing
+
+
+@pytest.fixture(scope="module")
+def viewer(display: None, plugin: None) -> Iterator[Any]:
     v = napari.Viewer(show=False)
     try:
         yield v
@@ -424,7 +436,7 @@ def test_layers_of_image_roundtrip_through_imgio(tmp_path: Path) -> None:
     arr = RNG.integers(0, 255, size=(3, 40, 50), dtype=np.uint8)
     names = ["a", "b", "c"]
     imgio.write(arr, path, dims="CYX", channel_names=names, physical_pixel_sizes=(None, 2, 3))
-    data, kwargs, kind = _napari.layers(imgio.Image(path), 0)
+    data, kwargs, kind = _napari.scene_layers(imgio.ImageFile(path), 0)
     assert kind == "image" and kwargs["name"] == ["a", "b", "c"] and kwargs["channel_axis"] == 0
     assert kwargs["scale"] == [2.0, 3.0]
     want = [tuple(np.percentile(arr[c], [0.1, 99.9])) for c in range(3)]
@@ -445,3 +457,299 @@ def test_write_plain_napari_layer(fresh: Any, tmp_path: Path) -> None:
     assert names == ["stack"] and sizes == pytest.approx({"X": 0.5, "Y": 0.5})
     with tifffile.TiffFile(out) as tif:
         assert 'SizeZ="5"' in tif.ome_metadata and 'PhysicalSizeZ="2' in tif.ome_metadata
+
+
+# ------------------------------------------------------------------ scenes, picker, plates
+def _scenes_tiff(path: Path) -> list[np.ndarray]:
+    """Three 2-channel scenes of different sizes (each scene's pixels are distinct)."""
+    scenes = [RNG.integers(0, 4000, size=(2, 30 + 10 * s, 40), dtype=np.uint16) for s in range(3)]
+    with tifffile.TiffWriter(path, ome=True) as tif:
+        for s, data in enumerate(scenes):
+            meta = {"axes": "CYX", "Name": f"pos{s}", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5}
+            tif.write(data, metadata={**meta, "Channel": {"Name": ["DAPI", "GFP"]}})
+    return scenes
+
+
+def test_multi_scene_opens_first_scene_and_picker_swaps(fresh: Any, tmp_path: Path) -> None:
+    """A 3-scene OME-TIFF gives scene 0's two layers (not six); the dock widget lists the
+    scenes, and picking scene 2 replaces them by scene 2's (tifffile's series 2)."""
+    from imgio.napari._widget import ImgioWidget, picker
+
+    path = tmp_path / "multi.ome.tif"
+    scenes = _scenes_tiff(path)
+    layers = fresh.open(str(path), plugin="imgio")
+    assert [layer.name for layer in layers] == ["DAPI [pos0]", "GFP [pos0]"]
+    widget = picker(fresh)
+    assert isinstance(widget, ImgioWidget) and widget.file is not None
+    assert widget.scene_list.count() == 3 and widget.scene_list.currentRow() == 0
+    assert "pos2" in widget.scene_list.item(2).text()
+    widget.pick(2)
+    assert [layer.name for layer in fresh.layers] == ["DAPI [pos2]", "GFP [pos2]"]
+    truth = tifffile.imread(path, series=2)
+    for c, layer in enumerate(fresh.layers):
+        np.testing.assert_array_equal(np.asarray(layer.data), truth[c])
+        np.testing.assert_allclose(layer.scale, [0.5, 0.5])
+    np.testing.assert_array_equal(truth, scenes[2])
+    rows = widget.facts
+    assert rows["scene"] == "2: pos2" and rows["µm / pixel"] == "Y 0.5, X 0.5"
+    assert rows["channels"] == "DAPI, GFP" and rows["level 0"].endswith("Y50 x X40")
+    # a single-scene file opened later is listed for its info (and its 3 levels)
+    _ome_tiff(tmp_path / "one.ome.tif")
+    fresh.open(str(tmp_path / "one.ome.tif"), plugin="imgio")
+    assert widget.file_box.currentText() == "one.ome.tif" and widget.scene_list.count() == 1
+    assert widget.facts["level 2"].endswith("Y75 x X100")
+    assert widget.facts["µm / pixel"] == "Y 0.25, X 0.5"
+    fresh.layers.selection.active = fresh.layers["GFP"]
+    assert re.fullmatch(r"drawn: level [012] of 3 \(\d+ x \d+\) of GFP", widget.level.text())
+
+
+def test_plate_opens_as_one_grid(fresh: Any, tmp_path: Path) -> None:
+    """An HCS plate (imgio's plate writer): one layer per channel, each well's field at
+    its row and column of the grid, a missing well black (napari-ome-zarr's layout)."""
+    from imgio.writers.plate import write_plate
+
+    wells = {
+        key: [RNG.integers(1, 4000, size=(2, 24, 32), dtype=np.uint16)]
+        for key in ("A/1", "A/3", "B/2")
+    }
+    path = write_plate(
+        tmp_path / "plate.ome.zarr",
+        wells,
+        dims="CYX",
+        channel_names=["DAPI", "GFP"],
+        physical_pixel_sizes=(None, 0.5, 0.5),
+        pyramid_levels=1,
+    )
+    layers = fresh.open(str(path), plugin="imgio")
+    assert [layer.name for layer in layers] == ["DAPI", "GFP"]
+    for c, layer in enumerate(layers):
+        grid = np.asarray(layer.data)
+        assert grid.shape == (2 * 24, 3 * 32)  # rows A, B; columns 1, 2, 3
+        np.testing.assert_allclose(layer.scale, [0.5, 0.5])
+        for (r, col), key in (((0, 0), "A/1"), ((0, 2), "A/3"), ((1, 1), "B/2")):
+            field = zarr.open_group(str(path), mode="r")[f"{key}/0/0"][...].reshape(2, 24, 32)
+            got = grid[r * 24 : (r + 1) * 24, col * 32 : (col + 1) * 32]
+            np.testing.assert_array_equal(got, field[c])
+        assert not grid[24:, :32].any() and not grid[:24, 32:64].any()  # B/1, A/2: no well
+
+
+def test_xz_scan_shows_with_its_z_scale(fresh: Any, tmp_path: Path) -> None:
+    """An x-z scan (one row per Z plane) is drawn as Z against X in µm, not a 1-px strip."""
+    scan = RNG.integers(0, 255, size=(64, 1, 96), dtype=np.uint8)
+    path = imgio.write(
+        scan, tmp_path / "xz.ome.tif", dims="ZYX", physical_pixel_sizes=(0.8, 0.2, 0.2)
+    )
+    (layer,) = fresh.open(str(path), plugin="imgio")
+    assert list(layer.axis_labels) == ["Z", "X"]
+    np.testing.assert_allclose(layer.scale, [0.8, 0.2])
+    np.testing.assert_array_equal(np.asarray(layer.data), scan[:, 0])
+    np.testing.assert_allclose(layer.extent.world[1] - layer.extent.world[0], [63 * 0.8, 95 * 0.2])
+
+
+LIF_XZ = "lif/readlif-LeicaLASX_xz-plane_example.lif"
+
+
+@pytest.mark.filterwarnings("error:Inconsistent units")
+def test_lif_xz_scenes_scaled_and_units_consistent(fresh: Any, shared_samples: Path) -> None:
+    """The LIF x-z sample: Z and X in µm with their own scales for each scene picked, and
+    napari never finds inconsistent units (scenes are shown one at a time)."""
+    pytest.importorskip("liffile")
+    from imgio.napari._widget import picker
+
+    path = shared_samples / LIF_XZ
+    (layer,) = fresh.open(str(path), plugin="imgio")
+    assert list(layer.axis_labels) == ["Z", "X"] and layer.data.shape == (512, 512)
+    np.testing.assert_allclose(layer.scale, [0.154518, 0.154518], rtol=1e-5)
+    np.testing.assert_allclose(np.diff(layer.extent.world, axis=0)[0], [78.96, 78.96], atol=0.01)
+    widget = picker(fresh)
+    for scene, labels in ((1, ["T", "Z", "X"]), (2, ["Z", "Y", "X"]), (0, ["Z", "X"])):
+        widget.pick(scene)
+        (layer,) = fresh.layers
+        assert list(layer.axis_labels) == labels
+        assert fresh.layers.extent.units is not None  # None: napari's "Inconsistent units"
+
+
+# ------------------------------------------------------------------ labels
+def test_labels_get_image_label_colours_and_properties(fresh: Any, tmp_path: Path) -> None:
+    """OME-Zarr ``image-label`` colours and properties become the Labels layer's colormap
+    and features (as napari-ome-zarr gives them), read back against the zarr attributes."""
+    image = RNG.integers(0, 1000, size=(1, 40, 60), dtype=np.uint16)
+    mask = np.zeros((40, 60), np.uint16)
+    mask[5:20, 5:30], mask[25:38, 20:55] = 1, 4
+    colors = {1: (255, 0, 0, 255), 4: (0, 128, 255, 255)}
+    spec = {"data": mask, "colors": colors, "properties": {1: {"class": "a"}, 4: {"class": "b"}}}
+    path = imgio.write(image, tmp_path / "l.ome.zarr", dims="CYX", labels={"cells": spec})
+    _, labels = fresh.open(str(path), plugin="imgio")
+    assert isinstance(labels, napari.layers.Labels) and labels.name == "cells"
+    np.testing.assert_array_equal(
+        np.asarray(labels.data[0] if labels.multiscale else labels.data), mask
+    )
+    meta = zarr.open_group(str(path), mode="r")["labels/cells"].attrs
+    table = meta.get("ome", meta)["image-label"]
+    for entry in table["colors"]:
+        rgba = labels.colormap.map(np.array([entry["label-value"]]))[0]
+        np.testing.assert_allclose(rgba, np.array(entry["rgba"]) / 255, atol=1e-6)
+    features = labels.features.set_index("index")
+    for entry in table["properties"]:
+        row = features.loc[entry["label-value"]]
+        assert row["class"] == entry["class"] and row["area (pixels)"] == entry["area (pixels)"]
+    assert features.loc[4, "area (pixels)"] == int((mask == 4).sum())
+
+
+# ------------------------------------------------------------------ writers
+@pytest.mark.parametrize("suffix", [".tif", ".zarr"])
+def test_write_plain_suffixes(plugin: None, tmp_path: Path, suffix: str) -> None:
+    """*Save Layers* to ``.tif`` and ``.zarr`` writes (it used to write nothing)."""
+    data = RNG.integers(0, 1000, size=(30, 40), dtype=np.uint16)
+    layer = napari.layers.Image(data, name="img", scale=(0.5, 0.25))
+    out = tmp_path / f"plain{suffix}"
+    written = napari.save_layers(str(out), [layer], plugin="imgio")
+    assert [Path(p).name for p in written] == [out.name]
+    back = imgio.Image(out)
+    np.testing.assert_array_equal(back.get_image_data("YX"), data)
+    assert back.physical_pixel_sizes.Y == 0.5 and back.physical_pixel_sizes.X == 0.25
+
+
+def test_write_labels_layer_on_its_own(plugin: None, tmp_path: Path) -> None:
+    """A Labels layer saved alone: an integer TIFF (tifffile reads the mask), and an
+    OME-Zarr whose ``labels/<name>`` keeps the layer's colours and features."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    mask = np.zeros((32, 48), np.int32)
+    mask[2:10, 3:20], mask[15:30, 25:45] = 2, 7
+    colormap = DirectLabelColormap(color_dict={2: "red", 7: "blue", None: "transparent"})
+    features = {"index": [2, 7], "kind": ["nucleus", "cell"], "area (pixels)": [1, 1]}  # stale
+    layer = napari.layers.Labels(
+        mask, name="seg", scale=(0.5, 0.5), colormap=colormap, features=features
+    )
+    tif = tmp_path / "seg.tif"
+    napari.save_layers(str(tif), [layer], plugin="imgio")
+    np.testing.assert_array_equal(tifffile.imread(tif, series=0, level=0).reshape(mask.shape), mask)
+    out = tmp_path / "seg.ome.zarr"
+    assert napari.save_layers(str(out), [layer], plugin="imgio") == [str(out)]
+    group = zarr.open_group(str(out), mode="r")
+    np.testing.assert_array_equal(group["labels/seg/0"][...].reshape(mask.shape), mask)
+    attrs = group["labels/seg"].attrs
+    table = attrs.get("ome", attrs)["image-label"]
+    assert {e["label-value"]: e["rgba"] for e in table["colors"]} == {
+        2: [255, 0, 0, 255],
+        7: [0, 0, 255, 255],
+    }
+    assert {e["label-value"]: e["kind"] for e in table["properties"]} == {2: "nucleus", 7: "cell"}
+    areas = {e["label-value"]: e["area (pixels)"] for e in table["properties"]}
+    assert areas == {2: int((mask == 2).sum()), 7: int((mask == 7).sum())}  # counted anew
+
+
+def test_labels_beside_image_in_tiff_is_refused(tmp_path: Path) -> None:
+    image = napari.layers.Image(np.zeros((8, 8), np.uint8), name="i")
+    labels = napari.layers.Labels(np.zeros((8, 8), np.uint8), name="l")
+    with pytest.raises(imgio.ImgioError, match="label images live in OME-Zarr"):
+        _napari.write_images(
+            str(tmp_path / "x.ome.tif"), [image.as_layer_data_tuple(), labels.as_layer_data_tuple()]
+        )
+    assert not list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------ sample, preference
+def test_demo_sample_contribution(fresh: Any) -> None:
+    """*File > Open Sample > imgio demo*: three named, coloured µm layers of the demo."""
+    from imgio.sample import CHANNELS, PIXEL_SIZE_UM
+
+    layers = fresh.open_sample("imgio", "demo")
+    assert [layer.name for layer in layers] == list(CHANNELS)
+    assert [layer.colormap.name for layer in layers] == ["blue", "green", "red"]
+    truth = tifffile.imread(layers[0].metadata["path"], series=0, level=2)
+    for c, layer in enumerate(layers):
+        assert layer.multiscale and len(layer.data) == 3
+        np.testing.assert_allclose(layer.scale, [PIXEL_SIZE_UM, PIXEL_SIZE_UM])
+        np.testing.assert_array_equal(np.asarray(layer.data[2]), truth[c])
+
+
+@pytest.fixture
+def preference(viewer: Any) -> Iterator[dict[str, str]]:
+    """imgio as napari's preferred reader (napari's settings file restored afterwards)."""
+    from napari.settings import get_settings
+
+    plugins = get_settings().plugins
+    before = dict(plugins.extension2reader)
+    try:
+        yield _napari.set_default_reader()
+    finally:
+        plugins.extension2reader = before
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    img = RNG.integers(0, 255, size=(2, 24, 32), dtype=np.uint8)
+    kw = {"dims": "CYX", "channel_names": ["DAPI", "GFP"], "physical_pixel_sizes": (None, 0.5, 0.5)}
+    ome = imgio.write(img, folder / "a.ome.tif", **kw)
+    tif = imgio.write(img, folder / "b.tif", **kw)
+    zarr_path = imgio.write(img, folder / "cells.ome.zarr", **kw)
+    png = folder / "c.png"
+    iio.imwrite(png, img[0])
+    return {"ome": Path(ome), "tif": Path(tif), "zarr": Path(zarr_path), "png": png}
+
+
+def test_default_reader_preference(fresh: Any, tmp_path: Path, preference: dict[str, str]) -> None:
+    """With ``set_default_reader()`` napari picks imgio by itself (``plugin=None``, as its
+    command line, drag and drop and *File > Open* do) for .ome.tif, .tif, .png and a
+    .ome.zarr folder, where napari's builtins (and napari-ome-zarr) also claim them."""
+    from napari.plugins import _npe2
+    from napari.plugins.utils import get_preferred_reader
+
+    files = _files(tmp_path)
+    assert preference["*.tif"] == "imgio" and preference[f"*.zarr{os.sep}"] == "imgio"
+    for kind, path in files.items():
+        assert {"napari", "imgio"} <= set(_npe2.get_readers(str(path))), kind  # a choice
+        assert get_preferred_reader(str(path)) == "imgio", kind
+        fresh.layers.clear()
+        layers = fresh.open(str(path), plugin=None)
+        assert all(layer.source.reader_plugin == "imgio" for layer in layers), kind
+        assert all(layer.metadata["reader"] for layer in layers), kind
+        if kind == "png":
+            (layer,) = layers
+            assert layer.name == "c" and layer.metadata["path"].endswith("c.png")
+            np.testing.assert_allclose(layer.scale, [1.0, 1.0])
+        else:
+            assert [layer.name for layer in layers] == ["DAPI", "GFP"], kind
+            for layer in layers:
+                np.testing.assert_allclose(layer.scale, [0.5, 0.5])
+                assert [str(u) for u in layer.units] == ["micrometer", "micrometer"]
+
+
+def test_without_preference_napari_asks(fresh: Any, tmp_path: Path) -> None:
+    """napari's own rule, documented for users: with several readers and no preference,
+    ``plugin=None`` raises MultipleReaderError (the GUI shows the "choose reader" dialog)."""
+    from napari.errors import MultipleReaderError
+    from napari.settings import get_settings
+
+    path = imgio.write(np.zeros((2, 8, 8), np.uint8), tmp_path / "d.ome.tif", dims="CYX")
+    plugins = get_settings().plugins
+    before = dict(plugins.extension2reader)
+    plugins.extension2reader = {}
+    try:
+        with pytest.raises(MultipleReaderError):
+            fresh.open(str(path), plugin=None)
+    finally:
+        plugins.extension2reader = before
+
+
+def test_plate_of_unequal_wells_is_translated(tmp_path: Path) -> None:
+    """Wells of different shapes cannot share one array: a layer per well, moved to its
+    row and column by the largest well's extent (no viewer needed)."""
+    from imgio.writers.plate import write_plate
+
+    a1 = RNG.integers(0, 255, size=(24, 32), dtype=np.uint8)
+    b2 = RNG.integers(0, 255, size=(16, 20), dtype=np.uint8)
+    path = write_plate(
+        tmp_path / "uneven.ome.zarr",
+        {"A/1": [a1], "B/2": [b2]},
+        dims="YX",
+        physical_pixel_sizes=(None, 0.5, 0.25),
+        pyramid_levels=1,
+    )
+    (d1, k1, _), (d2, k2, _) = _napari.read(str(path))
+    np.testing.assert_array_equal(np.asarray(d1), a1)
+    np.testing.assert_array_equal(np.asarray(d2), b2)
+    assert k1["translate"] == [0.0, 0.0] and k2["translate"] == [24 * 0.5, 32 * 0.25]
+    assert k1["scale"] == k2["scale"] == [0.5, 0.25]
+    assert (k1["name"], k2["name"]) == ("A/1/0", "B/2/0")  # unnamed channels: the scenes

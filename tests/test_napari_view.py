@@ -22,7 +22,8 @@ from imageio import v3 as iio
 from samples import SHARED
 
 import imgio
-from imgio import _napari
+from imgio.napari import scene_layers
+from imgio.napari._reader import shown_scenes
 from imgio.readers.base import SceneInfo
 from imgio.readers.tiff import TiffReader
 from imgio.sample import CHANNELS, PIXEL_SIZE_UM, make_sample
@@ -121,12 +122,12 @@ def test_associated_images_are_not_layers(tmp_path: Path) -> None:
         tw.write(slide[::8, ::8], photometric="rgb", metadata={"Name": "Thumbnail"})
         tw.write(slide[:20, :30], photometric="rgb", metadata={"Name": "Label"})
     img = imgio.Image(path, reader=_SlideReader)
-    assert _napari._shown_scenes(img) == [0]
-    data, kwargs, kind = _napari.layers(img, 0)
+    assert shown_scenes(img.file) == [0]
+    data, kwargs, kind = scene_layers(img.file, 0)
     assert kind == "image" and kwargs["rgb"] and kwargs["name"] == "slide"
     np.testing.assert_array_equal(np.asarray(data), slide)
     plain = imgio.Image(path)  # the same file without associated images: every scene
-    assert _napari._shown_scenes(plain) == [0, 1, 2]
+    assert shown_scenes(plain.file) == [0, 1, 2]
 
 
 def test_svs_opens_as_the_slide(

@@ -72,20 +72,21 @@ class ImageFile:
             self._reader: Reader = ArrayReader(path, **self._overrides)
             self._location = self._reader.location
             return
-        from ..readers.sequence import is_sequence, open_sequence
+        if _maybe_sequence(path):  # a pattern, a list of paths or a glob: one reader over them
+            from ..readers.sequence import is_sequence, open_sequence
 
-        if is_sequence(path):  # a pattern, a list of paths or a glob: one reader over them
-            sequence = open_sequence(
-                path,
-                dims=dims,
-                pattern=pattern,
-                storage_options=storage_options,
-                allow_external_files=allow_external_files,
-                reader=reader if isinstance(reader, str) else None,
-            )
-            self._reader = self._overridden(sequence)
-            self._location = sequence.location
-            return
+            if is_sequence(path):
+                sequence = open_sequence(
+                    path,
+                    dims=dims,
+                    pattern=pattern,
+                    storage_options=storage_options,
+                    allow_external_files=allow_external_files,
+                    reader=reader if isinstance(reader, str) else None,
+                )
+                self._reader = self._overridden(sequence)
+                self._location = sequence.location
+                return
         self._location = as_location(path, storage_options)
         self._reader = self._open_file(reader)
 
@@ -328,6 +329,17 @@ class ImageFile:
         return {
             info.associated: i for i, info in enumerate(self.infos()) if info.associated is not None
         }
+
+
+def _maybe_sequence(path: Any) -> bool:
+    """Whether ``path`` may name a file sequence: a list, or a name with ``{ * ? [``
+    (:func:`imgio.readers.sequence.is_sequence` decides; a plain path never imports it)."""
+    if isinstance(path, (list, tuple)):
+        return True
+    if isinstance(path, (str, os.PathLike)) and not isinstance(path, Location):
+        text = os.fspath(path)
+        return any(c in str(text) for c in "{*?[")
+    return False
 
 
 @runtime_checkable

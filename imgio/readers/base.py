@@ -118,6 +118,10 @@ class SceneInfo:
     associated: str | None = None
     # labels of extra dims, e.g. the lifetimes of an OME ModuloAlongC axis ``H``
     extra_coords: Mapping[str, tuple[Any, ...]] | None = None
+    # an HCS plate's field: the (row, column) index of its well in the plate's grid
+    well: tuple[int, int] | None = None
+    # a label image: per label value, its ``rgba`` colour (0-255) and named properties
+    label_table: Mapping[int, Mapping[str, Any]] | None = None
 
     @property
     def n_levels(self) -> int:

@@ -6,8 +6,10 @@
 
 Endpoints (``NAME`` is the image's path under the served folder):
 
-- ``/`` the list of images, ``/view/NAME`` the viewer (pan, zoom, scenes, frames,
-  channels, scale bar in µm);
+- ``/`` the catalogue of images (thumbnail, dims, µm, size, vendor), ``/view/NAME`` the
+  viewer: OpenSeadragon, vendored in the package (navigator, zoom, rotation, full screen,
+  keyboard), with imgio's scene, T/Z, channel (colour, display range), metadata and
+  label/macro panels, a scale bar and the pointer position in µm;
 - ``/dzi/NAME.dzi`` and ``/dzi/NAME_files/L/C_R.jpeg`` (DeepZoom, as OpenSeadragon reads);
 - ``/iiif/3/NAME/info.json`` and ``/iiif/3/NAME/REGION/SIZE/ROTATION/QUALITY.FMT``
   (IIIF Image API 3.0; ``NAME`` with ``/`` percent-encoded as ``%2F``);

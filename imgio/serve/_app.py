@@ -164,21 +164,36 @@ def _routes(srv: _Server) -> list[Route]:
         return dict(request.query_params)
 
     async def index(request: Request) -> Response:
-        entries = await srv.run(v.catalog.entries)
-        return _pages.html(_pages.index_page([e.name for e in entries]))
+        rows = await srv.run(catalogue)
+        return _pages.html(_pages.index_page(rows, _prefix(request)))
+
+    def catalogue() -> list[tuple[str, dict[str, Any] | str]]:
+        rows: list[tuple[str, dict[str, Any] | str]] = []
+        for i, e in enumerate(v.catalog.entries()):
+            if i >= _INDEX_DETAILS:  # a huge folder: the rest by name only, not opened
+                rows.append((e.name, "not opened: the catalogue details the first "
+                             f"{_INDEX_DETAILS} images only"))  # fmt: skip
+                continue
+            try:
+                rows.append((e.name, v.summary(e.name)))
+            except (ImgioError, NotServed, *REQUEST_ERRORS) as exc:
+                rows.append((e.name, v.catalog.redact(f"cannot be read: {exc}")))
+        return rows
 
     async def viewer(request: Request) -> Response:
         name = name_of(request)
         await srv.run(v.catalog.resolve, name)
-        return _pages.html(_pages.viewer_page(name))
+        return _pages.html(_pages.viewer_page(name, _prefix(request)))
 
     async def static(request: Request) -> Response:
         fname = request.path_params["file"]
-        if fname not in ("viewer.js", "viewer.css"):
+        if fname not in _static_files():
             return JSONResponse({"detail": f"no static file {fname!r}"}, 404)
-        body = resources.files("imgio.serve").joinpath("static", fname).read_bytes()
-        media = "text/javascript" if fname.endswith(".js") else "text/css"
-        return Response(body, media_type=media, headers={"Cache-Control": "no-cache"})
+        body = resources.files("imgio.serve").joinpath("static", *fname.split("/")).read_bytes()
+        media = _STATIC_MEDIA.get(fname.rsplit(".", 1)[-1], "application/octet-stream")
+        vendored = fname.startswith("vendor/")  # pinned: its content changes with imgio only
+        cache = "public, max-age=86400" if vendored else "no-cache"
+        return Response(body, media_type=media, headers={"Cache-Control": cache})
 
     async def images(request: Request) -> Response:
         return await srv.json(lambda: [{"name": e.name} for e in v.catalog.entries()])
@@ -264,14 +279,15 @@ def _routes(srv: _Server) -> list[Route]:
     table: list[tuple[str, Handler]] = [
         ("/", index),
         ("/view/{name:path}", viewer),
-        ("/static/{file}", static),
+        ("/static/{file:path}", static),
         ("/api/images", images),
+        # first: NAME/associated/thumbnail is not the thumbnail of "NAME/associated"
+        ("/api/images/{name:path}/associated/{which}", associated),
         ("/api/images/{name:path}/metadata", metadata),
         ("/api/images/{name:path}/tiles/zxy/{z:int}/{x:int}/{y:int}.{fmt}", zxy),
         ("/api/images/{name:path}/tiles/zxy/{z:int}/{x:int}/{y:int}", zxy),
         ("/api/images/{name:path}/thumbnail", thumbnail),
         ("/api/images/{name:path}/region", region),
-        ("/api/images/{name:path}/associated/{which}", associated),
         ("/api/images/{name:path}/histogram", histogram),
         ("/api/images/{name:path}/pixel", pixel),
         ("/dzi/{name:path}.dzi", dzi),
@@ -281,6 +297,43 @@ def _routes(srv: _Server) -> list[Route]:
         ("/iiif/3/{name:path}", iiif_base),
     ]
     return [Route(path, _errors(fn), methods=["GET", "HEAD"]) for path, fn in table]
+
+
+_INDEX_DETAILS = 500  # images the index page opens to describe (the rest: names only)
+_STATIC_MEDIA = {
+    "js": "text/javascript",
+    "css": "text/css",
+    "png": "image/png",
+    "txt": "text/plain",
+}
+
+
+def _prefix(request: Request) -> str:
+    """What every URL of a page starts with: ``/t/TOKEN`` behind a token path, the mount
+    point when the app is mounted inside another, else nothing."""
+    return str(request.scope.get("root_path") or "").rstrip("/")
+
+
+@functools.cache
+def _static_files() -> frozenset[str]:
+    """The files under ``static/`` (the only ones the static route serves)."""
+    out: set[str] = set()
+
+    def walk(node: Any, rel: str) -> None:
+        for child in node.iterdir():
+            name = f"{rel}{child.name}"
+            if child.is_dir():
+                walk(child, name + "/")
+            elif not child.name.startswith("."):
+                out.add(name)
+
+    walk(resources.files("imgio.serve").joinpath("static"), "")
+    return frozenset(out)
+
+
+def viewer_vendored() -> bool:
+    """True when OpenSeadragon is vendored into the package (``tools/vendor_viewer.py``)."""
+    return "vendor/openseadragon/openseadragon.min.js" in _static_files()
 
 
 def make_app(
@@ -294,6 +347,11 @@ def make_app(
     cors_origins: Sequence[str] = (),
 ) -> Starlette:
     """The ASGI app serving the images under ``paths`` (see :func:`imgio.serve.app`)."""
+    if not viewer_vendored():
+        log.warning(
+            "the viewer's OpenSeadragon is not in this installation (a source checkout that "
+            "was not built): run python tools/vendor_viewer.py, or reinstall imgio"
+        )
     catalog = Catalog(paths, storage_options=storage_options)
     views = Views(catalog, limits)
     srv = _Server(views, ByteLRU(cache_bytes), threads or max(4, 2 * (os.cpu_count() or 1)),

@@ -167,6 +167,22 @@ class Catalog:
                 return Entry(name, candidate)
         raise refused
 
+    def size_of(self, name: str, *, max_files: int = 2000) -> int | None:
+        """Bytes on disk of ``name`` (a store's files summed; None for a URL or a store
+        of more than ``max_files`` files, not walked to the end)."""
+        path = self.resolve(name).path
+        if isinstance(path, str):
+            return None
+        if path.is_file():
+            return path.stat().st_size
+        total, count = 0, 0
+        for dirpath, _, filenames in os.walk(path):
+            count += len(filenames)
+            if count > max_files:
+                return None
+            total += sum((Path(dirpath) / f).stat().st_size for f in filenames)
+        return total
+
     def file(self, name: str) -> ImageFile:
         """The open :class:`~imgio.ImageFile` of ``name`` (opened once, shared by requests)."""
         from ..arrays import ImageFile

@@ -11,8 +11,19 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["IIIFRequest", "RequestError", "info_json", "parse_request"]
+import numpy as np
+
+__all__ = [
+    "IIIFRequest",
+    "RequestError",
+    "fit_exact",
+    "info_json",
+    "orient",
+    "parse_request",
+    "quality",
+]
 
 FORMATS = {"jpg": "image/jpeg", "png": "image/png", "tif": "image/tiff", "webp": "image/webp"}
 QUALITIES = ("default", "color", "gray", "bitonal")
@@ -200,3 +211,31 @@ def info_json(
         "extraFormats": ["tif", "webp"],
         "extraFeatures": ["mirroring", "rotationBy90s", "regionSquare", "sizeUpscaling"],
     }
+
+
+def fit_exact(arr: np.ndarray[Any, Any], h: int, w: int) -> np.ndarray[Any, Any]:
+    """IIIF asks for an exact w,h: the tile verbs keep aspect, so stretch by nearest index."""
+    if arr.shape[0] == h and arr.shape[1] == w:
+        return arr
+    ys = np.minimum((np.arange(h) + 0.5) * arr.shape[0] / h, arr.shape[0] - 1).astype(np.intp)
+    xs = np.minimum((np.arange(w) + 0.5) * arr.shape[1] / w, arr.shape[1] - 1).astype(np.intp)
+    out: np.ndarray[Any, Any] = arr[ys][:, xs]
+    return out
+
+
+def orient(arr: np.ndarray[Any, Any], rotation: int, mirror: bool) -> np.ndarray[Any, Any]:
+    if mirror:
+        arr = arr[:, ::-1]
+    if rotation:
+        arr = np.rot90(arr, k=-(rotation // 90), axes=(0, 1))
+    return np.ascontiguousarray(arr)
+
+
+def quality(arr: np.ndarray[Any, Any], quality: str) -> np.ndarray[Any, Any]:
+    if quality in ("default", "color"):
+        return arr
+    rgb = arr[..., :3].astype(np.float32)
+    gray = rgb[..., 0] if rgb.shape[-1] < 3 else rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    if quality == "bitonal":
+        gray = np.where(gray >= 128, 255, 0)
+    return np.clip(np.rint(gray), 0, 255).astype(np.uint8)[..., None]

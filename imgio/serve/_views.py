@@ -171,23 +171,55 @@ class Views:
         lay = ts.geometry
         out["frameAxes"] = {d: n for d, n in lay.frame_sizes.items() if d != "C"}
         out["channels"] = self._channels(ts)
+        out.update(self._described(ts))
+        doc: dict[str, Any] = _jsonable(out)
+        return doc
+
+    def _described(self, ts: TileSource) -> dict[str, Any]:
+        """What the viewer's metadata panel and the index show: dims, µm, vendor..."""
+        file, scene = ts.file, ts.scene
+        pps = file.physical_pixel_sizes(scene)
+        return {
+            "dims": file.sizes(scene),
+            "physicalPixelSizes": {"Z": pps.Z, "Y": pps.Y, "X": pps.X},
+            "vendor": file.vendor,
+            "objective": file.objective_power(scene),
+            "channelNames": file.channel_names(scene),
+        }
+
+    def summary(self, name: str) -> dict[str, Any]:
+        """One catalogue row: the first scene's dims, µm, vendor, levels and file size."""
+        ts = self.source(name, {})
+        out = self._described(ts)
+        out["dtype"] = str(ts.geometry.dtype)
+        out["scenes"] = sum(1 for info in ts.file.infos() if not info.associated)
+        out["levels"] = ts.geometry.n_stored
+        out["associated"] = list(ts.file.associated_images)
+        out["bytes"] = self.catalog.size_of(name)
         doc: dict[str, Any] = _jsonable(out)
         return doc
 
     def _channels(self, ts: TileSource) -> list[dict[str, Any]]:
+        """Name, colour and display range of each channel (one, white, for a grey image)."""
         lay = ts.geometry
         n = lay.frame_sizes.get("C", 1)
-        if n <= 1 or lay.bands != 1:
+        if lay.bands != 1:
             return []
         colors = ts.file.info(ts.scene)
         from .._colors import resolve_colors
         from .._display import robust_limits
 
-        rgb = resolve_colors(colors.channel_names, colors.channel_colors, n)
+        rgb = (
+            resolve_colors(colors.channel_names, colors.channel_colors, n)
+            if n > 1
+            else [(255, 255, 255)]
+        )
         out = []
         for c in range(n):  # the contrast rule of thumbnails, napari and omero windows
             thumb = ts.thumbnail(256, 256, style=None, format="numpy", C=c)
             lo, hi = robust_limits(np.asarray(thumb).ravel(), lay.dtype)
+            if lay.dtype.kind in "ui":  # integer samples: integer limits, as typed
+                lo, hi = math.floor(lo), math.ceil(hi)
             name = lay.channel_names[c] if c < len(lay.channel_names) else f"C{c}"
             out.append(
                 {"name": name, "color": hex_color(rgb[c]), "min": float(lo), "max": float(hi)}
@@ -348,9 +380,9 @@ class Views:
             output_width=req.out_w, output_height=req.out_h, allow_upscale=True,
             style=_style(params) or "auto", format="numpy", **_axes(params),
         )  # fmt: skip
-        arr = _fit_exact(np.asarray(arr), req.out_h, req.out_w)
-        arr = _orient(arr, req.rotation, req.mirror)
-        arr = _quality(arr, req.quality)
+        arr = _iiif.fit_exact(np.asarray(arr), req.out_h, req.out_w)
+        arr = _iiif.orient(arr, req.rotation, req.mirror)
+        arr = _iiif.quality(arr, req.quality)
         return encode(arr, normalize_format(req.format)), req.media_type
 
 
@@ -358,34 +390,6 @@ def _axes_no_frame(params: Mapping[str, str]) -> dict[str, Any]:
     axes = _axes(params)
     axes.pop("frame", None)
     return axes
-
-
-def _fit_exact(arr: np.ndarray[Any, Any], h: int, w: int) -> np.ndarray[Any, Any]:
-    """IIIF asks for an exact w,h: the tile verbs keep aspect, so stretch by nearest index."""
-    if arr.shape[0] == h and arr.shape[1] == w:
-        return arr
-    ys = np.minimum((np.arange(h) + 0.5) * arr.shape[0] / h, arr.shape[0] - 1).astype(np.intp)
-    xs = np.minimum((np.arange(w) + 0.5) * arr.shape[1] / w, arr.shape[1] - 1).astype(np.intp)
-    out: np.ndarray[Any, Any] = arr[ys][:, xs]
-    return out
-
-
-def _orient(arr: np.ndarray[Any, Any], rotation: int, mirror: bool) -> np.ndarray[Any, Any]:
-    if mirror:
-        arr = arr[:, ::-1]
-    if rotation:
-        arr = np.rot90(arr, k=-(rotation // 90), axes=(0, 1))
-    return np.ascontiguousarray(arr)
-
-
-def _quality(arr: np.ndarray[Any, Any], quality: str) -> np.ndarray[Any, Any]:
-    if quality in ("default", "color"):
-        return arr
-    rgb = arr[..., :3].astype(np.float32)
-    gray = rgb[..., 0] if rgb.shape[-1] < 3 else rgb @ np.array([0.299, 0.587, 0.114], np.float32)
-    if quality == "bitonal":
-        gray = np.where(gray >= 128, 255, 0)
-    return np.clip(np.rint(gray), 0, 255).astype(np.uint8)[..., None]
 
 
 def _jsonable(value: Any) -> Any:

@@ -69,4 +69,5 @@ def encode(
 
 
 def _squeeze(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    return arr[..., 0] if arr.ndim == 3 and arr.shape[-1] == 1 else arr
+    """One band as 2-D; C-contiguous (the encoders refuse a planar file's strided samples)."""
+    return np.ascontiguousarray(arr[..., 0] if arr.ndim == 3 and arr.shape[-1] == 1 else arr)

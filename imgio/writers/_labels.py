@@ -24,7 +24,10 @@ from ._input import Scene, standardize
 if TYPE_CHECKING:
     import zarr
 
-__all__ = ["label_color", "write_labels"]
+__all__ = ["AREA", "label_color", "write_labels"]
+
+#: the property every written label value gets: its pixel count (computed at write time)
+AREA = "area (pixels)"
 
 
 def label_color(value: int) -> list[int]:
@@ -76,7 +79,7 @@ def _metadata(scene: Scene, options: Mapping[str, Any], version: str) -> dict[st
     )
     props = []
     for v in sorted(set(present) | set((properties or {}).keys())):
-        entry = {"label-value": int(v), "area (pixels)": area.get(int(v), 0)}
+        entry = {"label-value": int(v), AREA: area.get(int(v), 0)}
         entry.update((properties or {}).get(v, {}))
         props.append(entry)
     return {

@@ -230,7 +230,12 @@ def test_labels_are_scenes(tmp_path: Path) -> None:
     labels = root.create_group("labels")
     labels.attrs["labels"] = ["nuclei", "gone"]
     mask = (pyramid((40, 30), 1, "uint8", seed=3)[0] % 4).astype("uint32")
-    write_image(labels.create_group("nuclei"), [mask], yx, scales=[[0.5, 0.5]], chunks=(16, 16))
+    nuclei = labels.create_group("nuclei")
+    write_image(nuclei, [mask], yx, scales=[[0.5, 0.5]], chunks=(16, 16))
+    nuclei.attrs["image-label"] = {  # a colour and properties per value; malformed ones skipped
+        "colors": [{"label-value": 1, "rgba": [255, 0, 0, 255]}, {"label-value": "x"}, {}],
+        "properties": [{"label-value": 1, "class": "nucleus"}, {"label-value": 3, "area": 7}],
+    }
     with pytest.warns(ImgioWarning, match="gone"):
         reader = open_zarr(path)
     assert [s.name for s in reader.scenes()] == ["Image:0", "labels/nuclei"]
@@ -242,6 +247,8 @@ def test_labels_are_scenes(tmp_path: Path) -> None:
         0.5,
     )
     np.testing.assert_array_equal(read_all(reader, 1, 0), mask)
+    assert reader.scenes()[0].label_table is None
+    assert info.label_table == {1: {"rgba": (255, 0, 0, 255), "class": "nucleus"}, 3: {"area": 7}}
 
 
 def test_hcs_plate(tmp_path: Path) -> None:
@@ -276,6 +283,7 @@ def test_hcs_plate(tmp_path: Path) -> None:
             expected[f"{r}/{c}/{f}"] = data
     reader = open_zarr(path)
     assert [s.name for s in reader.scenes()] == list(expected)
+    assert [s.well for s in reader.scenes()] == [(0, 0), (0, 0), (1, 1), (1, 1)]  # rowIndex...
     for i, (name, data) in enumerate(expected.items()):
         assert reader.scenes()[i].n_levels == 2
         np.testing.assert_array_equal(read_all(reader, i, 1), data[1], err_msg=name)

@@ -385,3 +385,91 @@ def test_remote_url_is_served_as_one_image(image_dir: Path) -> None:
         finally:
             server.should_exit = True
             thread.join(10)
+
+
+def test_viewer_openseadragon_is_vendored_as_pinned(served: Served) -> None:
+    """The package carries the OpenSeadragon that tools/viewer/package-lock.json pins
+    (``python tools/vendor_viewer.py`` or any build of the package puts it there), with
+    its licence, and serves it from loopback."""
+    from importlib import resources
+
+    lock = json.loads((Path(__file__).parents[2] / "tools/viewer/package-lock.json").read_text())
+    pinned = lock["packages"]["node_modules/openseadragon"]
+    vendor = resources.files("imgio.serve").joinpath("static", "vendor", "openseadragon")
+    assert vendor.joinpath("VERSION").is_file(), "run: python tools/vendor_viewer.py"
+    assert vendor.joinpath("VERSION").read_text().split() == [
+        "openseadragon",
+        pinned["version"],
+        pinned["integrity"],
+    ]
+    assert "BSD" in vendor.joinpath("LICENSE.txt").read_text() or "Redistribution" in (
+        vendor.joinpath("LICENSE.txt").read_text()
+    )
+    script = vendor.joinpath("openseadragon.min.js").read_bytes()
+    assert f"openseadragon {pinned['version']}".encode() in script[:200]
+    r = served.client.get("/static/vendor/openseadragon/openseadragon.min.js")
+    assert r.status_code == 200 and r.content == script
+    assert r.headers["content-type"].startswith("text/javascript")
+    icon = served.client.get("/static/vendor/openseadragon/images/zoomin_rest.png")
+    assert icon.status_code == 200 and icon.content.startswith(b"\x89PNG")
+    for bad in ("../_app.py", "vendor/../../_app.py", "vendor/openseadragon/nothing.js"):
+        assert served.client.get(f"/static/{bad}").status_code == 404
+
+
+def test_index_catalogue_describes_each_image_and_says_why_not(tmp_path: Path) -> None:
+    from imgio.serve import app
+
+    from .conftest import write_fluorescence
+
+    write_fluorescence(tmp_path / "cells.ome.tif")
+    (tmp_path / "broken.tif").write_bytes(b"II*\x00" + b"\xff" * 60)
+    server, thread, url = start(app([tmp_path]))
+    try:
+        page = httpx.get(url + "/").text
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    rows = {r.split('href="/view/', 1)[1].split('"', 1)[0]: r for r in page.split("<tr")[2:]}
+    assert set(rows) == {"cells.ome.tif", "broken.tif"}
+    good = rows["cells.ome.tif"].replace("&nbsp;", " ")
+    assert "C 3 Z 1 Y 512 X 640" in good and "0.5 µm/px" in good and "ome-tiff" in good
+    assert 'src="/api/images/cells.ome.tif/thumbnail?width=160&amp;height=120"' in good
+    size = (tmp_path / "cells.ome.tif").stat().st_size
+    assert f"{size / 1000:.1f} KB" in good or f"{size / 1e6:.1f} MB" in good
+    assert "cannot be read" in rows["broken.tif"] and "<img" not in rows["broken.tif"]
+    assert str(tmp_path) not in page  # no server paths in the page
+
+
+def test_planar_rgb_and_one_bit_images_are_served(tmp_path: Path) -> None:
+    """Found by opening every shared sample in the viewer: a planar RGB TIFF's tiles and a
+    1-bit image's metadata answered 500."""
+    from imgio.serve import app
+
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 255, (3, 300, 200), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "planar.tif", rgb, photometric="rgb", planarconfig="separate",
+                     tile=(64, 64))  # fmt: skip
+    mask = rng.random((40, 64)) > 0.5
+    tifffile.imwrite(tmp_path / "mask.tif", mask)
+    server, thread, url = start(app([tmp_path]))
+    try:
+        with httpx.Client(base_url=url) as c:
+            top = c.get("/api/images/planar.tif/metadata").json()["levels"] - 1
+            for z in range(top + 1):
+                r = c.get(f"/api/images/planar.tif/tiles/zxy/{z}/0/0.png")
+                assert r.status_code == 200, r.text
+            tile = png(r.content)  # full resolution: the stored samples
+            np.testing.assert_array_equal(tile, rgb.transpose(1, 2, 0)[:64, :64])
+            meta = c.get("/api/images/mask.tif/metadata")
+            assert meta.status_code == 200, meta.text
+            assert meta.json()["dtype"] == "bool"
+            [channel] = meta.json()["channels"]
+            assert (channel["min"], channel["max"]) == (0, 1)
+            band = {"channel": 0, "palette": "#ffffff", "min": 0, "max": 1}
+            style = json.dumps({"bands": [band]})
+            r = c.get("/api/images/mask.tif/tiles/zxy/0/0/0.png", params={"style": style})
+            assert r.status_code == 200
+            np.testing.assert_array_equal(png(r.content)[..., 0] == 255, mask)
+    finally:
+        server.should_exit = True
+        thread.join(10)

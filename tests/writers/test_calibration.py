@@ -9,7 +9,7 @@ import pytest
 import zarr
 
 import imgio
-from imgio._napari import write_images
+from imgio.napari import write_images
 
 
 def test_ome_zarr_without_sizes_reads_unknown(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 import zarr
 
 import imgio
-from imgio import _napari
+from imgio import napari as _napari
 
 
 def test_window_from_smallest_level_and_colours_by_name(tmp_path):

@@ -373,3 +373,30 @@ def parse_omero(
         names = (names + [f"Channel:{i}" for i in range(len(names), n_channels)])[:n_channels]
         colors = (colors + [None] * n_channels)[:n_channels]
     return tuple(names), tuple(colors)
+
+
+def parse_image_label(meta: Any) -> dict[int, dict[str, Any]] | None:
+    """NGFF ``image-label``: per label value its ``rgba`` (0-255) and ``properties`` entries.
+
+    Entries without an integer ``label-value`` are skipped; ``None`` without metadata.
+    """
+    if not isinstance(meta, Mapping):
+        return None
+    table: dict[int, dict[str, Any]] = {}
+    for key in ("colors", "properties"):
+        entries = meta.get(key)
+        for entry in entries if isinstance(entries, list) else ():
+            value = entry.get("label-value") if isinstance(entry, Mapping) else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if value != int(value):
+                continue
+            row = table.setdefault(int(value), {})
+            if key == "colors":
+                rgba = entry.get("rgba")
+                if isinstance(rgba, list) and len(rgba) in (3, 4):
+                    if all(isinstance(v, (int, float)) for v in rgba):
+                        row["rgba"] = tuple(int(v) for v in rgba) + (255,) * (4 - len(rgba))
+            else:
+                row.update((str(k), v) for k, v in entry.items() if k != "label-value")
+    return table or None

@@ -17,6 +17,7 @@ Scenes, in the order found:
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -33,6 +34,7 @@ from ._ngff import (
     guess_dims,
     names_to_dims,
     parse_axes,
+    parse_image_label,
     parse_levels,
     parse_omero,
 )
@@ -49,6 +51,22 @@ def node_attrs(node: Any) -> dict[str, Any]:
     if isinstance(ome, Mapping):
         attrs = {**attrs, **ome}
     return attrs
+
+
+def _well_position(plate: Mapping[str, Any], well: Mapping[str, Any], wpath: str) -> Any:
+    """(row, column) index of a well: its ``rowIndex``/``columnIndex``, else its path's
+    names looked up in the plate's ``rows``/``columns``; ``None`` when neither says."""
+    row, col = well.get("rowIndex"), well.get("columnIndex")
+    if isinstance(row, int) and isinstance(col, int) and row >= 0 and col >= 0:
+        return (row, col)
+    names = wpath.strip("/").split("/")
+    axes = [
+        [str(e.get("name")) for e in plate.get(key) or () if isinstance(e, Mapping)]
+        for key in ("rows", "columns")
+    ]
+    if len(names) == 2 and names[0] in axes[0] and names[1] in axes[1]:
+        return (axes[0].index(names[0]), axes[1].index(names[1]))
+    return None
 
 
 def _join(*parts: str) -> str:
@@ -236,6 +254,7 @@ class Layout:
             origin=levels.origin,
             level_scales=level_scales,
             level_origins=levels.level_origins or None,
+            label_table=parse_image_label(node_attrs(group).get("image-label")),
         )
         self._append(info, tuple(_join(path, p) for p in levels.paths), arrays)
 
@@ -296,7 +315,11 @@ class Layout:
                     stacklevel=3,
                 )
                 continue
+            first = len(self._scenes)
             self._well(node, wpath, meta, f"{wpath.strip('/')}/")
+            at = _well_position(plate, well, wpath)
+            for k in range(first, len(self._scenes)) if at is not None else ():
+                self._scenes[k] = dataclasses.replace(self._scenes[k], well=at)
 
     def _well(self, node: Any, wpath: str, meta: Any, prefix: str) -> None:
         images = meta.get("images") if isinstance(meta, Mapping) else None
