@@ -109,8 +109,8 @@ class Location:
     # naming
     @property
     def name(self) -> str:
-        if self.is_local:
-            return Path(self.url).name
+        if self.is_local:  # url is absolute and normalised: basename is Path(url).name
+            return os.path.basename(self.url)
         return posixpath.basename(self.url.rstrip("/"))
 
     @property

@@ -26,6 +26,7 @@ from pydicom.uid import generate_uid
 WSI = "1.2.840.10008.5.1.4.1.1.77.1.6"
 TS = {
     "explicit": "1.2.840.10008.1.2.1",
+    "explicit-ybr422": "1.2.840.10008.1.2.1",  # native YBR_FULL_422 (2:1 chroma)
     "implicit": "1.2.840.10008.1.2",
     "deflated": "1.2.840.10008.1.2.1.99",
     "jpeg": "1.2.840.10008.1.2.4.50",
@@ -42,7 +43,7 @@ TS = {
     "rle": "1.2.840.10008.1.2.5",
 }
 LOSSY = {"jpeg", "jpeg12", "jpegls-near", "j2k", "htj2k", "jpegxl"}
-NATIVE = {"explicit", "implicit", "deflated"}
+NATIVE = {"explicit", "explicit-ybr422", "implicit", "deflated"}
 
 
 @dataclass
@@ -58,6 +59,15 @@ class Slide:
 def encode(tile: np.ndarray, syntax: str) -> bytes:
     """One frame in a transfer syntax (native ones as raw little-endian bytes)."""
     rgb = tile.ndim == 3
+    if syntax == "explicit-ybr422":  # Y0 Y1 Cb Cr per pixel pair (chroma of the pair averaged)
+        from pydicom.pixels import convert_color_space
+
+        ycc = convert_color_space(tile, "RGB", "YBR_FULL").astype(np.uint16)
+        pairs = ycc.reshape(tile.shape[0], tile.shape[1] // 2, 2, 3)
+        out = np.empty((tile.shape[0], tile.shape[1] // 2, 4), np.uint8)
+        out[..., :2] = pairs[..., 0]
+        out[..., 2:] = (pairs[..., 0, 1:] + pairs[..., 1, 1:] + 1) // 2
+        return out.tobytes()
     if syntax in NATIVE:
         return np.ascontiguousarray(tile).astype(tile.dtype.newbyteorder("<")).tobytes()
     if syntax == "jpeg":
@@ -183,7 +193,9 @@ def _base(
     rgb = image.ndim == 5
     ds.SamplesPerPixel = 3 if rgb else 1
     ds.PhotometricInterpretation = (
-        ("YBR_FULL_422" if syntax in ("jpeg", "jpeg12") else "RGB") if rgb else "MONOCHROME2"
+        ("YBR_FULL_422" if syntax in ("jpeg", "jpeg12", "explicit-ybr422") else "RGB")
+        if rgb
+        else "MONOCHROME2"
     )
     if rgb:
         ds.PlanarConfiguration = 0
@@ -222,25 +234,32 @@ def write_level(
     objective_power: float | None = 20.0,
     icc: bytes | None = None,
     name: str = "level",
+    at: Sequence[tuple[int, int]] | None = None,
 ) -> list[Path]:
     """Write ``image`` (C, Z, Y, X[, S]) as instances; ``missing`` (c, z, ty, tx) tiles are left
-    out (TILED_SPARSE only). Returns the files written."""
+    out (TILED_SPARSE only); ``at`` (row, column) pixel spots, on the tile grid or not, make the
+    frames crops of plane (0, 0) there instead (TILED_SPARSE). Returns the files written."""
     nc, nz, rows, cols = image.shape[:4]
     tr, tc = tile
     gy, gx = math.ceil(rows / tr), math.ceil(cols / tc)
     z_um = list(z_um) if z_um is not None else [0.0] * nz
     frames, positions = [], []
-    for c in range(nc):
-        for z in range(nz):
-            for ty in range(gy):
-                for tx in range(gx):
-                    if (c, z, ty, tx) in missing:
-                        continue
-                    block = np.zeros((tr, tc) + image.shape[4:], image.dtype)
-                    part = image[c, z, ty * tr : (ty + 1) * tr, tx * tc : (tx + 1) * tc]
-                    block[: part.shape[0], : part.shape[1]] = part
-                    frames.append(encode(block, syntax))
-                    positions.append((c, z, ty, tx))
+    spots = [
+        (c, z, ty * tr, tx * tc)
+        for c in range(nc)
+        for z in range(nz)
+        for ty in range(gy)
+        for tx in range(gx)
+        if (c, z, ty, tx) not in missing
+    ]
+    if at is not None:  # frames anywhere (TILED_SPARSE): crops of plane (0, 0) at pixel spots
+        spots = [(0, 0, y, x) for y, x in at]
+    for c, z, y, x in spots:
+        block = np.zeros((tr, tc) + image.shape[4:], image.dtype)
+        part = image[c, z, y : y + tr, x : x + tc]
+        block[: part.shape[0], : part.shape[1]] = part
+        frames.append(encode(block, syntax))
+        positions.append((c, z, y, x))
     per = math.ceil(len(frames) / parts)
     concat_uid, source_uid = generate_uid(), generate_uid()
     written = []
@@ -261,10 +280,10 @@ def write_level(
             ds.ConcatenationFrameOffsetNumber = p * per
         if sparse:
             groups = []
-            for c, z, ty, tx in positions[p * per : (p + 1) * per]:
+            for c, z, y, x in positions[p * per : (p + 1) * per]:
                 item, pos, op = Dataset(), Dataset(), Dataset()
-                pos.RowPositionInTotalImagePixelMatrix = ty * tr + 1
-                pos.ColumnPositionInTotalImagePixelMatrix = tx * tc + 1
+                pos.RowPositionInTotalImagePixelMatrix = y + 1
+                pos.ColumnPositionInTotalImagePixelMatrix = x + 1
                 pos.XOffsetInSlideCoordinateSystem = 0.0
                 pos.YOffsetInSlideCoordinateSystem = 0.0
                 pos.ZOffsetInSlideCoordinateSystem = z_um[z]
@@ -304,7 +323,8 @@ def frames_of(path: Path) -> tuple[Dataset, list[bytes]]:
     ds = dcmread(path)
     n = int(ds.get("NumberOfFrames", 1))
     if ds.file_meta.TransferSyntaxUID in (TS["explicit"], TS["implicit"], TS["deflated"]):
-        size = ds.Rows * ds.Columns * ds.SamplesPerPixel * ds.BitsAllocated // 8
+        samples = 2 if ds.PhotometricInterpretation == "YBR_FULL_422" else ds.SamplesPerPixel
+        size = ds.Rows * ds.Columns * samples * ds.BitsAllocated // 8
         return ds, [ds.PixelData[i * size : (i + 1) * size] for i in range(n)]
     return ds, list(generate_frames(ds.PixelData, number_of_frames=n))
 

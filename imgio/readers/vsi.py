@@ -6,15 +6,20 @@ are the scene's levels, its tiles (JPEG, JPEG 2000, lossless JPEG, PNG, BMP or r
 native chunks, decoded only where a selection covers them. The plane coordinates of the
 tiles are named in cellSens' slot order as seen in its files (three coordinates: ``T``,
 ``Z``, ``C``; one: ``Z``; two: ``Z``, ``C``); RGB samples are ``S``. Tiles absent from
-the table read as the ETS background value. The ``.vsi`` file's own metadata tree is not
-decoded: pixel sizes and channel names are unknown (None).
+the table read as the ETS background value. The ``.vsi`` file's own metadata tree
+(:mod:`._vsi_tree`, read at open: the file is metadata only) names the plane dims in
+their true order (its dimension slots' kinds, when they match the ETS coordinates) and
+gives each stack's µm pixel sizes (Y, X; Z from the Z step), the Z origin, channel
+names, time stamps (each time point's first plane) and the objective magnification.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import posixpath
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -23,8 +28,10 @@ import numpy as np
 from .._confine import referenced
 from .._location import Location
 from .._threads import map_threaded
-from ..errors import CorruptFileError, SelectionError, UnsupportedFormatError
+from ..dims import PhysicalPixelSizes
+from ..errors import CorruptFileError, ImgioWarning, SelectionError, UnsupportedFormatError
 from ._ets import EtsLayout, decode_tile, parse_ets
+from ._vsi_tree import VsiStack, parse_tree, stack_metadata
 from .base import STATS, Reader, SceneInfo, SourceBase
 
 __all__ = ["VsiReader"]
@@ -32,6 +39,8 @@ __all__ = ["VsiReader"]
 _STACK = re.compile(r"stack(\d+)\Z")
 _FRAME = re.compile(r"frame_t.*\.ets\Z", re.IGNORECASE)
 PLANE_DIMS = {0: "", 1: "Z", 2: "ZC", 3: "TZC"}
+#: the largest .vsi whose metadata tree is read (real ones are well under 10 MB)
+MAX_TREE_BYTES = 64 << 20
 
 
 def _plane_dims(n: int) -> str:
@@ -41,9 +50,16 @@ def _plane_dims(n: int) -> str:
 class EtsSource(SourceBase):
     """One level of one ETS file: ``[plane dims] Y X [S]``, decoded tile by tile."""
 
-    def __init__(self, location: Location, layout: EtsLayout, level: int, token: str) -> None:
+    def __init__(
+        self,
+        location: Location,
+        layout: EtsLayout,
+        level: int,
+        token: str,
+        plane: str | None = None,
+    ) -> None:
         self.location, self.layout, self.level = location, layout, level
-        plane = _plane_dims(len(layout.plane_sizes))
+        plane = plane or _plane_dims(len(layout.plane_sizes))
         self.dims = plane + "YX" + ("S" if layout.samples > 1 else "")
         h, w = layout.level_shapes[level]
         extra = (layout.samples,) if layout.samples > 1 else ()
@@ -123,6 +139,9 @@ class VsiReader(Reader):
             )
         self._scenes: list[SceneInfo] = []
         self._files: list[tuple[Location, EtsLayout]] = []
+        self._stacks = _read_tree(location)
+        self._meta: list[VsiStack | None] = []
+        self._planes: list[str | None] = []
         token = location.token()
         for name in names:
             ets = referenced(
@@ -130,18 +149,20 @@ class VsiReader(Reader):
             )
             layout = parse_ets(ets, f"{location.name}: {name}")
             self._files.append((ets, layout))
-            src = EtsSource(ets, layout, 0, f"{token}|{name}|0")
-            self._scenes.append(
-                SceneInfo(
-                    name=name.split("/")[1] if name.count("/") == 2 else name,
-                    dims=src.dims,
-                    shapes=tuple(
-                        EtsSource(ets, layout, lv, "").shape
-                        for lv in range(len(layout.level_shapes))
-                    ),
-                    dtype=src.dtype,
-                )
+            folder = name.split("/")[1] if name.count("/") == 2 else name
+            number = _STACK.match(folder)
+            meta = self._stacks.get(int(number.group(1))) if number else None
+            plane = meta.plane_dims if meta else None
+            plane = plane if plane and len(plane) == len(layout.plane_sizes) else None
+            self._meta.append(meta)
+            self._planes.append(plane)
+            src = EtsSource(ets, layout, 0, f"{token}|{name}|0", plane)
+            shapes = tuple(
+                EtsSource(ets, layout, lv, "", plane).shape
+                for lv in range(len(layout.level_shapes))
             )
+            info = SceneInfo(name=folder, dims=src.dims, shapes=shapes, dtype=src.dtype)
+            self._scenes.append(_with_tree(info, meta))
         self._names = names
         self._token = token
 
@@ -151,11 +172,18 @@ class VsiReader(Reader):
     def source(self, scene: int, level: int = 0) -> EtsSource:
         self.check_scene_level(scene, level)
         ets, layout = self._files[scene]
-        return EtsSource(ets, layout, level, f"{self._token}|{self._names[scene]}|{level}")
+        token = f"{self._token}|{self._names[scene]}|{level}"
+        return EtsSource(ets, layout, level, token, self._planes[scene])
+
+    def objective_power(self, scene: int) -> float | None:
+        """The objective magnification the ``.vsi`` tree records for the scene's stack."""
+        self.check_scene_level(scene)
+        meta = self._meta[scene]
+        return meta.objective_magnification if meta else None
 
     @property
     def metadata(self) -> Any:
-        """The ETS files and what their headers say."""
+        """The ETS files and what their headers say, and each stack's tree values."""
         return {
             name: {
                 "compression": lay.compression,
@@ -163,9 +191,67 @@ class VsiReader(Reader):
                 "plane_sizes": lay.plane_sizes,
                 "levels": lay.level_shapes,
                 "origin": lay.origin,
+                "vsi": dataclasses.asdict(meta) if meta else None,
             }
-            for name, (_, lay) in zip(self._names, self._files, strict=True)
+            for name, (_, lay), meta in zip(self._names, self._files, self._meta, strict=True)
         }
+
+
+def _read_tree(location: Location) -> dict[int, VsiStack]:
+    """Each stack's values from the ``.vsi`` tree ({} when it is too large to read)."""
+    size = location.size
+    if size > MAX_TREE_BYTES:
+        warnings.warn(
+            f"{location.name}: {size} bytes; its metadata tree is not read (over "
+            f"{MAX_TREE_BYTES} bytes): pixel sizes and channel names are unknown",
+            ImgioWarning,
+            stacklevel=4,
+        )
+        return {}
+    return stack_metadata(parse_tree(location.read_range(0, size, exact=False)))
+
+
+def _with_tree(info: SceneInfo, meta: VsiStack | None) -> SceneInfo:
+    """``info`` with the tree's sizes, Z origin, channel names and time stamps."""
+    if meta is None:
+        return info
+    dims, shape = info.dims, info.shape
+    z = abs(meta.z_step) if "Z" in dims and meta.z_step else None
+    yx = meta.pixel_size_yx or (None, None)
+    names = meta.channel_names
+    if names is not None and ("C" not in dims or shape[dims.index("C")] != len(names)):
+        names = None
+    # a Z stack acquired downwards (negative step) has no origin + index x size coordinates:
+    # its Z origin is left out (the signed step is in ``metadata``)
+    upward = meta.z_step is None or meta.z_step > 0
+    origin = {"Z": meta.z_start} if "Z" in dims and meta.z_start is not None and upward else {}
+    stamps = (
+        _stamps(meta, dims, shape) if meta.plane_dims and dims.startswith(meta.plane_dims) else None
+    )
+    interval = (stamps[-1] / (len(stamps) - 1)) if stamps else None
+    return dataclasses.replace(
+        info,
+        pixel_sizes=PhysicalPixelSizes(z, yx[0], yx[1]),
+        channel_names=names,
+        origin=origin,
+        time_stamps=stamps,
+        time_interval=interval,
+    )
+
+
+def _stamps(meta: VsiStack, dims: str, shape: tuple[int, ...]) -> tuple[float, ...] | None:
+    """Seconds of each time point's first plane from the first (planes: first slot fastest)."""
+    plane = meta.plane_dims or ""
+    if "T" not in plane or shape[dims.index("T")] < 2:
+        return None
+    stride = 1
+    for d in plane[: plane.index("T")]:
+        stride *= shape[dims.index(d)]
+    ms = [meta.frame_ms.get(t * stride) for t in range(shape[dims.index("T")])]
+    if any(m is None for m in ms):
+        return None
+    rel = tuple((m - ms[0]) / 1000.0 for m in ms)  # type: ignore[operator]
+    return rel if all(b > a for a, b in zip(rel, rel[1:], strict=False)) else None
 
 
 def _ets_files(location: Location, folder: str) -> list[str]:

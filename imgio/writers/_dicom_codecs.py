@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImgioError, MissingDependencyError
-from ._dicom_jpeg import JpegInfo
+from ._dicom_jpeg import J2kInfo, JpegInfo
 
 __all__ = ["CODECS", "Codec", "encoder", "photometric", "resolve_compression"]
 
@@ -75,9 +75,13 @@ def photometric(name: str, samples: int) -> str:
 
 
 def encoder(
-    name: str, quality: int | None, tile: tuple[int, ...], raw: JpegInfo | None = None
+    name: str,
+    quality: int | None,
+    tile: tuple[int, ...],
+    raw: JpegInfo | J2kInfo | None = None,
 ) -> Callable[[np.ndarray[Any, Any]], bytes]:
-    """Encode one tile (edge tiles padded by repeating their last row and column)."""
+    """Encode one tile (edge tiles padded by repeating their last row and column); with
+    ``raw``, coded as the passed-through stored tiles are (their colour coding)."""
     import imagecodecs
 
     samples = tile[2] if len(tile) == 3 else 1
@@ -107,6 +111,16 @@ def encoder(
                 )
             )
         if name == "jpeg2000":
+            if isinstance(raw, J2kInfo):  # as the stored codestreams: transform and wavelet
+                return bytes(
+                    imagecodecs.jpeg2k_encode(
+                        t,
+                        level=quality or 80,
+                        codecformat="J2K",
+                        reversible=raw.reversible,
+                        mct=raw.mct,
+                    )
+                )
             return bytes(imagecodecs.jpeg2k_encode(t, level=quality or 80, codecformat="J2K"))
         if name == "jpeg2000-lossless":
             return bytes(imagecodecs.jpeg2k_encode(t, codecformat="J2K", reversible=True))

@@ -9,6 +9,7 @@ appended by :mod:`~imgio.writers._dicom_file`).
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,10 @@ __all__ = ["Instance", "SeriesIds", "instance_header"]
 WSM_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 
 
+@functools.lru_cache(maxsize=1)
 def _version() -> str:
-    """imgio's version (from its distribution: the wings do not import the package root)."""
+    """imgio's version (from its distribution: the wings do not import the package root;
+    read once: importlib.metadata parses the distribution's METADATA on every call)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -30,8 +33,29 @@ def _version() -> str:
 
 #: an sRGB profile is required for colour images (Optical Path Module, ICC Profile 1C)
 _SRGB: list[bytes] = []
-#: Slice Thickness and Imaged Volume Depth must not be zero; an unknown section is 1 µm
+#: Slice Thickness and Imaged Volume Depth (type 1C) need a value above zero: with no
+#: depth from the source (its Z pixel size, its DICOM header) a focal plane is 1 µm deep
 NOMINAL_THICKNESS_MM = 0.001
+#: the source's own values the header carries over (DICOM keywords; from a DICOM source's
+#: header, the OME model's instrument and acquisition date, the source's Z pixel size)
+FACTS = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+    "StudyDate",
+    "StudyTime",
+    "AcquisitionDateTime",
+    "Manufacturer",
+    "ManufacturerModelName",
+    "DeviceSerialNumber",
+    "SoftwareVersions",
+    "ContainerIdentifier",
+    "SliceThickness",  # mm, one focal plane's depth
+)
 
 
 @dataclass(frozen=True)
@@ -44,19 +68,24 @@ class SeriesIds:
     dimension_organization: str
     specimen: str
     when: datetime.datetime
+    #: what the source says (keywords of :data:`FACTS`, text or numbers)
+    facts: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def generate(cls, study: str | None = None) -> SeriesIds:
-        """New UIDs (``pydicom.uid.generate_uid``); ``study`` joins an existing study."""
+    def generate(cls, study: str | None = None, facts: dict[str, Any] | None = None) -> SeriesIds:
+        """New UIDs (``pydicom.uid.generate_uid``); ``study`` joins an existing study
+        (else the source's Study Instance UID in ``facts``, else a new one)."""
         from pydicom.uid import generate_uid
 
+        facts = dict(facts or {})
         return cls(
-            study or generate_uid(),
+            study or str(facts.pop("StudyInstanceUID", "") or "") or generate_uid(),
             generate_uid(),
             generate_uid(),
             generate_uid(),
             generate_uid(),
             datetime.datetime.now(),
+            {k: v for k, v in facts.items() if k in FACTS and v not in (None, "")},
         )
 
 
@@ -129,7 +158,7 @@ def instance_header(ids: SeriesIds, inst: Instance) -> Any:
     ds.ImageType = _image_type(inst)
     ds.SOPClassUID, ds.SOPInstanceUID = WSM_SOP_CLASS, uid
     _patient_study_series(ds, ids, inst)
-    _equipment(ds)
+    _equipment(ds, ids)
     _specimen(ds, ids, inst)
     _pixels(ds, inst)
     _whole_slide(ds, ids, inst)
@@ -147,29 +176,42 @@ def _image_type(inst: Instance) -> list[str]:
 
 
 def _patient_study_series(ds: Any, ids: SeriesIds, inst: Instance) -> None:
-    date, time = ids.when.strftime("%Y%m%d"), ids.when.strftime("%H%M%S.%f")
-    ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = "", "", "", ""
-    ds.StudyInstanceUID, ds.StudyDate, ds.StudyTime = ids.study, date, time
-    ds.ReferringPhysicianName, ds.StudyID, ds.AccessionNumber = "", "", ""
+    """Patient and study: the source's values, else empty (type 2). The study date is the
+    acquisition's when known; the content date is when these pixels were made (now); the
+    acquisition (type 1) is the source's, else the content's (pixels made here from data
+    that carries no acquisition time)."""
+    facts = ids.facts
+    for key in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex"):
+        setattr(ds, key, str(facts.get(key, "")))
+    for key in ("ReferringPhysicianName", "StudyID", "AccessionNumber"):
+        setattr(ds, key, str(facts.get(key, "")))
+    acquired = str(facts.get("AcquisitionDateTime", ""))
+    ds.StudyInstanceUID = ids.study
+    ds.StudyDate = str(facts.get("StudyDate", acquired[:8]))
+    ds.StudyTime = str(facts.get("StudyTime", acquired[8:14] if len(acquired) >= 14 else ""))
     ds.Modality, ds.SeriesInstanceUID, ds.SeriesNumber = "SM", ids.series, 1
     ds.FrameOfReferenceUID, ds.PositionReferenceIndicator = ids.frame_of_reference, "SLIDE_CORNER"
     ds.InstanceNumber = inst.number
-    ds.ContentDate, ds.ContentTime = date, time
-    ds.AcquisitionDateTime = ids.when.strftime("%Y%m%d%H%M%S.%f")
+    ds.ContentDate, ds.ContentTime = ids.when.strftime("%Y%m%d"), ids.when.strftime("%H%M%S.%f")
+    ds.AcquisitionDateTime = acquired or ids.when.strftime("%Y%m%d%H%M%S.%f")
     ds.PatientOrientation = ""
 
 
-def _equipment(ds: Any) -> None:
-    ds.Manufacturer = "Unknown"
-    ds.ManufacturerModelName = "Unknown"
-    ds.DeviceSerialNumber = "Unknown"
-    ds.SoftwareVersions = f"imgio {_version()}"
+def _equipment(ds: Any, ids: SeriesIds) -> None:
+    """The scanner's name, model and serial number from the source; where the source names
+    none, the equipment that made these instances: imgio (its version as serial number)."""
+    facts = ids.facts
+    ds.Manufacturer = str(facts.get("Manufacturer", "imgio"))[:64]
+    ds.ManufacturerModelName = str(facts.get("ManufacturerModelName", "imgio"))[:64]
+    ds.DeviceSerialNumber = str(facts.get("DeviceSerialNumber", _version()))[:64]
+    versions = [str(facts["SoftwareVersions"])[:64]] if "SoftwareVersions" in facts else []
+    ds.SoftwareVersions = [*versions, f"imgio {_version()}"[:64]]
 
 
 def _specimen(ds: Any, ids: SeriesIds, inst: Instance) -> None:
     from pydicom import Dataset
 
-    ds.ContainerIdentifier = inst.container[:64] or "imgio"
+    ds.ContainerIdentifier = str(ids.facts.get("ContainerIdentifier", inst.container))[:64] or "1"
     ds.IssuerOfTheContainerIdentifierSequence = []
     ds.ContainerTypeCodeSequence = [_code("433466003", "SCT", "Microscope slide")]
     specimen = Dataset()
@@ -228,13 +270,15 @@ def _whole_slide(ds: Any, ids: SeriesIds, inst: Instance) -> None:
     if inst.imaged_mm is not None:
         ds.ImagedVolumeWidth = float(inst.imaged_mm[1])  # mm
         ds.ImagedVolumeHeight = float(inst.imaged_mm[0])
-        ds.ImagedVolumeDepth = float(_thickness_mm(inst) * 1000 * inst.focal_planes)  # µm
+        ds.ImagedVolumeDepth = float(_thickness_mm(inst, ids) * 1000 * inst.focal_planes)  # µm
 
 
-def _thickness_mm(inst: Instance) -> float:
-    """Each focal plane's depth: the Z spacing, else (unknown, but the IOD requires a
-    non-zero value) a nominal :data:`NOMINAL_THICKNESS_MM`."""
-    return inst.z_spacing_mm or NOMINAL_THICKNESS_MM
+def _thickness_mm(inst: Instance, ids: SeriesIds | None = None) -> float:
+    """Each focal plane's depth: the Z spacing, else the source's (its Slice Thickness, its
+    Z pixel size), else (unknown, but the IOD requires a non-zero value) a nominal
+    :data:`NOMINAL_THICKNESS_MM`."""
+    known = ids.facts.get("SliceThickness") if ids is not None else None
+    return inst.z_spacing_mm or (float(known) if known else NOMINAL_THICKNESS_MM)
 
 
 def _ds(value: float) -> str:
@@ -252,7 +296,7 @@ def _functional_groups(ds: Any, ids: SeriesIds, inst: Instance) -> None:
     measures = Dataset()
     if inst.spacing_mm is not None:
         measures.PixelSpacing = [_ds(inst.spacing_mm[0]), _ds(inst.spacing_mm[1])]
-    measures.SliceThickness = _ds(_thickness_mm(inst))
+    measures.SliceThickness = _ds(_thickness_mm(inst, ids))
     if inst.focal_planes > 1 and inst.z_spacing_mm:
         measures.SpacingBetweenSlices = _ds(inst.z_spacing_mm)
     shared.PixelMeasuresSequence = [measures]

@@ -76,3 +76,63 @@ def _frame(body: bytes, adobe: int | None) -> JpegInfo | None:
     elif n == 3 and factors[0] != (1, 1):
         return None
     return JpegInfo(rows, columns, n, rgb, sub)
+
+
+@dataclass(frozen=True)
+class J2kInfo:
+    """What a stored JPEG 2000 codestream tile holds (its SIZ and COD markers)."""
+
+    rows: int
+    columns: int
+    components: int
+    bits: int
+    mct: bool  # the codestream's own colour transform (ICT or RCT) is on
+    reversible: bool  # 5-3 wavelet (lossless capable); False: 9-7
+
+    @property
+    def photometric(self) -> str:
+        """DICOM's Photometric Interpretation of these frames (PS3.5 8.2.4): YBR_ICT or
+        YBR_RCT with the codestream's colour transform, else the samples as they are."""
+        if self.components == 1:
+            return "MONOCHROME2"
+        if self.mct:
+            return "YBR_RCT" if self.reversible else "YBR_ICT"
+        return "RGB"
+
+    @property
+    def rgb(self) -> bool:  # the JPEG encoder's question: code missing tiles without a transform
+        return not self.mct
+
+    subsampling = "444"
+
+
+def j2k_info(data: bytes) -> J2kInfo | None:
+    """The SIZ and COD of a JPEG 2000 codestream (``FF4F FF51``), or None for anything else
+    (components of unequal depth or subsampled, more than 3 components)."""
+    if data[:4] != b"\xff\x4f\xff\x51" or len(data) < 42:
+        return None
+    (lsiz,) = struct.unpack(">H", data[4:6])
+    siz = data[6 : 4 + lsiz]
+    if len(siz) < 36:
+        return None
+    xs, ys, x0, y0 = struct.unpack(">IIII", siz[2:18])
+    (n,) = struct.unpack(">H", siz[34:36])
+    comps = siz[36 : 36 + 3 * n]
+    if n not in (1, 3) or len(comps) != 3 * n:
+        return None
+    if len({comps[3 * i] for i in range(n)}) != 1 or any(
+        comps[3 * i + 1 : 3 * i + 3] != b"\x01\x01" for i in range(n)
+    ):
+        return None
+    pos = 4 + lsiz
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if marker == 0x52 and length >= 12:  # COD: Scod, SGcod (order, layers, MCT), SPcod
+            body = data[pos + 4 : pos + 2 + length]
+            bits = (comps[0] & 0x7F) + 1
+            return J2kInfo(ys - y0, xs - x0, n, bits, body[4] == 1, body[9] == 1)
+        if marker == 0x90:  # a tile-part before any COD: not a valid main header
+            return None
+        pos += 2 + length
+    return None

@@ -18,7 +18,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +28,23 @@ from ..errors import ImgioError, ImgioWarning, MissingDependencyError
 from ._cascade import Pyramid
 from ._dicom_codecs import CODECS, encoder, photometric, resolve_compression
 from ._dicom_dataset import Instance, SeriesIds, instance_header
+from ._dicom_facts import source_facts
 from ._dicom_file import Frames
-from ._dicom_jpeg import JpegInfo, jpeg_info
+from ._dicom_jpeg import J2kInfo, JpegInfo
+from ._dicom_part import (
+    SOURCE_METHOD,
+    DicomPart,
+    attach_raw_tiles,
+    copy_level0,
+    lossy_steps,
+    raw_info,
+    samples_of,
+    source_ratio,
+)
 from ._input import Scene
 
 if TYPE_CHECKING:
     from ..arrays import ImageFile
-    from ..readers.base import ArraySource
 from ._pyramid import check_method, level_count, level_shapes
 from ._stream import groups, run
 
@@ -44,28 +54,6 @@ SUFFIX = ".dcm"  # the suffix of the instance files this writer makes
 
 
 ROLES = {"label": "LABEL", "macro": "OVERVIEW", "overview": "OVERVIEW", "thumbnail": "THUMBNAIL"}
-
-
-@dataclass
-class DicomPart:
-    """A scene to write and what it is: the slide (``role`` None), ``label``, ``macro`` or
-    ``thumbnail``.
-
-    ``raw_tile(plane, tile_row, tile_column)`` gives a level-0 tile's stored JPEG bytes
-    (standalone), when the source has them; ``raw_tile_shape`` is their tile size.
-    """
-
-    scene: Scene
-    role: str | None = None
-    raw_tile: Callable[[int, int, int], bytes | None] | None = None
-    raw_tile_shape: tuple[int, int] | None = None
-    icc_profile: bytes | None = None
-    objective_power: float | None = None
-    files: list[Path] = field(default_factory=list)
-
-
-def _samples(scene: Scene) -> int:
-    return int(scene.data.shape[5]) if scene.data.ndim == 6 else 1
 
 
 def _check_scene(scene: Scene) -> None:
@@ -120,7 +108,12 @@ def write_dicom(
     jobs: list[tuple[DicomPart, str, tuple[int, int], int]] = []
     for part in parts:
         _check_scene(part.scene)
-        name = resolve_compression(compression, part.scene.data.dtype, _samples(part.scene))
+        dtype, samples = part.scene.data.dtype, samples_of(part.scene)
+        name = resolve_compression(compression, dtype, samples)
+        if compression == "auto" and part.raw_tile is not None and part.raw_format == "jpeg2000":
+            # the source's JPEG 2000 tiles pass through into level 0, not re-encoded; the
+            # levels made here take the usual (faster) codec: one transfer syntax per instance
+            part.level0 = resolve_compression("jpeg2000", dtype, samples)
         if part.role is not None:
             height, width = part.scene.data.shape[3:5]
             jobs.append((part, name, (int(height), int(width)), 1))
@@ -137,7 +130,7 @@ def write_dicom(
     for part, name, tile_shape, n in jobs:
         slide = id(slides[0]) if part.role is not None else id(part)
         if slide not in ids:
-            ids[slide] = SeriesIds.generate(study)
+            ids[slide] = SeriesIds.generate(study, _owner(part, slides).facts)
             study = ids[slide].study
         prefix = "" if len(slides) == 1 else f"s{slides.index(_owner(part, slides))}-"
         part.files = _write_part(
@@ -195,10 +188,13 @@ def _write_part(
 ) -> list[Path]:
     """Every instance of one part: its levels (a slide) or its one image (label, macro)."""
     scene = part.scene
-    samples = _samples(scene)
+    samples = samples_of(scene)
     plan = level_shapes(scene.data.shape[:5], 3, 4, n)
-    raw = _raw_info(part, name, tile)
-    insts = [_instance(part, name, tile, plan, k, raw) for k in range(n)]
+    name0 = part.level0 or name
+    raw = raw_info(part, name0, tile)
+    if raw is None:  # nothing passes through (e.g. another tile size): one codec throughout
+        name0 = name
+    insts = [_instance(part, name0 if k == 0 else name, tile, plan, k, raw) for k in range(n)]
     if part.role is None:
         files = [folder / f"{prefix}level-{k}{SUFFIX}" for k in range(n)]
     else:
@@ -213,7 +209,7 @@ def _write_part(
         shape = (*tile, samples) if samples > 1 else tile
         encode = encoder(name, quality, shape)
         # level 0's missing stored tiles are coded as the stored ones (one photometric)
-        encode0 = encode if raw is None else encoder(name, quality, shape, raw)
+        encode0 = encoder(name0, quality, shape, raw) if raw or name0 != name else encode
 
         def pyramid(plane: int) -> Pyramid:
             def put(level: int, index: int, pixels: np.ndarray[Any, Any]) -> None:
@@ -227,10 +223,13 @@ def _write_part(
 
             return Pyramid([(int(s[3]), int(s[4])) for s in plan], tile, method, put)
 
-        run(groups(scene.array, workers=workers), pyramid, workers)
-        source = _source_ratio(part, plan[0])
+        if raw is not None and n == 1:  # level 0 alone, from stored tiles: copied, not decoded
+            copy_level0(part, frames[0], per_plane[0], columns, tile, encode0, counter)
+        else:
+            run(groups(scene.array, workers=workers), pyramid, workers)
+        source = source_ratio(part, plan[0])
         for f, fr, inst in zip(files, frames, insts, strict=True):
-            inherited = inst.lossy[:1] == ["ISO_10918_1"] and source is not None
+            inherited = inst.lossy[:1] == [SOURCE_METHOD[part.raw_format]] and source is not None
             inherited = inherited and not (raw is not None and inst.number == 1)
             _finish(f, fr, inst, ids, source if inherited else None)
     finally:
@@ -239,28 +238,17 @@ def _write_part(
     return files
 
 
-def _raw_info(part: DicomPart, name: str, tile: tuple[int, int]) -> JpegInfo | None:
-    """The stored JPEG tiles' coding when level 0 can pass them through, else None."""
-    if part.raw_tile is None or name != "jpeg" or part.raw_tile_shape != tile:
-        return None
-    first = part.raw_tile(0, 0, 0)
-    info = None if first is None else jpeg_info(first)
-    if info is None or (info.rows, info.columns) != tile or info.components != _samples(part.scene):
-        return None
-    return info
-
-
 def _instance(
     part: DicomPart,
     name: str,
     tile: tuple[int, int],
     plan: list[tuple[int, ...]],
     k: int,
-    raw: JpegInfo | None,
+    raw: JpegInfo | J2kInfo | None,
 ) -> Instance:
     scene = part.scene
     shape = plan[k]
-    samples = _samples(scene)
+    samples = samples_of(scene)
     sizes = scene.pixel_sizes
     spacing = imaged = None
     if sizes.Y and sizes.X:  # level k's pixel is 2**k of level 0's (odd edges replicated)
@@ -287,7 +275,7 @@ def _instance(
         bits=8 * scene.data.dtype.itemsize,
         photometric=photo,
         syntax=CODECS[name].syntax,
-        lossy=_lossy_steps(part, name, raw is not None and k == 0),
+        lossy=lossy_steps(part, name, raw is not None and k == 0),
         derived=k > 0,
         focal_planes=int(shape[2]),
         optical_paths=list(scene.channel_names),
@@ -300,30 +288,6 @@ def _instance(
         icc_profile=part.icc_profile,
         objective_power=part.objective_power,
     )
-
-
-def _lossy_steps(part: DicomPart, name: str, passed_through: bool) -> list[str]:
-    """Lossy Image Compression Method: every lossy coding the frames' pixels went through
-    (pixels once JPEG-compressed stay lossy in DICOM's eyes, whatever codes them now)."""
-    steps = [] if part.raw_tile is None or passed_through else ["ISO_10918_1"]
-    method = CODECS[name].lossy
-    return steps + ([method] if method is not None else [])
-
-
-def _source_ratio(part: DicomPart, shape: tuple[int, ...]) -> float | None:
-    """How much the source's stored JPEG tiles compressed level 0 (the ratio of the lossy
-    step before ours, which DICOM keeps)."""
-    if part.raw_tile is None or part.raw_tile_shape is None:
-        return None
-    th, tw = part.raw_tile_shape
-    rows, cols = -(-shape[3] // th), -(-shape[4] // tw)
-    stored = 0
-    for plane in range(int(shape[1] * shape[2])):
-        for r in range(rows):
-            for c in range(cols):
-                stored += len(part.raw_tile(plane, r, c) or b"")
-    full = rows * cols * th * tw * int(shape[1] * shape[2]) * _samples(part.scene)
-    return full / stored if stored else None
 
 
 def _finish(
@@ -366,29 +330,8 @@ def parts_of(
             continue  # an associated image the IOD has no image type for
         part = DicomPart(scene, role)
         if role is None:
-            _attach_raw_tiles(part, file.source(i, 0))
+            attach_raw_tiles(part, file.source(i, 0))
             part.objective_power = file.objective_power(i)
+            part.facts = source_facts(file, i)
         out.append(part)
     return out
-
-
-def _attach_raw_tiles(part: DicomPart, src: ArraySource) -> None:
-    """Give ``part`` the source's stored JPEG tiles, when its source keeps them."""
-    dims = src.dims
-    if dims not in ("TCZYX", "TCZYXS") or tuple(src.shape) != part.scene.data.shape:
-        return
-    chunks = dict(zip(dims, src.chunks, strict=True))
-    z = int(src.shape[2])
-
-    def raw_tile(plane: int, row: int, col: int) -> bytes | None:
-        c, k = divmod(plane, z)
-        index = [0, c // chunks["C"], k // chunks["Z"], row, col] + ([0] if len(dims) == 6 else [])
-        got = src.raw_tile(tuple(index), "jpeg")
-        return None if got is None else bytes(got)
-
-    shape = (int(chunks["Y"]), int(chunks["X"]))
-    first = raw_tile(0, 0, 0)
-    info = None if first is None else jpeg_info(first)
-    if info is None or (info.rows, info.columns) != shape or shape[0] % 2 or shape[1] % 2:
-        return
-    part.raw_tile, part.raw_tile_shape = raw_tile, shape

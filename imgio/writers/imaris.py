@@ -3,18 +3,21 @@
 One scene is one Imaris data set: ``DataSet/ResolutionLevel r/TimePoint t/Channel c/Data``
 volumes (Z, Y, X), chunked and gzip-compressed, each padded to whole chunks as Imaris
 writes them, with the image size in the channel group's ``ImageSizeX/Y/Z``. Each level
-halves Y and X (Z is kept, as for thin confocal stacks). ``DataSetInfo`` holds the
+halves the dimensions ImarisWriter's rule picks (:mod:`._ims_pyramid`: Y and X, and Z
+too once the planes are small next to the depth). ``DataSetInfo`` holds the
 extents (origin + size x pixel size, µm), channel names, colours and display ranges,
 and the time points (from the T coordinates in seconds); ``Thumbnail/Data`` is a
 maximum projection of the smallest level in the channels' colours (RGBA, at most 256
 pixels a side).
 
-Streaming: for each time point and channel, Z slabs of one chunk depth are read from
-the source one chunk row (chunk height x X) at a time. Each level gathers rows until it
-holds a whole chunk row, writes it (every chunk is compressed once) and hands its half
-to the level below; the rows left at the end of a slab are flushed the same way. Memory
-stays at about two chunk rows (chunk depth x chunk height x X, over all levels),
-whatever the size of the image or the number of time points, channels or levels.
+Streaming: for each time point and channel, Z slabs of one chunk depth (times the
+pyramid's Z factor when levels halve Z) are read from the source one chunk row
+(slab depth x chunk height x X) at a time. A level that halves Z gets chunks of
+proportionally fewer planes, so each slab still writes whole chunks. Each level gathers
+rows until it holds a whole chunk row, writes it (every chunk is compressed once) and
+hands its half to the level below; the rows left at the end of a slab are flushed the
+same way. Memory stays at about two chunk rows (slab depth x chunk height x X, over all
+levels), whatever the size of the image or the number of time points, channels or levels.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ import numpy as np
 
 from ..errors import ImgioError, require
 from ._extra import extra_dims, extra_dims_error
+from ._ims_pyramid import Halving, halve, ims_levels, slab_depth, z_factors
 from ._input import Scene
-from ._pyramid import check_method, downsample_block, level_count, level_shapes
+from ._pyramid import check_method, level_count
 
 __all__ = ["IMS_DTYPES", "write_ims"]
 
@@ -109,8 +113,10 @@ def write_ims(
     n = level_count(pyramid_levels, (n_y, n_x), 2 * max(ck[1], ck[2]))
     if n > 1 and ck[1] % 2 and ck[1] < n_y:  # rows are halved a chunk row at a time
         ck = (ck[0], ck[1] + 1, ck[2])
-    shapes = [s[2:] for s in level_shapes(arr.shape, 3, 4, n)]
-    slabs = -(-n_z // ck[0]) * -(-n_y // ck[1])
+    shapes, halvings = ims_levels((n_z, n_y, n_x), n)
+    depth, zf = slab_depth(ck[0], halvings), z_factors(halvings)
+    level_ck = [(math.gcd(ck[0], depth // f), ck[1], ck[2]) for f in zf]
+    slabs = -(-n_z // depth) * -(-n_y // ck[1])
     total, done = n_t * n_c * slabs, 0
     with h5py.File(path, "w", libver="earliest") as f:
         _root_attrs(f)
@@ -118,15 +124,15 @@ def write_ims(
         for t in range(n_t):
             for c in range(n_c):
                 sets = [
-                    _dataset(f, r, t, c, shape, ck, arr.dtype, gzip)
+                    _dataset(f, r, t, c, shape, level_ck[r], arr.dtype, gzip)
                     for r, shape in enumerate(shapes)
                 ]
                 level_stats = [_Stats(arr.dtype) for _ in shapes]
-                for z0 in range(0, n_z, ck[0]):
-                    rows = _Rows(sets, level_stats, z0, ck[1], downsample)
+                for z0 in range(0, n_z, depth):
+                    rows = _Rows(sets, level_stats, (z0, zf, halvings), ck[1], downsample)
                     for y0 in range(0, n_y, ck[1]):
                         rows.add(
-                            0, np.asarray(arr[t, c, z0 : z0 + ck[0], y0 : y0 + ck[1]].compute())
+                            0, np.asarray(arr[t, c, z0 : z0 + depth, y0 : y0 + ck[1]].compute())
                         )
                         done += 1
                         if progress is not None:
@@ -188,9 +194,16 @@ class _Rows:
     once and whose half goes on to the next level."""
 
     def __init__(
-        self, sets: list[Any], stats: list[_Stats], z0: int, height: int, method: str
+        self,
+        sets: list[Any],
+        stats: list[_Stats],
+        where: tuple[int, list[int], list[Halving]],
+        height: int,
+        method: str,
     ) -> None:
-        self.sets, self.stats, self.z0, self.height, self.method = sets, stats, z0, height, method
+        self.sets, self.stats, self.height, self.method = sets, stats, height, method
+        z0, factors, self.halvings = where
+        self.z0 = [z0 // k for k in factors]  # the slab's first plane at each level
         self.pending: list[list[np.ndarray[Any, Any]]] = [[] for _ in sets]
         self.written = [0] * len(sets)  # rows of each level written so far
 
@@ -209,13 +222,12 @@ class _Rows:
         )
         self.pending[r] = []
         y0 = self.written[r]
-        self.sets[r][
-            self.z0 : self.z0 + block.shape[0], y0 : y0 + block.shape[1], : block.shape[2]
-        ] = block
+        z0 = self.z0[r]
+        self.sets[r][z0 : z0 + block.shape[0], y0 : y0 + block.shape[1], : block.shape[2]] = block
         self.written[r] += block.shape[1]
         self.stats[r].add(block)
         if r + 1 < len(self.sets):  # even heights until the image's last rows
-            self.add(r + 1, downsample_block(block, 1, 2, self.method))
+            self.add(r + 1, halve(block, self.halvings[r], self.method))
 
     def flush(self) -> None:
         """The rows left at the end of the slab, level by level (each feeds the next)."""

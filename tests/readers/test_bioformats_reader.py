@@ -102,3 +102,32 @@ def test_forced_on_a_tiff_and_refusals(jvm: Any, tmp_path: Path) -> None:
     broken.write_bytes(b"II*\0" + b"\xff" * 16)  # a built-in suffix: no fallback
     with pytest.raises(imgio.ImgioError, match="tiff"):
         imgio.Image(broken)
+
+
+def test_remote_through_a_bounded_local_copy(
+    jvm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An HTTP file with reader="bioformats" is copied once into the cache and read from
+    it; a source pickled to a process without the copy makes its own; the size bound holds."""
+    from _servers import RangeHTTPServer
+
+    data = np.random.default_rng(2).integers(0, 65535, (2, 30, 40), dtype=np.uint16)
+    served = tmp_path / "served"
+    served.mkdir()
+    tifffile.imwrite(served / "r.tif", data, photometric="minisblack")
+    monkeypatch.setenv("IMGIO_CACHE", str(tmp_path / "cache"))
+    with RangeHTTPServer(served) as http:
+        url = f"{http.url}/r.tif"
+        img = imgio.Image(url, reader="bioformats")
+        copies = list((tmp_path / "cache" / "bioformats").glob("*/r.tif"))
+        assert len(copies) == 1 and copies[0].read_bytes() == (served / "r.tif").read_bytes()
+        np.testing.assert_array_equal(np.asarray(img.data).reshape(data.shape), data)
+        src = pickle.loads(pickle.dumps(img.reader.source(0)))
+        img.reader.close()
+        copies[0].unlink()  # a worker on another machine: no copy there
+        whole = tuple(slice(0, n) for n in src.shape)
+        np.testing.assert_array_equal(src[whole].reshape(data.shape), data)
+        assert copies[0].is_file()
+        monkeypatch.setenv("IMGIO_BIOFORMATS_MAX_COPY", "1000")
+        with pytest.raises(imgio.UnsupportedFormatError, match="over the bound of 1000"):
+            imgio.Image(f"{http.url}/r.tif?again", reader="bioformats")

@@ -187,6 +187,12 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             paths=[("A", "Cy3", (255, 0, 0)), ("B", "Cy5", (0, 255, 255))],
         )
         series["fluo"] = f"/studies/{slide2.study}/series/{slide2.series}"
+        # HTJ2K lossless, RGB: Orthanc 1.10 cannot send it as stored (500)
+        slide3 = Slide()
+        h = folders["htj2k"] = root / "htj2k"
+        h.mkdir()
+        write_level(h, pyramid(44, (70, 100)), (32, 48), slide=slide3, syntax="htj2k-lossless")
+        series["htj2k"] = f"/studies/{slide3.study}/series/{slide3.series}"
         for folder in folders.values():
             _upload(port, folder)
         proxy = Proxy(port)
@@ -305,3 +311,40 @@ def test_server_without_stored_syntax_sends_uncompressed(orthanc: Server) -> Non
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 3
     accepts = [h.get("Accept", "") for p, h in orthanc.proxy.seen if "/frames/" in p]
     assert len(accepts) == 2 and "transfer-syntax" not in accepts[1]
+
+
+def test_htj2k_falls_back_to_what_the_server_sends(orthanc: Server) -> None:
+    """Asked for HTJ2K frames as stored, Orthanc 1.10 answers 500 ("Unknown transfer
+    syntax"); imgio then asks for uncompressed frames, which Orthanc answers with the stored
+    HTJ2K codestreams labelled Explicit VR Little Endian: imgio decodes them by their bytes.
+    Later reads of the same client go straight to the second form."""
+    url = orthanc.url + orthanc.series["htj2k"]
+    img = imgio.Image(url, storage_options={"retries": 1})
+    local = np.asarray(imgio.Image(orthanc.folders["htj2k"]).data)
+    assert np.array_equal(local[0, 0, 0], pyramid(44, (70, 100))[0, 0])  # lossless
+    orthanc.proxy.seen.clear()
+    src = img.reader.source(0, 0)
+    key = (slice(0, 70), slice(0, 100), slice(0, 3))
+    assert np.array_equal(src[key], local[0, 0, 0])
+    accepts = [h.get("Accept", "") for p, h in orthanc.proxy.seen if "/frames/" in p]
+    stored = ["transfer-syntax=*" in a for a in accepts]
+    assert stored[0] and not stored[-1] and stored == sorted(stored, reverse=True)
+    assert "transfer-syntax" not in accepts[-1]
+    orthanc.proxy.seen.clear()
+    assert np.array_equal(src[(slice(0, 32), slice(0, 48), slice(0, 3))], local[0, 0, 0, :32, :48])
+    accepts = [h.get("Accept", "") for p, h in orthanc.proxy.seen if "/frames/" in p]
+    assert accepts and all("transfer-syntax" not in a for a in accepts)
+
+
+def test_named_properties_from_the_instance_metadata(orthanc: Server) -> None:
+    """OpenSlide's dicom.* list from the level-0 instance's metadata (no file meta over
+    DICOMweb): the same keys and text as the file's dataset, and the same quickhash-1."""
+    web = imgio.Image(orthanc.url + orthanc.series["rgb"]).reader.named_properties(0)
+    local = imgio.Image(orthanc.folders["rgb"]).reader.named_properties(0)
+    assert web["openslide.quickhash-1"] == local["openslide.quickhash-1"]
+    meta_keys = ("dicom.MediaStorage", "dicom.TransferSyntax", "dicom.Implementation")
+    dataset = {k: v for k, v in local.items() if not k.startswith(meta_keys)}
+    shared = {k for k in dataset if k in web}
+    assert len(shared) > 40
+    assert {k: web[k] for k in shared} == {k: dataset[k] for k in shared}
+    assert web["dicom.TotalPixelMatrixRows"] == "200"

@@ -7,6 +7,7 @@ thumbnail's shape and colours, and the atomic-write rules of every imgio writer.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +113,29 @@ def test_imgio_reads_it_back(written: Path, data: np.ndarray) -> None:
     np.testing.assert_array_equal(img.data, _half(_half(data)))
 
 
+def _imaris_half(a: np.ndarray) -> np.ndarray:
+    """ImarisWriter's rule on the last three axes (Z, Y, X): a dimension halves when it
+    exceeds 1 and (10 n)^2 > the product of the other two; mean, odd edges replicated."""
+    z, y, x = a.shape[-3:]
+    rule = [z > 1 and 100 * z * z > x * y, y > 1 and 100 * y * y > x * z]
+    rule.append(x > 1 and 100 * x * x > y * z)
+    axes = [a.ndim - 3 + i for i, h in enumerate(rule) if h]
+    pad = [(0, a.shape[i] % 2 if i in axes else 0) for i in range(a.ndim)]
+    p = np.pad(a.astype(np.int64), pad, "edge")
+    total = np.zeros([-(-n // 2) if i in axes else n for i, n in enumerate(a.shape)], np.int64)
+    for offsets in np.ndindex(*(2,) * len(axes)):
+        key = [slice(None)] * a.ndim
+        for axis, o in zip(axes, offsets, strict=True):
+            key[axis] = slice(o, None, 2)
+        total += p[tuple(key)]
+    count = 1 << len(axes)
+    return ((total + count // 2) // count).astype(a.dtype)
+
+
 @pytest.mark.parametrize("chunks", [(2, 10, 16), (3, 11, 7)])
 def test_pyramid_built_chunk_row_by_chunk_row(tmp_path: Path, chunks: tuple[int, ...]) -> None:
-    """Every level equals halving the whole level above, whatever the chunk rows."""
+    """Every level equals halving the whole level above, whatever the chunk rows; Y and
+    X halve first, then Z too once the planes are small (5 x 38 x 25: 50^2 > 38 x 25)."""
     vol = np.random.default_rng(4).integers(0, 255, (1, 1, 5, 150, 97), dtype=np.uint8)
     imgio.write(vol, tmp_path / "p.ims", chunks=chunks, pyramid_levels=5)
     img = imgio.Image(tmp_path / "p.ims")
@@ -123,7 +144,49 @@ def test_pyramid_built_chunk_row_by_chunk_row(tmp_path: Path, chunks: tuple[int,
     for r in img.resolution_levels:
         img.set_resolution_level(r)
         np.testing.assert_array_equal(img.data, want)
-        want = _half(want)
+        want = _imaris_half(want)
+    assert [img.reader.scenes()[0].shapes[r][2:] for r in range(5)] == [
+        (5, 150, 97), (5, 75, 49), (5, 38, 25), (3, 19, 13), (2, 10, 7)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("shape", "chunks", "sizes"),
+    [
+        # a thick stack: Z halves with Y and X from the first level
+        ((64, 96, 80), (8, 32, 32), [(64, 96, 80), (32, 48, 40), (16, 24, 20), (8, 12, 10)]),
+        # a long narrow strip: X (3) stays while (10 x 3)^2 <= Y x Z, Z (2) until 20^2 > X Y
+        ((2, 600, 3), (2, 64, 3), [(2, 600, 3), (2, 300, 3), (2, 150, 2), (1, 75, 1)]),
+    ],
+    ids=["thick-stack", "narrow-strip"],
+)
+def test_pyramid_follows_imariswriter_rule(
+    tmp_path: Path, shape: tuple[int, ...], chunks: tuple[int, ...], sizes: list[Any]
+) -> None:
+    """imaris-ims-file-reader and h5py read each level; sizes follow ImarisWriter's rule."""
+    from imaris_ims_file_reader.ims import ims
+
+    vol = np.random.default_rng(5).integers(0, 4000, (1, 1, *shape), dtype=np.uint16)
+    path = imgio.write(vol, tmp_path / "t.ims", chunks=chunks, pyramid_levels=4)
+    levels = [vol]
+    for _ in sizes[1:]:
+        levels.append(_imaris_half(levels[-1]))
+    with h5py.File(path) as f:
+        for r, (size, want) in enumerate(zip(sizes, levels, strict=True)):
+            group = f[f"DataSet/ResolutionLevel {r}/TimePoint 0/Channel 0"]
+            assert tuple(int(_text(group.attrs[f"ImageSize{d}"])) for d in "ZYX") == size
+            stored = group["Data"]
+            assert all(s % c == 0 for s, c in zip(stored.shape, stored.chunks, strict=True))
+            np.testing.assert_array_equal(stored[: size[0], : size[1], : size[2]], want[0, 0])
+    ref = ims(str(path))
+    try:
+        assert ref.ResolutionLevels == len(sizes)
+        ref.change_resolution_lock(len(sizes) - 1)
+        last = np.asarray(ref[0, 0])
+        assert last.size == math.prod(sizes[-1])  # it squeezes lone Z, Y or X
+        np.testing.assert_array_equal(last.reshape(sizes[-1]), levels[-1][0, 0])
+    finally:
+        ref.close()
 
 
 def test_rgb_float_and_2d(tmp_path: Path) -> None:

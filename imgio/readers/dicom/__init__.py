@@ -18,7 +18,7 @@ from typing import Any
 
 from ..._location import Location
 from ...errors import UnsupportedFormatError, require
-from ..base import ArraySource, Reader, SceneInfo
+from ..base import ArraySource, ChunkRefs, Reader, SceneInfo
 from ._frames import FrameIndex
 from ._header import Instance
 from ._open import dicomdir_instances, folder_instances, is_dicom, read_instance, sibling_instances
@@ -134,6 +134,15 @@ class DicomReader(Reader):
             self._sources[(scene, level)] = found
         return found
 
+    def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
+        """Each frame of the level as a byte range (native, or one fragment and its codec)."""
+        from ._refs import level_refs
+
+        self.check_scene_level(scene, level)
+        lay = self._scenes[scene]
+        where = f"{self.location.url}: scene {lay.info.name!r} level {level}"
+        return level_refs(lay, level, self._stores, where)
+
     @property
     def metadata(self) -> dict[str, Any]:
         """Device, specimen, acquisition and optics of the first slide (plain values).
@@ -181,16 +190,20 @@ class DicomReader(Reader):
         return float(power) if power else None
 
     def named_properties(self, scene: int) -> Mapping[str, str]:
-        """``dicom.*``: the scene's device, series and specimen values as text."""
+        """OpenSlide's ``dicom.*`` properties: every element of the scene's level-0 instance
+        (file meta information and dataset, read again here), and ``openslide.quickhash-1``."""
+        from ._props import quickhash1
+
         inst = self.instance(scene)
-        out = {
-            f"dicom.{k}": str(v)
-            for k, v in inst.summary.items()
-            if k not in ("icc_profile", "Specimens", "objective_power")
-        }
-        out["dicom.ImageType"] = inst.flavor
-        out["dicom.TransferSyntaxUID"] = inst.transfer_syntax
-        out["dicom.PhotometricInterpretation"] = inst.photometric
+        store = self._stores[self._scenes[scene].levels[0].instances[0]]
+        if isinstance(store, FrameIndex):
+            from ._open import header_properties
+
+            out = header_properties(store.location)
+        else:  # DICOMweb: the instance's metadata (no file meta information)
+            out = store.properties()  # type: ignore[attr-defined]
+        if inst.series_uid:
+            out["openslide.quickhash-1"] = quickhash1(inst.series_uid)
         return out
 
     def instance(self, scene: int, level: int = 0) -> Instance:

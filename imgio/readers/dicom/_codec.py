@@ -77,6 +77,8 @@ def _native(data: bytes, inst: Instance, ts: str) -> np.ndarray[Any, Any]:
     need = inst.frame_bytes
     if len(data) < need:
         raise ValueError(f"expected {need} bytes of pixels, found {len(data)}")
+    if inst.subsampled:
+        return _ybr_422_to_rgb(data, inst)
     dtype = inst.dtype.newbyteorder(">") if ts == BIG else inst.dtype
     arr = np.frombuffer(data, dtype=dtype, count=need // dtype.itemsize).astype(inst.dtype)
     r, c, s = inst.tile_rows, inst.tile_cols, inst.samples
@@ -89,6 +91,23 @@ def _native(data: bytes, inst: Instance, ts: str) -> np.ndarray[Any, Any]:
     if inst.photometric == "YBR_FULL":
         arr = _ybr_full_to_rgb(arr)
     return arr
+
+
+def _ybr_422_to_rgb(data: bytes, inst: Instance) -> np.ndarray[Any, Any]:
+    """Native YBR_FULL_422 (Y0 Y1 Cb Cr per pixel pair): each pair's chroma repeated over
+    both pixels (as pydicom and OpenSlide expand it), then converted to RGB."""
+    r, c = inst.tile_rows, inst.tile_cols
+    if inst.samples != 3 or inst.bits_allocated != 8 or c % 2:
+        raise ValueError(
+            f"YBR_FULL_422 needs 3 samples of 8 bits and an even width; found {inst.samples} "
+            f"samples of {inst.bits_allocated} bits, {c} columns"
+        )
+    pairs = np.frombuffer(data, np.uint8, count=r * c * 2).reshape(r, c // 2, 4)
+    ycc = np.empty((r, c, 3), np.uint8)
+    ycc[..., 0] = pairs[..., :2].reshape(r, c)
+    ycc[..., 1] = np.repeat(pairs[..., 2], 2, axis=1)
+    ycc[..., 2] = np.repeat(pairs[..., 3], 2, axis=1)
+    return _ybr_full_to_rgb(ycc)
 
 
 def _ybr_full_to_rgb(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

@@ -1,6 +1,6 @@
-"""One DICOM instance's header, parsed by pydicom into plain, picklable values.
+"""One DICOM instance's header (imgio's walker's or pydicom's dataset) as plain, picklable values.
 
-Only the dataset before the pixel data is read (``stop_before_pixels``); what a
+Only the dataset before the pixel data is read; what a
 region read needs later (tile grid, frame positions, focal planes, optical paths,
 transfer syntax, where the pixel data starts) is kept as numbers and strings, so
 sources pickle without a pydicom object.
@@ -8,11 +8,16 @@ sources pickle without a pydicom object.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ._positions import extended_offsets, full_positions, sparse_positions
+from ._values import HeaderError
+from ._values import first as _first
+from ._values import number as _float
+from ._values import whole as _int
 
 __all__ = ["WSI_SOP_CLASS", "Instance", "OpticalPath", "instance_from_dataset"]
 
@@ -20,6 +25,13 @@ WSI_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 #: ImageType value 3 -> imgio's name of an associated image
 ASSOCIATED = {"THUMBNAIL": "thumbnail", "LABEL": "label", "OVERVIEW": "macro"}
 _FLAVORS = ("VOLUME", *ASSOCIATED)
+#: the native (uncompressed) transfer syntaxes: implicit, explicit, deflated, big endian
+_NATIVE_TS = (
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.2",
+)
 
 
 @dataclass(frozen=True)
@@ -68,8 +80,6 @@ class Instance:
     extended_offsets: tuple[tuple[int, ...], tuple[int, ...]] | None = None
     series_description: str | None = None
     summary: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    #: TILED_SPARSE (frame positions given per frame): missing tiles are normal
-    sparse: bool = False
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -78,40 +88,15 @@ class Instance:
         return np.dtype(f"<{kind}{size}")
 
     @property
+    def subsampled(self) -> bool:
+        """Native YBR_FULL_422 frames: two pixels share one Cb and one Cr (4 values per 2)."""
+        return self.photometric == "YBR_FULL_422" and self.transfer_syntax in _NATIVE_TS
+
+    @property
     def frame_bytes(self) -> int:
-        return self.tile_rows * self.tile_cols * self.samples * self.bits_allocated // 8
-
-
-class HeaderError(ValueError):
-    """The dataset lacks or garbles what a whole-slide instance needs."""
-
-
-def _int(ds: Any, name: str, default: int | None = None) -> int:
-    value = getattr(ds, name, None)
-    if value is None or value == "":
-        if default is None:
-            raise HeaderError(f"{name} is missing")
-        return default
-    try:
-        out = int(value)
-    except (TypeError, ValueError) as exc:
-        raise HeaderError(f"{name} is {value!r}, not an integer") from exc
-    return out
-
-
-def _first(seq: Any) -> Any:
-    try:
-        return seq[0] if seq is not None and len(seq) else None
-    except (TypeError, IndexError, KeyError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
+        """Bytes of one native frame."""
+        samples = 2 if self.subsampled and self.samples == 3 else self.samples
+        return self.tile_rows * self.tile_cols * samples * self.bits_allocated // 8
 
 
 def _flavor(ds: Any) -> str:
@@ -181,96 +166,6 @@ def _spacing(ds: Any) -> tuple[float, float] | None:
     return row, col
 
 
-def _focal_spacing_um(ds: Any) -> float | None:
-    shared = _first(getattr(ds, "SharedFunctionalGroupsSequence", None))
-    measures = _first(getattr(shared, "PixelMeasuresSequence", None)) if shared else None
-    value = _float(getattr(measures, "SpacingBetweenSlices", None)) if measures else None
-    return value * 1000.0 if value else None
-
-
-def _shared_z(ds: Any) -> float:
-    shared = _first(getattr(ds, "SharedFunctionalGroupsSequence", None))
-    pos = _first(getattr(shared, "PlanePositionSlideSequence", None)) if shared else None
-    z = _float(getattr(pos, "ZOffsetInSlideCoordinateSystem", None)) if pos else None
-    return z if z is not None else math.nan
-
-
-def _full_positions(
-    ds: Any, n_frames: int, geometry: tuple[int, int, int, int], paths: tuple[str, ...]
-) -> tuple[np.ndarray[Any, Any], ...]:
-    """TILED_FULL: tile positions implied by frame order (X, then Y, then Z, then path)."""
-    tr, tc, total_r, total_c = geometry
-    gx, gy = -(-total_c // tc), -(-total_r // tr)
-    nz = max(1, _int(ds, "TotalPixelMatrixFocalPlanes", 1))
-    offset = _int(ds, "ConcatenationFrameOffsetNumber", 0)
-    capacity = gx * gy * nz * max(1, len(paths))
-    if offset < 0 or offset + n_frames > capacity:
-        raise HeaderError(
-            f"frames {offset + 1}..{offset + n_frames} of a TILED_FULL matrix of {gy} x {gx} "
-            f"tiles, {nz} focal planes and {max(1, len(paths))} optical paths ({capacity} frames)"
-        )
-    n = np.arange(offset, offset + n_frames, dtype=np.int64)
-    cols = (n % gx) * tc
-    rows = ((n // gx) % gy) * tr
-    plane = (n // (gx * gy)) % nz
-    path = n // (gx * gy * nz)
-    if n_frames and int(path[-1]) >= max(1, len(paths)):
-        raise HeaderError(
-            f"{offset + n_frames} frames need {int(path[-1]) + 1} optical paths of "
-            f"{gy} x {gx} tiles x {nz} focal planes; the instance declares {max(1, len(paths))}"
-        )
-    step = _focal_spacing_um(ds) or 1.0
-    z0 = _shared_z(ds)
-    z = (0.0 if math.isnan(z0) else z0) + plane * step if nz > 1 else np.full(n_frames, z0)
-    return rows, cols, np.asarray(z, dtype=np.float64), path
-
-
-def _sparse_positions(
-    ds: Any, n_frames: int, paths: tuple[str, ...]
-) -> tuple[np.ndarray[Any, Any], ...]:
-    """TILED_SPARSE: each frame's position from the Per-Frame Functional Groups."""
-    groups = getattr(ds, "PerFrameFunctionalGroupsSequence", None)
-    if groups is None or len(groups) != n_frames:
-        found = "none" if groups is None else len(groups)
-        raise HeaderError(
-            f"TILED_SPARSE needs one Per-Frame Functional Group per frame: "
-            f"expected {n_frames}, found {found}"
-        )
-    rows = np.empty(n_frames, np.int64)
-    cols = np.empty(n_frames, np.int64)
-    z = np.full(n_frames, _shared_z(ds))
-    path = np.zeros(n_frames, np.int64)
-    index = {p: i for i, p in enumerate(paths)}
-    shared = _first(getattr(ds, "SharedFunctionalGroupsSequence", None))
-    shared_path = _first(getattr(shared, "OpticalPathIdentificationSequence", None))
-    for i, item in enumerate(groups):
-        pos = _first(getattr(item, "PlanePositionSlideSequence", None))
-        if pos is None:
-            raise HeaderError(f"frame {i + 1} has no Plane Position (Slide) Sequence")
-        rows[i] = _int(pos, "RowPositionInTotalImagePixelMatrix") - 1
-        cols[i] = _int(pos, "ColumnPositionInTotalImagePixelMatrix") - 1
-        zi = _float(getattr(pos, "ZOffsetInSlideCoordinateSystem", None))
-        if zi is not None:
-            z[i] = zi
-        ident = _first(getattr(item, "OpticalPathIdentificationSequence", None)) or shared_path
-        if ident is not None:
-            key = str(getattr(ident, "OpticalPathIdentifier", "") or "")
-            if key not in index:
-                raise HeaderError(f"frame {i + 1} names optical path {key!r}, not in {paths}")
-            path[i] = index[key]
-    return rows, cols, z, path
-
-
-def _extended_offsets(ds: Any) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
-    table = getattr(ds, "ExtendedOffsetTable", None)
-    lengths = getattr(ds, "ExtendedOffsetTableLengths", None)
-    if not table or not lengths:
-        return None
-    offs = np.frombuffer(bytes(table)[: len(table) // 8 * 8], "<u8")
-    lens = np.frombuffer(bytes(lengths)[: len(lengths) // 8 * 8], "<u8")
-    return tuple(int(v) for v in offs), tuple(int(v) for v in lens)
-
-
 def _summary(ds: Any, paths: tuple[OpticalPath, ...]) -> dict[str, Any]:
     """Small plain values for ``metadata``: device, specimen, acquisition, optics."""
     out: dict[str, Any] = {}
@@ -286,6 +181,13 @@ def _summary(ds: Any, paths: tuple[OpticalPath, ...]) -> dict[str, Any]:
         "SeriesDescription",
         "ContainerIdentifier",
         "PatientID",
+        "PatientName",
+        "PatientBirthDate",
+        "PatientSex",
+        "ReferringPhysicianName",
+        "StudyID",
+        "StudyTime",
+        "AccessionNumber",
         "ImagedVolumeWidth",
         "ImagedVolumeHeight",
         "ImagedVolumeDepth",
@@ -305,6 +207,11 @@ def _summary(ds: Any, paths: tuple[OpticalPath, ...]) -> dict[str, Any]:
         specimens.append(spec)
     if specimens:
         out["Specimens"] = specimens
+    shared = _first(getattr(ds, "SharedFunctionalGroupsSequence", None))
+    measures = _first(getattr(shared, "PixelMeasuresSequence", None)) if shared else None
+    thickness = _float(getattr(measures, "SliceThickness", None)) if measures else None
+    if thickness:
+        out["SliceThickness"] = thickness  # mm
     powers = [p.objective_power for p in paths if p.objective_power]
     if powers:
         out["objective_power"] = powers[0]
@@ -356,13 +263,12 @@ def instance_from_dataset(
     optical = _optical_paths(ds)
     paths = tuple(p.identifier for p in optical) or ("0",)
     organisation = str(getattr(ds, "DimensionOrganizationType", "") or "").upper()
-    sparse = organisation == "TILED_SPARSE" or (
-        organisation != "TILED_FULL" and bool(getattr(ds, "PerFrameFunctionalGroupsSequence", None))
-    )
-    if sparse:
-        rows, cols, z, path = _sparse_positions(ds, n_frames, paths)
+    if organisation == "TILED_SPARSE" or (
+        organisation != "TILED_FULL" and getattr(ds, "PerFrameFunctionalGroupsSequence", None)
+    ):
+        rows, cols, z, path = sparse_positions(ds, n_frames, paths)
     else:
-        rows, cols, z, path = _full_positions(ds, n_frames, (tr, tc, total_r, total_c), paths)
+        rows, cols, z, path = full_positions(ds, n_frames, (tr, tc, total_r, total_c), paths)
     padding = getattr(ds, "PixelPaddingValue", None)
     return Instance(
         where=where,
@@ -390,10 +296,9 @@ def instance_from_dataset(
         spacing_mm=_spacing(ds),
         padding=int(padding) if isinstance(padding, int) else None,
         pixel_offset=pixel_offset,
-        extended_offsets=_extended_offsets(ds),
+        extended_offsets=extended_offsets(ds),
         series_description=str(ds.SeriesDescription)
         if getattr(ds, "SeriesDescription", None)
         else None,
         summary=_summary(ds, optical),
-        sparse=sparse,
     )

@@ -11,16 +11,26 @@ import os
 import struct
 import warnings
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 from ..._limits import BoundedFile
 from ..._location import Location
 from ...errors import CorruptFileError, ImgioError, ImgioWarning, UnsupportedFormatError, require
-from ._codec import DEFLATED, TRANSFER_SYNTAXES
+from ._codec import BIG, DEFLATED, IMPLICIT, TRANSFER_SYNTAXES
+from ._fastds import DatasetError, Truncated, parse_dataset
 from ._frames import inflate
-from ._header import HeaderError, Instance, instance_from_dataset
+from ._header import Instance, instance_from_dataset
+from ._values import HeaderError
 
-__all__ = ["deflated_body", "folder_instances", "is_dicom", "read_instance", "sibling_instances"]
+__all__ = [
+    "deflated_body",
+    "folder_instances",
+    "header_properties",
+    "is_dicom",
+    "read_instance",
+    "sibling_instances",
+]
 
 #: most instances one folder may hold before the open is refused (a header each is read)
 MAX_INSTANCES = 4096
@@ -99,6 +109,26 @@ def _dataset(location: Location, ts: str) -> tuple[Any, int]:
         nbytes = min(size, nbytes * 4)
 
 
+def _fast_dataset(location: Location, head: bytes, start: int) -> tuple[Any, int] | None:
+    """The dataset through imgio's own explicit VR little endian walker (reading more
+    while the header runs past the bytes read), or None to let pydicom judge the file."""
+    size = location.size
+    data = head
+    while True:
+        try:
+            ds, at = parse_dataset(data, start)
+        except Truncated:
+            if len(data) >= size:
+                return None
+            data = location.read_range(0, min(size, len(data) * 4), exact=False)
+            continue
+        except DatasetError:
+            return None
+        if at + 8 <= len(data) or len(data) >= size:
+            return ds, at
+        data = location.read_range(0, min(size, len(data) * 4), exact=False)
+
+
 def read_instance(location: Location) -> Instance:
     """Parse one instance file's header (no pixel data is read).
 
@@ -109,16 +139,21 @@ def read_instance(location: Location) -> Instance:
     CorruptFileError
         The dataset cannot be parsed, or lacks what a tiled instance needs.
     """
-    head = location.head(4096)
+    head = location.read_range(0, _FIRST_READ, exact=False)
     if not is_dicom(head):
         raise UnsupportedFormatError(location.url, {"dicom": "no DICM signature at byte 128"})
-    ts, _ = _meta(head, location.url)
+    ts, meta_end = _meta(head, location.url)
     if ts not in TRANSFER_SYNTAXES:
         raise UnsupportedFormatError(
             location.url, {"dicom": f"transfer syntax {ts or 'missing'} is not supported"}
         )
     try:
-        ds, offset = _dataset(location, ts)
+        found = None if ts in (IMPLICIT, BIG, DEFLATED) else _fast_dataset(location, head, meta_end)
+        if found is None:
+            ds, offset = _dataset(location, ts)
+        else:
+            ds, offset = found
+            ds.file_meta = SimpleNamespace()
         ds.file_meta.TransferSyntaxUID = ts
         max_frames = max(1, location.size // 8)
         return instance_from_dataset(ds, location.url, offset, max_frames)
@@ -132,6 +167,35 @@ def read_instance(location: Location) -> Instance:
         raise CorruptFileError(
             f"{location.url}: cannot parse the DICOM dataset: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def header_properties(location: Location) -> dict[str, str]:
+    """OpenSlide's ``dicom.*`` properties of an instance file: its file meta information and
+    dataset (to the pixel data), read again (``named_properties`` is asked for rarely).
+
+    Raises
+    ------
+    CorruptFileError
+        The header cannot be parsed.
+    """
+    from ._props import elements_of, flatten
+
+    head = location.read_range(0, _FIRST_READ, exact=False)
+    out: dict[str, str] = {}
+    try:
+        ts, meta_end = _meta(head, location.url)
+        meta = parse_dataset(head[:meta_end], 132)[0]
+        found = None if ts in (IMPLICIT, BIG, DEFLATED) else _fast_dataset(location, head, meta_end)
+        ds = found[0] if found is not None else _dataset(location, ts)[0]
+        flatten(elements_of(meta), "dicom", out)
+        flatten(elements_of(ds), "dicom", out)  # pydicom converts values here: inside the try
+    except ImgioError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pydicom raises anything on a damaged dataset
+        raise CorruptFileError(
+            f"{location.url}: cannot parse the DICOM dataset: {type(exc).__name__}: {exc}"
+        ) from exc
+    return out
 
 
 def _listing(folder: Location) -> list[Location]:
@@ -205,8 +269,6 @@ def _parse_all(candidates: list[Location], skip: str | None = None) -> Iterator[
         if loc.url == skip or loc.name.upper() == "DICOMDIR":
             continue
         try:
-            if not is_dicom(loc.head(132)):
-                continue
             yield read_instance(loc)
         except UnsupportedFormatError:
             continue

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._limits import MAX_SEGMENT_BYTES, check_geometry
+from ..._limits import check_geometry
 from ...dims import PhysicalPixelSizes
 from ...errors import CorruptFileError, ImgioWarning
 from ..base import SceneInfo
@@ -39,6 +39,9 @@ class LevelLayout:
     tile: tuple[int, int]
     grid: np.ndarray[Any, Any]  # (C, Z, tile rows, tile cols): instance << 32 | frame, or -1
     spacing_mm: tuple[float, float] | None
+    #: frames off the tile grid (TILED_SPARSE): rows of (C, Z, row, column, instance << 32 |
+    #: frame) in paste order, the grid then stays empty; None when every frame is on the grid
+    placed: np.ndarray[Any, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,31 +80,6 @@ def _z_index(
     )
 
 
-def _check_filled(
-    members: list[tuple[int, Instance]], grid: np.ndarray[Any, Any], first: Instance, where: str
-) -> None:
-    """A TILED_FULL level has a frame for every tile. Tiles its frames leave out read as the
-    background (a lost concatenation part), with a warning; a header whose matrix needs
-    more than 2 GiB of tiles its frames do not hold is refused (a flipped size field:
-    reading the level would decode gigabytes of background)."""
-    if any(inst.sparse for _, inst in members):
-        return
-    missing = int(grid.size - np.count_nonzero(grid >= 0))
-    if not missing:
-        return
-    detail = (
-        f"{where}: a TILED_FULL level of {first.total_rows} x {first.total_cols} pixels in "
-        f"{grid.shape[2]} x {grid.shape[3]} tiles of {first.tile_rows} x {first.tile_cols} "
-        f"({grid.size} frames with its planes and paths); its instances hold "
-        f"{grid.size - missing}"
-    )
-    if missing * first.frame_bytes > MAX_SEGMENT_BYTES:
-        raise CorruptFileError(
-            f"{detail}: expected a frame for every tile (the pixel matrix size is corrupt)"
-        )
-    warnings.warn(f"{detail}; the missing tiles read as the background", ImgioWarning, 3)
-
-
 def _level(
     members: list[tuple[int, Instance]], paths: list[str], zs: list[float], where: str
 ) -> LevelLayout:
@@ -119,31 +97,34 @@ def _level(
         )
     grid = np.full((len(paths), len(zs), gy, gx), -1, dtype=np.int64)
     zindex = {z: i for i, z in enumerate(zs)}
-    for k, inst in members:
+    for _, inst in members:
         if (inst.tile_rows, inst.tile_cols) != (tr, tc):
             raise CorruptFileError(
                 f"{inst.where}: tiles of {inst.tile_rows} x {inst.tile_cols}; the other "
                 f"instances of its {rows} x {cols} level have {tr} x {tc}"
             )
-        if inst.n_frames == 0:
-            continue
-        pmap = np.asarray([paths.index(p) for p in inst.paths], dtype=np.int64)
-        c = pmap[inst.path_of_frame]
-        z = _z_index(inst.z, zs, zindex)
-        if ((inst.rows % tr) != 0).any() or ((inst.cols % tc) != 0).any():
-            raise CorruptFileError(
-                f"{inst.where}: frame positions off the {tr} x {tc} tile grid are not supported"
-            )
-        ty, tx = inst.rows // tr, inst.cols // tc
-        bad = (ty < 0) | (ty >= gy) | (tx < 0) | (tx >= gx)
+        bad = (inst.rows < 0) | (inst.rows >= rows) | (inst.cols < 0) | (inst.cols >= cols)
         if bad.any():
             f = int(np.flatnonzero(bad)[0])
             raise CorruptFileError(
                 f"{inst.where}: frame {f + 1} at row {int(inst.rows[f]) + 1}, column "
                 f"{int(inst.cols[f]) + 1} lies outside the {rows} x {cols} pixel matrix"
             )
-        grid[c, z, ty, tx] = (np.int64(k) << 32) | np.arange(inst.n_frames, dtype=np.int64)
-    _check_filled(members, grid, first, where)
+    off_grid = any(
+        ((inst.rows % tr) != 0).any() or ((inst.cols % tc) != 0).any() for _, inst in members
+    )
+    placed = []
+    for k, inst in members:
+        if inst.n_frames == 0:
+            continue
+        pmap = np.asarray([paths.index(p) for p in inst.paths], dtype=np.int64)
+        c = pmap[inst.path_of_frame]
+        z = _z_index(inst.z, zs, zindex)
+        codes = (np.int64(k) << 32) | np.arange(inst.n_frames, dtype=np.int64)
+        if off_grid:
+            placed.append(np.stack((c, z, inst.rows, inst.cols, codes), axis=1))
+        else:
+            grid[c, z, inst.rows // tr, inst.cols // tc] = codes
     return LevelLayout(
         instances=tuple(k for k, _ in members),
         rows=rows,
@@ -151,6 +132,7 @@ def _level(
         tile=(tr, tc),
         grid=grid,
         spacing_mm=first.spacing_mm,
+        placed=np.concatenate(placed).astype(np.int64) if placed else None,
     )
 
 

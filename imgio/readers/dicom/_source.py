@@ -21,7 +21,7 @@ from ._series import SceneLayout
 __all__ = ["DicomSource", "FrameStore"]
 
 #: reads smaller than this many frames decode on the calling thread
-_SERIAL_FRAMES = 4
+_SERIAL_FRAMES = 8
 
 
 class FrameStore(Protocol):
@@ -53,6 +53,7 @@ class DicomSource(SourceBase):
         self.where = where
         self.background = scene.background
         self._grid = lay.grid
+        self._placed = lay.placed
         self._tile = lay.tile
         self._samples = scene.samples
         lead = len(self.dims) - 2 - (scene.samples > 1)
@@ -71,47 +72,95 @@ class DicomSource(SourceBase):
     #: ``read_into`` fills a transposed view too (frames are pasted one by one)
     strided_out = True
 
-    def _cells(self, key: tuple[slice, ...]) -> tuple[np.ndarray[Any, Any], slice, slice]:
-        """Grid cells (c, z, ty, tx) the key covers that hold a frame, one row each with
-        the frame's code, and the key's Y and X slices. Built from the grid with numpy:
-        a read of a large sparse window makes no Python object per missing tile."""
+    def _frames(self, key: tuple[slice, ...]) -> tuple[list[tuple[int, int, int, int, int]], bool]:
+        """Frames covering ``key``: ``(code, c, z, row, col)`` (instance << 32 | frame, and the
+        frame's top-left pixel), in paste order; and whether they cover all of ``key``."""
         lead = key[: self._lead]
         ys, xs = key[self._lead], key[self._lead + 1]
         c = lead[0] if "C" in self.dims else slice(0, 1)
         z = lead[-1] if "Z" in self.dims else slice(0, 1)
         tr, tc = self._tile
-        ty0, tx0 = ys.start // tr, xs.start // tc
-        sub = self._grid[c, z, ty0 : -(-ys.stop // tr), tx0 : -(-xs.stop // tc)]
-        where = np.nonzero(sub >= 0)
-        cells = np.stack(where + (sub[where],), axis=1) if where[0].size else np.empty((0, 5))
-        cells[:, :4] += (c.start, z.start, ty0, tx0)
-        return cells.astype(np.int64), ys, xs
+        if self._placed is not None:  # off-grid frames: every one that overlaps the key
+            p = self._placed
+            hit = (
+                (p[:, 0] >= c.start)
+                & (p[:, 0] < c.stop)
+                & (p[:, 1] >= z.start)
+                & (p[:, 1] < z.stop)
+                & (p[:, 2] < ys.stop)
+                & (p[:, 2] + tr > ys.start)
+                & (p[:, 3] < xs.stop)
+                & (p[:, 3] + tc > xs.start)
+            )
+            found = [(int(r[4]), int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in p[hit]]
+            return found, False
+        ty0, ty1 = ys.start // tr, -(-ys.stop // tr)
+        tx0, tx1 = xs.start // tc, -(-xs.stop // tc)
+        block = self._grid[c, z, ty0:ty1, tx0:tx1]
+        ci, zi, y, x = np.nonzero(block >= 0)
+        out = list(
+            zip(
+                block[ci, zi, y, x].tolist(),
+                (ci + c.start).tolist(),
+                (zi + z.start).tolist(),
+                ((y + ty0) * tr).tolist(),
+                ((x + tx0) * tc).tolist(),
+                strict=True,
+            )
+        )
+        return out, len(out) == block.size
 
     def read_into(self, key: tuple[slice, ...], out: np.ndarray[Any, Any]) -> bool:
         """Decode the frames covering ``key`` into ``out``; missing tiles get the background."""
         if any(k.stop <= k.start for k in key):
             return True
-        cells, ys, xs = self._cells(key)
-        out[...] = self.background
-        wanted: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
-        for ci, zi, ty, tx, code in cells.tolist():
-            wanted.setdefault(code >> 32, []).append((code & 0xFFFFFFFF, (ci, zi, ty, tx)))
-        if not wanted:
+        frames, covered = self._frames(key)
+        if not covered:
+            out[...] = self.background
+        if not frames:
             return True
-        fetched = list(map_threaded(lambda k: self._fetch(k, wanted[k]), list(wanted)))
-        jobs = [job for batch in fetched for job in batch]
+        wanted: dict[int, list[int]] = {}
+        for i, (code, *_) in enumerate(frames):
+            wanted.setdefault(code >> 32, []).append(i)
+        datas: list[tuple[bytes, str]] = [(b"", "")] * len(frames)
+
+        def fetch(k: int) -> None:
+            got = self._stores[k].read([frames[i][0] & 0xFFFFFFFF for i in wanted[k]])
+            for i, d in zip(wanted[k], got, strict=True):
+                datas[i] = d
+
+        if len(wanted) == 1:  # one instance: fetched on this thread
+            fetch(next(iter(wanted)))
+        else:  # one batch per instance, side by side (one request each on DICOMweb)
+            list(map_threaded(fetch, list(wanted)))
+        self._paste(key, frames, datas, out)
+        STATS.add(len(frames), sum(len(d) for d, _ in datas))
+        return True
+
+    def _paste(
+        self,
+        key: tuple[slice, ...],
+        frames: list[tuple[int, int, int, int, int]],
+        datas: list[tuple[bytes, str]],
+        out: np.ndarray[Any, Any],
+    ) -> None:
+        """Decode (on the pool when many) and paste in frame order (later frames on top)."""
+        ys, xs = key[self._lead], key[self._lead + 1]
         first_c = key[0].start if "C" in self.dims else 0
         first_z = key[self._lead - 1].start if "Z" in self.dims else 0
         s_key = key[-1] if self._samples > 1 else None
+        tr, tc = self._tile
 
-        def paste(job: tuple[tuple[bytes, str], int, tuple[int, ...], int]) -> int:
-            (data, ts), k, cell, frame = job
-            tile = decode_frame(data, self._stores[k].inst, ts, f"{self.where}: frame {frame + 1}")
-            ci, zi, ty, tx = cell
-            tr, tc = self._tile
-            y0, x0 = ty * tr, tx * tc
-            ya, yb = max(ys.start, y0), min(ys.stop, y0 + tr)
-            xa, xb = max(xs.start, x0), min(xs.stop, x0 + tc)
+        def decode(i: int) -> np.ndarray[Any, Any]:
+            (data, ts), code = datas[i], frames[i][0]
+            where = f"{self.where}: frame {(code & 0xFFFFFFFF) + 1}"
+            return decode_frame(data, self._stores[code >> 32].inst, ts, where)
+
+        order = range(len(frames))
+        tiles = map(decode, order) if len(frames) < _SERIAL_FRAMES else map_threaded(decode, order)
+        for (_, ci, zi, y0, x0), tile in zip(frames, tiles, strict=True):
+            ya, yb = max(ys.start, y0), min(ys.stop, y0 + tr, self.shape[self._lead])
+            xa, xb = max(xs.start, x0), min(xs.stop, x0 + tc, self.shape[self._lead + 1])
             src = tile[ya - y0 : yb - y0, xa - x0 : xb - x0]
             if s_key is not None:
                 src = src[..., s_key]
@@ -122,17 +171,6 @@ class DicomSource(SourceBase):
                 dst += (zi - first_z,)
             dst += (slice(ya - ys.start, yb - ys.start), slice(xa - xs.start, xb - xs.start))
             out[dst] = src
-            return len(data)
-
-        nbytes = sum(map(paste, jobs) if len(jobs) < _SERIAL_FRAMES else map_threaded(paste, jobs))
-        STATS.add(len(jobs), nbytes)
-        return True
-
-    def _fetch(
-        self, k: int, frames: list[tuple[int, tuple[int, ...]]]
-    ) -> list[tuple[tuple[bytes, str], int, tuple[int, ...], int]]:
-        datas = self._stores[k].read([f for f, _ in frames])
-        return [(d, k, cell, f) for d, (f, cell) in zip(datas, frames, strict=True)]
 
     def raw_tile(self, index: tuple[int, ...], format: str = "jpeg") -> bytes | None:
         """The stored JPEG bytes of one frame (chunk ``index``), passed through undecoded.

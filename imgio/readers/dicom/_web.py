@@ -20,7 +20,9 @@ from typing import Any
 
 from ..._location import Location
 from ...errors import CorruptFileError, ImgioError, MissingFileError, RemoteError, require
-from ._header import HeaderError, Instance, instance_from_dataset
+from ._codec import NATIVE
+from ._header import Instance, instance_from_dataset
+from ._values import HeaderError
 
 __all__ = ["WebClient", "WebInstance", "open_series"]
 
@@ -39,12 +41,15 @@ class WebClient:
         self.series_url = series_url.rstrip("/")
         self.options = dict(options)
         self._local = threading.local()
+        #: False once the server failed to send frames as stored (then: uncompressed)
+        self._stored_ok = True
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"series_url": self.series_url, "options": self.options}
+        return {"series_url": self.series_url, "options": self.options, "stored": self._stored_ok}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["series_url"], state["options"])  # type: ignore[misc]
+        self._stored_ok = state.get("stored", True)
 
     def _session(self) -> Any:
         session = getattr(self._local, "session", None)
@@ -109,13 +114,22 @@ class WebClient:
         return data
 
     def frames(self, sop: str, numbers: list[int]) -> list[tuple[bytes, str]]:
-        """Frames (1-based ``numbers``) of one instance in one request: bytes and syntax."""
+        """Frames (1-based ``numbers``) of one instance in one request: bytes and syntax.
+
+        Frames are asked for as stored (``transfer-syntax=*``). A server that refuses
+        (406, 400) or fails on that (5xx after the retries: Debian's Orthanc 1.10 answers
+        500 for HTJ2K, whose UID its DCMTK does not know) is asked for uncompressed frames
+        instead, for this read and every later one of this client.
+        """
         path = f"/instances/{sop}/frames/{','.join(str(n) for n in numbers)}"
-        try:
-            body, ctype = self.get(path, _ACCEPT_FRAMES)
-        except RemoteError as exc:  # a server that cannot send frames as stored: uncompressed
-            if "HTTP 406" not in str(exc) and "HTTP 400" not in str(exc):
-                raise
+        if self._stored_ok:
+            try:
+                body, ctype = self.get(path, _ACCEPT_FRAMES)
+            except RemoteError as exc:
+                if not re.search(r"HTTP (406|400|5\d\d)", str(exc)):
+                    raise
+                self._stored_ok = False
+        if not self._stored_ok:
             body, ctype = self.get(path, _ACCEPT_NATIVE)
         where = f"DICOMweb GET {self.series_url}{path}"
         parts = split_multipart(body, ctype, where)
@@ -156,7 +170,40 @@ class WebInstance:
         self.inst = inst
 
     def read(self, frames: list[int]) -> list[tuple[bytes, str]]:
-        return self.client.frames(self.inst.sop_uid, [f + 1 for f in frames])
+        """Frames as the server sends them. A part labelled uncompressed that is not one
+        frame's size is the stored codestream mislabelled (Orthanc 1.10 sends HTJ2K frames
+        so when asked for uncompressed ones): its syntax is left to its first bytes."""
+        parts = self.client.frames(self.inst.sop_uid, [f + 1 for f in frames])
+        size = self.inst.frame_bytes
+        return [
+            (data, "" if ts in NATIVE and len(data) != size and _coded(data) else ts)
+            for data, ts in parts
+        ]
+
+    def properties(self) -> dict[str, str]:
+        """OpenSlide's ``dicom.*`` properties of the instance's metadata (one request)."""
+        import json
+
+        from ._props import elements_of, flatten
+
+        path = f"/instances/{self.inst.sop_uid}/metadata"
+        where = f"DICOMweb GET {self.client.series_url}{path}"
+        body, _ = self.client.get(path, "application/dicom+json")
+        out: dict[str, str] = {}
+        try:
+            items = json.loads(body)
+            item = items[0] if isinstance(items, list) else items
+            flatten(elements_of(_dataset(item, where)), "dicom", out)
+        except ImgioError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - pydicom converts values as they are listed
+            raise CorruptFileError(f"{where}: not DICOM JSON: {type(exc).__name__}: {exc}") from exc
+        return out
+
+
+def _coded(data: bytes) -> bool:
+    """The bytes open like a JPEG, JPEG 2000 or JPEG XL codestream."""
+    return data.startswith((b"\xff\xd8", b"\xff\x4f\xff\x51", b"\x00\x00\x00\x0cjP", b"\xff\x0a"))
 
 
 def _dataset(item: dict[str, Any], where: str) -> Any:

@@ -16,10 +16,11 @@ from ..._location import Location
 from ...errors import (
     CorruptFileError,
     MissingFileError,
+    NotByteRangesError,
     SelectionError,
     UnsupportedFormatError,
 )
-from ..base import Reader, SceneInfo
+from ..base import ChunkRefs, Reader, SceneInfo
 from ._guard import metadata_errors
 from ._scenes import Layout, _join
 from ._source import ZarrSource, is_zip, open_store
@@ -128,6 +129,27 @@ class OmeZarrReader(Reader):
             )
             self._sources[(scene, level)] = src
         return src
+
+    def chunk_refs(self, scene: int, level: int = 0) -> ChunkRefs:
+        """A zipped store's Zarr v2 chunks as byte ranges of the archive.
+
+        Raises
+        ------
+        NotByteRangesError
+            A directory or URL store (a Zarr store already: the message says how to open
+            it with zarr alone), a Zarr v3 array, or deflated members.
+        """
+        self.check_scene_level(scene, level)
+        path = self._paths[scene][level]
+        if is_zip(self.location):
+            from ._refs import zip_refs
+
+            return zip_refs(self.location, path)
+        raise NotByteRangesError(
+            f"{self.location.url}: an OME-Zarr store is already a Zarr store; references would "
+            "only repeat its own chunk keys: open it with zarr.open_group (or "
+            f"zarr.storage.FsspecStore for a URL) and its {path!r} array"
+        )
 
     @property
     def metadata(self) -> dict[str, Any]:

@@ -32,6 +32,8 @@ CODEC_TAGS: dict[tuple[str, int], dict[str, Any]] = {}
 # APP14 "Adobe" marker with transform 0: the JPEG samples are RGB, not YCbCr
 _ADOBE_RGB = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"
 JPEG_CODES = {6, 7, 34892, 33007}
+#: JPEG 2000 codestream tiles whose samples are RGB as decoded: Aperio 33005, and 34712
+J2K_CODES = {33005, 34712}
 
 
 def register_decoder(location: Location, ifd_offset: int, page: Any) -> None:
@@ -280,20 +282,37 @@ class TiffSource(SourceBase):
     def raw_tile(self, index: tuple[int, ...], format: str = "jpeg") -> bytes | None:
         """The stored bytes of chunk ``index`` as a standalone ``format`` file, or None.
 
-        ``index`` counts chunks along each dim (:attr:`chunks`). Only JPEG tiles (not
+        ``index`` counts chunks along each dim (:attr:`chunks`). ``jpeg``: JPEG tiles (not
         NDPI's JPEG sections) qualify; the file's JPEG tables are merged in, and RGB-coded
         tiles get an Adobe marker so that any decoder reads their colours right.
+        ``jpeg2000``: JPEG 2000 codestream tiles that decode to RGB (or grey) as they are
+        qualify: Aperio 33005 (RGB) and 34712 with RGB or grey photometric; Aperio 33003
+        (YCbCr components without the codestream's colour transform) does not.
         """
-        if format.lower() not in ("jpeg", "jpg") or len(index) != len(self.shape):
+        kind = format.lower()
+        if kind not in ("jpeg", "jpg", "jpeg2000", "j2k") or len(index) != len(self.shape):
             return None
+        keyframe_decoder(self.locations[self.keyframe[0]], self.keyframe[1])
+        key = (self.locations[self.keyframe[0]].url, self.keyframe[1])
+        if kind in ("jpeg2000", "j2k"):
+            tags = CODEC_TAGS.get(key, {})
+            rgb_or_grey = int(tags.get("photometric") or -1) in (1, 2)
+            if int(tags.get("compression") or 0) not in J2K_CODES or not rgb_or_grey:
+                return None
+            data = self._segment(index)
+            return data if data is not None and data[:4] == b"\xff\x4f\xff\x51" else None
+        jpeg = _JPEG.get(key)
+        if jpeg is None:
+            return None
+        data = self._segment(index)
+        return None if data is None else _standalone_jpeg(data, *jpeg)
+
+    def _segment(self, index: tuple[int, ...]) -> bytes | None:
+        """The stored bytes of chunk ``index`` (None when the file has none there)."""
         nplane = len(self.plane_shape)
         pid = int(np.ravel_multi_index(index[:nplane], self.plane_shape)) if nplane else 0
         plane = self.planes[pid]
         if plane is None:
-            return None
-        keyframe_decoder(self.locations[self.keyframe[0]], self.keyframe[1])
-        jpeg = _JPEG.get((self.locations[self.keyframe[0]].url, self.keyframe[1]))
-        if jpeg is None:
             return None
         g = self.geometry
         pos = {"sep": 0, "Z": 0, "Y": 0, "X": 0}
@@ -308,7 +327,7 @@ class TiffSource(SourceBase):
             return None
         data = self.locations[fidx].read_range(int(offsets[seg]), int(counts[seg]))
         STATS.add(0, len(data))
-        return _standalone_jpeg(data, *jpeg)
+        return data
 
     def chunk_refs(self) -> ChunkRefs:
         """The segments as byte ranges of the file(s) with their numcodecs codec."""
