@@ -1,11 +1,12 @@
 """Long fuzzing run: mutants of every family's seeds, each opened and read in a child process.
 
-``python -m benchmarks.fuzz --minutes 30 [--jobs 2] [--families tiff,ome-zarr,bad]
+``python -m benchmarks.fuzz --minutes 30 [--jobs 2] [--families tiff,ome-zarr*2,bad]
 [--seeds NAME=DIR] [--timeout 10] [--memory-gib 3] [--keep DIR]``
 
 Families: ``tiff``, ``ome-zarr`` (structure-aware), ``czi``, ``lif``, ``nd2``, ``images``,
 ``imaris``, ``mrc`` (structure-aware, seeds from ``tests/data`` and generated), ``bad``
-(the shared ``bad/`` files, byte mutator). ``--seeds czi=DIR`` adds DIR's files to a family's seeds.
+(the shared ``bad/`` files, byte mutator); ``NAME*N`` gives a family N turns in each
+round of mutants. ``--seeds czi=DIR`` adds DIR's files to a family's seeds.
 
 The parent imports imgio once and forks one child per case (cheap, warm imports). A child
 limits its address space (``--memory-gib`` above what it has at fork), runs
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import json
 import os
 import random
@@ -68,6 +70,7 @@ def _copy(seed: Path, dest: Path) -> Path:
 def _child(case: Path, entry: Path, memory: int, watched: list[Path], write_fd: int) -> None:
     """Runs in the forked child: limits, audit hook, exercise, one JSON line, exit."""
     try:
+        _fresh_dask_pools()
         soft = _vm_size() + memory
         resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
         watch = watch_opens([case], watched)
@@ -144,6 +147,33 @@ def _warm_imports() -> None:
     _warm_ome_model()
 
 
+def _warm_exercise(folder: Path, first_seeds: list[Path]) -> None:
+    """Exercise one seed of each family in the parent: the lazily built parts (imports
+    inside functions, pydantic validators, codec tables) are then built once, not again in
+    every child. A failure here is no finding (the seeds run again as cases)."""
+    for i, seed in enumerate(first_seeds):
+        case = _copy(seed, folder / str(i))
+        try:
+            exercise(fam.entry_of(case))
+        except Exception:  # noqa: BLE001, S110 - warming only
+            pass
+    shutil.rmtree(folder, ignore_errors=True)
+    # the parent's objects move to the permanent generation: a child's collections neither
+    # scan them nor write to their pages (each write copies a page of the parent)
+    gc.collect()
+    gc.freeze()
+
+
+def _fresh_dask_pools() -> None:
+    """In a forked child: forget dask's thread pools made in the parent (building the seeds
+    computes with dask). Their threads do not exist in the child, so a ``compute`` there
+    would queue work that no thread runs: every write in a child hung until killed."""
+    import dask.threaded
+
+    dask.threaded.default_pool = None
+    dask.threaded.pools.clear()
+
+
 def _warm_ome_model() -> None:
     """Build one small OME model (pydantic builds its validators on first use: seconds
     that every child would pay again); no threads are started."""
@@ -218,9 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         seeds = fam.folder_seeds(Path(folder), known.seeds if known else None)
         families[name] = fam.Family(name, seeds, known.mutate if known else fam.mutate_bytes)
     _warm_imports()
-    wanted = [f for f in args.families.split(",") if f] + [s.split("=")[0] for s in args.seeds]
-    wanted = list(dict.fromkeys(wanted))
+    turns = _turns(args.families) + [s.split("=")[0] for s in args.seeds]
+    wanted = list(dict.fromkeys(turns))
     seeds = {name: families[name].seeds(work / "seeds" / name) for name in wanted}
+    _warm_exercise(work / "warm", [seeds[name][0] for name in wanted if seeds[name]])
     watched = [work, Path("/proc"), Path("/etc"), Path("/work/shared")]
     rng = random.Random(args.seed)
     table: dict[str, collections.Counter[str]] = {n: collections.Counter() for n in wanted}
@@ -240,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                 case = _copy(seed, work / "cases" / str(slot))
                 what = "seed as is"
             else:
-                name = wanted[n_started % len(wanted)]
+                name = turns[n_started % len(turns)]
                 seed = rng.choice(seeds[name])
                 case = _copy(seed, work / "cases" / str(slot))
                 try:
@@ -293,6 +324,15 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"... {total} cases\n")
     _report(table, details)
     return 0
+
+
+def _turns(spec: str) -> list[str]:
+    """The round-robin order of ``--families``: ``dicom*3`` takes three turns in a round."""
+    turns: list[str] = []
+    for item in (f for f in spec.split(",") if f):
+        name, _, times = item.partition("*")
+        turns += [name] * (int(times) if times else 1)
+    return turns
 
 
 def _secret_zarr(folder: Path) -> Path:

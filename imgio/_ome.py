@@ -311,7 +311,7 @@ def _assembled_image(model: Any, i: int, info: SceneLike) -> Any:
         model.Channel(
             id=f"Channel:{i}:{c}",
             name=(
-                info.channel_names[c]
+                xml_text(info.channel_names[c])
                 if info.channel_names and c < len(info.channel_names)
                 else None
             ),
@@ -339,7 +339,16 @@ def _assembled_image(model: Any, i: int, info: SceneLike) -> Any:
         metadata_only=model.MetadataOnly(),
         **kwargs,
     )
-    return model.Image(id=f"Image:{i}", name=info.name, pixels=pixels)
+    return model.Image(id=f"Image:{i}", name=xml_text(info.name), pixels=pixels)
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_text(value: str | None) -> str | None:
+    """``value`` without the characters XML cannot hold (control characters, NUL: a name
+    read from a damaged header), so the model's ``to_xml`` cannot fail on it."""
+    return None if value is None else _NOT_XML.sub("", str(value))
 
 
 def _pixel_type(name: str) -> str:

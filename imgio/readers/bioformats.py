@@ -277,14 +277,22 @@ class BioFormatsReader(Reader):
         jf = _java_file(self._path)
         self._xml = str(jf.store.dumpXML())
         self._layouts: list[list[dict[str, Any]]] = []
+        import jpype
+
         with jf.lock:
-            for series in range(int(jf.reader.getSeriesCount())):
-                jf.reader.setSeries(series)
-                levels = []
-                for level in range(int(jf.reader.getResolutionCount())):
-                    jf.reader.setResolution(level)
-                    levels.append(_layout(jf.reader, self._path, series, level))
-                self._layouts.append(levels)
+            try:
+                for series in range(int(jf.reader.getSeriesCount())):
+                    jf.reader.setSeries(series)
+                    levels = []
+                    for level in range(int(jf.reader.getResolutionCount())):
+                        jf.reader.setResolution(level)
+                        levels.append(_layout(jf.reader, self._path, series, level))
+                    self._layouts.append(levels)
+            except jpype.JException as exc:  # e.g. ArithmeticException from a tile size
+                raise CorruptFileError(
+                    f"{self._path}: Bio-Formats cannot describe series {len(self._layouts)} "
+                    f"({exc.getClass().getSimpleName()}: {exc})"
+                ) from exc
         self._token = location.token()
         self._infos = self._scene_infos()
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._limits import BoundedFile
 from ..errors import ImgioError, require
 from ._base import AbstractSlide, OpenSlideError
 from ._pixels import _pil
@@ -16,6 +17,13 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 __all__ = ["ImageSlide", "ImageSlideClosedError"]
+
+
+def _bounded(path: str | bytes | os.PathLike[str]) -> BoundedFile:
+    """The file for Pillow, whose reads stop at its end (a flipped PNG chunk length asks
+    ``read`` for gigabytes, allocated before reading)."""
+    fh = open(path, "rb")  # noqa: SIM115 - closed by the caller through the wrapper
+    return BoundedFile(fh, os.fstat(fh.fileno()).st_size, os.fsdecode(path))
 
 
 class ImageSlideClosedError(ImgioError, ValueError):
@@ -29,11 +37,17 @@ class ImageSlide(AbstractSlide):
         image_mod: Any = require("PIL.Image", extra="slide", package="Pillow")
         self._file = file
         self._close = not isinstance(file, image_mod.Image)
+        fh = _bounded(file) if isinstance(file, (str, bytes, os.PathLike)) else None
+        # Pillow's decode errors (a length field past the file ends in a short read)
+        errors = (OSError, SyntaxError, ValueError, EOFError, image_mod.DecompressionBombError)
         try:
-            img = image_mod.open(file) if self._close else file
+            img = image_mod.open(fh or file) if self._close else file
             self._rgba = np.asarray(img.convert("RGBA"))
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:  # Pillow's decode errors
+        except errors as exc:
             raise OpenSlideError(f"{file!r}: Pillow cannot decode the image ({exc})") from exc
+        finally:
+            if fh is not None:
+                fh.close()
         self._profile = img.info.get("icc_profile") or None
         self._closed = False
         if self._close:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..arrays import _lazy
-from ..errors import SelectionError
+from ..errors import ImgioError, SelectionError
 from ._cache import CachedSource
 from ._resample import area_resize
 from ._style import (
@@ -30,6 +30,28 @@ if TYPE_CHECKING:
 __all__ = ["Renderer", "pad_tile"]
 
 Box = tuple[float, float, float, float]
+
+
+#: most bytes one tile verb decodes to make a smaller picture (a thumbnail or a low zoom
+#: tile of an image stored without coarse enough levels); an output as large as its
+#: window is read whatever its size (the caller asked for those pixels)
+MAX_RESAMPLED_BYTES = 2**30
+
+
+def _check_decode(
+    window: tuple[int, int, int, int], out_hw: tuple[int, int], itemsize: int, level: int
+) -> None:
+    """Refuse to decode more than :data:`MAX_RESAMPLED_BYTES` for a smaller picture."""
+    n, h, w, bands = window
+    nbytes = n * h * w * bands * itemsize
+    allowed = max(MAX_RESAMPLED_BYTES, 4 * n * out_hw[0] * out_hw[1] * bands * itemsize)
+    if nbytes > allowed:
+        raise ImgioError(
+            f"a {out_hw[1]} x {out_hw[0]} picture would decode {w} x {h} pixels of level "
+            f"{level} ({nbytes / 2**30:.1f} GiB); expected at most "
+            f"{MAX_RESAMPLED_BYTES // 2**30} GiB: the image has no level coarse enough "
+            "(write it with a pyramid, or read a region at the size it is stored)"
+        )
 
 
 class Renderer:
@@ -105,6 +127,9 @@ class Renderer:
         iy0, ix0 = max(0, math.floor(fy0 + 1e-6)), max(0, math.floor(fx0 + 1e-6))
         iy1, ix1 = min(h, math.ceil(fy1 - 1e-6)), min(w, math.ceil(fx1 - 1e-6))
         iy1, ix1 = max(iy1, iy0 + 1), max(ix1, ix0 + 1)
+        _check_decode(
+            (len(sels), iy1 - iy0, ix1 - ix0, lay.bands), out_hw, lay.dtype.itemsize, level
+        )
         planes = self._read(level, iy0, iy1, ix0, ix1, sels)
         window = (fy0 - iy0, min(fy1, h) - iy0, fx0 - ix0, min(fx1, w) - ix0)
         return [area_resize(p, window, out_hw) for p in planes]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .mutate_czi import mutate_czi
 from .mutate_dicom import mutate_dicom
+from .mutate_fake import fake_seeds, mutate_fake
 from .mutate_images import mutate_image
 from .mutate_ims import mutate_ims
 from .mutate_lif import mutate_lif
@@ -112,13 +113,13 @@ def folder_seeds(
 
 def entry_of(case: Path) -> Path:
     """What to open for a case: the file, or a multi-file folder's entry (its first OME-TIFF,
-    its sequence pattern, else its XLEF, OIF, XLIF, .nd or .vsi file)."""
+    its sequence pattern, else its XLEF, OIF, XLIF, .nd, .vsi or .fake file)."""
     if case.is_dir() and (case / "a.ome.tif").exists():
         return case / "a.ome.tif"
     if case.is_dir() and (case / "pattern.txt").is_file():  # a file sequence
         return case / (case / "pattern.txt").read_text()
     if case.is_dir() and not case.name.endswith(".zarr"):
-        for pattern in ("*.xlef", "*.oif", "*.xlif", "*.nd", "*.vsi"):
+        for pattern in ("*.xlef", "*.oif", "*.xlif", "*.nd", "*.vsi", "*.fake"):
             found = sorted(case.glob(pattern))
             if found:
                 return found[0]
@@ -146,6 +147,8 @@ FAMILIES: dict[str, Family] = {
     "imaris": Family("imaris", ims_seeds, lambda p, rng: _ims(p, rng)),
     # MRC and DeltaVision: header fields, byte-order marks, extended header records
     "mrc": Family("mrc", mrc_seeds, structured(mutate_mrc)),
+    # Bio-Formats fallback on .fake names (one JVM per process: benchmarks.fuzz_jvm runs it)
+    "bioformats": Family("bioformats", fake_seeds, mutate_fake),
 }
 
 

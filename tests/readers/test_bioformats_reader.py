@@ -131,3 +131,14 @@ def test_remote_through_a_bounded_local_copy(
         monkeypatch.setenv("IMGIO_BIOFORMATS_MAX_COPY", "1000")
         with pytest.raises(imgio.UnsupportedFormatError, match="over the bound of 1000"):
             imgio.Image(f"{http.url}/r.tif?again", reader="bioformats")
+
+
+def test_java_exception_while_describing_a_series_is_an_imgio_error(
+    jvm: Any, tmp_path: Path
+) -> None:
+    """Fuzz reproducer: a 3-pixel-wide fake pyramid makes Bio-Formats' optimal tile size
+    divide by zero (java.lang.ArithmeticException escaped from the reader's open)."""
+    path = tmp_path / "pyramid&sizeX=3&sizeY=768&resolutions=3&resolutionScale=2.fake"
+    path.touch()
+    with pytest.raises(imgio.errors.CorruptFileError, match="ArithmeticException"):
+        imgio.Image(path, reader="bioformats")

@@ -22,7 +22,7 @@ from dicom_wsi import LOSSY, TS, Slide, frames_of, pyramid, shrink, write_level
 from samples import DATA, SHARED
 
 import imgio
-from imgio.errors import CorruptFileError, UnsupportedFormatError
+from imgio.errors import CorruptFileError, ImgioError, UnsupportedFormatError
 from imgio.readers.base import STATS
 
 SAMPLE_DIRS = [DATA / "dicom", SHARED / "dicom"]
@@ -378,6 +378,63 @@ def test_truncated_instance_is_corrupt(tmp_path: Path) -> None:
     files[0].write_bytes(data[: len(data) - 200])
     with pytest.raises(CorruptFileError):
         imgio.Image(files[0]).data  # noqa: B018
+
+
+def test_extended_offset_beyond_int64_is_corrupt(tmp_path: Path) -> None:
+    """An Extended Offset Table entry of 2**64 - 1 (fuzz: OverflowError in int64 math)."""
+    write_level(tmp_path, pyramid(37, (64, 64)), (32, 32), slide=Slide(), syntax="jpeg",
+                offsets="extended")  # fmt: skip
+    path = next(tmp_path.glob("*.dcm"))
+    ds = pydicom.dcmread(path)
+    table = bytearray(ds.ExtendedOffsetTable)
+    table[8:16] = b"\xff" * 8
+    ds.ExtendedOffsetTable = bytes(table)
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(CorruptFileError, match="Extended Offset Table points outside"):
+        imgio.Image(path).data  # noqa: B018
+
+
+def test_tiled_full_matrix_larger_than_its_frames_is_refused(tmp_path: Path) -> None:
+    """A flipped Total Pixel Matrix Columns (fuzz reproducer: 12 RLE frames of 16 x 16 in
+    a declared 23,858,298 x 40 matrix) is refused at open: the tile verbs would decode
+    2.8 GB of background for a 9 kB file."""
+    write_level(tmp_path, pyramid(23, (40, 64)), (16, 16), slide=Slide(), syntax="rle")
+    path = next(tmp_path.glob("*.dcm"))
+    ds = pydicom.dcmread(path)
+    assert ds.NumberOfFrames == 12
+    ds.TotalPixelMatrixColumns = 23_858_298
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(CorruptFileError, match=r"TILED_FULL with 12 frames and no concatenation"):
+        imgio.Image(path)
+
+
+def test_sparse_matrix_far_larger_than_its_frames_stays_bounded(tmp_path: Path) -> None:
+    """TILED_SPARSE may leave tiles out, so the same flipped size opens; its region reads
+    decode what they cover, and a thumbnail is refused rather than decoding 2.7 GiB."""
+    image = pyramid(23, (40, 64))
+    write_level(tmp_path, image, (16, 16), slide=Slide(), syntax="rle", sparse=True)
+    path = next(tmp_path.glob("*.dcm"))
+    ds = pydicom.dcmread(path)
+    ds.TotalPixelMatrixColumns = 23_858_298
+    ds.save_as(path, enforce_file_format=True)
+    img = imgio.Image(path)
+    assert img.dims.X == 23_858_298
+    region = img.tiles.get_region(left=0, top=0, width=64, height=40)
+    np.testing.assert_array_equal(region, image[0, 0])
+    with pytest.raises(ImgioError, match="no level coarse enough"):
+        img.tiles.thumbnail(64, 64)
+
+
+def test_tiled_full_missing_concatenation_part_reads_background(tmp_path: Path) -> None:
+    image = pyramid(29, (150, 170), rgb=False)
+    parts = write_level(tmp_path, image, (32, 32), slide=Slide(), parts=3)
+    parts[1].unlink()  # frames 11..20 of 30 (tile rows of 6 tiles) are lost
+    got = np.asarray(imgio.Image(tmp_path).data).reshape(150, 170)
+    want = image[0, 0].copy()
+    for n in range(10, 20):
+        ty, tx = divmod(n, 6)
+        want[ty * 32 : (ty + 1) * 32, tx * 32 : (tx + 1) * 32] = 0
+    assert np.array_equal(got, want)
 
 
 def test_remote_instance_reads_ranges(tmp_path: Path) -> None:

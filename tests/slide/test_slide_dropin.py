@@ -191,3 +191,23 @@ def test_public_names_match_openslide() -> None:
     for name in ("OpenSlideError", "OpenSlideUnsupportedFormatError", "OpenSlideVersionError"):
         assert issubclass(getattr(islide, name), islide.OpenSlideError)
     assert islide.PROPERTY_NAME_BARCODE == openslide.PROPERTY_NAME_BARCODE
+
+
+def test_image_slide_png_chunk_length_past_the_file(tmp_path: Path) -> None:
+    """Fuzz reproducer: an IDAT length of 2**32 - 1 made Pillow's ``read`` allocate 4 GiB
+    inside ``ImageSlide``; the file is read through a wrapper that stops at its end (a
+    MemoryError under the 1 GiB cap before)."""
+    from fuzzing.exercise import address_space
+    from PIL import Image as PILImage
+
+    path = tmp_path / "rgba.png"
+    PILImage.fromarray(np.zeros((20, 30, 4), np.uint8)).save(path)
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b"IDAT") - 4
+    raw[at : at + 4] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(raw))
+    with address_space(1 << 30):
+        slide = islide.ImageSlide(path)  # the pixels were all in the file: it reads
+    assert slide.dimensions == (30, 20)
+    region = np.asarray(slide.read_region((0, 0), 0, (30, 20)))
+    np.testing.assert_array_equal(region, np.zeros((20, 30, 4), np.uint8))

@@ -370,3 +370,29 @@ def test_sorted_quantile_is_numpys_linear_quantile():
         for q in (0.0, 0.001, 0.02, 0.5, 0.98, 0.999, 1.0):
             want = float(np.quantile(values, q))
             assert sorted_quantile(ordered, q) == pytest.approx(want, rel=1e-6, abs=1e-6)
+
+
+def test_small_picture_of_a_level_too_large_to_decode_is_refused(tmp_path, monkeypatch):
+    """A thumbnail or a low zoom tile decodes at most MAX_RESAMPLED_BYTES of a level (the
+    fuzz found a sparse DICOM declaring 23,858,298 x 40 pixels: its thumbnail allocated
+    2.7 GiB); a region read at its stored size is not limited."""
+    from imgio.errors import ImgioError
+    from imgio.tiles import _render
+
+    monkeypatch.setattr(_render, "MAX_RESAMPLED_BYTES", 100_000)
+    data = np.arange(400 * 500, dtype=np.uint16).reshape(400, 500)
+    flat, pyr = tmp_path / "flat.tif", tmp_path / "pyramid.tif"
+    tifffile.imwrite(flat, data, tile=(64, 64))
+    with tifffile.TiffWriter(pyr) as tif:
+        tif.write(data, tile=(64, 64), subifds=2)
+        tif.write(data[::2, ::2], tile=(64, 64), subfiletype=1)
+        tif.write(data[::4, ::4], tile=(64, 64), subfiletype=1)
+    ts = imgio.Image(flat).tiles
+    with pytest.raises(ImgioError, match=r"would decode 500 x 400 pixels of level 0"):
+        ts.thumbnail(64, 64)
+    with pytest.raises(ImgioError, match="no level coarse enough"):
+        ts.get_tile(0, 0, 0)
+    region = ts.get_region(left=0, top=0, width=500, height=400)
+    np.testing.assert_array_equal(region.reshape(400, 500), data)
+    # with a level of 125 x 100 (25 kB) the same thumbnail reads that level
+    assert imgio.Image(pyr).tiles.thumbnail(64, 64).shape == (51, 64, 3)

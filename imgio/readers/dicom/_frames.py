@@ -178,12 +178,15 @@ class FrameIndex:
         n = self.inst.n_frames
         eot = self.inst.extended_offsets
         if eot is not None and len(eot[0]) == n == len(eot[1]):
+            outside = CorruptFileError(
+                f"{self.where}: the Extended Offset Table points outside the pixel data"
+            )
+            if n and max(max(eot[0]), max(eot[1])) > size:  # 64-bit entries: before int64
+                raise outside
             s = first + np.asarray(eot[0], dtype=np.int64)
             e = s + 8 + np.asarray(eot[1], dtype=np.int64)
             if n and (s[0] < first or int(e.max()) > size or (np.diff(s) <= 0).any()):
-                raise CorruptFileError(
-                    f"{self.where}: the Extended Offset Table points outside the pixel data"
-                )
+                raise outside
             return np.stack((s, e), axis=1)
         if bot_len == 4 * n and n:
             bot = np.frombuffer(self._read(start + 8, bot_len), "<u4").astype(np.int64)
