@@ -11,6 +11,7 @@ import os
 import struct
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -129,6 +130,24 @@ def _fast_dataset(location: Location, head: bytes, start: int) -> tuple[Any, int
         data = location.read_range(0, min(size, len(data) * 4), exact=False)
 
 
+@contextmanager
+def _parse_errors(url: str) -> Iterator[None]:
+    """The one place a header parse's errors become imgio errors: a SOP class that is no
+    slide is unsupported, anything else pydicom or the walker raises is a corrupt file."""
+    try:
+        yield
+    except HeaderError as exc:
+        if "SOP class" in str(exc):
+            raise UnsupportedFormatError(url, {"dicom": str(exc)}) from exc
+        raise CorruptFileError(f"{url}: {exc}") from exc
+    except ImgioError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pydicom raises anything on a damaged dataset
+        raise CorruptFileError(
+            f"{url}: cannot parse the DICOM dataset: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
 def read_instance(location: Location) -> Instance:
     """Parse one instance file's header (no pixel data is read).
 
@@ -147,7 +166,7 @@ def read_instance(location: Location) -> Instance:
         raise UnsupportedFormatError(
             location.url, {"dicom": f"transfer syntax {ts or 'missing'} is not supported"}
         )
-    try:
+    with _parse_errors(location.url):
         found = None if ts in (IMPLICIT, BIG, DEFLATED) else _fast_dataset(location, head, meta_end)
         if found is None:
             ds, offset = _dataset(location, ts)
@@ -157,16 +176,6 @@ def read_instance(location: Location) -> Instance:
         ds.file_meta.TransferSyntaxUID = ts
         max_frames = max(1, location.size // 8)
         return instance_from_dataset(ds, location.url, offset, max_frames)
-    except HeaderError as exc:
-        if "SOP class" in str(exc):
-            raise UnsupportedFormatError(location.url, {"dicom": str(exc)}) from exc
-        raise CorruptFileError(f"{location.url}: {exc}") from exc
-    except ImgioError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - pydicom raises anything on a damaged dataset
-        raise CorruptFileError(
-            f"{location.url}: cannot parse the DICOM dataset: {type(exc).__name__}: {exc}"
-        ) from exc
 
 
 def header_properties(location: Location) -> dict[str, str]:
@@ -182,19 +191,13 @@ def header_properties(location: Location) -> dict[str, str]:
 
     head = location.read_range(0, _FIRST_READ, exact=False)
     out: dict[str, str] = {}
-    try:
+    with _parse_errors(location.url):
         ts, meta_end = _meta(head, location.url)
         meta = parse_dataset(head[:meta_end], 132)[0]
         found = None if ts in (IMPLICIT, BIG, DEFLATED) else _fast_dataset(location, head, meta_end)
         ds = found[0] if found is not None else _dataset(location, ts)[0]
         flatten(elements_of(meta), "dicom", out)
-        flatten(elements_of(ds), "dicom", out)  # pydicom converts values here: inside the try
-    except ImgioError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - pydicom raises anything on a damaged dataset
-        raise CorruptFileError(
-            f"{location.url}: cannot parse the DICOM dataset: {type(exc).__name__}: {exc}"
-        ) from exc
+        flatten(elements_of(ds), "dicom", out)  # pydicom converts values here: inside the guard
     return out
 
 
