@@ -61,9 +61,9 @@ def mutate_xml(text: str, rng: random.Random) -> str:
         key = rng.choice(sorted(el.attrib))
         el.set(key, rng.choice(BAD_VALUES))
     elif action == "attr":
-        el.set(
-            rng.choice(("SizeX", "SizeC", "IFD", "PlaneCount", "FirstZ")), rng.choice(BAD_VALUES)
-        )
+        # OME-XML's sizes and planes, Leica SCN's dimension attributes
+        key = rng.choice(("SizeX", "SizeC", "IFD", "PlaneCount", "FirstZ", "sizeZ", "ifd", "r"))
+        el.set(key, rng.choice(BAD_VALUES))
     elif action == "drop":
         parent = next((p for p in elements if el in list(p)), None)
         if parent is not None:

@@ -17,6 +17,9 @@ TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4
 TYPE_SIZES |= {13: 4, 16: 8, 17: 8, 18: 8}
 KNOWN_TAGS = (254, 256, 257, 258, 259, 262, 270, 273, 277, 278, 279, 284, 317, 322, 323)
 KNOWN_TAGS += (324, 325, 330, 338, 339, 347, 530, 32997, 50838, 50839)
+# whole-slide markers: Software (Philips, BIF, QPI), XMP (BIF), NDPI's format flag, source
+# lens, McuStarts and reference
+KNOWN_TAGS += (305, 700, 65420, 65421, 65426, 65427)
 
 
 @dataclass
@@ -194,11 +197,12 @@ def m_entries(buf: bytearray, tmap: TiffMap, rng: random.Random) -> str:
 
 
 def m_description(buf: bytearray, tmap: TiffMap, rng: random.Random) -> str:
-    """ImageDescription replaced by a mutated copy appended at the end of the file."""
+    """An ImageDescription (any page's: BIF and QPI levels have their own) replaced by a
+    mutated copy appended at the end of the file."""
     found = [e for ifd in tmap.ifds for e in ifd.entries if e.tag == 270 and e.type == 2]
     if not found:
         return "noop"
-    e = found[0]
+    e = found[0] if rng.random() < 0.5 else rng.choice(found)
     fmt = tmap.offset_format
     if e.count <= tmap.value_size:
         text = bytes(buf[e.value_pos : e.value_pos + e.count])

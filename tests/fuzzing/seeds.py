@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .seeds_wsi import wsi_tiff_seeds
+
 __all__ = ["SECRET_VALUE", "tiff_seeds", "write_secret", "zarr_seeds"]
 
 SECRET_VALUE = 173  # every pixel of the file outside the confinement folder
@@ -50,7 +52,9 @@ def _ome_xml(n_z: int, files: list[tuple[str, int]], sizes: tuple[int, int] = (8
 
 
 def tiff_seeds(folder: Path) -> list[Path]:
-    """Seeds of the TIFF family: plain, tiled, ImageJ, OME, multi-file OME, SVS-like, BigTIFF.
+    """Seeds of the TIFF family: plain, tiled, ImageJ, OME, multi-file OME, BigTIFF and
+    whole-slide (SVS-like here, NDPI, Philips, SCN, BIF, QPI and a libvips pyramid from
+    :mod:`.seeds_wsi`).
 
     A multi-file seed is a folder (every file of it is mutated and opened by its first).
     """
@@ -117,6 +121,8 @@ def tiff_seeds(folder: Path) -> list[Path]:
         )
         tif.write(base[::2, ::2], photometric="rgb", description=desc, metadata=None)
     out.append(path)
+    # the other whole-slide flavours: NDPI, Philips, SCN, BIF, QPI, a libvips pyramid
+    out += wsi_tiff_seeds(folder, rng)
     out.append(_multi_file(folder / "multifile"))
     out.append(_companion(folder / "companion"))
     return out
