@@ -218,11 +218,11 @@ class AbstractSlide(ABC):
         out_w = max(1, min(size[0], round(width / downsample)))
         out_h = max(1, min(size[1], round(height / downsample)))
         rgba = self._scaled_region((0, 0), level, self.level_dimensions[level], (out_h, out_w))
+        if rgba.shape[-1] in (1, 2):  # grey, grey + alpha: the grey band as R, G and B
+            rgba = np.concatenate([np.repeat(rgba[..., :1], 3, axis=-1), rgba[..., 1:]], axis=-1)
         if rgba.shape[-1] == 4:
             alpha = rgba[..., 3:].astype(np.float32) / 255
             rgba = np.rint(rgba[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
-        elif rgba.shape[-1] == 1:
-            rgba = np.repeat(rgba, 3, axis=-1)
         out = _pil(rgba[..., :3], "RGB")
         if self._profile is not None:
             out.info["icc_profile"] = self._profile

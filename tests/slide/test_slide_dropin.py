@@ -211,3 +211,20 @@ def test_image_slide_png_chunk_length_past_the_file(tmp_path: Path) -> None:
     assert slide.dimensions == (30, 20)
     region = np.asarray(slide.read_region((0, 0), 0, (30, 20)))
     np.testing.assert_array_equal(region, np.zeros((20, 30, 4), np.uint8))
+
+
+def test_thumbnail_of_grey_with_alpha(tmp_path: Path) -> None:
+    """A grey + alpha slide (large_image's small_la.tiff is one): the thumbnail is the grey
+    composited on white, in R, G and B (it raised PIL's "Invalid mode" before)."""
+    rng = np.random.default_rng(3)
+    la = rng.integers(0, 256, (32, 48, 2), dtype=np.uint8)
+    path = tmp_path / "la.tif"
+    tifffile.imwrite(path, la, photometric="minisblack", extrasamples=["unassalpha"], tile=(16, 16))
+    with islide.open_slide(path) as slide:
+        thumb = slide.get_thumbnail((48, 48))
+    assert thumb.mode == "RGB" and thumb.size == (48, 32)
+    grey, alpha = tifffile.imread(path)[..., 0] / 1.0, tifffile.imread(path)[..., 1] / 255
+    want = np.rint(grey * alpha + 255 * (1 - alpha))
+    got = np.asarray(thumb).astype(float)
+    for band in range(3):
+        assert np.abs(got[..., band] - want).max() <= 1
