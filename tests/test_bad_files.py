@@ -112,6 +112,22 @@ def test_empty_image_opens_and_reads_empty(tmp_path: Path) -> None:
     img.close()
 
 
+@pytest.mark.parametrize("length", [0, 2])
+def test_negative_image_width_is_refused(tmp_path: Path, length: int) -> None:
+    """ImageWidth typed SBYTE reads as -56: refused when the scenes are parsed (found by
+    the fuzzer on a mutated GeoTIFF; with ImageLength 0 it opened and dask refused the
+    chunks with a ValueError)."""
+    path = tmp_path / "signed.tif"
+    tifffile.imwrite(path, np.ones((2, 2), "u1"), metadata=None)
+    _set_tag(path, 256, 200, typ=6)  # ImageWidth 0xC8 as a signed byte
+    _set_tag(path, 257, length)
+    assert tifffile.TiffFile(path).pages[0].imagewidth == -56
+    with pytest.raises(imgio.CorruptFileError, match="negative size"), imgio.Image(path) as img:
+        _ = img.dims  # the scenes are parsed on first use
+    with pytest.raises(imgio.CorruptFileError, match="negative size"):
+        exercise(path)
+
+
 # --------------------------------------------------------------- lenient metadata
 def test_svs_with_unparsable_mpp_opens_without_sizes(tmp_path: Path) -> None:
     path = tmp_path / "mpp.svs"

@@ -296,6 +296,11 @@ class TiffReader(WholeSlideFacts, Reader):
         return self._scenes
 
     def _scene_info(self, index: int, series: Any, names: list[str]) -> SceneInfo:
+        if any(int(n) < 0 for n in series.shape):  # a signed ImageWidth type (SBYTE -69)
+            raise CorruptFileError(
+                f"{self.location.url}: series {index} has a negative size: shape "
+                f"{tuple(int(n) for n in series.shape)} ({series.axes})"
+            )
         if 0 in series.shape:  # ImageLength 0, SizeZ 0: opens with its shape, reads empty
             shape = tuple(int(n) for n in series.shape)
             dims = empty_dims(str(series.axes), len(shape))
