@@ -67,13 +67,17 @@ def apng_frames(data: bytes) -> tuple[int, float | None] | None:
 
     Frames are the ``fcTL`` chunks, plus the default image when no ``fcTL`` precedes
     its ``IDAT`` (it is then shown apart from the animation, as Pillow and imagecodecs
-    count it).
+    count it). An ``acTL`` declaring more frames than there are ``fcTL`` chunks raises
+    ``ValueError``: the decoder allocates what ``acTL`` declares (16,777,216 frames: 36 GiB).
     """
     pos, animated, controls, default_in, delay, seen_idat = 8, False, 0, False, None, False
+    declared = 0
     while pos + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, pos)
         if kind == b"acTL" and not seen_idat:
             animated = True
+            if pos + 12 <= len(data):
+                (declared,) = struct.unpack_from(">I", data, pos + 8)
         elif kind == b"fcTL":
             controls += 1
             default_in |= not seen_idat
@@ -87,6 +91,8 @@ def apng_frames(data: bytes) -> tuple[int, float | None] | None:
         pos += 12 + length
     if not animated or controls == 0:
         return None
+    if declared > controls:
+        raise ValueError(f"acTL declares {declared} frames; the file has {controls} fcTL chunks")
     return controls + (0 if default_in else 1), delay
 
 

@@ -123,3 +123,23 @@ def test_many_frames_of_a_large_canvas_are_refused_at_open(tmp_path: Path) -> No
     path.write_bytes(out)
     with pytest.raises(CorruptFileError, match="2000 frames"):
         imgio.Image(path)
+
+
+def test_actl_declaring_more_frames_than_the_file_has_is_refused_before_decoding(
+    tmp_path: Path,
+) -> None:
+    # the fuzzer's flip: acTL num_frames 16,777,216 over 4 frames; imagecodecs' APNG
+    # decoder allocates what acTL declares (36 GiB for a 24 x 32 RGB canvas)
+    import struct
+    import zlib
+
+    path = tmp_path / "anim.png"
+    _apng(path, "RGB")
+    data = bytearray(path.read_bytes())
+    at = data.find(b"acTL")
+    assert struct.unpack_from(">I", data, at + 4)[0] == 4
+    struct.pack_into(">I", data, at + 4, 2**24)
+    struct.pack_into(">I", data, at + 12, zlib.crc32(bytes(data[at : at + 12])))
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match="acTL declares 16777216 frames; the file has 4"):
+        imgio.Image(path)
