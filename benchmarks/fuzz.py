@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                 details[(run.family, outcome, result["detail"][:160])] += 1
                 if args.keep is not None:
                     kept += 1
-                    dest = args.keep / outcome.replace(" ", "-") / f"{kept:05d}-{run.family}"
+                    dest = _free(args.keep / outcome.replace(" ", "-"), f"{kept:05d}-{run.family}")
                     shutil.copytree(run.case.parent, dest / "case", symlinks=True)
                     (dest / "what.txt").write_text(
                         f"seed: {run.seed}\nmutation: {run.what}\n{result['detail']}\n"
@@ -324,6 +324,16 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"... {total} cases\n")
     _report(table, details)
     return 0
+
+
+def _free(folder: Path, name: str) -> Path:
+    """``folder / name``, or with a ``-2``, ``-3``... suffix when an earlier run sharing the
+    ``--keep`` folder kept a case under that name."""
+    dest, k = folder / name, 1
+    while dest.exists():
+        k += 1
+        dest = folder / f"{name}-{k}"
+    return dest
 
 
 def _turns(spec: str) -> list[str]:

@@ -79,3 +79,14 @@ def test_fake_mutants_rename_the_one_fake_file_the_case_opens(tmp_path: Path) ->
         (fake,) = seed.glob("*.fake")
         assert entry_of(seed) == fake and what
         assert fake.name != before or "=" in what  # a value may be rewritten to itself
+
+
+def test_kept_cases_of_runs_sharing_a_keep_folder_do_not_collide(
+    fuzz: ModuleType, tmp_path: Path
+) -> None:
+    # each run numbers its kept cases from 1: a second run used to hit FileExistsError
+    assert fuzz._free(tmp_path, "00001-tiff") == tmp_path / "00001-tiff"
+    (tmp_path / "00001-tiff").mkdir()
+    assert fuzz._free(tmp_path, "00001-tiff") == tmp_path / "00001-tiff-2"
+    (tmp_path / "00001-tiff-2").mkdir()
+    assert fuzz._free(tmp_path, "00001-tiff") == tmp_path / "00001-tiff-3"
