@@ -52,9 +52,9 @@ def _ome_xml(n_z: int, files: list[tuple[str, int]], sizes: tuple[int, int] = (8
 
 
 def tiff_seeds(folder: Path) -> list[Path]:
-    """Seeds of the TIFF family: plain, tiled, ImageJ, OME, multi-file OME, BigTIFF and
-    whole-slide (SVS-like here, NDPI, Philips, SCN, BIF, QPI and a libvips pyramid from
-    :mod:`.seeds_wsi`).
+    """Seeds of the TIFF family: plain, tiled, ImageJ (with IJMetadata, RGB), OME, multi-file
+    OME, BigTIFF and whole-slide (SVS-like here, NDPI, Philips, SCN, BIF, QPI and a libvips
+    pyramid from :mod:`.seeds_wsi`).
 
     A multi-file seed is a folder (every file of it is mutated and opened by its first).
     """
@@ -86,6 +86,25 @@ def tiff_seeds(folder: Path) -> list[Path]:
         imagej=True,
         metadata={"axes": "TZCYX", "spacing": 2.0, "unit": "um"},
         resolution=(2.0, 2.0),
+    )
+    # ImageJ with its IJMetadata tags (labels, display ranges, LUTs, info) and an RGB one
+    luts = [np.stack([np.zeros(256, "u1"), np.arange(256, dtype="u1"), np.zeros(256, "u1")])] * 3
+    add(
+        "imagej-meta.tif",
+        rng.integers(0, 4000, (2, 3, 16, 16), "u2"),
+        imagej=True,
+        metadata={
+            **{"axes": "ZCYX", "Labels": list("abcdef"), "Ranges": (0, 4000) * 3},
+            **{"LUTs": luts, "Info": "x=1\ny=2", "unit": "um", "finterval": 0.5},
+        },
+        resolution=(4.0, 4.0),
+    )
+    add(
+        "imagej-rgb.tif",
+        rng.integers(0, 255, (3, 16, 16, 3), "u1"),
+        imagej=True,
+        metadata={"axes": "TYXS"},
+        photometric="rgb",
     )
     add(
         "ome.ome.tif",
