@@ -340,6 +340,32 @@ def test_broken_zarr_documents(tmp_path: Path, text: str) -> None:
         exercise(store)
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_truncated_blosc_chunk_is_refused_before_decoding(tmp_path: Path, zarr_format: int) -> None:
+    """A cut Blosc chunk (the fuzzer's cut of a real store's first chunk): numcodecs'
+    decoder trusted the frame's declared size and read past the buffer (SIGSEGV now and
+    then); the frame is now checked first and the read is a CorruptFileError."""
+    import zarr
+    from numcodecs import Blosc
+    from zarr.codecs import BloscCodec
+
+    data = np.arange(64 * 64, dtype="f8").reshape(64, 64)
+    path = tmp_path / "blosc.zarr"
+    kw = {"compressors": Blosc("lz4") if zarr_format == 2 else BloscCodec(cname="lz4")}
+    arr = zarr.create_array(
+        path, shape=data.shape, chunks=(32, 32), dtype="f8", zarr_format=zarr_format, **kw
+    )
+    arr[:] = data
+    chunk = path / ("0.0" if zarr_format == 2 else "c/0/0")
+    raw = chunk.read_bytes()
+    assert int.from_bytes(raw[12:16], "little") == len(raw)  # a whole frame
+    chunk.write_bytes(raw[: len(raw) // 2])
+    with imgio.Image(path) as img:
+        np.testing.assert_array_equal(img.get_image_data("YX", Y=slice(32, 64)), data[32:])
+        with pytest.raises(imgio.CorruptFileError, match="blosc decompression: the frame declares"):
+            img.get_image_data("YX", Y=slice(0, 8), X=slice(0, 8))
+
+
 def test_corrupt_chunk_is_named(tmp_path: Path) -> None:
     store = _store(tmp_path)
     chunk = store / "0" / "c" / "0" / "1" / "0" / "0" / "1"  # T C Z Y X

@@ -64,6 +64,10 @@ def open_store(location: Location) -> Any:
     """A read-only zarr store over a local directory or ZIP file, or an fsspec URL."""
     import zarr.storage
 
+    from ._blosc import install
+
+    install()  # truncated Blosc chunks: an error, not a read past the buffer
+
     if is_zip(location):
         if location.is_local:
             return zarr.storage.ZipStore(location.url, mode="r", read_only=True)
