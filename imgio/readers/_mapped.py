@@ -7,7 +7,9 @@ corner: numpy's large arrays start 16 bytes into a page and image data often sta
 page boundary (a DeltaVision file's planes at byte 20480): 8 MiB took 7 ms of CPU instead
 of 2.5 on the benchmark machine, and reading a 60 MB file 57 against 26 ms. Such reads are
 copied from a memory map of the file instead (glibc's ``memcpy`` handles the aliasing);
-every other read stays a ``read()``, which beats the map's setup.
+every other read stays a ``read()``, which beats the map's setup. The file's size is
+checked just before mapping; a file truncated by another process during the copy itself
+would end the process with SIGBUS, as with numpy's or mrcfile's memory maps.
 """
 
 from __future__ import annotations
