@@ -79,7 +79,26 @@ class Instance:
     pixel_offset: int = -1  # file offset of the (7FE0,0010) element; -1 when unknown
     extended_offsets: tuple[tuple[int, ...], tuple[int, ...]] | None = None
     series_description: str | None = None
-    summary: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: the parsed header, kept until :attr:`summary` is first asked for (then dropped)
+    header: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Small plain values for ``metadata`` (device, specimen, acquisition, optics), made
+        from the header when first asked for: a slide's metadata comes from one instance,
+        so the others' are never made."""
+        header = self.header  # read first: another thread may make the summary meanwhile
+        found: dict[str, Any] | None = self.__dict__.get("_summary")
+        if found is None:
+            found = _summary(header, self.optical_paths) if header is not None else {}
+            object.__setattr__(self, "_summary", found)
+            object.__setattr__(self, "header", None)
+        return found
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with the summary made and without the header (sources pickle cheaply)."""
+        self.summary  # noqa: B018 - made before the header is left out
+        return dict(self.__dict__)
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -300,5 +319,5 @@ def instance_from_dataset(
         series_description=str(ds.SeriesDescription)
         if getattr(ds, "SeriesDescription", None)
         else None,
-        summary=_summary(ds, optical),
+        header=ds,
     )
