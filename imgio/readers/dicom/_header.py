@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import CorruptFileError
 from ._positions import extended_offsets, full_positions, sparse_positions
 from ._values import HeaderError
 from ._values import first as _first
@@ -90,14 +91,24 @@ class Instance:
         header = self.header  # read first: another thread may make the summary meanwhile
         found: dict[str, Any] | None = self.__dict__.get("_summary")
         if found is None:
-            found = _summary(header, self.optical_paths) if header is not None else {}
+            try:
+                found = _summary(header, self.optical_paths) if header is not None else {}
+            except Exception as exc:  # noqa: BLE001 - a garbled value of any kind
+                raise CorruptFileError(
+                    f"{self.where}: cannot read the device, specimen and acquisition values: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             object.__setattr__(self, "_summary", found)
             object.__setattr__(self, "header", None)
         return found
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled with the summary made and without the header (sources pickle cheaply)."""
-        self.summary  # noqa: B018 - made before the header is left out
+        """Pickled with the summary made (empty when it cannot be) and without the header
+        (sources pickle cheaply)."""
+        try:
+            self.summary  # noqa: B018 - made before the header is left out
+        except CorruptFileError:
+            return {**self.__dict__, "header": None, "_summary": {}}
         return dict(self.__dict__)
 
     @property
