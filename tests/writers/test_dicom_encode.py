@@ -1,6 +1,7 @@
 """The DICOM writer's own header encoder (no pydicom): what it writes, pydicom reads back
 value for value (numbers, text, UIDs, bytes, nested sequences, the file meta group and its
-length); what it cannot write is refused; writing a series does not import pydicom."""
+length); what it cannot write is refused; writing and reading an instance do not import
+pydicom."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 
@@ -95,18 +97,41 @@ def test_new_uids_are_valid_and_unique() -> None:
     assert all(re.fullmatch(r"2\.25\.(0|[1-9][0-9]*)", u) and len(u) <= 64 for u in uids)
 
 
-def test_writing_a_series_does_not_import_pydicom(tmp_path: Path) -> None:
-    code = (
-        "import sys, numpy as np, imgio\n"
-        "imgio.write(np.zeros((64, 64, 3), np.uint8), sys.argv[1], format='dicom', dims='YXS',"
-        " physical_pixel_sizes=(None, 0.5, 0.5))\n"
-        "assert 'pydicom' not in sys.modules, 'pydicom was imported'\n"
-    )
+#: a child process writes an instance (the writer's header and frame file, as ``write``
+#: does) and reads it back with the reader; neither may import pydicom (the layers above,
+#: dask and xarray, are left out: importing them would make this test slow, not stronger)
+_CHILD = """
+import sys
+from pathlib import Path
+import numpy as np
+from imgio._location import Location
+from imgio.readers.dicom import DicomReader
+from imgio.writers._dicom_dataset import Instance, SeriesIds, instance_header
+from imgio.writers._dicom_file import Frames
+out = Path(sys.argv[1])
+out.mkdir()
+pixels = (np.arange(16 * 16 * 3) % 251).astype(np.uint8).reshape(16, 16, 3)
+inst = Instance("VOLUME", 1, (16, 16), (16, 16), 3, 8, "RGB", "1.2.840.10008.1.2.1",
+                spacing_mm=(0.0005, 0.0005))
+frames = Frames(out / ".spill", 1)
+frames.put(0, pixels.tobytes())
+frames.assemble(out / "level-0.dcm", instance_header(SeriesIds.generate(), inst),
+                encapsulated=False)
+reader = DicomReader(Location(str(out)))
+assert (reader.source(0, 0)[(slice(0, 16), slice(0, 16), slice(0, 3))] == pixels).all()
+assert reader.metadata["Manufacturer"] == "imgio"
+assert "pydicom" not in sys.modules, "pydicom was imported"
+"""
+
+
+def test_writing_and_reading_an_instance_does_not_import_pydicom(tmp_path: Path) -> None:
     out = tmp_path / "out"
     done = subprocess.run(
-        [sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _CHILD, str(out)], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-800:]
     ds = pydicom.dcmread(out / "level-0.dcm")
-    assert (ds.TotalPixelMatrixRows, ds.TotalPixelMatrixColumns, ds.NumberOfFrames) == (64, 64, 1)
-    assert ds.pixel_array.shape[-1] == 3
+    want = (np.arange(16 * 16 * 3) % 251).astype(np.uint8).reshape(16, 16, 3)
+    assert np.array_equal(ds.pixel_array, want)
+    assert [float(v) for v in ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]
+            .PixelSpacing] == [0.0005, 0.0005]  # fmt: skip

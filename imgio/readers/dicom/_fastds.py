@@ -231,6 +231,12 @@ class RawDataset:
         tag = _tag(keyword)
         return tag is not None and tag in self._elems
 
+    def pop(self, tag: int, default: Any = None) -> Any:
+        """Drop an element (by tag, as pydicom's ``Dataset.pop``); its raw value, or ``default``."""
+        for name in [n for n in self._values if _TAGS.get(n) == tag]:
+            del self._values[name]
+        return self._elems.pop(tag, default)
+
     def elements(self, raw: bool = False) -> Iterator[tuple[int, str, Any]]:
         """``(tag, VR, value)`` of every element, in file order (with ``raw``, text
         elements, DS and IS included, give their stored bytes)."""

@@ -26,6 +26,8 @@ WSI_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 #: ImageType value 3 -> imgio's name of an associated image
 ASSOCIATED = {"THUMBNAIL": "thumbnail", "LABEL": "label", "OVERVIEW": "macro"}
 _FLAVORS = ("VOLUME", *ASSOCIATED)
+#: the Per-Frame Functional Groups Sequence (5200,9230)
+_PER_FRAME = 0x52009230
 #: the native (uncompressed) transfer syntaxes: implicit, explicit, deflated, big endian
 _NATIVE_TS = (
     "1.2.840.10008.1.2",
@@ -300,6 +302,7 @@ def instance_from_dataset(
     else:
         rows, cols, z, path = full_positions(ds, n_frames, (tr, tc, total_r, total_c), paths)
     padding = getattr(ds, "PixelPaddingValue", None)
+    ds.pop(_PER_FRAME, None)  # kept for the summary: not a Python object per frame with it
     return Instance(
         where=where,
         sop_uid=str(getattr(ds, "SOPInstanceUID", "") or where),
