@@ -57,7 +57,8 @@ def test_a_garbled_summary_value_is_a_corrupt_file_error_when_asked(tmp_path: Pa
     """The Specimen Description Sequence replaced by a US value: the slide opens and reads
     (only the summary needs it), ``metadata`` raises CorruptFileError, sources pickle."""
     out = tmp_path / "slide"
-    imgio.write(np.full((64, 64, 3), 7, np.uint8), out, format="dicom", dims="YXS")
+    pixels = np.full((64, 64, 3), 7, np.uint8)
+    imgio.write(pixels, out, format="dicom", dims="YXS", physical_pixel_sizes=(None, 1.0, 1.0))
     path = out / "level-0.dcm"
     data = bytearray(path.read_bytes())
     at = data.index(struct.pack("<HH", 0x0040, 0x0560) + b"SQ")
