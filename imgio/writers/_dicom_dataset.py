@@ -9,11 +9,11 @@ pixel data left out: that is appended by :mod:`~imgio.writers._dicom_file`).
 from __future__ import annotations
 
 import datetime
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._version import __version__
 from ._dicom_encode import IMPLEMENTATION_UID, Dataset, generate_uid
 
 __all__ = ["Instance", "SeriesIds", "instance_header"]
@@ -21,16 +21,9 @@ __all__ = ["Instance", "SeriesIds", "instance_header"]
 WSM_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 
 
-@functools.lru_cache(maxsize=1)
 def _version() -> str:
-    """imgio's version (from its distribution: the wings do not import the package root;
-    read once: importlib.metadata parses the distribution's METADATA on every call)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("imgio")
-    except PackageNotFoundError:
-        return "unknown"
+    """imgio's version (the wings do not import the package root: its one source)."""
+    return __version__
 
 
 #: an sRGB profile is required for colour images (Optical Path Module, ICC Profile 1C)
