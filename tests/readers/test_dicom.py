@@ -380,6 +380,19 @@ def test_truncated_instance_is_corrupt(tmp_path: Path) -> None:
         imgio.Image(files[0]).data  # noqa: B018
 
 
+@pytest.mark.parametrize("keep", [10, 11])
+def test_file_cut_inside_the_pixel_data_header_is_corrupt(tmp_path: Path, keep: int) -> None:
+    """Cut 10 or 11 bytes into the Pixel Data element's 12-byte explicit VR header (fuzz:
+    struct.error from the frame table's build at the first read)."""
+    write_level(tmp_path, pyramid(41, (64, 64)), (32, 32), slide=Slide(), syntax="jpeg")
+    path = next(tmp_path.glob("*.dcm"))
+    data = path.read_bytes()
+    at = data.rindex(b"\xe0\x7f\x10\x00OB")
+    path.write_bytes(data[: at + keep])
+    with pytest.raises(CorruptFileError, match=f"cut after {keep} of its 12 header bytes"):
+        imgio.Image(path).data  # noqa: B018
+
+
 def test_extended_offset_beyond_int64_is_corrupt(tmp_path: Path) -> None:
     """An Extended Offset Table entry of 2**64 - 1 (fuzz: OverflowError in int64 math)."""
     write_level(tmp_path, pyramid(37, (64, 64)), (32, 32), slide=Slide(), syntax="jpeg",

@@ -142,6 +142,11 @@ class FrameIndex:
                 f"found {head[:4].hex() or 'the end of the file'}"
             )
         explicit = inst.transfer_syntax != IMPLICIT and head[4:6] in (b"OB", b"OW", b"UN")
+        if explicit and len(head) < 12:  # cut inside the element's header
+            raise CorruptFileError(
+                f"{self.where}: the Pixel Data element at offset {at} is cut after "
+                f"{len(head)} of its 12 header bytes"
+            )
         fmt = ">I" if inst.transfer_syntax == BIG else "<I"
         (length,) = struct.unpack_from(fmt, head, 8 if explicit else 4)
         start = at + (12 if explicit else 8)
