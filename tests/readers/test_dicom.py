@@ -393,6 +393,22 @@ def test_file_cut_inside_the_pixel_data_header_is_corrupt(tmp_path: Path, keep: 
         imgio.Image(path).data  # noqa: B018
 
 
+def test_control_characters_in_header_text_leave_the_ome_model(tmp_path: Path) -> None:
+    """Header text with characters XML cannot hold (fuzz: lxml's ValueError from the OME
+    model's to_xml): the model keeps the rest of the text."""
+    write_level(tmp_path, pyramid(43, (32, 32)), (32, 32), slide=Slide())
+    path = next(tmp_path.glob("*.dcm"))
+    ds = pydicom.dcmread(path)
+    ds.Manufacturer, ds.ManufacturerModelName = "Scan\x01ner", "M\x00odel"
+    ds.SeriesDescription = "slide\x1f one"
+    ds.save_as(path, enforce_file_format=True)
+    ome = imgio.Image(path).ome_metadata
+    microscope = ome.instruments[0].microscope
+    assert (microscope.manufacturer, microscope.model) == ("Scanner", "Model")
+    assert ome.images[0].description == "slide one"
+    assert "Scanner" in ome.to_xml()
+
+
 def test_extended_offset_beyond_int64_is_corrupt(tmp_path: Path) -> None:
     """An Extended Offset Table entry of 2**64 - 1 (fuzz: OverflowError in int64 math)."""
     write_level(tmp_path, pyramid(37, (64, 64)), (32, 32), slide=Slide(), syntax="jpeg",

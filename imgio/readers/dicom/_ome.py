@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..._ome import build_ome
+from ..._ome import build_ome, xml_text
 from ..base import SceneInfo
 
 __all__ = ["slide_ome_xml"]
@@ -24,14 +24,20 @@ def _when(text: Any) -> datetime | None:
     return None
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None else xml_text(str(value))
+
+
 def slide_ome_xml(scenes: Sequence[SceneInfo], meta: Mapping[str, Any]) -> str:
     """OME-XML for the scenes, with an Instrument carrying the objective when known."""
     from ome_types import model, to_xml
 
     ome = build_ome(None, scenes)
     power = meta.get("objective_power")
+    # text from the file loses the characters XML cannot hold (a NUL in a damaged header)
     microscope = model.Microscope(
-        manufacturer=meta.get("Manufacturer"), model=meta.get("ManufacturerModelName")
+        manufacturer=_text(meta.get("Manufacturer")),
+        model=_text(meta.get("ManufacturerModelName")),
     )
     objectives = [model.Objective(id="Objective:0:0", nominal_magnification=float(power or 0))]
     instrument = model.Instrument(
@@ -46,5 +52,5 @@ def slide_ome_xml(scenes: Sequence[SceneInfo], meta: Mapping[str, Any]) -> str:
         if when is not None:
             image.acquisition_date = when
         if meta.get("SeriesDescription"):
-            image.description = str(meta["SeriesDescription"])
+            image.description = xml_text(str(meta["SeriesDescription"]))
     return str(to_xml(ome))
