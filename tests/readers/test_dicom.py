@@ -409,6 +409,28 @@ def test_control_characters_in_header_text_leave_the_ome_model(tmp_path: Path) -
     assert "Scanner" in ome.to_xml()
 
 
+@pytest.mark.parametrize(("field", "value"), [(0, 9), (3, 2**30), (2, 10)])
+def test_rle_header_that_does_not_fit_its_frame_is_corrupt(
+    tmp_path: Path, field: int, value: int
+) -> None:
+    """An RLE frame header whose segment count or offsets do not fit the frame (fuzz: byte
+    flips made imagecodecs' decoder read past the frame: SIGSEGV) is refused before it."""
+    image = pyramid(47, (32, 32))
+    write_level(tmp_path, image, (16, 16), slide=Slide(), syntax="rle")
+    path = next(tmp_path.glob("*.dcm"))
+    data = bytearray(path.read_bytes())
+    at = data.index(np.array([3, 64], "<u4").tobytes())  # the first frame's RLE header
+    data[at + 4 * field : at + 4 * field + 4] = np.array([value], "<u4").tobytes()
+    path.write_bytes(bytes(data))
+    with imgio.Image(path) as img:
+        with pytest.raises(CorruptFileError, match="RLE (header declares|segment offsets)"):
+            img.get_image_data("YXS", Y=slice(0, 16), X=slice(0, 16))
+        np.testing.assert_array_equal(  # the other frames still read
+            img.get_image_data("YXS", Y=slice(16, 32), X=slice(16, 32)),
+            image.reshape(32, 32, 3)[16:, 16:],
+        )
+
+
 def test_extended_offset_beyond_int64_is_corrupt(tmp_path: Path) -> None:
     """An Extended Offset Table entry of 2**64 - 1 (fuzz: OverflowError in int64 math)."""
     write_level(tmp_path, pyramid(37, (64, 64)), (32, 32), slide=Slide(), syntax="jpeg",

@@ -138,6 +138,7 @@ def _decode(kind: str, data: bytes, inst: Instance) -> np.ndarray[Any, Any]:
     if kind == "jxl":
         return np.asarray(imagecodecs.jpegxl_decode(data))
     if kind == "rle":
+        _check_rle(data, inst.samples * inst.dtype.itemsize)
         raw = imagecodecs.dicomrle_decode(data, inst.dtype.str)  # planes, native byte order
         out = np.frombuffer(raw, dtype=inst.dtype)
         r, c, s = inst.tile_rows, inst.tile_cols, inst.samples
@@ -145,6 +146,20 @@ def _decode(kind: str, data: bytes, inst: Instance) -> np.ndarray[Any, Any]:
             raise ValueError(f"RLE frame holds {out.size} values, expected {r * c * s}")
         return out.reshape(s, r, c).transpose(1, 2, 0) if s > 1 else out.reshape(r, c)
     raise ValueError(f"no decoder for {kind}")
+
+
+def _check_rle(data: bytes, planes: int) -> None:
+    """Raise ``ValueError`` unless the RLE header (segment count, 15 offsets) fits ``data``:
+    imagecodecs' decoder trusts the offsets and read past the frame (SIGSEGV)."""
+    if len(data) < 64:
+        raise ValueError(f"RLE frame of {len(data)} bytes is shorter than its 64-byte header")
+    header = np.frombuffer(data[:64], dtype="<u4")
+    n = int(header[0])
+    if n != planes:
+        raise ValueError(f"RLE header declares {n} segments; the pixel format needs {planes}")
+    offsets = [int(o) for o in header[1 : n + 1]] + [len(data)]
+    if offsets[0] != 64 or any(b < a for a, b in zip(offsets, offsets[1:], strict=False)):
+        raise ValueError(f"RLE segment offsets {offsets[:-1]} do not fit a frame of {len(data)}")
 
 
 def decode_frame(data: bytes, inst: Instance, ts: str, where: str) -> np.ndarray[Any, Any]:
