@@ -128,6 +128,19 @@ def test_negative_image_width_is_refused(tmp_path: Path, length: int) -> None:
         exercise(path)
 
 
+def test_tile_offsets_retyped_to_one_undefined_byte(tmp_path: Path) -> None:
+    """TileOffsets retyped UNDEFINED of count 1 holding ``b"0"`` (tifffile's value parses
+    as the integer 0, a scalar; fuzz on the SCN seed: TypeError from len()): the one tile
+    is checked like any other, and offset 0 (the TIFF header) is refused."""
+    path = tmp_path / "one-tile.tif"
+    tifffile.imwrite(path, np.arange(256, dtype="u1").reshape(16, 16), tile=(16, 16))
+    _set_tag(path, 324, ord("0"), typ=7)
+    with imgio.Image(path) as img:
+        assert img.dims.Y == 16 and img.dims.X == 16
+        with pytest.raises(imgio.CorruptFileError, match="segment 0 of plane 0 needs bytes 0"):
+            img.get_image_data("YX")
+
+
 # --------------------------------------------------------------- lenient metadata
 def test_svs_with_unparsable_mpp_opens_without_sizes(tmp_path: Path) -> None:
     path = tmp_path / "mpp.svs"

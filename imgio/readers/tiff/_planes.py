@@ -108,8 +108,9 @@ class PlaneIndex(Sequence[Plane | None]):
             return None
         fidx, raw_offsets, raw_counts = entry
         try:  # a damaged tag holds text, bytes or numbers past int64 (found by fuzzing)
-            offsets = np.asarray(raw_offsets, dtype=np.int64)
-            counts = np.asarray(raw_counts, dtype=np.int64)
+            # one value (a retyped tag: UNDEFINED of count 1) comes as a scalar
+            offsets = np.atleast_1d(np.asarray(raw_offsets, dtype=np.int64))
+            counts = np.atleast_1d(np.asarray(raw_counts, dtype=np.int64))
         except (ValueError, TypeError, OverflowError) as exc:
             raise CorruptFileError(
                 f"{self.where}: plane {pid} has unreadable segment offsets or byte counts "
