@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import pickle
 import sys
+import tempfile
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -29,7 +30,19 @@ def _start(jar: str, heap: str) -> Any:
 
     jpype.startJVM(f"-Xmx{heap}", "-Djava.awt.headless=true", classpath=[jar], convertStrings=False)
     jpype.JClass("loci.common.DebugTools").setRootLevel("ERROR")
+    _warm_up(jpype)
     return jpype
+
+
+def _warm_up(jpype: Any) -> None:
+    """Open, describe and read a tiny fake image: the classes every file needs (all the
+    readers, OME-XML) load now, so the start pays for them, not the first file's deadline."""
+    with tempfile.TemporaryDirectory(prefix="imgio-bf-warm-") as folder:
+        path = os.path.join(folder, "warm&sizeX=8&sizeY=8.fake")
+        open(path, "wb").close()
+        _open(jpype, path)
+        _read(jpype, path, 0, 0, [(0, 0, 0)], (0, 0, 8, 8))
+        _close(path)
 
 
 def _tile(reader: Any, getter: str) -> int | None:

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import tifffile
 from bf_reference import java_planes
+from fuzzing.mutate_fake import REPRODUCERS
 
 import imgio
 from imgio.readers import bioformats as bf
@@ -154,3 +155,22 @@ def test_a_pyramid_halved_to_nothing_keeps_its_readable_levels(files: dict[str, 
     np.testing.assert_array_equal(img.get_image_data("YX"), files["ref"][("narrow", 0, 0, 0, 0)])
     img.set_resolution_level(1)
     assert img.get_image_data("YX").shape == (384, 1)
+
+
+@pytest.mark.parametrize(
+    "name", [n for n, what in REPRODUCERS.items() if what in ("refused", "opens")]
+)
+def test_fuzz_reproducers(name: str, tmp_path: Path) -> None:
+    """The bioformats fuzz runs' memory failures (a 64 GiB array for a 2**31 pixel axis),
+    Java exceptions and hangs that the geometry check now refuses at open, at once (those
+    that hang in Bio-Formats itself meet the deadline: tests/readers/test_bioformats_worker.py
+    and ``benchmarks.fuzz_jvm``, which replays them all)."""
+    path = tmp_path / name
+    path.touch()
+    if REPRODUCERS[name] == "refused":
+        with pytest.raises(imgio.errors.CorruptFileError, match="expected at most 67108864"):
+            imgio.Image(path, reader="bioformats")
+        return
+    img = imgio.Image(path, reader="bioformats")
+    assert img.resolution_level_dims == {0: (1, 1, 1, 768, 3), 1: (1, 1, 1, 384, 1)}
+    np.testing.assert_array_equal(img.get_image_data("YX")[20:], [[0, 1, 2]] * 748)
