@@ -23,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks._harness import say
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
@@ -105,14 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.repeat):  # interleaved: the shared machine's load hits both
         runs["worker"].append(_run(ROOT, files))
         runs["in-process"].append(_run(args.baseline, files))
-    print("| measure | in-process (JPype) | worker process | ratio |")
-    print("|---|---:|---:|---:|")
+    say("| measure | in-process (JPype) | worker process | ratio |")
+    say("|---|---:|---:|---:|")
     for key in runs["worker"][0]:
         old = statistics.median(r[key] for r in runs["in-process"])
         new = statistics.median(r[key] for r in runs["worker"])
         unit = "" if "MiB" in key else " s"
         fmt = ".0f" if "MiB" in key else ".4f"
-        print(f"| {key} | {old:{fmt}}{unit} | {new:{fmt}}{unit} | {new / old:.2f} |")
+        say(f"| {key} | {old:{fmt}}{unit} | {new:{fmt}}{unit} | {new / old:.2f} |")
     return 0
 
 

@@ -12,14 +12,16 @@ its worker's heap to ``--heap``: a case imgio does not answer within ``--timeout
 hang (imgio's deadline failed), one whose Python process grows past ``--memory-gib`` GiB
 of resident memory is memory (a runaway allocation on the user's side: the address space
 cannot be capped, the JVM child would inherit the cap), and one that ends the process is a
-crash; the process is then killed and a fresh one started. Same exercise, outcomes and
-table as ``benchmarks.fuzz``.
+crash; the process is then killed and a fresh one started. The bioformats family
+first replays the earlier runs' failures (``fuzzing.mutate_fake.REPRODUCERS``), as they
+are. Same exercise, outcomes and table as ``benchmarks.fuzz``.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import importlib
 import json
 import os
 import random
@@ -34,6 +36,8 @@ from pathlib import Path
 from benchmarks import fuzz as harness  # puts tests/ on sys.path: fuzzing.*
 
 fam = harness.fam
+#: the earlier runs' failures (the bioformats family replays them first)
+REPRODUCERS: dict[str, str] = importlib.import_module("fuzzing.mutate_fake").REPRODUCERS
 STARTUP_SECONDS = 60.0  # a fresh process's imports and first JVM start, on top of its timeout
 POLL_SECONDS = 0.25
 
@@ -129,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     table = {n: collections.Counter[str]() for n in wanted}
     details: collections.Counter[tuple[str, str, str]] = collections.Counter()
     plain = [(n, s) for n in wanted for s in seeds[n]]
+    if "bioformats" in wanted:  # the earlier runs' failures first, as they are
+        for name in REPRODUCERS:
+            (work / "replay" / name).mkdir(parents=True)
+            (work / "replay" / name / name).touch()
+            plain.append(("bioformats", work / "replay" / name))
     deadline, n, kept = time.monotonic() + args.minutes * 60, 0, 0
     worker: Worker | None = None
     while time.monotonic() < deadline:
