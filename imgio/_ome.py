@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 import xml.etree.ElementTree as ET
@@ -342,13 +343,15 @@ def _assembled_image(model: Any, i: int, info: SceneLike) -> Any:
     return model.Image(id=f"Image:{i}", name=xml_text(info.name), pixels=pixels)
 
 
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+@functools.cache
+def _not_xml() -> re.Pattern[str]:  # compiled on first use: a few ms every start-up otherwise
+    return re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def xml_text(value: str | None) -> str | None:
     """``value`` without the characters XML cannot hold (control characters, NUL: a name
     read from a damaged header), so the model's ``to_xml`` cannot fail on it."""
-    return None if value is None else _NOT_XML.sub("", str(value))
+    return None if value is None else _not_xml().sub("", str(value))
 
 
 def _pixel_type(name: str) -> str:

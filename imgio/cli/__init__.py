@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import ImgioError
 from ._common import add_storage_option, out, storage_options
@@ -198,6 +198,18 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Each option's default after its help (unless it is None or a flag's False);
     descriptions printed as written."""
 
+    _columns: ClassVar[int | None] = None
+
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        # argparse makes a formatter for every argument it declares, and each asks the
+        # terminal for its size: ask once
+        if HelpFormatter._columns is None:
+            import shutil
+
+            HelpFormatter._columns = max(shutil.get_terminal_size().columns - 2, 20)
+        kwargs.setdefault("width", HelpFormatter._columns)
+        super().__init__(prog, **kwargs)
+
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
@@ -245,7 +257,7 @@ def build_parser(verbs: Sequence[str] | None = None) -> argparse.ArgumentParser:
     for name, (module, registrar, text) in VERBS.items():
         if name in wanted:
             getattr(importlib.import_module(module), registrar)(_Only(sub, name))
-        else:
+        elif not wanted:  # no verb given: the help lists them all (a verb's run needs no stubs)
             sub.add_parser(name, help=text, add_help=False)
     return parser
 

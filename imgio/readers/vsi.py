@@ -9,8 +9,12 @@ tiles are named in cellSens' slot order as seen in its files (three coordinates:
 the table read as the ETS background value. The ``.vsi`` file's own metadata tree
 (:mod:`._vsi_tree`, read at open: the file is metadata only) names the plane dims in
 their true order (its dimension slots' kinds, when they match the ETS coordinates) and
-gives each stack's µm pixel sizes (Y, X; Z from the Z step), the Z origin, channel
+gives each stack's name (the scene's name, as cellSens and Bio-Formats show it, e.g.
+``"001 C405, C488"``), µm pixel sizes (Y, X; Z from the Z step), the Z origin, channel
 names, time stamps (each time point's first plane) and the objective magnification.
+The ``.vsi`` file's own TIFF pages are the slide's photos, after the stacks as
+associated images named as Bio-Formats names them: the last page is the ``macro``
+(``"macro image"``), the one before it the ``label`` (``"label image"``).
 """
 
 from __future__ import annotations
@@ -29,10 +33,16 @@ from .._confine import referenced
 from .._location import Location
 from .._threads import map_threaded
 from ..dims import PhysicalPixelSizes
-from ..errors import CorruptFileError, ImgioWarning, SelectionError, UnsupportedFormatError
+from ..errors import (
+    CorruptFileError,
+    ImgioError,
+    ImgioWarning,
+    SelectionError,
+    UnsupportedFormatError,
+)
 from ._ets import EtsLayout, decode_tile, parse_ets
 from ._vsi_tree import VsiStack, parse_tree, stack_metadata
-from .base import STATS, Reader, SceneInfo, SourceBase
+from .base import STATS, ArraySource, Reader, SceneInfo, SourceBase
 
 __all__ = ["VsiReader"]
 
@@ -165,20 +175,32 @@ class VsiReader(Reader):
             self._scenes.append(_with_tree(info, meta))
         self._names = names
         self._token = token
+        _unique_names(self._scenes)
+        self._pages, photos = _photo_pages(location)
+        self._scenes += photos
 
     def scenes(self) -> Sequence[SceneInfo]:
         return self._scenes
 
-    def source(self, scene: int, level: int = 0) -> EtsSource:
+    def source(self, scene: int, level: int = 0) -> ArraySource:
         self.check_scene_level(scene, level)
+        if scene >= len(self._files):  # a photo page of the .vsi itself
+            assert self._pages is not None
+            return self._pages.source(scene - len(self._files), level)
         ets, layout = self._files[scene]
         token = f"{self._token}|{self._names[scene]}|{level}"
         return EtsSource(ets, layout, level, token, self._planes[scene])
 
+    def close(self) -> None:
+        """Release file handles (sources reopen their own)."""
+        if self._pages is not None:
+            self._pages.close()
+        super().close()
+
     def objective_power(self, scene: int) -> float | None:
         """The objective magnification the ``.vsi`` tree records for the scene's stack."""
         self.check_scene_level(scene)
-        meta = self._meta[scene]
+        meta = self._meta[scene] if scene < len(self._meta) else None
         return meta.objective_magnification if meta else None
 
     @property
@@ -195,6 +217,41 @@ class VsiReader(Reader):
             }
             for name, (_, lay), meta in zip(self._names, self._files, self._meta, strict=True)
         }
+
+
+def _unique_names(scenes: list[SceneInfo]) -> None:
+    """Stack folders stand in for names a tree lacks or repeats (scene names are unique)."""
+    seen: dict[str, int] = {}
+    for info in scenes:
+        seen[info.name] = seen.get(info.name, 0) + 1
+    for i, info in enumerate(scenes):
+        if seen[info.name] > 1:
+            scenes[i] = dataclasses.replace(info, name=f"{info.name} (stack {i + 1})")
+
+
+def _photo_pages(location: Location) -> tuple[Reader | None, list[SceneInfo]]:
+    """The ``.vsi`` file's own TIFF pages (its slide photos): a TIFF reader of them and
+    their scenes, the last two named ``macro image`` / ``label image`` and associated;
+    (None, []) when they cannot be read (a warning: the stacks still open)."""
+    from .tiff import TiffReader  # the .vsi is a TIFF; its pages are plain ones
+
+    try:
+        pages = TiffReader(location)
+    except ImgioError as exc:
+        warnings.warn(
+            f"{location.name}: its label and macro pages are left out: {exc}",
+            ImgioWarning,
+            stacklevel=4,
+        )
+        return None, []
+    infos = list(pages.scenes())
+    roles = ["macro", "label"][: len(infos)]
+    for k, role in enumerate(roles):
+        i = len(infos) - 1 - k
+        infos[i] = dataclasses.replace(
+            infos[i], name=f"{role} image", associated=role, pixel_sizes=PhysicalPixelSizes()
+        )
+    return pages, infos
 
 
 def _read_tree(location: Location) -> dict[int, VsiStack]:
@@ -231,6 +288,7 @@ def _with_tree(info: SceneInfo, meta: VsiStack | None) -> SceneInfo:
     interval = (stamps[-1] / (len(stamps) - 1)) if stamps else None
     return dataclasses.replace(
         info,
+        name=meta.name or info.name,
         pixel_sizes=PhysicalPixelSizes(z, yx[0], yx[1]),
         channel_names=names,
         origin=origin,

@@ -44,7 +44,8 @@ def test_levels_scenes_lossless(tmp_path: Path, stacks: list[np.ndarray], compre
     )
     img = imgio.Image(vsi)
     assert img.reader.name == "vsi"
-    assert img.scenes == ("stack1", "stack10001")
+    # the .vsi's own page (the writer puts an 8 x 8 one) is the macro, after the stacks
+    assert img.scenes == ("stack1", "stack10001", "macro image")
     assert img.resolution_levels == (0, 1, 2)
     assert img.dims.order == "TCZYX" and img.shape == (1, 2, 3, 150, 200)
     for level in range(3):
@@ -117,3 +118,28 @@ def test_ets_confined_and_bad_headers(tmp_path: Path, stacks: list[np.ndarray]) 
     (tmp_path / "bad" / "_b_" / "stack1" / "frame_t_0.ets").unlink()
     with pytest.raises(CorruptFileError, match="no _b_/stack"):
         imgio.Image(vsi)
+
+
+def test_photo_pages_are_label_and_macro(tmp_path: Path, stacks: list[np.ndarray]) -> None:
+    """The .vsi's own TIFF pages: the last is the macro, the one before it the label (as
+    Bio-Formats names them), read pixel for pixel as tifffile reads them."""
+    import tifffile
+
+    import imgio.slide
+
+    vsi = write_vsi(tmp_path, "slide", stacks[:1], compression="raw", tile=64, levels=1)
+    rng = np.random.default_rng(3)
+    label = rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    macro = rng.integers(0, 255, (50, 120, 3), dtype=np.uint8)
+    tifffile.imwrite(vsi, label, photometric="rgb")
+    tifffile.imwrite(vsi, macro, photometric="rgb", append=True)
+    img = imgio.Image(vsi)
+    assert img.scenes == ("stack1", "label image", "macro image")
+    np.testing.assert_array_equal(img.get_image_data("TZCYX"), stacks[0])
+    img.set_scene("label image")
+    np.testing.assert_array_equal(img.get_image_data("YXS"), tifffile.imread(vsi, key=0))
+    np.testing.assert_array_equal(img.get_image_data("YXS"), label)
+    with imgio.slide.OpenSlide(vsi) as slide:
+        assert set(slide.associated_images) == {"label", "macro"}
+        got = np.asarray(slide.associated_images["macro"].convert("RGB"))
+        np.testing.assert_array_equal(got, macro)

@@ -47,6 +47,7 @@ def test_tree_gives_sizes_names_times_objective(slide: Path) -> None:
         np.testing.assert_array_equal(img.get_image_data("TZCYX"), TZC)
         meta = img.reader.metadata["_meta_/stack1/frame_t_0.ets"]["vsi"]
     assert meta["objective_name"] == "UPLXAPO 40x / 0.95" and meta["name"] == "001 test"
+    assert img.scenes[0] == "001 test"  # the stack's name, as cellSens and Bio-Formats show it
 
 
 def test_slots_name_the_ets_coordinates(tmp_path: Path) -> None:
@@ -115,6 +116,12 @@ def test_real_sample_agrees_with_bioformats() -> None:
     assert tuple(mine.physical_pixel_sizes) == pytest.approx(tuple(theirs.physical_pixel_sizes))
     assert mine.channel_names == theirs.channel_names
     assert mine.reader.objective_power(0) == theirs.reader.objective_power(0)
+    assert mine.scenes == theirs.scenes  # ("001 C405, C488", "macro image")
+    mine.set_scene("macro image")
+    theirs.set_scene("macro image")
+    np.testing.assert_array_equal(mine.get_image_data("YXS"), theirs.get_image_data("YXS"))
+    mine.set_scene(0)
+    theirs.set_scene(0)
     z_mine = mine.xarray_dask_data.coords["Z"].values
     assert z_mine[0] == pytest.approx(5074.94)  # Bio-Formats' Plane PositionZ of Z 0
     window = {"T": 0, "C": 1, "Z": 5, "Y": slice(100, 300), "X": slice(200, 400)}

@@ -3,7 +3,6 @@ folder (see :mod:`imgio._confine`), plane counts and indices stay bounded."""
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from typing import Any
@@ -38,6 +37,8 @@ def check_ome_files(location: Location, tif: Any, allow_external: bool) -> None:
         if int(value) > MAX_GRID:  # tifffile sizes lists by these
             raise ValueError(f"OME TiffData {key}={value} (at most {MAX_GRID})")
     for quoted in dict.fromkeys(_FILE_NAME.findall(xml)):
+        import html  # only here: an import every start-up otherwise
+
         name = html.unescape(quoted[1:-1])
         if name and name != location.name:
             referenced(location, name, allow_external=allow_external, where=location.url)
