@@ -1,7 +1,7 @@
 """Fuzz a family whose reader needs a JVM (the Bio-Formats fallback).
 
 ``python -m benchmarks.fuzz_jvm --minutes 10 [--families bioformats] [--timeout 120]
-[--deadline 10] [--heap 1g] [--memory-gib 3] [--keep DIR] [--seed N]``
+[--deadline 10] [--heap 1g] [--memory-gib 3] [--no-replay] [--keep DIR] [--seed N]``
 
 imgio runs Bio-Formats in its own worker process (``imgio.readers._bfclient``), started
 on first use, so the cases run in one long-lived Python process, forked from this one,
@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--deadline", type=float, default=10.0)
     ap.add_argument("--heap", default="1g")
     ap.add_argument("--memory-gib", type=float, default=3.0)
+    ap.add_argument("--no-replay", action="store_true", help="mutants only")
     ap.add_argument("--keep", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     table = {n: collections.Counter[str]() for n in wanted}
     details: collections.Counter[tuple[str, str, str]] = collections.Counter()
     plain = [(n, s) for n in wanted for s in seeds[n]]
-    if "bioformats" in wanted:  # the earlier runs' failures first, as they are
+    if "bioformats" in wanted and not args.no_replay:  # earlier runs' failures first
         for name in REPRODUCERS:
             (work / "replay" / name).mkdir(parents=True)
             (work / "replay" / name / name).touch()
