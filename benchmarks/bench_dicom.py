@@ -8,12 +8,17 @@ Data: a DICOM WSI series written by ``tests/dicom_wsi.py`` into ``benchmarks/_da
 an RGB JPEG (YBR_FULL_422) pyramid, tiles 256, levels halving down to 256 px, TILED_FULL
 with a Basic Offset Table (the layout wsidicom and OpenSlide both read).
 
-Cases: ``open`` / ``open-again`` (open the slide and read its level sizes, imports done:
-the first and the later opens of a process; two floors: one pydicom parse of one header,
-and reading every instance's first 64 KiB), ``tile`` (200 random stored tiles
+Cases: ``open-cold`` (import the library and open the slide in a fresh interpreter, numpy
+imported beforehand), ``open`` / ``open-again`` (open the slide and read its level sizes,
+imports done: the first and the later opens of a process; three floors: one pydicom parse of
+one header, reading every instance's first 64 KiB and walking each header with imgio's
+walker, and reading them only), ``tile`` (200 random stored tiles
 of level 0, decoded; imgio through ``TileSource.get_tile``), ``tile-jpeg`` (the same tiles'
 stored JPEG bytes), ``region`` (a 1024² region of level 0), ``thumbnail`` (512 px);
-per-call cases and ``open-again`` report the median of 15 calls of one process.
+per-call cases and ``open-again`` report the median of 15 calls of one process. A repeated
+call is answered from wsidicom's and OpenSlide's decoded-tile caches (on by default), so
+``region`` and ``thumbnail`` run each with its cache and without (``-nocache``), and imgio
+without (``Image.tiles``) and with its tile cache (``+cache``, the default of ``imgio.slide``).
 ``web`` (when Orthanc is installed): the same slide uploaded to a loopback Orthanc; a
 1024² region read through imgio (requests per instance counted by a loopback proxy) vs
 fetching the same frames with one plain ``requests`` GET.
@@ -80,6 +85,22 @@ def make_series(folder: Path, size: int) -> None:
 
 
 # ------------------------------------------------------------------ child side
+def cold_open(tool: str, folder: str) -> Any:
+    """Import the library and open the slide: what a fresh process pays (numpy is imported)."""
+    first = str(sorted(Path(folder).glob("L0-*.dcm"))[0])
+    if tool == "imgio":
+        import imgio
+
+        return imgio.Image(folder).reader.scenes()[0].shapes
+    if tool == "wsidicom":
+        from wsidicom import WsiDicom
+
+        return [lv.size for lv in WsiDicom.open(folder).levels]
+    import openslide
+
+    return openslide.OpenSlide(first).level_dimensions
+
+
 def setup(tool: str, case: str, folder: str) -> Callable[..., Any]:
     first = str(sorted(Path(folder).glob("L0-*.dcm"))[0])
     if tool.startswith("imgio"):
@@ -91,6 +112,11 @@ def setup(tool: str, case: str, folder: str) -> Callable[..., Any]:
         if case.startswith("open"):
             return lambda: imgio.Image(folder).reader.scenes()[0].shapes
         ts = imgio.Image(folder).tiles
+        if tool == "imgio+cache":  # decoded tiles kept, as imgio.slide does by default
+            from imgio.slide import DEFAULT_CACHE_SIZE
+            from imgio.tiles._cache import TileCache
+
+            ts.set_tile_cache(TileCache(DEFAULT_CACHE_SIZE))
         z = ts.levels - 1
         fmt = "jpeg" if case == "tile-jpeg" else "numpy"
         cases: dict[str, Callable[..., Any]] = {
@@ -104,19 +130,28 @@ def setup(tool: str, case: str, folder: str) -> Callable[..., Any]:
         import pydicom
 
         return lambda: pydicom.dcmread(first, stop_before_pixels=True).TotalPixelMatrixRows
-    if tool == "floor-bytes":  # the least any open does: every instance's header bytes read
+    if tool in ("floor-bytes", "floor-walk"):  # every instance's header bytes read (and
+        from imgio.readers.dicom._fastds import parse_dataset  # walked: all a Python open does
+
         files = sorted(Path(folder).iterdir())
+        walk = tool == "floor-walk"
 
         def read_heads() -> int:
             total = 0
             for f in files:
                 with open(f, "rb") as fh:
-                    total += len(fh.read(1 << 16))
+                    head = fh.read(1 << 16)
+                total += parse_dataset(head, 132)[1] if walk else len(head)
             return total
 
         return read_heads
-    if tool == "wsidicom":
+    if tool.startswith("wsidicom"):
         from wsidicom import WsiDicom
+
+        if tool == "wsidicom-nocache":  # no decoded (or encoded) frame cache
+            from wsidicom.config import Settings, set_default_settings
+
+            set_default_settings(Settings(decoded_frame_cache_size=0, encoded_frame_cache_size=0))
 
         if case.startswith("open"):
             return lambda: [lv.size for lv in WsiDicom.open(folder).levels]
@@ -128,12 +163,14 @@ def setup(tool: str, case: str, folder: str) -> Callable[..., Any]:
             "thumbnail": lambda: np.asarray(wsi.read_thumbnail((512, 512))),
         }
         return cases[case]
-    if tool == "openslide":
+    if tool.startswith("openslide"):
         import openslide
 
         if case.startswith("open"):
             return lambda: openslide.OpenSlide(first).level_dimensions
         osr = openslide.OpenSlide(first)
+        if tool == "openslide-nocache":
+            osr.set_cache(openslide.OpenSlideCache(0))
         cases = {
             "tile": lambda x, y: np.asarray(osr.read_region((x * TILE, y * TILE), 0, (TILE, TILE))),
             "region": lambda: np.asarray(osr.read_region((2048, 2048), 0, (1024, 1024))),
@@ -145,6 +182,10 @@ def setup(tool: str, case: str, folder: str) -> Callable[..., Any]:
 
 def child(spec: dict[str, Any]) -> None:
     folder, case, tool = spec["path"], spec["case"], spec["tool"]
+    if case == "open-cold":
+        wall, cpu, _ = _timed(lambda: cold_open(tool, folder))
+        emit({"time": wall, "cpu": cpu, "rss": rss_peak()})
+        return
     func = setup(tool, case, folder)
     if case.startswith("open"):  # imports are done; "open" is the first open, "open-again"
         first, cpu, _ = _timed(func)  # the later ones (median of REPEAT: a library may cache)
@@ -180,14 +221,19 @@ def _median_of(func: Callable[[], Any]) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------- parent side
-FLOORS = ["floor-pydicom", "floor-bytes"]
+FLOORS = ["floor-pydicom", "floor-walk", "floor-bytes"]
+#: a repeated call is answered from the peers' decoded-tile caches (on by default in both):
+#: each with its cache and without, and imgio with and without its tile cache (on by default
+#: in ``imgio.slide``, off for ``Image.tiles``)
+CACHED = ["imgio", "imgio+cache", "wsidicom", "wsidicom-nocache", "openslide", "openslide-nocache"]
 CASES: list[tuple[str, list[str], str]] = [
+    ("open-cold", ["imgio", "wsidicom", "openslide"], "import + first open"),
     ("open", ["imgio", "wsidicom", "openslide"], "first open"),
     ("open-again", ["imgio", "wsidicom", "openslide", *FLOORS], "later open"),
     ("tile", ["imgio", "wsidicom", "openslide"], "per tile"),
     ("tile-jpeg", ["imgio", "wsidicom"], "per tile"),
-    ("region", ["imgio", "wsidicom", "openslide"], "per call"),
-    ("thumbnail", ["imgio", "wsidicom", "openslide"], "per call"),
+    ("region", CACHED, "per call"),
+    ("thumbnail", CACHED, "per call"),
 ]
 
 

@@ -17,7 +17,10 @@ the files are written by a child too, so a child's peak RSS is its own (Linux ke
   chunks only; imgio's decode counter gives the chunk count, h5py's chunk index the
   chunks that window covers).
 
-Peers: h5py (the data sets, cropped, stacked) and imaris-ims-file-reader for Imaris; the
+Peers: h5py (the data sets, cropped, stacked; its open reads the three image sizes and
+counts the groups; "h5py (same reads)" opens reading what imgio's open reads: every level's
+data set header and image size, the extents, channel names and colours, the time points)
+and imaris-ims-file-reader for Imaris; the
 ``mrc`` library (``DVFile.asarray``) and bioio-dv (``BioImage(...).data``) for DeltaVision;
 mrcfile (``mrcfile.read``) for MRC. No bioio plugin for Imaris or MRC is on the package
 index. Ratios are imgio / peer (below 1.00× is faster). The ``mrc`` library's
@@ -91,6 +94,42 @@ def _h5py(op: str, path: str) -> Any:
         return out
 
 
+_IMAGE_KEYS = (
+    "Name",
+    "Unit",
+    "X",
+    "Y",
+    "Z",
+    *(f"Ext{m}{a}" for m in ("Min", "Max") for a in "012"),
+)
+
+
+def _h5py_same(op: str, path: str) -> Any:
+    """h5py's high-level API reading at open what imgio's open reads (level shapes and
+    chunks, image sizes, extents, channel names and colours, time points, thumbnail)."""
+    import h5py
+
+    if op != "open":
+        return _h5py(op, path)
+    with h5py.File(path, "r") as f:
+        ds, info = f["DataSet"], f["DataSetInfo"]
+        first = ds["ResolutionLevel 0"]
+        n_r, n_t, n_c = len(ds), len(first), len(first["TimePoint 0"])
+        out: dict[Any, Any] = {k: info["Image"].attrs.get(k) for k in _IMAGE_KEYS}
+        for c in range(n_c):
+            attrs = info[f"Channel {c}"].attrs
+            out.update({(c, k): attrs.get(k) for k in ("Name", "Color", "ColorMode")})
+        out.update({t: info["TimeInfo"].attrs.get(f"TimePoint{t + 1}") for t in range(n_t)})
+        for r in range(n_r):
+            group = ds[f"ResolutionLevel {r}/TimePoint 0/Channel 0"]
+            out.update({(r, d): group.attrs.get(f"ImageSize{d}") for d in "XYZ"})
+            data = group["Data"]
+            out[r] = (data.shape, data.dtype, data.chunks)
+        thumb = f.get("Thumbnail/Data")
+        out["thumbnail"] = None if thumb is None else thumb.shape
+        return out
+
+
 def _ims_reader(op: str, path: str) -> Any:
     from imaris_ims_file_reader.ims import ims
 
@@ -145,6 +184,7 @@ def _mrcfile(op: str, path: str) -> Any:
 TOOLS = {
     "imgio": _imgio,
     "h5py": _h5py,
+    "h5py (same reads)": _h5py_same,
     "imaris-ims-file-reader": _ims_reader,
     "mrc": _mrc_dv,
     "bioio-dv": _bioio_dv,
@@ -153,6 +193,7 @@ TOOLS = {
 WARM = {
     "imgio": ("imgio", "imgio.image", "imgio.readers.imaris", "dask.array", "xarray", "h5py"),
     "h5py": ("h5py",),
+    "h5py (same reads)": ("h5py",),
     "imaris-ims-file-reader": ("imaris_ims_file_reader.ims",),
     "mrc": ("mrc",),
     "bioio-dv": ("bioio", "bioio_dv"),
@@ -226,7 +267,7 @@ def _write(work: Path) -> dict[str, Path]:
 
 
 PEERS = {
-    "imaris": ("h5py", "imaris-ims-file-reader"),
+    "imaris": ("h5py", "h5py (same reads)", "imaris-ims-file-reader"),
     "deltavision": ("mrc", "bioio-dv"),
     "mrc": ("mrcfile",),
 }
@@ -277,8 +318,9 @@ def main(argv: list[str] | None = None) -> int:
             size = f"{path.stat().st_size / 2**20:.0f} MB"
             for op in ("open", "read", "region"):
                 results: dict[str, list[dict[str, Any]]] = {}
+                peers = [p for p in PEERS[kind] if op == "open" or "same reads" not in p]
                 for _ in range(args.rounds):
-                    for tool in ("imgio", *PEERS[kind]):  # alternated, each round
+                    for tool in ("imgio", *peers):  # alternated, each round
                         spec = {"tool": tool, "op": op, "path": str(path)}
                         results.setdefault(tool, []).append(run_child(MODULE, spec))
                 rows += _rows(kind, size, op, results)

@@ -11,6 +11,12 @@ RSS (VmHWM).
 - ``imgio``: ``imgio.Image(path)``, ``get_image_dask_data().compute()`` (its decode pool);
 - ``zarr+refs``: ``imgio.references(path)`` once (timed apart: "refs build"), then plain
   ``zarr`` over fsspec's ``reference://`` filesystem (imgio not used for the read).
+
+``--split`` shows where the zarr read's time goes, per file in one interpreter (best of 3,
+wall and CPU): imgio's whole read; zarr over ``reference://``; zarr over a plain ``LocalStore``
+holding the very same chunk bytes as files (no fsspec: zarr's own per-chunk cost); the
+reference filesystem's ``cat`` of every chunk without decoding (fsspec's cost); plain
+``pread`` of the chunks; the numcodecs codec decoding every chunk on one thread.
 """
 
 from __future__ import annotations
@@ -132,13 +138,120 @@ def _child(spec: dict[str, Any]) -> None:
     )
 
 
+def _split_child(spec: dict[str, Any]) -> None:
+    import shutil
+    import tempfile
+    import time
+
+    import dask.array  # noqa: F401 - warm imports
+    import fsspec
+    import numcodecs
+    import numpy as np
+    import zarr
+    from imagecodecs.numcodecs import register_codecs
+
+    import imgio
+
+    register_codecs(verbose=False)
+    path = spec["path"]
+    refs = imgio.references(path)
+    r = refs["refs"]
+    keys = [k for k in r if k.startswith("0/") and not k.rsplit("/", 1)[-1].startswith(".")]
+    zarray = json.loads(r["0/.zarray"])
+    folder = tempfile.mkdtemp(prefix="imgio-refs-split-")
+    try:
+        for key, ref in r.items():  # the same chunk bytes as files of a plain zarr v2 store
+            os.makedirs(os.path.dirname(os.path.join(folder, key)), exist_ok=True)
+            with open(os.path.join(folder, key), "wb") as fh:
+                if isinstance(ref, str):
+                    fh.write(ref.encode())
+                else:
+                    with open(ref[0], "rb") as src:
+                        src.seek(ref[1])
+                        fh.write(src.read(ref[2]))
+
+        def plain_reads() -> list[bytes]:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                return [os.pread(fd, r[k][2], r[k][1]) for k in keys]
+            finally:
+                os.close(fd)
+
+        blobs = plain_reads()
+        codec = numcodecs.get_codec(zarray["compressor"]) if zarray["compressor"] else None
+        steps = {
+            "imgio": lambda: imgio.Image(path).get_image_dask_data().compute(),
+            "zarr + reference://": lambda: zarr.open_group(
+                zarr.storage.FsspecStore(
+                    fsspec.filesystem("reference", fo=refs, asynchronous=True), read_only=True
+                ),
+                mode="r",
+            )["0"][...],
+            "zarr + LocalStore, same chunks": lambda: zarr.open_group(
+                zarr.storage.LocalStore(folder, read_only=True), mode="r"
+            )["0"][...],
+            "reference:// cat, no decode": lambda: fsspec.filesystem("reference", fo=refs).cat(
+                keys
+            ),
+            "pread of the chunks": plain_reads,
+            "codec alone, 1 thread": lambda: [
+                codec.decode(b) if codec else np.frombuffer(b, np.uint8).copy() for b in blobs
+            ],
+        }
+        out = {}
+        for name, step in steps.items():
+            step()  # warm
+            best = (float("inf"), float("inf"))
+            for _ in range(3):
+                t0, c0 = time.perf_counter(), time.process_time()
+                step()
+                best = min(best, (time.perf_counter() - t0, time.process_time() - c0))
+            out[name] = best
+        codec_id = zarray["compressor"]["id"] if zarray["compressor"] else "none"
+        emit({"chunks": len(keys), "shape": zarray["chunks"], "codec": codec_id, "steps": out})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _split(quick: bool) -> None:
+    say("## Where a zarr read over the references spends its time\n")
+    rows = []
+    for name, path in _files(quick).items():
+        got = run_child("benchmarks.bench_refs", {"path": str(path), "split": True})
+        if "error" in got:
+            rows.append([name, str(got["error"])[:60], "-", "-", "-", "-"])
+            continue
+        base_wall, base_cpu = got["steps"]["imgio"]
+        chunk = "x".join(str(n) for n in got["shape"])
+        for step, (wall, cpu) in got["steps"].items():
+            rows.append(
+                [
+                    f"{name} ({got['chunks']} chunks of {chunk}, {got['codec']})",
+                    step,
+                    fmt_ms(wall),
+                    fmt_ms(cpu),
+                    fmt_ratio(wall, base_wall),
+                    fmt_ratio(cpu, base_cpu),
+                ]
+            )
+    say(table(["file", "step", "wall ms", "CPU ms", "wall / imgio", "CPU / imgio"], rows))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_refs")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child")
+    parser.add_argument("--split", action="store_true", help="where the zarr read's time goes")
     args = parser.parse_args(argv)
     if args.child:
-        _child(json.loads(args.child))
+        spec = json.loads(args.child)
+        if spec.get("split"):
+            _split_child(spec)
+        else:
+            _child(spec)
+        return 0
+    if args.split:
+        _split(args.quick)
         return 0
     repeats = 2 if args.quick else 3
     say("## References read through zarr vs imgio's own read\n")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ._version import __version__ as __version__  # the one source (pyproject reads it)
 from .dims import Dims, PhysicalPixelSizes
 from .errors import (
     CorruptFileError,
@@ -24,8 +25,6 @@ from .errors import (
     UnsupportedFormatError,
     WriteError,
 )
-
-__version__ = "0.2.0"  # the one source: pyproject.toml reads it; CHANGELOG.md has its entry
 
 __all__ = [
     "CorruptFileError",

@@ -111,7 +111,8 @@ def test_one_version_everywhere() -> None:
     root = Path(__file__).resolve().parents[1]
     project = tomllib.loads((root / "pyproject.toml").read_text())
     assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "imgio.__version__"}
+    dynamic = project["tool"]["setuptools"]["dynamic"]
+    assert dynamic["version"] == {"attr": "imgio._version.__version__"}
     assert re.fullmatch(r"\d+\.\d+\.\d+", imgio.__version__)
     headings = re.findall(r"^## (\S+)", (root / "CHANGELOG.md").read_text(), re.M)
     assert headings[0] == imgio.__version__  # the newest entry is this version's
@@ -119,6 +120,11 @@ def test_one_version_everywhere() -> None:
         [sys.executable, "-m", "imgio.cli", "--version"], capture_output=True, text=True, env=ENV
     )
     assert done.stdout.strip() == f"imgio {imgio.__version__}"
+    # and the files imgio writes say the same version (not an installed distribution's)
+    from imgio.writers import _dicom_dataset, _omexml
+
+    assert f"imgio {imgio.__version__}" in _omexml.ome_xml([])
+    assert _dicom_dataset._version() == imgio.__version__
 
 
 def test_top_level_help_lists_every_verb_without_markup(

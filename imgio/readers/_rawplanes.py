@@ -21,6 +21,7 @@ import numpy as np
 from .._location import Location
 from .._threads import map_threaded
 from ..errors import CorruptFileError
+from ._mapped import read_local
 from .base import STATS, ChunkRefs, SourceBase
 
 __all__ = ["PARSE_ERRORS", "RawPlaneSource", "band_rows"]
@@ -253,8 +254,9 @@ class RawPlaneSource(SourceBase):
                     url = self.location.url
                     self._guarded(lambda: _read_vectored(fd, bufs, offset + start, url), flat)
                 elif data is None:
-                    buf = memoryview(flat_bytes)
-                    self._guarded(lambda: self.location.read_into(offset + start, buf), flat)
+                    self._guarded(
+                        lambda: read_local(self.location, offset + start, flat_bytes), flat
+                    )
                 else:
                     flat_bytes[:] = np.frombuffer(data, np.uint8)
             else:

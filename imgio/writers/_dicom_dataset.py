@@ -1,34 +1,29 @@
 """The header of each instance of a DICOM WSI series (VL Whole Slide Microscopy Image IOD).
 
 One :class:`SeriesIds` per series: study, series, frame of reference and dimension
-organization UIDs shared by its instances. :func:`instance_header` gives the pydicom
-dataset of one instance (every module the IOD requires, the pixel data left out: that is
-appended by :mod:`~imgio.writers._dicom_file`).
+organization UIDs shared by its instances. :func:`instance_header` gives the dataset
+(:mod:`~imgio.writers._dicom_encode`) of one instance (every module the IOD requires, the
+pixel data left out: that is appended by :mod:`~imgio.writers._dicom_file`).
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from .._version import __version__
+from ._dicom_encode import IMPLEMENTATION_UID, Dataset, generate_uid
 
 __all__ = ["Instance", "SeriesIds", "instance_header"]
 
 WSM_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 
 
-@functools.lru_cache(maxsize=1)
 def _version() -> str:
-    """imgio's version (from its distribution: the wings do not import the package root;
-    read once: importlib.metadata parses the distribution's METADATA on every call)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("imgio")
-    except PackageNotFoundError:
-        return "unknown"
+    """imgio's version (the wings do not import the package root: its one source)."""
+    return __version__
 
 
 #: an sRGB profile is required for colour images (Optical Path Module, ICC Profile 1C)
@@ -73,10 +68,8 @@ class SeriesIds:
 
     @classmethod
     def generate(cls, study: str | None = None, facts: dict[str, Any] | None = None) -> SeriesIds:
-        """New UIDs (``pydicom.uid.generate_uid``); ``study`` joins an existing study
-        (else the source's Study Instance UID in ``facts``, else a new one)."""
-        from pydicom.uid import generate_uid
-
+        """New UIDs (:func:`~imgio.writers._dicom_encode.generate_uid`); ``study`` joins an
+        existing study (else the source's Study Instance UID in ``facts``, else a new one)."""
         facts = dict(facts or {})
         return cls(
             study or str(facts.pop("StudyInstanceUID", "") or "") or generate_uid(),
@@ -122,8 +115,6 @@ class Instance:
 
 
 def _code(value: str, scheme: str, meaning: str) -> Any:
-    from pydicom import Dataset
-
     item = Dataset()
     item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
     return item
@@ -141,16 +132,13 @@ def srgb_profile() -> bytes | None:
 
 
 def instance_header(ids: SeriesIds, inst: Instance) -> Any:
-    """The pydicom dataset (with file meta) of one instance, pixel data left out."""
-    from pydicom import Dataset, FileMetaDataset
-    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, generate_uid
-
+    """The dataset (with file meta) of one instance, pixel data left out."""
     uid = generate_uid()
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = UID(WSM_SOP_CLASS)
+    meta = Dataset()
+    meta.MediaStorageSOPClassUID = WSM_SOP_CLASS
     meta.MediaStorageSOPInstanceUID = uid
-    meta.TransferSyntaxUID = UID(inst.syntax)
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    meta.TransferSyntaxUID = inst.syntax
+    meta.ImplementationClassUID = IMPLEMENTATION_UID
     meta.ImplementationVersionName = f"IMGIO_{_version()}"[:16]
     ds = Dataset()
     ds.file_meta = meta
@@ -209,8 +197,6 @@ def _equipment(ds: Any, ids: SeriesIds) -> None:
 
 
 def _specimen(ds: Any, ids: SeriesIds, inst: Instance) -> None:
-    from pydicom import Dataset
-
     ds.ContainerIdentifier = str(ids.facts.get("ContainerIdentifier", inst.container))[:64] or "1"
     ds.IssuerOfTheContainerIdentifierSequence = []
     ds.ContainerTypeCodeSequence = [_code("433466003", "SCT", "Microscope slide")]
@@ -251,8 +237,6 @@ def _pixels(ds: Any, inst: Instance) -> None:
 
 
 def _whole_slide(ds: Any, ids: SeriesIds, inst: Instance) -> None:
-    from pydicom import Dataset
-
     ds.DimensionOrganizationType = "TILED_FULL"
     org = Dataset()
     org.DimensionOrganizationUID = ids.dimension_organization
@@ -290,8 +274,6 @@ def _ds(value: float) -> str:
 
 
 def _functional_groups(ds: Any, ids: SeriesIds, inst: Instance) -> None:
-    from pydicom import Dataset
-
     shared = Dataset()
     measures = Dataset()
     if inst.spacing_mm is not None:
@@ -311,8 +293,6 @@ def _functional_groups(ds: Any, ids: SeriesIds, inst: Instance) -> None:
 
 
 def _optical_paths(ds: Any, inst: Instance) -> None:
-    from pydicom import Dataset
-
     color = inst.samples == 3
     items = []
     for i, name in enumerate(inst.optical_paths):
@@ -346,7 +326,6 @@ def _optical_paths(ds: Any, inst: Instance) -> None:
 def _palette(rgba: int, bits: int) -> Any:
     """A Palette Color Lookup Table from black (0) to the channel's colour (the largest value)."""
     import numpy as np
-    from pydicom import Dataset
 
     n = 1 << bits
     ramp = np.linspace(0.0, 1.0, n)

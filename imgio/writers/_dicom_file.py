@@ -3,7 +3,7 @@
 The pyramid finishes tiles in Z order, several levels at once, on encoder threads; a
 TILED_FULL instance holds its frames row by row. So each finished frame is appended to
 a *spill* file beside the instance (its place and length noted in two arrays), and once
-every frame is there :meth:`Frames.assemble` writes the header (pydicom), then the Pixel
+every frame is there :meth:`Frames.assemble` writes the header, then the Pixel
 Data element with the frames copied over in frame order: encapsulated, with the Basic
 Offset Table filled (or, past 4 GiB, an empty one and the Extended Offset Table), or
 native. Memory holds the frame table only; the spill is deleted when the instance is
@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..errors import ImgioError
+from ._dicom_encode import Dataset, write_file_header
 
 __all__ = ["BOT_LIMIT", "Frames", "NATIVE_LIMIT"]
 
@@ -84,10 +85,11 @@ class Frames:
     def native_length(self) -> int:
         return int(self._lengths.sum())
 
-    def assemble(self, target: Path, header: Any, *, encapsulated: bool, vr: str = "OB") -> None:
-        """Write ``header`` (a pydicom FileDataset-like Dataset) then the frames to ``target``."""
-        import pydicom
-
+    def assemble(
+        self, target: Path, header: Dataset, *, encapsulated: bool, vr: str = "OB"
+    ) -> None:
+        """Write ``header`` (a :class:`~imgio.writers._dicom_encode.Dataset` with its file
+        meta information) then the frames to ``target``."""
         if self.missing():
             raise ImgioError(
                 f"{target.name}: {self.missing()} of {self.count} frames were never written"
@@ -95,7 +97,7 @@ class Frames:
         assert self._fh is not None
         self._fh.flush()
         with open(target, "wb") as out:
-            pydicom.dcmwrite(out, header, enforce_file_format=True)
+            write_file_header(out, header)
             if encapsulated:
                 self._write_encapsulated(out)
             else:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._version import __version__
 from ..errors import ImgioError
 from ._extra import modulo_xml
 from ._input import Scene
@@ -114,13 +115,8 @@ def _image(i: int, scene: Scene, first_ifd: int | None) -> list[str]:
 
 
 def _version() -> str:
-    """imgio's installed version (the package root is above the writers)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("imgio")
-    except PackageNotFoundError:
-        return "unknown"
+    """imgio's version (the package root is above the writers: its one source)."""
+    return __version__
 
 
 def ome_xml(scenes: Sequence[Scene], *, first_ifds: Sequence[int] | None = None) -> str:

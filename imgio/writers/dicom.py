@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ImgioError, ImgioWarning, MissingDependencyError
+from ..errors import ImgioError, ImgioWarning
 from ._cascade import Pyramid
 from ._dicom_codecs import CODECS, encoder, photometric, resolve_compression
 from ._dicom_dataset import Instance, SeriesIds, instance_header
@@ -95,12 +95,6 @@ def write_dicom(
 
     Returns the instance files written.
     """
-    try:
-        import pydicom  # noqa: F401
-    except ImportError as exc:
-        raise MissingDependencyError(
-            'writing DICOM needs pydicom: pip install "imgio[dicom]"'
-        ) from exc
     check_method(downsample)
     slides = [p for p in parts if p.role is None]
     if not slides:

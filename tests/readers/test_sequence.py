@@ -174,3 +174,20 @@ def test_confined_to_the_folder(tmp_path: Path, data: np.ndarray) -> None:
         imgio.Image([inside / "x_0.tif", outside / "secret.tif"], dims="T")
     img = imgio.Image([inside / "x_0.tif", outside / "secret.tif"], allow_external_files=True)
     np.testing.assert_array_equal(img.get_image_data("TYX")[1], data[1, 0, 0])
+
+
+def test_glob_lists_files_as_glob_does(tmp_path: Path, data: np.ndarray) -> None:
+    """One ``scandir`` pass lists what ``glob`` would: no hidden files unless the pattern
+    names them, no folders, links to files inside the folder kept."""
+    tifffile.imwrite(tmp_path / "a_t0.tif", data[0, 0, 0])
+    tifffile.imwrite(tmp_path / "b_t1.tif", data[1, 0, 0])
+    tifffile.imwrite(tmp_path / ".h_t2.tif", data[2, 0, 0])  # hidden: glob skips it
+    (tmp_path / "d_t3.tif").mkdir()  # a folder: not a file
+    os.symlink(tmp_path / "a_t0.tif", tmp_path / "l_t4.tif")  # a link inside the folder
+    img = imgio.Image(f"{tmp_path}/*_t*.tif", pattern=r"_t(?P<T>\d+)")
+    names = [os.path.basename(f) for f in img.reader.metadata["files"]["Image:0"]]
+    assert names == ["a_t0.tif", "b_t1.tif", "a_t0.tif"]  # the link, resolved
+    want = np.stack([data[0, 0, 0], data[1, 0, 0], data[0, 0, 0]])
+    np.testing.assert_array_equal(img.get_image_data("TYX"), want)
+    hidden = imgio.Image(f"{tmp_path}/.*_t*.tif", pattern=r"_t(?P<T>\d+)")
+    np.testing.assert_array_equal(hidden.get_image_data("TYX"), data[2, 0, 0][np.newaxis])

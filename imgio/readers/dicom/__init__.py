@@ -11,13 +11,16 @@ Opening reads headers only; a region decodes only the frames that cover it.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..._location import Location
-from ...errors import UnsupportedFormatError, require
+from ...errors import MissingDependencyError, UnsupportedFormatError
 from ..base import ArraySource, ChunkRefs, Reader, SceneInfo
 from ._frames import FrameIndex
 from ._header import Instance
@@ -60,6 +63,22 @@ def _folder_has_dicom(path: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=1)
+def _pydicom_installed() -> bool:
+    return importlib.util.find_spec("pydicom") is not None
+
+
+def _check_pydicom() -> None:
+    """pydicom must be installed (implicit VR, big endian and deflated headers, DICOMDIR and
+    ``named_properties`` use it), but is not imported: explicit VR little endian headers are
+    walked by imgio's own reader, and pydicom's import costs about a third of a second."""
+    loaded = sys.modules.get("pydicom", False)
+    if loaded is None or (loaded is False and not _pydicom_installed()):
+        raise MissingDependencyError(
+            "'pydicom' is needed for this (pydicom is not installed): pip install \"imgio[dicom]\""
+        )
+
+
 class DicomReader(Reader):
     """DICOM WSI series (files, folders, DICOMDIR, DICOMweb), lazily, frame by frame."""
 
@@ -80,7 +99,7 @@ class DicomReader(Reader):
 
     def __init__(self, location: Location) -> None:
         super().__init__(location)
-        require("pydicom", extra="dicom")
+        _check_pydicom()
         self._sources: dict[tuple[int, int], ArraySource] = {}
         self._instances: list[Instance]
         self._ome_text: str | None = None

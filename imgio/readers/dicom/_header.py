@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import CorruptFileError
 from ._positions import extended_offsets, full_positions, sparse_positions
 from ._values import HeaderError
 from ._values import first as _first
@@ -25,6 +26,8 @@ WSI_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 #: ImageType value 3 -> imgio's name of an associated image
 ASSOCIATED = {"THUMBNAIL": "thumbnail", "LABEL": "label", "OVERVIEW": "macro"}
 _FLAVORS = ("VOLUME", *ASSOCIATED)
+#: the Per-Frame Functional Groups Sequence (5200,9230)
+_PER_FRAME = 0x52009230
 #: the native (uncompressed) transfer syntaxes: implicit, explicit, deflated, big endian
 _NATIVE_TS = (
     "1.2.840.10008.1.2",
@@ -79,7 +82,36 @@ class Instance:
     pixel_offset: int = -1  # file offset of the (7FE0,0010) element; -1 when unknown
     extended_offsets: tuple[tuple[int, ...], tuple[int, ...]] | None = None
     series_description: str | None = None
-    summary: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: the parsed header, kept until :attr:`summary` is first asked for (then dropped)
+    header: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Small plain values for ``metadata`` (device, specimen, acquisition, optics), made
+        from the header when first asked for: a slide's metadata comes from one instance,
+        so the others' are never made."""
+        header = self.header  # read first: another thread may make the summary meanwhile
+        found: dict[str, Any] | None = self.__dict__.get("_summary")
+        if found is None:
+            try:
+                found = _summary(header, self.optical_paths) if header is not None else {}
+            except Exception as exc:  # noqa: BLE001 - a garbled value of any kind
+                raise CorruptFileError(
+                    f"{self.where}: cannot read the device, specimen and acquisition values: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            object.__setattr__(self, "_summary", found)
+            object.__setattr__(self, "header", None)
+        return found
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with the summary made (empty when it cannot be) and without the header
+        (sources pickle cheaply)."""
+        try:
+            self.summary  # noqa: B018 - made before the header is left out
+        except CorruptFileError:
+            return {**self.__dict__, "header": None, "_summary": {}}
+        return dict(self.__dict__)
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -270,6 +302,7 @@ def instance_from_dataset(
     else:
         rows, cols, z, path = full_positions(ds, n_frames, (tr, tc, total_r, total_c), paths)
     padding = getattr(ds, "PixelPaddingValue", None)
+    ds.pop(_PER_FRAME, None)  # kept for the summary: not a Python object per frame with it
     return Instance(
         where=where,
         sop_uid=str(getattr(ds, "SOPInstanceUID", "") or where),
@@ -300,5 +333,5 @@ def instance_from_dataset(
         series_description=str(ds.SeriesDescription)
         if getattr(ds, "SeriesDescription", None)
         else None,
-        summary=_summary(ds, optical),
+        header=ds,
     )

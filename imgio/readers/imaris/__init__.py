@@ -28,10 +28,10 @@ from ._meta import (
     UM,
     attr_float,
     attr_int,
-    attr_text,
     attrs_text,
     color,
     display_range,
+    read_attrs,
     time_stamps,
 )
 from ._source import H5_ERRORS, LevelSource, ThumbnailSource, open_h5
@@ -61,7 +61,7 @@ class ImarisReader(Reader):
         self._token = location.token()
         f = open_h5(location)
         try:
-            self._describe(f)
+            self._describe(f.id)
         except (CorruptFileError, UnsupportedFormatError):
             raise
         except H5_ERRORS as exc:
@@ -71,23 +71,25 @@ class ImarisReader(Reader):
         self._sources: dict[int, ArraySource] = {}
 
     # ------------------------------------------------------------------ structure
-    def _describe(self, f: Any) -> None:
+    def _describe(self, fid: Any) -> None:
+        """Layout and scene of the file ``fid`` (an h5py low-level file id: h5py's
+        high-level objects cost 3-6 times as much per group, data set and attribute)."""
         url = self.location.url
-        if "DataSet" not in f or not hasattr(f["DataSet"], "keys"):
+        dataset = _group(fid, "DataSet")
+        if dataset is None:
             raise UnsupportedFormatError(url, {"imaris": "an HDF5 file without a DataSet group"})
-        dataset = f["DataSet"]
         n_levels = _count(dataset, "ResolutionLevel")
         if n_levels == 0:
             raise CorruptFileError(f"{url}: DataSet holds no 'ResolutionLevel 0' group")
-        first = dataset["ResolutionLevel 0"]
+        first = _group(dataset, "ResolutionLevel 0")
         n_t = _count(first, "TimePoint")
-        n_c = _count(first["TimePoint 0"], "Channel") if n_t else 0
+        n_c = _count(_group(first, "TimePoint 0"), "Channel") if n_t else 0
         if n_t == 0 or n_c == 0:
             raise CorruptFileError(
                 f"{url}: ResolutionLevel 0 holds {n_t} time points and {n_c} channels "
                 "('TimePoint 0/Channel 0' expected)"
             )
-        self._info_text = _needed_info(f.get("DataSetInfo"), n_c, n_t)
+        self._info_text = _needed_info(_group(fid, "DataSetInfo"), n_c, n_t)
         self._all_info: dict[str, dict[str, str]] | None = None
         image = self._info_text.get("Image", {})
         levels: list[tuple[int, ...]] = []
@@ -117,8 +119,8 @@ class ImarisReader(Reader):
         assert dtype is not None
         self._chunks = chunks
         self._scenes = [self._scene(levels, dtype, image)]
-        thumb = f.get("Thumbnail/Data")
-        if thumb is not None and getattr(thumb, "ndim", 0) == 2 and thumb.dtype == np.uint8:
+        thumb = _data_set(fid, "Thumbnail/Data")
+        if thumb is not None and thumb.rank == 2 and thumb.dtype == np.uint8:
             h, w4 = thumb.shape
             if h and w4 and w4 % 4 == 0 and h * w4 <= 1 << 26:
                 self._thumb: tuple[int, int, int] | None = (int(h), int(w4 // 4), 4)
@@ -140,9 +142,9 @@ class ImarisReader(Reader):
         """(image Z, Y, X), HDF5 chunk edges (Z, Y, X) and dtype of level ``r``."""
         url = self.location.url
         where = f"ResolutionLevel {r}/TimePoint 0/Channel 0"
-        group = dataset[f"ResolutionLevel {r}"].get("TimePoint 0/Channel 0")
-        data = group.get("Data") if group is not None and hasattr(group, "get") else None
-        if data is None or not hasattr(data, "shape") or data.ndim != 3:
+        group = _group(dataset, where)
+        data = _data_set(group, "Data") if group is not None else None
+        if data is None or data.rank != 3:
             raise CorruptFileError(f"{url}: {where}/Data is missing or not a 3-d data set")
         dtype = np.dtype(data.dtype)
         if dtype.kind not in "uif" or dtype.itemsize > 8:
@@ -150,7 +152,9 @@ class ImarisReader(Reader):
                 f"{url}: {where}/Data holds {dtype}; expected integers or floats"
             )
         stored = tuple(int(n) for n in data.shape)
-        sizes = [attr_int(group.attrs, f"ImageSize{d}") for d in "ZYX"]
+        assert group is not None
+        found = read_attrs(group, [f"ImageSize{d}" for d in "ZYX"])
+        sizes = [attr_int(found, f"ImageSize{d}") for d in "ZYX"]
         if r == 0:  # DataSetInfo/Image X, Y, Z where the channel group says nothing
             sizes = [
                 s if s is not None else _int(image.get(d))
@@ -165,7 +169,7 @@ class ImarisReader(Reader):
                 stacklevel=4,
             )
             shape = tuple(min(s, n) for s, n in zip(shape, stored, strict=True))
-        chunk = tuple(int(c) for c in data.chunks) if data.chunks else (1, *stored[1:])
+        chunk = _chunks(data) or (1, *stored[1:])
         chunk = tuple(max(1, min(c, max(1, s))) for c, s in zip(chunk, shape, strict=True))
         return shape, chunk, dtype  # type: ignore[return-value]
 
@@ -275,31 +279,62 @@ _CHANNEL_KEYS = ("Name", "Color", "ColorMode")
 
 
 def _needed_info(info: Any, n_c: int, n_t: int) -> dict[str, dict[str, str]]:
-    """``Image``, ``Channel c`` and ``TimeInfo`` attributes that the scene reads (each an
-    HDF5 attribute read of some 70 µs: a group's every attribute would double the open)."""
-    if info is None or not hasattr(info, "get"):
+    """``Image``, ``Channel c`` and ``TimeInfo`` attributes that the scene reads, from the
+    ``DataSetInfo`` group id ``info`` (the rest is read for ``metadata`` only)."""
+    if info is None:
         return {}
     wanted = {"Image": _IMAGE_KEYS, "TimeInfo": tuple(f"TimePoint{t + 1}" for t in range(n_t))}
     wanted |= {f"Channel {c}": _CHANNEL_KEYS for c in range(n_c)}
     out: dict[str, dict[str, str]] = {}
-    for group, keys in wanted.items():
-        g = info.get(group)
-        if g is None or not hasattr(g, "attrs"):
-            continue
-        found = {k: attr_text(g.attrs, k) for k in keys[:MAX_GROUPS]}
-        out[group] = {k: v for k, v in found.items() if v is not None}
+    for name, keys in wanted.items():
+        g = _group(info, name)
+        if g is not None:
+            out[name] = read_attrs(g, keys[:MAX_GROUPS])
     return out
 
 
-def _count(group: Any, prefix: str) -> int:
-    """How many of ``"<prefix> 0"``, ``"<prefix> 1"``, ... the group holds in a row."""
+def _object(parent: Any, path: str) -> Any:
+    """The object at ``path`` under the h5py low-level id ``parent``, or None."""
+    from h5py import h5o
+
     try:
-        names = set(group.keys()) if hasattr(group, "keys") else set()
+        return h5o.open(parent, path.encode())
     except H5_ERRORS:
-        return 0
+        return None
+
+
+def _group(parent: Any, path: str) -> Any:
+    """The group (low-level id) at ``path`` under ``parent``, or None (absent, or no group)."""
+    from h5py import h5g
+
+    found = _object(parent, path)
+    return found if isinstance(found, h5g.GroupID) else None
+
+
+def _data_set(parent: Any, path: str) -> Any:
+    """The data set (low-level id) at ``path`` under ``parent``, or None."""
+    from h5py import h5d
+
+    found = _object(parent, path)
+    return found if isinstance(found, h5d.DatasetID) else None
+
+
+def _chunks(data: Any) -> tuple[int, ...] | None:
+    """The HDF5 chunk shape of a data set id (None when not chunked)."""
+    from h5py import h5d
+
+    plist = data.get_create_plist()
+    return tuple(int(c) for c in plist.get_chunk()) if plist.get_layout() == h5d.CHUNKED else None
+
+
+def _count(group: Any, prefix: str) -> int:
+    """How many of ``"<prefix> 0"``, ``"<prefix> 1"``, ... the group id holds in a row."""
     n = 0
-    while n < MAX_GROUPS and f"{prefix} {n}" in names:
-        n += 1
+    try:
+        while group is not None and n < MAX_GROUPS and group.links.exists(f"{prefix} {n}".encode()):
+            n += 1
+    except H5_ERRORS:
+        pass
     return n
 
 

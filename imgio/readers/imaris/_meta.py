@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,12 +17,25 @@ import numpy as np
 
 from ...errors import ImgioWarning
 
-__all__ = ["UM", "attr_float", "attr_int", "attr_text", "attrs_text", "color", "time_stamps"]
+__all__ = [
+    "UM",
+    "attr_float",
+    "attr_int",
+    "attr_text",
+    "attrs_text",
+    "color",
+    "read_attrs",
+    "time_stamps",
+]
 
 #: µm per Imaris ``Unit``
 UM = {"um": 1.0, "µm": 1.0, "micron": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6}
 #: longest attribute text kept (a damaged attribute may hold megabytes)
 MAX_TEXT = 1 << 16
+#: largest attribute read (a damaged header may declare any dataspace)
+MAX_BYTES = 1 << 24
+#: what h5py's low-level calls raise on absent or damaged attributes
+_H5_ERRORS = (OSError, KeyError, TypeError, ValueError, RuntimeError, OverflowError)
 
 
 def attr_text(attrs: Any, name: str) -> str | None:
@@ -33,6 +46,11 @@ def attr_text(attrs: Any, name: str) -> str | None:
         value = attrs[name]
     except (OSError, KeyError, TypeError, ValueError, RuntimeError):
         return None
+    return _text(value)
+
+
+def _text(value: Any) -> str | None:
+    """An attribute's value (string array, bytes, number) as text, or None."""
     if isinstance(value, np.ndarray):
         flat = value.reshape(-1)[:MAX_TEXT]
         if value.dtype.kind == "S":
@@ -50,6 +68,53 @@ def attr_text(attrs: Any, name: str) -> str | None:
     if not isinstance(value, str):
         return None
     return value[:MAX_TEXT].replace("\0", "").strip()
+
+
+def read_attrs(oid: Any, names: Iterable[str]) -> dict[str, str]:
+    """The attributes ``names`` of an HDF5 object (an h5py low-level id) that read as text.
+
+    h5py's low-level calls: Imaris' attributes are fixed-length string arrays, which this
+    reads in about a third of the time of ``attrs[name]`` (no type conversion, no
+    existence check before the open); absent or unreadable attributes are left out."""
+    from h5py import h5a
+
+    out: dict[str, str] = {}
+    for name in names:
+        try:
+            aid = h5a.open(oid, name.encode())
+        except _H5_ERRORS:
+            continue
+        try:
+            text = _text(_attr_value(aid))
+        except _H5_ERRORS:
+            continue
+        if text is not None:
+            out[name] = text
+    return out
+
+
+def _attr_value(aid: Any) -> Any:
+    """An open attribute's value: fixed-length strings as bytes, else a numpy value."""
+    from h5py import h5t
+
+    tid = aid.get_type()
+    shape = aid.shape  # the buffer must hold every element: h5py does not check its size
+    if shape is None:  # an empty (null) dataspace
+        return None
+    if isinstance(tid, h5t.TypeStringID) and not tid.is_variable_str():
+        size = tid.get_size()
+        if math.prod(shape) * size > MAX_BYTES:
+            return None
+        raw = np.empty(shape, f"S{size}")
+        aid.read(raw, mtype=tid)  # the file's own type: no conversion
+        # numpy drops each element's trailing NULs, as h5py's attrs[name] does
+        return raw.reshape(-1)[:MAX_TEXT] if size > 1 else raw.tobytes()[:MAX_TEXT]
+    dtype = aid.dtype
+    if math.prod(shape) * max(1, dtype.itemsize) > MAX_BYTES:
+        return None
+    value = np.empty(shape, dtype)
+    aid.read(value)
+    return value if value.ndim else value[()]
 
 
 def attrs_text(attrs: Any) -> dict[str, str]:
