@@ -61,6 +61,7 @@ s = imgio.Image(stack, reader="bioformats")
 arr = s.reader.source(0)
 import dask.array as da
 d = da.from_array(arr, chunks=(1, 1, 1, 256, 512), meta=np.empty((0,) * 5, arr.dtype))
+d.compute(scheduler="threads", num_workers=4)  # warm: the first pass pays Java's JIT
 for threads in (1, 4):
     t = time.perf_counter()
     d.compute(scheduler="threads", num_workers=threads)

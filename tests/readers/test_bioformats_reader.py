@@ -99,6 +99,30 @@ def test_series_types_rgb_and_pickle(files: dict[str, Any]) -> None:
     np.testing.assert_array_equal(img.get_image_data("YXS"), ref[("rgb", 0, 0, 0, 0)])
 
 
+def test_a_big_window_is_read_in_bounded_requests(
+    files: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window over MAX_REQUEST_BYTES is read in pieces (strips, then columns), each
+    within the bound, and put together exactly."""
+    monkeypatch.setattr(bf, "MAX_REQUEST_BYTES", 5000)  # a 200 x 300 plane: 60000 bytes
+    asked: list[tuple[int, int, int, int]] = []
+    real_read = bf._bfclient.read
+
+    def spy(path: str, series: int, level: int, planes: Any, window: Any) -> Any:
+        asked.append(window)
+        return real_read(path, series, level, planes, window)
+
+    monkeypatch.setattr(bf._bfclient, "read", spy)
+    img = imgio.Image(files["stack"])
+    got = img.get_image_data("ZYX", T=1, C=2)
+    np.testing.assert_array_equal(got[4], files["ref"][("stack", 0, 4, 2, 1)])
+    assert len(asked) > 10 and all(w * h <= 5000 for _, _, w, h in asked)
+    img = imgio.Image(files["rgb"])
+    monkeypatch.setattr(bf, "MAX_REQUEST_BYTES", 100)  # 33 RGB pixels: columns too
+    np.testing.assert_array_equal(img.get_image_data("YXS"), files["ref"][("rgb", 0, 0, 0, 0)])
+    assert max(w * h * 3 for _, _, w, h in asked[-5:]) <= 100
+
+
 def test_forced_on_a_tiff_and_refusals(tmp_path: Path) -> None:
     data = np.random.default_rng(1).integers(0, 65535, (3, 40, 50), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "a.tif", data, photometric="minisblack")
