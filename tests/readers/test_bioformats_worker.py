@@ -125,6 +125,17 @@ def test_a_hostile_fake_hits_the_deadline(folder: Path, monkeypatch: pytest.Monk
     assert _bfclient.worker_pid() is None
 
 
+def test_a_worker_that_cannot_start_java_is_a_missing_dependency(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A jar without Bio-Formats in it: the worker reports why it could not start."""
+    _bfclient._shutdown()
+    monkeypatch.setenv("IMGIO_BIOFORMATS_JAR", str(folder / "notes.txt"))
+    with pytest.raises(imgio.MissingDependencyError, match="cannot start Bio-Formats' Java"):
+        imgio.Image(folder / "ok&sizeX=96&sizeY=64&sizeZ=3.fake", reader="bioformats")
+    assert _bfclient.worker_pid() is None
+
+
 def _read_in_child(source: Any) -> Any:
     whole = tuple(slice(0, n) for n in source.shape)
     return source[whole], _bfclient.worker_pid(), os.getpid()
