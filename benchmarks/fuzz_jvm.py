@@ -1,22 +1,27 @@
 """Fuzz a family whose reader needs a JVM (the Bio-Formats fallback).
 
-``python -m benchmarks.fuzz_jvm --minutes 10 [--families bioformats] [--timeout 30]
-[--heap 1g] [--keep DIR] [--seed N]``
+``python -m benchmarks.fuzz_jvm --minutes 10 [--families bioformats] [--timeout 120]
+[--deadline 10] [--heap 1g] [--memory-gib 3] [--no-replay] [--keep DIR] [--seed N]``
 
-``benchmarks.fuzz`` forks a child per case from a warm parent; a JVM does not survive a
-fork, and starting one per case costs seconds (about 14 s on the shared machine against
-0.6 s for a warm case). Here one worker process, forked before any JVM exists, starts
-Java once (heap capped at ``--heap``) and runs case after case, answering one JSON line
-each; a case that gives no answer within ``--timeout`` s is a hang and one that ends the
-worker is a crash: the worker is killed or reaped and a fresh one started (its JVM start
-is not counted against the next case's timeout). Same exercise, outcomes and table as
-``benchmarks.fuzz``; no address space cap (the JVM reserves its heap up front).
+imgio runs Bio-Formats in its own worker process (``imgio.readers._bfclient``), started
+on first use, so the cases run in one long-lived Python process, forked from this one,
+whose Bio-Formats worker stays warm from case to case (``benchmarks.fuzz`` forks a child
+per case: each would start a JVM, seconds). imgio's own deadlines are set to
+``--deadline`` s (``IMGIO_BIOFORMATS_TIMEOUT`` and ``IMGIO_BIOFORMATS_READ_TIMEOUT``) and
+its worker's heap to ``--heap``: a case imgio does not answer within ``--timeout`` s is a
+hang (imgio's deadline failed), one whose Python process grows past ``--memory-gib`` GiB
+of resident memory is memory (a runaway allocation on the user's side: the address space
+cannot be capped, the JVM child would inherit the cap), and one that ends the process is a
+crash; the process is then killed and a fresh one started. The bioformats family
+first replays the earlier runs' failures (``fuzzing.mutate_fake.REPRODUCERS``), as they
+are. Same exercise, outcomes and table as ``benchmarks.fuzz``.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import importlib
 import json
 import os
 import random
@@ -31,18 +36,15 @@ from pathlib import Path
 from benchmarks import fuzz as harness  # puts tests/ on sys.path: fuzzing.*
 
 fam = harness.fam
-STARTUP_SECONDS = 120.0  # a fresh worker's JVM start, on top of its first case's timeout
+#: the earlier runs' failures (the bioformats family replays them first)
+REPRODUCERS: dict[str, str] = importlib.import_module("fuzzing.mutate_fake").REPRODUCERS
+STARTUP_SECONDS = 60.0  # a fresh process's imports and first JVM start, on top of its timeout
+POLL_SECONDS = 0.25
 
 
-def _worker(requests: int, answers: int, allowed: Path, watched: Path, heap: str) -> None:
-    """The forked worker: start Java, then one case per request line until EOF."""
-    import jpype
-
-    from imgio.readers.bioformats import bioformats_jar
-
-    jar = bioformats_jar()
-    jpype.startJVM(f"-Xmx{heap}", "-Djava.awt.headless=true", classpath=[str(jar)])
-    jpype.JClass("loci.common.DebugTools").setRootLevel("ERROR")
+def _worker(requests: int, answers: int, allowed: Path, watched: Path) -> None:
+    """The forked process: one case per request line until EOF (no JVM here: imgio starts
+    its Bio-Formats worker process on the first case and after each one it stopped)."""
     watch = harness.watch_opens([allowed], [watched])
     with os.fdopen(requests, "r") as inbox:
         for line in inbox:
@@ -58,18 +60,28 @@ def _worker(requests: int, answers: int, allowed: Path, watched: Path, heap: str
     os._exit(0)
 
 
+def _rss(pid: int) -> int:
+    """Resident bytes of a process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return next(int(ln.split()[1]) * 1024 for ln in fh if ln.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return 0
+
+
 class Worker:
-    def __init__(self, work: Path, heap: str) -> None:
+    def __init__(self, work: Path, memory: int) -> None:
         req_r, self.req_w = os.pipe()
         self.ans_r, ans_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
             os.close(self.req_w)
             os.close(self.ans_r)
-            _worker(req_r, ans_w, work / "case", work, heap)
+            _worker(req_r, ans_w, work / "case", work)
         os.close(req_r)
         os.close(ans_w)
         self.fresh = True
+        self.memory = memory
 
     def ask(self, entry: Path, timeout: float) -> dict[str, str] | None:
         """The case's outcome, or None when the worker hung (killed) or died."""
@@ -78,9 +90,15 @@ class Worker:
         self.fresh = False
         buf, end = b"", time.monotonic() + limit
         while b"\n" not in buf:
-            ready, _, _ = select.select([self.ans_r], [], [], max(0.0, end - time.monotonic()))
-            if not ready:
+            left = end - time.monotonic()
+            if left <= 0:
                 return None
+            ready, _, _ = select.select([self.ans_r], [], [], min(POLL_SECONDS, left))
+            if not ready:
+                rss = _rss(self.pid)
+                if rss > self.memory:
+                    return {"outcome": "memory", "detail": f"resident memory {rss >> 20} MiB"}
+                continue
             chunk = os.read(self.ans_r, 65536)
             if not chunk:
                 return {"outcome": "crash", "detail": "the worker died"}
@@ -98,11 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--families", default="bioformats")
-    ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--deadline", type=float, default=10.0)
     ap.add_argument("--heap", default="1g")
+    ap.add_argument("--memory-gib", type=float, default=3.0)
+    ap.add_argument("--no-replay", action="store_true", help="mutants only")
     ap.add_argument("--keep", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    os.environ["IMGIO_BIOFORMATS_TIMEOUT"] = str(args.deadline)
+    os.environ["IMGIO_BIOFORMATS_READ_TIMEOUT"] = str(args.deadline)
+    os.environ["IMGIO_BIOFORMATS_HEAP"] = args.heap
     work = Path(tempfile.mkdtemp(prefix="imgio-fuzz-jvm-"))
     wanted = [f for f in args.families.split(",") if f]
     seeds = {n: fam.FAMILIES[n].seeds(work / "seeds" / n) for n in wanted}
@@ -110,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     table = {n: collections.Counter[str]() for n in wanted}
     details: collections.Counter[tuple[str, str, str]] = collections.Counter()
     plain = [(n, s) for n in wanted for s in seeds[n]]
+    if "bioformats" in wanted and not args.no_replay:  # earlier runs' failures first
+        for name in REPRODUCERS:
+            (work / "replay" / name).mkdir(parents=True)
+            (work / "replay" / name / name).touch()
+            plain.append(("bioformats", work / "replay" / name))
     deadline, n, kept = time.monotonic() + args.minutes * 60, 0, 0
     worker: Worker | None = None
     while time.monotonic() < deadline:
@@ -121,9 +150,9 @@ def main(argv: list[str] | None = None) -> int:
             seed = rng.choice(seeds[name])
             case = harness._copy(seed, work / "case")
             what = fam.FAMILIES[name].mutate(case, random.Random(rng.getrandbits(64)))
-        worker = worker or Worker(work, args.heap)
+        worker = worker or Worker(work, int(args.memory_gib * (1 << 30)))
         result = worker.ask(fam.entry_of(case), args.timeout)
-        if result is None or result["outcome"] == "crash":
+        if result is None or result["outcome"] in ("crash", "memory"):
             worker.stop()
             worker = None
         if result is None:

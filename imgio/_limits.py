@@ -16,11 +16,21 @@ from typing import IO
 
 from .errors import CorruptFileError
 
-__all__ = ["MAX_EXTENT", "MAX_GRID", "MAX_SEGMENT_BYTES", "BoundedFile", "check_geometry"]
+__all__ = [
+    "MAX_EXTENT",
+    "MAX_GRID",
+    "MAX_MODEL_CHANNELS",
+    "MAX_SEGMENT_BYTES",
+    "BoundedFile",
+    "check_geometry",
+]
 
 MAX_EXTENT = 2**26  # pixels (or planes) along one axis: coordinates stay under 512 MiB
 MAX_GRID = 2**22  # chunks along one axis: dask's chunk tuples stay small
 MAX_SEGMENT_BYTES = 2**31  # decoded bytes of one tile, strip or chunk
+#: channels of one image in an OME model (ome_types builds ~1,000 a second: 65,536 declared
+#: channels took 70 s; hyperspectral stacks, the most banded real data, have a few thousand)
+MAX_MODEL_CHANNELS = 2**13
 
 
 def check_geometry(

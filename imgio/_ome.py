@@ -280,6 +280,7 @@ def build_ome(xml: str | None, scenes: Sequence[SceneLike]) -> OME:
     from its scenes."""
     from ome_types import from_xml, model
 
+    _check_channels(scenes)
     if xml:
         try:
             return from_xml(xml, validate=False)
@@ -301,6 +302,19 @@ def build_ome(xml: str | None, scenes: Sequence[SceneLike]) -> OME:
                 + "; ".join(" ".join(line.split()) for line in str(exc).splitlines()[1:3])
             ) from exc
     return ome
+
+
+def _check_channels(scenes: Sequence[SceneLike]) -> None:
+    """Refuse a model no real image needs before building it (see :data:`MAX_MODEL_CHANNELS`)."""
+    from ._limits import MAX_MODEL_CHANNELS
+
+    for i, info in enumerate(scenes):  # per image: a plate's wells may add up to more
+        channels = dict(zip(info.dims, info.shapes[0], strict=False)).get("C", 1)
+        if channels > MAX_MODEL_CHANNELS:
+            raise CorruptFileError(
+                f"scene {i} ({info.name!r}) has {channels} channels; imgio builds OME models "
+                f"of images with at most {MAX_MODEL_CHANNELS} (its pixels read as usual)"
+            )
 
 
 def _assembled_image(model: Any, i: int, info: SceneLike) -> Any:

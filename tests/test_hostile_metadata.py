@@ -192,3 +192,26 @@ def test_standard_metadata_with_an_infinite_time_increment(tmp_path: Path) -> No
     assert img.time_interval == float("inf")  # what the file says, kept in the light metadata
     meta = img.standard_metadata
     assert meta.timelapse and meta.timelapse_interval is None and meta.image_size_t == 2
+
+
+def test_tens_of_thousands_of_channels_stay_cheap(tmp_path: Path) -> None:
+    # found by the Bio-Formats fuzz family: a name declaring 65,535 channels opened, then
+    # ome_types took 70 s on the model and the default thumbnail read and ranged every
+    # channel. The model is refused past MAX_MODEL_CHANNELS (an imgio error, pixels still
+    # read) and the default composite mixes the first MAX_DEFAULT_CHANNELS channels
+    from imgio._limits import MAX_MODEL_CHANNELS
+    from imgio.tiles._render import MAX_DEFAULT_CHANNELS
+
+    data = np.zeros((MAX_MODEL_CHANNELS + 1, 4, 6), np.uint16)
+    data[MAX_DEFAULT_CHANNELS:, 1:3, 2:5] = 60000  # bright only past the composited ones
+    data[0, 0, 0] = 1
+    path = tmp_path / "many.ome.tif"
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": "CYX"})
+    img = imgio.Image(path)
+    assert img.dims.C == MAX_MODEL_CHANNELS + 1
+    with pytest.raises(CorruptFileError, match=f"at most {MAX_MODEL_CHANNELS}"):
+        _ = img.ome_metadata
+    np.testing.assert_array_equal(img.get_image_data("YX", C=MAX_MODEL_CHANNELS), data[-1])
+    thumb = img.tiles.thumbnail(6, 4)
+    assert thumb.shape[:2] == (4, 6) and thumb[1:3, 2:5, :3].max() == 0  # 64+ not mixed
+    assert thumb[0, 0, :3].max() > 0  # channel 0 is

@@ -4,8 +4,6 @@ and through the HTTP range server; what is no byte range is refused with the rea
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -86,18 +84,12 @@ def test_imaris_references_over_http(ims_file: Path) -> None:
 )
 def test_imaris_refuses_filters_by_name(tmp_path: Path, options: dict[str, Any], why: str) -> None:
     path = write_ims(tmp_path / "f.ims", [IMS[:1, :1]], chunks=(2, 32, 32))
-    # the filtered data set is written in a child process: h5py's LZF encoder dies of
-    # SIGSEGV in a process whose main thread Bio-Formats' JVM (JPype) has attached,
-    # as earlier tests in the suite do (Java's stack guard pages on that thread)
-    script = (
-        "import sys, h5py, numpy as np\n"
-        "with h5py.File(sys.argv[1], 'a') as f:\n"
-        "    g = f['DataSet/ResolutionLevel 0/TimePoint 0/Channel 0']\n"
-        "    del g['Data']\n"
-        "    g.create_dataset('Data', data=np.zeros((6, 96, 96), np.uint16),\n"
-        f"                     chunks=(2, 32, 32), **{options!r})\n"
-    )
-    subprocess.run([sys.executable, "-c", script, str(path)], check=True, timeout=120)
+    with h5py.File(path, "a") as f:
+        group = f["DataSet/ResolutionLevel 0/TimePoint 0/Channel 0"]
+        del group["Data"]
+        group.create_dataset(
+            "Data", data=np.zeros((6, 96, 96), np.uint16), chunks=(2, 32, 32), **options
+        )
     with pytest.raises(imgio.NotByteRangesError, match=why):
         imgio.references(path)
 

@@ -241,9 +241,10 @@ FALLBACK = "bioformats"
 
 
 def _fallback(location: Location, declined: dict[str, str]) -> Reader | None:
-    """Bio-Formats for a local file whose suffix no built-in reader claims, when its extra
-    is installed (never otherwise: it is GPL and starts a JVM); its refusal is a reason."""
-    from .bioformats import available
+    """Bio-Formats for a local file whose suffix no built-in reader claims and Bio-Formats
+    lists, when its extra is installed (never otherwise: it is GPL and starts a JVM in a
+    worker process); its refusal is a reason."""
+    from .bioformats import available, lists_suffix
 
     suffixes = location.suffixes
     claimed = any(
@@ -257,6 +258,9 @@ def _fallback(location: Location, declined: dict[str, str]) -> Reader | None:
         declined[FALLBACK] = f"not tried: {why}"
         return None
     try:
+        if not lists_suffix(location):
+            declined[FALLBACK] = "not tried: Bio-Formats lists no reader for this suffix"
+            return None
         return reader_class(FALLBACK)(location)
     except ImgioError as exc:  # a guess, not a recognition: its refusal is a reason
         reasons = exc.declined if isinstance(exc, UnsupportedFormatError) else {}

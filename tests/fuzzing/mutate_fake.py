@@ -14,7 +14,44 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-__all__ = ["fake_seeds", "mutate_fake"]
+__all__ = ["REPRODUCERS", "fake_seeds", "mutate_fake"]
+
+#: names the bioformats fuzz runs found, with what imgio does now: "refused" (an imgio
+#: error at open, at once: the geometry check), "opens" (read, levels past an empty one
+#: dropped), "deadline" (Bio-Formats' setId does not end: the worker is stopped at the
+#: deadline) or "slow" (65536 channels: Bio-Formats opens it in seconds, then imgio's OME
+#: model and the tile verbs' thumbnail, which composites every channel, take minutes).
+#: Were: memory (a 64 GiB array), other exception (ArithmeticException from Bio-Formats'
+#: optimal tile size) and hangs (no answer within 30 s). The fast ones are tests
+#: (tests/readers/test_bioformats_reader.py); ``benchmarks.fuzz_jvm`` replays them all.
+REPRODUCERS = {
+    "plain&sizeX=1e9.fake": "refused",
+    "plain&sizeX=2147483647&sizeY=64.fake": "refused",
+    "plain&sizeX=969&sizeY=64&sizeX=2147483647.fake": "refused",
+    "plain&sizeX=2147483648&sizeY=64.fake": "refused",
+    "plain&sizeX=2147483648.fake": "refused",
+    "indexed&sizeX=2147483647&sizeY=2147483647&indexed=3&pixelType=uint8.fake": "refused",
+    "order&sizeX=32&sizeY=32&sizeZ=3&dimOrder=XYCZT&physicalSizeX=0.5&sizeZ=2147483647.fake": (
+        "refused"
+    ),
+    "rgb&sizeX=64&sizeY=48&sizeC=3&rgb=3&pixelType=uint8&sizeZ=1e9.fake": "refused",
+    "pyramid&sizeX=3&sizeY=768&resolutions=3&resolutionScale=2.fake": "opens",
+    "pyramid&sizeX=100000000&sizeY=768&resolutions=3&,=&resolutionScale=2&sizeX=3.fake": "opens",
+    "series&sizeX=50&sizeY=40&series=3&sizeZ=2&series=2147483647.fake": "deadline",
+    "float&sizeX=40&sizeY=30&pixelType=float&sizeT=3&plates=65535.fake": "deadline",
+    "float&sizeX=40&sizeY=30&pixelType=float&sizeT=3&sizeC=2147483648.fake": "deadline",
+    "series&&sizeY=40&series=3&sizeZ=100000000.fake": "deadline",
+    "order&sizeX=32&sizeY=32&sizeZ=3&sizeC=100000000&dimOrder=XYCZT&physicalSizeX=0.5.fake": (
+        "deadline"
+    ),
+    "pyramid&sizeX=1024&sizeY=768&resolutions=2147483648&resolutionScale=2.fake": "deadline",
+    "stack&sizeX=80&sizeY=60&sizeZ=100000000&sizeC=3&pixelType=uint16&plateRows=-1.fake": (
+        "deadline"
+    ),
+    "rgb&sizeX=64&sizeY=48&sizeC=100000000&rgb=2&pixelType=uint8.fake": "deadline",
+    "stack&sizeX=80&sizeY=60&sizeZ=4&sizeC=3&sizeT=2&pixelType=uint16&sizeC=65536.fake": "slow",
+    "stack&sizeX=80&sizeY&sizeZ=4&sizeC=65536&sizeT=2&pixelType=uint16.fake": "slow",
+}
 
 SEEDS = (
     "plain&sizeX=96&sizeY=64.fake",

@@ -3,29 +3,28 @@
 Bio-Formats' fake format makes an image of any shape from an empty file named
 ``img&sizeZ=5&sizeC=3&sizeT=2.fake``: every plane is a ramp along X (value ``x`` modulo
 the type's range) below its first rows. Pixels are compared with that pattern and with
-``openBytes`` of the same plane called directly through JPype. One JVM serves the module
-(a process can start only one); its start is slow, so the tests are few.
+``openBytes`` of the same plane called directly through JPype in a child process
+(``bf_reference``; one JVM for the module's references). imgio's reader runs Bio-Formats
+in its worker process, one per test process: its start is slow, so the tests are few.
 """
 
 from __future__ import annotations
 
 import pickle
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import tifffile
+from bf_reference import java_planes
+from fuzzing.mutate_fake import REPRODUCERS
 
 import imgio
 from imgio.readers import bioformats as bf
 
 pytestmark = pytest.mark.skipif(not bf.available(), reason="imgio[bioformats] not installed")
-
-
-@pytest.fixture(scope="module")
-def jvm() -> Any:
-    return bf._jvm()
 
 
 def fake(folder: Path, **sizes: Any) -> Path:
@@ -35,58 +34,96 @@ def fake(folder: Path, **sizes: Any) -> Path:
     return path
 
 
-def java_plane(jvm: Any, path: Path, series: int, z: int, c: int, t: int) -> np.ndarray:
-    """One plane read through Bio-Formats' Java API directly (the reference)."""
-    reader = jvm.JClass("loci.formats.ImageReader")()
-    reader.setId(str(path))
-    reader.setSeries(series)
-    raw = bytes(reader.openBytes(reader.getIndex(z, c, t)))
-    dtype = {1: "u1", 3: "u2", 6: "f4"}[int(reader.getPixelType())]
-    dtype = np.dtype(dtype).newbyteorder("<" if reader.isLittleEndian() else ">")
-    shape = [int(reader.getSizeY()), int(reader.getSizeX())]
-    rgb = int(reader.getRGBChannelCount())
-    interleaved = bool(reader.isInterleaved())
-    reader.close()
-    data = np.frombuffer(raw, dtype)
-    if rgb > 1:
-        if interleaved:
-            return data.reshape(*shape, rgb)
-        return data.reshape(rgb, *shape).transpose(1, 2, 0)
-    return data.reshape(shape)
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The module's fake files and their reference planes, keyed ``(name, series, z, c, t)``."""
+    folder = tmp_path_factory.mktemp("bf")
+    made = {
+        "stack": fake(folder, sizeZ=5, sizeC=3, sizeT=2, sizeX=300, sizeY=200),
+        "series": fake(folder, series=2, pixelType="uint16", sizeX=64, sizeY=48, sizeC=2),
+        "rgb": fake(folder, sizeC=3, rgb=3, sizeX=40, sizeY=30),
+        "narrow": folder / "pyramid&sizeX=3&sizeY=768&resolutions=3&resolutionScale=2.fake",
+    }
+    made["narrow"].touch()
+    asked = [
+        ("stack", 0, 0, 0, 0),
+        ("stack", 0, 4, 2, 1),
+        ("stack", 0, 3, 1, 0),
+        ("series", 1, 0, 1, 0),
+        ("rgb", 0, 0, 0, 0),
+        ("narrow", 0, 0, 0, 0),
+    ]
+    planes = java_planes([(made[n], *rest) for n, *rest in asked], folder)
+    return {**made, "ref": dict(zip(asked, planes, strict=True))}
 
 
-def test_fake_shapes_against_java(jvm: Any, tmp_path: Path) -> None:
-    path = fake(tmp_path, sizeZ=5, sizeC=3, sizeT=2, sizeX=300, sizeY=200)
+def test_fake_shapes_against_java(files: dict[str, Any]) -> None:
+    path, ref = files["stack"], files["ref"]
     img = imgio.Image(path)  # the fallback: no built-in reader claims .fake
     assert img.reader.name == "bioformats"
     assert img.dims.order == "TCZYX" and img.shape == (2, 3, 5, 200, 300)
     assert img.dtype == np.uint8
     for t, c, z in [(0, 0, 0), (1, 2, 4), (0, 1, 3)]:
         got = img.get_image_data("YX", T=t, C=c, Z=z)
-        np.testing.assert_array_equal(got, java_plane(jvm, path, 0, z, c, t))
+        np.testing.assert_array_equal(got, ref[("stack", 0, z, c, t)])
         np.testing.assert_array_equal(got[20:], np.broadcast_to(np.arange(300) % 256, (180, 300)))
     region = img.get_image_data("CZYX", T=1, Y=slice(30, 90), X=slice(250, 290))
-    np.testing.assert_array_equal(region[2, 4], java_plane(jvm, path, 0, 4, 2, 1)[30:90, 250:290])
+    np.testing.assert_array_equal(region[2, 4], ref[("stack", 0, 4, 2, 1)][30:90, 250:290])
     assert "<OME" in img.metadata and img.ome_metadata.images[0].pixels.size_z == 5
+    # threads (dask's threaded scheduler) read in parallel through the one worker
+    src = img.reader.source(0)
+    keys = [
+        (slice(t, t + 1), slice(c, c + 1), slice(z, z + 1), slice(0, 200), slice(0, 300))
+        for t in range(2)
+        for c in range(3)
+        for z in range(5)
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        got = dict(zip([(k[0].start, k[1].start, k[2].start) for k in keys],
+                       pool.map(src.__getitem__, keys), strict=True))  # fmt: skip
+    for (t, c, z), want in [((1, 2, 4), "stack"), ((0, 1, 3), "stack"), ((0, 0, 0), "stack")]:
+        np.testing.assert_array_equal(got[t, c, z][0, 0, 0], ref[(want, 0, z, c, t)])
+    assert all(np.array_equal(p[0, 0, 0, 20:], got[0, 0, 0][0, 0, 0, 20:]) for p in got.values())
 
 
-def test_series_types_rgb_and_pickle(jvm: Any, tmp_path: Path) -> None:
-    path = fake(tmp_path, series=2, pixelType="uint16", sizeX=64, sizeY=48, sizeC=2)
+def test_series_types_rgb_and_pickle(files: dict[str, Any]) -> None:
+    path, ref = files["series"], files["ref"]
     img = imgio.Image(path)
     assert len(img.scenes) == 2 and img.dtype == np.uint16
     img.set_scene(1)
-    np.testing.assert_array_equal(img.get_image_data("YX", C=1), java_plane(jvm, path, 1, 0, 1, 0))
+    np.testing.assert_array_equal(img.get_image_data("YX", C=1), ref[("series", 1, 0, 1, 0)])
     lazy = pickle.loads(pickle.dumps(img.get_xarray_dask_data(scene=1)))
-    np.testing.assert_array_equal(
-        lazy.isel(T=0, C=1, Z=0).values, java_plane(jvm, path, 1, 0, 1, 0)
-    )
-    rgb = fake(tmp_path, sizeC=3, rgb=3, sizeX=40, sizeY=30)
-    img = imgio.Image(rgb)
+    np.testing.assert_array_equal(lazy.isel(T=0, C=1, Z=0).values, ref[("series", 1, 0, 1, 0)])
+    img = imgio.Image(files["rgb"])
     assert img.dims.order.endswith("S") and img.shape[-1] == 3
-    np.testing.assert_array_equal(img.get_image_data("YXS"), java_plane(jvm, rgb, 0, 0, 0, 0))
+    np.testing.assert_array_equal(img.get_image_data("YXS"), ref[("rgb", 0, 0, 0, 0)])
 
 
-def test_forced_on_a_tiff_and_refusals(jvm: Any, tmp_path: Path) -> None:
+def test_a_big_window_is_read_in_bounded_requests(
+    files: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window over MAX_REQUEST_BYTES is read in pieces (strips, then columns), each
+    within the bound, and put together exactly."""
+    monkeypatch.setattr(bf, "MAX_REQUEST_BYTES", 5000)  # a 200 x 300 plane: 60000 bytes
+    asked: list[tuple[int, int, int, int]] = []
+    real_read = bf._bfclient.read
+
+    def spy(path: str, series: int, level: int, planes: Any, window: Any) -> Any:
+        asked.append(window)
+        return real_read(path, series, level, planes, window)
+
+    monkeypatch.setattr(bf._bfclient, "read", spy)
+    img = imgio.Image(files["stack"])
+    got = img.get_image_data("ZYX", T=1, C=2)
+    np.testing.assert_array_equal(got[4], files["ref"][("stack", 0, 4, 2, 1)])
+    assert len(asked) > 10 and all(w * h <= 5000 for _, _, w, h in asked)
+    img = imgio.Image(files["rgb"])
+    monkeypatch.setattr(bf, "MAX_REQUEST_BYTES", 100)  # 33 RGB pixels: columns too
+    np.testing.assert_array_equal(img.get_image_data("YXS"), files["ref"][("rgb", 0, 0, 0, 0)])
+    assert max(w * h * 3 for _, _, w, h in asked[-5:]) <= 100
+
+
+def test_forced_on_a_tiff_and_refusals(tmp_path: Path) -> None:
     data = np.random.default_rng(1).integers(0, 65535, (3, 40, 50), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "a.tif", data, photometric="minisblack")
     assert imgio.Image(tmp_path / "a.tif").reader.name == "tiff"  # built-ins first
@@ -105,7 +142,7 @@ def test_forced_on_a_tiff_and_refusals(jvm: Any, tmp_path: Path) -> None:
 
 
 def test_remote_through_a_bounded_local_copy(
-    jvm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An HTTP file with reader="bioformats" is copied once into the cache and read from
     it; a source pickled to a process without the copy makes its own; the size bound holds."""
@@ -133,12 +170,31 @@ def test_remote_through_a_bounded_local_copy(
             imgio.Image(f"{http.url}/r.tif?again", reader="bioformats")
 
 
-def test_java_exception_while_describing_a_series_is_an_imgio_error(
-    jvm: Any, tmp_path: Path
-) -> None:
+def test_a_pyramid_halved_to_nothing_keeps_its_readable_levels(files: dict[str, Any]) -> None:
     """Fuzz reproducer: a 3-pixel-wide fake pyramid makes Bio-Formats' optimal tile size
-    divide by zero (java.lang.ArithmeticException escaped from the reader's open)."""
-    path = tmp_path / "pyramid&sizeX=3&sizeY=768&resolutions=3&resolutionScale=2.fake"
+    divide by zero (java.lang.ArithmeticException escaped from the reader's open) at its
+    0-pixel-wide third level: the levels before it open and read."""
+    img = imgio.Image(files["narrow"], reader="bioformats")
+    assert img.resolution_level_dims == {0: (1, 1, 1, 768, 3), 1: (1, 1, 1, 384, 1)}
+    np.testing.assert_array_equal(img.get_image_data("YX"), files["ref"][("narrow", 0, 0, 0, 0)])
+    img.set_resolution_level(1)
+    assert img.get_image_data("YX").shape == (384, 1)
+
+
+@pytest.mark.parametrize(
+    "name", [n for n, what in REPRODUCERS.items() if what in ("refused", "opens")]
+)
+def test_fuzz_reproducers(name: str, tmp_path: Path) -> None:
+    """The bioformats fuzz runs' memory failures (a 64 GiB array for a 2**31 pixel axis),
+    Java exceptions and hangs that the geometry check now refuses at open, at once (those
+    that hang in Bio-Formats itself meet the deadline: tests/readers/test_bioformats_worker.py
+    and ``benchmarks.fuzz_jvm``, which replays them all)."""
+    path = tmp_path / name
     path.touch()
-    with pytest.raises(imgio.errors.CorruptFileError, match="ArithmeticException"):
-        imgio.Image(path, reader="bioformats")
+    if REPRODUCERS[name] == "refused":
+        with pytest.raises(imgio.errors.CorruptFileError, match="expected at most 67108864"):
+            imgio.Image(path, reader="bioformats")
+        return
+    img = imgio.Image(path, reader="bioformats")
+    assert img.resolution_level_dims == {0: (1, 1, 1, 768, 3), 1: (1, 1, 1, 384, 1)}
+    np.testing.assert_array_equal(img.get_image_data("YX")[20:], [[0, 1, 2]] * 748)
