@@ -94,6 +94,7 @@ def _h5py(op: str, path: str) -> Any:
         return out
 
 
+# imgio.readers.imaris' own list, written out: this peer's process must not import imgio
 _IMAGE_KEYS = (
     "Name",
     "Unit",

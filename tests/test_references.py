@@ -15,6 +15,7 @@ import tifffile
 import zarr
 from _servers import RangeHTTPServer
 from fuzzing.seeds import _multi_file
+from fuzzing.seeds_wsi import restart_starts
 
 import imgio
 from imgio.cli import main
@@ -250,18 +251,6 @@ def test_shared_samples(path: Path) -> None:
                 np.testing.assert_array_equal(group[str(level)][key], src[key])
 
 
-def _restart_starts(jpeg: bytes) -> list[int]:
-    """Byte offsets of each restart interval's entropy-coded data (what NDPI's McuStarts hold)."""
-    sos = jpeg.index(b"\xff\xda")
-    starts = [sos + 2 + int.from_bytes(jpeg[sos + 2 : sos + 4], "big")]
-    i = starts[0]
-    while (j := jpeg.find(b"\xff", i)) >= 0 and j + 1 < len(jpeg) and jpeg[j + 1] != 0xD9:
-        if 0xD0 <= jpeg[j + 1] <= 0xD7:
-            starts.append(j + 2)
-        i = j + 2 if 0xD0 <= jpeg[j + 1] <= 0xD7 else j + 1
-    return starts
-
-
 def test_ndpi_like_restart_interval_tiles(tmp_path: Path) -> None:
     """An NDPI-style page: one JPEG strip with restart markers, McuStarts (65426) as tiles;
     each tile is a byte range decoded with the JPEG header tifffile derives."""
@@ -275,7 +264,7 @@ def test_ndpi_like_restart_interval_tiles(tmp_path: Path) -> None:
     buf = io.BytesIO()
     PILImage.fromarray(rgb).save(buf, "JPEG", quality=90, subsampling=2, restart_marker_blocks=8)
     jpeg = buf.getvalue()
-    starts = _restart_starts(jpeg)
+    starts = restart_starts(jpeg)
     assert len(starts) == (h // 16) * (w // 128)
     path = tmp_path / "like.ndpi.tif"
     tifffile.imwrite(

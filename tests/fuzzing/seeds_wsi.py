@@ -40,7 +40,7 @@ def _jpeg(rgb: np.ndarray, **kw: object) -> bytes:
     return buf.getvalue()
 
 
-def _restart_starts(jpeg: bytes) -> list[int]:
+def restart_starts(jpeg: bytes) -> list[int]:
     """Offsets of each restart interval's entropy-coded data (NDPI's McuStarts)."""
     sos = jpeg.index(b"\xff\xda")
     starts = [sos + 2 + int.from_bytes(jpeg[sos + 2 : sos + 4], "big")]
@@ -65,7 +65,7 @@ def _ndpi(path: Path, base: np.ndarray) -> Path:
             tags = [(65420, "I", 1, 1, True), (271, "s", 0, "Hamamatsu", True)]
             tags += [(65421, "f", 1, lens, True), (65422, "i", 1, 0, True)]
             if restart:
-                starts = _restart_starts(jpeg)
+                starts = restart_starts(jpeg)
                 tags.append((65426, "I", len(starts), starts, True))
             tif.write(
                 iter([jpeg]), shape=image.shape, dtype=np.uint8, photometric="ycbcr",
